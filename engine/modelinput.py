@@ -1,0 +1,258 @@
+"""The model input features: THE single definition used by training (``export/``) and by the
+live engine's inference worker.
+
+Every number a model depends on lives in :data:`FEATURE_CONTRACT`; the exporter writes it into
+each ONNX file's metadata and the engine compares it at load time, so a model trained on other
+features fails at load, never mid-stream.
+
+Features are computed through the engine's own DSP kernels (``engine.dsp.stft``,
+``engine.dsp.mel``, ``engine.dsp.wavelet``), so what a model sees in training is bit-for-bit
+the path it sees live. Two entry points give equal results (tested):
+
+* offline: :func:`clip_features` on a whole 16 kHz signal;
+* streaming: :class:`FeatureStream`, fed blocks of any size, one hop computed at a time.
+
+Framing (causal, as everywhere in the engine): frame ``i`` is the ``n_fft`` samples ending at
+sample ``(i + 1) * hop``, zeros before the stream start.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ParameterError
+from .dsp.stft import StftState
+
+try:  # the engine kernels (engine/dsp/mel.py, engine/dsp/wavelet.py)
+    from .dsp.mel import log_mel_frames as _log_mel_frames
+    from .dsp.mel import mel_filterbank as _mel_filterbank
+    KERNELS = "engine"
+except ImportError:  # pragma: no cover - only before the mel kernel existed
+    _log_mel_frames = None
+    _mel_filterbank = None
+    KERNELS = "fallback"
+
+try:
+    from .dsp.wavelet import wavelet_energies_frames as _wavelet_energies_frames
+except ImportError:  # pragma: no cover
+    _wavelet_energies_frames = None
+
+#: Everything a model's input depends on. Version bumps whenever a number changes.
+FEATURE_CONTRACT: dict = {
+    "version": 1,
+    "sample_rate": 16000,
+    "n_fft": 512,
+    "hop": 256,                      # 62.5 frames/s
+    "window": "hann",
+    "n_mels": 96,
+    "fmin": 0.0,
+    "fmax": 8000.0,
+    "mel_scale": "slaney",
+    "log_mel": "10*log10(max(power, 1e-10))",
+    "framing": "causal: frame i = n_fft samples ending at sample (i+1)*hop, zeros before start",
+    "wavelet": "db4",
+    "wavelet_level": 5,              # 6 bands: approximation + 5 details (coarse to fine)
+    "wavelet_window": 1024,          # samples analysed at each hop (64 ms)
+    "wavelet_log": "10*log10(max(energy, 1e-10))",
+    "emotion_frames": 250,           # 4.0 s context
+    "tagger_frames": 188,            # 3.008 s context (musicnn's 3 s patches)
+    "tagger_samples": 188 * 256,     # raw waveform of the same 3.008 s
+    "latent_frames": 64,             # 1.024 s
+}
+
+SR = FEATURE_CONTRACT["sample_rate"]
+N_FFT = FEATURE_CONTRACT["n_fft"]
+HOP = FEATURE_CONTRACT["hop"]
+N_MELS = FEATURE_CONTRACT["n_mels"]
+N_WAVELET = FEATURE_CONTRACT["wavelet_level"] + 1
+_LOG_FLOOR = 1e-10
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels (engine) or their librosa/pywt equivalents before the engine kernels landed
+# ---------------------------------------------------------------------------------------------
+
+def mel_filterbank() -> np.ndarray:
+    """Slaney mel filterbank (n_mels, n_fft/2+1) of the contract."""
+    c = FEATURE_CONTRACT
+    if _mel_filterbank is not None:
+        fb = _mel_filterbank(sample_rate=c["sample_rate"], n_fft=c["n_fft"], n_mels=c["n_mels"],
+                             fmin=c["fmin"], fmax=c["fmax"])
+    else:  # pragma: no cover
+        import librosa
+        fb = librosa.filters.mel(sr=c["sample_rate"], n_fft=c["n_fft"], n_mels=c["n_mels"],
+                                 fmin=c["fmin"], fmax=c["fmax"])
+    return np.asarray(fb, dtype=np.float64)
+
+
+def _log_mel(y: np.ndarray) -> np.ndarray:
+    c = FEATURE_CONTRACT
+    if _log_mel_frames is not None:
+        return np.asarray(_log_mel_frames(y, sample_rate=c["sample_rate"], n_fft=c["n_fft"],
+                                          hop=c["hop"], n_mels=c["n_mels"], fmin=c["fmin"],
+                                          fmax=c["fmax"]), dtype=np.float32)
+    from .dsp.stft import stft_power_frames  # pragma: no cover
+    power = stft_power_frames(y, n_fft=c["n_fft"], hop=c["hop"])
+    return (10.0 * np.log10(np.maximum(power @ mel_filterbank().T, _LOG_FLOOR))).astype(np.float32)
+
+
+def _wavelet_energies(y: np.ndarray, hop: int) -> np.ndarray:
+    """Raw Mallat band energies (n_frames, level+1) of the last ``wavelet_window`` samples at
+    each ``hop``, causal framing."""
+    c = FEATURE_CONTRACT
+    if _wavelet_energies_frames is not None:
+        return np.asarray(_wavelet_energies_frames(y, hop=hop, window=c["wavelet_window"],
+                                                   wavelet=c["wavelet"],
+                                                   level=c["wavelet_level"]), dtype=np.float64)
+    import pywt  # pragma: no cover
+    win = c["wavelet_window"]
+    n_frames = len(y) // hop
+    padded = np.concatenate([np.zeros(win), np.asarray(y, np.float64)])
+    out = np.empty((n_frames, N_WAVELET))
+    for i in range(n_frames):
+        end = win + (i + 1) * hop
+        coeffs = pywt.wavedec(padded[end - win:end], c["wavelet"], level=c["wavelet_level"],
+                              mode="periodization")
+        out[i] = [float(np.sum(cf * cf)) for cf in coeffs]
+    return out
+
+
+def _to_db(x: np.ndarray) -> np.ndarray:
+    return (10.0 * np.log10(np.maximum(x, _LOG_FLOOR))).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# offline
+# ---------------------------------------------------------------------------------------------
+
+def _check_signal(y: np.ndarray, sample_rate: int) -> np.ndarray:
+    if sample_rate != SR:
+        raise ParameterError(f"sample_rate={sample_rate} must be {SR} (resample first)")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ParameterError(f"signal has shape {y.shape}; expected mono (n_samples,)")
+    return y.astype(np.float64)
+
+
+def clip_features(y: np.ndarray, *, sample_rate: int = SR) -> dict[str, np.ndarray]:
+    """Model features of a whole mono 16 kHz signal.
+
+    Returns ``{"mel": (n_frames, n_mels) dB, "wavelet": (n_frames, level+1) dB}``, float32,
+    ``n_frames = len(y) // hop`` (trailing samples that do not fill a hop are ignored).
+    """
+    y = _check_signal(y, sample_rate)
+    return {"mel": _log_mel(y), "wavelet": _to_db(_wavelet_energies(y, HOP))}
+
+
+def frame_windows(n_frames: int, *, window: int, stride: int) -> np.ndarray:
+    """End frames (exclusive) of the windows a live run produces: one every ``stride`` frames
+    once ``window`` frames exist. A clip shorter than one window gives its last frame only (the
+    live engine pads the missing start with the features of silence, see :func:`window_at`)."""
+    if window <= 0 or stride <= 0:
+        raise ParameterError(f"window={window} and stride={stride} must be positive")
+    if n_frames < window:
+        return np.array([max(n_frames, 1)])
+    return np.arange(window, n_frames + 1, stride)
+
+
+def silence_features() -> dict[str, np.ndarray]:
+    """One frame of features of digital silence (what precedes the stream start)."""
+    return {"mel": np.full(N_MELS, 10.0 * np.log10(_LOG_FLOOR), np.float32),
+            "wavelet": np.full(N_WAVELET, 10.0 * np.log10(_LOG_FLOOR), np.float32)}
+
+
+def window_at(frames: np.ndarray, end: int, window: int, fill: np.ndarray) -> np.ndarray:
+    """``frames[end-window:end]``, left-padded with ``fill`` rows before frame 0."""
+    start = end - window
+    if start >= 0:
+        return frames[start:end]
+    pad = np.repeat(fill[None, :].astype(frames.dtype), -start, axis=0)
+    return np.concatenate([pad, frames[:end]], axis=0)
+
+
+def wave_window_at(y: np.ndarray, end_frame: int, n_samples: int) -> np.ndarray:
+    """The ``n_samples`` raw samples ending at frame ``end_frame``'s last sample, zero-padded."""
+    end = end_frame * HOP
+    start = end - n_samples
+    seg = np.asarray(y[max(start, 0):end], np.float32)
+    if start < 0:
+        seg = np.concatenate([np.zeros(-start, np.float32), seg])
+    return seg
+
+
+# ---------------------------------------------------------------------------------------------
+# streaming
+# ---------------------------------------------------------------------------------------------
+
+class FeatureStream:
+    """Incremental model features for the live engine: ``push`` any number of 16 kHz samples;
+    each completed hop appends one mel frame and one wavelet frame to internal rings.
+
+    ``window(kind)`` returns the newest context window of a model
+    (``"emotion"``, ``"tagger"``, ``"latent"``), left-padded with silence features at the stream
+    start, exactly as :func:`clip_features` + :func:`window_at` give offline.
+    """
+
+    def __init__(self, max_frames: int | None = None):
+        c = FEATURE_CONTRACT
+        self.max_frames = max_frames or max(c["emotion_frames"], c["tagger_frames"],
+                                            c["latent_frames"])
+        self._stft = StftState(N_FFT, HOP, c["window"])
+        self._fb = mel_filterbank()
+        self._wav_hist = np.zeros(c["wavelet_window"])
+        self._wave = np.zeros(c["tagger_samples"], np.float32)
+        self._pending = np.zeros(HOP)
+        self._n_pending = 0
+        sil = silence_features()
+        self._mel = np.tile(sil["mel"], (self.max_frames, 1))
+        self._wl = np.tile(sil["wavelet"], (self.max_frames, 1))
+        self.n_frames = 0
+
+    def reset(self) -> None:
+        self.__init__(self.max_frames)
+
+    def push(self, samples: np.ndarray) -> int:
+        """Feed samples; returns the number of new frames completed."""
+        x = np.asarray(samples, np.float64).ravel()
+        new = 0
+        i = 0
+        while i < x.shape[0]:
+            take = min(HOP - self._n_pending, x.shape[0] - i)
+            self._pending[self._n_pending:self._n_pending + take] = x[i:i + take]
+            self._n_pending += take
+            i += take
+            if self._n_pending == HOP:
+                self._hop(self._pending)
+                self._n_pending = 0
+                new += 1
+        return new
+
+    def _hop(self, hop: np.ndarray) -> None:
+        power = self._stft.push(hop)
+        mel = 10.0 * np.log10(np.maximum(self._fb @ power, _LOG_FLOOR))
+        win = self._wav_hist.shape[0]
+        self._wav_hist[:win - HOP] = self._wav_hist[HOP:]
+        self._wav_hist[win - HOP:] = hop
+        # the window ends exactly at the newest sample: one frame with hop == window
+        wl = _wavelet_energies(self._wav_hist, win)[0]
+        self._mel[:-1] = self._mel[1:]
+        self._mel[-1] = mel
+        self._wl[:-1] = self._wl[1:]
+        self._wl[-1] = _to_db(wl)
+        self._wave[:-HOP] = self._wave[HOP:]
+        self._wave[-HOP:] = hop
+        self.n_frames += 1
+
+    def window(self, kind: str) -> dict[str, np.ndarray]:
+        """Newest context window for model ``kind`` as float32 arrays with a batch axis."""
+        c = FEATURE_CONTRACT
+        if kind == "emotion":
+            n = c["emotion_frames"]
+            return {"mel": self._mel[None, -n:].astype(np.float32),
+                    "wavelet": self._wl[None, -n:].astype(np.float32)}
+        if kind == "tagger":
+            n = c["tagger_frames"]
+            return {"mel": self._mel[None, -n:].astype(np.float32), "wave": self._wave[None].copy()}
+        if kind == "latent":
+            n = c["latent_frames"]
+            return {"mel": self._mel[None, -n:].astype(np.float32)}
+        raise ParameterError(f"kind={kind!r} is unknown; choose emotion, tagger or latent")

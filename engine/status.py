@@ -1,0 +1,40 @@
+"""The one-line live status shown by ``sonolux run`` / ``demo``."""
+from __future__ import annotations
+
+from .engine import EngineStats
+from .frame import FeatureFrame
+
+
+def meter(u: float, width: int = 10) -> str:
+    n = int(round(max(0.0, min(1.0, u)) * width))
+    return "#" * n + "-" * (width - n)
+
+
+class StatusLine:
+    """Formats frames and stats; tracks onsets per second between calls."""
+
+    def __init__(self):
+        self._last_onsets = None
+        self._last_t = None
+
+    def format(self, frame: FeatureFrame, stats: EngineStats) -> str:
+        count, t = frame.get("onset_count", 0.0), frame.t
+        rate = 0.0
+        if self._last_onsets is not None and t > self._last_t:
+            rate = (count - self._last_onsets) / (t - self._last_t)
+        self._last_onsets, self._last_t = count, t
+        parts = [
+            f"{t:7.1f}s",
+            f"level {frame.get('level_db', -120.0):6.1f} dBFS [{meter(frame.get('level', 0.0))}]",
+            "bass {:.2f} mid {:.2f} high {:.2f}".format(
+                frame.get("band_bass", 0.0), frame.get("band_mid", 0.0), frame.get("band_high", 0.0)),
+            f"onsets/s {rate:4.1f}",
+        ]
+        if "bpm" in frame:
+            parts.append(f"bpm {frame['bpm']:5.1f}")
+        parts.append(f"dropped {stats.dropped_blocks}")
+        if stats.skipped_samples:
+            parts.append(f"skipped {stats.skipped_samples}")
+        if stats.osc_messages or stats.osc_errors:
+            parts.append(f"osc {stats.osc_messages} err {stats.osc_errors}")
+        return " | ".join(parts)

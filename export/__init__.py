@@ -1,0 +1,1 @@
+"""Training, ONNX export, parity and evaluation of the sonolux encoders (PyTorch side)."""
