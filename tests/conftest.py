@@ -1,0 +1,156 @@
+"""Shared fixtures: seeded rng, synthetic signals, real PulseAudio and oscdump peers."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SONOLUX_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(440)
+
+
+def sine(freq, sr, dur, amp=0.5):
+    t = np.arange(int(sr * dur)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sonolux_cmd(*args) -> list[str]:
+    """The installed console script (fallback: python -m engine.cli)."""
+    exe = shutil.which("sonolux", path=os.path.dirname(sys.executable)) or shutil.which("sonolux")
+    return [exe, *args] if exe else [sys.executable, "-m", "engine.cli", *args]
+
+
+def run_sonolux(*args, timeout=120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(sonolux_cmd(*args), capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT, stdin=subprocess.DEVNULL, **kw)
+
+
+class PulseServer:
+    """A private PulseAudio daemon with one null sink, for real capture tests."""
+
+    def __init__(self, sink: str, runtime_dir: Path):
+        self.sink = sink
+        self.monitor = f"{sink}.monitor"
+        self.env = dict(os.environ, PULSE_RUNTIME_PATH=str(runtime_dir), XDG_RUNTIME_DIR=str(runtime_dir))
+        self.runtime_dir = runtime_dir
+
+    def start(self):
+        subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True)
+        res = subprocess.run(
+            ["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--daemonize=yes",
+             f"--load=module-null-sink sink_name={self.sink} rate=48000",
+             "--load=module-native-protocol-unix"],
+            env=self.env, capture_output=True, text=True, timeout=20)
+        if res.returncode != 0:
+            return res.stderr.strip() or f"pulseaudio exited {res.returncode}"
+        for _ in range(50):
+            r = subprocess.run(["pactl", "list", "short", "sources"], env=self.env,
+                               capture_output=True, text=True)
+            if r.returncode == 0 and self.monitor in r.stdout:
+                return None
+            time.sleep(0.1)
+        return "pulseaudio started but the null sink monitor did not appear"
+
+    def play(self, path) -> subprocess.Popen:
+        return subprocess.Popen(["paplay", "-d", self.sink, str(path)], env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop(self):
+        subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory):
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        pytest.skip("PulseAudio is not installed (apt-get install pulseaudio libasound2-plugins)")
+    server = PulseServer("sonolux_test", tmp_path_factory.mktemp("pulse"))
+    err = server.start()
+    if err:
+        pytest.skip(f"PulseAudio could not start: {err}")
+    old = {k: os.environ.get(k) for k in ("PULSE_RUNTIME_PATH", "XDG_RUNTIME_DIR")}
+    os.environ.update(PULSE_RUNTIME_PATH=server.env["PULSE_RUNTIME_PATH"],
+                      XDG_RUNTIME_DIR=server.env["XDG_RUNTIME_DIR"])
+    yield server
+    server.stop()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+class OscDump:
+    """liblo's ``oscdump`` on a loopback UDP port, its output parsed into messages."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        time.sleep(0.3)
+
+    def stop(self) -> list[tuple[float, str, str, list]]:
+        """Stop and return [(t_arrival, address, typetags, args)]."""
+        time.sleep(0.3)
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=5)
+        return parse_oscdump(out)
+
+
+def parse_oscdump(text: str):
+    """oscdump -L prints ``<timetag> <address> <types> <args...>``; timetag is hex sec.frac."""
+    msgs = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or not parts[1].startswith("/"):
+            continue
+        tt, addr, types = parts[0], parts[1], parts[2]
+        args = []
+        for typ, raw in zip(types, parts[3:]):
+            if typ in "fd":
+                args.append(float(raw))
+            elif typ in "ih":
+                args.append(int(raw))
+            else:
+                args.append(raw.strip('"'))
+        try:
+            sec, frac = tt.split(".")
+            t = int(sec, 16) + int(frac, 16) / 2**32
+        except ValueError:
+            t = float("nan")
+        msgs.append((t, addr, types, args))
+    return msgs
+
+
+@pytest.fixture
+def oscdump():
+    if shutil.which("oscdump") is None:
+        pytest.skip("oscdump is not installed (apt-get install liblo-tools)")
+    dumps = []
+
+    def start(port=None):
+        d = OscDump(port or free_udp_port())
+        dumps.append(d)
+        return d
+
+    yield start
+    for d in dumps:
+        if d.proc.poll() is None:
+            d.proc.kill()

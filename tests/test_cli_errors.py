@@ -1,0 +1,54 @@
+"""Bad input gets one clear line and a non-zero exit code, never a traceback."""
+import pytest
+
+from conftest import run_sonolux
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--input", "definitely-not-a-device-xyz", "--duration", "1"], "no input device matches 'definitely-not-a-device-xyz'"),
+    (["run", "--input", "/nonexistent/song.wav"], "/nonexistent/song.wav: no such file"),
+    (["run", "--input", "synth", "--osc", "localhost"], "must look like HOST:PORT"),
+    (["run", "--input", "synth", "--osc", "127.0.0.1:99999"], "port 99999 is outside 1..65535"),
+    (["run", "--input", "synth", "--osc", "no.such.host.invalid:9000"], "cannot resolve host"),
+    (["run", "--input", "synth", "--blocksize", "0"], "block_size=0 must be a positive integer"),
+    (["run", "--input", "synth", "--blocksize", "-64"], "block_size=-64 must be a positive integer"),
+    (["run", "--input", "synth", "--n-fft", "1000"], "n_fft=1000 must be a power of two"),
+    (["run", "--input", "synth", "--hop", "2048", "--n-fft", "1024"], "hop=2048 must not exceed n_fft=1024"),
+    (["run", "--input", "synth", "--samplerate", "1000"], "sample_rate=1000 is outside"),
+    (["run", "--input", "synth:wobble"], "synthetic input 'wobble' is not understood"),
+    (["run", "--input", "synth", "--bands", "4000,250"], "band edges"),
+])
+def test_bad_input_one_line_error(args, message):
+    res = run_sonolux(*args, timeout=60)
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert message in res.stderr, res.stderr
+    assert res.stderr.strip().count("\n") == 0, res.stderr
+
+
+def test_unreadable_file(tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    res = run_sonolux("run", "--input", str(bad), timeout=60)
+    assert res.returncode == 2 and "broken.wav: cannot read audio" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_empty_file(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, dtype=np.float32), 48000)
+    res = run_sonolux("run", "--input", str(empty), timeout=60)
+    assert res.returncode == 2 and "holds no audio" in res.stderr
+
+
+def test_help_explains_every_command():
+    res = run_sonolux("--help")
+    assert res.returncode == 0
+    for cmd in ("devices", "run", "demo"):
+        assert cmd in res.stdout
+    run_help = run_sonolux("run", "--help").stdout
+    for opt in ("--input", "--osc", "--samplerate", "--blocksize", "--hop", "--n-fft", "--channels"):
+        assert opt in run_help

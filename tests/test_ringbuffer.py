@@ -1,0 +1,95 @@
+import threading
+
+import numpy as np
+import pytest
+
+from engine import ParameterError, RingBuffer
+
+
+def test_capacity_must_be_power_of_two():
+    with pytest.raises(ParameterError, match="capacity=1000"):
+        RingBuffer(1000)
+
+
+def test_random_blocks_including_empty_and_single(rng):
+    ring = RingBuffer(64)
+    src = rng.standard_normal(5000).astype(np.float32)
+    out = []
+    pos = 0
+    while pos < len(src):
+        n = int(rng.choice([0, 1, 2, 7, 31, 64]))
+        block = src[pos:pos + n]
+        if ring.free_space() >= len(block):
+            assert ring.write(block)
+            pos += len(block)
+        m = int(rng.choice([0, 1, 5, 40]))
+        buf = np.empty(m, dtype=np.float32)
+        got = ring.read_available(buf)
+        out.append(buf[:got].copy())
+    rest = np.empty(ring.available(), dtype=np.float32)
+    ring.read_into(rest)
+    out.append(rest)
+    np.testing.assert_array_equal(np.concatenate(out), src)
+    assert ring.dropped_blocks == 0
+
+
+def test_wraparound_keeps_order():
+    ring = RingBuffer(8)
+    out = np.empty(5, dtype=np.float32)
+    for i in range(10):
+        block = np.arange(5, dtype=np.float32) + 5 * i
+        assert ring.write(block)
+        assert ring.read_into(out) == 5
+        np.testing.assert_array_equal(out, block)
+    assert ring.write_pos == ring.read_pos == 50
+
+
+def test_overflow_drops_newest_block_and_counts():
+    ring = RingBuffer(8)
+    assert ring.write(np.ones(6, dtype=np.float32))
+    assert not ring.write(np.full(4, 2.0, dtype=np.float32))  # does not fit: dropped whole
+    assert ring.dropped_blocks == 1 and ring.dropped_samples == 4
+    assert ring.write(np.full(2, 3.0, dtype=np.float32))  # fits exactly
+    out = np.empty(8, dtype=np.float32)
+    assert ring.read_into(out) == 8
+    np.testing.assert_array_equal(out, [1, 1, 1, 1, 1, 1, 3, 3])
+
+
+def test_read_is_all_or_nothing():
+    ring = RingBuffer(16)
+    ring.write(np.ones(3, dtype=np.float32))
+    out = np.empty(4, dtype=np.float32)
+    assert ring.read_into(out) == 0 and ring.available() == 3
+
+
+def test_two_threads_ten_million_samples():
+    total = 10_000_000
+    ring = RingBuffer(1 << 16)
+    received = np.empty(total, dtype=np.float32)
+    block = 4096
+
+    def produce():
+        pos = 0
+        data = np.arange(total, dtype=np.float64)  # exact as float32 up to 2**24; use mod below
+        while pos < total:
+            n = min(block, total - pos)
+            chunk = (data[pos:pos + n] % 8_000_000).astype(np.float32)
+            while not ring.write(chunk):
+                ring.dropped_blocks -= 1  # retry: this test wants nothing lost
+                ring.dropped_samples -= n
+            pos += n
+
+    def consume():
+        pos = 0
+        buf = np.empty(3000, dtype=np.float32)
+        while pos < total:
+            got = ring.read_available(buf[:min(3000, total - pos)])
+            received[pos:pos + got] = buf[:got]
+            pos += got
+
+    tp, tc = threading.Thread(target=produce), threading.Thread(target=consume)
+    tc.start(); tp.start()
+    tp.join(120); tc.join(120)
+    expected = (np.arange(total, dtype=np.float64) % 8_000_000).astype(np.float32)
+    np.testing.assert_array_equal(received, expected)
+    assert ring.write_pos == ring.read_pos == total
