@@ -36,9 +36,12 @@ def conv1d_block(cin, cout, pool, k=3):
 class MelFrontEnd(nn.Module):
     """2-D convolutions over (time, mel) -> sequence (B, C, T') after max over frequency."""
 
-    def __init__(self, channels=(16, 32, 64, 64), pools=((2, 3), (2, 2), (2, 2), (1, 2))):
+    def __init__(self, channels=(8, 16, 32, 64), pools=((2, 2), (2, 2), (2, 2), (1, 3)),
+                 pre_pool=(1, 2)):
         super().__init__()
-        layers, cin = [], 1
+        # average pooling of the input first: the full 62.5 fps x 96-band grid is not needed
+        # by the first layer and would dominate the CPU cost
+        layers, cin = [nn.AvgPool2d(pre_pool)], 1
         for c, p in zip(channels, pools):
             layers.append(conv2d_block(cin, c, p))
             cin = c
@@ -60,16 +63,16 @@ class EmotionCRNN(nn.Module):
     """
 
     def __init__(self, n_mels=96, n_wavelet=6, use_wavelet=True, mel_norm=(-40.0, 20.0),
-                 wl_norm=(-20.0, 20.0), hidden=48):
+                 wl_norm=(-20.0, 20.0), hidden=32):
         super().__init__()
         self.use_wavelet = use_wavelet
         self.mel_norm = Standardize(*mel_norm)
         self.wl_norm = Standardize(*wl_norm)
-        self.front = MelFrontEnd()              # T: 250 -> 31
+        self.front = MelFrontEnd(pre_pool=(2, 2))   # T: 250 -> 125 -> 15
         seq_in = self.front.out_channels
         if use_wavelet:
             self.wavelet = nn.Sequential(conv1d_block(n_wavelet, 16, 2), conv1d_block(16, 24, 2),
-                                         conv1d_block(24, 24, 2))  # T: 250 -> 31
+                                         conv1d_block(24, 24, 4))  # T: 250 -> 15
             seq_in += 24
         self.gru = nn.GRU(seq_in, hidden, batch_first=True, bidirectional=True)
         self.att = nn.Linear(2 * hidden, 1)
@@ -136,14 +139,14 @@ class Tagger(nn.Module):
     """Tagging-paper model: 2-D conv on mel + 1-D conv on waveform, fused, BiLSTM, structured
     self-attention pooling (r = 4), 50 sigmoid outputs. ``branches`` selects the ablations."""
 
-    def __init__(self, n_tags=50, branches=("mel", "wave"), mel_norm=(-40.0, 20.0), hidden=64,
+    def __init__(self, n_tags=50, branches=("mel", "wave"), mel_norm=(-40.0, 20.0), hidden=48,
                  r=4):
         super().__init__()
         self.branches = tuple(branches)
         self.mel_norm = Standardize(*mel_norm)
         dim = 0
         if "mel" in self.branches:
-            self.mel = MelFrontEnd(pools=((2, 2), (2, 2), (2, 2), (1, 2)))  # T: 188 -> 23
+            self.mel = MelFrontEnd(pre_pool=(1, 2))  # T: 188 -> 23, F: 96 -> 48 -> 2
             dim += self.mel.out_channels
         if "wave" in self.branches:
             self.wave = WaveFrontEnd()

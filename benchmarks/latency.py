@@ -1,0 +1,184 @@
+"""Latency benchmark: per-hop analysis time and audio-in → OSC-out time.
+
+    python benchmarks/latency.py [--seconds 20] [--hop 256] [--samplerate 48000] [--out FILE]
+
+* ``hop``: the analysis of one hop (ring read, levels, STFT, bands, onsets, publish), timed
+  in the analysis thread, next to a plain-NumPy reference doing the same per-hop work
+  (np.fft.rfft, band sums, flux) measured in the same run.
+* ``audio_to_osc``: from a block entering the callback path (``BlockWriter.write``, paced in
+  real time like a sound card) to each OSC datagram carrying that audio leaving the socket
+  (``sendto`` returned), over a real UDP socket to a loopback receiver.
+
+Prints and writes JSON (p50 / p99 / max in ms, ratios). No pass/fail: numbers only.
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stats import machine, summary_ms, write_result  # noqa: E402
+
+from engine import Engine, StreamSpec  # noqa: E402
+from engine.sources.base import AudioSource, BlockWriter  # noqa: E402
+from engine.sources.synth import demo_track  # noqa: E402
+
+
+class TimedSource(AudioSource):
+    """Plays a signal in real time through the callback path and records when each block
+    entered it."""
+
+    name = "timed"
+
+    def __init__(self, signal, spec: StreamSpec):
+        super().__init__()
+        self.signal, self.spec = signal, spec
+        self.n_blocks = len(signal) // spec.block_size
+        self.t_in = np.full(self.n_blocks, np.nan)
+        self._done = threading.Event()
+        self._stop = threading.Event()
+
+    @property
+    def finished(self):
+        return self._done.is_set()
+
+    def start(self, ring):
+        self.writer = BlockWriter(ring, np.array([0]), self.spec.block_size)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        bs, sr = self.spec.block_size, self.spec.sample_rate
+        blocks = self.signal[:self.n_blocks * bs].reshape(self.n_blocks, bs, 1)
+        t0 = time.perf_counter()
+        for i in range(self.n_blocks):
+            if self._stop.is_set():
+                break
+            due = t0 + (i + 1) * bs / sr  # a block is ready when its last sample has arrived
+            while True:
+                d = due - time.perf_counter()
+                if d <= 0:
+                    break
+                time.sleep(min(d, 0.0005) if d < 0.002 else d - 0.001)
+            self.t_in[i] = time.perf_counter()
+            self.writer.write(blocks[i])
+        self._done.set()
+
+    def stop(self):
+        self._stop.set()
+
+
+def numpy_reference_hop_times(signal, spec: StreamSpec, n_hops: int) -> list[float]:
+    """Per-hop cost of the same features written with plain NumPy (allocating per hop)."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(spec.n_fft) / spec.n_fft)
+    hist = np.zeros(spec.n_fft)
+    prev = np.zeros(spec.n_fft // 2 + 1)
+    edges = [int(f * spec.n_fft / spec.sample_rate) for f in (20, 250, 4000, 20000)]
+    times = []
+    for i in range(n_hops):
+        x = signal[i * spec.hop:(i + 1) * spec.hop].astype(np.float64)
+        t0 = time.perf_counter()
+        rms = np.sqrt(np.mean(x ** 2)); peak = np.max(np.abs(x))
+        hist = np.concatenate([hist[spec.hop:], x])
+        p = np.abs(np.fft.rfft(hist * window)) ** 2
+        bands = [p[a:b].sum() for a, b in zip(edges, edges[1:])]
+        lg = np.log1p(100 * np.sqrt(p)); flux = np.maximum(lg - prev, 0).mean(); prev = lg
+        _ = (20 * np.log10(rms + 1e-12), 20 * np.log10(peak + 1e-12), 10 * np.log10(np.array(bands) + 1e-12), flux)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of the real-time run (default 20)")
+    ap.add_argument("--hop", type=int, default=256)
+    ap.add_argument("--blocksize", type=int, default=256)
+    ap.add_argument("--samplerate", type=int, default=48000)
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/latency.json)")
+    args = ap.parse_args(argv)
+
+    spec = StreamSpec(sample_rate=args.samplerate, block_size=args.blocksize, hop=args.hop,
+                      n_fft=max(1024, args.hop))
+    bars = int(np.ceil(args.seconds / 2.0))
+    signal = demo_track(spec.sample_rate, bars=max(bars, 1))[:int(args.seconds * spec.sample_rate)]
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.2)
+    port = receiver.getsockname()[1]
+    received = [0]
+
+    def drain():
+        while True:
+            try:
+                receiver.recv(2048)
+                received[0] += 1
+            except socket.timeout:
+                if done.is_set():
+                    return
+            except OSError:
+                return
+
+    done = threading.Event()
+    threading.Thread(target=drain, daemon=True).start()
+
+    sends = []  # (sample_end, t_sent)
+    source = TimedSource(signal, spec)
+    engine = Engine(spec, source, osc_targets=[("127.0.0.1", port)],
+                    on_send=lambda addr, v, seq, sample_end, t: sends.append((sample_end, t)))
+    hop_times = []
+    inner = engine.worker.step
+
+    def timed_step():
+        t0 = time.perf_counter()
+        ok = inner()
+        if ok:
+            hop_times.append(time.perf_counter() - t0)
+        return ok
+
+    engine.worker.step = timed_step
+    print(f"running {args.seconds:g} s of audio in real time (hop {spec.hop} @ {spec.sample_rate} Hz) …",
+          file=sys.stderr)
+    with engine:
+        engine.wait(args.seconds + 30)
+    done.set()
+    stats = engine.stats()
+
+    lat = []
+    for sample_end, t_sent in sends:
+        block = (sample_end - 1) // spec.block_size
+        if 0 <= block < source.n_blocks and np.isfinite(source.t_in[block]):
+            lat.append(t_sent - source.t_in[block])
+    ref = numpy_reference_hop_times(signal, spec, min(len(hop_times), 5000))
+    hop_summary, ref_summary = summary_ms(hop_times), summary_ms(ref)
+    hop_budget_ms = 1e3 * spec.hop / spec.sample_rate
+    lat_summary = summary_ms(lat)
+    result = {
+        "benchmark": "latency",
+        "machine": machine(),
+        "spec": {"sample_rate": spec.sample_rate, "block_size": spec.block_size, "hop": spec.hop,
+                 "n_fft": spec.n_fft, "seconds": args.seconds},
+        "hop": hop_summary,
+        "hop_numpy_reference": ref_summary,
+        "ratio_numpy_over_sonolux_p50": round(ref_summary["p50_ms"] / hop_summary["p50_ms"], 2),
+        "ratio_numpy_over_sonolux_p99": round(ref_summary["p99_ms"] / hop_summary["p99_ms"], 2),
+        "hop_budget_ms": round(hop_budget_ms, 3),
+        "audio_to_osc": lat_summary,
+        "audio_to_osc_budget_ms": round(hop_budget_ms + 3.0, 3),
+        "osc_messages": stats.osc_messages, "osc_received": received[0], "osc_errors": stats.osc_errors,
+        "dropped_blocks": stats.dropped_blocks, "skipped_samples": stats.skipped_samples,
+    }
+    path = write_result("latency", result, args.out)
+    import json
+
+    print(json.dumps(result, indent=2))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
