@@ -92,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_stream_options(run)
     add_osc_options(run)
 
+    an = sub.add_parser("analyze", help="analyse an audio file through the live path",
+                        description="Run FILE through the same analysis as the live engine, as fast "
+                                    "as possible, and print tempo, beats, onsets (and, where models "
+                                    "are installed, mood and tags). --json prints the document "
+                                    "described in docs/architecture.md.")
+    an.add_argument("file", metavar="FILE", help="audio file (anything soundfile reads)")
+    an.add_argument("--json", action="store_true", help="print the full JSON document")
+    an.add_argument("--output", "-o", default=None, metavar="PATH", help="also write the JSON here")
+    add_stream_options(an)
+
     demo = sub.add_parser("demo", help="the built-in demo: no sound card needed",
                           description="Play the built-in demo track through the whole live path "
                                       "(real-time paced) and send OSC, with a status line.")
@@ -203,7 +213,27 @@ def cmd_demo(args) -> int:
     return _run_engine(engine, args.duration or None, args.quiet)
 
 
-COMMANDS = {"devices": cmd_devices, "run": cmd_run, "demo": cmd_demo}
+def cmd_analyze(args) -> int:
+    import json
+
+    from .analyze import analyze_file
+
+    doc = analyze_file(args.file, spec=_spec(args), config=_config(args))
+    text = json.dumps(doc, indent=2)
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        t = doc["tempo"]
+        print(f"{doc['file']}: {doc['duration_s']:.1f} s, tempo {t['bpm']:.1f} BPM "
+              f"(confidence {t['confidence']:.2f}), {len(doc['beats'])} beats, {len(doc['onsets'])} onsets")
+    return 0
+
+
+COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "demo": cmd_demo}
 
 
 def _sigterm(signum, frame):
@@ -224,6 +254,11 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
