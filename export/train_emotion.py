@@ -24,12 +24,12 @@ from .training import Timer, common_args, fit, out_dirs, predict, setup, write_j
 
 WIN = mi.FEATURE_CONTRACT["emotion_frames"]
 EVAL_STRIDE = 64          # one inference per 1.024 s, as the live engine schedules it
-WINDOWS_PER_CLIP = 4      # random windows per clip per epoch
-EPOCHS = 14
+WINDOWS_PER_CLIP = 3      # random windows per clip per epoch
+EPOCHS = 8
 BATCH = 32
 VARIANTS = {"full": True, "no_wavelet": False}
-MEL_NORM = (-45.0, 20.0)
-WL_NORM = (-15.0, 20.0)
+MEL_NORM = (-20.0, 16.0)   # global mean/std of the 4Q log-mel (dB)
+WL_NORM = (3.0, 10.0)     # global mean/std of the wavelet energies (dB)
 
 
 def vibenet_targets(teach: dict, song: str, n_frames: int) -> np.ndarray:

@@ -28,10 +28,10 @@ PATCH_S = 3.0
 ALPHA = 2.0               # penalty on missed positives
 ATT_PENALTY = 0.003
 PATCHES_PER_CLIP = 3      # random teacher patches per clip per epoch
-EPOCHS = 10
+EPOCHS = 8
 BATCH = 32
 VARIANTS = {"fused": ("mel", "wave"), "mel_only": ("mel",), "wave_only": ("wave",)}
-MEL_NORM = (-45.0, 20.0)
+MEL_NORM = (-20.0, 16.0)   # global mean/std of the 4Q log-mel (dB)
 SEED_FINAL = 7
 
 
