@@ -21,20 +21,8 @@ import numpy as np
 
 from .errors import ParameterError
 from .dsp.stft import StftState
-
-try:  # the engine kernels (engine/dsp/mel.py, engine/dsp/wavelet.py)
-    from .dsp.mel import log_mel_frames as _log_mel_frames
-    from .dsp.mel import mel_filterbank as _mel_filterbank
-    KERNELS = "engine"
-except ImportError:  # pragma: no cover - only before the mel kernel existed
-    _log_mel_frames = None
-    _mel_filterbank = None
-    KERNELS = "fallback"
-
-try:
-    from .dsp.wavelet import wavelet_energies_frames as _wavelet_energies_frames
-except ImportError:  # pragma: no cover
-    _wavelet_energies_frames = None
+from .dsp.mel import MelState, log_mel_frames, mel_filterbank as _mel_filterbank
+from .dsp.wavelet import WaveletState, wavelet_energies_frames
 
 #: Everything a model's input depends on. Version bumps whenever a number changes.
 FEATURE_CONTRACT: dict = {
@@ -51,7 +39,9 @@ FEATURE_CONTRACT: dict = {
     "framing": "causal: frame i = n_fft samples ending at sample (i+1)*hop, zeros before start",
     "wavelet": "db4",
     "wavelet_level": 5,              # 6 bands: approximation + 5 details (coarse to fine)
+    "wavelet_mode": "periodization",
     "wavelet_window": 1024,          # samples analysed at each hop (64 ms)
+    "wavelet_energy": "mean(c^2) per band, bands [cA5, cD5, cD4, cD3, cD2, cD1]",
     "wavelet_log": "10*log10(max(energy, 1e-10))",
     "emotion_frames": 250,           # 4.0 s context
     "tagger_frames": 188,            # 3.008 s context (musicnn's 3 s patches)
@@ -68,52 +58,29 @@ _LOG_FLOOR = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------
-# kernels (engine) or their librosa/pywt equivalents before the engine kernels landed
+# kernels: the engine's own (engine/dsp); nothing here re-implements DSP
 # ---------------------------------------------------------------------------------------------
 
 def mel_filterbank() -> np.ndarray:
     """Slaney mel filterbank (n_mels, n_fft/2+1) of the contract."""
     c = FEATURE_CONTRACT
-    if _mel_filterbank is not None:
-        fb = _mel_filterbank(sample_rate=c["sample_rate"], n_fft=c["n_fft"], n_mels=c["n_mels"],
-                             fmin=c["fmin"], fmax=c["fmax"])
-    else:  # pragma: no cover
-        import librosa
-        fb = librosa.filters.mel(sr=c["sample_rate"], n_fft=c["n_fft"], n_mels=c["n_mels"],
-                                 fmin=c["fmin"], fmax=c["fmax"])
-    return np.asarray(fb, dtype=np.float64)
+    return _mel_filterbank(sample_rate=c["sample_rate"], n_fft=c["n_fft"], n_mels=c["n_mels"],
+                           fmin=c["fmin"], fmax=c["fmax"])
 
 
 def _log_mel(y: np.ndarray) -> np.ndarray:
     c = FEATURE_CONTRACT
-    if _log_mel_frames is not None:
-        return np.asarray(_log_mel_frames(y, sample_rate=c["sample_rate"], n_fft=c["n_fft"],
-                                          hop=c["hop"], n_mels=c["n_mels"], fmin=c["fmin"],
-                                          fmax=c["fmax"]), dtype=np.float32)
-    from .dsp.stft import stft_power_frames  # pragma: no cover
-    power = stft_power_frames(y, n_fft=c["n_fft"], hop=c["hop"])
-    return (10.0 * np.log10(np.maximum(power @ mel_filterbank().T, _LOG_FLOOR))).astype(np.float32)
+    return log_mel_frames(y, sample_rate=c["sample_rate"], n_fft=c["n_fft"], hop=c["hop"],
+                          n_mels=c["n_mels"], fmin=c["fmin"], fmax=c["fmax"], window=c["window"])
 
 
-def _wavelet_energies(y: np.ndarray, hop: int) -> np.ndarray:
-    """Raw Mallat band energies (n_frames, level+1) of the last ``wavelet_window`` samples at
-    each ``hop``, causal framing."""
+def _wavelet_energies(y: np.ndarray) -> np.ndarray:
+    """Mean-square Mallat band energies (n_frames, level+1) of the last ``wavelet_window``
+    samples at each hop, causal framing, pywt band order [cA_L, cD_L, ..., cD_1]."""
     c = FEATURE_CONTRACT
-    if _wavelet_energies_frames is not None:
-        return np.asarray(_wavelet_energies_frames(y, hop=hop, window=c["wavelet_window"],
-                                                   wavelet=c["wavelet"],
-                                                   level=c["wavelet_level"]), dtype=np.float64)
-    import pywt  # pragma: no cover
-    win = c["wavelet_window"]
-    n_frames = len(y) // hop
-    padded = np.concatenate([np.zeros(win), np.asarray(y, np.float64)])
-    out = np.empty((n_frames, N_WAVELET))
-    for i in range(n_frames):
-        end = win + (i + 1) * hop
-        coeffs = pywt.wavedec(padded[end - win:end], c["wavelet"], level=c["wavelet_level"],
-                              mode="periodization")
-        out[i] = [float(np.sum(cf * cf)) for cf in coeffs]
-    return out
+    return wavelet_energies_frames(y, hop=c["hop"], window=c["wavelet_window"],
+                                   wavelet=c["wavelet"], level=c["wavelet_level"],
+                                   mode=c["wavelet_mode"])
 
 
 def _to_db(x: np.ndarray) -> np.ndarray:
@@ -140,7 +107,7 @@ def clip_features(y: np.ndarray, *, sample_rate: int = SR) -> dict[str, np.ndarr
     ``n_frames = len(y) // hop`` (trailing samples that do not fill a hop are ignored).
     """
     y = _check_signal(y, sample_rate)
-    return {"mel": _log_mel(y), "wavelet": _to_db(_wavelet_energies(y, HOP))}
+    return {"mel": _log_mel(y), "wavelet": _to_db(_wavelet_energies(y))}
 
 
 def frame_windows(n_frames: int, *, window: int, stride: int) -> np.ndarray:
@@ -197,8 +164,10 @@ class FeatureStream:
         self.max_frames = max_frames or max(c["emotion_frames"], c["tagger_frames"],
                                             c["latent_frames"])
         self._stft = StftState(N_FFT, HOP, c["window"])
-        self._fb = mel_filterbank()
-        self._wav_hist = np.zeros(c["wavelet_window"])
+        self._mel_state = MelState(sample_rate=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=c["fmin"],
+                                   fmax=c["fmax"], amin=_LOG_FLOOR)
+        self._wl_state = WaveletState(c["wavelet_window"], c["wavelet"], c["wavelet_level"],
+                                      c["wavelet_mode"])
         self._wave = np.zeros(c["tagger_samples"], np.float32)
         self._pending = np.zeros(HOP)
         self._n_pending = 0
@@ -227,17 +196,12 @@ class FeatureStream:
         return new
 
     def _hop(self, hop: np.ndarray) -> None:
-        power = self._stft.push(hop)
-        mel = 10.0 * np.log10(np.maximum(self._fb @ power, _LOG_FLOOR))
-        win = self._wav_hist.shape[0]
-        self._wav_hist[:win - HOP] = self._wav_hist[HOP:]
-        self._wav_hist[win - HOP:] = hop
-        # the window ends exactly at the newest sample: one frame with hop == window
-        wl = _wavelet_energies(self._wav_hist, win)[0]
+        mel = self._mel_state.push(self._stft.push(hop))
+        wl = self._wl_state.push(hop)
         self._mel[:-1] = self._mel[1:]
         self._mel[-1] = mel
         self._wl[:-1] = self._wl[1:]
-        self._wl[-1] = _to_db(wl)
+        self._wl[-1] = _to_db(wl.astype(np.float32))
         self._wave[:-HOP] = self._wave[HOP:]
         self._wave[-HOP:] = hop
         self.n_frames += 1

@@ -57,6 +57,12 @@ def load_clips(root: Path) -> list[dict]:
     return rows
 
 
+def smoke_clips(clips: list[dict]) -> list[dict]:
+    """The --smoke subset: 2 clips per quadrant in each of folds 0 and 1 (16 clips)."""
+    return [c for f in (0, 1) for q in range(4)
+            for c in [r for r in clips if r["fold"] == f and r["q"] == q][:2]]
+
+
 def load_vgmidi(root: Path) -> list[dict]:
     with open(root / "vgmidi" / "vgmidi_labelled.csv", newline="") as f:
         rows = list(csv.DictReader(f))

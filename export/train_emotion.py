@@ -29,7 +29,7 @@ EPOCHS = 8
 BATCH = 32
 VARIANTS = {"full": True, "no_wavelet": False}
 MEL_NORM = (-20.0, 16.0)   # global mean/std of the 4Q log-mel (dB)
-WL_NORM = (3.0, 10.0)     # global mean/std of the wavelet energies (dB)
+WL_NORM = (-17.0, 12.0)    # global mean/std of the wavelet energies (dB)
 
 
 def vibenet_targets(teach: dict, song: str, n_frames: int) -> np.ndarray:
@@ -121,9 +121,8 @@ def run(argv=None) -> dict:
     timer = Timer()
     root = D.data_root(a.data)
     clips = D.load_clips(root)
-    if a.smoke:  # 2 clips per quadrant in each of folds 0 and 1
-        clips = [c for f in (0, 1) for q in range(4)
-                 for c in [r for r in clips if r["fold"] == f and r["q"] == q][:2]]
+    if a.smoke:
+        clips = D.smoke_clips(clips)
     epochs = a.epochs or (1 if a.smoke else EPOCHS)
     cache = D.emotion4q_cache(root, clips, name="emotion4q_smoke" if a.smoke else "emotion4q")
     feats = D.load_cache(cache, [c["song"] for c in clips])

@@ -129,8 +129,7 @@ def run(argv=None) -> dict:
     root = D.data_root(a.data)
     clips = D.load_clips(root)
     if a.smoke:
-        clips = [c for f in (0, 1) for q in range(4)
-                 for c in [r for r in clips if r["fold"] == f and r["q"] == q][:2]]
+        clips = D.smoke_clips(clips)
     epochs = a.epochs or (1 if a.smoke else EPOCHS)
     cache = D.emotion4q_cache(root, clips, name="emotion4q_smoke" if a.smoke else "emotion4q")
     ids = [c["song"] for c in clips]
