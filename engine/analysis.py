@@ -10,11 +10,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .frame import FeatureFrame, FrameLayout
+from .errors import ParameterError
 from .processors.bands import DEFAULT_BANDS, BandLevels
 from .processors.base import Chain, HopContext, Processor
+from .processors.beat import BeatTracker
+from .processors.energy import EnergyContrast, TempoContrast
 from .processors.levels import LevelMeter
-from .processors.onsets import FluxOnsets
+from .processors.mel import MelSpectrum
+from .processors.onsets import DEFAULT_ONSET_BANDS, FluxOnsets
+from .processors.preemphasis import PreEmphasis
 from .processors.spectrum import Spectrum
+from .processors.wavelet import WaveletEnergies
 from .spec import StreamSpec
 
 
@@ -25,22 +31,74 @@ class AnalysisConfig:
     window: str = "hann"
     floor_db: float = -60.0  # level that maps to 0 on the 0..1 scales
     bands: tuple = DEFAULT_BANDS
+    # pre-emphasis Y[n] = X[n] - a X[n-1] before the spectral / wavelet stages (None: off)
+    preemphasis: float | None = None
+    # mel stage (vector field mel_db); mel_fmax None = min(sr/2, 16 kHz)
+    n_mels: int = 64
+    mel_fmin: float = 0.0
+    mel_fmax: float | None = None
+    # Mallat DWT band energies (vector field wavelet_energy, level + 1 bands)
+    wavelet: str | None = "db4"  # None: no wavelet stage
+    wavelet_level: int = 5
+    wavelet_window: int = 1024
+    wavelet_mode: str = "periodization"
+    # short-term energy E_t / z_t and tempo z (seed eq. 3.1, 3.5, 3.7-3.8)
+    energy_segment_s: float = 0.5
+    energy_band: tuple = (0.6, 1.4)
+    tempo_segment_s: float = 4.0
+    tempo_band: tuple = (0.8, 1.2)
+    # onsets (log-mel flux in dB; delta in dB)
     onset_k: float = 2.0
-    onset_delta: float = 0.02
+    onset_delta: float = 0.5
     onset_min_gap_s: float = 0.05
     onset_gate_db: float = -60.0
+    onset_floor_db: float = -80.0
+    onset_bands: tuple = DEFAULT_ONSET_BANDS
+    onset_band_k: float = 2.0
+    onset_band_delta: float = 1.0
+    onset_band_min_gap_s: float = 0.08
+    # beat tracker
+    beat: bool = True
+    bpm_range: tuple = (70.0, 180.0)
+    beat_offset_s: float = 0.0
+    beat_history_s: float = 8.0
+    beat_tau_s: float = 3.0
+    tap_hold_s: float = 30.0
     extra: dict = field(default_factory=dict)
 
 
 def build_chain(config: AnalysisConfig) -> Chain:
-    """The default processor chain; later stages read what earlier ones put in the context."""
+    """The default processor chain; later stages read what earlier ones put in the context.
+
+    Order: levels and energy (on the input samples) → optional pre-emphasis → STFT → band
+    levels → mel → wavelet → onsets (log-mel flux, per band) → tempo z → beat tracker.
+    """
     processors: list[Processor] = [
         LevelMeter(config.floor_db),
+        EnergyContrast(config.energy_segment_s, config.energy_band),
+    ]
+    if config.preemphasis is not None:
+        processors.append(PreEmphasis(config.preemphasis))
+    processors += [
         Spectrum(config.window),
         BandLevels(config.bands, config.floor_db),
-        FluxOnsets(k=config.onset_k, delta=config.onset_delta, min_gap_s=config.onset_min_gap_s,
-                   gate_db=config.onset_gate_db),
+        MelSpectrum(config.n_mels, config.mel_fmin, config.mel_fmax),
     ]
+    if config.wavelet is not None:
+        processors.append(WaveletEnergies(config.wavelet, config.wavelet_level,
+                                          config.wavelet_window, config.wavelet_mode))
+    processors += [
+        FluxOnsets(k=config.onset_k, delta=config.onset_delta, min_gap_s=config.onset_min_gap_s,
+                   gate_db=config.onset_gate_db, floor_db=config.onset_floor_db,
+                   bands=config.onset_bands, band_k=config.onset_band_k,
+                   band_delta=config.onset_band_delta,
+                   band_min_gap_s=config.onset_band_min_gap_s),
+        TempoContrast(config.tempo_segment_s, config.tempo_band),
+    ]
+    if config.beat:
+        processors.append(BeatTracker(config.bpm_range, offset_s=config.beat_offset_s,
+                                      history_s=config.beat_history_s,
+                                      acf_tau_s=config.beat_tau_s, tap_hold_s=config.tap_hold_s))
     return Chain(processors)
 
 
@@ -69,6 +127,23 @@ class Analyzer:
     def reset(self) -> None:
         self.chain.reset()
         self.sample_pos = 0
+
+    # ---- control from other threads (lock-free on the analysis side) ----------------------
+    def _beat_tracker(self) -> BeatTracker:
+        for p in self.chain.processors:
+            if isinstance(p, BeatTracker):
+                return p
+        raise ParameterError("this analysis chain has no beat tracker (AnalysisConfig.beat=False)")
+
+    def tap(self, t: float | None = None) -> None:
+        """Tap tempo: a tap at audio time ``t`` seconds (default: the newest analysed hop).
+        Safe to call from any thread; three or more taps less than 2 s apart lock the tracker
+        to their tempo and phase."""
+        self._beat_tracker().tap(t)
+
+    def set_bpm_range(self, lo: float, hi: float) -> None:
+        """Change the beat tracker's BPM range (validated now, applied on the next hop)."""
+        self._beat_tracker().set_bpm_range(lo, hi)
 
     def warm_up(self, hops: int = 8) -> None:
         """Run a few silent hops (loads or compiles the Numba kernels), then reset, so the
@@ -124,3 +199,16 @@ class FrameTable:
     def event_times(self, name: str) -> np.ndarray:
         """Times of the hops where the 0/1 event field ``name`` is set."""
         return self.t[self.column(name) > 0.5]
+
+    def tempo(self) -> dict:
+        """Clip tempo for ``analyze --json``: median ``bpm`` over the confident half of the
+        locked hops, and their mean confidence (``{"bpm": 0, "confidence": 0}`` if never locked)."""
+        if "bpm" not in self.layout.scalars:
+            return {"bpm": 0.0, "confidence": 0.0}
+        bpm, conf = self.column("bpm"), self.column("bpm_confidence")
+        locked = bpm > 0
+        if not locked.any():
+            return {"bpm": 0.0, "confidence": 0.0}
+        c = conf[locked]
+        sel = c >= np.median(c)
+        return {"bpm": float(np.median(bpm[locked][sel])), "confidence": float(np.mean(c))}

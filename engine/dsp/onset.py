@@ -1,5 +1,11 @@
 """Causal onset detection: spectral flux and an adaptive-threshold peak picker.
 
+``mel_flux`` is the default novelty: the half-wave rectified frame-to-frame increase of the
+log-mel spectrum (dB, clamped below at ``floor_db`` so noise in silence does not count),
+averaged over all mel bands and, at the same time, over each band group (kick / snare /
+hi-hat by default) for per-band onsets. ``log_flux`` (log(1 + γ|X|) over FFT bins) is kept
+for chains without a mel stage.
+
 The picker only looks at the past: a hop is an onset when its novelty exceeds the recent
 mean by ``k`` standard deviations plus ``delta``, rises above the previous hop, and the last
 onset is at least ``min_gap`` hops ago. State lives in small arrays the caller owns.
@@ -45,6 +51,34 @@ def log_flux(power, prev_log, gamma):
 
 
 @njit(cache=True, nogil=True)
+def mel_flux(mel_db, prev_db, floor_db, band_of_mel, band_count, band_flux):
+    """Half-wave rectified log-mel flux (dB) of this hop against ``prev_db`` (updated in place).
+
+    Returns the mean over all mel bands; ``band_flux[b]`` gets the mean over the mel bands with
+    ``band_of_mel[m] == b`` (``band_count[b]`` of them; -1 = in no group).
+    """
+    for b in range(band_flux.shape[0]):
+        band_flux[b] = 0.0
+    acc = 0.0
+    n = mel_db.shape[0]
+    for m in range(n):
+        v = mel_db[m]
+        if v < floor_db:
+            v = floor_db
+        d = v - prev_db[m]
+        prev_db[m] = v
+        if d > 0.0:
+            acc += d
+            b = band_of_mel[m]
+            if b >= 0:
+                band_flux[b] += d
+    for b in range(band_flux.shape[0]):
+        if band_count[b] > 0:
+            band_flux[b] /= band_count[b]
+    return acc / n
+
+
+@njit(cache=True, nogil=True)
 def pick_onset(novelty, history, state, k, delta, min_gap):
     """Feed one novelty value; return True if this hop is an onset."""
     n = history.shape[0]
@@ -73,3 +107,19 @@ def pick_onset(novelty, history, state, k, delta, min_gap):
     state[P_PREV] = novelty
     state[P_HOP] = hop + 1
     return is_onset
+
+
+@njit(cache=True, nogil=True)
+def pick_band_onsets(band_flux, band_hist, band_state, k, delta, min_gap, gated, totals,
+                     values, idx):
+    """Per-band ``pick_onset``; writes event / cumulative count / strength into ``values`` at
+    ``idx[b, 0..2]``. Gated hops never trigger."""
+    for b in range(band_flux.shape[0]):
+        hit = pick_onset(band_flux[b], band_hist[b], band_state[b], k, delta, min_gap)
+        if hit and not gated:
+            totals[b] += 1.0
+            values[idx[b, 0]] = 1.0
+        else:
+            values[idx[b, 0]] = 0.0
+        values[idx[b, 1]] = totals[b]
+        values[idx[b, 2]] = band_flux[b]

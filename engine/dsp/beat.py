@@ -1,0 +1,399 @@
+"""Causal live beat tracker: tempo from a leaky autocorrelation of the onset strength, an
+octave-aware harmonic comb with a tempo prior inside a user BPM range, and a phase-locked
+beat predictor. Everything here only looks at the past.
+
+Per hop (``beat_step``, O(history) work, no allocation):
+
+1. The novelty ``o`` (log-mel flux) goes into a ring buffer ``env`` (``history_s`` seconds) and,
+   mean-removed, into ``xr``; every lag of a leaky autocorrelation ``acf`` is updated with
+   time constant ``acf_tau_s``: ``acf[L] += α (x_t x_{t−L} − acf[L])``. The estimate follows a
+   tempo change within a few seconds without a burst of work on any hop.
+2. Every ``est_every`` hops the tempo is re-estimated over periods ``L`` inside the BPM range:
+   ``S(L) = Σ_{k=1..4} acf(kL) / (k · acf(0))`` (the harmonic comb rewards the beat level, not
+   its subdivisions) times a log-normal prior around the range's geometric centre (σ in
+   octaves). A new tempo replaces the current one only after it wins twice with a margin
+   (no flip-flop); a nearby winner (within 4 %) is blended in. Tap tempo narrows the search
+   to ±6 % of the tapped BPM for ``tap_hold_s``.
+3. Phase: a comb over the last beats of the (mean-removed, rectified, smoothed) onset
+   strength at offsets ``φ ∈ [0, P)`` gives the position of the last beat; the predicted beat
+   grid is pulled toward it (gain ``beta``), or jumps to it after two large disagreements
+   (fast re-lock). The onset detector's lag (``delay`` frames) is subtracted, so beats are
+   emitted on the hop where the beat sounds, not after.
+4. A beat event fires on the hop whose position reaches the predicted beat; ``phase`` runs
+   0 → 1 between beats. No beats in silence (onset activity gate) or at low confidence.
+
+Positions are in frames (hops); frame ``f`` ends at sample ``(f + 1) · hop``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..errors import ParameterError
+
+# parameter slots
+P_FPS, P_LAG_LO, P_LAG_HI, P_ALPHA_ACF, P_ALPHA_MEAN, P_PRIOR_C, P_PRIOR_SIG, P_EST_EVERY, \
+    P_DELAY, P_BETA, P_MARGIN, P_MIN_CONF, P_ALPHA_ACT, P_ACT_MIN, P_STEP = range(15)
+PARAM_SIZE = 15
+
+# state slots
+S_T, S_POS, S_MEAN, S_PERIOD, S_NEXT, S_LAST, S_CONF, S_COUNT, S_COUNTDOWN, S_JUMPS, \
+    S_ACT, S_TAP_PERIOD, S_TAP_UNTIL, S_CAND, S_CAND_N, S_PHASE, S_BPM, S_FILLED, \
+    S_PHASE_Q = range(19)
+STATE_SIZE = 19
+
+N_HARM = 4
+BPM_LIMITS = (30.0, 300.0)
+
+
+@njit(cache=True, nogil=True)
+def _acf_at(acf, lag):
+    """Linear interpolation of acf at a fractional lag (0 beyond the end)."""
+    i = int(lag)
+    if i + 1 >= acf.shape[0]:
+        return 0.0
+    f = lag - i
+    return acf[i] * (1.0 - f) + acf[i + 1] * f
+
+
+@njit(cache=True, nogil=True)
+def _comb_score(acf, lag, acf0):
+    s = 0.0
+    for k in range(1, N_HARM + 1):
+        s += _acf_at(acf, k * lag) / k
+    return s / acf0
+
+
+@njit(cache=True, nogil=True)
+def _prior(pr, lag):
+    bpm = 60.0 * pr[P_FPS] / lag
+    d = (math.log2(bpm) - pr[P_PRIOR_C]) / pr[P_PRIOR_SIG]
+    return math.exp(-0.5 * d * d)
+
+
+@njit(cache=True, nogil=True)
+def _env_at(env, pos_newest, filled, back):
+    """Smoothed, interpolated onset strength ``back`` frames before the newest (fractional)."""
+    h = env.shape[0]
+    i = int(back)
+    f = back - i
+    acc = 0.0
+    for j in range(2):
+        k = i + j
+        if k + 1 >= filled or k - 1 < 0:
+            continue
+        w = (1.0 - f) if j == 0 else f
+        a = env[(pos_newest - k + 1) % h]
+        b = env[(pos_newest - k) % h]
+        c = env[(pos_newest - k - 1) % h]
+        acc += w * (0.25 * a + 0.5 * b + 0.25 * c)
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _smooth(acf, kern, out):
+    """``out`` = acf convolved with the symmetric ``kern`` (odd length; mirrored at lag 0),
+    so that onsets quantised to whole frames still line up at fractional periods."""
+    n = acf.shape[0]
+    r = kern.shape[0] // 2
+    for lag in range(n):
+        acc = 0.0
+        for j in range(kern.shape[0]):
+            k = lag + j - r
+            if k < 0:
+                k = -k
+            if k >= n:
+                continue
+            acc += kern[j] * acf[k]
+        out[lag] = acc
+
+
+@njit(cache=True, nogil=True)
+def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
+    """Tempo and phase re-estimation (every ``est_every`` hops)."""
+    _smooth(acf_raw, kern, acf)
+    acf0 = acf[0]
+    t = st[S_T]
+    if acf0 <= 1e-12 or st[S_ACT] < pr[P_ACT_MIN] or st[S_FILLED] < 2.0 * pr[P_LAG_HI]:
+        # not enough signal yet
+        st[S_CONF] *= 0.8
+        return
+    lo = pr[P_LAG_LO]
+    hi = pr[P_LAG_HI]
+    tap = st[S_TAP_PERIOD] > 0.0 and t < st[S_TAP_UNTIL]
+    if tap:
+        lo = st[S_TAP_PERIOD] / 1.06
+        hi = st[S_TAP_PERIOD] * 1.06
+    # --- tempo: best comb score × prior over the period grid
+    best_lag = lo
+    best = -1e30
+    best_raw = 0.0
+    lag = lo
+    step = pr[P_STEP]
+    while lag <= hi + 1e-9:
+        raw = _comb_score(acf, lag, acf0)
+        s = max(raw, 0.0) * (1.0 if tap else _prior(pr, lag))
+        if s > best:
+            best = s
+            best_lag = lag
+            best_raw = raw
+        lag += step
+    conf = min(max(best_raw / 2.0833, 0.0), 1.0)  # Σ 1/k, k = 1..4 = 2.0833
+    st[S_CONF] = 0.7 * st[S_CONF] + 0.3 * conf
+    period = st[S_PERIOD]
+    switched = False
+    if tap and conf < 0.3:
+        best_lag = st[S_TAP_PERIOD]  # audio too unclear to refine the tapped tempo
+    if period <= 0.0 or (tap and abs(period - st[S_TAP_PERIOD]) > 0.06 * st[S_TAP_PERIOD]):
+        period = best_lag
+        switched = True
+        st[S_CAND_N] = 0.0
+    elif abs(best_lag - period) <= 0.04 * period:
+        period = 0.75 * period + 0.25 * best_lag
+        st[S_CAND_N] = 0.0
+    else:
+        cur = max(_comb_score(acf, period, acf0), 0.0) * (1.0 if tap else _prior(pr, period))
+        if best > (1.0 + pr[P_MARGIN]) * cur:
+            if st[S_CAND_N] > 0.0 and abs(best_lag - st[S_CAND]) <= 0.04 * best_lag:
+                st[S_CAND_N] += 1.0
+            else:
+                st[S_CAND_N] = 1.0
+            st[S_CAND] = best_lag
+            if st[S_CAND_N] >= 2.0:
+                period = best_lag
+                switched = True
+                st[S_CAND_N] = 0.0
+        else:
+            st[S_CAND_N] = 0.0
+    st[S_PERIOD] = period
+    st[S_BPM] = 60.0 * pr[P_FPS] / period
+    # --- phase: comb over the last beats at offsets φ in [0, P)
+    filled = st[S_FILLED]
+    n_phi = int(math.ceil(period))
+    if n_phi > phase_buf.shape[0]:
+        n_phi = phase_buf.shape[0]
+    newest = int(st[S_POS])
+    total = 0.0
+    best_phi = 0
+    best_v = -1.0
+    for phi in range(n_phi):
+        v = 0.0
+        w = 1.0
+        k = 0
+        while True:
+            back = phi + k * period
+            if back + 2.0 >= filled or k >= 8:
+                break
+            v += w * _env_at(env, newest, filled, back)
+            w *= 0.85
+            k += 1
+        phase_buf[phi] = v
+        total += v
+        if v > best_v:
+            best_v = v
+            best_phi = phi
+    if n_phi < 3 or best_v <= 0.0:
+        return
+    mean = total / n_phi
+    peak = (best_v - mean) / (best_v + 1e-12)
+    # parabolic refinement
+    a = phase_buf[(best_phi - 1) % n_phi]
+    b = phase_buf[best_phi]
+    c = phase_buf[(best_phi + 1) % n_phi]
+    den = a - 2.0 * b + c
+    phi_f = float(best_phi)
+    if den < 0.0:
+        phi_f += 0.5 * (a - c) / den
+    st[S_PHASE_Q] = peak
+    # audio position of the last beat seen in the onset strength
+    obs = t - phi_f - pr[P_DELAY]
+    nxt = st[S_NEXT]
+    if nxt <= 0.0 or switched:
+        # (re)lock: next beat on the observed grid
+        n = math.floor((t - obs) / period) + 1.0
+        st[S_NEXT] = obs + n * period
+        st[S_JUMPS] = 0.0
+        return
+    e = obs - nxt
+    e = e - period * math.floor(e / period + 0.5)  # wrap into [-P/2, P/2)
+    gain = pr[P_BETA] * min(1.0, 2.0 * peak + 0.2)
+    if tap:
+        # the tapped phase holds unless the audio clearly shows beats
+        gain *= conf
+        if conf < 0.3:
+            st[S_JUMPS] = 0.0
+            return
+    if abs(e) > 0.2 * period and peak > 0.15:
+        st[S_JUMPS] += 1.0
+        if st[S_JUMPS] >= 2.0:
+            st[S_NEXT] = nxt + e
+            st[S_JUMPS] = 0.0
+            return
+    else:
+        st[S_JUMPS] = 0.0
+    st[S_NEXT] = nxt + gain * e
+
+
+@njit(cache=True, nogil=True)
+def beat_step(novelty, pr, st, env, xr, acf, acf_s, kern, phase_buf):
+    """One hop of the tracker; returns True when a beat falls on this hop."""
+    h = env.shape[0]
+    t = st[S_T] + 1.0
+    st[S_T] = t
+    pos = (int(st[S_POS]) + 1) % h
+    st[S_POS] = pos
+    m = st[S_MEAN] + pr[P_ALPHA_MEAN] * (novelty - st[S_MEAN])
+    st[S_MEAN] = m
+    x = novelty - m
+    env[pos] = x if x > 0.0 else 0.0
+    xr[pos] = x
+    st[S_ACT] += pr[P_ALPHA_ACT] * (novelty - st[S_ACT])
+    if st[S_FILLED] < h:
+        st[S_FILLED] += 1.0
+    a = pr[P_ALPHA_ACF]
+    n_lag = acf.shape[0]
+    for lag in range(n_lag):
+        acf[lag] += a * (x * xr[(pos - lag) % h] - acf[lag])
+    st[S_COUNTDOWN] -= 1.0
+    if st[S_COUNTDOWN] <= 0.0:
+        st[S_COUNTDOWN] = pr[P_EST_EVERY]
+        _estimate(pr, st, env, acf, acf_s, kern, phase_buf)
+    period = st[S_PERIOD]
+    beat = False
+    if period > 0.0 and st[S_NEXT] > 0.0:
+        tap = st[S_TAP_PERIOD] > 0.0 and t < st[S_TAP_UNTIL]
+        active = tap or (st[S_ACT] >= pr[P_ACT_MIN] and st[S_CONF] >= pr[P_MIN_CONF])
+        if t >= st[S_NEXT] - 0.5:
+            # (skip over beats missed after a jump, emit at most one per hop)
+            while st[S_NEXT] - 0.5 <= t:
+                st[S_LAST] = st[S_NEXT]
+                st[S_NEXT] += period
+            if active:
+                beat = True
+                st[S_COUNT] += 1.0
+        ph = (t - st[S_LAST]) / period
+        if ph < 0.0:
+            ph = 0.0
+        if ph >= 1.0:
+            ph = ph - math.floor(ph)
+        st[S_PHASE] = ph
+        if not active:
+            st[S_CONF] *= 0.995
+    return beat
+
+
+@njit(cache=True, nogil=True)
+def apply_tap(pr, st, tap_pos, tap_period, hold_frames):
+    """Lock to a tapped tempo: period and phase from the taps (positions in frames)."""
+    st[S_TAP_PERIOD] = tap_period
+    st[S_TAP_UNTIL] = st[S_T] + hold_frames
+    st[S_PERIOD] = tap_period
+    st[S_BPM] = 60.0 * pr[P_FPS] / tap_period
+    t = st[S_T]
+    n = math.floor((t - tap_pos) / tap_period) + 1.0
+    if n < 1.0:
+        n = 1.0
+    st[S_NEXT] = tap_pos + n * tap_period
+    st[S_LAST] = st[S_NEXT] - tap_period
+    st[S_JUMPS] = 0.0
+    st[S_CAND_N] = 0.0
+    if st[S_CONF] < 0.5:
+        st[S_CONF] = 0.5
+
+
+def check_bpm_range(lo, hi) -> tuple[float, float]:
+    try:
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise ParameterError(f"bpm range ({lo!r}, {hi!r}) must be two numbers") from None
+    a, b = BPM_LIMITS
+    if not (a <= lo < hi <= b):
+        raise ParameterError(
+            f"bpm range ({lo:g}, {hi:g}) must satisfy {a:g} <= lo < hi <= {b:g}")
+    if hi < 1.5 * lo:
+        raise ParameterError(
+            f"bpm range ({lo:g}, {hi:g}) is too narrow: hi must be at least 1.5 × lo "
+            f"(use about one octave, e.g. {lo:g}–{2 * lo:g})")
+    return lo, hi
+
+
+class BeatState:
+    """Arrays and parameters of one tracker (sized once; ``step`` never allocates).
+
+    ``fps`` is frames (hops) per second. Tempo limits (``bpm_lo``, ``bpm_hi``) can be changed
+    later with ``set_range`` from the analysis thread.
+    """
+
+    def __init__(self, fps: float, *, bpm_lo: float = 70.0, bpm_hi: float = 180.0,
+                 history_s: float = 8.0, acf_tau_s: float = 3.0, est_every_s: float = 0.25,
+                 prior_sigma_oct: float = 1.0, delay_frames: float = 0.0, beta: float = 0.3,
+                 switch_margin: float = 0.1, min_confidence: float = 0.05,
+                 activity_min: float = 1e-3):
+        check_bpm_range(bpm_lo, bpm_hi)
+        if history_s < 3.0 or history_s > 30.0:
+            raise ParameterError(f"beat history_s={history_s!r} must be within 3..30 s")
+        self.fps = float(fps)
+        h = int(round(history_s * fps))
+        self.env = np.zeros(h)
+        self.xr = np.zeros(h)
+        self.acf = np.zeros(h - 1)
+        self.acf_s = np.zeros(h - 1)
+        # Gaussian smoothing of the ACF over ~±1.5 σ, σ = 10 ms
+        sig = max(1.0, 0.010 * fps)
+        r = int(math.ceil(2.5 * sig))
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / sig) ** 2)
+        self.kern = k / k.sum()
+        self.phase_buf = np.zeros(int(math.ceil(60.0 * fps / BPM_LIMITS[0])) + 2)
+        self.pr = np.zeros(PARAM_SIZE)
+        pr = self.pr
+        pr[P_FPS] = fps
+        pr[P_ALPHA_ACF] = 1.0 / (acf_tau_s * fps)
+        pr[P_ALPHA_MEAN] = 1.0 / (1.0 * fps)
+        pr[P_ALPHA_ACT] = 1.0 / (2.0 * fps)
+        pr[P_PRIOR_SIG] = prior_sigma_oct
+        pr[P_EST_EVERY] = max(1, int(round(est_every_s * fps)))
+        pr[P_DELAY] = delay_frames
+        pr[P_BETA] = beta
+        pr[P_MARGIN] = switch_margin
+        pr[P_MIN_CONF] = min_confidence
+        pr[P_ACT_MIN] = activity_min
+        pr[P_STEP] = 0.25
+        self.st = np.zeros(STATE_SIZE)
+        self.set_range(bpm_lo, bpm_hi)
+        self.reset()
+
+    def set_range(self, lo: float, hi: float) -> None:
+        lo, hi = check_bpm_range(lo, hi)
+        self.bpm_lo, self.bpm_hi = lo, hi
+        self.pr[P_LAG_LO] = 60.0 * self.fps / hi
+        self.pr[P_LAG_HI] = 60.0 * self.fps / lo
+        self.pr[P_PRIOR_C] = 0.5 * (math.log2(lo) + math.log2(hi))
+        # a tempo now outside the range is dropped at the next estimate
+        p = self.st[S_PERIOD]
+        if p > 0.0 and not (self.pr[P_LAG_LO] <= p <= self.pr[P_LAG_HI]) and \
+                self.st[S_TAP_PERIOD] <= 0.0:
+            self.st[S_PERIOD] = 0.0
+            self.st[S_NEXT] = 0.0
+
+    def step(self, novelty: float) -> bool:
+        return beat_step(novelty, self.pr, self.st, self.env, self.xr, self.acf, self.acf_s,
+                         self.kern, self.phase_buf)
+
+    def tap(self, tap_pos: float, tap_period: float, hold_s: float) -> None:
+        apply_tap(self.pr, self.st, tap_pos, tap_period, hold_s * self.fps)
+
+    def reset(self) -> None:
+        self.env[:] = 0.0
+        self.xr[:] = 0.0
+        self.acf[:] = 0.0
+        self.acf_s[:] = 0.0
+        self.phase_buf[:] = 0.0
+        self.st[:] = 0.0
+        self.st[S_T] = -1.0
+        self.st[S_COUNTDOWN] = self.pr[P_EST_EVERY]
+
+    @property
+    def bpm(self) -> float:
+        return float(self.st[S_BPM])
