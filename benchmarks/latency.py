@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import machine, summary_ms, write_result  # noqa: E402
 
 from engine import Engine, StreamSpec  # noqa: E402
+from engine.outputs.osc import build_targets  # noqa: E402
 from engine.sources.base import AudioSource, BlockWriter  # noqa: E402
 from engine.sources.synth import demo_track  # noqa: E402
 
@@ -129,7 +130,7 @@ def main(argv=None):
 
     sends = []  # (sample_end, t_sent)
     source = TimedSource(signal, spec)
-    engine = Engine(spec, source, osc_targets=[("127.0.0.1", port)],
+    engine = Engine(spec, source, osc_targets=build_targets([f"127.0.0.1:{port}"]),
                     on_send=lambda addr, v, seq, sample_end, t: sends.append((sample_end, t)))
     hop_times = []
     inner = engine.worker.step

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import AnalysisConfig, Analyzer, FrameTable
+from .analysis import AnalysisConfig, FrameTable
 from .sources.file import load_audio
 from .spec import StreamSpec
 
@@ -38,7 +38,9 @@ def events(table: FrameTable, name: str) -> list[float]:
 def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None) -> dict:
     spec = spec or StreamSpec()
     signal = load_audio(path, spec.sample_rate)
-    table = Analyzer(spec, config).analyze(signal)
+    from .engine import make_analyzer
+
+    table = make_analyzer(spec, config).analyze(signal)
     return summarize(table, file=str(path), sample_rate=spec.sample_rate,
                      duration_s=signal.shape[0] / spec.sample_rate)
 

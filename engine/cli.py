@@ -55,13 +55,29 @@ def add_stream_options(p: argparse.ArgumentParser) -> None:
 
 def add_osc_options(p: argparse.ArgumentParser, default_targets=None) -> None:
     g = p.add_argument_group("OSC output")
-    g.add_argument("--osc", action="append", metavar="HOST:PORT", default=None,
-                   help="send OSC to this target; repeat for several"
+    g.add_argument("--osc", action="append", metavar="HOST:PORT[@PROFILE]", default=None,
+                   help="send OSC to this target, optionally with its own profile "
+                        "(e.g. 10.0.0.5:3032@eos); repeat for several"
                         + (f" (default {', '.join(default_targets)})" if default_targets else ""))
-    g.add_argument("--osc-threshold", type=float, default=0.01,
-                   help="send a value only when it moved by at least this much (default 0.01)")
-    g.add_argument("--osc-rate", type=float, default=44.0,
-                   help="maximum messages per second per address (default 44)")
+    g.add_argument("--osc-profile", default=None, metavar="NAME|FILE.toml",
+                   help="mapping profile for targets without @PROFILE: a shipped one "
+                        "(`sonolux osc profiles`) or your own TOML; alone, it sends to the "
+                        "host and port the profile names (default profile: sonolux)")
+    g.add_argument("--osc-threshold", type=float, default=None,
+                   help="send a value only when it moved by at least this fraction of its range "
+                        "(profile default, 0.01)")
+    g.add_argument("--osc-rate", type=float, default=None,
+                   help="maximum messages per second per address (profile default, 44)")
+    g.add_argument("--osc-bundle", action="store_true",
+                   help="send each frame's messages as one bundle (off by default: grandMA3 rejects bundles)")
+    g.add_argument("--osc-delay", type=float, default=None, metavar="MS",
+                   help="hold OSC back by this many milliseconds, to line lights up with a PA or projector")
+    c = p.add_argument_group("OSC control input")
+    c.add_argument("--control", default=None, metavar="[HOST:]PORT",
+                   help="listen for OSC control (/sonolux/preset, /tap, /bpm/range, /threshold/<name>, "
+                        "/emotion/override, /blackout); HOST defaults to 127.0.0.1")
+    c.add_argument("--control-allow", default=None, metavar="IP[,IP...]",
+                   help="accept control packets only from these sender addresses")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +118,24 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--output", "-o", default=None, metavar="PATH", help="also write the JSON here")
     add_stream_options(an)
 
+    osc = sub.add_parser("osc", help="OSC tools: list profiles, monitor a port",
+                         description="OSC helpers for setting up a rig.")
+    osc_sub = osc.add_subparsers(dest="osc_command", metavar="SUBCOMMAND")
+    prof = osc_sub.add_parser("profiles", help="list the shipped console profiles (name first)",
+                              description="List the shipped OSC profiles, one per line, name first. "
+                                          "--show NAME prints one as TOML to copy and edit.")
+    prof.add_argument("--show", metavar="NAME", default=None, help="print this profile's TOML")
+    mon = osc_sub.add_parser("monitor", help="print what an OSC target would receive",
+                             description="Listen on a port and print every OSC message that arrives "
+                                         "(address, type tags, values).")
+    mon.add_argument("--port", type=_int_arg("port"), default=9000, help="port to listen on (default 9000)")
+    mon.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
+    mon.add_argument("--tcp", action="store_true", help="listen on TCP instead of UDP")
+    mon.add_argument("--framing", choices=("len", "slip"), default="len",
+                     help="TCP framing: len = OSC 1.0 length prefix, slip = OSC 1.1 (default len)")
+    mon.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    mon.add_argument("--count", type=int, default=None, help="stop after this many messages")
+
     demo = sub.add_parser("demo", help="the built-in demo: no sound card needed",
                           description="Play the built-in demo track through the whole live path "
                                       "(real-time paced) and send OSC, with a status line.")
@@ -126,14 +160,44 @@ def _config(args) -> AnalysisConfig:
 
 
 def _osc_setup(args, default=()):
-    from .outputs.osc import default_mappings, parse_target
+    """TargetConfigs from --osc / --osc-profile and the override flags."""
+    from .outputs.osc import DEFAULT_PROFILE, parse_target
+    from .outputs.osc_config import load_profile, with_overrides
 
-    if args.osc_rate <= 0:
+    if args.osc_rate is not None and args.osc_rate <= 0:
         raise ParameterError(f"--osc-rate={args.osc_rate} must be positive")
-    if args.osc_threshold < 0:
-        raise ParameterError(f"--osc-threshold={args.osc_threshold} must not be negative")
-    targets = [parse_target(t) for t in (args.osc or default)]
-    return targets, default_mappings(args.osc_threshold, args.osc_rate)
+    if args.osc_threshold is not None and not 0 <= args.osc_threshold <= 1:
+        raise ParameterError(f"--osc-threshold={args.osc_threshold} must be within 0..1")
+    if args.osc_delay is not None and not 0 <= args.osc_delay <= 10000:
+        raise ParameterError(f"--osc-delay={args.osc_delay} must be within 0..10000 ms")
+    overrides = dict(threshold=args.osc_threshold, max_rate_hz=args.osc_rate,
+                     bundle=True if args.osc_bundle else None, delay_ms=args.osc_delay)
+    default_profile = args.osc_profile or DEFAULT_PROFILE
+    specs = args.osc or ([] if args.osc_profile else list(default))
+    targets = []
+    for spec_text in specs:
+        addr, _, prof = spec_text.partition("@")
+        host, port = parse_target(addr)
+        targets.append(with_overrides(load_profile(prof or default_profile), host=host, port=port, **overrides))
+    if not specs and args.osc_profile:  # the profile's own host and port
+        targets.append(with_overrides(load_profile(args.osc_profile), **overrides))
+    return targets
+
+
+def _open_control(engine, args) -> None:
+    if not args.control:
+        return
+    text = args.control
+    host, port = ("127.0.0.1", text) if ":" not in text else text.rsplit(":", 1)
+    try:
+        port = int(port)
+    except ValueError:
+        raise ParameterError(f"--control {text!r}: port {port!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise ParameterError(f"--control {text!r}: port {port} is outside 0..65535")
+    allow = [a.strip() for a in args.control_allow.split(",")] if args.control_allow else None
+    server = engine.open_control(host.strip("[]"), port, allow)
+    print(f"sonolux: OSC control on udp://{server.address[0]}:{server.port}", file=sys.stderr)
 
 
 def cmd_devices(args) -> int:
@@ -193,9 +257,10 @@ def cmd_run(args) -> int:
 
     spec = _spec(args)
     config = _config(args)
-    targets, mappings = _osc_setup(args)
+    targets = _osc_setup(args)
     source = open_source(args.input, spec, realtime=not args.fast, loop=args.loop, channels=args.channels)
-    engine = Engine(spec, source, osc_targets=targets, osc_mappings=mappings, config=config)
+    engine = Engine(spec, source, osc_targets=targets, config=config)
+    _open_control(engine, args)
     return _run_engine(engine, args.duration, args.quiet)
 
 
@@ -204,12 +269,13 @@ def cmd_demo(args) -> int:
     from .sources import SynthSource
 
     spec = StreamSpec()
-    targets, mappings = _osc_setup(args, default=[DEMO_OSC])
+    targets = _osc_setup(args, default=[DEMO_OSC])
     source = SynthSource("", spec.sample_rate, spec.block_size, realtime=True, loop=True)
     if not args.quiet:
-        print(f"sonolux demo: built-in 120 BPM track, OSC to {', '.join(f'{h}:{p}' for h, p in targets)}"
+        print(f"sonolux demo: built-in 120 BPM track, OSC to {', '.join(t.label for t in targets)}"
               " (Ctrl-C to stop)", file=sys.stderr)
-    engine = Engine(spec, source, osc_targets=targets, osc_mappings=mappings)
+    engine = Engine(spec, source, osc_targets=targets)
+    _open_control(engine, args)
     return _run_engine(engine, args.duration or None, args.quiet)
 
 
@@ -233,7 +299,35 @@ def cmd_analyze(args) -> int:
     return 0
 
 
-COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "demo": cmd_demo}
+def cmd_osc(args) -> int:
+    from .outputs import osc_config
+
+    if args.osc_command == "profiles":
+        if args.show:
+            path = osc_config.PROFILE_DIR / f"{args.show}.toml"
+            if not path.exists():
+                raise ParameterError(f"unknown OSC profile {args.show!r}; available: "
+                                     + ", ".join(osc_config.profile_names()))
+            print(path.read_text(), end="")
+            return 0
+        for name in osc_config.profile_names():
+            print(f"{name:<14} {osc_config.profile_description(name)}")
+        return 0
+    if args.osc_command == "monitor":
+        from .outputs.osc_monitor import monitor
+
+        try:
+            monitor(args.host, args.port, tcp=args.tcp, framing=args.framing,
+                    duration=args.duration, count=args.count)
+        except OSError as e:
+            raise ParameterError(f"cannot listen on {args.host}:{args.port} ({e.strerror})") from None
+        return 0
+    print("usage: sonolux osc {profiles,monitor} (see sonolux osc --help)", file=sys.stderr)
+    return 2
+
+
+COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "osc": cmd_osc,
+            "demo": cmd_demo}
 
 
 def _sigterm(signum, frame):
@@ -247,6 +341,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     signal.signal(signal.SIGTERM, _sigterm)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="sonolux: %(message)s")
     try:
         return COMMANDS[args.command](args)
     except SonoluxError as e:

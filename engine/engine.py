@@ -7,14 +7,27 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .analysis import AnalysisConfig, Analyzer
+from dataclasses import replace
+
+from .analysis import AnalysisConfig, Analyzer, build_chain
+from .control import ControlServer, ControlState, _number, engine_controls
 from .errors import SonoluxError
 from .frame import Mailbox
-from .outputs.osc import OscSender, default_mappings
+from .processors.base import Chain
+from .processors.override import EmotionOverride
+from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource
 from .spec import StreamSpec
 from .worker import AnalysisWorker
+
+
+def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
+                  control_state: ControlState | None = None) -> Analyzer:
+    """The live engine's analysis chain; offline analysis uses the very same one."""
+    config = config or AnalysisConfig()
+    chain = Chain([*build_chain(config).processors, EmotionOverride(control_state or ControlState())])
+    return Analyzer(spec, config, chain=chain)
 
 
 @dataclass
@@ -32,20 +45,23 @@ class EngineStats:
 
 class Engine:
     def __init__(self, spec: StreamSpec, source: AudioSource, *, osc_targets=(),
-                 osc_mappings=None, config: AnalysisConfig | None = None, on_send=None):
+                 config: AnalysisConfig | None = None, on_send=None):
+        """``osc_targets``: TargetConfigs (see ``outputs.osc.build_targets``)."""
         self.spec = spec
         self.source = source
         self.ring = RingBuffer(spec.ring_capacity())
-        self.analyzer = Analyzer(spec, config)
+        self.control_state = ControlState()
+        self.analyzer = make_analyzer(spec, config, self.control_state)
+        self.control: ControlServer | None = None
+        self.preset_handler = None  # set by a visual host: called with a preset name
+        self.blackout_handler = None  # set by a visual host: called with True/False
         self.mailbox = Mailbox(self.analyzer.layout)
         self.worker = AnalysisWorker(self.ring, self.analyzer, self.mailbox,
                                      source_finished=lambda: source.finished,
                                      drop_stale=source.realtime)
         self.osc = None
         if osc_targets:
-            self.osc = OscSender(self.mailbox, list(osc_targets),
-                                 osc_mappings if osc_mappings is not None else default_mappings(),
-                                 on_send=on_send)
+            self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send)
         self._started = False
 
     def start(self) -> None:
@@ -60,7 +76,38 @@ class Engine:
             raise
         self._started = True
 
+    def open_control(self, host: str, port: int, allow=None) -> ControlServer:
+        """Listen for OSC control messages (see ``engine.control``)."""
+        self.control = ControlServer(host, port, engine_controls(self), allow=allow)
+        self.control.start()
+        return self.control
+
+    def thresholds(self) -> dict:
+        """Setters for ``/sonolux/threshold/<name>``, each validating its value."""
+        out = {}
+        onsets = next((p for p in self.analyzer.chain.processors if hasattr(p, "gate_db")), None)
+        if onsets is not None:
+            def onset(v, *_):
+                onsets.k = _number("onset threshold", v, 0.1, 20)
+
+            def gate(v, *_):
+                onsets.gate_db = _number("gate (dBFS)", v, -120, 0)
+
+            out.update(onset=onset, gate=gate)
+
+        def osc(v, *_):
+            v = _number("osc on-change threshold", v, 0, 1)
+            for t in (self.osc.targets if self.osc else []):
+                for st in t.states:
+                    st.m = replace(st.m, threshold=v)
+
+        out["osc"] = osc
+        return out
+
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         try:
             self.source.stop()
         finally:

@@ -1,46 +1,31 @@
-"""OSC output: typed messages to one or more UDP targets, sent on change and rate-capped.
+"""OSC output: FeatureFrames → typed messages to one or more targets.
 
-A sender thread polls the mailbox for new frames. For each mapping it sends the field's
-value when it moved by at least ``threshold`` since the last send and the address's rate
-cap allows it; event fields (onsets, beats) are read from their cumulative counters so no
-event is lost between frames, and sent as 1 then 0. Sockets are non-blocking; a failed send
-is counted, never raised.
+A sender thread polls the mailbox. Per target and mapping it sends a value when it moved by
+at least the mapping's ``threshold`` (on the normalised 0..1 scale) since the last send and
+the address's rate cap allows it. Event fields (onsets, beats, region changes) are read from
+their cumulative ``_count`` counters, so no event is lost between frames, and sent as a pulse
+(on, then off after ``hold_ms``) or a single message. Messages of one poll go out one by one
+or, where the target asks for it, in one bundle; ``delay_ms`` holds a target's packets back
+to line lights up with a PA or a projector. Sockets are non-blocking; failures are counted.
 """
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
 
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ..errors import ParameterError
 from ..frame import Mailbox
+from .osc_config import Mapping, TargetConfig, load_profile, with_overrides
+from .osc_transport import open_transport
 
-DEFAULT_MAX_RATE_HZ = 44.0
-DEFAULT_THRESHOLD = 0.01
-
-
-@dataclass(frozen=True)
-class OscMapping:
-    """``address`` ← frame ``field``. ``kind``: "value" (float, on change) or "event"
-    (``field`` is a cumulative counter; each increase sends 1.0, then 0.0)."""
-
-    address: str
-    field: str
-    kind: str = "value"
-    threshold: float = DEFAULT_THRESHOLD
-    max_rate_hz: float = DEFAULT_MAX_RATE_HZ
-
-
-def default_mappings(threshold: float = DEFAULT_THRESHOLD, max_rate_hz: float = DEFAULT_MAX_RATE_HZ):
-    """The live-path addresses: level, band levels and onsets, all 0..1 floats."""
-    m = [OscMapping("/sonolux/level", "level", "value", threshold, max_rate_hz)]
-    for b in ("bass", "mid", "high"):
-        m.append(OscMapping(f"/sonolux/band/{b}", f"band_{b}", "value", threshold, max_rate_hz))
-    m.append(OscMapping("/sonolux/onset", "onset_count", "event", threshold, max_rate_hz))
-    return m
+log = logging.getLogger("sonolux.osc")
+DEFAULT_PROFILE = "sonolux"
 
 
 def parse_target(text: str) -> tuple[str, int]:
@@ -62,71 +47,136 @@ def parse_target(text: str) -> tuple[str, int]:
     return host, port
 
 
-class UdpTarget:
-    def __init__(self, host: str, port: int):
-        info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-        self.address = info[4]
-        self.label = f"{host}:{port}"
-        self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        if host.endswith(".255") or host == "255.255.255.255":
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        self.sent = 0
-        self.errors = 0
+def build_targets(addresses, profile: str = DEFAULT_PROFILE, **overrides) -> list[TargetConfig]:
+    """One TargetConfig per ``HOST:PORT`` string, all using ``profile`` (name or .toml)."""
+    cfg = load_profile(profile)
+    return [with_overrides(cfg, host=h, port=p, **overrides) for h, p in map(parse_target, addresses)]
 
-    def send(self, datagram: bytes) -> bool:
-        try:
-            self.sock.sendto(datagram, self.address)
-            self.sent += 1
-            return True
-        except OSError:  # BlockingIOError, ConnectionRefused (ICMP), network down …
-            self.errors += 1
-            return False
 
-    def close(self) -> None:
-        self.sock.close()
+def build_message(address: str, value):
+    """A message with no argument (None), one, or several (a tuple)."""
+    b = OscMessageBuilder(address=address)
+    for v in (() if value is None else value if isinstance(value, tuple) else (value,)):
+        b.add_arg(v)
+    return b.build()
 
 
 def encode_message(address: str, value) -> bytes:
-    b = OscMessageBuilder(address=address)
-    b.add_arg(value)
-    return b.build().dgram
+    return build_message(address, value).dgram
 
 
-class _AddressState:
-    __slots__ = ("mapping", "index", "last_value", "last_time", "last_count", "pending_zero")
+class _MapState:
+    __slots__ = ("m", "index", "vector", "event", "last_u", "last_time", "last_count", "off_due")
 
-    def __init__(self, mapping: OscMapping, index: int):
-        self.mapping = mapping
-        self.index = index
-        self.last_value = None
+    def __init__(self, m: Mapping, layout):
+        self.m = m
+        name, idx = m.field_name, m.field_index
+        self.event = idx is None and f"{name}_count" in layout.scalars
+        if self.event:
+            self.vector, self.index = None, layout.scalars[f"{name}_count"]
+        elif idx is None:
+            self.vector, self.index = None, layout.scalars[name]
+        else:
+            self.vector, self.index = name, idx
+        self.last_u = None
         self.last_time = -1e9
         self.last_count = None
-        self.pending_zero = False
+        self.off_due = None  # time the pulse's "off" is due
+
+    @staticmethod
+    def available(m: Mapping, layout) -> bool:
+        name, idx = m.field_name, m.field_index
+        if idx is None:
+            return name in layout.scalars or f"{name}_count" in layout.scalars
+        return name in layout.vectors and idx < layout.vectors[name]
+
+
+class TargetSender:
+    """Per-target state: transport, mapping states, delayed packets, counters."""
+
+    def __init__(self, cfg: TargetConfig, layout):
+        self.cfg = cfg
+        self.transport = open_transport(cfg)
+        self.states = [_MapState(m, layout) for m in cfg.maps if _MapState.available(m, layout)]
+        self.skipped = [m.field for m in cfg.maps if not _MapState.available(m, layout)]
+        self.delayed: deque = deque()
+        self.messages = 0
+
+    def collect(self, frame, fresh: bool, now: float, blackout: bool) -> list[tuple[str, object]]:
+        """Messages this poll calls for, as (address, argument or None)."""
+        out = []
+        values, vectors = frame.values, frame.vectors
+        for st in self.states:
+            m = st.m
+            if st.event:
+                count = values[st.index]
+                if st.last_count is None:
+                    st.last_count = count
+                if st.off_due is not None and now >= st.off_due:
+                    out.append((m.format_address(m.off), m.event_output(False)))
+                    st.off_due, st.last_time = None, now
+                    continue
+                if count > st.last_count and now - st.last_time >= 1.0 / m.max_rate_hz:
+                    st.last_count = count
+                    if blackout:
+                        continue
+                    out.append((m.format_address(m.on), m.event_output(True)))
+                    st.last_time = now
+                    if m.trigger == "pulse":
+                        st.off_due = now + max(m.hold_ms / 1e3, 1.0 / m.max_rate_hz)
+                continue
+            if not fresh or now - st.last_time < 1.0 / m.max_rate_hz:
+                continue
+            raw = float(values[st.index] if st.vector is None else vectors[st.vector][st.index])
+            if m.valid is not None and not m.valid[0] <= raw <= m.valid[1] and not blackout:
+                continue
+            u = 0.0 if blackout else m.normalise(raw)
+            if st.last_u is not None and abs(u - st.last_u) < m.threshold:
+                continue
+            arg = m.output(u, raw)
+            addr = m.format_address(m.out[0] + (m.out[1] - m.out[0]) * u) if m.type == "none" else m.address
+            out.append((addr, arg))
+            st.last_u, st.last_time = u, now
+        return out
+
+    def packets(self, messages) -> list[bytes]:
+        if not self.cfg.bundle:
+            return [encode_message(a, v) for a, v in messages]
+        b = OscBundleBuilder(IMMEDIATELY)
+        for a, v in messages:
+            b.add_content(build_message(a, v))
+        return [b.build().dgram]
+
+    @property
+    def errors(self) -> int:
+        return self.transport.errors
 
 
 class OscSender:
-    """Sender thread. ``on_send(address, value, frame_seq, sample_end, t_sent)`` is an
-    optional probe (benchmarks use it to time audio-in → OSC-out)."""
+    """The sender thread over all targets. ``blackout`` (set by the control input) sends
+    every value to the bottom of its range and holds events back.
+    ``on_send(address, value, frame_seq, sample_end, t_sent)`` is an optional probe."""
 
-    def __init__(self, mailbox: Mailbox, targets: list[tuple[str, int]], mappings=None, *,
-                 poll_s: float = 0.0005, on_send=None):
+    def __init__(self, mailbox: Mailbox, targets: list[TargetConfig], *, poll_s: float = 0.0005,
+                 on_send=None):
         self.mailbox = mailbox
-        self.targets = [UdpTarget(h, p) for h, p in targets]
-        mappings = list(mappings) if mappings is not None else default_mappings()
         layout = mailbox.layout
-        missing = [m.field for m in mappings if m.field not in layout.scalars]
-        if missing:
-            raise ParameterError(f"OSC mapping field(s) {', '.join(missing)} not produced by the "
-                                 f"analysis; known: {', '.join(layout.scalars)}")
-        self._states = [_AddressState(m, layout.scalars[m.field]) for m in mappings]
+        self.targets = [TargetSender(cfg, layout) for cfg in targets]
+        for t in self.targets:
+            if t.skipped:
+                log.info("OSC %s: %d mapping(s) idle, fields not produced by this run: %s",
+                         t.cfg.label, len(t.skipped), ", ".join(sorted(set(t.skipped))))
         self._frame = layout.new_frame()
         self.poll_s = poll_s
         self.on_send = on_send
-        self.messages = 0
+        self.blackout = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sonolux-osc", daemon=True)
         self._last_seq = -1
+
+    @property
+    def messages(self) -> int:
+        return sum(t.messages for t in self.targets)
 
     @property
     def errors(self) -> int:
@@ -140,47 +190,34 @@ class OscSender:
         if self._thread.is_alive():
             self._thread.join(2.0)
         for t in self.targets:
-            t.close()
-
-    def _send(self, address: str, value: float) -> None:
-        dgram = encode_message(address, value)
-        for t in self.targets:
-            t.send(dgram)
-        self.messages += 1
-        if self.on_send is not None:
-            f = self._frame
-            self.on_send(address, value, f.seq, f.sample_end, time.perf_counter())
+            while t.delayed:  # flush what was held back for delay_ms
+                t.transport.send(t.delayed.popleft()[1])
+            t.transport.close()
 
     def poll_once(self) -> None:
         """Send what the newest frame calls for (also used directly by tests)."""
         now = time.perf_counter()
-        seq = self.mailbox.seq
-        fresh = seq != self._last_seq and self.mailbox.read_latest(self._frame)
+        fresh = self.mailbox.seq != self._last_seq and self.mailbox.read_latest(self._frame)
         if fresh:
             self._last_seq = self._frame.seq
-        values = self._frame.values
-        for st in self._states:
-            m = st.mapping
-            if now - st.last_time < 1.0 / m.max_rate_hz:
-                continue
-            if m.kind == "event":
-                if not fresh and not st.pending_zero:
-                    continue
-                count = values[st.index]
-                if st.last_count is None:
-                    st.last_count = count
-                if count > st.last_count:
-                    st.last_count = count
-                    self._send(m.address, 1.0)
-                    st.pending_zero, st.last_time = True, now
-                elif st.pending_zero:
-                    self._send(m.address, 0.0)
-                    st.pending_zero, st.last_time = False, now
-            elif fresh:
-                v = float(values[st.index])
-                if st.last_value is None or abs(v - st.last_value) >= m.threshold:
-                    self._send(m.address, v)
-                    st.last_value, st.last_time = v, now
+        if self._last_seq < 0:
+            return
+        for t in self.targets:
+            msgs = t.collect(self._frame, fresh, now, self.blackout)
+            if msgs:
+                t.messages += len(msgs)
+                for pkt in t.packets(msgs):
+                    if t.cfg.delay_ms > 0:
+                        t.delayed.append((now + t.cfg.delay_ms / 1e3, pkt))
+                    else:
+                        t.transport.send(pkt)
+                if self.on_send is not None:
+                    f, ts = self._frame, time.perf_counter()
+                    for a, v in msgs:
+                        self.on_send(a, v, f.seq, f.sample_end, ts)
+            while t.delayed and t.delayed[0][0] <= now:
+                t.transport.send(t.delayed.popleft()[1])
+            t.transport.poll()
 
     def _run(self) -> None:
         while not self._stop.is_set():
