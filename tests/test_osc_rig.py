@@ -361,3 +361,25 @@ def test_osc_monitor_prints_messages():
     lines = out.splitlines()
     assert len(lines) == 3
     assert "/a ,f 0.5000" in lines[0] and "/b ,i 3" in lines[1] and '/c ,s "hi"' in lines[2]
+
+
+def test_oscsend_tap_tempo_sets_the_bpm(oscdump):
+    """Taps at 100 BPM over OSC on a drumless pad: the tracker follows the operator."""
+    dump = oscdump()
+    spec = StreamSpec()
+    engine = Engine(spec, SynthSource("sine:220:0.2", spec.sample_rate, spec.block_size),
+                    osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
+    with engine:
+        ctl = engine.open_control("127.0.0.1", 0)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        for i in range(8):
+            while time.monotonic() < t0 + i * 0.6:
+                time.sleep(0.001)
+            oscsend(ctl.port, "/sonolux/tap")
+        time.sleep(1.0)
+        frame = engine.mailbox.layout.new_frame()
+        assert engine.mailbox.read_latest(frame)
+    assert frame["bpm"] == pytest.approx(100, abs=3), frame["bpm"]
+    bpm = [v[0] for _, a, _, v in dump.stop() if a == "/sonolux/bpm"]
+    assert bpm and bpm[-1] == pytest.approx(100, abs=3), bpm
