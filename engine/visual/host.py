@@ -42,6 +42,15 @@ void main() {
 """
 
 
+def _flush() -> None:
+    """Execute the queued GLIR commands now (vispy defers GL calls until a flush)."""
+    from vispy.gloo import get_current_canvas
+
+    c = get_current_canvas()
+    if c is not None:
+        c.context.flush_commands()
+
+
 @dataclass
 class _Slot:
     name: str
@@ -150,8 +159,10 @@ class VisualHost:
         try:
             preset = self.registry.preset_class(entry)(entry.config, self.size)
             preset.time = self.t
+            _flush()
             with fbo:
                 preset.init()
+                _flush()
         except BaseException:
             self._fbo_pool.append((fbo, tex))
             raise
@@ -317,7 +328,9 @@ class VisualHost:
             gloo.set_viewport(0, 0, *self.size)
             gloo.set_state(blend=False, depth_test=False, cull_face=False)
             gloo.clear(color=(0, 0, 0, 1))
+            _flush()  # the host's own commands, so a preset's bad command cannot take them down
             slot.preset.draw()
+            _flush()  # GL runs deferred (GLIR): shader errors surface here, inside the try
 
         try:
             if into_fbo:
