@@ -103,8 +103,12 @@ def ffmpeg_command(out, size, fps, audio, *, crf=20, preset="veryfast", duration
 
 def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0, presets_dirs=(),
                 spec=None, config=None, gl: str = "auto", hud: bool = False, progress: bool = True,
-                crf: int = 20, check: bool = True, playlist=None) -> RenderResult:
-    """Render ``audio`` through preset ``preset`` into ``out`` (MP4 with the audio muxed in)."""
+                crf: int = 20, check: bool = True, playlist=None, schedule=(),
+                crossfade_s: float = 1.5) -> RenderResult:
+    """Render ``audio`` through preset ``preset`` into ``out`` (MP4 with the audio muxed in).
+
+    ``schedule``: ``[(t, name), ...]`` preset switches at audio times ``t`` (as a controller
+    would request them); ``playlist``: a Playlist that switches on mood changes."""
     import time
 
     from ..analysis import Analyzer
@@ -134,8 +138,10 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
     frames = TableFrames(table)
 
     target = OffscreenTarget(size, gl)
-    host = VisualHost(registry, size, preset=preset, hud=hud, hot_reload=False, playlist=playlist)
+    host = VisualHost(registry, size, preset=preset, hud=hud, hot_reload=False, playlist=playlist,
+                      crossfade_s=crossfade_s)
     host.gl_init()
+    pending = sorted(schedule)
     cmd = ffmpeg_command(out, size, fps, audio, crf=crf)
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     bar = None
@@ -147,6 +153,8 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
     t0 = time.perf_counter()
     try:
         for k in range(n_video):
+            while pending and pending[0][0] <= k / fps + 1e-9:
+                host.request_preset(pending.pop(0)[1])
             host.step(frames.get(int(idx[k])), k / fps)
             img = target.render(host)
             try:
