@@ -412,7 +412,26 @@ def tables(m: dict) -> dict[str, str]:
     for k in ("emotion", "tagger", "emotion+tagger", "latent"):
         a, b = cst["threads_1"][k], cst[allk][k]
         crows.append(f"| {k} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} |")
-    return {"emotion": emotion, "tags": "\n".join(trows), "latent": lat, "cost": "\n".join(crows)}
+    out = {"emotion": emotion, "tags": "\n".join(trows), "latent": lat, "cost": "\n".join(crows)}
+    tr = m.get("training", {})
+    if tr:
+        w = tr.get("wall_s", {})
+        lines = ["| model | params | epochs | parity random / real (max abs) | training wall time |",
+                 "|---|---|---|---|---|"]
+        for k in ("emotion", "tagger", "latent"):
+            if k in tr:
+                r = tr[k]
+                par = r.get("parity", {})
+                lines.append(f"| {k} | {r.get('n_params', '?'):,} | {r.get('epochs')} | "
+                             f"{par.get('random', float('nan')):.1e} / {par.get('real', float('nan')):.1e} | "
+                             f"{w.get(k + '_s', r.get('wall_s', 0)) / 60:.1f} min |")
+        if w:
+            lines.append(f"\nWhole `train_all` run: {w.get('total_s', 0) / 60:.1f} min on this machine "
+                         f"({_cpu_name()}, torch on 2 threads, shared with other jobs), "
+                         f"including {w.get('features_s', 0) / 60:.1f} min of feature caching. The emotion and "
+                         f"tagger times include their 5-fold cross-validation and ablations.")
+        out["training"] = "\n".join(lines)
+    return out
 
 
 def fill_readme(path: Path, blocks: dict[str, str]) -> None:
