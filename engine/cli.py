@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `sonolux COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"sonolux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from .visual import commands as vis
 
     sub.add_parser("devices", help="list audio input devices (PortAudio and PulseAudio sources)",
                    description="List input devices with index, name, channels and default sample "
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no status line")
     add_stream_options(run)
     add_osc_options(run)
+    vis.add_visual_options(run)
 
     an = sub.add_parser("analyze", help="analyse an audio file through the live path",
                         description="Run FILE through the same analysis as the live engine, as fast "
@@ -143,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long to run (default 32, one pass of the demo track; 0 = until Ctrl-C)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no status line")
     add_osc_options(demo, [DEMO_OSC])
+    vis.add_visual_options(demo)
+
+    rend = sub.add_parser("render", help=vis.RENDER_HELP, description=vis.RENDER_DESCRIPTION)
+    vis.add_render_arguments(rend)
+    add_stream_options(rend)
     return parser
 
 
@@ -261,6 +268,10 @@ def cmd_run(args) -> int:
     source = open_source(args.input, spec, realtime=not args.fast, loop=args.loop, channels=args.channels)
     engine = Engine(spec, source, osc_targets=targets, config=config)
     _open_control(engine, args)
+    from .visual.commands import run_with_window, window_wanted
+
+    if window_wanted(args):
+        return run_with_window(engine, args, duration=args.duration, quiet=args.quiet)
     return _run_engine(engine, args.duration, args.quiet)
 
 
@@ -276,6 +287,11 @@ def cmd_demo(args) -> int:
               " (Ctrl-C to stop)", file=sys.stderr)
     engine = Engine(spec, source, osc_targets=targets)
     _open_control(engine, args)
+    from .visual.commands import demo_without_display, run_with_window, window_wanted
+
+    if window_wanted(args):
+        return run_with_window(engine, args, duration=args.duration or None, quiet=args.quiet)
+    demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
     return _run_engine(engine, args.duration or None, args.quiet)
 
 
@@ -326,8 +342,14 @@ def cmd_osc(args) -> int:
     return 2
 
 
+def cmd_render(args) -> int:
+    from .visual.commands import cmd_render as render
+
+    return render(args, spec=_spec(args), config=_config(args))
+
+
 COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "osc": cmd_osc,
-            "demo": cmd_demo}
+            "demo": cmd_demo, "render": cmd_render}
 
 
 def _sigterm(signum, frame):

@@ -75,6 +75,8 @@ def run_with_window(engine, args, *, duration=None, quiet=False) -> int:
     playlist = load_playlist_arg(args.playlist, registry)
     host = VisualHost(registry, (1280, 720), preset=args.preset, playlist=playlist, hud=args.hud)
     engine.visual_host = host
+    engine.preset_handler = host.request_preset  # OSC /sonolux/preset (any thread)
+    engine.blackout_handler = host.set_blackout  # OSC /sonolux/blackout
     status = StatusLine()
     tty = sys.stderr.isatty()
     interval = 0.25 if tty else 1.0
@@ -126,7 +128,7 @@ def run_with_window(engine, args, *, duration=None, quiet=False) -> int:
     return 0
 
 
-def render_demo_clip(path=DEMO_CLIP, *, seconds: float = 14.0, size=(640, 360), fps: float = 30.0,
+def render_demo_clip(path=DEMO_CLIP, *, seconds: float = 10.0, size=(640, 360), fps: float = 30.0,
                      presets_dirs=(), preset: str | None = None, quiet: bool = False):
     """Render the built-in demo track's first ``seconds`` through the presets (a new one every
     2 s, crossfaded; or only ``preset``) into ``path``. Returns the RenderResult."""
