@@ -154,8 +154,9 @@ class Analyzer:
             self.process_hop(silence, frame)
         self.reset()
 
-    def analyze(self, signal: np.ndarray) -> "FrameTable":
-        """Offline: every whole hop of ``signal`` through the same path as live."""
+    def analyze(self, signal: np.ndarray, after_hop=None) -> "FrameTable":
+        """Offline: every whole hop of ``signal`` through the same path as live.
+        ``after_hop()`` runs after each hop (offline inference steps in lockstep there)."""
         hop = self.spec.hop
         n = signal.shape[0] // hop
         table = FrameTable.empty(self.layout, n)
@@ -165,6 +166,8 @@ class Analyzer:
             self.process_hop(x[i * hop:(i + 1) * hop], frame)
             frame.seq = i
             table.store(i, frame)
+            if after_hop is not None:
+                after_hop()
         return table
 
 
