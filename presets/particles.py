@@ -20,7 +20,7 @@ varying vec4 v_color;
 void main() {
     gl_Position = vec4(a_pos.x / u_aspect, a_pos.y, 0.0, 1.0);
     float alive = step(0.0, a_life);
-    gl_PointSize = alive * a_size * u_scale * (0.4 + 0.6 * clamp(a_life, 0.0, 1.0));
+    gl_PointSize = alive * max(2.0, a_size * u_scale * (0.4 + 0.6 * clamp(a_life, 0.0, 1.0)));
     v_color = vec4(hsv2rgb(vec3(a_hue, u_sat, 1.0)), alive * clamp(a_life * 1.5, 0.0, 1.0));
 }
 """

@@ -31,7 +31,7 @@ void main() {
         a = abs(fract(a) * 2.0 - 1.0);  // mirror: low bands at the top and bottom seam
         i = floor(a * u_n);
         fx = fract(a * u_n);
-        h = 0.02 + 0.55 * u_gain * bar(i);
+        h = 0.02 + 0.7 * u_gain * bar(i);
         float r0 = 0.28 + 0.06 * u_pulse;
         y = (length(v_pos) - r0) / 0.6;
         if (y < 0.0) { y = 1e3; }

@@ -270,9 +270,12 @@ class VisualHost:
             name = self.follower.update(frame, t)
             if name and name != self.current and name not in self.disabled:
                 self._switch(name)
-        target = 1.0 if self._blackout_on else 0.0
-        k = min(dt / self.BLACKOUT_FADE_S, 1.0) if dt > 0 else (1.0 if self.frames == 1 else 0.0)
-        self.blackout += (target - self.blackout) * k if k < 1 else (target - self.blackout)
+        target = 1.0 if self._blackout_on else 0.0  # a linear fade of BLACKOUT_FADE_S (audio time)
+        stepk = dt / self.BLACKOUT_FADE_S if self.BLACKOUT_FADE_S > 0 else 1.0
+        if self.frames == 1:
+            stepk = 1.0
+        self.blackout = min(max(self.blackout + (stepk if target > self.blackout else -stepk), 0.0), 1.0) \
+            if self.blackout != target else target
         if self.fading is not None and t - self.fade_start >= self.fade_len:
             self._release(self.fading)
             self.fading = None
