@@ -13,7 +13,11 @@ uniform float u_bright;
 uniform float u_ripple;
 uniform float u_scale;
 varying vec2 v_pos;
-float hash(vec2 p) { return fract(sin(dot(p, vec2(127.1, 311.7))) * 43758.5453); }
+float hash(vec2 p) {  // no sin(): cheap on software GL
+    vec3 p3 = fract(vec3(p.xyx) * 0.1031);
+    p3 += dot(p3, p3.yzx + 33.33);
+    return fract((p3.x + p3.y) * p3.z);
+}
 float noise(vec2 p) {
     vec2 i = floor(p), f = fract(p);
     vec2 u = f * f * (3.0 - 2.0 * f);
@@ -50,4 +54,5 @@ class EmotionField(Preset):
         p["u_aspect"] = self.aspect
 
     def draw(self):
-        self.prog.draw("triangle_strip")
+        # a soft field: drawn at a fraction of the output resolution and stretched
+        self.draw_scaled(lambda: self.prog.draw("triangle_strip"), float(self.options.get("render_scale", 0.5)))

@@ -48,4 +48,5 @@ class LatentShader(Preset):
         p["u_aspect"] = self.aspect
 
     def draw(self):
-        self.prog.draw("triangle_strip")
+        # smooth gradients: drawn at a fraction of the output resolution and stretched
+        self.draw_scaled(lambda: self.prog.draw("triangle_strip"), float(self.options.get("render_scale", 0.5)))

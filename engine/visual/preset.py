@@ -39,6 +39,17 @@ vec3 hsv2rgb(vec3 c) {
 }
 """
 
+_BLIT_VERT = """
+attribute vec2 a_pos;
+varying vec2 v_uv;
+void main() { v_uv = 0.5 * (a_pos + 1.0); gl_Position = vec4(a_pos, 0.0, 1.0); }
+"""
+_BLIT_FRAG = """
+uniform sampler2D u_tex;
+varying vec2 v_uv;
+void main() { gl_FragColor = vec4(texture2D(u_tex, v_uv).rgb, 1.0); }
+"""
+
 QUAD = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float32)
 
 
@@ -84,6 +95,28 @@ class Preset:
         """Release what ``init`` made (GL objects are also freed with the context)."""
 
     # --- helpers ---------------------------------------------------------------------------
+    def draw_scaled(self, draw_fn, scale: float) -> None:
+        """Run ``draw_fn()`` into an offscreen target of ``scale`` × the output size and
+        stretch it over the output (bilinear). For soft, fill-rate-heavy shaders (noise fields)
+        on software GL: 0.5 draws a quarter of the pixels."""
+        from vispy import gloo
+
+        w, h = max(1, int(self.size[0] * scale)), max(1, int(self.size[1] * scale))
+        lo = getattr(self, "_lowres", None)
+        if lo is None or lo[0] != (w, h):
+            tex = gloo.Texture2D(shape=(h, w, 4), interpolation="linear", wrapping="clamp_to_edge")
+            fbo = gloo.FrameBuffer(tex)
+            blit = gloo.Program(_BLIT_VERT, _BLIT_FRAG)
+            blit["a_pos"] = gloo.VertexBuffer(QUAD)
+            blit["u_tex"] = tex
+            lo = self._lowres = ((w, h), fbo, blit)
+        _, fbo, blit = lo
+        with fbo:
+            gloo.set_viewport(0, 0, w, h)
+            draw_fn()
+        gloo.set_viewport(0, 0, *self.size)
+        blit.draw("triangle_strip")
+
     def fullscreen_program(self, fragment: str):
         """A gloo Program drawing ``fragment`` over the whole target (draw with
         ``program.draw("triangle_strip")``); sets ``u_aspect``."""
