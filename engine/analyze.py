@@ -1,8 +1,9 @@
 """``sonolux analyze FILE``: run a file through the live analysis path (as fast as possible)
 and summarise it as the JSON document in docs/architecture.md (the ``analyze`` contract).
 
-Keys whose producers are not part of this build yet (emotion, tags, timeline, regions) are
-present and empty, so consumers can rely on the shape.
+Mood and tags come from the same inference stage and worker as live, stepped in lockstep
+with the hops (a live run that keeps up computes the very same windows). Without models,
+``emotion`` is null and ``tags`` / ``timeline`` are empty, so consumers can rely on the shape.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def tempo_summary(table: FrameTable) -> dict:
     half = len(table) // 2
     bpm = table.column("bpm")[half:]
     conf = table.column("bpm_confidence")[half:] if "bpm_confidence" in table.layout.scalars else np.zeros_like(bpm)
-    valid = bpm > 0
+    valid = (bpm > 0) & (conf > 0)  # a tempo without any confidence is no tempo
     if not np.any(valid):
         return {"bpm": 0.0, "confidence": 0.0}
     return {"bpm": round(float(np.median(bpm[valid])), 2), "confidence": round(float(np.median(conf[valid])), 3)}
@@ -35,14 +36,61 @@ def events(table: FrameTable, name: str) -> list[float]:
     return [round(float(t), 4) for t in table.event_times(name)]
 
 
-def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None) -> dict:
+def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
+                 models: dict | None = None, inference=None) -> dict:
+    from .engine import make_analyzer
+    from .inference.runtime import InferenceConfig, make_inference
+
     spec = spec or StreamSpec()
     signal = load_audio(path, spec.sample_rate)
-    from .engine import make_analyzer
+    stage = worker = None
+    if models:
+        stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
+    table = make_analyzer(spec, config, None, stage).analyze(
+        signal, after_hop=worker.poll if worker else None)
+    doc = summarize(table, file=str(path), sample_rate=spec.sample_rate,
+                    duration_s=signal.shape[0] / spec.sample_rate)
+    if worker is not None:
+        doc.update(model_summary(worker.results, models))
+    return doc
 
-    table = make_analyzer(spec, config).analyze(signal)
-    return summarize(table, file=str(path), sample_rate=spec.sample_rate,
-                     duration_s=signal.shape[0] / spec.sample_rate)
+
+QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+TIMELINE_TOP_TAGS = 5
+
+
+def model_summary(results: list[dict], models: dict) -> dict:
+    """``emotion`` and ``tags`` (clip aggregates: means of the raw window outputs) and the
+    ``timeline`` (per window, the smoothed values a live run shows)."""
+    out = {}
+    if not results:
+        return out
+    if "emotion" in models:
+        va = np.mean([r["raw"]["emotion"]["va"] for r in results], axis=0)
+        probs = np.mean([r["raw"]["emotion"]["quadrant_probs"] for r in results], axis=0)
+        out["emotion"] = {"valence": round(float(np.clip(va[0], -1, 1)), 4),
+                          "arousal": round(float(np.clip(va[1], -1, 1)), 4),
+                          "quadrant": QUADRANTS[int(np.argmax(probs))],
+                          "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)}}
+    labels = models["tags"].labels if "tags" in models else []
+    if labels:
+        mean = np.mean([r["raw"]["tags"]["tags"] for r in results], axis=0)
+        out["tags"] = {lab: round(float(p), 4) for lab, p in zip(labels, mean)}
+    timeline = []
+    for r in results:
+        p = r["prediction"]
+        entry = {"t": round(r["t"], 4)}
+        if "emotion" in models:
+            entry.update(valence=round(p.valence, 4), arousal=round(p.arousal, 4),
+                         quadrant=QUADRANTS[p.quadrant - 1] if p.quadrant else None)
+        if p.tags is not None:
+            top = np.argsort(p.tags)[::-1][:TIMELINE_TOP_TAGS]
+            entry["tags"] = {labels[i]: round(float(p.tags[i]), 4) for i in top}
+        if p.latent is not None:
+            entry["latent"] = [round(float(x), 4) for x in p.latent]
+        timeline.append(entry)
+    out["timeline"] = timeline
+    return out
 
 
 def summarize(table: FrameTable, *, file: str, sample_rate: int, duration_s: float) -> dict:

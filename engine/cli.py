@@ -80,6 +80,23 @@ def add_osc_options(p: argparse.ArgumentParser, default_targets=None) -> None:
                    help="accept control packets only from these sender addresses")
 
 
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models (mood, tags, latent)")
+    g.add_argument("--no-models", action="store_true",
+                   help="run without the ONNX encoders (levels, onsets and beats never need them)")
+    g.add_argument("--models", default=None, metavar="DIR",
+                   help="folder with emotion.onnx / tagger.onnx / latent.onnx (default: models_onnx/, "
+                        "or $SONOLUX_MODELS)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="inference device: auto = CUDA (or TensorRT) when present, else CPU (default auto)")
+    g.add_argument("--model-threads", type=_int_arg("model_threads"), default=1,
+                   help="onnxruntime threads (default 1: leaves a core to the analysis on small machines)")
+    g.add_argument("--inference-every", type=float, default=0.5, metavar="SECONDS",
+                   help="run the models once per this much audio (default 0.5)")
+    g.add_argument("--smoothing", choices=("ema", "one-euro", "none"), default="ema",
+                   help="smoothing of the predictions for live use (default ema, 2 s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sonolux",
@@ -108,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no status line")
     add_stream_options(run)
     add_osc_options(run)
+    add_model_options(run)
     vis.add_visual_options(run)
 
     an = sub.add_parser("analyze", help="analyse an audio file through the live path",
@@ -119,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--json", action="store_true", help="print the full JSON document")
     an.add_argument("--output", "-o", default=None, metavar="PATH", help="also write the JSON here")
     add_stream_options(an)
+    add_model_options(an)
+
+    mods = sub.add_parser("models", help="list installed models, their contract and device",
+                          description="List the ONNX encoders sonolux would load, with their contract "
+                                      "(task, window, inputs, labels) and the execution provider each "
+                                      "runs on. A model that does not match the engine is reported "
+                                      "with the reason.")
+    mods.add_argument("--models", default=None, metavar="DIR", help="model folder (default models_onnx/)")
+    mods.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
     osc = sub.add_parser("osc", help="OSC tools: list profiles, monitor a port",
                          description="OSC helpers for setting up a rig.")
@@ -145,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long to run (default 32, one pass of the demo track; 0 = until Ctrl-C)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no status line")
     add_osc_options(demo, [DEMO_OSC])
+    add_model_options(demo)
     vis.add_visual_options(demo)
 
     rend = sub.add_parser("render", help=vis.RENDER_HELP, description=vis.RENDER_DESCRIPTION)
@@ -207,6 +235,53 @@ def _open_control(engine, args) -> None:
     print(f"sonolux: OSC control on udp://{server.address[0]}:{server.port}", file=sys.stderr)
 
 
+def _inference(args):
+    """(models, InferenceConfig) for a run; warnings for missing models go to stderr."""
+    from .inference.runtime import InferenceConfig, load_models
+    from .inference.smoothing import METHODS
+
+    if args.inference_every <= 0 or args.inference_every > 30:
+        raise ParameterError(f"--inference-every={args.inference_every} must be within 0..30 seconds")
+    if args.model_threads < 1:
+        raise ParameterError(f"--model-threads={args.model_threads} must be at least 1")
+    cfg = InferenceConfig(model_dir=args.models, device=args.device, threads=args.model_threads,
+                          every_s=args.inference_every, smoothing=args.smoothing)
+    assert cfg.smoothing in METHODS
+    if args.no_models:
+        return {}, cfg
+    models, warnings = load_models(cfg)
+    for w in warnings:
+        print(f"sonolux: warning: {w}", file=sys.stderr)
+    return models, cfg
+
+
+def cmd_models(args) -> int:
+    from .errors import ModelError
+    from .inference.models import default_model_dir, find_models, load_model
+
+    model_dir = args.models or default_model_dir()
+    found = find_models(model_dir)
+    if not found:
+        print(f"no models in {model_dir} (expected emotion.onnx, tagger.onnx, latent.onnx)")
+        return 1
+    bad = 0
+    for task, path in found.items():
+        try:
+            m = load_model(path, device=args.device, expect_task=task)
+        except ModelError as e:
+            print(f"{task:<8} ERROR  {e}")
+            bad += 1
+            continue
+        c = m.contract
+        inputs = ", ".join(f"{n}{list(s)}" for n, s in m.input_shapes.items())
+        print(f"{task:<8} {m.name} {c.get('version', '?')}  {path}")
+        f = c["features"]
+        print(f"         provider {m.provider}; window {m.window_frames * f['hop'] / f['sample_rate']:.2f} s "
+              f"({m.window_frames} frames @ {c['features']['sample_rate']} Hz, hop {c['features']['hop']}, "
+              f"{c['features']['n_mels']} mels); inputs {inputs}; {len(m.labels)} labels")
+    return 1 if bad else 0
+
+
 def cmd_devices(args) -> int:
     from .sources import list_input_devices
 
@@ -265,8 +340,9 @@ def cmd_run(args) -> int:
     spec = _spec(args)
     config = _config(args)
     targets = _osc_setup(args)
+    models, inference = _inference(args)
     source = open_source(args.input, spec, realtime=not args.fast, loop=args.loop, channels=args.channels)
-    engine = Engine(spec, source, osc_targets=targets, config=config)
+    engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference)
     _open_control(engine, args)
     from .visual.commands import run_with_window, window_wanted
 
@@ -281,11 +357,12 @@ def cmd_demo(args) -> int:
 
     spec = StreamSpec()
     targets = _osc_setup(args, default=[DEMO_OSC])
+    models, inference = _inference(args)
     source = SynthSource("", spec.sample_rate, spec.block_size, realtime=True, loop=True)
     if not args.quiet:
         print(f"sonolux demo: built-in 120 BPM track, OSC to {', '.join(t.label for t in targets)}"
               " (Ctrl-C to stop)", file=sys.stderr)
-    engine = Engine(spec, source, osc_targets=targets)
+    engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
     _open_control(engine, args)
     from .visual.commands import demo_without_display, run_with_window, window_wanted
 
@@ -300,7 +377,8 @@ def cmd_analyze(args) -> int:
 
     from .analyze import analyze_file
 
-    doc = analyze_file(args.file, spec=_spec(args), config=_config(args))
+    models, inference = _inference(args)
+    doc = analyze_file(args.file, spec=_spec(args), config=_config(args), models=models, inference=inference)
     text = json.dumps(doc, indent=2)
     if args.output:
         from pathlib import Path
@@ -312,6 +390,12 @@ def cmd_analyze(args) -> int:
         t = doc["tempo"]
         print(f"{doc['file']}: {doc['duration_s']:.1f} s, tempo {t['bpm']:.1f} BPM "
               f"(confidence {t['confidence']:.2f}), {len(doc['beats'])} beats, {len(doc['onsets'])} onsets")
+        if doc["emotion"]:
+            e = doc["emotion"]
+            print(f"mood: {e['quadrant']} (valence {e['valence']:+.2f}, arousal {e['arousal']:+.2f})")
+        if doc["tags"]:
+            top = sorted(doc["tags"].items(), key=lambda kv: -kv[1])[:5]
+            print("tags: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
     return 0
 
 
@@ -348,8 +432,8 @@ def cmd_render(args) -> int:
     return render(args, spec=_spec(args), config=_config(args))
 
 
-COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "osc": cmd_osc,
-            "demo": cmd_demo, "render": cmd_render}
+COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "models": cmd_models,
+            "osc": cmd_osc, "demo": cmd_demo, "render": cmd_render}
 
 
 def _sigterm(signum, frame):

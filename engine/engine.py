@@ -4,15 +4,14 @@ It owns the wiring and the lifecycle, nothing else: the pieces each do one job.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, replace
 
 from .analysis import AnalysisConfig, Analyzer, build_chain
 from .control import ControlServer, ControlState, _number, engine_controls
 from .errors import SonoluxError
 from .frame import Mailbox
+from .inference.runtime import InferenceConfig, make_inference
 from .processors.base import Chain
 from .processors.override import EmotionOverride
 from .outputs.osc import OscSender
@@ -21,12 +20,17 @@ from .sources import AudioSource
 from .spec import StreamSpec
 from .worker import AnalysisWorker
 
+log = logging.getLogger("sonolux")
+
 
 def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
-                  control_state: ControlState | None = None) -> Analyzer:
-    """The live engine's analysis chain; offline analysis uses the very same one."""
+                  control_state: ControlState | None = None, inference_stage=None) -> Analyzer:
+    """The live engine's analysis chain; offline analysis uses the very same one.
+    Order: features → inference results → the operator's override (last word)."""
     config = config or AnalysisConfig()
-    chain = Chain([*build_chain(config).processors, EmotionOverride(control_state or ControlState())])
+    stages = [inference_stage] if inference_stage is not None else []
+    chain = Chain([*build_chain(config).processors, *stages,
+                   EmotionOverride(control_state or ControlState())])
     return Analyzer(spec, config, chain=chain)
 
 
@@ -41,17 +45,25 @@ class EngineStats:
     osc_messages: int
     osc_errors: int
     status_reports: int
+    inference_windows: int = 0
+    inference_skipped: int = 0
+    prediction_age_s: float = -1.0
 
 
 class Engine:
     def __init__(self, spec: StreamSpec, source: AudioSource, *, osc_targets=(),
-                 config: AnalysisConfig | None = None, on_send=None):
-        """``osc_targets``: TargetConfigs (see ``outputs.osc.build_targets``)."""
+                 config: AnalysisConfig | None = None, on_send=None, models: dict | None = None,
+                 inference: InferenceConfig | None = None):
+        """``osc_targets``: TargetConfigs (see ``outputs.osc.build_targets``); ``models``:
+        task → OnnxModel (``inference.runtime.load_models``), None or {} for none."""
         self.spec = spec
         self.source = source
         self.ring = RingBuffer(spec.ring_capacity())
         self.control_state = ControlState()
-        self.analyzer = make_analyzer(spec, config, self.control_state)
+        self.inference_stage = self.inference = None
+        if models:
+            self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
+        self.analyzer = make_analyzer(spec, config, self.control_state, self.inference_stage)
         self.control: ControlServer | None = None
         self.preset_handler = None  # set by a visual host: called with a preset name
         self.blackout_handler = None  # set by a visual host: called with True/False
@@ -67,6 +79,8 @@ class Engine:
     def start(self) -> None:
         self.analyzer.warm_up()
         self.worker.start()
+        if self.inference:
+            self.inference.start()
         if self.osc:
             self.osc.start()
         try:
@@ -112,13 +126,19 @@ class Engine:
             self.source.stop()
         finally:
             self.worker.stop()
+            if self.inference:
+                self.inference.stop()
             if self.osc:
                 # let the sender flush the last frame's changes
                 self.osc.poll_once()
                 self.osc.stop()
 
     def check(self) -> None:
-        """Re-raise an error that ended the analysis thread."""
+        """Re-raise an error that ended the analysis thread; an inference failure is
+        reported once and the engine goes on without models."""
+        if self.inference is not None and self.inference.error is not None:
+            err, self.inference.error = self.inference.error, None
+            log.error("inference stopped (%r); continuing without models", err)
         if self.worker.error is not None:
             err = self.worker.error
             raise err if isinstance(err, SonoluxError) else SonoluxError(f"analysis stopped: {err!r}")
@@ -143,7 +163,14 @@ class Engine:
             osc_messages=self.osc.messages if self.osc else 0,
             osc_errors=self.osc.errors if self.osc else 0,
             status_reports=getattr(src, "status_reports", 0),
+            inference_windows=self.inference.windows if self.inference else 0,
+            inference_skipped=self.inference.skipped if self.inference else 0,
+            prediction_age_s=self._prediction_age(),
         )
+
+    def _prediction_age(self) -> float:
+        p = self.inference_stage.latest if self.inference_stage else None
+        return -1.0 if p is None else self.worker.analyzer.sample_pos / self.spec.sample_rate - p.t
 
     def __enter__(self):
         self.start()

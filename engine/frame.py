@@ -24,6 +24,7 @@ class FrameLayout:
 
     scalars: dict[str, int] = field(default_factory=dict)
     vectors: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, list] = field(default_factory=dict)  # names of a vector's entries (tags)
 
     def add_scalar(self, name: str) -> int:
         if name in self.scalars or name in self.vectors:
@@ -31,10 +32,12 @@ class FrameLayout:
         self.scalars[name] = len(self.scalars)
         return self.scalars[name]
 
-    def add_vector(self, name: str, size: int) -> None:
+    def add_vector(self, name: str, size: int, labels=None) -> None:
         if name in self.scalars or name in self.vectors:
             raise ParameterError(f"frame field {name!r} is declared twice")
         self.vectors[name] = int(size)
+        if labels is not None:
+            self.labels[name] = list(labels)
 
     def new_frame(self) -> "FeatureFrame":
         return FeatureFrame(self)

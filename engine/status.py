@@ -32,6 +32,11 @@ class StatusLine:
         ]
         if "bpm" in frame:
             parts.append(f"bpm {frame['bpm']:5.1f}")
+        q = int(frame.get("quadrant", 0.0))
+        if q:
+            mood = ("happy", "tense", "sad", "calm")[q - 1]
+            age = f" age {stats.prediction_age_s:.1f}s" if stats.prediction_age_s >= 0 else ""
+            parts.append(f"Q{q} {mood} v{frame['valence']:+.2f} a{frame['arousal']:+.2f}{age}")
         parts.append(f"dropped {stats.dropped_blocks}")
         if stats.skipped_samples:
             parts.append(f"skipped {stats.skipped_samples}")

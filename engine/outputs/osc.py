@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 
+import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -65,30 +66,45 @@ def encode_message(address: str, value) -> bytes:
     return build_message(address, value).dgram
 
 
+def _resolve_index(idx, name, layout):
+    """An int index, a label looked up in the layout, or None if it does not exist."""
+    if isinstance(idx, str):
+        labels = layout.labels.get(name, [])
+        return labels.index(idx) if idx in labels else None
+    return idx if idx < layout.vectors.get(name, 0) else None
+
+
 class _MapState:
-    __slots__ = ("m", "index", "vector", "event", "last_u", "last_time", "last_count", "off_due")
+    __slots__ = ("m", "index", "vector", "event", "last_u", "last_time", "last_count", "off_due",
+                 "labels", "last_top")
 
     def __init__(self, m: Mapping, layout):
         self.m = m
         name, idx = m.field_name, m.field_index
         self.event = idx is None and f"{name}_count" in layout.scalars
+        self.labels = layout.labels.get(name) or [str(i) for i in range(layout.vectors.get(name, 0))]
         if self.event:
             self.vector, self.index = None, layout.scalars[f"{name}_count"]
+        elif idx is None and name in layout.vectors:  # a whole vector: top_k
+            self.vector, self.index = name, None
         elif idx is None:
             self.vector, self.index = None, layout.scalars[name]
         else:
-            self.vector, self.index = name, idx
+            self.vector, self.index = name, _resolve_index(idx, name, layout)
         self.last_u = None
         self.last_time = -1e9
         self.last_count = None
         self.off_due = None  # time the pulse's "off" is due
+        self.last_top: dict = {}  # top_k: label → last normalised value sent
 
     @staticmethod
     def available(m: Mapping, layout) -> bool:
         name, idx = m.field_name, m.field_index
         if idx is None:
+            if m.top_k:
+                return name in layout.vectors
             return name in layout.scalars or f"{name}_count" in layout.scalars
-        return name in layout.vectors and idx < layout.vectors[name]
+        return name in layout.vectors and _resolve_index(idx, name, layout) is not None
 
 
 class TargetSender:
@@ -127,6 +143,9 @@ class TargetSender:
                 continue
             if not fresh or now - st.last_time < 1.0 / m.max_rate_hz:
                 continue
+            if st.index is None:  # top_k entries of a vector
+                self._collect_top(st, vectors[st.vector], now, blackout, out)
+                continue
             raw = float(values[st.index] if st.vector is None else vectors[st.vector][st.index])
             if m.valid is not None and not m.valid[0] <= raw <= m.valid[1] and not blackout:
                 continue
@@ -138,6 +157,21 @@ class TargetSender:
             out.append((addr, arg))
             st.last_u, st.last_time = u, now
         return out
+
+    @staticmethod
+    def _collect_top(st, vec, now, blackout, out) -> None:
+        m = st.m
+        top = np.argsort(vec)[::-1][:m.top_k]
+        for i in top:
+            raw = float(vec[i])
+            u = 0.0 if blackout else m.normalise(raw)
+            label = st.labels[i]
+            last = st.last_top.get(label)
+            if last is not None and abs(u - last) < m.threshold:
+                continue
+            out.append((m.format_address(raw, label), m.output(u, raw)))
+            st.last_top[label] = u
+            st.last_time = now
 
     def packets(self, messages) -> list[bytes]:
         if not self.cfg.bundle:

@@ -26,7 +26,13 @@ TRIGGERS = ("pulse", "single")
 TRANSPORTS = ("udp", "tcp")
 FRAMINGS = ("len", "slip")
 CURVES = ("linear", "square", "sqrt", "smoothstep")
-_FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+# "level", "mel_db[3]" (index) or "tags[no vocals]" (entry by label)
+_FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([A-Za-z0-9_ ]+)\])?$")
+
+
+def osc_safe(label: str) -> str:
+    """A label as an OSC address part: spaces and reserved characters become '_'."""
+    return re.sub(r"[\s#*,/?\[\]{}]", "_", label)
 
 
 def apply_curve(curve, u: float) -> float:
@@ -68,15 +74,17 @@ class Mapping:
     off: float = 0.0
     labels: tuple = ()
     valid: tuple | None = None  # raw values outside [lo, hi] are not sent (e.g. BPM before lock)
+    top_k: int = 0  # vector fields: send the k largest entries to address "{label}"
 
     @property
     def field_name(self) -> str:
         return _FIELD_RE.match(self.field).group(1)
 
     @property
-    def field_index(self) -> int | None:
+    def field_index(self):
+        """None, an int index, or a label (str) to look up in the layout's labels."""
         idx = _FIELD_RE.match(self.field).group(2)
-        return None if idx is None else int(idx)
+        return None if idx is None else int(idx) if idx.isdigit() else idx
 
     def normalise(self, value: float) -> float:
         lo, hi = self.range
@@ -117,10 +125,10 @@ class Mapping:
             return None
         return float(v)
 
-    def format_address(self, value) -> str:
+    def format_address(self, value, label: str = "") -> str:
         if "{" not in self.address:
             return self.address
-        return self.address.format(value=value)
+        return self.address.format(value=value, label=osc_safe(label))
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,7 @@ def _pair(src, key, v):
 
 
 MAP_KEYS = {"field", "address", "type", "range", "out", "curve", "threshold", "max_rate_hz",
-            "trigger", "hold_ms", "on", "off", "labels", "valid"}
+            "trigger", "hold_ms", "on", "off", "labels", "valid", "top_k"}
 TARGET_KEYS = {"host", "port", "transport", "framing", "bundle", "delay_ms", "ttl",
                "max_rate_hz", "threshold", "description"}
 
@@ -191,9 +199,9 @@ def parse_mapping(src: str, key: str, d: dict, defaults: dict) -> Mapping:
     if not isinstance(addr, str) or not addr.startswith("/") or " " in addr:
         raise _err(src, f"{key}.address", f"{addr!r} must start with '/' and contain no spaces")
     try:
-        addr.format(value=0.0)
+        addr.format(value=0.0, label="x")
     except (KeyError, IndexError, ValueError) as e:
-        raise _err(src, f"{key}.address", f"{addr!r} is not a valid template ({e}); only {{value}} may be used") from None
+        raise _err(src, f"{key}.address", f"{addr!r} is not a valid template ({e}); only {{value}} and {{label}} may be used") from None
     m = {"field": fld, "address": addr}
     if "type" in d:
         m["type"] = _choice(src, f"{key}.type", d["type"], TYPES)
@@ -212,6 +220,10 @@ def parse_mapping(src: str, key: str, d: dict, defaults: dict) -> Mapping:
     for k in ("hold_ms", "on", "off"):
         if k in d:
             m[k] = float(_num(src, f"{key}.{k}", d[k], 0 if k == "hold_ms" else None, 60000 if k == "hold_ms" else None))
+    if "top_k" in d:
+        m["top_k"] = int(_num(src, f"{key}.top_k", d["top_k"], 1, 100, integer=True))
+        if "{label}" not in addr:
+            raise _err(src, f"{key}.address", f"{addr!r} must contain {{label}} when top_k is set")
     if "labels" in d:
         if not isinstance(d["labels"], list) or not all(isinstance(x, str) for x in d["labels"]):
             raise _err(src, f"{key}.labels", f"{d['labels']!r} must be a list of strings")

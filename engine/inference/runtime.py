@@ -1,0 +1,51 @@
+"""Inference settings and model loading for a run: which models, where, on which device.
+
+Missing models are not an error: the engine runs without them (levels, onsets and beats
+never depend on ML) and says so in one line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .models import default_model_dir, find_models, load_model
+from .stage import InferenceStage
+from .worker import InferenceWorker
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    model_dir: Path | None = None
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 1  # onnxruntime intra-op threads: 1 leaves a core to the analysis on 2 cores
+    every_s: float = 0.5  # one window per this much audio
+    smoothing: str = "ema"  # ema | one-euro | none
+    tau_s: float = 2.0  # EMA time constant
+    margin: float = 0.1  # quadrant hysteresis: probability lead needed to switch
+    hold_s: float = 1.0  # … held for this long
+
+
+def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
+    """(task → OnnxModel, warnings). Corrupt or mismatched models raise ModelError."""
+    model_dir = Path(cfg.model_dir) if cfg.model_dir else default_model_dir()
+    found = find_models(model_dir)
+    warnings = []
+    missing = [t for t in ("emotion", "tags", "latent") if t not in found]
+    if missing:
+        warnings.append(f"no {', '.join(missing)} model in {model_dir} "
+                        f"({'mood' if 'emotion' in missing else ''}"
+                        f"{'/' if 'emotion' in missing and len(missing) > 1 else ''}"
+                        f"{'tags/latent' if set(missing) - {'emotion'} else ''} outputs are off; "
+                        "see models_onnx/README.md)")
+    models = {task: load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
+              for task, path in found.items()}
+    return models, warnings
+
+
+def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = False):
+    """(stage for the analysis chain, worker) for the loaded ``models``."""
+    tags = models.get("tags")
+    stage = InferenceStage(models.keys(), every_s=cfg.every_s, tag_labels=tags.labels if tags else None)
+    worker = InferenceWorker(stage, models, smoothing=cfg.smoothing, tau_s=cfg.tau_s,
+                             margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results)
+    return stage, worker

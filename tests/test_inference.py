@@ -1,0 +1,261 @@
+"""Streaming inference: contract checks, the worker's scheduling and skipping, smoothing and
+hysteresis, analyze == live, OSC out, and running without models. Uses tiny ONNX models
+built here (tests/tiny_models.py); the shipped models have their own test below."""
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import tiny_models
+from conftest import ROOT, run_sonolux
+from engine import Engine, ModelError, StreamSpec
+from engine.analyze import analyze_file
+from engine.engine import make_analyzer
+from engine.inference.models import load_model
+from engine.inference.runtime import InferenceConfig, load_models, make_inference
+from engine.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
+from engine.modelinput import FEATURE_CONTRACT
+from engine.outputs.osc import build_targets
+from engine.sources import ArraySource, SynthSource
+from engine.sources.synth import demo_track
+
+SPEC = StreamSpec()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_models.model_dir(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def models(tiny):
+    loaded, warnings = load_models(InferenceConfig(model_dir=tiny, device="cpu"))
+    assert warnings == [] and set(loaded) == {"emotion", "tags", "latent"}
+    return loaded
+
+
+# -- contract checks --------------------------------------------------------------------
+
+def test_corrupt_model_is_a_clear_error(tmp_path):
+    bad = tmp_path / "emotion.onnx"
+    bad.write_bytes(b"\x08\x07garbage" * 100)
+    with pytest.raises(ModelError, match=r"emotion.onnx: not a readable ONNX model"):
+        load_model(bad)
+
+
+def test_missing_contract_is_rejected(tmp_path):
+    import onnx
+
+    p = tiny_models.latent_model(tmp_path / "latent.onnx")
+    m = onnx.load(str(p))
+    del m.metadata_props[:]
+    onnx.save(m, str(p))
+    with pytest.raises(ModelError, match="no 'sonolux_contract'"):
+        load_model(p)
+
+
+def test_feature_mismatch_names_the_field(tmp_path):
+    features = dict(FEATURE_CONTRACT, n_mels=64)
+    p = tiny_models.emotion_model(tmp_path / "emotion.onnx", n_mels=64, features=features)
+    with pytest.raises(ModelError, match=r"feature contract mismatch: n_mels=64, the engine computes n_mels=96"):
+        load_model(p)
+
+
+def test_window_mismatch_is_rejected(tmp_path):
+    p = tiny_models.emotion_model(tmp_path / "emotion.onnx", frames=100)
+    with pytest.raises(ModelError, match=r"window_frames=100, the engine's emotion window is 250"):
+        load_model(p)
+
+
+def test_wrong_task_for_file_name(tmp_path):
+    p = tiny_models.latent_model(tmp_path / "emotion.onnx")
+    with pytest.raises(ModelError, match=r"task='latent', expected 'emotion'"):
+        load_model(p, expect_task="emotion")
+
+
+def test_cli_reports_corrupt_model_without_traceback(tmp_path, tiny):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "tagger.onnx").write_bytes(b"not onnx")
+    res = run_sonolux("run", "--input", "synth", "--models", str(d), "--duration", "1", timeout=60)
+    assert res.returncode == 2 and "tagger.onnx: not a readable ONNX model" in res.stderr
+    assert "Traceback" not in res.stderr
+    listing = run_sonolux("models", "--models", str(d))
+    assert listing.returncode == 1 and "tags" in listing.stdout and "ERROR" in listing.stdout
+    ok = run_sonolux("models", "--models", str(tiny))
+    assert ok.returncode == 0 and ok.stdout.count("CPUExecutionProvider") == 3
+
+
+def test_runs_with_a_warning_when_models_are_missing(tmp_path):
+    res = run_sonolux("run", "--input", "synth", "--models", str(tmp_path), "--duration", "1", timeout=60)
+    assert res.returncode == 0, res.stderr
+    warn = [line for line in res.stderr.splitlines() if "warning" in line]
+    assert len(warn) == 1 and "no emotion, tags, latent model" in warn[0]
+    quiet = run_sonolux("run", "--input", "synth", "--no-models", "--duration", "1", timeout=60)
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr
+
+
+# -- the worker ---------------------------------------------------------------------------
+
+def run_hops(analyzer, signal):
+    frame = analyzer.layout.new_frame()
+    hop = SPEC.hop
+    for i in range(len(signal) // hop):
+        analyzer.process_hop(signal[i * hop:(i + 1) * hop], frame)
+    return frame
+
+
+def test_marks_every_half_second_and_newest_window_wins(models):
+    stage, worker = make_inference(models, InferenceConfig(every_s=0.5), keep_results=True)
+    analyzer = make_analyzer(SPEC, None, None, stage)
+    run_hops(analyzer, demo_track(48000, bars=2)[:48000 * 3])  # 3 s, the worker never ran
+    every = stage.every
+    assert every == round(0.5 * SPEC.frame_rate)
+    assert stage.mark_seq + 1 == (48000 * 3 // SPEC.hop) // every
+    assert worker.poll() and not worker.poll()  # runs once: only the newest mark
+    assert worker.skipped == stage.mark_seq and worker.windows == 1
+    # all audio up to the mark went into the features, nothing was dropped
+    assert worker.features.n_frames == stage.mark_pos[stage.mark_seq % 64] // FEATURE_CONTRACT["hop"]
+    assert worker.results[0]["t"] == pytest.approx(stage.mark_t[stage.mark_seq % 64])
+
+
+def test_frames_carry_prediction_and_age(models):
+    stage, worker = make_inference(models, InferenceConfig())
+    analyzer = make_analyzer(SPEC, None, None, stage)
+    frame = analyzer.layout.new_frame()
+    sig = demo_track(48000, bars=2)
+    hop = SPEC.hop
+    for i in range(len(sig) // hop):
+        analyzer.process_hop(sig[i * hop:(i + 1) * hop], frame)
+        worker.poll()
+    assert frame["prediction_age"] >= 0 and frame["prediction_age"] < 0.5 + 1e-9
+    assert 1 <= frame["quadrant"] <= 4
+    assert abs(sum(frame[f"q{k}"] for k in range(1, 5)) - 1) < 1e-5
+    assert frame["tags"].shape == (50,) and frame["latent"].shape == (10,)
+    assert np.all((frame["latent"] > 0) & (frame["latent"] < 1))
+
+
+def test_slow_model_windows_are_skipped_not_queued(models, monkeypatch):
+    """A model slower than the window rate: the worker jumps to the newest window, the
+    analysis keeps real time and no audio block is dropped."""
+    slow = dict(models)
+    real_run = slow["emotion"].run
+
+    def sluggish(inputs):
+        time.sleep(0.35)
+        return real_run(inputs)
+
+    monkeypatch.setattr(slow["emotion"], "run", sluggish)
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), models=slow,
+                    inference=InferenceConfig(every_s=0.1))
+    with engine:
+        time.sleep(3.0)
+        stats = engine.stats()
+    assert engine.inference.skipped > 5
+    assert engine.inference.windows <= 3.0 / 0.35 + 1
+    assert stats.dropped_blocks == 0 and stats.skipped_samples == 0
+    assert stats.t > 2.5  # analysis kept pace with the 3 s of real time
+
+
+# -- smoothing ----------------------------------------------------------------------------
+
+def test_ema_follows_a_step_with_its_time_constant():
+    ema = Ema(tau_s=2.0)
+    ema(np.array([0.0]), 0.0)
+    v = ema(np.array([1.0]), 2.0)
+    assert v[0] == pytest.approx(1 - np.exp(-1))
+
+
+def test_one_euro_is_smooth_when_steady_and_fast_on_jumps():
+    f = OneEuro()
+    rng = np.random.default_rng(0)
+    out = [f(np.array([0.5 + 0.05 * rng.standard_normal()]), 0.5 * i)[0] for i in range(40)]
+    assert np.std(out[10:]) < 0.03
+    jump = [f(np.array([1.0]), 20 + 0.5 * i)[0] for i in range(6)]
+    assert jump[-1] > 0.9
+
+
+def test_hysteresis_needs_a_lead_held_for_a_while():
+    h = QuadrantHysteresis(margin=0.1, hold_s=1.0)
+    assert h(np.array([0.7, 0.1, 0.1, 0.1]), 0.0) == 1
+    assert h(np.array([0.42, 0.48, 0.05, 0.05]), 0.5) == 1  # leads by less than the margin
+    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 1.0) == 1  # leads, not yet for 1 s
+    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 1.5) == 1
+    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 2.0) == 2
+    assert h(np.array([0.6, 0.3, 0.05, 0.05]), 2.5) == 2  # flicker back: held
+    assert h(np.array([0.3, 0.6, 0.05, 0.05]), 3.0) == 2
+
+
+# -- analyze == live -------------------------------------------------------------------------
+
+def test_analyze_equals_a_live_run(models, tmp_path):
+    sig = demo_track(48000, bars=3)  # 6 s
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, sig, 48000, subtype="FLOAT")
+    doc = analyze_file(wav, spec=SPEC, models=models)
+    engine = Engine(SPEC, ArraySource(sig, 48000, 256, realtime=True), models=models)
+    engine.inference.keep_results = True
+    with engine:
+        assert engine.wait(30)
+    live = engine.inference.results
+    assert engine.inference.skipped == 0
+    offline_t = [e["t"] for e in doc["timeline"]]
+    assert [round(r["t"], 4) for r in live] == offline_t
+    for r, e in zip(live, doc["timeline"]):
+        assert r["prediction"].valence == pytest.approx(e["valence"], abs=1e-4)
+        assert r["prediction"].arousal == pytest.approx(e["arousal"], abs=1e-4)
+        assert f"Q{r['prediction'].quadrant}" == e["quadrant"]
+    assert set(doc["emotion"]) >= {"valence", "arousal", "quadrant", "probs"}
+    assert len(doc["tags"]) == 50 and doc["emotion"]["quadrant"] in ("Q1", "Q2", "Q3", "Q4")
+
+
+def test_analyze_json_from_the_cli(tiny, tmp_path):
+    import json
+
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, demo_track(48000, bars=2), 48000)
+    res = run_sonolux("analyze", str(wav), "--json", "--models", str(tiny), timeout=120)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    for key in ("file", "sample_rate", "duration_s", "tempo", "beats", "onsets", "emotion", "tags",
+                "timeline", "regions"):
+        assert key in doc
+    assert doc["timeline"] and {"t", "valence", "arousal", "quadrant", "tags"} <= set(doc["timeline"][0])
+
+
+# -- OSC --------------------------------------------------------------------------------------
+
+def test_emotion_tags_latent_reach_oscdump(models, oscdump):
+    dump = oscdump()
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), models=models,
+                    osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
+    with engine:
+        time.sleep(2.5)
+    msgs = dump.stop()
+    addrs = {a for _, a, _, _ in msgs}
+    for a in ("/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/quadrant",
+              "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"):
+        assert a in addrs, (a, sorted(addrs))
+    tag_addrs = {a for a in addrs if a.startswith("/sonolux/tags/")}
+    assert 5 <= len(tag_addrs) <= 15 and all(" " not in a for a in tag_addrs)
+    quad = [v for _, a, t, v in msgs if a == "/sonolux/emotion/quadrant"]
+    assert all(t == "is" for _, a, t, _ in msgs if a == "/sonolux/emotion/quadrant")
+    assert all(0 <= q[0] <= 4 for q in quad) and 1 <= quad[-1][0] <= 4  # 0 "unknown" before the first window
+
+
+# -- the shipped models -------------------------------------------------------------------------
+
+SHIPPED = ROOT / "models_onnx"
+
+
+@pytest.mark.skipif(not (SHIPPED / "emotion.onnx").exists(), reason="no shipped models in models_onnx/ yet")
+def test_shipped_models_separate_bright_fast_major_from_slow_soft_minor(tmp_path):
+    from render_fixtures import render_mood_pair
+
+    happy, sad = render_mood_pair(tmp_path)
+    loaded, _ = load_models(InferenceConfig(model_dir=SHIPPED, device="cpu"))
+    a = analyze_file(happy, models=loaded)["emotion"]
+    b = analyze_file(sad, models=loaded)["emotion"]
+    assert a["quadrant"] != b["quadrant"], (a, b)
+    assert a["arousal"] > b["arousal"]
