@@ -98,8 +98,8 @@ def run_with_window(engine, args, *, duration=None, quiet=False) -> int:
                 print(("\r" + line + "\x1b[K") if tty else line, end="" if tty else "\n",
                       file=sys.stderr, flush=True)
             state["last"] = now
-            if duration and s.t >= duration:
-                return False
+        if duration and host.t >= duration:  # the audio clock of the frame on screen
+            return False
         return not engine.finished
 
     engine.start()

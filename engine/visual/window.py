@@ -36,8 +36,20 @@ class VisualWindow:
         self.on_tick = on_tick
         self.screen = screen
         fs = (screen if screen is not None else True) if fullscreen else False
-        self.canvas = app.Canvas(title=title, size=size, fullscreen=fs, vsync=vsync, keys=None,
-                                 show=True)
+        kw = dict(title=title, size=size, keys=None, show=True)
+        if fs is not False:
+            kw["fullscreen"] = fs
+        if vsync:
+            kw["vsync"] = True
+        try:
+            self.canvas = app.Canvas(**kw)
+        except RuntimeError as e:  # a backend without vsync / fullscreen control (e.g. OSMesa)
+            if "not supported" not in str(e):
+                raise
+            log.warning("window: %s; continuing without", e)
+            kw.pop("vsync", None)
+            kw.pop("fullscreen", None)
+            self.canvas = app.Canvas(**kw)
         self.canvas.events.draw.connect(self.on_draw)
         self.canvas.events.resize.connect(self.on_resize)
         self.canvas.events.key_press.connect(self.on_key)
@@ -66,10 +78,14 @@ class VisualWindow:
     def on_draw(self, event):
         from vispy import gloo
 
+        if self.closed:
+            return
         gloo.set_viewport(0, 0, *self.canvas.physical_size)
         self.host.draw()
 
     def on_resize(self, event):
+        if self.closed:
+            return
         self.host.resize(self.canvas.physical_size)
 
     def on_key(self, event):

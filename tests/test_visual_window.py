@@ -1,0 +1,49 @@
+"""The live window glue (``sonolux run`` / ``demo`` with a display), driven headless: the same
+VisualWindow, app.Timer and mailbox reads, on an OSMesa canvas, with a real-time engine."""
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+import pytest
+
+from engine.visual.gl import osmesa_available
+
+pytestmark = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6)")
+
+
+def test_window_follows_the_live_engine_and_takes_osc_preset_requests():
+    from engine.visual.gl import use_offscreen
+
+    use_offscreen("osmesa")  # the "window" is an invisible OSMesa canvas here
+    from engine.engine import Engine
+    from engine.sources import SynthSource
+    from engine.spec import StreamSpec
+    from engine.visual.live import add_visual_options, run_with_window
+
+    p = argparse.ArgumentParser()
+    add_visual_options(p)
+    args = p.parse_args(["--preset", "spectrum_bars", "--hud", "--playlist", "off"])
+    spec = StreamSpec()
+    eng = Engine(spec, SynthSource("", spec.sample_rate, spec.block_size, realtime=True, loop=True))
+
+    def controller():  # what the OSC control server does on /sonolux/preset and /blackout
+        time.sleep(0.6)
+        eng.preset_handler("kaleidoscope")
+        eng.blackout_handler(False)
+
+    th = threading.Thread(target=controller, daemon=True)
+    th.start()
+    t0 = time.perf_counter()
+    assert run_with_window(eng, args, duration=1.5, quiet=True) == 0
+    wall = time.perf_counter() - t0
+    th.join(2)
+    host = eng.visual_host
+    assert host.errors == 0 and host.disabled == {}
+    assert host.frames >= 10, f"only {host.frames} timer ticks in {wall:.1f} s"
+    assert host.current == "kaleidoscope"
+    # the animation clock is the audio clock of the frames shown
+    assert 1.0 <= host.t <= 1.5 + 0.5
+    assert wall < 15
