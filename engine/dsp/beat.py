@@ -35,14 +35,15 @@ from ..errors import ParameterError
 
 # parameter slots
 P_FPS, P_LAG_LO, P_LAG_HI, P_ALPHA_ACF, P_ALPHA_MEAN, P_PRIOR_C, P_PRIOR_SIG, P_EST_EVERY, \
-    P_DELAY, P_BETA, P_MARGIN, P_MIN_CONF, P_ALPHA_ACT, P_ACT_MIN, P_STEP = range(15)
-PARAM_SIZE = 15
+    P_DELAY, P_BETA, P_MARGIN, P_MIN_CONF, P_ALPHA_ACT, P_ACT_MIN, P_STEP, P_JUMP_RATIO, \
+    P_JUMP_N, P_REL_MARGIN, P_REL_N = range(19)
+PARAM_SIZE = 19
 
 # state slots
 S_T, S_POS, S_MEAN, S_PERIOD, S_NEXT, S_LAST, S_CONF, S_COUNT, S_COUNTDOWN, S_JUMPS, \
     S_ACT, S_TAP_PERIOD, S_TAP_UNTIL, S_CAND, S_CAND_N, S_PHASE, S_BPM, S_FILLED, \
-    S_PHASE_Q = range(19)
-STATE_SIZE = 19
+    S_PHASE_Q, S_LOCK_T, S_FILLED_MAX = range(21)
+STATE_SIZE = 21
 
 N_HARM = 4
 BPM_LIMITS = (30.0, 300.0)
@@ -59,11 +60,17 @@ def _acf_at(acf, lag):
 
 
 @njit(cache=True, nogil=True)
-def _comb_score(acf, lag, acf0):
+def _comb_score(acf, lag, acf0, filled):
+    """Harmonic comb Σ acf(kL)/k over the harmonics the history already covers (at least
+    two periods of data), normalised so a perfectly periodic signal scores 1."""
     s = 0.0
+    wsum = 0.0
     for k in range(1, N_HARM + 1):
+        if k > 1 and k * lag > 0.5 * filled:
+            break
         s += _acf_at(acf, k * lag) / k
-    return s / acf0
+        wsum += 1.0 / k
+    return s / (acf0 * wsum)
 
 
 @njit(cache=True, nogil=True)
@@ -90,6 +97,23 @@ def _env_at(env, pos_newest, filled, back):
         c = env[(pos_newest - k - 1) % h]
         acc += w * (0.25 * a + 0.5 * b + 0.25 * c)
     return acc
+
+
+@njit(cache=True, nogil=True)
+def _related(r):
+    """True when the period ratio ``r`` is near 2, 1/2, 3, 1/3, 3/2 or 2/3."""
+    for q in (2.0, 0.5, 3.0, 1.0 / 3.0, 1.5, 2.0 / 3.0):
+        if abs(r - q) <= 0.04 * q:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _circ_at(buf, n, x):
+    """Linear interpolation of the circular ``buf[0:n]`` at fractional ``x``."""
+    i = int(math.floor(x))
+    f = x - i
+    return buf[i % n] * (1.0 - f) + buf[(i + 1) % n] * f
 
 
 @njit(cache=True, nogil=True)
@@ -133,14 +157,14 @@ def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
     lag = lo
     step = pr[P_STEP]
     while lag <= hi + 1e-9:
-        raw = _comb_score(acf, lag, acf0)
+        raw = _comb_score(acf, lag, acf0, st[S_FILLED])
         s = max(raw, 0.0) * (1.0 if tap else _prior(pr, lag))
         if s > best:
             best = s
             best_lag = lag
             best_raw = raw
         lag += step
-    conf = min(max(best_raw / 2.0833, 0.0), 1.0)  # Σ 1/k, k = 1..4 = 2.0833
+    conf = min(max(best_raw, 0.0), 1.0)
     st[S_CONF] = 0.7 * st[S_CONF] + 0.3 * conf
     period = st[S_PERIOD]
     switched = False
@@ -149,19 +173,27 @@ def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
     if period <= 0.0 or (tap and abs(period - st[S_TAP_PERIOD]) > 0.06 * st[S_TAP_PERIOD]):
         period = best_lag
         switched = True
+        st[S_LOCK_T] = t
         st[S_CAND_N] = 0.0
     elif abs(best_lag - period) <= 0.04 * period:
         period = 0.75 * period + 0.25 * best_lag
         st[S_CAND_N] = 0.0
     else:
-        cur = max(_comb_score(acf, period, acf0), 0.0) * (1.0 if tap else _prior(pr, period))
-        if best > (1.0 + pr[P_MARGIN]) * cur:
+        cur = max(_comb_score(acf, period, acf0, st[S_FILLED]), 0.0) * (1.0 if tap else _prior(pr, period))
+        # a metrical relative of the current tempo (×2, ×½, ×3, ×⅓, ×3/2, ×2/3) is the usual
+        # octave error: it must win by far more, for longer, than an unrelated tempo change
+        margin = pr[P_MARGIN]
+        need = 2.0
+        if _related(best_lag / period) and t - st[S_LOCK_T] > st[S_FILLED_MAX]:
+            margin = pr[P_REL_MARGIN]
+            need = pr[P_REL_N]
+        if best > (1.0 + margin) * cur:
             if st[S_CAND_N] > 0.0 and abs(best_lag - st[S_CAND]) <= 0.04 * best_lag:
                 st[S_CAND_N] += 1.0
             else:
                 st[S_CAND_N] = 1.0
             st[S_CAND] = best_lag
-            if st[S_CAND_N] >= 2.0:
+            if st[S_CAND_N] >= need:
                 period = best_lag
                 switched = True
                 st[S_CAND_N] = 0.0
@@ -216,8 +248,9 @@ def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
         st[S_NEXT] = obs + n * period
         st[S_JUMPS] = 0.0
         return
-    e = obs - nxt
-    e = e - period * math.floor(e / period + 0.5)  # wrap into [-P/2, P/2)
+    # where the current grid puts the last beat, in comb offsets (frames back from newest)
+    phi_pred = (t - pr[P_DELAY] - nxt) % period
+    s_pred = _circ_at(phase_buf, n_phi, phi_pred)
     gain = pr[P_BETA] * min(1.0, 2.0 * peak + 0.2)
     if tap:
         # the tapped phase holds unless the audio clearly shows beats
@@ -225,14 +258,42 @@ def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
         if conf < 0.3:
             st[S_JUMPS] = 0.0
             return
-    if abs(e) > 0.2 * period and peak > 0.15:
+    # jump to the global best only when it is clearly and persistently better (re-lock after
+    # a break or a wrong start); an off-beat that is only as strong never wins
+    e = obs - nxt
+    e = e - period * math.floor(e / period + 0.5)  # wrap into [-P/2, P/2)
+    if abs(e) > 0.15 * period and best_v > pr[P_JUMP_RATIO] * s_pred and peak > 0.1:
         st[S_JUMPS] += 1.0
-        if st[S_JUMPS] >= 2.0:
-            st[S_NEXT] = nxt + e
-            st[S_JUMPS] = 0.0
-            return
-    else:
+        if st[S_JUMPS] >= pr[P_JUMP_N]:
+            nxt = nxt + e
+            while nxt < t + 0.5:  # never a late beat right after a jump
+                nxt += period
+            st[S_NEXT] = nxt
+            st[S_JUMPS] = -pr[P_JUMP_N]  # hold-off before another jump
+        return
+    if st[S_JUMPS] > 0.0:
         st[S_JUMPS] = 0.0
+    elif st[S_JUMPS] < 0.0:
+        st[S_JUMPS] += 1.0
+    # otherwise follow the strongest comb peak near the predicted phase
+    w = 0.15 * period
+    lo_i = int(math.floor(phi_pred - w))
+    hi_i = int(math.ceil(phi_pred + w))
+    loc = -1.0
+    loc_phi = phi_pred
+    for k in range(lo_i, hi_i + 1):
+        v = phase_buf[k % n_phi]
+        if v > loc:
+            loc = v
+            loc_phi = float(k)
+    if loc <= 0.0:
+        return
+    a = phase_buf[(int(loc_phi) - 1) % n_phi]
+    c = phase_buf[(int(loc_phi) + 1) % n_phi]
+    den = a - 2.0 * loc + c
+    if den < 0.0:
+        loc_phi += 0.5 * (a - c) / den
+    e = phi_pred - loc_phi  # positive: the onsets come later than predicted
     st[S_NEXT] = nxt + gain * e
 
 
@@ -328,9 +389,10 @@ class BeatState:
 
     def __init__(self, fps: float, *, bpm_lo: float = 70.0, bpm_hi: float = 180.0,
                  history_s: float = 8.0, acf_tau_s: float = 3.0, est_every_s: float = 0.25,
-                 prior_sigma_oct: float = 1.0, delay_frames: float = 0.0, beta: float = 0.3,
+                 prior_sigma_oct: float = 1.5, delay_frames: float = 0.0, beta: float = 0.3,
                  switch_margin: float = 0.1, min_confidence: float = 0.05,
-                 activity_min: float = 1e-3):
+                 activity_min: float = 1e-3, jump_ratio: float = 1.3, jump_n: int = 3,
+                 octave_margin: float = 0.5, octave_n: int = 6):
         check_bpm_range(bpm_lo, bpm_hi)
         if history_s < 3.0 or history_s > 30.0:
             raise ParameterError(f"beat history_s={history_s!r} must be within 3..30 s")
@@ -360,6 +422,10 @@ class BeatState:
         pr[P_MIN_CONF] = min_confidence
         pr[P_ACT_MIN] = activity_min
         pr[P_STEP] = 0.25
+        pr[P_JUMP_RATIO] = jump_ratio
+        pr[P_JUMP_N] = jump_n
+        pr[P_REL_MARGIN] = octave_margin
+        pr[P_REL_N] = octave_n
         self.st = np.zeros(STATE_SIZE)
         self.set_range(bpm_lo, bpm_hi)
         self.reset()
@@ -393,6 +459,7 @@ class BeatState:
         self.st[:] = 0.0
         self.st[S_T] = -1.0
         self.st[S_COUNTDOWN] = self.pr[P_EST_EVERY]
+        self.st[S_FILLED_MAX] = self.env.shape[0]
 
     @property
     def bpm(self) -> float:
