@@ -86,3 +86,22 @@ def test_render_cli_with_progress_and_errors(tmp_path):
     assert bad.returncode == 2 and "--size '127x72'" in bad.stderr
     lst = run_sonolux("render", "--list-presets", timeout=60)
     assert lst.returncode == 0 and "kaleidoscope" in lst.stdout
+
+
+@needs_ffmpeg
+def test_render_with_egl_when_available(tmp_path):
+    """The EGL path (GPU machines; Mesa's surfaceless EGL elsewhere) in its own process."""
+    import ctypes.util
+
+    if not ctypes.util.find_library("EGL"):
+        pytest.skip("libEGL is not installed")
+    wav = tmp_path / "clip.wav"
+    _song(wav, 48000, 0.5, silent_until=0.0)
+    out = tmp_path / "egl.mp4"
+    res = run_sonolux("render", str(wav), "--preset", "kaleidoscope", "--gl", "egl", "--size", "128x72",
+                      "--fps", "20", "-o", str(out), timeout=120)
+    if res.returncode != 0 and ("EGL" in res.stderr or "egl" in res.stderr):
+        pytest.skip(f"EGL is not usable here: {res.stderr.strip().splitlines()[-1]}")
+    assert res.returncode == 0, res.stderr
+    assert "(egl: " in res.stderr, res.stderr
+    assert abs(float(probe(out)["format"]["duration"]) - 0.5) <= 1 / 20

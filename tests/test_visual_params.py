@@ -247,6 +247,14 @@ def test_hot_reload_picks_up_json_changes_and_keeps_old_on_error(tmp_path):
     assert "live_one.json: parameters[0] (level).max: missing" in " ".join(reg.errors.values())
 
 
+def test_new_preset_files_are_picked_up_while_running(tmp_path):
+    reg = PresetRegistry([tmp_path], default_dir=False, entry_points=False)
+    assert reg.changed() == []
+    _write_preset(tmp_path, "fresh")
+    assert reg.changed() == ["fresh"] and "fresh" in reg.names()
+    assert reg.changed() == []
+
+
 def test_playlist_switches_on_quadrant_after_hold_and_on_region_change():
     pl = parse_playlist({"trigger": "quadrant", "min_hold_s": 2.0,
                          "quadrants": {"Q1": ["a", "b"], "Q3": ["c"]}})

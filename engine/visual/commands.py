@@ -75,7 +75,7 @@ def cmd_render(args, spec=None, config=None) -> int:
         dur = f"{res.video_duration:.3f} s" if res.video_duration is not None else "?"
         print(f"sonolux render: wrote {res.path}: {res.frames} frames at {res.fps:g} fps, "
               f"{res.size[0]}x{res.size[1]}, {dur} (audio {res.audio_duration:.3f} s), "
-              f"{res.frames / max(res.seconds, 1e-9):.1f} frames/s"
+              f"{res.frames / max(res.seconds, 1e-9):.1f} frames/s ({res.backend})"
               + (f", {res.errors} preset error(s): fallback shown" if res.errors else ""),
               file=sys.stderr)
     return 0

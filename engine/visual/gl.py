@@ -78,7 +78,7 @@ def use_offscreen(prefer: str = "auto") -> str:
     bound = current_backend()
     if bound:
         return bound
-    order = {"egl": ["egl", "osmesa"], "osmesa": ["osmesa"],
+    order = {"egl": ["egl"], "osmesa": ["osmesa"],
              "auto": (["egl", "osmesa"] if gpu_present() else ["osmesa"])}.get(prefer)
     if order is None:
         raise GLUnavailable(f"gl={prefer!r} must be one of auto, egl, osmesa")
@@ -95,6 +95,10 @@ def use_offscreen(prefer: str = "auto") -> str:
                 lib = ctypes.util.find_library("OpenGL")  # glvnd's context-neutral GL
                 if lib:
                     _set_gl_lib(lib)
+                if not has_display():
+                    # Mesa's EGL needs this without X/Wayland; NVIDIA's EGL (listed first by
+                    # glvnd) ignores it and picks the GPU device
+                    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
             vispy.use(app=name)
             from vispy import app
 

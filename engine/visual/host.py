@@ -12,6 +12,7 @@ it in its next :meth:`step`. Nothing here ever touches the audio or analysis thr
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import traceback
@@ -93,6 +94,7 @@ class VisualHost:
         self.t = 0.0
         self.frame = None
         self._req_name: str | None = None
+        self._req_counter = itertools.count(1)  # next() is atomic under the GIL
         self._req_seq = 0
         self._req_done = 0
         self._blackout_on = False
@@ -107,7 +109,7 @@ class VisualHost:
     def request_preset(self, name: str) -> None:
         """Ask for preset ``name`` (crossfaded in); applied by the GUI thread on its next step."""
         self._req_name = str(name)
-        self._req_seq += 1
+        self._req_seq = next(self._req_counter)
 
     def set_blackout(self, on: bool) -> None:
         """Fade the output to black (True) or back (False)."""

@@ -109,6 +109,7 @@ class PresetRegistry:
         self.use_entry_points = entry_points
         self.entries: dict[str, PresetEntry] = {}
         self.errors: dict[str, str] = {}  # file or entry point -> message
+        self._seen_bad: dict = {}
         self.scan()
 
     # --- discovery -------------------------------------------------------------------------
@@ -205,9 +206,31 @@ class PresetRegistry:
 
     # --- hot reload ------------------------------------------------------------------------
     def changed(self) -> list[str]:
-        """Re-read presets whose JSON or module changed on disk; returns their names.
-        A file that now fails validation keeps the old entry and is reported in ``errors``."""
+        """Re-read presets whose JSON or module changed on disk, and pick up new preset files
+        in the folders; returns their names. A file that now fails validation keeps the old
+        entry and is reported in ``errors``."""
         out = []
+        known = {e.json_path for e in self.entries.values() if e.json_path is not None}
+        for d in self.dirs:
+            if not d.is_dir():
+                continue
+            for jp in d.glob("*.json"):
+                if jp in known:
+                    continue
+                stamp = jp.stat().st_mtime_ns if jp.exists() else None
+                if self._seen_bad.get(jp) == stamp:
+                    continue  # a broken new file: report once per version
+                try:
+                    e = self._entry_from_json(jp)
+                except ConfigError as err:
+                    self._seen_bad[jp] = stamp
+                    self.errors[str(jp)] = str(err)
+                    log.error("preset %s", err)
+                    continue
+                if e is not None and e.name not in self.entries:
+                    self.entries[e.name] = e
+                    out.append(e.name)
+                    log.info("preset %s: new in %s", e.name, d)
         for name, e in list(self.entries.items()):
             if not e.json_path:
                 continue

@@ -35,6 +35,7 @@ class RenderResult:
     has_audio: bool | None
     seconds: float  # wall time of the render
     errors: int  # preset failures (replaced by the fallback)
+    backend: str = ""  # offscreen GL: "egl" or "osmesa", with the renderer string
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -138,6 +139,7 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
     frames = TableFrames(table)
 
     target = OffscreenTarget(size, gl)
+    backend = f"{target.backend}: {target.renderer_info()}"
     host = VisualHost(registry, size, preset=preset, hud=hud, hot_reload=False, playlist=playlist,
                       crossfade_s=crossfade_s)
     host.gl_init()
@@ -186,4 +188,5 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
         if abs(vdur - duration) > 1.0 / fps + 1e-6:
             raise RenderError(f"{out}: duration {vdur:.4f} s differs from the audio's {duration:.4f} s "
                               f"by more than one frame (1/{fps:g} s)")
-    return RenderResult(out, n_video, fps, tuple(size), duration, vdur, has_audio, seconds, host.errors)
+    return RenderResult(out, n_video, fps, tuple(size), duration, vdur, has_audio, seconds, host.errors,
+                        backend)
