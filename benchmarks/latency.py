@@ -94,25 +94,15 @@ def numpy_reference_hop_times(signal, spec: StreamSpec, n_hops: int) -> list[flo
     return times
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=20.0, help="length of the real-time run (default 20)")
-    ap.add_argument("--hop", type=int, default=256)
-    ap.add_argument("--blocksize", type=int, default=256)
-    ap.add_argument("--samplerate", type=int, default=48000)
-    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/latency.json)")
-    args = ap.parse_args(argv)
-
-    spec = StreamSpec(sample_rate=args.samplerate, block_size=args.blocksize, hop=args.hop,
-                      n_fft=max(1024, args.hop))
-    bars = int(np.ceil(args.seconds / 2.0))
-    signal = demo_track(spec.sample_rate, bars=max(bars, 1))[:int(args.seconds * spec.sample_rate)]
-
+def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> dict:
+    """Play ``signal`` in real time through the engine (OSC to a loopback receiver) and
+    return per-hop analysis times, audio→OSC latencies (s) and the run's stats."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(0.2)
     port = receiver.getsockname()[1]
     received = [0]
+    done = threading.Event()
 
     def drain():
         while True:
@@ -125,12 +115,11 @@ def main(argv=None):
             except OSError:
                 return
 
-    done = threading.Event()
     threading.Thread(target=drain, daemon=True).start()
-
     sends = []  # (sample_end, t_sent)
     source = TimedSource(signal, spec)
-    engine = Engine(spec, source, osc_targets=build_targets([f"127.0.0.1:{port}"]),
+    engine = Engine(spec, source, osc_targets=build_targets([f"127.0.0.1:{port}"]), models=models,
+                    inference=inference,
                     on_send=lambda addr, v, seq, sample_end, t: sends.append((sample_end, t)))
     hop_times = []
     inner = engine.worker.step
@@ -143,22 +132,37 @@ def main(argv=None):
         return ok
 
     engine.worker.step = timed_step
-    print(f"running {args.seconds:g} s of audio in real time (hop {spec.hop} @ {spec.sample_rate} Hz) …",
-          file=sys.stderr)
     with engine:
-        engine.wait(args.seconds + 30)
+        engine.wait(len(signal) / spec.sample_rate + 30)
     done.set()
-    stats = engine.stats()
-
     lat = []
     for sample_end, t_sent in sends:
         block = (sample_end - 1) // spec.block_size
         if 0 <= block < source.n_blocks and np.isfinite(source.t_in[block]):
             lat.append(t_sent - source.t_in[block])
+    return {"hop_times": hop_times, "latencies": lat, "stats": engine.stats(),
+            "received": received[0], "inference": engine.inference}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of the real-time run (default 20)")
+    ap.add_argument("--hop", type=int, default=256)
+    ap.add_argument("--blocksize", type=int, default=256)
+    ap.add_argument("--samplerate", type=int, default=48000)
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/latency.json)")
+    args = ap.parse_args(argv)
+
+    spec = StreamSpec(sample_rate=args.samplerate, block_size=args.blocksize, hop=args.hop,
+                      n_fft=max(1024, args.hop))
+    signal = demo_signal(spec, args.seconds)
+    print(f"running {args.seconds:g} s of audio in real time (hop {spec.hop} @ {spec.sample_rate} Hz) …",
+          file=sys.stderr)
+    run = measure_live(spec, signal)
+    hop_times, stats = run["hop_times"], run["stats"]
     ref = numpy_reference_hop_times(signal, spec, min(len(hop_times), 5000))
     hop_summary, ref_summary = summary_ms(hop_times), summary_ms(ref)
     hop_budget_ms = 1e3 * spec.hop / spec.sample_rate
-    lat_summary = summary_ms(lat)
     result = {
         "benchmark": "latency",
         "machine": machine(),
@@ -169,9 +173,9 @@ def main(argv=None):
         "ratio_numpy_over_sonolux_p50": round(ref_summary["p50_ms"] / hop_summary["p50_ms"], 2),
         "ratio_numpy_over_sonolux_p99": round(ref_summary["p99_ms"] / hop_summary["p99_ms"], 2),
         "hop_budget_ms": round(hop_budget_ms, 3),
-        "audio_to_osc": lat_summary,
+        "audio_to_osc": summary_ms(run["latencies"]),
         "audio_to_osc_budget_ms": round(hop_budget_ms + 3.0, 3),
-        "osc_messages": stats.osc_messages, "osc_received": received[0], "osc_errors": stats.osc_errors,
+        "osc_messages": stats.osc_messages, "osc_received": run["received"], "osc_errors": stats.osc_errors,
         "dropped_blocks": stats.dropped_blocks, "skipped_samples": stats.skipped_samples,
     }
     path = write_result("latency", result, args.out)
@@ -179,6 +183,11 @@ def main(argv=None):
 
     print(json.dumps(result, indent=2))
     print(f"wrote {path}", file=sys.stderr)
+
+
+def demo_signal(spec: StreamSpec, seconds: float) -> np.ndarray:
+    bars = max(int(np.ceil(seconds / 2.0)), 1)
+    return demo_track(spec.sample_rate, bars=bars)[:int(seconds * spec.sample_rate)]
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
+from .segment import Segmenter
 from .sources.file import load_audio
 from .spec import StreamSpec
 
@@ -37,7 +38,7 @@ def events(table: FrameTable, name: str) -> list[float]:
 
 
 def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
-                 models: dict | None = None, inference=None) -> dict:
+                 models: dict | None = None, inference=None, segmenter: Segmenter | None = None) -> dict:
     from .engine import make_analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
@@ -46,12 +47,14 @@ def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig
     stage = worker = None
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
-    table = make_analyzer(spec, config, None, stage).analyze(
+    segmenter = segmenter or Segmenter()
+    table = make_analyzer(spec, config, None, stage, segmenter).analyze(
         signal, after_hop=worker.poll if worker else None)
     doc = summarize(table, file=str(path), sample_rate=spec.sample_rate,
                     duration_s=signal.shape[0] / spec.sample_rate)
     if worker is not None:
         doc.update(model_summary(worker.results, models))
+    doc["regions"] = segmenter.finish(doc["duration_s"])
     return doc
 
 

@@ -5,6 +5,7 @@ It owns the wiring and the lifecycle, nothing else: the pieces each do one job.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, replace
 
 from .analysis import AnalysisConfig, Analyzer, build_chain
@@ -14,6 +15,8 @@ from .frame import Mailbox
 from .inference.runtime import InferenceConfig, make_inference
 from .processors.base import Chain
 from .processors.override import EmotionOverride
+from .processors.regions import RegionStage
+from .segment import Segmenter
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource
@@ -24,13 +27,16 @@ log = logging.getLogger("sonolux")
 
 
 def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
-                  control_state: ControlState | None = None, inference_stage=None) -> Analyzer:
+                  control_state: ControlState | None = None, inference_stage=None,
+                  segmenter: Segmenter | None = None) -> Analyzer:
     """The live engine's analysis chain; offline analysis uses the very same one.
-    Order: features → inference results → the operator's override (last word)."""
+    Order: features → inference results → the operator's override → emotion regions."""
     config = config or AnalysisConfig()
     stages = [inference_stage] if inference_stage is not None else []
+    regions = RegionStage(segmenter or Segmenter(), energy_segment_s=config.energy_segment_s,
+                          tempo_segment_s=config.tempo_segment_s)
     chain = Chain([*build_chain(config).processors, *stages,
-                   EmotionOverride(control_state or ControlState())])
+                   EmotionOverride(control_state or ControlState()), regions])
     return Analyzer(spec, config, chain=chain)
 
 
@@ -77,6 +83,9 @@ class Engine:
         self._started = False
 
     def start(self) -> None:
+        # CPython hands the GIL over every 5 ms by default, longer than a hop: ask for 1 ms
+        # so the analysis thread never waits long behind the inference or output threads
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.analyzer.warm_up()
         self.worker.start()
         if self.inference:

@@ -17,6 +17,8 @@ from .models import WINDOW_KIND
 from .smoothing import QuadrantHysteresis, make_smoother
 from .stage import MARKS, InferenceStage, Prediction
 
+YIELD_EVERY = 4 * 256  # model-rate samples of feature work between GIL hand-overs
+
 
 class InferenceWorker:
     def __init__(self, stage: InferenceStage, models: dict, *, smoothing: str = "ema",
@@ -55,11 +57,12 @@ class InferenceWorker:
             ring.read_pos = ring.write_pos  # start over from the newest audio
             self.resets += 1
         while ring.read_pos < pos:
-            n = min(pos - ring.read_pos, self._buf.shape[0])
+            n = min(pos - ring.read_pos, YIELD_EVERY)
             got = ring.read_into(self._buf[:n])
             if got == 0:
                 break
             self.features.push(self._buf[:got])
+            time.sleep(0)  # let the analysis thread have the GIL between chunks
 
     def run_mark(self, seq: int) -> Prediction | None:
         """Analyse the window ending at mark ``seq`` and publish the result."""

@@ -1,0 +1,121 @@
+"""Inference benchmark: the encoders' cost per window, and proof that they stay out of the
+way of the live path.
+
+    python benchmarks/inference.py [--models DIR] [--seconds 20] [--windows 300] [--device auto]
+
+1. Per-window latency (emotion + tags + latent, the worker's whole step on one window),
+   p50 / p99 / max, with onnxruntime on 1 thread and on all threads; on a GPU machine also
+   with the provider actually used (printed).
+2. The same real-time run (demo track, hop 256 @ 48 kHz) twice in one process, without and
+   with the models: analysis-hop p99 and audio → OSC latency p99 (levels / onsets), and the
+   ratio with / without (target: ≤ 1.10).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stats import machine, summary_ms, write_result  # noqa: E402
+from latency import demo_signal, measure_live  # noqa: E402
+
+from engine import StreamSpec  # noqa: E402
+from engine.inference.models import default_model_dir  # noqa: E402
+from engine.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
+from engine.engine import make_analyzer  # noqa: E402
+
+
+def window_latency(models: dict, signal: np.ndarray, spec: StreamSpec, n: int) -> dict:
+    """Time ``n`` worker steps (features of the new audio + all models) on real windows."""
+    stage, worker = make_inference(models, InferenceConfig(every_s=0.5))
+    analyzer = make_analyzer(spec, None, None, stage)
+    frame = analyzer.layout.new_frame()
+    hop = spec.hop
+    times, per_model = [], {t: [] for t in models}
+    originals = {t: m.run for t, m in models.items()}
+
+    def timed(task):
+        def run(inputs):
+            t0 = time.perf_counter()
+            out = originals[task](inputs)
+            per_model[task].append(time.perf_counter() - t0)
+            return out
+        return run
+
+    for t, m in models.items():
+        m.run = timed(t)
+    try:
+        i = 0
+        total = len(signal) // hop
+        while len(times) < n:
+            analyzer.process_hop(signal[(i % total) * hop:((i % total) + 1) * hop], frame)
+            i += 1
+            if stage.mark_seq > worker.last_mark:
+                t0 = time.perf_counter()
+                worker.poll()
+                times.append(time.perf_counter() - t0)
+    finally:
+        for t, m in models.items():
+            m.run = originals[t]
+    return {"window": summary_ms(times), **{f"model_{t}": summary_ms(v) for t, v in per_model.items()}}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default=None, help="model folder (default models_onnx/)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of each real-time run")
+    ap.add_argument("--windows", type=int, default=300, help="windows timed per thread setting")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    spec = StreamSpec()
+    signal = demo_signal(spec, args.seconds)
+    model_dir = args.models or default_model_dir()
+    result = {"benchmark": "inference", "machine": machine(), "models": str(model_dir), "windows": {}}
+
+    all_threads = os.cpu_count() or 1
+    for label, threads, device in (("cpu_1_thread", 1, "cpu"), (f"cpu_{all_threads}_threads", all_threads, "cpu")):
+        models, _ = load_models(InferenceConfig(model_dir=model_dir, device=device, threads=threads))
+        if not models:
+            sys.exit(f"no models in {model_dir}")
+        print(f"timing {args.windows} windows, {label} …", file=sys.stderr)
+        result["windows"][label] = window_latency(models, signal, spec, args.windows)
+        result["windows"][label]["provider"] = {t: m.provider for t, m in models.items()}
+    if args.device != "cpu":
+        models, _ = load_models(InferenceConfig(model_dir=model_dir, device=args.device))
+        used = {t: m.provider for t, m in models.items()}
+        if any(p != "CPUExecutionProvider" for p in used.values()):
+            print(f"timing {args.windows} windows on {used} …", file=sys.stderr)
+            result["windows"]["gpu"] = window_latency(models, signal, spec, args.windows)
+            result["windows"]["gpu"]["provider"] = used
+        else:
+            result["windows"]["gpu"] = {"skipped": "no GPU provider could start here", "provider": used}
+
+    runs = {}
+    for label, use in (("no_models", False), ("with_models", True)):
+        models = load_models(InferenceConfig(model_dir=model_dir, device="cpu"))[0] if use else None
+        print(f"real-time run {args.seconds:g} s, {label} …", file=sys.stderr)
+        r = measure_live(spec, signal, models=models)
+        s = r["stats"]
+        runs[label] = {"hop": summary_ms(r["hop_times"]), "audio_to_osc": summary_ms(r["latencies"]),
+                       "dropped_blocks": s.dropped_blocks, "skipped_samples": s.skipped_samples,
+                       "inference_windows": s.inference_windows, "inference_skipped": s.inference_skipped}
+    result["live"] = runs
+    a, b = runs["no_models"], runs["with_models"]
+    result["ratio_with_over_without"] = {
+        "hop_p99": round(b["hop"]["p99_ms"] / a["hop"]["p99_ms"], 3),
+        "audio_to_osc_p99": round(b["audio_to_osc"]["p99_ms"] / a["audio_to_osc"]["p99_ms"], 3),
+    }
+    path = write_result("inference", result, args.out)
+    print(json.dumps(result, indent=2))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Emotion regions live: feeds the Segmenter from the frame's energy / tempo coefficients and
+mood, and publishes the region on every frame.
+
+Fields: ``region_index`` (0, 1, …), ``region_label`` (running label of the current region:
+1 fierce, 2 cheerful, 3 gentle, 4 low, 0 unknown), ``region_start`` (s), ``region_change``
+(1 on the hop a cut is decided) with ``region_change_count``, and ``region_boundary`` (the
+cut's time: a cut is decided up to a few energy segments after the boundary it marks).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..segment import LABEL_CODES, LABELS, Segmenter
+from .base import Processor
+
+
+class RegionStage(Processor):
+    """Cuts land on energy-segment boundaries; ``refine`` moves each to the hop where the
+    level steps most (mean dB over ``step_window_s`` before vs. after) within one segment
+    either side, so boundary times are accurate to a hop, not to a segment."""
+
+    def __init__(self, segmenter: Segmenter, *, energy_segment_s: float, tempo_segment_s: float,
+                 step_window_s: float = 0.25, tempo_source: str = "bpm", min_confidence: float = 0.3,
+                 min_onset_rate: float = 1.0):
+        """``tempo_source``: "bpm" — γ is the beat tracker's mean BPM over the segment, hops
+        with confidence below ``min_confidence`` ignored; "onset_rate" — the ``tempo_z``
+        field (onset-rate contrast), used only when both segments had at least
+        ``min_onset_rate`` onsets per second (sparse onsets give meaningless ratios)."""
+        if tempo_source not in ("bpm", "onset_rate"):
+            raise ParameterError(f"tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
+        self.tempo_source = tempo_source
+        self.min_confidence = min_confidence
+        self.min_onset_rate = min_onset_rate
+        self.segmenter = segmenter
+        self.energy_segment_s = energy_segment_s
+        self.tempo_segment_s = tempo_segment_s
+        self.step_window_s = step_window_s
+        if segmenter.refine is None:
+            segmenter.refine = self.refine
+
+    def prepare(self, spec, layout):
+        self.m = max(1, int(round(self.energy_segment_s * spec.sample_rate)))
+        self.hops_per_tempo = max(1, int(round(self.tempo_segment_s * spec.frame_rate)))
+        self.hop, self.sr = spec.hop, spec.sample_rate
+        self._i_e = layout.scalars.get("energy")
+        self._i_tz = layout.scalars.get("tempo_z")
+        self._i_bpm = layout.scalars.get("bpm")
+        self._i_conf = layout.scalars.get("bpm_confidence")
+        self._i_onset = layout.scalars.get("onset")
+        qs = [layout.scalars.get(f"q{k}") for k in range(1, 5)]
+        self._q = np.array(qs) if all(i is not None for i in qs) else None
+        self._probs = np.zeros(4)
+        self._i_level = layout.scalars.get("level_db")
+        n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
+        self._level_t = np.full(n, -np.inf)
+        self._level_db = np.zeros(n)
+        self._level_pos = 0
+        self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
+        names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
+                 "region_boundary")
+        self._i = {n: layout.add_scalar(n) for n in names}
+        self.reset()
+
+    def _collect_tempo(self, v) -> None:
+        if self._i_bpm is not None and self._i_conf is not None and v[self._i_conf] >= self.min_confidence:
+            self._bpm_sum += v[self._i_bpm]
+            self._bpm_n += 1
+        if self._i_onset is not None:
+            self._onsets += v[self._i_onset]
+
+    def _tempo_z(self, v) -> float | None:
+        """The contrast between the tempo segment that just ended and the one before."""
+        if self.tempo_source == "bpm":
+            gamma = self._bpm_sum / self._bpm_n if self._bpm_n > 0.5 * self.hops_per_tempo else None
+        else:
+            enough = self._onsets >= self.min_onset_rate * self.tempo_segment_s
+            gamma = self._onsets if enough else None
+        prev, self._gamma_prev = self._gamma_prev, gamma
+        self._bpm_sum = self._bpm_n = self._onsets = 0.0
+        if gamma is None or prev is None:
+            return None
+        return float(v[self._i_tz]) if self.tempo_source == "onset_rate" else gamma / prev
+
+    def refine(self, t: float) -> float:
+        """The hop start near ``t`` (± one energy segment) with the largest level step."""
+        order = np.argsort(self._level_t)
+        ts, db = self._level_t[order], self._level_db[order]
+        ok = np.isfinite(ts)
+        ts, db = ts[ok], db[ok]
+        w = self._w
+        if ts.shape[0] < 2 * w + 1:
+            return t
+        c = np.concatenate([[0.0], np.cumsum(db)])
+        idx = np.arange(w, ts.shape[0] - w + 1)
+        step = np.abs((c[idx + w] - c[idx]) - (c[idx] - c[idx - w])) / w
+        near = np.abs(ts[idx] - t) <= self.energy_segment_s
+        if not near.any():
+            return t
+        best = idx[near][np.argmax(step[near])]
+        return float(ts[best])
+
+    def reset(self):
+        self._level_t[:] = -np.inf
+        self._level_pos = 0
+        self.segmenter.reset()
+        self.n_energy = self.n_tempo = self.hops = 0
+        self._bpm_sum = self._bpm_n = self._onsets = 0.0
+        self._gamma_prev = None  # previous tempo segment's γ (BPM) or onset count
+        self.changes = 0
+        self.last_boundary = 0.0
+
+    def process(self, ctx, frame):
+        v = frame.values
+        seg = self.segmenter
+        self.hops += 1
+        if self._i_level is not None:
+            i = self._level_pos % self._level_t.shape[0]
+            self._level_t[i] = ctx.t - self.hop / self.sr  # the hop's start
+            self._level_db[i] = v[self._i_level]
+            self._level_pos += 1
+        cut = None
+        n = ctx.sample_end // self.m
+        if n > self.n_energy and self._i_e is not None:
+            self.n_energy = n
+            cut = seg.energy((n - 1) * self.m / self.sr, v[self._i_e])
+        self._collect_tempo(v)
+        n = self.hops // self.hops_per_tempo
+        if n > self.n_tempo:
+            self.n_tempo = n
+            z = self._tempo_z(v)
+            if z is not None and cut is None:
+                cut = seg.tempo((n - 1) * self.hops_per_tempo * self.hop / self.sr, z)
+        if self._q is not None:
+            probs = np.take(v, self._q, out=self._probs)
+            if probs.sum() > 0:
+                seg.mood(ctx.t, probs)
+        if cut is not None:
+            self.changes += 1
+            self.last_boundary = cut
+        cur = seg.current
+        v[self._i["region_index"]] = len(seg.regions) - 1
+        v[self._i["region_label"]] = LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0)
+        v[self._i["region_start"]] = cur.start
+        v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
+        v[self._i["region_change_count"]] = self.changes
+        v[self._i["region_boundary"]] = self.last_boundary

@@ -1,0 +1,109 @@
+"""Emotion regions: the z-coefficient segmenter on constructed signals, live and offline."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine import ParameterError, StreamSpec
+from engine.analysis import AnalysisConfig
+from engine.analyze import analyze_file
+from engine.engine import Engine, make_analyzer
+from engine.segment import Segmenter
+from engine.sources import ArraySource
+
+SR = 48000
+SPEC = StreamSpec()
+HOP_S = SPEC.hop / SR
+
+
+def noise_steps(levels, seconds, seed=0):
+    """White noise whose amplitude changes at known times (step i starts at i*seconds)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    return np.concatenate([a * rng.standard_normal(n) for a in levels]).astype(np.float32)
+
+
+def regions_of(signal, **seg):
+    table_an = make_analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0), None, None, Segmenter(**seg))
+    table_an.analyze(signal)
+    stage = table_an.chain.processors[-1]
+    return stage.segmenter.finish(len(signal) / SR)
+
+
+@pytest.mark.parametrize("step_at", [6.0, 6.3, 7.77])
+def test_energy_steps_cut_within_one_hop(step_at):
+    rng = np.random.default_rng(1)
+    x = (0.02 * rng.standard_normal(int(14 * SR))).astype(np.float32)
+    x[int(step_at * SR):] *= 10  # +20 dB at a known time, also inside a segment
+    regions = regions_of(x)
+    starts = [r["start"] for r in regions[1:]]
+    assert len(starts) == 1, regions
+    assert abs(starts[0] - step_at) <= HOP_S + 1e-9, (starts, step_at)
+
+
+def test_steps_down_and_up_each_cut():
+    x = noise_steps([0.3, 0.03, 0.3, 0.01], 6.0)
+    starts = [r["start"] for r in regions_of(x)[1:]]
+    assert len(starts) == 3 and np.allclose(starts, [6, 12, 18], atol=HOP_S + 1e-9), starts
+
+
+def test_steady_signals_make_no_cuts(rng):
+    t = np.arange(20 * SR) / SR
+    for x in (0.3 * np.sin(2 * np.pi * 220 * t), 0.1 * rng.standard_normal(t.size),
+              np.zeros(t.size)):
+        assert len(regions_of(x.astype(np.float32))) == 1
+
+
+def test_minimum_length_suppresses_flicker():
+    x = noise_steps([0.3, 0.03] * 4, 3.0)  # the level flips every 3 s for 24 s
+    regions = regions_of(x, min_region_s=4.0)
+    lengths = [r["end"] - r["start"] for r in regions[:-1]]
+    assert len(regions) >= 2 and min(lengths) >= 4.0 - 1e-9, regions
+    assert len(regions_of(x, min_region_s=1.0)) == 8  # every flip cuts without the minimum
+    # a level that flickers every second is one long transition, not a cut per flicker
+    assert len(regions_of(noise_steps([0.3, 0.03] * 8, 1.0), min_region_s=1.0)) <= 4
+
+
+def test_energy_only_and_tempo_only_variants(rng):
+    x = noise_steps([0.3, 0.03], 8.0)
+    assert len(regions_of(x, use_tempo=False)) == 2
+    assert len(regions_of(x, use_energy=False)) == 1  # no onset-rate change in steady noise
+
+
+def test_labels_follow_the_mood_inside_each_region():
+    seg = Segmenter(min_region_s=1.0)
+    for i in range(100):
+        seg.mood(i * 0.05, [0.1, 0.7, 0.1, 0.1] if i < 60 else [0.7, 0.1, 0.1, 0.1])
+    assert seg.cut(3.0) == 3.0  # decided at t=5, moods after t=3 move to the new region
+    regions = seg.finish(5.0)
+    assert [r["label"] for r in regions] == ["fierce", "cheerful"]
+    assert [r["quadrant"] for r in regions] == ["Q2", "Q1"]
+
+
+def test_run_of_out_of_band_values_is_one_cut_at_the_strongest_jump():
+    seg = Segmenter(min_region_s=0.0, reference="previous")
+    energies = [1.0, 1.0, 1.0, 2.0, 8.0, 16.0, 16.0, 16.0]  # a crescendo over three segments
+    cuts = [seg.energy(float(i), e) for i, e in enumerate(energies)]
+    assert [c for c in cuts if c is not None] == [4.0]  # ×4 is the strongest jump of the run
+
+
+def test_bad_parameters():
+    with pytest.raises(ParameterError, match="energy_band"):
+        Segmenter(energy_band=(1.2, 1.4))
+    with pytest.raises(ParameterError, match="reference"):
+        Segmenter(reference="median")
+
+
+def test_live_regions_equal_offline(tmp_path):
+    x = noise_steps([0.3, 0.03, 0.3], 6.0)
+    wav = tmp_path / "steps.wav"
+    sf.write(wav, x, SR, subtype="FLOAT")
+    offline = analyze_file(wav, spec=SPEC, config=AnalysisConfig(energy_segment_s=1.0))["regions"]
+    engine = Engine(SPEC, ArraySource(x, SR, 333, realtime=False), config=AnalysisConfig(energy_segment_s=1.0))
+    changes = []
+    engine.worker.on_frame = lambda f: changes.append((f["region_boundary"], f["region_index"])) if f["region_change"] else None
+    with engine:
+        assert engine.wait(60)
+    live = engine.analyzer.chain.processors[-1].segmenter.finish(len(x) / SR)
+    assert live == offline and len(live) == 3
+    assert [round(b, 4) for b, _ in changes] == [r["start"] for r in offline[1:]]
+    assert [i for _, i in changes] == [1, 2]
