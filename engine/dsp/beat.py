@@ -46,6 +46,7 @@ S_T, S_POS, S_MEAN, S_PERIOD, S_NEXT, S_LAST, S_CONF, S_COUNT, S_COUNTDOWN, S_JU
 STATE_SIZE = 21
 
 N_HARM = 4
+HALF_W = 0.5
 BPM_LIMITS = (30.0, 300.0)
 
 
@@ -70,6 +71,10 @@ def _comb_score(acf, lag, acf0, filled):
             break
         s += _acf_at(acf, k * lag) / k
         wsum += 1.0 / k
+    # duple-meter bias: a beat that divides in two (energy at L/2) beats a triple grouping
+    h = _acf_at(acf, 0.5 * lag)
+    if h > 0.0:
+        s += HALF_W * h
     return s / (acf0 * wsum)
 
 
