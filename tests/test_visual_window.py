@@ -14,9 +14,10 @@ from engine.visual.gl import osmesa_available
 pytestmark = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6)")
 
 
-def test_window_follows_the_live_engine_and_takes_osc_preset_requests():
+def test_window_follows_the_live_engine_and_takes_osc_preset_requests(monkeypatch):
     from engine.visual.gl import use_offscreen
 
+    monkeypatch.setenv("SONOLUX_WINDOW_OFFSCREEN", "1")
     use_offscreen("osmesa")  # the "window" is an invisible OSMesa canvas here
     from engine.engine import Engine
     from engine.sources import SynthSource
@@ -47,3 +48,20 @@ def test_window_follows_the_live_engine_and_takes_osc_preset_requests():
     # the animation clock is the audio clock of the frames shown
     assert 1.0 <= host.t <= 1.5 + 0.5
     assert wall < 15
+
+
+def test_no_window_backend_means_a_clear_warning_and_a_windowless_run(monkeypatch, capsys):
+    from engine.visual import gl, live
+
+    def no_backend():
+        raise gl.GLUnavailable("no window backend for Vispy (install one, e.g. `pip install glfw`)")
+
+    monkeypatch.setattr(gl, "use_window", no_backend)
+    monkeypatch.setenv("DISPLAY", ":0")
+    args = argparse.Namespace(no_window=False)
+    assert live.window_wanted(args) is False
+    assert "running without the visual window" in capsys.readouterr().err
+    assert live.window_wanted(argparse.Namespace(no_window=True)) is False
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert live.window_wanted(argparse.Namespace(no_window=False)) is False

@@ -109,15 +109,35 @@ def use_offscreen(prefer: str = "auto") -> str:
     raise GLUnavailable("no offscreen OpenGL backend: " + "; ".join(errors))
 
 
+#: Vispy backends that open real windows, in order of preference
+WINDOW_BACKENDS = (("pyqt6", "PyQt6"), ("pyside6", "PySide6"), ("pyqt5", "PyQt5"), ("pyside2", "PySide2"),
+                   ("glfw", None), ("sdl2", "sdl2"), ("pyglet", "pyglet"), ("wx", "wx"),
+                   ("tkinter", "pyopengltk"))
+
+
 def use_window() -> str:
-    """Bind the default windowing backend (Qt, GLFW, SDL2, ... whichever is installed)."""
+    """Bind a windowing backend (Qt, GLFW, SDL2, ... whichever is installed; never the
+    offscreen ones). Raises GLUnavailable when there is none."""
+    import importlib.util
+
+    bound = current_backend()
+    if bound:
+        # SONOLUX_WINDOW_OFFSCREEN=1: drive the window code on an invisible canvas (tests)
+        if bound in ("osmesa", "egl") and not os.environ.get("SONOLUX_WINDOW_OFFSCREEN"):
+            raise GLUnavailable(f"the offscreen {bound} backend is already in use; no window")
+        return bound
     from vispy import app
 
-    try:
-        return app.use_app().backend_name.lower()
-    except Exception as e:  # noqa: BLE001
-        raise GLUnavailable(f"no window backend for Vispy ({e}); install e.g. glfw or PyQt6, "
-                            "or use --no-window") from None
+    tried = []
+    for name, module in WINDOW_BACKENDS:
+        if module is not None and importlib.util.find_spec(module) is None:
+            continue
+        try:
+            return app.use_app(name).backend_name.lower()
+        except Exception as e:  # noqa: BLE001 - try the next one
+            tried.append(f"{name}: " + " ".join(str(e).split()))
+    raise GLUnavailable("no window backend for Vispy (install one, e.g. `pip install glfw` or PyQt6)"
+                        + (f" [{'; '.join(tried)}]" if tried else ""))
 
 
 def osmesa_available() -> bool:

@@ -44,7 +44,18 @@ def add_visual_options(p: argparse.ArgumentParser) -> None:
 
 
 def window_wanted(args) -> bool:
-    return not getattr(args, "no_window", False) and has_display()
+    """A window is shown unless ``--no-window``, when a display is present and Vispy has a
+    windowing backend (Qt, GLFW, SDL2, ...); without one it says so and runs windowless."""
+    if getattr(args, "no_window", False) or not has_display():
+        return False
+    from .gl import GLUnavailable, use_window
+
+    try:
+        use_window()
+    except GLUnavailable as e:
+        print(f"sonolux: warning: {e}; running without the visual window", file=sys.stderr)
+        return False
+    return True
 
 
 def load_playlist_arg(value, registry):
