@@ -87,6 +87,7 @@ class VisualHost:
         self.fade_start = 0.0
         self.fade_len = 0.0
         self.disabled: dict[str, str] = {}  # preset name -> error that disabled it
+        self._intended: str | None = None  # the preset asked for last (even if it failed)
         self.errors = 0
         self.frames = 0
         self.late_frames = 0  # set by the window: timer ticks that came too late
@@ -193,6 +194,8 @@ class VisualHost:
         if name in self.disabled:
             log.warning("preset %s is disabled (%s); not switching", name, self.disabled[name])
             return False
+        if name != "fallback":
+            self._intended = name
         if self.active is not None and self.active.name == name:
             return True
         try:
@@ -315,7 +318,11 @@ class VisualHost:
             return
         for name in changed:
             self.disabled.pop(name, None)
-            if self.active is not None and self.active.name == name:
+            showing = self.active is not None and self.active.name == name
+            # the preset the show wants, replaced by the fallback after an error: a fixed
+            # file brings it back
+            wanted = name == self._intended and (self.active is None or self.active.name == "fallback")
+            if showing or wanted:
                 log.info("preset %s changed on disk: reloading", name)
                 old = self.active
                 self.active = None
