@@ -57,6 +57,7 @@ class AnalysisConfig:
     onset_band_k: float = 2.0
     onset_band_delta: float = 1.0
     onset_band_min_gap_s: float = 0.08
+    onset_band_range_db: float = 20.0  # per band: only rises above (band's recent peak - this) count
     # beat tracker
     beat: bool = True
     bpm_range: tuple = (70.0, 180.0)
@@ -92,7 +93,8 @@ def build_chain(config: AnalysisConfig) -> Chain:
                    gate_db=config.onset_gate_db, floor_db=config.onset_floor_db,
                    bands=config.onset_bands, band_k=config.onset_band_k,
                    band_delta=config.onset_band_delta,
-                   band_min_gap_s=config.onset_band_min_gap_s),
+                   band_min_gap_s=config.onset_band_min_gap_s,
+                   band_range_db=config.onset_band_range_db),
         TempoContrast(config.tempo_segment_s, config.tempo_band),
     ]
     if config.beat:

@@ -123,3 +123,44 @@ def pick_band_onsets(band_flux, band_hist, band_state, k, delta, min_gap, gated,
             values[idx[b, 0]] = 0.0
         values[idx[b, 1]] = totals[b]
         values[idx[b, 2]] = band_flux[b]
+
+
+@njit(cache=True, nogil=True)
+def band_flux_relative(mel_db, prev_db, band_of_mel, band_count, peak_db, decay_db, range_db,
+                       floor_db, band_flux):
+    """Per-band log-mel flux with a floor that follows each band's own recent peak.
+
+    A band's values are clamped below at ``max(floor_db, peak − range_db)`` where ``peak``
+    is the band's loudest mean level, decaying by ``decay_db`` per hop. Leakage of a kick
+    into the hi-hat band (or of hats into the kick band) stays under that floor and does not
+    count, while the band's own hits do; ``band_flux[b]`` is the mean rectified rise (dB).
+    """
+    nb = band_flux.shape[0]
+    for b in range(nb):
+        band_flux[b] = 0.0
+    # band mean levels → running peaks
+    for b in range(nb):
+        acc = 0.0
+        for m in range(mel_db.shape[0]):
+            if band_of_mel[m] == b:
+                acc += mel_db[m]
+        mean = acc / band_count[b] if band_count[b] > 0 else floor_db
+        p = peak_db[b] - decay_db
+        peak_db[b] = mean if mean > p else p
+    for m in range(mel_db.shape[0]):
+        b = band_of_mel[m]
+        if b < 0:
+            continue
+        fl = peak_db[b] - range_db
+        if fl < floor_db:
+            fl = floor_db
+        v = mel_db[m]
+        if v < fl:
+            v = fl
+        d = v - prev_db[m]
+        prev_db[m] = v
+        if d > 0.0:
+            band_flux[b] += d
+    for b in range(nb):
+        if band_count[b] > 0:
+            band_flux[b] /= band_count[b]

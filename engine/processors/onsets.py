@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..dsp.mel import hz_to_mel, mel_to_hz
-from ..dsp.onset import (log_flux, mel_flux, new_picker_state, pick_band_onsets, pick_onset,
-                         reset_picker_state)
+from ..dsp.onset import (band_flux_relative, log_flux, mel_flux, new_picker_state,
+                         pick_band_onsets, pick_onset, reset_picker_state)
 from ..errors import ParameterError
 from .base import Processor
 
@@ -26,6 +26,9 @@ class FluxOnsets(Processor):
     when a mel stage precedes it, per band ``onset_<band>``, ``onset_<band>_count`` and
     ``onset_<band>_strength``.
 
+    Per band, the flux counts only rises above the band's own recent peak minus
+    ``band_range_db`` (so a kick leaking into the hi-hat band does not fire it).
+
     Novelty: with a ``MelSpectrum`` stage before it, the mean half-wave rectified increase of
     the log-mel spectrum in dB (clamped below at ``floor_db``); without one, log(1 + γ|X|) flux.
 
@@ -37,7 +40,8 @@ class FluxOnsets(Processor):
     def __init__(self, k: float = 2.0, delta: float = 0.5, min_gap_s: float = 0.05,
                  history_s: float = 0.5, gate_db: float = -60.0, gamma: float = 100.0,
                  floor_db: float = -80.0, bands=DEFAULT_ONSET_BANDS, band_k: float = 2.0,
-                 band_delta: float = 1.0, band_min_gap_s: float = 0.08):
+                 band_delta: float = 1.0, band_min_gap_s: float = 0.08,
+                 band_range_db: float = 20.0, band_decay_db_s: float = 6.0):
         self.k, self.delta, self.min_gap_s = float(k), float(delta), float(min_gap_s)
         self.history_s, self.gate_db, self.gamma = float(history_s), float(gate_db), float(gamma)
         self.floor_db = float(floor_db)
@@ -47,6 +51,7 @@ class FluxOnsets(Processor):
                 raise ParameterError(f"onset band {n!r} ({lo}, {hi}) must have 0 <= lo < hi")
         self.band_k, self.band_delta = float(band_k), float(band_delta)
         self.band_min_gap_s = float(band_min_gap_s)
+        self.band_range_db, self.band_decay_db_s = float(band_range_db), float(band_decay_db_s)
         if self.min_gap_s < 0 or self.band_min_gap_s < 0:
             raise ParameterError(f"onset min_gap_s={min_gap_s!r} must not be negative")
 
@@ -73,6 +78,9 @@ class FluxOnsets(Processor):
         if self.use_mel:
             n_mels = layout.vectors["mel_db"]
             self._prev_db = np.full(n_mels, self.floor_db)
+            self._prev_band_db = np.full(n_mels, self.floor_db)
+            self._band_peak = np.full(max(nb, 1), self.floor_db)
+            self._band_decay = self.band_decay_db_s / spec.frame_rate
             self._band_of_mel = np.full(n_mels, -1, dtype=np.int64)
             self._mel_stage_fmax = None
             for b, (name, _, _) in enumerate(self.bands):
@@ -81,6 +89,8 @@ class FluxOnsets(Processor):
                                    layout.add_scalar(f"onset_{name}_strength"))
         else:
             self._prev_db = np.zeros(1)
+            self._prev_band_db = np.zeros(1)
+            self._band_peak = np.zeros(1)
             self._band_of_mel = np.zeros(1, dtype=np.int64)
         self._spec = spec
         self._bands_ready = False
@@ -110,6 +120,9 @@ class FluxOnsets(Processor):
             flux = mel_flux(ctx.mel_db, self._prev_db, self.floor_db, self._band_of_mel,
                             self._band_counts, self._band_flux)
             if self.band_names:
+                band_flux_relative(ctx.mel_db, self._prev_band_db, self._band_of_mel,
+                                   self._band_counts, self._band_peak, self._band_decay,
+                                   self.band_range_db, self.floor_db, self._band_flux)
                 pick_band_onsets(self._band_flux, self._band_hist, self._band_state,
                                  self.band_k, self.band_delta, self._band_min_gap, gated,
                                  self._band_total, v, self._i_band)
@@ -127,6 +140,8 @@ class FluxOnsets(Processor):
     def reset(self):
         self._prev_log[:] = 0.0
         self._prev_db[:] = self.floor_db
+        self._prev_band_db[:] = self.floor_db
+        self._band_peak[:] = self.floor_db
         reset_picker_state(self._history, self._state)
         for b in range(self._band_hist.shape[0]):
             reset_picker_state(self._band_hist[b], self._band_state[b])
