@@ -76,7 +76,7 @@ def _resolve_index(idx, name, layout):
 
 class _MapState:
     __slots__ = ("m", "index", "vector", "event", "last_u", "last_time", "last_count", "off_due",
-                 "labels", "last_top")
+                 "labels", "last_top", "label_index", "last_label")
 
     def __init__(self, m: Mapping, layout):
         self.m = m
@@ -96,10 +96,14 @@ class _MapState:
         self.last_count = None
         self.off_due = None  # time the pulse's "off" is due
         self.last_top: dict = {}  # top_k: label → last normalised value sent
+        self.label_index = layout.scalars.get(m.label_field) if m.label_field else None
+        self.last_label = None
 
     @staticmethod
     def available(m: Mapping, layout) -> bool:
         name, idx = m.field_name, m.field_index
+        if m.label_field and m.label_field not in layout.scalars:
+            return False
         if idx is None:
             if m.top_k:
                 return name in layout.vectors
@@ -132,6 +136,11 @@ class TargetSender:
                     out.append((m.format_address(m.off), m.event_output(False)))
                     st.off_due, st.last_time = None, now
                     continue
+                if count > st.last_count and st.off_due is not None:
+                    # a new event while the pulse is still on: keep it on a little longer
+                    st.last_count = count
+                    st.off_due = now + max(m.hold_ms / 1e3, 1.0 / m.max_rate_hz)
+                    continue
                 if count > st.last_count and now - st.last_time >= 1.0 / m.max_rate_hz:
                     st.last_count = count
                     if blackout:
@@ -150,9 +159,12 @@ class TargetSender:
             if m.valid is not None and not m.valid[0] <= raw <= m.valid[1] and not blackout:
                 continue
             u = 0.0 if blackout else m.normalise(raw)
-            if st.last_u is not None and abs(u - st.last_u) < m.threshold:
-                continue
-            arg = m.output(u, raw)
+            label = None if st.label_index is None else float(values[st.label_index])
+            if st.last_u is not None and label == st.last_label and (
+                    u == st.last_u or abs(u - st.last_u) < m.threshold):
+                continue  # unchanged: on-change sending never repeats a value
+            st.last_label = label
+            arg = m.output(u, raw, label)
             addr = m.format_address(m.out[0] + (m.out[1] - m.out[0]) * u) if m.type == "none" else m.address
             out.append((addr, arg))
             st.last_u, st.last_time = u, now
@@ -224,6 +236,13 @@ class OscSender:
         if self._thread.is_alive():
             self._thread.join(2.0)
         for t in self.targets:
+            offs = [(st.m.format_address(st.m.off), st.m.event_output(False))
+                    for st in t.states if st.off_due is not None]
+            if offs:  # no trigger is left "on" when sonolux stops
+                for pkt in t.packets(offs):
+                    t.delayed.append((0.0, pkt))
+                for st in t.states:
+                    st.off_due = None
             while t.delayed:  # flush what was held back for delay_ms
                 t.transport.send(t.delayed.popleft()[1])
             t.transport.close()

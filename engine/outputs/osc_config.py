@@ -75,6 +75,7 @@ class Mapping:
     labels: tuple = ()
     valid: tuple | None = None  # raw values outside [lo, hi] are not sent (e.g. BPM before lock)
     top_k: int = 0  # vector fields: send the k largest entries to address "{label}"
+    label_field: str | None = None  # take the label from this field's value instead
 
     @property
     def field_name(self) -> str:
@@ -93,8 +94,9 @@ class Mapping:
         u = (value - lo) / (hi - lo)
         return 0.0 if u < 0.0 else 1.0 if u > 1.0 else u
 
-    def output(self, u: float, raw: float):
-        """The OSC argument for normalised value ``u`` (``raw`` is the unclipped source)."""
+    def output(self, u: float, raw: float, label_raw: float | None = None):
+        """The OSC argument for normalised value ``u`` (``raw`` is the unclipped source;
+        ``label_raw`` the ``label_field``'s value, when set)."""
         lo, hi = self.out
         v = lo + apply_curve(self.curve, u) * (hi - lo)
         if self.type == "float":
@@ -102,7 +104,8 @@ class Mapping:
         if self.type == "int":
             if self.labels:  # the number and its name, e.g. 3 "sad"
                 i = int(round(v))
-                return (i, self.labels[i] if 0 <= i < len(self.labels) else str(i))
+                j = i if label_raw is None else int(round(label_raw))
+                return (i, self.labels[j] if 0 <= j < len(self.labels) else str(j))
             return int(round(v))
         if self.type == "bool":
             return u >= 0.5
@@ -179,7 +182,7 @@ def _pair(src, key, v):
 
 
 MAP_KEYS = {"field", "address", "type", "range", "out", "curve", "threshold", "max_rate_hz",
-            "trigger", "hold_ms", "on", "off", "labels", "valid", "top_k"}
+            "trigger", "hold_ms", "on", "off", "labels", "valid", "top_k", "label_field"}
 TARGET_KEYS = {"host", "port", "transport", "framing", "bundle", "delay_ms", "ttl",
                "max_rate_hz", "threshold", "description"}
 
@@ -220,6 +223,12 @@ def parse_mapping(src: str, key: str, d: dict, defaults: dict) -> Mapping:
     for k in ("hold_ms", "on", "off"):
         if k in d:
             m[k] = float(_num(src, f"{key}.{k}", d[k], 0 if k == "hold_ms" else None, 60000 if k == "hold_ms" else None))
+    if "label_field" in d:
+        if not isinstance(d["label_field"], str) or not _FIELD_RE.match(d["label_field"]):
+            raise _err(src, f"{key}.label_field", f"{d['label_field']!r} must be a field name")
+        if "labels" not in d:
+            raise _err(src, f"{key}.label_field", "needs labels")
+        m["label_field"] = d["label_field"]
     if "top_k" in d:
         m["top_k"] = int(_num(src, f"{key}.top_k", d["top_k"], 1, 100, integer=True))
         if "{label}" not in addr:
