@@ -217,6 +217,7 @@ def tagger_cv(work: Path, variant: str) -> dict:
         per.append(s)
     out = mean_folds(per)
     out["folds"] = [int(f) for f in np.unique(fold)]
+    out["per_fold"] = per
     return out
 
 
@@ -386,7 +387,13 @@ def tables(m: dict) -> dict[str, str]:
                       ("cv_mel_only", "ablation: mel only"), ("cv_wave_only", "ablation: wave only")):
         if t.get(key):
             r = t[key]
-            trows.append(f"| {name} | 4Q clips, held-out folds {r['folds']} | {fmt(r['roc_auc'])} ± "
+            same = ""
+            fused = t.get("cv_fused", {})
+            if key != "cv_fused" and fused and r["folds"] != fused["folds"]:
+                pf = [fused["per_fold"][fused["folds"].index(f)] for f in r["folds"]]
+                same = (f" (fused on the same folds: ROC-AUC {fmt(np.mean([x['roc_auc'] for x in pf]))}, "
+                        f"PR-AUC {fmt(np.mean([x['pr_auc'] for x in pf]))})")
+            trows.append(f"| {name}{same} | 4Q clips, held-out folds {r['folds']} | {fmt(r['roc_auc'])} ± "
                          f"{fmt(r['roc_auc_std'])} | {fmt(r['pr_auc'])} | {fmt(r['soft_corr'])} |")
     w = t["wesnoth"]
     if "skipped" in w:
@@ -426,10 +433,12 @@ def tables(m: dict) -> dict[str, str]:
                              f"{par.get('random', float('nan')):.1e} / {par.get('real', float('nan')):.1e} | "
                              f"{w.get(k + '_s', r.get('wall_s', 0)) / 60:.1f} min |")
         if w:
-            lines.append(f"\nWhole `train_all` run: {w.get('total_s', 0) / 60:.1f} min on this machine "
-                         f"({_cpu_name()}, torch on 2 threads, shared with other jobs), "
-                         f"including {w.get('features_s', 0) / 60:.1f} min of feature caching. The emotion and "
-                         f"tagger times include their 5-fold cross-validation and ablations.")
+            feat = (f", including {w['features_s'] / 60:.1f} min of feature caching"
+                    if "features_s" in w else " (feature caching not included)")
+            lines.append(f"\nWhole training: {w.get('total_s', 0) / 60:.1f} min on this machine "
+                         f"({_cpu_name()}, torch on 2 threads, shared with other jobs){feat}; "
+                         f"command: `python -m export.train_all {w.get('args', '')}`. The emotion and "
+                         f"tagger times include their cross-validation and ablations.")
         out["training"] = "\n".join(lines)
     return out
 

@@ -9,6 +9,8 @@ Evaluation is a separate command: ``python -m export.evaluate``.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 from tqdm import tqdm
 
@@ -20,27 +22,47 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--only", default="emotion,tagger,latent",
+                   help="comma list of stages to run (default: all three models)")
+    p.add_argument("--ablation-folds", type=int, default=5,
+                   help="folds for the tagger's mel-only / wave-only ablations")
     a = p.parse_args(argv)
+    only = set(a.only.split(","))
     common = ["--data", a.data] + (["--smoke"] if a.smoke else [])
     total = Timer()
     walls = {}
 
     t = Timer()
-    if not a.smoke:
+    if not a.smoke and "emotion" in only:
         D.main(["--data", a.data])
     walls["features_s"] = t.s
 
     from . import train_emotion, train_latent, train_tagger
     for name, mod, extra in (("emotion", train_emotion, ["--cv"]),
-                             ("tagger", train_tagger, ["--cv"]),
+                             ("tagger", train_tagger,
+                              ["--cv", "--ablation-folds", str(a.ablation_folds)]),
                              ("latent", train_latent, [])):
+        if name not in only:
+            continue
         t = Timer()
         mod.run(common + extra)
         walls[f"{name}_s"] = t.s
         tqdm.write(f"== {name} finished in {t.s:.0f} s")
     walls["total_s"] = total.s
+    walls["args"] = " ".join(argv if argv is not None else sys.argv[1:])
     work, _ = out_dirs(a.smoke, None)
-    write_json(work / "train_all.json", walls)
+    path = work / "train_all.json"
+    if only != {"emotion", "tagger", "latent"}:  # a partial re-run: merge the other stages
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        for name in {"emotion", "tagger", "latent"} - only:
+            done = work / f"{name}_train.json"
+            if f"{name}_s" not in old and done.is_file():
+                old[f"{name}_s"] = json.loads(done.read_text())["wall_s"]
+        walls = {**old, **{k: v for k, v in walls.items() if k not in ("total_s", "features_s")}}
+        walls["total_s"] = sum(v for k, v in walls.items() if k.endswith("_s") and k != "total_s")
+        walls["args"] = f"--ablation-folds {a.ablation_folds}"  # the equivalent single run
+        walls["note"] = f"stages run separately: {sorted(only)} in this run, the rest before"
+    write_json(path, walls)
     tqdm.write(f"train_all: {walls}")
     return walls
 
