@@ -26,6 +26,18 @@ def sine(freq, sr, dur, amp=0.5):
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+def assert_rate_cap(times, rate_hz, what=""):
+    """At most ``rate_hz`` messages per second, judged on arrival times at a real receiver:
+    no 1-second window holds more than rate + 1, and no two arrive closer than half the
+    interval (a receiver that is descheduled for a moment can bunch two, not more)."""
+    t = np.sort(np.asarray(times))
+    if t.size < 2:
+        return
+    in_window = np.searchsorted(t, t + 1.0, side="left") - np.arange(t.size)
+    assert in_window.max() <= rate_hz + 1, (what, int(in_window.max()), rate_hz)
+    assert np.diff(t).min() >= 0.5 / rate_hz, (what, float(np.diff(t).min()), rate_hz)
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

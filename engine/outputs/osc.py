@@ -236,9 +236,11 @@ class OscSender:
         if self._thread.is_alive():
             self._thread.join(2.0)
         for t in self.targets:
-            offs = [(st.m.format_address(st.m.off), st.m.event_output(False))
-                    for st in t.states if st.off_due is not None]
-            if offs:  # no trigger is left "on" when sonolux stops
+            pending = [st for st in t.states if st.off_due is not None]
+            offs = [(st.m.format_address(st.m.off), st.m.event_output(False)) for st in pending]
+            if offs:  # no trigger is left "on" when sonolux stops (rate cap kept, ≤ 0.5 s wait)
+                wait = max(st.last_time + 1.0 / st.m.max_rate_hz for st in pending) - time.perf_counter()
+                time.sleep(min(max(wait, 0.0), 0.5))
                 for pkt in t.packets(offs):
                     t.delayed.append((0.0, pkt))
                 for st in t.states:
