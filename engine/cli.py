@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     rend = sub.add_parser("render", help=vis.RENDER_HELP, description=vis.RENDER_DESCRIPTION)
     vis.add_render_arguments(rend)
     add_stream_options(rend)
+    add_model_options(rend)
     return parser
 
 
@@ -429,7 +430,10 @@ def cmd_osc(args) -> int:
 def cmd_render(args) -> int:
     from .visual.commands import cmd_render as render
 
-    return render(args, spec=_spec(args), config=_config(args))
+    if args.list_presets:
+        return render(args)
+    models, inference = _inference(args)
+    return render(args, spec=_spec(args), config=_config(args), models=models, inference=inference)
 
 
 COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "models": cmd_models,

@@ -48,7 +48,7 @@ def list_presets(dirs) -> int:
     return 0
 
 
-def cmd_render(args, spec=None, config=None) -> int:
+def cmd_render(args, spec=None, config=None, models=None, inference=None) -> int:
     from pathlib import Path
 
     from .live import load_playlist_arg
@@ -70,7 +70,8 @@ def cmd_render(args, spec=None, config=None) -> int:
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.audio).stem + ".mp4")
     res = render_file(args.audio, out, preset=preset, size=size, fps=args.fps,
                       presets_dirs=args.presets or (), spec=spec, config=config, gl=args.gl,
-                      hud=args.hud, progress=not args.quiet, crf=args.crf, playlist=playlist)
+                      hud=args.hud, progress=not args.quiet, crf=args.crf, playlist=playlist,
+                      models=models, inference=inference)
     if not args.quiet:
         dur = f"{res.video_duration:.3f} s" if res.video_duration is not None else "?"
         print(f"sonolux render: wrote {res.path}: {res.frames} frames at {res.fps:g} fps, "

@@ -102,17 +102,36 @@ def ffmpeg_command(out, size, fps, audio, *, crf=20, preset="veryfast", duration
     return cmd
 
 
+def analyze_like_live(signal, spec, config=None, models=None, inference=None):
+    """The FrameTable of ``signal`` through the live engine's chain (features, inference when
+    models are given, the operator override stage, emotion regions), as ``sonolux analyze``."""
+    try:
+        from ..engine import make_analyzer
+    except ImportError:  # an engine without the full chain
+        from ..analysis import Analyzer
+
+        return Analyzer(spec, config).analyze(signal)
+    stage = worker = None
+    if models:
+        from ..inference.runtime import InferenceConfig, make_inference
+
+        stage, worker = make_inference(models, inference or InferenceConfig())
+    analyzer = make_analyzer(spec, config, None, stage)
+    return analyzer.analyze(signal, after_hop=worker.poll if worker else None)
+
+
 def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0, presets_dirs=(),
                 spec=None, config=None, gl: str = "auto", hud: bool = False, progress: bool = True,
                 crf: int = 20, check: bool = True, playlist=None, schedule=(),
-                crossfade_s: float = 1.5) -> RenderResult:
+                crossfade_s: float = 1.5, models: dict | None = None, inference=None) -> RenderResult:
     """Render ``audio`` through preset ``preset`` into ``out`` (MP4 with the audio muxed in).
 
     ``schedule``: ``[(t, name), ...]`` preset switches at audio times ``t`` (as a controller
-    would request them); ``playlist``: a Playlist that switches on mood changes."""
+    would request them); ``playlist``: a Playlist that switches on mood changes; ``models`` /
+    ``inference``: the ONNX encoders (as ``sonolux analyze`` loads them) for mood, tags and
+    latent fields, run in lockstep with the hops as offline analysis does."""
     import time
 
-    from ..analysis import Analyzer
     from ..sources.file import load_audio
     from ..spec import StreamSpec
     from .host import VisualHost
@@ -131,7 +150,7 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
     registry.get(preset)  # a clear error before any heavy work
     signal = load_audio(audio, spec.sample_rate)
     duration = signal.shape[0] / spec.sample_rate
-    table = Analyzer(spec, config).analyze(signal)
+    table = analyze_like_live(signal, spec, config, models, inference)
     n_video = int(round(duration * fps))
     if n_video < 1:
         raise ParameterError(f"{audio}: {duration:.3f} s of audio is shorter than one frame at {fps:g} fps")
