@@ -100,3 +100,25 @@ def test_bad_parameters():
         wavelet_energies_frames(np.zeros(2048), hop=0, window=1024)
     with pytest.raises(ParameterError, match="window=0"):
         wavelet_energies_frames(np.zeros(2048), hop=256, window=0)
+
+
+@pytest.mark.parametrize("window,wavelet,level,hop", [
+    (1024, "db4", 5, 256), (1024, "sym5", 5, 128), (512, "haar", 3, 64), (2048, "coif2", 6, 512),
+    (1024, "db4", 5, 1000)])
+def test_sliding_update_is_bit_identical_to_full(window, wavelet, level, hop, rng):
+    y = rng.standard_normal(20 * hop)
+    a = WaveletState(window, wavelet, level, hop=hop)
+    b = WaveletState(window, wavelet, level)
+    assert (a.sliding is None) == (hop % (1 << level) != 0)
+    for i in range(len(y) // hop):
+        x = y[i * hop:(i + 1) * hop]
+        np.testing.assert_array_equal(a.push(x), b.push(x))
+        np.testing.assert_array_equal(a.plan.coeffs, b.plan.coeffs)
+    # a block of another size falls back to a full decomposition, then sliding again
+    np.testing.assert_array_equal(a.push(y[:7]), b.push(y[:7]))
+    for i in range(3):
+        x = y[i * hop:(i + 1) * hop]
+        np.testing.assert_array_equal(a.push(x), b.push(x))
+    a.reset()
+    b.reset()
+    np.testing.assert_array_equal(a.push(y[:hop]), b.push(y[:hop]))

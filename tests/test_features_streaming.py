@@ -141,3 +141,25 @@ def test_tap_without_beat_stage_is_a_clear_error():
     an = Analyzer(SPEC, AnalysisConfig(beat=False))
     with pytest.raises(ParameterError, match="no beat tracker"):
         an.tap()
+
+
+def test_fused_offline_features_equal_the_chain(rng):
+    from engine.dsp.features import offline_features
+    from engine.processors.base import Chain
+    from engine.processors.energy import EnergyContrast
+    from engine.processors.mel import MelSpectrum
+    from engine.processors.onsets import FluxOnsets
+    from engine.processors.spectrum import Spectrum
+    from engine.processors.wavelet import WaveletEnergies
+
+    y = music_like(rng, seconds=4.0)
+    chain = Chain([EnergyContrast(0.5), Spectrum("hann"), MelSpectrum(64),
+                   WaveletEnergies("db4", 5, 1024), FluxOnsets(bands=())])
+    tab = Analyzer(SPEC, chain=chain).analyze(y)
+    fused = offline_features(y, sample_rate=48000, n_fft=1024, hop=256)
+    np.testing.assert_array_equal(fused["mel_db"], tab.vectors["mel_db"])
+    np.testing.assert_array_equal(fused["wavelet_energy"], tab.vectors["wavelet_energy"])
+    for k in ("energy", "energy_z", "onset_strength", "onset"):
+        np.testing.assert_array_equal(fused[k], tab.column(k))
+    np.testing.assert_array_equal(fused["t"], tab.t)
+    assert fused["onset"].sum() > 5

@@ -16,7 +16,7 @@ class WaveletEnergies(Processor):
         self.wavelet, self.level, self.window, self.mode = wavelet, level, window, mode
 
     def prepare(self, spec, layout):
-        self.state.reset()
+        self.state = WaveletState(self.window, self.wavelet, self.level, self.mode, hop=spec.hop)
         layout.add_vector("wavelet_energy", self.level + 1)
 
     def process(self, ctx, frame):
