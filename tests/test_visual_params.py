@@ -45,6 +45,16 @@ def test_step_quantises_every_value(rng):
     assert len(seen) >= 10  # it moves, on the grid
 
 
+def test_step_grid_stays_on_grid_when_max_is_not_a_multiple(rng):
+    m = ParamMapper(cfg({"name": "x", "source": "level", "min": 0, "max": 1, "step": 0.3}))
+    f = layout_with("level").new_frame()
+    seen = set()
+    for i, v in enumerate(rng.uniform(-1, 2, 300)):
+        f.t, f.values[0] = i / 60, v
+        seen.add(round(m.update(f).x, 9))
+    assert seen == {0.0, 0.3, 0.6, 0.9}
+
+
 def test_step_on_vector_parameters():
     lay = full_layout()
     f = lay.new_frame()

@@ -66,9 +66,12 @@ class ParamSpec:
 
     def quantise(self, v):
         """``v`` on the ``min + k·step`` grid, clipped to min..max (works on arrays too)."""
-        if self.step > 0:
-            v = self.min + np.round((np.asarray(v, dtype=np.float64) - self.min) / self.step) * self.step
-        v = np.clip(v, self.min, self.max)
+        if self.step > 0:  # the grid min + k·step, k = 0 .. the last one not above max
+            k_max = math.floor((self.max - self.min) / self.step + 1e-9)
+            k = np.clip(np.round((np.asarray(v, dtype=np.float64) - self.min) / self.step), 0, k_max)
+            v = self.min + k * self.step
+        else:
+            v = np.clip(v, self.min, self.max)
         return float(v) if np.ndim(v) == 0 else v
 
 
