@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                      help="stop after this many seconds of audio (default: until Ctrl-C or end of file)")
     run.add_argument("--quiet", "-q", action="store_true", help="no status line")
+    run.add_argument("--record", default=None, metavar="DIR",
+                     help="record the feature stream into a new folder, crash-safe (flushed every second)")
+    run.add_argument("--record-audio", action="store_true", help="with --record: also record the input audio")
     add_stream_options(run)
     add_osc_options(run)
     add_model_options(run)
@@ -146,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
                                       "with the reason.")
     mods.add_argument("--models", default=None, metavar="DIR", help="model folder (default models_onnx/)")
     mods.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    rp = sub.add_parser("replay", help="drive the outputs from a recording (or --dry-run: summarise it)",
+                        description="Play a folder made by `run --record` into the outputs (OSC) at "
+                                    "its recorded pace. --dry-run only reads it and prints duration, "
+                                    "frames, last timestamp and anything damaged or cut off.")
+    rp.add_argument("folder", metavar="DIR", help="a recording folder")
+    rp.add_argument("--dry-run", action="store_true", help="only read and summarise the recording")
+    rp.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1.0)")
+    rp.add_argument("--quiet", "-q", action="store_true", help="no status line")
+    add_osc_options(rp)
 
     osc = sub.add_parser("osc", help="OSC tools: list profiles, monitor a port",
                          description="OSC helpers for setting up a rig.")
@@ -304,9 +317,9 @@ def _run_engine(engine, duration, quiet) -> int:
     tty = sys.stderr.isatty()
     interval = 0.25 if tty else 1.0
     frame = engine.mailbox.layout.new_frame()
-    engine.start()
     last_print = 0.0
     try:
+        engine.start()  # inside the try: a Ctrl-C during start-up still stops what started
         while True:
             time.sleep(0.05)
             engine.check()
@@ -341,9 +354,10 @@ def cmd_run(args) -> int:
     spec = _spec(args)
     config = _config(args)
     targets = _osc_setup(args)
-    models, inference = _inference(args)
     source = open_source(args.input, spec, realtime=not args.fast, loop=args.loop, channels=args.channels)
-    engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference)
+    models, inference = _inference(args)  # after the input: a typo in a device name fails fast
+    engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
+                    record_dir=args.record, record_audio=args.record_audio)
     _open_control(engine, args)
     from .visual.commands import run_with_window, window_wanted
 
@@ -400,6 +414,45 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    from .outputs.osc import OscSender
+    from .record import read_recording
+    from .replay import Player, dry_run_report, layout_of
+
+    rec = read_recording(args.folder)
+    if args.dry_run:
+        print(dry_run_report(rec))
+        return 0
+    if rec.frames.shape[0] == 0:
+        raise ParameterError(f"{args.folder}: the recording holds no frames")
+    if not 0.05 <= args.speed <= 100:
+        raise ParameterError(f"--speed={args.speed} must be within 0.05..100")
+    from .frame import Mailbox
+
+    mailbox = Mailbox(layout_of(rec))
+    targets = _osc_setup(args)
+    sender = OscSender(mailbox, targets) if targets else None
+    player = Player(rec, mailbox, speed=args.speed)
+    if sender:
+        sender.start()
+    player.start()
+    try:
+        while not player.done.wait(0.25):
+            if not args.quiet:
+                print(f"\rreplay {player.played}/{rec.frames.shape[0]} frames", end="", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        player.stop()
+        if sender:
+            sender.poll_once()
+            sender.stop()
+    if not args.quiet:
+        print(f"\rsonolux: replayed {player.played} frames"
+              + (f", OSC messages {sender.messages} (errors {sender.errors})" if sender else ""), file=sys.stderr)
+    return 0
+
+
 def cmd_osc(args) -> int:
     from .outputs import osc_config
 
@@ -437,7 +490,7 @@ def cmd_render(args) -> int:
 
 
 COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "models": cmd_models,
-            "osc": cmd_osc, "demo": cmd_demo, "render": cmd_render}
+            "osc": cmd_osc, "replay": cmd_replay, "demo": cmd_demo, "render": cmd_render}
 
 
 def _sigterm(signum, frame):
@@ -468,5 +521,20 @@ def main(argv=None) -> int:
         return 0
 
 
+def console_main() -> None:
+    """The ``sonolux`` command: ``main``, then a fast exit. Everything is flushed and closed
+    by then; skipping the interpreter's slow teardown of Numba/LLVM and friends keeps a
+    SIGTERM-to-exit well under a second."""
+    rc = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    import os
+
+    os._exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

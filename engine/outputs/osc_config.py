@@ -287,9 +287,11 @@ def load_profile(name_or_path: str) -> TargetConfig:
             raise ConfigError(f"unknown OSC profile {name_or_path!r}; available: {', '.join(profile_names())} "
                               "(or give a .toml file)")
     try:
-        text = p.read_text()
+        text = p.read_bytes().decode("utf-8")
     except OSError as e:
         raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -7,6 +7,8 @@ live code path.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -16,16 +18,24 @@ from ..ringbuffer import RingBuffer
 
 @njit(cache=True, nogil=True)
 def downmix(block, channels, out):
-    """Average the ``channels`` columns of ``block`` (frames × ch) into ``out[:frames]``."""
+    """Average the ``channels`` columns of ``block`` (frames × ch) into ``out[:frames]``.
+
+    NaN / ±Inf samples (a broken driver, a corrupt file) become 0 so nothing downstream
+    ever sees them; returns how many were replaced."""
     n = block.shape[0]
     c = channels.shape[0]
     inv = 1.0 / c
+    bad = 0
     for i in range(n):
         acc = 0.0
         for j in range(c):
-            acc += block[i, channels[j]]
+            x = block[i, channels[j]]
+            if math.isfinite(x):
+                acc += x
+            else:
+                bad += 1
         out[i] = acc * inv
-    return n
+    return bad
 
 
 class BlockWriter:
@@ -37,13 +47,16 @@ class BlockWriter:
         self._mono = np.zeros(max_frames, dtype=np.float32)
         self.blocks = 0
         self.oversized_blocks = 0
+        self.nonfinite_samples = 0
 
     def write(self, block: np.ndarray) -> None:
         n = block.shape[0]
         if n > self._mono.shape[0]:  # never allocate in the callback: count and drop
             self.oversized_blocks += 1
             return
-        downmix(block, self.channels, self._mono)
+        bad = downmix(block, self.channels, self._mono)
+        if bad:
+            self.nonfinite_samples += bad
         self.ring.write(self._mono[:n])
         self.blocks += 1
 

@@ -111,6 +111,7 @@ class LiveSource(AudioSource):
     def __init__(self, device: str | None, sample_rate: int, block_size: int, channels=None,
                  latency: str | float = "low"):
         super().__init__()
+        self.requested = device  # the name as given: re-resolved on every reconnect
         self.device = resolve_device(device)
         self.sample_rate = sample_rate
         self.block_size = block_size
@@ -121,6 +122,8 @@ class LiveSource(AudioSource):
         self._stream = None
         self.input_overflows = 0
         self.status_reports = 0
+        self.actual_rate = sample_rate
+        self.rate_listener = None  # called with the stream's rate before audio flows
 
     def _callback(self, indata, frames, time_info, status):
         if status:
@@ -130,9 +133,14 @@ class LiveSource(AudioSource):
         self.writer.write(indata)
 
     def start(self, ring) -> None:
-        sd = _sd()
         # PortAudio may deliver blocks larger than asked for; leave room instead of allocating
         self.writer = BlockWriter(ring, self.channel_select, max(4 * self.block_size, 8192))
+        self._open()
+
+    def _open(self) -> int:
+        """Open and start the stream at the engine rate, else at the device's own rate;
+        ``rate_listener(rate)`` (set by the engine) runs before audio flows. Returns the rate."""
+        sd = _sd()
         dev = self.device
         index = dev.index
         if dev.pulse_source is not None:
@@ -141,25 +149,44 @@ class LiveSource(AudioSource):
             if index is None:
                 raise DeviceError(f"{dev.name!r} is a PulseAudio source, but PortAudio has no 'pulse' "
                                   "device; install libasound2-plugins")
-        try:
-            self._stream = sd.InputStream(device=index, channels=self.n_open, samplerate=self.sample_rate,
-                                          blocksize=self.block_size, dtype="float32",
-                                          latency=self.latency, callback=self._callback)
-            self._stream.start()
-        except sd.PortAudioError as e:
-            self._stream = None
-            raise DeviceError(
-                f"cannot open input device {dev.name!r} at {self.sample_rate} Hz, {self.n_open} channel(s): "
-                f"{e}; its default rate is {dev.default_samplerate:g} Hz (try --samplerate "
-                f"{int(dev.default_samplerate)})") from None
+        rates = [self.sample_rate]
+        if int(dev.default_samplerate) not in rates and dev.default_samplerate > 0:
+            rates.append(int(dev.default_samplerate))
+        error = None
+        for rate in rates:
+            try:
+                stream = sd.InputStream(device=index, channels=self.n_open, samplerate=rate,
+                                        blocksize=self.block_size, dtype="float32",
+                                        latency=self.latency, callback=self._callback)
+            except sd.PortAudioError as e:
+                error = e
+                continue
+            self.actual_rate = rate
+            if self.rate_listener is not None:
+                self.rate_listener(rate)
+            self._stream = stream
+            stream.start()
+            return rate
+        raise DeviceError(
+            f"cannot open input device {dev.name!r} at {self.sample_rate} Hz, {self.n_open} channel(s): "
+            f"{error}; its default rate is {dev.default_samplerate:g} Hz (try --samplerate "
+            f"{int(dev.default_samplerate)})")
+
+    def reconnect(self) -> int:
+        """Close what is left of the stream, find the device again by its name and reopen it.
+        Raises DeviceError while it is still gone."""
+        self.stop()
+        self.device = resolve_device(self.requested)
+        return self._open()
 
     def stop(self) -> None:
-        if self._stream is not None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
             try:
-                self._stream.stop()
-                self._stream.close()
-            finally:
-                self._stream = None
+                stream.stop()
+                stream.close()
+            except Exception:  # a stream whose device vanished may fail to close; it is gone anyway
+                pass
 
     @property
     def active(self) -> bool:

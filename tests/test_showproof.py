@@ -1,0 +1,244 @@
+"""Show-proof: the engine survives what happens at a gig — a device unplugged and back,
+pathological audio, malformed files, a kill -9 in the middle of a recording, SIGTERM."""
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from pythonosc.osc_packet import OscPacket
+
+import tiny_models
+from conftest import sine, sonolux_cmd
+from engine import ConfigError, Engine, StreamSpec
+from engine.inference.runtime import InferenceConfig, load_models
+from engine.outputs.osc import build_targets
+from engine.outputs.osc_config import PROFILE_DIR, load_profile
+from engine.record import read_recording
+from engine.sources import ArraySource
+from engine.sources.live import LiveSource
+
+SR = 48000
+SPEC = StreamSpec()
+
+
+def latest(engine):
+    f = engine.mailbox.layout.new_frame()
+    assert engine.mailbox.read_latest(f)
+    return f
+
+
+def test_device_unplugged_and_back(pulse, tmp_path, caplog):
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, np.tile(sine(1000, SR, 2.0, 0.5)[:, None], (1, 2)), SR)
+    player = pulse.play_loop(wav)
+    engine = Engine(SPEC, LiveSource(pulse.monitor, SR, 256))
+    try:
+        with caplog.at_level(logging.WARNING, logger="sonolux"), engine:
+            time.sleep(1.5)
+            assert latest(engine)["level_db"] == pytest.approx(-9.0, abs=1.5)
+            pulse.remove_sink()
+            time.sleep(1.5)
+            gone = latest(engine)
+            assert engine.input_lost and gone["level_db"] <= -100  # outputs alive, levels at zero
+            hops = engine.worker.hops
+            time.sleep(0.5)
+            assert engine.worker.hops > hops + 50  # frames keep coming at real-time pace
+            pulse.add_sink()
+            deadline = time.monotonic() + 10
+            while engine.input_lost and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+            assert not engine.input_lost
+            assert latest(engine)["level_db"] == pytest.approx(-9.0, abs=1.5)
+    finally:
+        os.killpg(player.pid, signal.SIGKILL)
+        pulse.add_sink() if pulse.monitor not in subprocess.run(
+            ["pactl", "list", "short", "sources"], env=pulse.env, capture_output=True, text=True).stdout else None
+    lost = [r for r in caplog.records if "lost" in r.getMessage()]
+    back = [r for r in caplog.records if "is back" in r.getMessage()]
+    assert len(lost) == 1 and len(back) == 1  # logged once, not once per retry
+    assert engine.stats().input_losses == 1
+
+
+def pathological_signal():
+    """NaN bursts, ±Inf, full-scale squares, 10 s of digital silence, DC, clipping."""
+    rng = np.random.default_rng(3)
+    parts = []
+    noisy = 0.3 * rng.standard_normal(3 * SR)
+    noisy[SR:SR + 2000] = np.nan
+    noisy[2 * SR:2 * SR + 50] = np.inf
+    noisy[2 * SR + 100:2 * SR + 150] = -np.inf
+    parts.append(noisy)
+    t = np.arange(3 * SR) / SR
+    parts.append(np.sign(np.sin(2 * np.pi * 100 * t)))  # full-scale square
+    parts.append(np.zeros(10 * SR))  # long silence
+    parts.append(np.full(3 * SR, 0.5))  # DC
+    parts.append(np.clip(4 * np.sin(2 * np.pi * 440 * t), -1, 1))  # hard clipping
+    parts.append(np.full(SR, 1.0))  # full-scale DC
+    return np.concatenate(parts).astype(np.float32)
+
+
+def test_pathological_audio_keeps_every_output_finite_and_in_range(tmp_path):
+    models, _ = load_models(InferenceConfig(model_dir=tiny_models.model_dir(tmp_path), device="cpu"))
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setblocking(False)
+    engine = Engine(SPEC, ArraySource(pathological_signal(), SR, 256, realtime=False), models=models,
+                    osc_targets=build_targets([f"127.0.0.1:{rx.getsockname()[1]}"]))
+    frames = []
+    engine.worker.on_frame = lambda f: frames.append(f.copy())
+    datagrams = []
+    with engine:
+        while not engine.finished:
+            try:
+                datagrams.append(rx.recv(65536))
+            except BlockingIOError:
+                time.sleep(0.001)
+            engine.check()
+    values = np.array([f.values for f in frames])
+    assert np.all(np.isfinite(values)), [n for n, i in frames[0].layout.scalars.items() if not np.all(np.isfinite(values[:, i]))]
+    for f in frames[::50]:
+        for v in f.vectors.values():
+            assert np.all(np.isfinite(v))
+    layout = frames[0].layout.scalars
+    for name in ("level", "peak", "band_bass", "band_mid", "band_high", "q1", "q2", "q3", "q4", "beat_phase"):
+        col = values[:, layout[name]]
+        assert col.min() >= 0.0 and col.max() <= 1.0, name
+    for name in ("valence", "arousal"):
+        assert np.abs(values[:, layout[name]]).max() <= 1.0
+    assert engine.source.writer.nonfinite_samples == 2000 + 100
+    assert len(frames) == len(pathological_signal()) // SPEC.hop
+    for d in datagrams:
+        for tm in OscPacket(d).messages:
+            for p in tm.message.params:
+                assert not isinstance(p, float) or np.isfinite(p), tm.message.address
+
+
+def wait_for_chunks(folder, n, timeout=30):
+    path = folder / "frames.sfr"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            try:
+                rec = read_recording(folder)
+                if rec.frames.shape[0] and rec.t[-1] >= n:
+                    return rec
+            except Exception:
+                pass
+        time.sleep(0.1)
+    raise AssertionError(f"no {n} s of recording in {timeout} s")
+
+
+def test_recording_killed_with_sigkill_is_readable(tmp_path):
+    folder = tmp_path / "show"
+    proc = subprocess.Popen(sonolux_cmd("run", "--input", "synth", "--record", str(folder), "--record-audio",
+                                        "--no-models", "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_chunks(folder, 2.0)
+        time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    rec = read_recording(folder)
+    hop_s = SPEC.hop / SR
+    assert rec.t[-1] >= 2.0 - hop_s
+    assert np.allclose(np.diff(rec.t), hop_s)  # every frame up to the last flushed second
+    assert rec.audio is not None and rec.audio.size == rec.frames.shape[0] * SPEC.hop
+    assert np.all(np.isfinite(rec.frames))
+    out = subprocess.run(sonolux_cmd("replay", str(folder), "--dry-run"), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "frames" in out.stdout and str(rec.frames.shape[0]) in out.stdout
+
+
+def test_cut_off_chunk_is_reported_not_read(tmp_path):
+    folder = tmp_path / "show"
+    proc = subprocess.run(sonolux_cmd("run", "--input", "synth", "--record", str(folder), "--no-models",
+                                      "--duration", "2.5", "-q"), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    whole = read_recording(folder)
+    path = folder / "frames.sfr"
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - 1000])  # as if killed in the middle of a write
+    rec = read_recording(folder)
+    assert rec.frames.shape[0] < whole.frames.shape[0] and rec.problems
+    assert "cut off" in rec.problems[0]
+    np.testing.assert_array_equal(rec.frames, whole.frames[:rec.frames.shape[0]])
+    out = subprocess.run(sonolux_cmd("replay", str(folder), "--dry-run"), capture_output=True, text=True, timeout=60)
+    assert "cut off" in out.stdout
+
+
+def test_sigterm_exits_within_a_second_with_files_closed(tmp_path):
+    folder = tmp_path / "show"
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    proc = subprocess.Popen(sonolux_cmd("run", "--input", "synth", "--record", str(folder), "--no-models",
+                                        "--osc", f"127.0.0.1:{rx.getsockname()[1]}", "-q"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_chunks(folder, 1.0)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+    elapsed = time.monotonic() - t0
+    rx.close()
+    assert proc.returncode == 0 and elapsed < 1.0, elapsed
+    rec = read_recording(folder)
+    assert rec.problems == []  # the last, partial chunk was written whole
+    assert rec.t[-1] > 1.0
+
+
+@pytest.mark.parametrize("name", ["sonolux", "eos", "grandma3", "qlcplus", "resolume", "touchdesigner", "lightjams"])
+def test_fuzzed_profiles_fail_cleanly(tmp_path, name):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    text = (PROFILE_DIR / f"{name}.toml").read_text()
+    p = tmp_path / "fuzz.toml"
+    ok = bad = 0
+    for i in range(150):
+        b = bytearray(text.encode())
+        for _ in range(int(rng.integers(1, 8))):
+            op = rng.integers(0, 3)
+            pos = int(rng.integers(0, len(b)))
+            if op == 0:
+                b[pos] = int(rng.choice(list(b"[]=\"'{},.0123456789-xyz\n #")))
+            elif op == 1:
+                del b[pos:pos + int(rng.integers(1, 20))]
+            else:
+                b[pos:pos] = bytes(rng.integers(32, 127, int(rng.integers(1, 10))).tolist())
+        p.write_bytes(bytes(b))
+        try:
+            load_profile(str(p))
+            ok += 1
+        except ConfigError as e:
+            assert str(p) in str(e)
+            bad += 1
+    assert bad > 50
+
+
+def test_fuzzed_preset_json_and_playlists_fail_cleanly(tmp_path):
+    from engine.visual.params import load_config
+    from engine.visual.playlist import load_playlist
+
+    presets = sorted(p for p in (ROOT_PRESETS).glob("*.json") if p.name != "playlist.json")
+    rng = np.random.default_rng(7)
+    target = tmp_path / "x.json"
+    bad = 0
+    for i in range(300):
+        src = presets[i % len(presets)] if i % 5 else ROOT_PRESETS / "playlist.json"
+        b = bytearray(src.read_bytes())
+        for _ in range(int(rng.integers(1, 6))):
+            pos = int(rng.integers(0, len(b)))
+            b[pos] = int(rng.choice(list(b"{}[]\":,0123456789-eE.ntfx ")))
+        target.write_bytes(bytes(b))
+        try:
+            (load_playlist if src.name == "playlist.json" else load_config)(target)
+        except ConfigError as e:
+            assert str(target) in str(e) or target.name in str(e)
+            bad += 1
+    assert bad > 100
+
+
+ROOT_PRESETS = __import__("pathlib").Path(__file__).resolve().parents[1] / "presets"
