@@ -7,6 +7,7 @@ with the hops (a live run that keeps up computes the very same windows). Without
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,18 @@ def events(table: FrameTable, name: str) -> list[float]:
     return [round(float(t), 4) for t in table.event_times(name)]
 
 
-def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
-                 models: dict | None = None, inference=None, segmenter: Segmenter | None = None) -> dict:
+@dataclass
+class Analysis:
+    """A file's analysis: the JSON document plus what a plot needs."""
+
+    doc: dict
+    table: FrameTable
+    signal: np.ndarray
+    segmenter: Segmenter
+
+
+def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
+            models: dict | None = None, inference=None, segmenter: Segmenter | None = None) -> Analysis:
     from .engine import make_analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
@@ -55,7 +66,12 @@ def analyze_file(path, *, spec: StreamSpec | None = None, config: AnalysisConfig
     if worker is not None:
         doc.update(model_summary(worker.results, models))
     doc["regions"] = segmenter.finish(doc["duration_s"])
-    return doc
+    return Analysis(doc, table, signal, segmenter)
+
+
+def analyze_file(path, **kw) -> dict:
+    """The ``analyze`` JSON document of ``path`` (see :func:`analyze` for the options)."""
+    return analyze(path, **kw).doc
 
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")

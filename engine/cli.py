@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("file", metavar="FILE", help="audio file (anything soundfile reads)")
     an.add_argument("--json", action="store_true", help="print the full JSON document")
     an.add_argument("--output", "-o", default=None, metavar="PATH", help="also write the JSON here")
+    an.add_argument("--plot", default=None, metavar="PNG",
+                    help="draw waveform, energy, z-coefficients with their bands, valence/arousal and "
+                         "the labelled emotion regions on one timeline")
     add_stream_options(an)
     add_model_options(an)
 
@@ -390,10 +393,15 @@ def cmd_demo(args) -> int:
 def cmd_analyze(args) -> int:
     import json
 
-    from .analyze import analyze_file
+    from .analyze import analyze
 
     models, inference = _inference(args)
-    doc = analyze_file(args.file, spec=_spec(args), config=_config(args), models=models, inference=inference)
+    result = analyze(args.file, spec=_spec(args), config=_config(args), models=models, inference=inference)
+    doc = result.doc
+    if args.plot:
+        from .plot import plot_analysis
+
+        print(f"sonolux: plot written to {plot_analysis(result, args.plot)}", file=sys.stderr)
     text = json.dumps(doc, indent=2)
     if args.output:
         from pathlib import Path

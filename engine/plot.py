@@ -1,0 +1,86 @@
+"""``sonolux analyze FILE --plot out.png``: one timeline of what the segmenter saw —
+waveform, short-term energy, the energy and tempo contrast coefficients with their
+"same region" bands, valence/arousal, and the labelled emotion regions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SonoluxError
+
+REGION_COLOURS = {"fierce": "#d62728", "cheerful": "#ffbf00", "gentle": "#2ca02c", "low": "#1f77b4",
+                  "unknown": "#bbbbbb"}
+
+
+def plot_analysis(analysis, out: str | Path) -> Path:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SonoluxError("--plot needs matplotlib (pip install matplotlib)") from None
+    doc, table, seg = analysis.doc, analysis.table, analysis.segmenter
+    sr = doc["sample_rate"]
+    t = table.t
+    fig, axes = plt.subplots(5, 1, figsize=(14, 10), sharex=True,
+                             gridspec_kw={"height_ratios": [1.2, 1, 1, 1, 0.5]})
+    ax = axes[0]
+    y = analysis.signal
+    step = max(1, len(y) // 4000)
+    env = np.abs(y[:len(y) // step * step]).reshape(-1, step).max(axis=1)
+    te = np.arange(env.size) * step / sr
+    ax.fill_between(te, -env, env, color="#555555", lw=0)
+    ax.set_ylabel("waveform")
+    ax.set_title(Path(doc["file"]).name)
+
+    def col(name):
+        return table.column(name) if name in table.layout.scalars else None
+
+    ax = axes[1]
+    if col("energy") is not None:
+        ax.semilogy(t, np.maximum(col("energy"), 1e-10), color="#444444")
+    ax.set_ylabel("energy E_t")
+    ax = axes[2]
+    lo, hi = seg.e_lo, seg.e_hi
+    if col("energy_z") is not None:
+        ax.plot(t, col("energy_z"), color="#9467bd", label="energy z_t")
+    ax.axhspan(lo, hi, color="#9467bd", alpha=0.12, label=f"same region [{lo:g}, {hi:g}]")
+    if col("tempo_z") is not None:
+        ax.plot(t, col("tempo_z"), color="#8c564b", label="tempo z (onset rate)")
+    ax.axhspan(seg.t_lo, seg.t_hi, color="#8c564b", alpha=0.10, label=f"tempo band [{seg.t_lo:g}, {seg.t_hi:g}]")
+    ax.set_ylim(0, 3)
+    ax.set_ylabel("z")
+    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    ax = axes[3]
+    if doc["timeline"] and "valence" in doc["timeline"][0]:
+        tl = doc["timeline"]
+        ax.plot([e["t"] for e in tl], [e["valence"] for e in tl], color="#ff7f0e", label="valence")
+        ax.plot([e["t"] for e in tl], [e["arousal"] for e in tl], color="#17becf", label="arousal")
+        ax.legend(loc="upper right", fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no emotion model", transform=ax.transAxes, ha="center", color="#888888")
+    ax.axhline(0, color="#cccccc", lw=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("V / A")
+    ax = axes[4]
+    for r in doc["regions"]:
+        ax.axvspan(r["start"], r["end"], color=REGION_COLOURS.get(r["label"], "#bbbbbb"), alpha=0.8)
+        ax.text((r["start"] + r["end"]) / 2, 0.5, f"{r['label']}\n{r['quadrant'] or ''}", ha="center",
+                va="center", fontsize=7)
+        for a in axes[:4]:
+            a.axvline(r["start"], color="#000000", lw=0.6, alpha=0.4)
+    ax.set_yticks([])
+    ax.set_ylabel("regions")
+    ax.set_xlabel("time (s)")
+    ax.set_xlim(0, doc["duration_s"])
+    fig.tight_layout()
+    out = Path(out)
+    try:
+        fig.savefig(out, dpi=100)
+    except OSError as e:
+        raise SonoluxError(f"--plot {out}: cannot write ({e.strerror})") from None
+    finally:
+        plt.close(fig)
+    return out
