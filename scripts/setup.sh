@@ -30,8 +30,8 @@ PY="${PYTHON:-python3}"
 if [ "$DEV" = 1 ]; then
   # torch==2.13.0 is the CPU build; ask for it first so nothing pulls a CUDA build
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev,export]"
+  .venv/bin/python -m pip install -q -e ".[window,dev,export]"
 else
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q -e ".[window]"
 fi
 echo "sonolux is installed in .venv (activate with: . .venv/bin/activate)"

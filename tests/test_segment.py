@@ -107,3 +107,16 @@ def test_live_regions_equal_offline(tmp_path):
     assert live == offline and len(live) == 3
     assert [round(b, 4) for b, _ in changes] == [r["start"] for r in offline[1:]]
     assert [i for _, i in changes] == [1, 2]
+
+
+def test_analyze_plot_draws_a_timeline(tmp_path):
+    from conftest import run_sonolux
+
+    wav = tmp_path / "steps.wav"
+    sf.write(wav, noise_steps([0.3, 0.03, 0.3], 5.0), SR)
+    png = tmp_path / "timeline.png"
+    res = run_sonolux("analyze", str(wav), "--no-models", "--plot", str(png), timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    bad = run_sonolux("analyze", str(wav), "--no-models", "--plot", str(tmp_path / "no" / "dir.png"), timeout=120)
+    assert bad.returncode == 2 and "cannot write" in bad.stderr and "Traceback" not in bad.stderr
