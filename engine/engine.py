@@ -85,7 +85,7 @@ class Engine:
                                      drop_stale=source.realtime)
         self.osc = None
         if osc_targets:
-            self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send)
+            self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send, status=self.status_args)
         self.recorder = None
         if record_dir is not None:
             self.recorder = Recorder(record_dir, self.analyzer.layout, spec, audio=record_audio)
@@ -236,6 +236,13 @@ class Engine:
             inference_skipped=self.inference.skipped if self.inference else 0,
             prediction_age_s=self._prediction_age(),
         )
+
+    def status_args(self) -> tuple:
+        """``/sonolux/status``: dropped blocks, late hops, skipped audio (s), prediction age
+        (s, −1 without models), OSC send errors, input lost (0/1), silence-filled hops."""
+        s = self.stats()
+        return (int(s.dropped_blocks), int(s.late_hops), float(s.skipped_samples / self.spec.sample_rate),
+                float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops))
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

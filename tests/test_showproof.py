@@ -242,3 +242,17 @@ def test_fuzzed_preset_json_and_playlists_fail_cleanly(tmp_path):
 
 
 ROOT_PRESETS = __import__("pathlib").Path(__file__).resolve().parents[1] / "presets"
+
+
+def test_status_message_once_a_second(oscdump):
+    dump = oscdump()
+    from engine.sources import SynthSource
+
+    engine = Engine(SPEC, SynthSource("", SR, 256), osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
+    with engine:
+        time.sleep(3.3)
+    status = [(t, types, v) for t, a, types, v in dump.stop() if a == "/sonolux/status"]
+    assert 3 <= len(status) <= 5
+    t, types, v = status[-1]
+    assert types == "iiffiii" and v[0] == 0 and v[3] == -1.0 and v[5] == 0  # no drops, no models, input fine
+    assert np.diff([s[0] for s in status]).min() > 0.8

@@ -203,8 +203,14 @@ class OscSender:
     every value to the bottom of its range and holds events back.
     ``on_send(address, value, frame_seq, sample_end, t_sent)`` is an optional probe."""
 
+    STATUS_ADDRESS = "/sonolux/status"
+
     def __init__(self, mailbox: Mailbox, targets: list[TargetConfig], *, poll_s: float = 0.0005,
-                 on_send=None):
+                 on_send=None, status=None):
+        """``status()``: optional, returns the engine-health arguments sent once a second as
+        ``/sonolux/status`` to targets whose profile has ``status = true``."""
+        self.status = status
+        self._last_status = 0.0
         self.mailbox = mailbox
         layout = mailbox.layout
         self.targets = [TargetSender(cfg, layout) for cfg in targets]
@@ -257,6 +263,9 @@ class OscSender:
             self._last_seq = self._frame.seq
         if self._last_seq < 0:
             return
+        send_status = self.status is not None and now - self._last_status >= 1.0
+        if send_status:
+            self._last_status = now
         for t in self.targets:
             msgs = t.collect(self._frame, fresh, now, self.blackout)
             if msgs:
@@ -270,6 +279,12 @@ class OscSender:
                     f, ts = self._frame, time.perf_counter()
                     for a, v in msgs:
                         self.on_send(a, v, f.seq, f.sample_end, ts)
+            if send_status and t.cfg.status:
+                pkt = encode_message(self.STATUS_ADDRESS, tuple(self.status()))
+                if t.cfg.delay_ms > 0:
+                    t.delayed.append((now + t.cfg.delay_ms / 1e3, pkt))
+                else:
+                    t.transport.send(pkt)
             while t.delayed and t.delayed[0][0] <= now:
                 t.transport.send(t.delayed.popleft()[1])
             t.transport.poll()

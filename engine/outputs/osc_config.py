@@ -145,6 +145,7 @@ class TargetConfig:
     bundle: bool = False
     delay_ms: float = 0.0
     ttl: int = 1  # multicast hops
+    status: bool = False  # send /sonolux/status once a second (engine health)
     maps: tuple = ()
     profile: str = "sonolux"
 
@@ -184,7 +185,7 @@ def _pair(src, key, v):
 MAP_KEYS = {"field", "address", "type", "range", "out", "curve", "threshold", "max_rate_hz",
             "trigger", "hold_ms", "on", "off", "labels", "valid", "top_k", "label_field"}
 TARGET_KEYS = {"host", "port", "transport", "framing", "bundle", "delay_ms", "ttl",
-               "max_rate_hz", "threshold", "description"}
+               "max_rate_hz", "threshold", "description", "status"}
 
 
 def parse_mapping(src: str, key: str, d: dict, defaults: dict) -> Mapping:
@@ -261,10 +262,11 @@ def parse_profile(doc: dict, src: str) -> TargetConfig:
         cfg["transport"] = _choice(src, "target.transport", t["transport"], TRANSPORTS)
     if "framing" in t:
         cfg["framing"] = _choice(src, "target.framing", t["framing"], FRAMINGS)
-    if "bundle" in t:
-        if not isinstance(t["bundle"], bool):
-            raise _err(src, "target.bundle", f"{t['bundle']!r} must be true or false")
-        cfg["bundle"] = t["bundle"]
+    for key in ("bundle", "status"):
+        if key in t:
+            if not isinstance(t[key], bool):
+                raise _err(src, f"target.{key}", f"{t[key]!r} must be true or false")
+            cfg[key] = t[key]
     if "delay_ms" in t:
         cfg["delay_ms"] = float(_num(src, "target.delay_ms", t["delay_ms"], 0, 10000))
     if "ttl" in t:
