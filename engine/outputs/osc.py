@@ -280,11 +280,11 @@ class OscSender:
                     for a, v in msgs:
                         self.on_send(a, v, f.seq, f.sample_end, ts)
             if send_status and t.cfg.status:
-                pkt = encode_message(self.STATUS_ADDRESS, tuple(self.status()))
-                if t.cfg.delay_ms > 0:
-                    t.delayed.append((now + t.cfg.delay_ms / 1e3, pkt))
-                else:
-                    t.transport.send(pkt)
+                for pkt in t.packets([(self.STATUS_ADDRESS, tuple(self.status()))]):
+                    if t.cfg.delay_ms > 0:
+                        t.delayed.append((now + t.cfg.delay_ms / 1e3, pkt))
+                    else:
+                        t.transport.send(pkt)
             while t.delayed and t.delayed[0][0] <= now:
                 t.transport.send(t.delayed.popleft()[1])
             t.transport.poll()
