@@ -256,3 +256,29 @@ def test_status_message_once_a_second(oscdump):
     t, types, v = status[-1]
     assert types == "iiffiii" and v[0] == 0 and v[3] == -1.0 and v[5] == 0  # no drops, no models, input fine
     assert np.diff([s[0] for s in status]).min() > 0.8
+
+
+def test_input_at_another_rate_is_resampled_before_the_hops():
+    """After a reconnect at the device's own rate (44.1 kHz here) the analysis still sees the
+    engine rate: a 1 kHz tone keeps its level and lands in the mid band."""
+    from engine import Analyzer, Mailbox, RingBuffer
+    from engine.sources.base import BlockWriter
+    from engine.worker import AnalysisWorker
+
+    analyzer = Analyzer(SPEC)
+    ring = RingBuffer(SPEC.ring_capacity())
+    frames = []
+    worker = AnalysisWorker(ring, analyzer, Mailbox(analyzer.layout), drop_stale=False,
+                            on_frame=lambda f: frames.append(f.copy()))
+    worker.set_input_rate(44100)
+    writer = BlockWriter(ring, np.array([0]), 512)
+    tone = sine(1000, 44100, 2.0, 0.5)
+    for i in range(0, len(tone), 441):
+        writer.write(tone[i:i + 441].reshape(-1, 1))
+        while worker.step():
+            pass
+    assert abs(len(frames) - 2.0 * SPEC.frame_rate) <= 3  # 2 s of audio → 2 s of frames
+    steady = frames[40:-5]
+    assert np.median([f["level_db"] for f in steady]) == pytest.approx(-9.03, abs=0.3)
+    bands = {b: np.median([f[f"band_{b}_db"] for f in steady]) for b in ("bass", "mid", "high")}
+    assert max(bands, key=bands.get) == "mid"
