@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_osc_options(run)
     add_model_options(run)
     vis.add_visual_options(run)
+    vis.add_image_arguments(run)
 
     an = sub.add_parser("analyze", help="analyse an audio file through the live path",
                         description="Run FILE through the same analysis as the live engine, as fast "
@@ -195,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     vis.add_render_arguments(rend)
     add_stream_options(rend)
     add_model_options(rend)
+
+    from .imagery.cli import add_images_parser
+
+    add_images_parser(sub)
     return parser
 
 
@@ -362,6 +367,9 @@ def cmd_run(args) -> int:
     engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
                     record_dir=args.record, record_audio=args.record_audio)
     _open_control(engine, args)
+    from .imagery.cli import setup_live
+
+    setup_live(engine, args)  # --images DIR: the image bank's folder
     from .visual.commands import run_with_window, window_wanted
 
     if window_wanted(args):
@@ -488,6 +496,12 @@ def cmd_osc(args) -> int:
     return 2
 
 
+def cmd_images(args) -> int:
+    from .imagery.cli import cmd_images as images
+
+    return images(args)
+
+
 def cmd_render(args) -> int:
     from .visual.commands import cmd_render as render
 
@@ -498,7 +512,8 @@ def cmd_render(args) -> int:
 
 
 COMMANDS = {"devices": cmd_devices, "run": cmd_run, "analyze": cmd_analyze, "models": cmd_models,
-            "osc": cmd_osc, "replay": cmd_replay, "demo": cmd_demo, "render": cmd_render}
+            "osc": cmd_osc, "replay": cmd_replay, "demo": cmd_demo, "render": cmd_render,
+            "images": cmd_images}
 
 
 def _sigterm(signum, frame):

@@ -21,8 +21,11 @@ TASKS = {  # task → (input names, output names)
     "emotion": (("mel", "wavelet"), ("va", "quadrant_probs")),
     "tags": (("mel", "wave"), ("tags",)),
     "latent": (("mel",), ("code", "controls")),
+    # the imagery music encoder (engine/imagery): the emotion window → joint embedding; not
+    # one of the shipped encoders find_models() loads for the inference worker
+    "music_embedding": (("mel", "wavelet"), ("embedding", "quadrant_probs")),
 }
-WINDOW_KIND = {"emotion": "emotion", "tags": "tagger", "latent": "latent"}
+WINDOW_KIND = {"emotion": "emotion", "tags": "tagger", "latent": "latent", "music_embedding": "emotion"}
 DEVICES = ("auto", "cpu", "cuda")
 # the feature numbers a model must agree on with the engine
 CHECKED_FEATURES = ("version", "sample_rate", "n_fft", "hop", "window", "n_mels", "fmin", "fmax",

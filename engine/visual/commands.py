@@ -34,6 +34,19 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
     p.add_argument("--list-presets", action="store_true", help="list the presets found and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_image_arguments(p)
+    p.add_argument("--periods", choices=("regions", "phrases", "both"), default="both",
+                   help="music video (image_bank): cut at emotion-region changes, at beat-aligned "
+                        "phrases, or both (default both)")
+    p.add_argument("--phrase-beats", type=int, default=16, metavar="N",
+                   help="beats per phrase for --periods phrases/both (default 16)")
+
+
+def add_image_arguments(p: argparse.ArgumentParser) -> None:
+    """``--images DIR`` for ``render`` and ``run`` (the image_bank preset's folder)."""
+    p.add_argument("--images", default=None, metavar="DIR",
+                   help="folder of images / video loops for the image_bank preset (indexed on "
+                        "first use; see `sonolux images index`)")
 
 
 def list_presets(dirs) -> int:
@@ -71,7 +84,8 @@ def cmd_render(args, spec=None, config=None, models=None, inference=None) -> int
     res = render_file(args.audio, out, preset=preset, size=size, fps=args.fps,
                       presets_dirs=args.presets or (), spec=spec, config=config, gl=args.gl,
                       hud=args.hud, progress=not args.quiet, crf=args.crf, playlist=playlist,
-                      models=models, inference=inference)
+                      models=models, inference=inference, images=args.images, periods=args.periods,
+                      phrase_beats=args.phrase_beats)
     if not args.quiet:
         dur = f"{res.video_duration:.3f} s" if res.video_duration is not None else "?"
         print(f"sonolux render: wrote {res.path}: {res.frames} frames at {res.fps:g} fps, "
@@ -79,4 +93,7 @@ def cmd_render(args, spec=None, config=None, models=None, inference=None) -> int
               f"{res.frames / max(res.seconds, 1e-9):.1f} frames/s ({res.backend})"
               + (f", {res.errors} preset error(s): fallback shown" if res.errors else ""),
               file=sys.stderr)
+        if res.periods is not None:
+            print(f"sonolux render: {len(res.periods)} periods, cut list in {res.path}.periods.json",
+                  file=sys.stderr)
     return 0

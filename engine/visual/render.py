@@ -36,6 +36,7 @@ class RenderResult:
     seconds: float  # wall time of the render
     errors: int  # preset failures (replaced by the fallback)
     backend: str = ""  # offscreen GL: "egl" or "osmesa", with the renderer string
+    periods: list | None = None  # image_bank --images: the music video's cut list (dicts)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -123,13 +124,17 @@ def analyze_like_live(signal, spec, config=None, models=None, inference=None):
 def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0, presets_dirs=(),
                 spec=None, config=None, gl: str = "auto", hud: bool = False, progress: bool = True,
                 crf: int = 20, check: bool = True, playlist=None, schedule=(),
-                crossfade_s: float = 1.5, models: dict | None = None, inference=None) -> RenderResult:
+                crossfade_s: float = 1.5, models: dict | None = None, inference=None,
+                images=None, periods: str = "both", phrase_beats: int = 16) -> RenderResult:
     """Render ``audio`` through preset ``preset`` into ``out`` (MP4 with the audio muxed in).
 
     ``schedule``: ``[(t, name), ...]`` preset switches at audio times ``t`` (as a controller
     would request them); ``playlist``: a Playlist that switches on mood changes; ``models`` /
     ``inference``: the ONNX encoders (as ``sonolux analyze`` loads them) for mood, tags and
-    latent fields, run in lockstep with the hops as offline analysis does."""
+    latent fields, run in lockstep with the hops as offline analysis does. ``images``: a
+    folder for the image_bank preset; the music video is cut into ``periods`` (emotion
+    regions, ``phrase_beats``-beat phrases or both; see ``engine.imagery.periods``), and the
+    cut list is written beside ``out`` as ``<out>.periods.json``."""
     import time
 
     from ..sources.file import load_audio
@@ -156,6 +161,14 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
         raise ParameterError(f"{audio}: {duration:.3f} s of audio is shorter than one frame at {fps:g} fps")
     idx = frame_indices(table.t, n_video, fps)
     frames = TableFrames(table)
+    imagery = None
+    if images is not None or preset in ("image_bank", "generative"):
+        from ..imagery import context as imagery_context
+
+        imagery = imagery_context.render_context(signal, spec.sample_rate, table, images=images,
+                                                 periods=periods, phrase_beats=phrase_beats,
+                                                 progress=progress)
+        imagery_context.configure(imagery)
 
     target = OffscreenTarget(size, gl)
     backend = f"{target.backend}: {target.renderer_info()}"
@@ -195,6 +208,12 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
         if bar is not None:
             bar.close()
         target.close()
+        if imagery is not None:
+            from ..imagery import context as imagery_context
+
+            host._release(host.active)  # stop preset worker threads before the context goes
+            host._release(host.fading)
+            imagery_context.clear()
     seconds = time.perf_counter() - t0
     if rc != 0:
         raise RenderError(f"ffmpeg failed (exit {rc}): {err.strip()[-800:]}")
@@ -207,5 +226,11 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
         if abs(vdur - duration) > 1.0 / fps + 1e-6:
             raise RenderError(f"{out}: duration {vdur:.4f} s differs from the audio's {duration:.4f} s "
                               f"by more than one frame (1/{fps:g} s)")
+    cut = None
+    if imagery is not None and imagery.periods is not None:
+        cut = [p.as_dict() for p in imagery.periods]
+        Path(str(out) + ".periods.json").write_text(json.dumps(
+            {"audio": str(audio), "fps": fps, "frames": n_video, "images": str(images),
+             "periods": cut, "notes": imagery.notes}, indent=2) + "\n")
     return RenderResult(out, n_video, fps, tuple(size), duration, vdur, has_audio, seconds, host.errors,
-                        backend)
+                        backend, cut)

@@ -1,0 +1,118 @@
+"""The imagery ONNX models and their contracts.
+
+* ``music_embed.onnx`` — task ``music_embedding``: the emotion window (``mel`` (B, 250, 96),
+  ``wavelet`` (B, 250, 6), the engine's model features) → ``embedding`` (B, 32) unit vector in
+  the joint space + ``quadrant_probs`` (B, 4). Loaded by ``engine.inference.models.load_model``
+  (the same feature-contract checks as the other encoders).
+* ``image_embed.onnx`` — task ``image_embedding``: ``image`` (B, 3, 64, 64) RGB 0..1 →
+  ``embedding`` (B, 32) + ``quadrant_probs`` (B, 4).
+* ``generator.onnx`` — task ``generator``: ``z`` (B, 32), ``cond`` (B, 32) → ``image``
+  (B, 3, 64, 64) RGB 0..1.
+
+The last two take no audio features, so their checks are here: the contract's task, the
+declared image size, the input and output names and shapes; a model that does not match
+raises ModelError at load, naming the file and the field.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..inference.models import _create_session, default_model_dir, load_model, providers_for
+
+FILES = {"music_embedding": "music_embed.onnx", "image_embedding": "image_embed.onnx",
+         "generator": "generator.onnx"}
+IMAGE_TASKS = {"image_embedding": (("image",), ("embedding", "quadrant_probs")),
+               "generator": (("z", "cond"), ("image",))}
+
+
+@dataclass
+class ImageryModel:
+    path: Path
+    task: str
+    contract: dict
+    session: object
+
+    @property
+    def image_size(self) -> int:
+        return int(self.contract["image_size"])
+
+    def run(self, inputs: dict) -> dict:
+        outs = self.session.run(None, inputs)
+        return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
+
+    @property
+    def provider(self) -> str:
+        return self.session.get_providers()[0]
+
+
+def _fail(path, msg) -> ModelError:
+    return ModelError(f"{path}: {msg}")
+
+
+def load_image_model(path, task: str, *, device: str = "cpu", threads: int = 1) -> ImageryModel:
+    """Open an ``image_embedding`` or ``generator`` model and check its contract."""
+    import onnxruntime as ort
+
+    if task not in IMAGE_TASKS:
+        raise ModelError(f"task={task!r} must be one of {', '.join(IMAGE_TASKS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such model file")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 4
+    try:
+        session = _create_session(path, opts, providers_for(device))
+    except Exception as e:  # noqa: BLE001 - onnxruntime's own errors
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise _fail(path, f"not a readable ONNX model ({first[:200]})") from None
+    meta = session.get_modelmeta().custom_metadata_map
+    if "sonolux_contract" not in meta:
+        raise _fail(path, "metadata_props has no 'sonolux_contract' (not exported by sonolux's export/)")
+    try:
+        contract = json.loads(meta["sonolux_contract"])
+    except json.JSONDecodeError as e:
+        raise _fail(path, f"sonolux_contract is not valid JSON ({e})") from None
+    if contract.get("task") != task:
+        raise _fail(path, f"task={contract.get('task')!r}, expected {task!r}")
+    ins, outs = IMAGE_TASKS[task]
+    got_in = [i.name for i in session.get_inputs()]
+    got_out = [o.name for o in session.get_outputs()]
+    if tuple(got_in) != ins:
+        raise _fail(path, f"inputs are {got_in}, a {task} model must take {list(ins)}")
+    if tuple(got_out) != outs:
+        raise _fail(path, f"outputs are {got_out}, a {task} model must give {list(outs)}")
+    try:
+        size = int(contract["image_size"])
+    except (KeyError, TypeError, ValueError):
+        raise _fail(path, "contract has no integer image_size") from None
+    model = ImageryModel(path, task, contract, session)
+    if task == "image_embedding":
+        test = {"image": np.zeros((1, 3, size, size), np.float32)}
+    else:
+        test = {"z": np.zeros((1, int(contract["z_dim"])), np.float32),
+                "cond": np.zeros((1, int(contract["cond_dim"])), np.float32)}
+    try:
+        out = model.run(test)
+    except Exception as e:  # noqa: BLE001
+        raise _fail(path, f"fails on a test input ({str(e).splitlines()[0][:200]})") from None
+    if task == "generator" and out["image"].shape[1:] != (3, size, size):
+        raise _fail(path, f"gives images of shape {list(out['image'].shape[1:])}, its contract "
+                          f"declares [3, {size}, {size}]")
+    return model
+
+
+def load_music_model(path=None, *, device: str = "cpu", threads: int = 1):
+    """The music encoder through the engine's loader (feature contract checks)."""
+    path = Path(path) if path else default_model_dir() / FILES["music_embedding"]
+    return load_model(path, device=device, threads=threads, expect_task="music_embedding")
+
+
+def model_path(task: str, model_dir=None) -> Path:
+    return Path(model_dir or default_model_dir()) / FILES[task]

@@ -1,0 +1,157 @@
+"""Train the conditional DCGAN (64×64) that generates images from the music embedding.
+
+Conditioning follows the image-generation seed: the generator gets [z, music feature]. The
+music feature is the shipped music encoder's 32-d joint embedding of a 4Q window; training
+pairs are built by emotion as for the encoders: each real image crop is paired with a window
+(from the clips the encoder was trained on, folds 1–4) whose 4Q quadrant equals the crop's
+Valdez–Mehrabian quadrant. The discriminator sees (image, condition) with a projection term,
+so it penalises images that do not fit the condition. Hinge loss, Adam 2e-4 (β 0.5, 0.999).
+
+Exported to ``models_onnx/generator.onnx``: inputs ``z`` (B, 32) standard normal and ``cond``
+(B, 32) a unit vector (the music embedding), output ``image`` (B, 3, 64, 64) RGB in 0..1.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import imagery_data as ID
+from .imagery_models import (COND_DIM, Z_DIM, Discriminator, Generator, MusicHead, n_params)
+from .onnx_export import check_parity, export
+from .train_imagery import augment, load_sets
+from .training import Timer, common_args, out_dirs, setup, write_json
+
+BATCH = 32
+NGF = 16
+NDF = 16
+SEED = 7
+VERSION = "1.0.0"
+
+
+def music_conditions(work, music, clip_idx):
+    """Window embeddings of the shipped music encoder for the given clips, by quadrant."""
+    state = torch.load(work / "imagery.pt", weights_only=True)
+    mh = MusicHead()
+    mh.load_state_dict(state["music"])
+    mh.eval()
+    sel = np.flatnonzero(np.isin(music["owner"], clip_idx))
+    with torch.no_grad():
+        e = mh(torch.from_numpy(music["x"][sel]))[0].numpy()
+    q = music["q"][music["owner"][sel]]
+    return [e[q == k] for k in range(4)]
+
+
+def write_anchors(work, music, fold_c, path) -> list:
+    """Store the quadrant anchors (mean music embedding of each quadrant's training windows,
+    folds 1–4) in the generator's contract: the condition when only q1..q4 or valence/arousal
+    are known (no music encoder running)."""
+    from .onnx_export import read_contract
+
+    contract = read_contract(path)
+    conds = music_conditions(work, music, np.flatnonzero(fold_c != 0))
+    anchors = [(c.mean(0) / (np.linalg.norm(c.mean(0)) + 1e-9)).round(6).tolist() for c in conds]
+    if contract.get("cond_anchors") != anchors:
+        set_contract_keys(path, {"cond_anchors": anchors})
+    return anchors
+
+
+def set_contract_keys(path, keys: dict) -> None:
+    """Add or replace contract keys in both the ONNX metadata and the sidecar JSON."""
+    import json
+
+    import onnx
+
+    side = path.with_suffix(".json")
+    full = json.loads(side.read_text())
+    full.update(keys)
+    side.write_text(json.dumps(full, indent=2, default=float) + "\n")
+    proto = onnx.load(str(path))
+    for e in proto.metadata_props:
+        if e.key == "sonolux_contract":
+            e.value = json.dumps(full, default=float)
+    onnx.save(proto, str(path))
+
+
+def run(argv=None) -> dict:
+    p = common_args(__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=12.0, help="training time budget (default 12)")
+    p.add_argument("--steps", type=int, default=None, help="a fixed number of steps instead")
+    a = p.parse_args(argv)
+    setup(SEED)
+    timer = Timer()
+    clips, music, images = load_sets(a)
+    work, model_dir = out_dirs(a.smoke, a.out)
+    fold_c = np.array([c["fold"] for c in clips])
+    conds = music_conditions(work, music, np.flatnonzero(fold_c != 0))
+    crops, iq = images["crops"], images["q"]
+    by_q = [np.flatnonzero(iq == k) for k in range(4)]
+    rng = np.random.default_rng(SEED)
+    G, Dn = Generator(NGF), Discriminator(NDF)
+    og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    od = torch.optim.Adam(Dn.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    max_steps = a.steps or (20 if a.smoke else 10 ** 9)
+    budget = 1e9 if (a.steps or a.smoke) else a.minutes * 60
+    step = 0
+    hist = []
+    bar = tqdm(desc="generator", unit="step", mininterval=5.0)
+    while step < max_steps and timer.s < budget:
+        q = rng.integers(0, 4, BATCH)
+        im = np.array([rng.choice(by_q[k]) for k in q])
+        c = np.stack([conds[k][rng.integers(0, len(conds[k]))] for k in q])
+        real = augment(crops[im].astype(np.float32).transpose(0, 3, 1, 2) / 255.0, rng)
+        real = torch.from_numpy(np.ascontiguousarray(real))
+        c = torch.from_numpy(c)
+        # mismatched conditions: real images with a condition of another quadrant are "fake"
+        qm = (q + rng.integers(1, 4, BATCH)) % 4
+        cm = torch.from_numpy(np.stack([conds[k][rng.integers(0, len(conds[k]))] for k in qm]))
+        z = torch.randn(BATCH, Z_DIM)
+        fake = G(z, c)
+        d_real = Dn(real, c)
+        d_fake = Dn(fake.detach(), c)
+        d_mis = Dn(real, cm)
+        ld = F.relu(1 - d_real).mean() + 0.5 * F.relu(1 + d_fake).mean() + 0.5 * F.relu(1 + d_mis).mean()
+        od.zero_grad()
+        ld.backward()
+        od.step()
+        lg = -Dn(fake, c).mean()
+        og.zero_grad()
+        lg.backward()
+        og.step()
+        hist.append((float(ld.detach()), float(lg.detach())))
+        step += 1
+        bar.update(1)
+        if step % 200 == 0:
+            h = np.array(hist[-200:])
+            tqdm.write(f"generator step {step} ({timer.s / 60:.1f} min): D {h[:, 0].mean():.3f} G {h[:, 1].mean():.3f}")
+    bar.close()
+    G.eval()
+    torch.save(G.state_dict(), work / "generator.pt")
+    path = model_dir / "generator.onnx"
+    rs = np.random.default_rng(0)
+    cond_real = np.stack([conds[k][0] for k in range(4)]).astype(np.float32)
+    real = {"z": rs.standard_normal((4, Z_DIM)).astype(np.float32), "cond": cond_real}
+    rnd_c = rs.standard_normal((3, COND_DIM)).astype(np.float32)
+    rnd = {"z": rs.standard_normal((3, Z_DIM)).astype(np.float32),
+           "cond": (rnd_c / np.linalg.norm(rnd_c, axis=1, keepdims=True)).astype(np.float32)}
+    export(G, path=path, inputs=real, outputs=["image"], contract={
+        "name": "sonolux-generator", "version": VERSION, "task": "generator", "window_frames": 0,
+        "image_size": 64, "z_dim": Z_DIM, "cond_dim": COND_DIM,
+        "cond": "music_embedding (music_embed.onnx output, unit vector)",
+        "output_shapes": {"image": [3, 64, 64]}, "output_range": [0.0, 1.0],
+        "architecture": f"conditional DCGAN, ngf {NGF}; discriminator ndf {NDF} with projection",
+        "training_data": "offline image crops (Debian wallpapers, skimage.data) paired by "
+                         "Valdez-Mehrabian quadrant with emotion4q folds 1-4 windows",
+        "steps": step, "batch": BATCH, "seed": SEED, "n_params": n_params(G)})
+    parity = check_parity(G, path, rnd, real)
+    write_anchors(work, music, fold_c, path)
+    report = {"steps": step, "wall_s": timer.s, "parity": parity, "n_params": n_params(G),
+              "n_params_discriminator": n_params(Dn), "final_losses": np.array(hist[-200:]).mean(0).tolist()}
+    write_json(work / "generator_train.json", report)
+    tqdm.write(f"generator done: {report}")
+    return report
+
+
+if __name__ == "__main__":
+    run()
