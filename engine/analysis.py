@@ -48,9 +48,10 @@ class AnalysisConfig:
     tempo_segment_s: float = 4.0
     tempo_band: tuple = (0.8, 1.2)
     # onsets (log-mel flux in dB; delta in dB)
-    onset_k: float = 2.0
-    onset_delta: float = 0.5
-    onset_min_gap_s: float = 0.05
+    onset_k: float = 1.0  # threshold: mean + k·std of the last onset_history_s, + delta (dB)
+    onset_delta: float = 0.3
+    onset_min_gap_s: float = 0.03
+    onset_history_s: float = 2.0
     onset_gate_db: float = -60.0
     onset_floor_db: float = -80.0
     onset_bands: tuple = DEFAULT_ONSET_BANDS
@@ -90,7 +91,7 @@ def build_chain(config: AnalysisConfig) -> Chain:
                                           config.wavelet_window, config.wavelet_mode))
     processors += [
         FluxOnsets(k=config.onset_k, delta=config.onset_delta, min_gap_s=config.onset_min_gap_s,
-                   gate_db=config.onset_gate_db, floor_db=config.onset_floor_db,
+                   history_s=config.onset_history_s, gate_db=config.onset_gate_db, floor_db=config.onset_floor_db,
                    bands=config.onset_bands, band_k=config.onset_band_k,
                    band_delta=config.onset_band_delta,
                    band_min_gap_s=config.onset_band_min_gap_s,

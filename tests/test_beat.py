@@ -145,6 +145,7 @@ def test_tap_from_another_thread():
     frame = a.layout.new_frame()
     y = click_track(beats_at(120, 0.25, 10), 10)
     taps = 4.0 + 0.6 * np.arange(5)
+    posted = []
     done = threading.Event()
 
     def tapper():
@@ -152,17 +153,22 @@ def test_tap_from_another_thread():
             while a.sample_pos / SR < t and not done.is_set():
                 done.wait(0.0005)
             a.tap(float(t))
+            posted.append(t)
 
     th = threading.Thread(target=tapper)
     th.start()
     try:
         for i in range(len(y) // 256):
             a.process_hop(y[i * 256:(i + 1) * 256], frame)
-            if i % 64 == 0:
-                done.wait(0.001)  # let the control thread run
+            due = int(np.sum(taps <= a.sample_pos / SR))
+            for _ in range(2000):  # give the control thread its turn (no timing assumptions)
+                if len(posted) >= due:
+                    break
+                done.wait(0.0005)
     finally:
         done.set()
         th.join()
+    assert len(posted) == len(taps)
     assert frame["bpm"] == pytest.approx(100, rel=0.06)
 
 

@@ -6,6 +6,12 @@
 results are identical to the processor chain ``EnergyContrast → Spectrum → MelSpectrum →
 WaveletEnergies → FluxOnsets(bands=())`` (tested), without the Python overhead per hop. It is
 the fast path for offline analysis and the throughput benchmark.
+
+Note (Numba cache): ``_run`` inlines kernels from other modules, and Numba's on-disk cache is
+only invalidated when *this* file changes. After editing a kernel in ``stft``/``fft``/``mel``/
+``wavelet``/``energy``/``onset``, touch this file (or delete ``__pycache__/features.*.nb*``);
+``tests/test_features_streaming.py::test_fused_offline_features_equal_the_chain`` catches a
+stale cache.
 """
 from __future__ import annotations
 
@@ -59,9 +65,9 @@ def offline_features(y: np.ndarray, *, sample_rate: int, n_fft: int = 1024, hop:
                      window: str = "hann", n_mels: int = 64, fmin: float = 0.0,
                      fmax: float | None = None, wavelet: str = "db4", wavelet_level: int = 5,
                      wavelet_window: int = 1024, wavelet_mode: str = "periodization",
-                     energy_segment_s: float = 0.5, onset_k: float = 2.0,
-                     onset_delta: float = 0.5, onset_min_gap_s: float = 0.05,
-                     onset_history_s: float = 0.5, onset_floor_db: float = -80.0) -> dict:
+                     energy_segment_s: float = 0.5, onset_k: float = 1.0,
+                     onset_delta: float = 0.3, onset_min_gap_s: float = 0.03,
+                     onset_history_s: float = 2.0, onset_floor_db: float = -80.0) -> dict:
     """STFT → mel dB, DWT band energies, energy / z, log-mel flux onsets of a whole signal.
 
     Returns a dict of arrays, one row per hop (``len(y) // hop``): ``t`` (end of each hop, s),

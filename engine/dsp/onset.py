@@ -95,7 +95,8 @@ def pick_onset(novelty, history, state, k, delta, min_gap):
         var /= filled
     threshold = mean + k * math.sqrt(var) + delta
     hop = state[P_HOP]
-    is_onset = (filled >= n // 4 and novelty > threshold and novelty > state[P_PREV]
+    warm = n // 4 if n // 4 < 24 else 24  # ~0.13 s at 187.5 hops/s before the first onset
+    is_onset = (filled >= warm and novelty > threshold and novelty > state[P_PREV]
                 and hop - state[P_LAST_ONSET] >= min_gap)
     if is_onset:
         state[P_LAST_ONSET] = hop

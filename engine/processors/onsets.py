@@ -37,8 +37,8 @@ class FluxOnsets(Processor):
     threshold memory; ``gate_db``: hops quieter than this (``level_db``) never trigger.
     """
 
-    def __init__(self, k: float = 2.0, delta: float = 0.5, min_gap_s: float = 0.05,
-                 history_s: float = 0.5, gate_db: float = -60.0, gamma: float = 100.0,
+    def __init__(self, k: float = 1.0, delta: float = 0.3, min_gap_s: float = 0.03,
+                 history_s: float = 2.0, gate_db: float = -60.0, gamma: float = 100.0,
                  floor_db: float = -80.0, bands=DEFAULT_ONSET_BANDS, band_k: float = 2.0,
                  band_delta: float = 1.0, band_min_gap_s: float = 0.08,
                  band_range_db: float = 20.0, band_decay_db_s: float = 6.0):
