@@ -3,6 +3,11 @@ model), tagger (5-fold CV + ablations + shipped model), latent autoencoder.
 
     python -m export.train_all [--data ../shared/data] [--smoke]
 
+On a busy shared CPU the shipped run used the reduced tagger plan (one CV fold, whose model is
+shipped, and its ablations):
+
+    python -m export.train_all --tagger-folds 1 --ablation-folds 1 --tagger-ship-fold0
+
 Wall times per stage go to export/work/runs/train_all.json (the model cards quote them).
 Evaluation is a separate command: ``python -m export.evaluate``.
 """
@@ -24,8 +29,13 @@ def main(argv=None) -> dict:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--only", default="emotion,tagger,latent",
                    help="comma list of stages to run (default: all three models)")
+    p.add_argument("--tagger-folds", type=int, default=5,
+                   help="CV folds for the fused tagger (first N)")
     p.add_argument("--ablation-folds", type=int, default=5,
                    help="folds for the tagger's mel-only / wave-only ablations")
+    p.add_argument("--tagger-ship-fold0", action="store_true",
+                   help="ship the tagger of CV fold 0 (trained on folds 1-4) instead of "
+                        "retraining on all clips; for a busy machine")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     common = ["--data", a.data] + (["--smoke"] if a.smoke else [])
@@ -40,7 +50,8 @@ def main(argv=None) -> dict:
     from . import train_emotion, train_latent, train_tagger
     for name, mod, extra in (("emotion", train_emotion, ["--cv"]),
                              ("tagger", train_tagger,
-                              ["--cv", "--ablation-folds", str(a.ablation_folds)]),
+                              ["--cv", "--folds", str(a.tagger_folds), "--ablation-folds",
+                               str(a.ablation_folds)] + (["--ship-fold0"] if a.tagger_ship_fold0 else [])),
                              ("latent", train_latent, [])):
         if name not in only:
             continue
@@ -60,7 +71,8 @@ def main(argv=None) -> dict:
                 old[f"{name}_s"] = json.loads(done.read_text())["wall_s"]
         walls = {**old, **{k: v for k, v in walls.items() if k not in ("total_s", "features_s")}}
         walls["total_s"] = sum(v for k, v in walls.items() if k.endswith("_s") and k != "total_s")
-        walls["args"] = f"--ablation-folds {a.ablation_folds}"  # the equivalent single run
+        walls["args"] = (f"--tagger-folds {a.tagger_folds} --ablation-folds {a.ablation_folds}"
+                         + (" --tagger-ship-fold0" if a.tagger_ship_fold0 else ""))  # equivalent
         walls["note"] = f"stages run separately: {sorted(only)} in this run, the rest before"
     write_json(path, walls)
     tqdm.write(f"train_all: {walls}")

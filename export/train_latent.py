@@ -23,8 +23,8 @@ from .training import Timer, common_args, fit, out_dirs, predict, setup, write_j
 
 WIN = mi.FEATURE_CONTRACT["latent_frames"]
 LAG = 8                   # frames between the two windows of a smoothness pair
-WINDOWS_PER_CLIP = 24
-EPOCHS = 8
+WINDOWS_PER_CLIP = 8
+EPOCHS = 6
 BATCH = 64
 HELD_OUT_FOLD = 0
 MEL_NORM = (-20.0, 16.0)   # global mean/std of the 4Q log-mel (dB)
