@@ -207,36 +207,45 @@ def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offse
     so results are bit-identical to it. ``full``: recompute everything (after a reset or a
     block of another size).
     """
-    n_prev = history.shape[0]
+    f = dec_lo.shape[0]
+    half = f // 2
     for lev in range(1, level + 1):
         a0 = a_off[lev - 1]
         m = a_off[lev] - a0
-        band = level - lev + 1
-        d0 = offsets[band]
+        d0 = offsets[level - lev + 1]
+        src = history if lev == 1 else approx[a_off[lev - 2]:a0]
+        n_src = src.shape[0]
+        ne = n_src + (n_src & 1)
         if full:
-            for o in range(m):
-                if lev == 1:
-                    ca, cd = _periodization_coef(history, n_prev, dec_lo, dec_hi, o)
-                else:
-                    ca, cd = _periodization_coef(approx[a_off[lev - 2]:a0], n_prev, dec_lo,
-                                                 dec_hi, o)
-                approx[a0 + o] = ca
-                coeffs[d0 + o] = cd
+            q_lo = 0
+            q_hi = m
         else:
             sh = shifts[lev - 1]
             for i in range(m - sh):
                 approx[a0 + i] = approx[a0 + i + sh]
                 coeffs[d0 + i] = coeffs[d0 + i + sh]
-            for q in range(dirty_off[lev - 1], dirty_off[lev]):
-                o = dirty[q]
-                if lev == 1:
-                    ca, cd = _periodization_coef(history, n_prev, dec_lo, dec_hi, o)
-                else:
-                    ca, cd = _periodization_coef(approx[a_off[lev - 2]:a0], n_prev, dec_lo,
-                                                 dec_hi, o)
-                approx[a0 + o] = ca
-                coeffs[d0 + o] = cd
-        n_prev = m
+            q_lo = dirty_off[lev - 1]
+            q_hi = dirty_off[lev]
+        for q in range(q_lo, q_hi):
+            o = q if full else dirty[q]
+            base = 2 * o + half
+            acc_a = 0.0
+            acc_d = 0.0
+            if base - (f - 1) >= 0 and base < n_src:
+                for j in range(f):
+                    v = src[base - j]
+                    acc_a += dec_lo[j] * v
+                    acc_d += dec_hi[j] * v
+            else:
+                for j in range(f):
+                    k = (base - j) % ne
+                    if k < 0:
+                        k += ne
+                    v = src[k] if k < n_src else src[n_src - 1]
+                    acc_a += dec_lo[j] * v
+                    acc_d += dec_hi[j] * v
+            approx[a0 + o] = acc_a
+            coeffs[d0 + o] = acc_d
     a0 = a_off[level - 1]
     for i in range(offsets[1] - offsets[0]):
         coeffs[offsets[0] + i] = approx[a0 + i]
