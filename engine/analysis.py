@@ -43,7 +43,7 @@ class AnalysisConfig:
     wavelet_window: int = 1024
     wavelet_mode: str = "periodization"
     # short-term energy E_t / z_t and tempo z (seed eq. 3.1, 3.5, 3.7-3.8)
-    energy_segment_s: float = 0.5
+    energy_segment_s: float = 2.0  # M: 2 s segments segment music best (benchmarks/segmentation.py)
     energy_band: tuple = (0.6, 1.4)
     tempo_segment_s: float = 4.0
     tempo_band: tuple = (0.8, 1.2)

@@ -9,6 +9,10 @@ machine, no threads, no clocks — fed values, it returns cuts.
   the run ends (or after ``max_run`` segments, so a long crescendo still cuts).
 * Tempo: z = γ_{l+1} / γ_l of onset rates per longer segment, band [0.8, 1.2]; an
   out-of-band value cuts at that segment's start — it catches changes energy alone misses.
+* Timbre (an addition to the paper's two): the RMS difference in dB between the mean log-mel
+  spectra of consecutive energy segments; above ``timbre_db`` it counts like an out-of-band
+  energy value (same run logic). It catches a change of instruments at equal loudness, but
+  did not improve boundaries on the development medleys, so it is off by default.
 * A cut closer than ``min_region_s`` to the previous one is suppressed (no flicker).
 * Each region is labelled from the mood predictions inside it (mean quadrant
   probabilities): Q2 → fierce, Q1 → cheerful, Q4 → gentle, Q3 → low.
@@ -22,6 +26,7 @@ import numpy as np
 
 from .errors import ParameterError
 
+TIMBRE_DB = 6.0  # the best threshold at M = 2 s on development medleys (benchmarks/segmentation.py)
 RECENT = 2048  # moods remembered for late cuts (~11 s at 187.5 frames/s)
 LABELS = {1: "cheerful", 2: "fierce", 3: "low", 4: "gentle"}  # quadrant → region label
 LABEL_CODES = {"fierce": 1, "cheerful": 2, "gentle": 3, "low": 4}  # the frame's region_label
@@ -59,7 +64,8 @@ class Region:
 class Segmenter:
     def __init__(self, *, energy_band=(0.6, 1.4), tempo_band=(0.8, 1.2), min_region_s: float = 4.0,
                  use_energy: bool = True, use_tempo: bool = True, max_run: int = 6,
-                 reference: str = "previous", refine=None):
+                 reference: str = "previous", refine=None, use_timbre: bool = False,
+                 timbre_db: float = TIMBRE_DB):
         """``refine(t) -> t``: optional, moves a segment-boundary cut to the exact onset of
         the change (the live stage looks for the largest level step near ``t``)."""
         self.refine = refine
@@ -73,13 +79,16 @@ class Segmenter:
         if max_run < 1:
             raise ParameterError(f"max_run={max_run} must be at least 1")
         self.min_region_s = float(min_region_s)
-        self.use_energy, self.use_tempo = use_energy, use_tempo
+        self.use_energy, self.use_tempo, self.use_timbre = use_energy, use_tempo, use_timbre
+        if timbre_db <= 0:
+            raise ParameterError(f"timbre_db={timbre_db} must be positive")
+        self.timbre_db = float(timbre_db)
         self.max_run = max_run
         self.reset()
 
     def reset(self) -> None:
         self.regions: list[Region] = [Region(0.0)]
-        self._run: list[tuple[float, float]] = []  # (boundary time, |log z|) of an out-of-band run
+        self._run: list[tuple[float, float]] = []  # (boundary time, strength) of an out-of-band run
         # the last moods (a preallocated ring): those after a cut decided late move regions
         self._recent_t = np.full(RECENT, -np.inf)
         self._recent_p = np.zeros((RECENT, 4))
@@ -92,32 +101,60 @@ class Segmenter:
     def current(self) -> Region:
         return self.regions[-1]
 
-    def energy(self, t: float, e: float, eps: float = 1e-10) -> float | None:
+    def energy(self, t: float, e: float) -> float | None:
         """E of the segment that starts at time ``t``; returns a cut time or None."""
-        if not math.isfinite(e):
-            return None
-        if self.reference == "previous":
-            ref, self._prev_e = self._prev_e, e
-        else:
-            total, n = self._region_e
-            ref = total / n if n else None
-            self._region_e = [total + e, n + 1]
-        if ref is None:
-            return None
-        return self.energy_z(t, (e + eps) / (ref + eps))
+        return self.segment(t, e=e)
+
+    def segment(self, t: float, e: float | None = None, d_db: float | None = None,
+                eps: float = 1e-10) -> float | None:
+        """A new energy segment starts at ``t``: its energy ``e`` and its spectral distance
+        ``d_db`` from the last one. Out of band on either counts towards one run."""
+        z = None
+        if e is not None and math.isfinite(e):
+            if self.reference == "previous":
+                ref, self._prev_e = self._prev_e, e
+            else:
+                total, n = self._region_e
+                ref = total / n if n else None
+                self._region_e = [total + e, n + 1]
+            if ref is not None:
+                z = (e + eps) / (ref + eps)
+        return self.contrast(t, z=z, d_db=d_db)
 
     def energy_z(self, t: float, z: float) -> float | None:
         """A new energy coefficient for the boundary at time ``t``; returns a cut time or None."""
-        if not self.use_energy or not math.isfinite(z) or z <= 0:
+        return self.contrast(t, z=z)
+
+    def timbre(self, t: float, d_db: float) -> float | None:
+        """The spectral distance (dB) between the segments meeting at time ``t``."""
+        return self.contrast(t, d_db=d_db)
+
+    def contrast(self, t: float, *, z: float | None = None, d_db: float | None = None) -> float | None:
+        """Energy ratio ``z`` and/or spectral distance ``d_db`` at boundary ``t``; the
+        strength of a value is how far past its band edge it is (1 = at the edge)."""
+        out, strength = False, 0.0
+        if self.use_energy and z is not None and math.isfinite(z) and z > 0:
+            out = out or not self.e_lo <= z <= self.e_hi
+            edge = math.log(self.e_hi) if z >= 1 else -math.log(self.e_lo)
+            strength = max(strength, abs(math.log(z)) / edge)
+        if self.use_timbre and d_db is not None and math.isfinite(d_db):
+            out = out or d_db > self.timbre_db
+            strength = max(strength, d_db / self.timbre_db)
+        if z is None and d_db is None:
             return None
-        if not self.e_lo <= z <= self.e_hi:
-            self._run.append((t, abs(math.log(z))))
-            if len(self._run) < self.max_run:
+        return self._run_step(self._run, t, out, strength)
+
+    def _run_step(self, run: list, t: float, out_of_band: bool, strength: float) -> float | None:
+        """A run of out-of-band values is one transition: cut at its strongest value when it
+        ends (or reaches ``max_run``)."""
+        if out_of_band:
+            run.append((t, strength))
+            if len(run) < self.max_run:
                 return None
-        if not self._run:
+        if not run:
             return None
-        t_cut = max(self._run, key=lambda r: r[1])[0]
-        self._run = []
+        t_cut = max(run, key=lambda r: r[1])[0]
+        run.clear()
         if self.refine is not None:
             t_cut = self.refine(t_cut)
         return self.cut(t_cut)
@@ -157,6 +194,6 @@ class Segmenter:
     def finish(self, t_end: float) -> list[dict]:
         """Close the last region at ``t_end`` and return every region as a dict."""
         if self._run:
-            self.energy_z(t_end, 1.0)  # settle a pending run
+            self._run_step(self._run, t_end, False, 0.0)  # settle a pending run
         self.current.end = t_end
         return [r.as_dict() for r in self.regions]

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import sine
 from engine import ParameterError, StreamSpec
 from engine.analysis import AnalysisConfig
 from engine.analyze import analyze_file
@@ -66,7 +67,20 @@ def test_minimum_length_suppresses_flicker():
 def test_energy_only_and_tempo_only_variants(rng):
     x = noise_steps([0.3, 0.03], 8.0)
     assert len(regions_of(x, use_tempo=False)) == 2
-    assert len(regions_of(x, use_energy=False)) == 1  # no onset-rate change in steady noise
+    assert len(regions_of(x, use_energy=False)) == 1  # steady noise: no tempo change
+    assert len(regions_of(x, use_energy=False, use_tempo=False, use_timbre=True)) == 2  # a timbre step too
+
+
+def test_timbre_cuts_at_equal_loudness():
+    """Noise then a tone at the same RMS: energy stays in band, the spectrum does not."""
+    rng = np.random.default_rng(5)
+    noise = (0.1 * rng.standard_normal(8 * SR)).astype(np.float32)
+    tone = sine(440, SR, 8.0, 0.1 * np.sqrt(2))
+    x = np.concatenate([noise, tone])
+    assert len(regions_of(x)) == 1  # the paper's coefficients do not see it
+    starts = [r["start"] for r in regions_of(x, use_timbre=True)[1:]]
+    # located by the spectrum (no level step): within the FFT window, 1024 samples = 4 hops
+    assert len(starts) == 1 and abs(starts[0] - 8.0) <= 4 * HOP_S + 1e-9, starts
 
 
 def test_labels_follow_the_mood_inside_each_region():

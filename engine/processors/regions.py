@@ -42,8 +42,14 @@ class RegionStage(Processor):
     def prepare(self, spec, layout):
         self.m = max(1, int(round(self.energy_segment_s * spec.sample_rate)))
         self.hops_per_tempo = max(1, int(round(self.tempo_segment_s * spec.frame_rate)))
-        self.hop, self.sr = spec.hop, spec.sample_rate
+        self.hop, self.sr, self.n_fft = spec.hop, spec.sample_rate, spec.n_fft
         self._i_e = layout.scalars.get("energy")
+        n_mels = layout.vectors.get("mel_db", 0)
+        self._mel_sum = np.zeros(n_mels)
+        self._mel_prev = np.zeros(n_mels)
+        self._mel_tmp = np.zeros(n_mels)
+        self._mel_n = 0
+        self._has_prev_mel = False
         self._i_tz = layout.scalars.get("tempo_z")
         self._i_bpm = layout.scalars.get("bpm")
         self._i_conf = layout.scalars.get("bpm_confidence")
@@ -55,12 +61,28 @@ class RegionStage(Processor):
         n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
         self._level_db = np.zeros(n)
+        self._mel_hist = np.zeros((n, layout.vectors.get("mel_db", 0)))
         self._level_pos = 0
         self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
         self._i = {n: layout.add_scalar(n) for n in names}
         self.reset()
+
+    def _timbre_distance(self) -> float | None:
+        """RMS dB difference between this energy segment's mean log-mel and the last one's."""
+        if not self._mel_n:
+            return None
+        m = np.divide(self._mel_sum, self._mel_n, out=self._mel_tmp)
+        d = None
+        if self._has_prev_mel:
+            np.subtract(m, self._mel_prev, out=self._mel_sum)
+            d = float(np.sqrt(np.mean(np.square(self._mel_sum, out=self._mel_sum))))
+        self._mel_prev[:] = m
+        self._has_prev_mel = True
+        self._mel_sum[:] = 0.0
+        self._mel_n = 0
+        return d
 
     def _collect_tempo(self, v) -> None:
         if self._i_bpm is not None and self._i_conf is not None and v[self._i_conf] >= self.min_confidence:
@@ -83,24 +105,44 @@ class RegionStage(Processor):
         return float(v[self._i_tz]) if self.tempo_source == "onset_rate" else gamma / prev
 
     def refine(self, t: float) -> float:
-        """The hop start near ``t`` (± one energy segment) with the largest level step."""
+        """The hop near ``t`` (± one energy segment) where the sound changes most: first the
+        largest step of the mean log-mel spectrum (RMS dB, ``step_window_s`` after vs.
+        before; mel windows are centred half an FFT before the hop's end), then, within one
+        FFT of it, the hop where the level steps most if it steps by more than 3 dB (hop
+        levels are sharper in time than spectra)."""
         order = np.argsort(self._level_t)
-        ts, db = self._level_t[order], self._level_db[order]
+        ts = self._level_t[order]
         ok = np.isfinite(ts)
-        ts, db = ts[ok], db[ok]
+        ts = ts[ok]
+        if ts.shape[0] < 2 * self._w + 1:
+            return t
+        if self._mel_hist.shape[1]:
+            centre = ts + self.hop / self.sr - self.n_fft / (2 * self.sr)
+            t_mel, _ = self._largest_step(centre, self._mel_hist[order][ok], t, self.energy_segment_s)
+            if t_mel is not None:
+                t = t_mel
+        t_lvl, step = self._largest_step(ts, self._level_db[order][ok][:, None], t,
+                                         self.n_fft / self.sr if self._mel_hist.shape[1] else self.energy_segment_s)
+        return t_lvl if t_lvl is not None and (step > 3.0 or not self._mel_hist.shape[1]) else \
+            float(ts[np.argmin(np.abs(ts - t))])
+
+    def _largest_step(self, ts, feats, t, radius):
+        """(time, size in dB) of the largest before/after step of ``feats`` within ``radius`` of ``t``."""
         w = self._w
-        if ts.shape[0] < 2 * w + 1:
-            return t
-        c = np.concatenate([[0.0], np.cumsum(db)])
+        c = np.concatenate([np.zeros((1, feats.shape[1])), np.cumsum(feats, axis=0)])
         idx = np.arange(w, ts.shape[0] - w + 1)
-        step = np.abs((c[idx + w] - c[idx]) - (c[idx] - c[idx - w])) / w
-        near = np.abs(ts[idx] - t) <= self.energy_segment_s
+        diff = ((c[idx + w] - c[idx]) - (c[idx] - c[idx - w])) / w
+        step = np.sqrt(np.mean(diff ** 2, axis=1))
+        near = np.abs(ts[idx] - t) <= radius
         if not near.any():
-            return t
-        best = idx[near][np.argmax(step[near])]
-        return float(ts[best])
+            return None, 0.0
+        k = np.argmax(step[near])
+        return float(ts[idx[near][k]]), float(step[near][k])
 
     def reset(self):
+        self._mel_sum[:] = 0.0
+        self._mel_n = 0
+        self._has_prev_mel = False
         self._level_t[:] = -np.inf
         self._level_pos = 0
         self.segmenter.reset()
@@ -118,12 +160,19 @@ class RegionStage(Processor):
             i = self._level_pos % self._level_t.shape[0]
             self._level_t[i] = ctx.t - self.hop / self.sr  # the hop's start
             self._level_db[i] = v[self._i_level]
+            if self._mel_hist.shape[1]:
+                self._mel_hist[i] = frame.vectors["mel_db"]
             self._level_pos += 1
         cut = None
+        if self._mel_sum.shape[0]:
+            self._mel_sum += frame.vectors["mel_db"]
+            self._mel_n += 1
         n = ctx.sample_end // self.m
-        if n > self.n_energy and self._i_e is not None:
+        if n > self.n_energy:
             self.n_energy = n
-            cut = seg.energy((n - 1) * self.m / self.sr, v[self._i_e])
+            cut = seg.segment((n - 1) * self.m / self.sr,
+                              e=v[self._i_e] if self._i_e is not None else None,
+                              d_db=self._timbre_distance())
         self._collect_tempo(v)
         n = self.hops // self.hops_per_tempo
         if n > self.n_tempo:
