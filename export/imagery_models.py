@@ -141,3 +141,28 @@ class Discriminator(nn.Module):
 
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
+
+
+class VAEEncoder(nn.Module):
+    """VAE-GAN encoder (training only): (B, 3, 64, 64) → (mu, logvar) of z."""
+
+    def __init__(self, nef=16, z_dim=Z_DIM):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, nef, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(nef, nef * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(nef * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(nef * 2, nef * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(nef * 4), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(nef * 4, nef * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(nef * 8), nn.LeakyReLU(0.2, True))
+        self.mu = nn.Linear(nef * 8 * 16, z_dim)
+        self.logvar = nn.Linear(nef * 8 * 16, z_dim)
+
+    def forward(self, img):
+        h = self.net(img * 2 - 1).flatten(1)
+        return self.mu(h), self.logvar(h).clamp(-8, 4)
+
+
+def colour_moments(img):
+    """Per-channel mean and standard deviation of (B, 3, H, W) images."""
+    m = img.mean(dim=(2, 3))
+    s = ((img - m[:, :, None, None]) ** 2).mean(dim=(2, 3)).clamp(min=1e-6).sqrt()
+    return torch.cat([m, s], dim=1)

@@ -339,3 +339,65 @@ def test_render_image_bank_makes_an_mp4_in_sync_with_the_audio(tmp_path):
         dists = {n: np.linalg.norm(centre - np.array(c, float)) for n, c in solid.items()}
         assert min(dists, key=dists.get) == p["path"][:-4], (p, centre)
         assert np.linalg.norm(centre - want) < 70
+
+
+# ---------------------------------------------------------------------------------------------
+# presets, live (matcher / generator worker threads) on a real GL context
+# ---------------------------------------------------------------------------------------------
+
+@needs_gl
+def test_image_bank_and_generative_presets_run_live(tmp_path):
+    from PIL import Image
+
+    from engine.imagery import context
+    from engine.imagery.index import build_index
+    from engine.visual.host import VisualHost
+    from engine.visual.offscreen import OffscreenTarget
+    from engine.visual.registry import PresetRegistry
+    from engine.visual.testing import SyntheticFrames
+
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    solid = {"red": (230, 20, 20), "blue": (20, 30, 230), "white": (240, 240, 240)}
+    for name, c in solid.items():
+        Image.fromarray(np.full((90, 160, 3), c, np.uint8)).save(bank / f"{name}.png")
+    index, _ = build_index(bank, progress=False)
+    w, h = 96, 54
+    target = OffscreenTarget((w, h))
+    context.configure(context.ImageryContext(images_dir=bank, index=index, k=2))
+    try:
+        host = VisualHost(PresetRegistry(), (w, h), preset="image_bank", hot_reload=False)
+        host.gl_init()
+        syn = SyntheticFrames()
+        img = None
+        for k in range(120):
+            t = k / 60
+            host.step(syn.frame(t, quadrant=1 + (k // 60)), t)
+            img = target.render(host)
+            if k < 10:
+                time.sleep(0.02)  # give the matcher thread its first pass
+        preset = host.active.preset
+        assert host.errors == 0 and host.current == "image_bank"
+        assert preset.matcher is not None and preset.matcher._thread.is_alive()  # ranking off the GUI thread
+        assert preset.current >= 0
+        centre = img[h // 3: 2 * h // 3, w // 3: 2 * w // 3].reshape(-1, 3).mean(0)
+        shown = index.paths[preset.current][:-4]
+        assert np.linalg.norm(centre - np.array(solid[shown], float)) < 90, (shown, centre)
+        host.request_preset("generative")
+        frames = []
+        for k in range(120, 240):
+            t = k / 60
+            host.step(syn.frame(t), t)
+            frames.append(target.render(host))
+            time.sleep(0.002)
+        assert host.errors == 0 and host.current == "generative"
+        drv = host.active.preset.driver
+        if model_path("generator").is_file():
+            assert drv is not None and drv.image_seq > 0  # the worker thread generated images
+        assert frames[-1].std() > 1.0
+        assert np.abs(frames[-1].astype(int) - frames[-40].astype(int)).mean() > 0.2  # it moves
+        host._release(host.active)
+        host._release(host.fading)
+    finally:
+        context.clear()
+        target.close()
