@@ -150,8 +150,8 @@ def engine_controls(engine) -> dict:
 
     def bpm_range(lo, hi, *rest):
         lo, hi = _number("bpm low", lo, 20, 400), _number("bpm high", hi, 20, 400)
-        if hi <= lo * 1.2:
-            raise ParameterError(f"bpm range {lo:g}..{hi:g} is too narrow (high must exceed 1.2 × low)")
+        if hi < lo * 1.5:
+            raise ParameterError(f"bpm range {lo:g}..{hi:g} is too narrow (high must be at least 1.5 × low)")
         if not hasattr(analyzer, "set_bpm_range"):
             raise ParameterError("the BPM range cannot be set in this analysis chain")
         analyzer.set_bpm_range(lo, hi)
