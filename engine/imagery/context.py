@@ -11,7 +11,9 @@ engine's model features (16 kHz log-mel + wavelet energies, ``engine.modelinput`
 * offline (render): :func:`music_timeline` computes the features of the whole file through the
   engine's resampler and kernels and embeds one window per ``every_s``, as a live run would;
 * live: the window comes from the inference worker's :class:`~engine.modelinput.FeatureStream`
-  (present when any mood/tag model runs), read off the GUI thread by the matcher.
+  (present when any mood/tag model runs), read off the GUI thread by the matcher. The read
+  takes no lock: a copy made while the worker appends a hop can mix two adjacent hops of the
+  4 s window, which is harmless for choosing a picture and never blocks the worker.
 
 Without the music encoder the presets fall back to the frame's quadrant probabilities
 (``q1..q4``), then to the non-learned colour matching.
