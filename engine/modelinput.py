@@ -172,8 +172,12 @@ class FeatureStream:
         self._pending = np.zeros(HOP)
         self._n_pending = 0
         sil = silence_features()
+        # rings (row ``_pos`` is written next): no shifting of whole windows per hop, which
+        # held the GIL for ~50 µs a frame in the live inference worker
         self._mel = np.tile(sil["mel"], (self.max_frames, 1))
         self._wl = np.tile(sil["wavelet"], (self.max_frames, 1))
+        self._pos = 0
+        self._wave_pos = 0
         self.n_frames = 0
 
     def reset(self) -> None:
@@ -198,25 +202,31 @@ class FeatureStream:
     def _hop(self, hop: np.ndarray) -> None:
         mel = self._mel_state.push(self._stft.push(hop))
         wl = self._wl_state.push(hop)
-        self._mel[:-1] = self._mel[1:]
-        self._mel[-1] = mel
-        self._wl[:-1] = self._wl[1:]
-        self._wl[-1] = _to_db(wl.astype(np.float32))
-        self._wave[:-HOP] = self._wave[HOP:]
-        self._wave[-HOP:] = hop
+        self._mel[self._pos] = mel
+        self._wl[self._pos] = _to_db(wl.astype(np.float32))
+        self._pos = (self._pos + 1) % self.max_frames
+        w = self._wave_pos
+        self._wave[w:w + HOP] = hop  # tagger_samples is a whole number of hops
+        self._wave_pos = (w + HOP) % self._wave.shape[0]
         self.n_frames += 1
+
+    def _last(self, ring: np.ndarray, pos: int, n: int) -> np.ndarray:
+        """The ``n`` newest rows of a ring whose next write goes to ``pos``, oldest first."""
+        return ring[(pos - n + np.arange(n)) % ring.shape[0]]
 
     def window(self, kind: str) -> dict[str, np.ndarray]:
         """Newest context window for model ``kind`` as float32 arrays with a batch axis."""
         c = FEATURE_CONTRACT
         if kind == "emotion":
             n = c["emotion_frames"]
-            return {"mel": self._mel[None, -n:].astype(np.float32),
-                    "wavelet": self._wl[None, -n:].astype(np.float32)}
+            return {"mel": self._last(self._mel, self._pos, n)[None].astype(np.float32),
+                    "wavelet": self._last(self._wl, self._pos, n)[None].astype(np.float32)}
         if kind == "tagger":
             n = c["tagger_frames"]
-            return {"mel": self._mel[None, -n:].astype(np.float32), "wave": self._wave[None].copy()}
+            wave = self._last(self._wave, self._wave_pos, self._wave.shape[0])
+            return {"mel": self._last(self._mel, self._pos, n)[None].astype(np.float32),
+                    "wave": wave[None].astype(np.float32)}
         if kind == "latent":
             n = c["latent_frames"]
-            return {"mel": self._mel[None, -n:].astype(np.float32)}
+            return {"mel": self._last(self._mel, self._pos, n)[None].astype(np.float32)}
         raise ParameterError(f"kind={kind!r} is unknown; choose emotion, tagger or latent")

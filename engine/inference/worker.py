@@ -17,7 +17,7 @@ from .models import WINDOW_KIND
 from .smoothing import QuadrantHysteresis, make_smoother
 from .stage import MARKS, InferenceStage, Prediction
 
-YIELD_EVERY = 4 * 256  # model-rate samples of feature work between GIL hand-overs
+YIELD_EVERY = 2 * 256  # model-rate samples of feature work between GIL hand-overs
 
 
 class InferenceWorker:
