@@ -198,7 +198,7 @@ def vgmidi_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
 
 # ------------------------------------------------------------------------------ tags
 
-def tagger_cv(work: Path, variant: str) -> dict:
+def tagger_cv(work: Path, variant: str, clips: list[dict], teach: dict) -> dict:
     path = work / f"tagger_cv_{variant}.npz"
     if not path.is_file():
         return {}
@@ -206,9 +206,10 @@ def tagger_cv(work: Path, variant: str) -> dict:
     pred, target, fold = z["pred"], z["target"], z["fold"]
     per = []
     for f in np.unique(fold):
-        # thresholds from the training folds' teacher outputs, applied to the test fold
-        thr = np.quantile(target[fold != f], TAG_POS_QUANTILE, axis=0) if np.any(fold != f) \
-            else np.quantile(target, TAG_POS_QUANTILE, axis=0)
+        # per-tag thresholds from the teacher's outputs on the training folds' clips
+        train_tg = np.concatenate([teach[f"{c['song']}__musicnn_taggram"] for c in clips
+                                   if c["fold"] != f])
+        thr = np.quantile(train_tg, TAG_POS_QUANTILE, axis=0)
         m = fold == f
         s = tag_scores(target[m] > thr, pred[m])
         s["soft_corr"] = float(np.nanmean([np.corrcoef(target[m][:, t], pred[m][:, t])[0, 1]
@@ -478,7 +479,7 @@ def main(argv=None) -> dict:
     m["emotion"]["vgmidi"] = vgmidi_eval(root, model_dir, a.smoke)
     steps.update()
     for variant in ("fused", "mel_only", "wave_only"):
-        m["tags"][f"cv_{variant}"] = tagger_cv(work, variant)
+        m["tags"][f"cv_{variant}"] = tagger_cv(work, variant, clips, teach)
     try:
         m["tags"]["wesnoth"] = wesnoth_eval(root, model_dir, a.smoke)
     except D.DataMissing as err:  # the Debian package is optional
