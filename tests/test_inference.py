@@ -153,7 +153,7 @@ def test_slow_model_windows_are_skipped_not_queued(models, monkeypatch):
         time.sleep(3.0)
         stats = engine.stats()
     assert engine.inference.skipped > 5
-    assert engine.inference.windows <= 3.0 / 0.35 + 1
+    assert engine.inference.windows <= 3.0 / 0.35 + 2  # + the last window, drained at stop
     assert stats.dropped_blocks == 0
     assert stats.t > 2.0  # analysis kept pace with the 3 s of real time (a loaded CI machine: slack)
 
