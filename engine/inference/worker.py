@@ -7,6 +7,7 @@ the analysis, which makes ``analyze`` and a live run that keeps up produce the s
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -16,6 +17,15 @@ from ..modelinput import FeatureStream
 from .models import WINDOW_KIND
 from .smoothing import QuadrantHysteresis, make_smoother
 from .stage import MARKS, InferenceStage, Prediction
+
+def lower_thread_priority(niceness: int = 10) -> None:
+    """Let the OS prefer the analysis and output threads over this one when cores are
+    scarce (Linux applies nice per thread); best effort, silently skipped elsewhere."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
+
 
 YIELD_EVERY = 2 * 256  # model-rate samples of feature work between GIL hand-overs
 
@@ -112,6 +122,7 @@ class InferenceWorker:
         return True
 
     def _run(self) -> None:
+        lower_thread_priority()
         try:
             while not self._stop.is_set():
                 if not self.poll():
