@@ -33,6 +33,19 @@ def latest(engine):
     return f
 
 
+def wait_for_level(engine, db, timeout=10.0):
+    """The captured level settles at ``db`` (±1.5) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    f = engine.mailbox.layout.new_frame()
+    while time.monotonic() < deadline:
+        if engine.mailbox.read_latest(f) and abs(f["level_db"] - db) <= 1.5:
+            time.sleep(0.5)  # and stays there
+            assert latest(engine)["level_db"] == pytest.approx(db, abs=1.5)
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"level {latest(engine)['level_db']:.1f} dB, expected {db} dB within {timeout} s")
+
+
 def test_device_unplugged_and_back(pulse, tmp_path, caplog):
     wav = tmp_path / "tone.wav"
     sf.write(wav, np.tile(sine(1000, SR, 2.0, 0.5)[:, None], (1, 2)), SR)
@@ -40,8 +53,7 @@ def test_device_unplugged_and_back(pulse, tmp_path, caplog):
     engine = Engine(SPEC, LiveSource(pulse.monitor, SR, 256))
     try:
         with caplog.at_level(logging.WARNING, logger="sonolux"), engine:
-            time.sleep(1.5)
-            assert latest(engine)["level_db"] == pytest.approx(-9.0, abs=1.5)
+            wait_for_level(engine, -9.0)
             pulse.remove_sink()
             time.sleep(1.5)
             gone = latest(engine)
@@ -53,9 +65,8 @@ def test_device_unplugged_and_back(pulse, tmp_path, caplog):
             deadline = time.monotonic() + 10
             while engine.input_lost and time.monotonic() < deadline:
                 time.sleep(0.1)
-            time.sleep(1.0)
             assert not engine.input_lost
-            assert latest(engine)["level_db"] == pytest.approx(-9.0, abs=1.5)
+            wait_for_level(engine, -9.0)
     finally:
         os.killpg(player.pid, signal.SIGKILL)
         pulse.add_sink() if pulse.monitor not in subprocess.run(
