@@ -29,6 +29,7 @@ uniform float u_grain;
 uniform float u_time;
 uniform float u_vignette;
 uniform float u_ok;
+uniform float u_aspect;
 varying vec2 v_uv;
 varying vec2 v_pos;
 vec3 soft(vec2 p) {
@@ -40,6 +41,7 @@ float hash(vec2 p) { vec3 p3 = fract(vec3(p.xyx) * 0.1031); p3 += dot(p3, p3.yzx
                      return fract((p3.x + p3.y) * p3.z); }
 void main() {
     vec2 p = v_pos / u_zoom;                       // aspect-correct, centred
+    if (u_mirror < 0.5) p /= max(u_aspect, 1.0 / u_aspect);  // cover: the square fills the frame
     p = 0.5 + 0.5 * p;
     if (u_mirror > 0.5) p = 1.0 - abs(1.0 - 2.0 * fract(0.5 * p)) ;
     p = clamp(p, 0.0, 1.0);
