@@ -12,6 +12,8 @@ DEV=0
 # (null sinks) for capture tests and loopback; liblo-tools: oscdump/oscsend, real OSC peers;
 # libosmesa6: headless OpenGL; fluidsynth + timgm6mb-soundfont: MIDI rendering; ffmpeg: video.
 PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins liblo-tools libosmesa6 fluidsynth timgm6mb-soundfont ffmpeg"
+# --dev: wallpapers are the offline image material of the imagery models (training, smoke test)
+[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
