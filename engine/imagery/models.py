@@ -15,14 +15,13 @@ raises ModelError at load, naming the file and the field.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
-from ..inference.models import _create_session, default_model_dir, load_model, providers_for
+from ..inference.models import default_model_dir, load_model, open_session
 
 FILES = {"music_embedding": "music_embed.onnx", "image_embedding": "image_embed.onnx",
          "generator": "generator.onnx"}
@@ -56,29 +55,10 @@ def _fail(path, msg) -> ModelError:
 
 def load_image_model(path, task: str, *, device: str = "cpu", threads: int = 1) -> ImageryModel:
     """Open an ``image_embedding`` or ``generator`` model and check its contract."""
-    import onnxruntime as ort
-
     if task not in IMAGE_TASKS:
         raise ModelError(f"task={task!r} must be one of {', '.join(IMAGE_TASKS)}")
     path = Path(path)
-    if not path.is_file():
-        raise _fail(path, "no such model file")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, int(threads))
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 4
-    try:
-        session = _create_session(path, opts, providers_for(device))
-    except Exception as e:  # noqa: BLE001 - onnxruntime's own errors
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise _fail(path, f"not a readable ONNX model ({first[:200]})") from None
-    meta = session.get_modelmeta().custom_metadata_map
-    if "sonolux_contract" not in meta:
-        raise _fail(path, "metadata_props has no 'sonolux_contract' (not exported by sonolux's export/)")
-    try:
-        contract = json.loads(meta["sonolux_contract"])
-    except json.JSONDecodeError as e:
-        raise _fail(path, f"sonolux_contract is not valid JSON ({e})") from None
+    session, contract = open_session(path, device=device, threads=threads)
     if contract.get("task") != task:
         raise _fail(path, f"task={contract.get('task')!r}, expected {task!r}")
     ins, outs = IMAGE_TASKS[task]

@@ -106,8 +106,9 @@ def _fail(path, msg) -> ModelError:
     return ModelError(f"{path}: {msg}")
 
 
-def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str | None = None) -> OnnxModel:
-    """Open ``path`` with onnxruntime and validate its contract (see module docstring)."""
+def open_session(path, *, device: str = "auto", threads: int = 1):
+    """(InferenceSession, contract dict) of a sonolux ONNX file, or ModelError naming the
+    file: missing, unreadable, or without a readable ``sonolux_contract``."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -132,6 +133,13 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         contract = json.loads(meta["sonolux_contract"])
     except json.JSONDecodeError as e:
         raise _fail(path, f"sonolux_contract is not valid JSON ({e})") from None
+    return session, contract
+
+
+def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str | None = None) -> OnnxModel:
+    """Open ``path`` with onnxruntime and validate its contract (see module docstring)."""
+    session, contract = open_session(path, device=device, threads=threads)
+    path = Path(path)
     task = contract.get("task")
     if task not in TASKS:
         raise _fail(path, f"task={task!r} is not one of {', '.join(TASKS)}")
