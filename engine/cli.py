@@ -100,8 +100,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sonolux",
-        description="Real-time audio analysis for live shows: levels, bands and onsets from a "
-                    "live input, a file or a built-in demo, sent as OSC to lighting consoles and VJ software.",
+        description="Real-time audio analysis for live shows: levels, bands, onsets, beats, mood, "
+                    "tags and emotion regions from a live input, a file or a built-in demo, sent as "
+                    "OSC to lighting consoles and VJ software and shown by visual presets.",
         epilog="Run `sonolux COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"sonolux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
