@@ -444,13 +444,13 @@ def tables(m: dict) -> dict[str, str]:
     return out
 
 
-def fill_readme(path: Path, blocks: dict[str, str]) -> None:
-    """Replace the text between ``<!-- metrics:NAME -->`` and ``<!-- /metrics:NAME -->``."""
+def fill_readme(path: Path, blocks: dict[str, str], tag: str = "metrics") -> None:
+    """Replace the text between ``<!-- TAG:NAME -->`` and ``<!-- /TAG:NAME -->``."""
     if not path.is_file():
         return
     text = path.read_text()
     for name, body in blocks.items():
-        a, b = f"<!-- metrics:{name} -->", f"<!-- /metrics:{name} -->"
+        a, b = f"<!-- {tag}:{name} -->", f"<!-- /{tag}:{name} -->"
         if a in text and b in text:
             i, j = text.index(a) + len(a), text.index(b)
             text = text[:i] + "\n" + body + "\n" + text[j:]

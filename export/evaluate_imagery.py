@@ -28,7 +28,6 @@ imagery section of ``models_onnx/README.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -37,10 +36,11 @@ import onnx
 import onnxruntime as ort
 
 from engine import modelinput as mi
-from engine.imagery.colour import VMClassifier, colour_stats, quadrant_from_pad
+from engine.imagery.colour import colour_stats, quadrant_from_pad
 
 from . import data as D
 from . import imagery_data as ID
+from .evaluate import fill_readme
 from .onnx_export import add_metrics
 from .training import out_dirs, write_json
 
@@ -336,19 +336,6 @@ def tables(m: dict) -> dict[str, str]:
     return out
 
 
-def fill(path: Path, blocks: dict[str, str]) -> None:
-    """Replace the text between ``<!-- imagery:NAME -->`` and ``<!-- /imagery:NAME -->``."""
-    if not path.is_file():
-        return
-    text = path.read_text()
-    for name, body in blocks.items():
-        a, b = f"<!-- imagery:{name} -->", f"<!-- /imagery:{name} -->"
-        if a in text and b in text:
-            i, j = text.index(a) + len(a), text.index(b)
-            text = text[:i] + "\n" + body + "\n" + text[j:]
-    path.write_text(text)
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
@@ -389,8 +376,8 @@ def main(argv=None) -> dict:
                                         for k in keys if k in metrics})
     blocks = tables(metrics)
     if not a.smoke and a.out is None:
-        fill(REPO / "docs" / "imagery.md", blocks)
-        fill(REPO / "models_onnx" / "README.md", blocks)
+        fill_readme(REPO / "docs" / "imagery.md", blocks, tag="imagery")
+        fill_readme(REPO / "models_onnx" / "README.md", blocks, tag="imagery")
     for name, body in blocks.items():
         print(f"\n## {name}\n{body}")
     return metrics
