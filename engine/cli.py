@@ -320,7 +320,7 @@ def cmd_devices(args) -> int:
 
 
 def _run_engine(engine, duration, quiet) -> int:
-    from .status import StatusLine
+    from .status import StatusLine, run_summary
 
     status = StatusLine()
     tty = sys.stderr.isatty()
@@ -349,10 +349,8 @@ def _run_engine(engine, duration, quiet) -> int:
         if not quiet and tty:
             print(file=sys.stderr)
     engine.check()
-    s = engine.stats()
     if not quiet:
-        print(f"sonolux: {s.hops} frames, {s.t:.1f} s of audio, dropped blocks {s.dropped_blocks}, "
-              f"OSC messages {s.osc_messages} (errors {s.osc_errors})", file=sys.stderr)
+        print(run_summary(engine.stats()), file=sys.stderr)
     return 0
 
 

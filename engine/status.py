@@ -43,3 +43,9 @@ class StatusLine:
         if stats.osc_messages or stats.osc_errors:
             parts.append(f"osc {stats.osc_messages} err {stats.osc_errors}")
         return " | ".join(parts)
+
+
+def run_summary(stats: EngineStats, extra: str = "") -> str:
+    """The line printed when a run ends."""
+    return (f"sonolux: {stats.hops} frames, {stats.t:.1f} s of audio, dropped blocks {stats.dropped_blocks}, "
+            f"OSC messages {stats.osc_messages} (errors {stats.osc_errors}){extra}")

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
-from ..errors import ParameterError
 from .gl import has_display
 
 log = logging.getLogger("sonolux.visual")
@@ -131,11 +129,10 @@ def run_with_window(engine, args, *, duration=None, quiet=False) -> int:
     if state["error"] is not None:
         raise state["error"]
     engine.check()
-    s = engine.stats()
     if not quiet:
-        print(f"sonolux: {s.hops} frames, {s.t:.1f} s of audio, dropped blocks {s.dropped_blocks}, "
-              f"OSC messages {s.osc_messages} (errors {s.osc_errors}), preset errors {host.errors}",
-              file=sys.stderr)
+        from ..status import run_summary
+
+        print(run_summary(engine.stats(), f", preset errors {host.errors}"), file=sys.stderr)
     return 0
 
 
