@@ -127,10 +127,3 @@ class Mailbox:
             if self.seq - seq < len(self._slots) - 1 and out.seq == seq:
                 return True
         return False
-
-    def read_seq(self, seq: int, out: FeatureFrame) -> bool:
-        """Copy frame ``seq`` if it is still held; False when it was overwritten or is not yet out."""
-        if seq > self.seq or self.seq - seq >= len(self._slots) - 1:
-            return False
-        self._slots[seq % len(self._slots)].copy_into(out)
-        return out.seq == seq and self.seq - seq < len(self._slots) - 1

@@ -2,7 +2,6 @@
 over TCP (length prefix and SLIP), oscsend driving the control input, a 10,000-packet fuzz,
 bundles on/off, delay_ms, and the rate cap / on-change threshold over a 10 s run."""
 import socket
-import struct
 import subprocess
 import threading
 import time

@@ -1,6 +1,5 @@
 """Show-proof: the engine survives what happens at a gig — a device unplugged and back,
 pathological audio, malformed files, a kill -9 in the middle of a recording, SIGTERM."""
-import json
 import logging
 import os
 import signal

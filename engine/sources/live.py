@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..errors import DeviceError
 from .base import AudioSource, BlockWriter, select_channels
