@@ -18,11 +18,12 @@ sample ``(i + 1) * hop``, zeros before the stream start.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .errors import ParameterError
-from .dsp.stft import StftState
-from .dsp.mel import MelState, log_mel_frames, mel_filterbank as _mel_filterbank
-from .dsp.wavelet import WaveletState, wavelet_energies_frames
+from .dsp.stft import StftState, stft_power_hop
+from .dsp.mel import MelState, log_mel_frames, mel_db_hop, mel_filterbank as _mel_filterbank
+from .dsp.wavelet import WaveletState, wavelet_energies_frames, wavelet_hop_sliding
 
 #: Everything a model's input depends on. Version bumps whenever a number changes.
 FEATURE_CONTRACT: dict = {
@@ -150,6 +151,60 @@ def wave_window_at(y: np.ndarray, end_frame: int, n_samples: int) -> np.ndarray:
 # streaming
 # ---------------------------------------------------------------------------------------------
 
+#: FeatureStream.counters: samples pending in the hop, next ring row, next wave position, frames
+PENDING, ROW, WAVE_POS, FRAMES = range(4)
+
+
+@njit(cache=True, nogil=True)
+def _push_samples(x, pending, counters, stft, mel, wavelet, wl_energy, mel_ring, wl_ring,
+                  wave_ring):
+    """``FeatureStream.push`` as one call that releases the GIL: the inference worker's
+    feature work must not hold up the analysis thread. Fills the pending hop from ``x``; each
+    completed hop runs STFT → mel dB and the sliding DWT (the engine's kernels, with the
+    states' ``kernel_args``) and appends one row to each ring. Returns frames completed.
+
+    Numba cache: this inlines kernels from ``engine/dsp``; touch this file after editing one
+    (``tests/test_modelinput.py`` compares with the unfused path and catches a stale cache)."""
+    hop = pending.shape[0]
+    n_rows = mel_ring.shape[0]
+    power = stft[-1]
+    mel_db = mel[4]
+    w_hist = wavelet[0]
+    new = 0
+    for i in range(x.shape[0]):
+        pending[counters[PENDING]] = x[i]
+        counters[PENDING] += 1
+        if counters[PENDING] < hop:
+            continue
+        counters[PENDING] = 0
+        stft_power_hop(pending, *stft)
+        mel_db_hop(power, *mel)
+        wavelet_hop_sliding(w_hist, pending, *wavelet[1:], counters[FRAMES] == 0, wl_energy)
+        row = counters[ROW]
+        for m in range(mel_db.shape[0]):
+            mel_ring[row, m] = mel_db[m]
+        for b in range(wl_energy.shape[0]):  # dB of the float32 energy, as _to_db offline
+            e = np.float32(wl_energy[b])
+            wl_ring[row, b] = np.float32(10.0) * np.log10(max(e, np.float32(_LOG_FLOOR)))
+        counters[ROW] = (row + 1) % n_rows
+        w = counters[WAVE_POS]
+        for k in range(hop):
+            wave_ring[w + k] = pending[k]
+        counters[WAVE_POS] = (w + hop) % wave_ring.shape[0]
+        counters[FRAMES] += 1
+        new += 1
+    return new
+
+
+@njit(cache=True, nogil=True)
+def _newest_rows(ring, next_row, out):
+    """Copy the ``len(out)`` newest rows of ``ring`` (next write at ``next_row``) into ``out``,
+    oldest first."""
+    n, size = out.shape[0], ring.shape[0]
+    for i in range(n):
+        out[i] = ring[(next_row - n + i) % size]
+
+
 class FeatureStream:
     """Incremental model features for the live engine: ``push`` any number of 16 kHz samples;
     each completed hop appends one mel frame and one wavelet frame to internal rings.
@@ -163,70 +218,53 @@ class FeatureStream:
         c = FEATURE_CONTRACT
         self.max_frames = max_frames or max(c["emotion_frames"], c["tagger_frames"],
                                             c["latent_frames"])
-        self._stft = StftState(N_FFT, HOP, c["window"])
-        self._mel_state = MelState(sample_rate=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=c["fmin"],
-                                   fmax=c["fmax"], amin=_LOG_FLOOR)
-        self._wl_state = WaveletState(c["wavelet_window"], c["wavelet"], c["wavelet_level"],
-                                      c["wavelet_mode"])
-        self._wave = np.zeros(c["tagger_samples"], np.float32)
+        stft = StftState(N_FFT, HOP, c["window"])
+        mel = MelState(sample_rate=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=c["fmin"],
+                       fmax=c["fmax"], amin=_LOG_FLOOR)
+        wl = WaveletState(c["wavelet_window"], c["wavelet"], c["wavelet_level"],
+                          c["wavelet_mode"], hop=HOP)
+        p = wl.plan
+        self._kernel_states = (stft.kernel_args, mel.kernel_args,
+                               (wl.history, p.dec_lo, p.dec_hi, p.level, wl.approx, wl.a_off,
+                                p.coeffs, p.offsets, *wl.sliding), wl.energies)
         self._pending = np.zeros(HOP)
-        self._n_pending = 0
+        self.counters = np.zeros(4, np.int64)
         sil = silence_features()
-        # rings (row ``_pos`` is written next): no shifting of whole windows per hop, which
-        # held the GIL for ~50 µs a frame in the live inference worker
+        # rings (row ``counters[ROW]`` is written next): no shifting of whole windows per hop
         self._mel = np.tile(sil["mel"], (self.max_frames, 1))
         self._wl = np.tile(sil["wavelet"], (self.max_frames, 1))
-        self._pos = 0
-        self._wave_pos = 0
-        self.n_frames = 0
+        self._wave = np.zeros(c["tagger_samples"])  # a whole number of hops
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.counters[FRAMES])
 
     def reset(self) -> None:
         self.__init__(self.max_frames)
 
     def push(self, samples: np.ndarray) -> int:
         """Feed samples; returns the number of new frames completed."""
-        x = np.asarray(samples, np.float64).ravel()
-        new = 0
-        i = 0
-        while i < x.shape[0]:
-            take = min(HOP - self._n_pending, x.shape[0] - i)
-            self._pending[self._n_pending:self._n_pending + take] = x[i:i + take]
-            self._n_pending += take
-            i += take
-            if self._n_pending == HOP:
-                self._hop(self._pending)
-                self._n_pending = 0
-                new += 1
-        return new
+        x = np.ascontiguousarray(samples, np.float64).ravel()
+        return _push_samples(x, self._pending, self.counters, *self._kernel_states,
+                             self._mel, self._wl, self._wave)
 
-    def _hop(self, hop: np.ndarray) -> None:
-        mel = self._mel_state.push(self._stft.push(hop))
-        wl = self._wl_state.push(hop)
-        self._mel[self._pos] = mel
-        self._wl[self._pos] = _to_db(wl.astype(np.float32))
-        self._pos = (self._pos + 1) % self.max_frames
-        w = self._wave_pos
-        self._wave[w:w + HOP] = hop  # tagger_samples is a whole number of hops
-        self._wave_pos = (w + HOP) % self._wave.shape[0]
-        self.n_frames += 1
-
-    def _last(self, ring: np.ndarray, pos: int, n: int) -> np.ndarray:
-        """The ``n`` newest rows of a ring whose next write goes to ``pos``, oldest first."""
-        return ring[(pos - n + np.arange(n)) % ring.shape[0]]
+    def _newest(self, ring: np.ndarray, next_row: int, n: int) -> np.ndarray:
+        """The ``n`` newest rows of a ring as float32 with a batch axis, oldest first."""
+        out = np.empty((1, n, *ring.shape[1:]), np.float32)
+        _newest_rows(ring, next_row, out[0])
+        return out
 
     def window(self, kind: str) -> dict[str, np.ndarray]:
         """Newest context window for model ``kind`` as float32 arrays with a batch axis."""
         c = FEATURE_CONTRACT
+        row = int(self.counters[ROW])
         if kind == "emotion":
             n = c["emotion_frames"]
-            return {"mel": self._last(self._mel, self._pos, n)[None].astype(np.float32),
-                    "wavelet": self._last(self._wl, self._pos, n)[None].astype(np.float32)}
+            return {"mel": self._newest(self._mel, row, n), "wavelet": self._newest(self._wl, row, n)}
         if kind == "tagger":
             n = c["tagger_frames"]
-            wave = self._last(self._wave, self._wave_pos, self._wave.shape[0])
-            return {"mel": self._last(self._mel, self._pos, n)[None].astype(np.float32),
-                    "wave": wave[None].astype(np.float32)}
+            wave = self._newest(self._wave, int(self.counters[WAVE_POS]), self._wave.shape[0])
+            return {"mel": self._newest(self._mel, row, n), "wave": wave}
         if kind == "latent":
-            n = c["latent_frames"]
-            return {"mel": self._last(self._mel, self._pos, n)[None].astype(np.float32)}
+            return {"mel": self._newest(self._mel, row, c["latent_frames"])}
         raise ParameterError(f"kind={kind!r} is unknown; choose emotion, tagger or latent")

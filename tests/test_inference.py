@@ -115,8 +115,10 @@ def test_marks_every_half_second_and_newest_window_wins(models):
     assert stage.mark_seq + 1 == (48000 * 3 // SPEC.hop) // every
     assert worker.poll() and not worker.poll()  # runs once: only the newest mark
     assert worker.skipped == stage.mark_seq and worker.windows == 1
-    # all audio up to the mark went into the features, nothing was dropped
-    assert worker.features.n_frames == stage.mark_pos[stage.mark_seq % 64] // FEATURE_CONTRACT["hop"]
+    # all audio up to the mark went through the resampler into the features, nothing was dropped
+    consumed, produced = worker.resampler.state
+    assert consumed == stage.mark_pos[stage.mark_seq % 64]
+    assert worker.features.n_frames == produced // FEATURE_CONTRACT["hop"]
     assert worker.results[0]["t"] == pytest.approx(stage.mark_t[stage.mark_seq % 64])
 
 

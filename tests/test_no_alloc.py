@@ -69,3 +69,27 @@ def test_analysis_hop_allocates_nothing():
 
     net, transient = _growth(one_hop)
     assert net < 1024 and transient < 2048, (net, transient)
+
+
+def test_per_hop_kernels_keep_the_gil():
+    """A per-hop kernel that released the GIL would let other threads cut into the analysis
+    hop (see engine/dsp/__init__.py); only the long-running bulk kernels release it."""
+    import importlib
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    import engine.dsp
+    bulk = {"engine.dsp.features._run", "engine.dsp.resample.resample_into_nogil",
+            "engine.modelinput._push_samples", "engine.modelinput._newest_rows"}
+    names = [f"engine.dsp.{m.name}" for m in pkgutil.iter_modules(engine.dsp.__path__)]
+    releasing, seen = set(), 0
+    for mod_name in [*names, "engine.modelinput", "engine.sources.base"]:
+        mod = importlib.import_module(mod_name)
+        for attr, obj in vars(mod).items():
+            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == mod_name:
+                seen += 1
+                if obj.targetoptions.get("nogil"):
+                    releasing.add(f"{mod_name}.{attr}")
+    assert seen > 30
+    assert releasing == bulk

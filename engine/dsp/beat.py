@@ -50,7 +50,7 @@ HALF_W = 0.5
 BPM_LIMITS = (30.0, 300.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _acf_at(acf, lag):
     """Linear interpolation of acf at a fractional lag (0 beyond the end)."""
     i = int(lag)
@@ -60,7 +60,7 @@ def _acf_at(acf, lag):
     return acf[i] * (1.0 - f) + acf[i + 1] * f
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _comb_score(acf, lag, acf0, filled):
     """Harmonic comb Σ acf(kL)/k over the harmonics the history already covers (at least
     two periods of data), normalised so a perfectly periodic signal scores 1."""
@@ -78,14 +78,14 @@ def _comb_score(acf, lag, acf0, filled):
     return s / (acf0 * wsum)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _prior(pr, lag):
     bpm = 60.0 * pr[P_FPS] / lag
     d = (math.log2(bpm) - pr[P_PRIOR_C]) / pr[P_PRIOR_SIG]
     return math.exp(-0.5 * d * d)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _env_at(env, pos_newest, filled, back):
     """Smoothed, interpolated onset strength ``back`` frames before the newest (fractional)."""
     h = env.shape[0]
@@ -104,7 +104,7 @@ def _env_at(env, pos_newest, filled, back):
     return acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _related(r):
     """True when the period ratio ``r`` is near 2, 1/2, 3, 1/3, 3/2 or 2/3."""
     for q in (2.0, 0.5, 3.0, 1.0 / 3.0, 1.5, 2.0 / 3.0):
@@ -113,7 +113,7 @@ def _related(r):
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _circ_at(buf, n, x):
     """Linear interpolation of the circular ``buf[0:n]`` at fractional ``x``."""
     i = int(math.floor(x))
@@ -121,7 +121,7 @@ def _circ_at(buf, n, x):
     return buf[i % n] * (1.0 - f) + buf[(i + 1) % n] * f
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _smooth(acf, kern, out):
     """``out`` = acf convolved with the symmetric ``kern`` (odd length; mirrored at lag 0),
     so that onsets quantised to whole frames still line up at fractional periods."""
@@ -139,7 +139,7 @@ def _smooth(acf, kern, out):
         out[lag] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
     """Tempo and phase re-estimation (every ``est_every`` hops)."""
     _smooth(acf_raw, kern, acf)
@@ -302,7 +302,7 @@ def _estimate(pr, st, env, acf_raw, acf, kern, phase_buf):
     st[S_NEXT] = nxt + gain * e
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def beat_step(novelty, pr, st, env, xr, acf, acf_s, kern, phase_buf):
     """One hop of the tracker; returns True when a beat falls on this hop."""
     h = env.shape[0]
@@ -350,7 +350,7 @@ def beat_step(novelty, pr, st, env, xr, acf, acf_s, kern, phase_buf):
     return beat
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def apply_tap(pr, st, tap_pos, tap_period, hold_frames):
     """Lock to a tapped tempo: period and phase from the taps (positions in frames)."""
     st[S_TAP_PERIOD] = tap_period

@@ -40,7 +40,7 @@ def new_tempo_state() -> np.ndarray:
     return s
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def energy_update(samples, m, state, eps):
     """Accumulate ``samples`` into segments of ``m`` samples; returns the number of segments
     completed during this call. ``state[E_LAST]`` is the newest complete E_t, ``state[E_Z]``
@@ -67,7 +67,7 @@ def energy_update(samples, m, state, eps):
     return done
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def tempo_update(n_onsets, hops_per_segment, state):
     """Add this hop's onset count; at the end of a segment of ``hops_per_segment`` hops update
     ``state[T_Z] = (n_last + 1) / (n_prev + 1)``. Returns True when a segment completed."""

@@ -14,7 +14,7 @@ from ..errors import ParameterError
 from ..spec import is_power_of_two
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _fft_inplace(re, im, bitrev, tw_re, tw_im):
     """Radix-2 decimation-in-time complex FFT of len(re) points, in place."""
     n = re.shape[0]
@@ -43,7 +43,7 @@ def _fft_inplace(re, im, bitrev, tw_re, tw_im):
         size <<= 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def rfft_inplace(frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, out_re, out_im):
     """Spectrum of the real ``frame`` (length N) into ``out_re/out_im`` (length N/2+1).
 
@@ -74,7 +74,7 @@ def rfft_inplace(frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, out_re, 
         out_im[k] = ei - pr
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def power_from_complex(re, im, out):
     for k in range(out.shape[0]):
         out[k] = re[k] * re[k] + im[k] * im[k]

@@ -15,7 +15,7 @@ from numba import njit
 SILENCE_DB = -120.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def db_to_unit(db, floor_db):
     """Map dB in [floor_db, 0] to 0..1 (clipped)."""
     u = (db - floor_db) / -floor_db
@@ -26,7 +26,7 @@ def db_to_unit(db, floor_db):
     return u
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def ms_to_db(ms):
     if ms <= 1e-12 or not math.isfinite(ms):
         return SILENCE_DB if ms <= 1e-12 else 0.0
@@ -34,7 +34,7 @@ def ms_to_db(ms):
     return db if db > SILENCE_DB else SILENCE_DB
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def hop_levels(samples, floor_db, values, i_rms_db, i_rms, i_peak_db, i_peak):
     """RMS and peak of one hop, in dBFS and 0..1. Non-finite samples count as silence."""
     acc = 0.0
@@ -55,7 +55,7 @@ def hop_levels(samples, floor_db, values, i_rms_db, i_rms, i_peak_db, i_peak):
     values[i_peak] = db_to_unit(peak_db, floor_db)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def band_levels(power, starts, stops, scale, floor_db, values, idx_db, idx_unit):
     """Mean-square energy of bins [starts[b], stops[b]) times ``scale`` → dB and 0..1."""
     for b in range(starts.shape[0]):

@@ -120,7 +120,7 @@ def mel_band_ranges(fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, stops
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def mel_project(power, fb, out):
     """``out[m] = Σ_k fb[m, k] · power[k]`` (dense filterbank)."""
     n_mels, n_bins = fb.shape
@@ -131,7 +131,7 @@ def mel_project(power, fb, out):
         out[m] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def mel_project_sparse(power, fb, starts, stops, out):
     """As :func:`mel_project`, summing only over ``starts[m]:stops[m]``."""
     for m in range(fb.shape[0]):
@@ -141,7 +141,7 @@ def mel_project_sparse(power, fb, starts, stops, out):
         out[m] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def power_to_db(power, out, amin=1e-10):
     """``out = 10·log10(max(power, amin))`` elementwise (ref 1.0, no top_db clipping)."""
     for i in range(power.shape[0]):
@@ -151,7 +151,7 @@ def power_to_db(power, out, amin=1e-10):
         out[i] = 10.0 * math.log10(p)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def mel_db_hop(power, fb, starts, stops, mel_power, out, amin):
     """One hop: sparse mel projection into ``mel_power`` then dB into ``out``."""
     mel_project_sparse(power, fb, starts, stops, mel_power)
@@ -173,9 +173,11 @@ class MelState:
             raise ParameterError(f"amin={amin!r} must be positive")
         self.mel_power = np.zeros(n_mels)
         self.mel_db = np.full(n_mels, 10.0 * math.log10(self.amin))
+        #: the state in ``mel_db_hop``'s order after ``power``, for kernels that fuse steps
+        self.kernel_args = (self.fb, self.starts, self.stops, self.mel_power, self.mel_db, self.amin)
 
     def push(self, power: np.ndarray) -> np.ndarray:
-        mel_db_hop(power, self.fb, self.starts, self.stops, self.mel_power, self.mel_db, self.amin)
+        mel_db_hop(power, *self.kernel_args)
         return self.mel_db
 
 

@@ -35,7 +35,7 @@ def reset_picker_state(history: np.ndarray, state: np.ndarray) -> None:
     state[P_LAST_ONSET] = -1e9
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def log_flux(power, prev_log, gamma):
     """Half-wave rectified difference of log(1 + γ·|X|) between this and the previous
     frame, averaged over bins; updates ``prev_log`` in place."""
@@ -50,7 +50,7 @@ def log_flux(power, prev_log, gamma):
     return acc / n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def mel_flux(mel_db, prev_db, floor_db, band_of_mel, band_count, band_flux):
     """Half-wave rectified log-mel flux (dB) of this hop against ``prev_db`` (updated in place).
 
@@ -78,7 +78,7 @@ def mel_flux(mel_db, prev_db, floor_db, band_of_mel, band_count, band_flux):
     return acc / n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def pick_onset(novelty, history, state, k, delta, min_gap):
     """Feed one novelty value; return True if this hop is an onset."""
     n = history.shape[0]
@@ -110,7 +110,7 @@ def pick_onset(novelty, history, state, k, delta, min_gap):
     return is_onset
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def pick_band_onsets(band_flux, band_hist, band_state, k, delta, min_gap, gated, totals,
                      values, idx):
     """Per-band ``pick_onset``; writes event / cumulative count / strength into ``values`` at
@@ -126,7 +126,7 @@ def pick_band_onsets(band_flux, band_hist, band_state, k, delta, min_gap, gated,
         values[idx[b, 2]] = band_flux[b]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def band_flux_relative(mel_db, prev_db, band_of_mel, band_count, peak_db, decay_db, range_db,
                        floor_db, band_flux):
     """Per-band log-mel flux with a floor that follows each band's own recent peak.

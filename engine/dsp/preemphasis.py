@@ -7,7 +7,7 @@ from numba import njit
 from ..errors import ParameterError
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def preemphasis_inplace(x, alpha, last):
     """Filter ``x`` in place; ``last[0]`` carries the previous hop's last input sample."""
     prev = last[0]

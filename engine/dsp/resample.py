@@ -26,7 +26,7 @@ def design_polyphase(up: int, down: int, taps_per_phase: int = 32, beta: float =
     return np.ascontiguousarray(h.reshape(taps_per_phase, up).T)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def resample_into(x, hist, state, table, up, down, out):
     """Resample ``x`` given the last ``T-1`` inputs in ``hist``; write outputs to ``out``.
 
@@ -73,10 +73,19 @@ def resample_into(x, hist, state, table, up, down, out):
     return written
 
 
+@njit(cache=True, nogil=True)
+def resample_into_nogil(x, hist, state, table, up, down, out):
+    """``resample_into`` releasing the GIL: for large chunks off the analysis thread."""
+    return resample_into(x, hist, state, table, up, down, out)
+
+
 class StreamResampler:
     """``process(x)`` returns a view of an internal buffer (valid until the next call)."""
 
-    def __init__(self, sr_in: int, sr_out: int, max_block: int, taps_per_phase: int = 32):
+    def __init__(self, sr_in: int, sr_out: int, max_block: int, taps_per_phase: int = 32,
+                 *, release_gil: bool = False):
+        """``release_gil``: for a worker thread resampling big chunks; the analysis thread's
+        small blocks keep the GIL (see engine/dsp/__init__.py)."""
         if sr_in <= 0 or sr_out <= 0:
             raise ParameterError(f"sample rates {sr_in} → {sr_out} must be positive")
         g = gcd(sr_in, sr_out)
@@ -87,11 +96,12 @@ class StreamResampler:
         self.max_block = max_block
         self.out = np.zeros(max_block * self.up // self.down + 2, dtype=np.float32)
         self.delay_out = (self.up * taps_per_phase - 1) / 2.0 / self.down
+        self._kernel = resample_into_nogil if release_gil else resample_into
 
     def process(self, x: np.ndarray) -> np.ndarray:
         if x.shape[0] > self.max_block:
             raise ParameterError(f"block has {x.shape[0]} samples, more than max_block={self.max_block}")
-        n = resample_into(x, self.hist, self.state, self.table, self.up, self.down, self.out)
+        n = self._kernel(x, self.hist, self.state, self.table, self.up, self.down, self.out)
         return self.out[:n]
 
     def reset(self) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
-from .fft import RealFFTPlan, power_from_complex
+from .fft import RealFFTPlan, power_from_complex, rfft_inplace
 
 WINDOWS = ("hann", "hamming", "blackman", "rect")
 
@@ -30,7 +30,7 @@ def make_window(name: str, n: int) -> np.ndarray:
     raise ParameterError(f"window={name!r} is unknown; choose one of {', '.join(WINDOWS)}")
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def shift_in(history, hop_samples):
     """Slide ``history`` left by len(hop_samples) and append them at the end."""
     n = history.shape[0]
@@ -41,10 +41,21 @@ def shift_in(history, hop_samples):
         history[n - h + i] = hop_samples[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def apply_window(history, window, out):
     for i in range(out.shape[0]):
         out[i] = history[i] * window[i]
+
+
+@njit(cache=True)
+def stft_power_hop(hop_samples, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im,
+                   z_re, z_im, re, im, power):
+    """One hop in one call (``StftState.push``; fused loops pass ``*StftState.kernel_args``):
+    slide the hop in, window, real FFT, |X|² into ``power``."""
+    shift_in(history, hop_samples)
+    apply_window(history, window, frame)
+    rfft_inplace(frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, re, im)
+    power_from_complex(re, im, power)
 
 
 class StftState:
@@ -63,14 +74,15 @@ class StftState:
         self.history = np.zeros(n_fft)
         self.frame = np.zeros(n_fft)
         self.power = np.zeros(n_fft // 2 + 1)
+        p = self.plan
+        #: the state arrays in ``stft_power_hop``'s order, for kernels that fuse several steps
+        self.kernel_args = (self.history, self.window, self.frame, p.bitrev, p.tw_re, p.tw_im,
+                            p.sp_re, p.sp_im, p.z_re, p.z_im, p.re, p.im, self.power)
 
     def push(self, hop_samples: np.ndarray) -> np.ndarray:
         if hop_samples.shape[0] != self.hop:
             raise ParameterError(f"block has {hop_samples.shape[0]} samples, expected hop={self.hop}")
-        shift_in(self.history, hop_samples)
-        apply_window(self.history, self.window, self.frame)
-        self.plan.transform(self.frame)
-        power_from_complex(self.plan.re, self.plan.im, self.power)
+        stft_power_hop(hop_samples, *self.kernel_args)
         return self.power
 
     def reset(self) -> None:

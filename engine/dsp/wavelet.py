@@ -30,7 +30,7 @@ from ..errors import ParameterError
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _ext(x, n, k, mode):
     """x_ext[k] for a signal x[0:n] extended by ``mode`` (1..4; 0 is handled by the caller)."""
     if 0 <= k < n:
@@ -59,7 +59,7 @@ def _ext(x, n, k, mode):
     return x[m]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def dwt_step(x, n, dec_lo, dec_hi, mode, out_a, out_d):
     """One Mallat step of ``x[0:n]`` into ``out_a`` / ``out_d`` (each of pywt's dwt_coeff_len);
     returns the output length."""
@@ -108,7 +108,7 @@ def dwt_step(x, n, dec_lo, dec_hi, mode, out_a, out_d):
     return m
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def wavedec_into(x, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs, offsets):
     """Multi-level decomposition of ``x`` into the flat ``coeffs`` buffer.
 
@@ -133,7 +133,7 @@ def wavedec_into(x, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs, offsets
         coeffs[offsets[0] + i] = work_a[i] if last_in_a else work_b[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def band_energies(coeffs, offsets, out):
     """Mean-square energy of each band: ``out[b] = mean(coeffs[offsets[b]:offsets[b+1]]²)``."""
     for b in range(offsets.shape[0] - 1):
@@ -145,7 +145,7 @@ def band_energies(coeffs, offsets, out):
         out[b] = acc / (hi - lo) if hi > lo else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def push_history(history, samples):
     """Slide ``history`` left by len(samples) and append them (any len(samples))."""
     n = history.shape[0]
@@ -160,7 +160,7 @@ def push_history(history, samples):
         history[n - h + i] = samples[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def wavelet_hop(history, samples, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs, offsets,
                 energies):
     """One hop: push ``samples`` into the window, decompose it, mean-square band energies."""
@@ -169,7 +169,7 @@ def wavelet_hop(history, samples, dec_lo, dec_hi, level, mode, work_a, work_b, c
     band_energies(coeffs, offsets, energies)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _periodization_coef(x, n, dec_lo, dec_hi, o):
     """(approximation, detail) coefficient ``o`` of one periodization step of ``x[0:n]``."""
     f = dec_lo.shape[0]
@@ -193,7 +193,7 @@ def _periodization_coef(x, n, dec_lo, dec_hi, o):
     return acc_a, acc_d
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offsets, dirty,
                     dirty_off, shifts, full):
     """Periodization decomposition of the sliding window ``history`` (already advanced by one
@@ -251,7 +251,7 @@ def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offse
         coeffs[offsets[0] + i] = approx[a0 + i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def wavelet_hop_sliding(history, samples, dec_lo, dec_hi, level, approx, a_off, coeffs,
                         offsets, dirty, dirty_off, shifts, full, energies):
     """One hop of the sliding decomposition: push, update coefficients, band energies."""

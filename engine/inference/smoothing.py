@@ -83,7 +83,7 @@ class QuadrantHysteresis:
         self._since = None
 
     def __call__(self, probs: np.ndarray, t: float) -> int:
-        best = int(np.argmax(probs)) + 1
+        best = int(probs.argmax()) + 1
         if self.current == 0:
             self.current = best
             return best

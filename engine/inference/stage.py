@@ -1,18 +1,18 @@
-"""The analysis thread's side of inference: feed the models' audio, read their results.
+"""The analysis thread's side of inference: hand the models' audio over, read their results.
 
-Per hop it resamples the hop to the models' rate into a ring (allocation-free Numba), drops
-a *mark* every ``every`` hops (a point where a window should be analysed), and writes the
-newest published prediction into the frame. It never waits for the worker: the worker
-publishes a new Prediction by swapping one reference.
+Per hop it copies the hop into a ring (at the engine's rate: resampling to the models' rate
+is the worker's job, off this thread), drops a *mark* every ``every`` hops (a point where a
+window should be analysed), and writes the newest published prediction into the frame. It
+never waits for the worker: the worker publishes a new Prediction by swapping one reference.
+Every step here is a few array stores, because it runs inside the analysis hop's budget.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..dsp.resample import StreamResampler
-from ..modelinput import FEATURE_CONTRACT
 from ..processors.base import Processor
 from ..ringbuffer import RingBuffer
 
@@ -33,6 +33,7 @@ class Prediction:
     tags: np.ndarray | None = None  # (50,) smoothed
     latent: np.ndarray | None = None  # (10,) smoothed 0..1 controls
     compute_ms: float = 0.0
+    scalars: np.ndarray | None = None  # the EMOTION_FIELDS values in order, for one store per hop
 
 
 class InferenceStage(Processor):
@@ -42,13 +43,13 @@ class InferenceStage(Processor):
         self.every_s = float(every_s)
         self.tag_labels = list(tag_labels or [])
         self.n_latent = n_latent
-        self.model_rate = FEATURE_CONTRACT["sample_rate"]
         self.buffer_s = buffer_s
         self.latest: Prediction | None = None  # written by the worker thread
+        self.marked = threading.Event()
 
     def prepare(self, spec, layout):
-        self.resampler = StreamResampler(spec.sample_rate, self.model_rate, spec.hop)
-        cap = 1 << (int(self.buffer_s * self.model_rate) - 1).bit_length()
+        self.sample_rate = spec.sample_rate  # of the ring: the worker resamples from it
+        cap = 1 << (int(self.buffer_s * spec.sample_rate) - 1).bit_length()
         self.ring = RingBuffer(cap)
         self.every = max(1, int(round(self.every_s * spec.frame_rate)))
         self.mark_t = np.zeros(MARKS)
@@ -59,7 +60,7 @@ class InferenceStage(Processor):
         if "emotion" in self.tasks:
             for n in EMOTION_FIELDS:
                 self._idx[n] = layout.add_scalar(n)
-            self._q = np.array([self._idx[f"q{k}"] for k in range(1, 5)])
+        self._scalar_idx = np.array(list(self._idx.values()), dtype=np.int64)
         if "tags" in self.tasks:
             layout.add_vector("tags", len(self.tag_labels), self.tag_labels)
         if "latent" in self.tasks:
@@ -67,37 +68,32 @@ class InferenceStage(Processor):
         self._i_age = layout.add_scalar("prediction_age")
 
     def process(self, ctx, frame):
-        self.ring.write(self.resampler.process(ctx.samples))
+        self.ring.write(ctx.samples)
         self.hops += 1
         if self.hops % self.every == 0:
             i = (self.mark_seq + 1) % MARKS
             self.mark_t[i] = ctx.t
             self.mark_pos[i] = self.ring.write_pos
             self.mark_seq += 1  # publish after writing the mark
+            self.marked.set()  # wakes the worker: it sleeps between marks, off the GIL
         v = frame.values
         p = self.latest
         if p is None:
             v[self._i_age] = -1.0
-            if self._idx:
-                for i in self._idx.values():
-                    v[i] = 0.0
+            v[self._scalar_idx] = 0.0
             for name in ("tags", "latent"):
                 if name in frame.vectors:
                     frame.vectors[name][:] = 0.0
             return
         v[self._i_age] = ctx.t - p.t
-        if self._idx:
-            v[self._idx["valence"]] = p.valence
-            v[self._idx["arousal"]] = p.arousal
-            v[self._idx["quadrant"]] = p.quadrant
-            v[self._q] = p.probs
+        if p.scalars is not None:
+            v[self._scalar_idx] = p.scalars
         if p.tags is not None and "tags" in frame.vectors:
             frame.vectors["tags"][:] = p.tags
         if p.latent is not None and "latent" in frame.vectors:
             frame.vectors["latent"][:] = p.latent
 
     def reset(self):
-        self.resampler.reset()
         self.ring.reset()
         self.mark_seq = -1
         self.hops = 0

@@ -1,5 +1,7 @@
 """The inference worker: runs the ONNX encoders on the newest window, off the analysis thread.
 
+All the heavy work lives here: resampling to the models' rate and the model features run as
+Numba calls that release the GIL, so the analysis and output threads keep running beside it.
 It follows the stage's marks. When it falls behind it jumps to the newest mark (stale
 windows are skipped and counted, never queued), but it still feeds every sample into the
 feature stream so the features stay continuous. Offline, ``run_mark`` is called in step with
@@ -13,10 +15,12 @@ import time
 
 import numpy as np
 
-from ..modelinput import FeatureStream
+from ..dsp.resample import StreamResampler
+from ..modelinput import FEATURE_CONTRACT, FeatureStream
 from .models import WINDOW_KIND
 from .smoothing import QuadrantHysteresis, make_smoother
 from .stage import MARKS, InferenceStage, Prediction
+
 
 def lower_thread_priority(niceness: int = 10) -> None:
     """Let the OS prefer the analysis and output threads over this one when cores are
@@ -27,9 +31,6 @@ def lower_thread_priority(niceness: int = 10) -> None:
         pass
 
 
-YIELD_EVERY = 2 * 256  # model-rate samples of feature work between GIL hand-overs
-
-
 class InferenceWorker:
     def __init__(self, stage: InferenceStage, models: dict, *, smoothing: str = "ema",
                  tau_s: float = 2.0, margin: float = 0.1, hold_s: float = 1.0, keep_results: bool = False):
@@ -37,6 +38,7 @@ class InferenceWorker:
         self.models = models  # task → OnnxModel
         self.features = FeatureStream()
         self._buf = np.zeros(1 << 16, dtype=np.float32)
+        self.resampler: StreamResampler | None = None  # made once the stage knows its rate
         self._smooth = {k: make_smoother(smoothing, tau_s) for k in ("va", "probs", "tags", "latent")}
         self._hysteresis = QuadrantHysteresis(margin, hold_s)
         self.keep_results = keep_results
@@ -56,23 +58,26 @@ class InferenceWorker:
 
     def stop(self) -> None:
         self._stop.set()
+        self.stage.marked.set()
         if self._thread.is_alive():
             self._thread.join(3.0)
 
     def _feed_until(self, pos: int) -> None:
         ring = self.stage.ring
+        if self.resampler is None:
+            self.resampler = StreamResampler(self.stage.sample_rate, FEATURE_CONTRACT["sample_rate"],
+                                             self._buf.shape[0], release_gil=True)
         if ring.dropped_blocks != self._dropped_seen:  # we were so late the ring overflowed
             self._dropped_seen = ring.dropped_blocks
             self.features.reset()
+            self.resampler.reset()
             ring.read_pos = ring.write_pos  # start over from the newest audio
             self.resets += 1
-        while ring.read_pos < pos:
-            n = min(pos - ring.read_pos, YIELD_EVERY)
-            got = ring.read_into(self._buf[:n])
+        while ring.read_pos < pos:  # both calls release the GIL for the whole chunk
+            got = ring.read_into(self._buf[:min(pos - ring.read_pos, self._buf.shape[0])])
             if got == 0:
                 break
-            self.features.push(self._buf[:got])
-            time.sleep(0)  # let the analysis thread have the GIL between chunks
+            self.features.push(self.resampler.process(self._buf[:got]))
 
     def run_mark(self, seq: int) -> Prediction | None:
         """Analyse the window ending at mark ``seq`` and publish the result."""
@@ -100,8 +105,9 @@ class InferenceWorker:
         if "emotion" in raw:
             va = self._smooth["va"](np.clip(raw["emotion"]["va"], -1, 1), t)
             probs = self._smooth["probs"](raw["emotion"]["quadrant_probs"], t)
+            quadrant = self._hysteresis(probs, t)
             kw.update(valence=float(va[0]), arousal=float(va[1]), probs=probs.astype(np.float64),
-                      quadrant=self._hysteresis(probs, t))
+                      quadrant=quadrant, scalars=np.array([va[0], va[1], quadrant, *probs]))
         if "tags" in raw:
             kw["tags"] = self._smooth["tags"](raw["tags"]["tags"], t).astype(np.float32)
         if "latent" in raw:
@@ -125,7 +131,8 @@ class InferenceWorker:
         lower_thread_priority()
         try:
             while not self._stop.is_set():
-                if not self.poll():
-                    time.sleep(0.002)
+                self.stage.marked.clear()
+                if not self.poll():  # wait for the next mark without polling: every wake-up
+                    self.stage.marked.wait(0.1)  # takes the GIL, maybe mid-hop from the analysis
         except BaseException as e:  # surfaced by Engine.check(); the analysis keeps running
             self.error = e

@@ -76,7 +76,7 @@ def _resolve_index(idx, name, layout):
 
 class _MapState:
     __slots__ = ("m", "index", "vector", "event", "last_u", "last_time", "last_count", "off_due",
-                 "labels", "last_top", "label_index", "last_label")
+                 "labels", "last_top", "label_index", "last_label", "seen")
 
     def __init__(self, m: Mapping, layout):
         self.m = m
@@ -98,6 +98,7 @@ class _MapState:
         self.last_top: dict = {}  # top_k: label → last normalised value sent
         self.label_index = layout.scalars.get(m.label_field) if m.label_field else None
         self.last_label = None
+        self.seen = None  # the input of the last full evaluation: the same input, the same decision
 
     @staticmethod
     def available(m: Mapping, layout) -> bool:
@@ -119,6 +120,7 @@ class TargetSender:
         self.transport = open_transport(cfg)
         self.states = [_MapState(m, layout) for m in cfg.maps if _MapState.available(m, layout)]
         self.skipped = [m.field for m in cfg.maps if not _MapState.available(m, layout)]
+        self.event_states = [st for st in self.states if st.event]
         self.delayed: deque = deque()
         self.messages = 0
 
@@ -126,7 +128,9 @@ class TargetSender:
         """Messages this poll calls for, as (address, argument or None)."""
         out = []
         values, vectors = frame.values, frame.vectors
-        for st in self.states:
+        # between frames only pulses can fall due: the ~2 kHz idle polls stay short, so they
+        # hold the GIL (and the analysis thread) up as little as possible
+        for st in self.states if fresh else self.event_states:
             m = st.m
             if st.event:
                 count = values[st.index]
@@ -153,13 +157,18 @@ class TargetSender:
             if not fresh or now - st.last_time < 1.0 / m.max_rate_hz:
                 continue
             if st.index is None:  # top_k entries of a vector
-                self._collect_top(st, vectors[st.vector], now, blackout, out)
+                vec = vectors[st.vector]
+                if self._seen_before(st, vec.tobytes(), blackout):
+                    continue
+                self._collect_top(st, vec, now, blackout, out)
                 continue
             raw = float(values[st.index] if st.vector is None else vectors[st.vector][st.index])
+            label = None if st.label_index is None else float(values[st.label_index])
+            if self._seen_before(st, (raw, label), blackout):
+                continue
             if m.valid is not None and not m.valid[0] <= raw <= m.valid[1] and not blackout:
                 continue
             u = 0.0 if blackout else m.normalise(raw)
-            label = None if st.label_index is None else float(values[st.label_index])
             if st.last_u is not None and label == st.last_label and (
                     u == st.last_u or abs(u - st.last_u) < m.threshold):
                 continue  # unchanged: on-change sending never repeats a value
@@ -169,6 +178,19 @@ class TargetSender:
             out.append((addr, arg))
             st.last_u, st.last_time = u, now
         return out
+
+    @staticmethod
+    def _seen_before(st, seen, blackout: bool) -> bool:
+        """True when ``seen`` is what the last full evaluation of ``st`` saw (it would decide
+        the same again: most fields change a few times a second, mood and tags every 0.5 s),
+        so the sender skips the work and keeps the GIL free for the analysis thread."""
+        if blackout:
+            st.seen = None
+            return False
+        if seen == st.seen:
+            return True
+        st.seen = seen
+        return False
 
     @staticmethod
     def _collect_top(st, vec, now, blackout, out) -> None:

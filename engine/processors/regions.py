@@ -56,7 +56,7 @@ class RegionStage(Processor):
         self._i_onset = layout.scalars.get("onset")
         qs = [layout.scalars.get(f"q{k}") for k in range(1, 5)]
         self._q = np.array(qs) if all(i is not None for i in qs) else None
-        self._probs = np.zeros(4)
+        self._i_quadrant = layout.scalars.get("quadrant")  # 1..4 once a prediction or override is in
         self._i_level = layout.scalars.get("level_db")
         n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
@@ -180,10 +180,8 @@ class RegionStage(Processor):
             z = self._tempo_z(v)
             if z is not None and cut is None:
                 cut = seg.tempo((n - 1) * self.hops_per_tempo * self.hop / self.sr, z)
-        if self._q is not None:
-            probs = np.take(v, self._q, out=self._probs)
-            if probs.sum() > 0:
-                seg.mood(ctx.t, probs)
+        if self._q is not None and v[self._i_quadrant] > 0:
+            seg.mood(ctx.t, v[self._q])
         if cut is not None:
             self.changes += 1
             self.last_boundary = cut

@@ -16,7 +16,7 @@ from ..errors import ParameterError
 from ..ringbuffer import RingBuffer
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def downmix(block, channels, out):
     """Average the ``channels`` columns of ``block`` (frames × ch) into ``out[:frames]``.
 
