@@ -1,7 +1,7 @@
 """Fused offline feature extraction: the live per-hop kernels in one Numba loop.
 
 ``offline_features`` runs, hop by hop, exactly the kernels the live processors call (STFT
-``shift_in`` / ``apply_window`` / ``rfft_inplace``, ``mel_db_hop``, ``wavelet_hop``,
+``stft_power_hop``, ``mel_db_hop``, ``wavelet_hop``,
 ``energy_update``, ``mel_flux``, ``pick_onset``) in the same order on the same state, so its
 results are identical to the processor chain ``EnergyContrast → Spectrum → MelSpectrum →
 WaveletEnergies → FluxOnsets(bands=())`` (tested), without the Python overhead per hop. It is
@@ -19,10 +19,9 @@ import numpy as np
 from numba import njit
 
 from .energy import E_LAST, E_Z, EPS, energy_update, new_energy_state
-from .fft import RealFFTPlan, power_from_complex, rfft_inplace
 from .mel import MelState, mel_db_hop
 from .onset import mel_flux, new_picker_state, pick_onset
-from .stft import apply_window, make_window, shift_in
+from .stft import StftState, stft_power_hop
 from .wavelet import WaveletState, wavelet_hop_sliding
 
 
@@ -41,10 +40,8 @@ def _run(y, hop, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_r
         out_energy[i] = e_state[E_LAST]
         out_z[i] = e_state[E_Z]
         # Spectrum
-        shift_in(history, x)
-        apply_window(history, window, frame)
-        rfft_inplace(frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, re, im)
-        power_from_complex(re, im, power)
+        stft_power_hop(x, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re,
+                       z_im, re, im, power)
         # MelSpectrum
         mel_db_hop(power, fb, starts, stops, mel_power, mel_db, amin)
         for m in range(mel_db.shape[0]):
@@ -82,8 +79,7 @@ def offline_features(y: np.ndarray, *, sample_rate: int, n_fft: int = 1024, hop:
     fmax = min(sample_rate / 2, 16000.0) if fmax is None else fmax
     y = np.ascontiguousarray(y, dtype=np.float64)
     n = y.shape[0] // hop
-    win = make_window(window, n_fft)
-    plan = RealFFTPlan(n_fft)
+    stft = StftState(n_fft, hop, window)
     mel = MelState(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     ws = WaveletState(wavelet_window, wavelet, wavelet_level, wavelet_mode, hop=hop)
     if ws.sliding is None:
@@ -99,10 +95,7 @@ def offline_features(y: np.ndarray, *, sample_rate: int, n_fft: int = 1024, hop:
         "energy": np.empty(n), "energy_z": np.empty(n),
         "onset_strength": np.empty(n), "onset": np.empty(n),
     }
-    _run(y, hop, np.zeros(n_fft), win, np.zeros(n_fft), plan.bitrev, plan.tw_re, plan.tw_im,
-         plan.sp_re, plan.sp_im, plan.z_re, plan.z_im, plan.re, plan.im,
-         np.zeros(n_fft // 2 + 1), mel.fb, mel.starts, mel.stops, mel.mel_power, mel.mel_db,
-         mel.amin, ws.history, wp.dec_lo, wp.dec_hi, wp.level, ws.approx, ws.a_off, wp.coeffs,
+    _run(y, hop, *stft.kernel_args, *mel.kernel_args, ws.history, wp.dec_lo, wp.dec_hi, wp.level, ws.approx, ws.a_off, wp.coeffs,
          wp.offsets, ws.sliding[0], ws.sliding[1], ws.sliding[2], ws.energies,
          float(max(1, int(round(energy_segment_s * sample_rate)))), new_energy_state(),
          np.full(n_mels, onset_floor_db), float(onset_floor_db),

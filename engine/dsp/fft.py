@@ -104,8 +104,3 @@ class RealFFTPlan:
         self.z_im = np.zeros(m)
         self.re = np.zeros(m + 1)
         self.im = np.zeros(m + 1)
-
-    def transform(self, frame: np.ndarray) -> None:
-        """Fill ``self.re`` / ``self.im`` with the spectrum of ``frame`` (float64, length n)."""
-        rfft_inplace(frame, self.bitrev, self.tw_re, self.tw_im, self.sp_re, self.sp_im,
-                     self.z_re, self.z_im, self.re, self.im)
