@@ -84,8 +84,25 @@ def _wavelet_energies(y: np.ndarray) -> np.ndarray:
                                    mode=c["wavelet_mode"])
 
 
+@njit(cache=True)
+def _energy_db(e):
+    """``10·log10(max(e, 1e-10))`` of a float32 energy, in float32: the one definition both
+    paths call (NumPy's and LLVM's float32 log10 may differ in the last bit)."""
+    e = np.float32(e)
+    return np.float32(10.0) * np.log10(max(e, np.float32(_LOG_FLOOR)))
+
+
+@njit(cache=True)
+def _energy_db_frames(x, out):
+    for i in range(x.shape[0]):
+        for b in range(x.shape[1]):
+            out[i, b] = _energy_db(x[i, b])
+
+
 def _to_db(x: np.ndarray) -> np.ndarray:
-    return (10.0 * np.log10(np.maximum(x, _LOG_FLOOR))).astype(np.float32)
+    out = np.empty(x.shape, np.float32)
+    _energy_db_frames(np.ascontiguousarray(x, np.float32), out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,8 +201,7 @@ def _push_samples(x, pending, counters, stft, mel, wavelet, wl_energy, mel_ring,
         for m in range(mel_db.shape[0]):
             mel_ring[row, m] = mel_db[m]
         for b in range(wl_energy.shape[0]):  # dB of the float32 energy, as _to_db offline
-            e = np.float32(wl_energy[b])
-            wl_ring[row, b] = np.float32(10.0) * np.log10(max(e, np.float32(_LOG_FLOOR)))
+            wl_ring[row, b] = _energy_db(np.float32(wl_energy[b]))
         counters[ROW] = (row + 1) % n_rows
         w = counters[WAVE_POS]
         for k in range(hop):
