@@ -207,13 +207,25 @@ class TargetSender:
             st.last_top[label] = u
             st.last_time = now
 
-    def packets(self, messages) -> list[bytes]:
+    def packets(self, messages):
+        """(datagram, the messages it carries) pairs, lazily: without bundles each message is
+        encoded just before it is sent, so the first mappings of a profile (levels, triggers)
+        leave before the later ones (mood, tags) are even encoded."""
         if not self.cfg.bundle:
-            return [encode_message(a, v) for a, v in messages]
+            for a, v in messages:
+                yield encode_message(a, v), ((a, v),)
+            return
         b = OscBundleBuilder(IMMEDIATELY)
         for a, v in messages:
             b.add_content(build_message(a, v))
-        return [b.build().dgram]
+        yield b.build().dgram, messages
+
+    def emit(self, packet: bytes, now: float) -> None:
+        """Send now, or queue it for ``delay_ms``."""
+        if self.cfg.delay_ms > 0:
+            self.delayed.append((now + self.cfg.delay_ms / 1e3, packet))
+        else:
+            self.transport.send(packet)
 
     @property
     def errors(self) -> int:
@@ -269,7 +281,7 @@ class OscSender:
             if offs:  # no trigger is left "on" when sonolux stops (rate cap kept, ≤ 0.25 s wait)
                 wait = max(st.last_time + 1.0 / st.m.max_rate_hz for st in pending) - time.perf_counter()
                 time.sleep(min(max(wait, 0.0), 0.25))
-                for pkt in t.packets(offs):
+                for pkt, _ in t.packets(offs):
                     t.delayed.append((0.0, pkt))
                 for st in t.states:
                     st.off_due = None
@@ -290,23 +302,17 @@ class OscSender:
             self._last_status = now
         for t in self.targets:
             msgs = t.collect(self._frame, fresh, now, self.blackout)
-            if msgs:
-                t.messages += len(msgs)
-                for pkt in t.packets(msgs):
-                    if t.cfg.delay_ms > 0:
-                        t.delayed.append((now + t.cfg.delay_ms / 1e3, pkt))
-                    else:
-                        t.transport.send(pkt)
-                if self.on_send is not None:
-                    f, ts = self._frame, time.perf_counter()
-                    for a, v in msgs:
+            t.messages += len(msgs)
+            f = self._frame
+            for pkt, carried in t.packets(msgs):
+                t.emit(pkt, now)
+                if self.on_send is not None:  # the probe sees each datagram's own send time
+                    ts = time.perf_counter()
+                    for a, v in carried:
                         self.on_send(a, v, f.seq, f.sample_end, ts)
             if send_status and t.cfg.status:
-                for pkt in t.packets([(self.STATUS_ADDRESS, tuple(self.status()))]):
-                    if t.cfg.delay_ms > 0:
-                        t.delayed.append((now + t.cfg.delay_ms / 1e3, pkt))
-                    else:
-                        t.transport.send(pkt)
+                for pkt, _ in t.packets([(self.STATUS_ADDRESS, tuple(self.status()))]):
+                    t.emit(pkt, now)
             while t.delayed and t.delayed[0][0] <= now:
                 t.transport.send(t.delayed.popleft()[1])
             t.transport.poll()
