@@ -116,11 +116,20 @@ class Analyzer:
         self.chain.prepare(spec, self.layout)
         self.ctx = HopContext(spec)
         self.sample_pos = 0
+        histories = [p.input_history for p in self.chain.processors if p.input_history is not None]
+        if len(histories) > 1:
+            raise ParameterError("only one processor of a chain can keep an input history")
+        self._history = histories[0] if histories else None
 
     def process_hop(self, hop_samples: np.ndarray, frame: FeatureFrame) -> None:
         """Analyse exactly ``spec.hop`` samples into ``frame`` (allocation-free)."""
         ctx = self.ctx
-        ctx.samples[:] = hop_samples
+        if hop_samples.shape[0] != ctx.samples.shape[0]:
+            raise ParameterError(f"hop has {hop_samples.shape[0]} samples, expected hop={ctx.samples.shape[0]}")
+        if self._history is None:
+            ctx.samples[:] = hop_samples
+        else:
+            self._history.write(hop_samples, ctx.samples)
         self.sample_pos += ctx.samples.shape[0]
         ctx.sample_end = self.sample_pos
         frame.sample_end = self.sample_pos

@@ -1,4 +1,4 @@
-"""Single-producer single-consumer float32 ring buffer (JUCE AbstractFifo semantics).
+"""Ring buffers: the SPSC audio FIFO (JUCE AbstractFifo semantics) and a history ring.
 
 The producer (the audio callback) and the consumer (the analysis thread) each own one
 position; both only increase. The producer copies data first and publishes its position
@@ -9,6 +9,7 @@ position stores are atomic (a single reference assignment), which is all SPSC ne
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .errors import ParameterError
 from .spec import is_power_of_two
@@ -78,3 +79,74 @@ class RingBuffer:
         """Forget everything. Only call when neither side is running."""
         self.read_pos = self.write_pos = 0
         self.dropped_blocks = self.dropped_samples = 0
+
+
+@njit(cache=True)
+def _copy_in(x, buf, pos, also):
+    """``x`` into the power-of-two ring ``buf`` from stream position ``pos`` on, wrapping,
+    and into ``also`` (its first ``len(also)`` samples) in the same pass."""
+    mask = buf.shape[0] - 1
+    for k in range(x.shape[0]):
+        buf[(pos + k) & mask] = x[k]
+        if k < also.shape[0]:
+            also[k] = x[k]
+
+
+_NOWHERE = np.zeros(0)
+
+
+class HistoryRing:
+    """The newest ``capacity`` samples of a stream, for a reader that may fall far behind
+    (the inference worker behind the analysis thread).
+
+    Unlike :class:`RingBuffer` the writer never refuses a block: it overwrites the oldest
+    samples, in one Numba call (any float dtype in, float32 stored, nothing allocated), and
+    publishes ``write_pos`` after the copy. The reader owns ``read_pos``; when the writer has
+    lapped it (``lapped()``) the samples it wanted are gone and it starts again from the newest.
+    ``max_write`` is the largest block one ``write`` takes: the reader keeps that much away
+    from the writer, whose copy may be under way.
+    """
+
+    def __init__(self, capacity: int, max_write: int):
+        if not is_power_of_two(capacity):
+            raise ParameterError(f"capacity={capacity} must be a power of two")
+        if not 0 < max_write < capacity:
+            raise ParameterError(f"max_write={max_write} must be in 1..capacity-1={capacity - 1}")
+        self.capacity = capacity
+        self.max_write = max_write
+        self._buf = np.zeros(capacity, dtype=np.float32)
+        self.write_pos = 0  # total samples ever written (owned by the writer)
+        self.read_pos = 0  # total samples ever read (owned by the reader)
+
+    def write(self, block: np.ndarray, also: np.ndarray = _NOWHERE) -> None:
+        """Append ``block``; copy it into ``also`` (float64, same length) in the same call:
+        the analysis hop's one copy of its input feeds both its context and this ring."""
+        if block.shape[0] > self.max_write:
+            raise ParameterError(f"block has {block.shape[0]} samples, more than max_write={self.max_write}")
+        _copy_in(block, self._buf, self.write_pos, also)
+        self.write_pos += block.shape[0]  # publish after the copy
+
+    def lapped(self) -> bool:
+        """True when samples at ``read_pos`` are overwritten or may be being overwritten."""
+        return self.write_pos + self.max_write - self.read_pos > self.capacity
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Fill ``out`` from ``read_pos`` if that many samples are there and still intact;
+        return samples read (0: not written yet, or lapped before or during the copy)."""
+        n = out.shape[0]
+        rp = self.read_pos
+        if n == 0 or self.write_pos - rp < n or self.lapped():
+            return 0
+        start = rp & (self.capacity - 1)
+        first = min(n, self.capacity - start)
+        out[:first] = self._buf[start:start + first]
+        if first < n:
+            out[first:] = self._buf[:n - first]
+        if self.lapped():  # overwritten while copying: the copy may be torn
+            return 0
+        self.read_pos = rp + n
+        return n
+
+    def reset(self) -> None:
+        """Forget everything. Only call when neither side is running."""
+        self.read_pos = self.write_pos = 0

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import ParameterError
 
 TIMBRE_DB = 6.0  # the best threshold at M = 2 s on development medleys (benchmarks/segmentation.py)
-RECENT = 2048  # moods remembered for late cuts (~11 s at 187.5 frames/s)
+RECENT = 2048  # moods remembered for late cuts (~100 s at the live stage's 20 a second)
 LABELS = {1: "cheerful", 2: "fierce", 3: "low", 4: "gentle"}  # quadrant → region label
 LABEL_CODES = {"fierce": 1, "cheerful": 2, "gentle": 3, "low": 4}  # the frame's region_label
 
@@ -45,11 +45,11 @@ class Region:
     end: float | None = None
     mood_sum: np.ndarray = field(default_factory=lambda: np.zeros(4))
     mood_n: int = 0
+    quadrant: int = 0  # 1..4 from the mean probabilities, 0 when no mood was seen (``relabel``)
 
-    @property
-    def quadrant(self) -> int:
-        """1..4 from the mean probabilities; 0 when no mood was seen."""
-        return int(self.mood_sum.argmax()) + 1 if self.mood_n else 0  # the method: ~5× faster per hop
+    def relabel(self) -> None:
+        """Update ``quadrant`` after the moods changed (read every hop, changed rarely)."""
+        self.quadrant = int(self.mood_sum.argmax()) + 1 if self.mood_n > 0 else 0
 
     @property
     def label(self) -> str:
@@ -172,6 +172,7 @@ class Segmenter:
         self._recent_pos += 1
         self.current.mood_sum += self._recent_p[i]
         self.current.mood_n += 1
+        self.current.relabel()
 
     def cut(self, t: float) -> float | None:
         """Start a new region at ``t`` unless that makes a region shorter than the minimum."""
@@ -187,6 +188,8 @@ class Segmenter:
         new.mood_sum += moved
         old.mood_n -= int(after.sum())
         new.mood_n += int(after.sum())
+        old.relabel()
+        new.relabel()
         self.regions.append(new)
         self._region_e = [0.0, 0]
         return t

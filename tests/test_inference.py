@@ -9,7 +9,7 @@ import soundfile as sf
 
 import tiny_models
 from conftest import ROOT, run_sonolux
-from engine import Engine, ModelError, StreamSpec
+from engine import Engine, ModelError, ParameterError, StreamSpec
 from engine.analyze import analyze_file
 from engine.engine import make_analyzer
 from engine.inference.models import load_model
@@ -136,6 +136,59 @@ def test_frames_carry_prediction_and_age(models):
     assert abs(sum(frame[f"q{k}"] for k in range(1, 5)) - 1) < 1e-5
     assert frame["tags"].shape == (50,) and frame["latent"].shape == (10,)
     assert np.all((frame["latent"] > 0) & (frame["latent"] < 1))
+
+
+def test_every_mailbox_slot_follows_predictions_and_the_override(models):
+    """A slot is rewritten only when it holds another prediction (``prediction_id``): each
+    new prediction still reaches every slot, and when the operator lets go of an override
+    the slots show the models' mood again, not the override's."""
+    from engine.control import ControlState
+    from engine.frame import Mailbox
+
+    stage, worker = make_inference(models, InferenceConfig())
+    control = ControlState()
+    analyzer = make_analyzer(SPEC, None, control, stage)
+    mailbox = Mailbox(analyzer.layout)
+    sig = demo_track(48000, bars=2)
+    hop, n = SPEC.hop, len(sig) // SPEC.hop
+    mood = ["valence", "arousal", "quadrant", "q1", "q2", "q3", "q4"]
+
+    def hops(k, start, poll=True):
+        for i in range(start, start + k):
+            frame = mailbox.begin()
+            analyzer.process_hop(sig[(i % n) * hop:(i % n + 1) * hop], frame)
+            mailbox.publish(frame)
+            if poll:
+                worker.poll()
+        return start + k
+
+    def check_slots():  # every slot shows the newest prediction
+        p = stage.latest
+        for frame in mailbox._slots:
+            assert frame["prediction_id"] == p.id and frame["emotion_override"] == 0
+            assert [frame[f] for f in mood] == pytest.approx(list(p.scalars))
+            np.testing.assert_array_equal(frame["tags"], p.tags)
+            np.testing.assert_array_equal(frame["latent"], p.latent)
+
+    slots = len(mailbox._slots)
+    i = hops(150, 0)
+    first = stage.latest.id
+    i = hops(slots, i, poll=False)
+    check_slots()
+    control.emotion_override = 3  # Q3: sad
+    i = hops(200, i)  # two predictions arrive meanwhile
+    for frame in mailbox._slots:
+        assert frame["quadrant"] == 3 and frame["q3"] == 1.0 and frame["prediction_id"] == -1
+    control.emotion_override = 0
+    i = hops(slots, i, poll=False)
+    check_slots()
+    assert stage.latest.id > first
+
+
+def test_hop_of_the_wrong_size_is_a_clear_error():
+    analyzer = make_analyzer(SPEC)
+    with pytest.raises(ParameterError, match=r"hop has 100 samples, expected hop=256"):
+        analyzer.process_hop(np.zeros(100, np.float32), analyzer.layout.new_frame())
 
 
 def test_slow_model_windows_are_skipped_not_queued(models, monkeypatch):

@@ -71,6 +71,55 @@ def test_analysis_hop_allocates_nothing():
     assert net < 1024 and transient < 2048, (net, transient)
 
 
+def test_inference_stage_allocates_nothing(tmp_path):
+    """The models' share of the hop allocates nothing but a few Python numbers: the hop into
+    the history ring (in the Analyzer's copy), the marks, the newest prediction into the
+    mailbox slots (tiny ONNX models; predictions change while measuring; the worker itself
+    is not measured). Measured call by call, so a numpy temporary (112 B and more) shows."""
+    import dataclasses
+
+    import tiny_models
+    from engine.engine import make_analyzer
+    from engine.inference.runtime import InferenceConfig, load_models, make_inference
+
+    models, _ = load_models(InferenceConfig(model_dir=tiny_models.model_dir(tmp_path), device="cpu"))
+    stage, inference = make_inference(models, InferenceConfig(every_s=0.05))
+    analyzer = make_analyzer(SPEC, None, None, stage)
+    mailbox = Mailbox(analyzer.layout)
+    ctx, history = analyzer.ctx, stage.input_history
+    block = (0.3 * np.random.default_rng(1).standard_normal(SPEC.hop)).astype(np.float32)
+    for _ in range(20):
+        analyzer.process_hop(block, mailbox.begin())
+    assert inference.poll() and stage.latest is not None
+    predictions = [dataclasses.replace(stage.latest) for _ in range(40)]  # 40 new ids
+    largest = {"history": 0, "hop": 0, "mark hop": 0}
+
+    def measured(kind, fn, *args):
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn(*args)
+        largest[kind] = max(largest[kind], tracemalloc.get_traced_memory()[1] - before)
+
+    tracemalloc.start()
+    try:
+        for i in range(2200):
+            if i % 50 == 0:
+                stage.latest = predictions[(i // 50) % 40]  # the worker's reference swap
+            if i == 200:  # warmed up
+                largest = dict.fromkeys(largest, 0)
+                marks = stage.mark_seq
+            frame = mailbox.begin()
+            measured("history", history.write, block, ctx.samples)
+            ctx.sample_end += SPEC.hop
+            measured("mark hop" if (stage.hops + 1) % stage.every == 0 else "hop",
+                     stage.process, ctx, frame)
+            mailbox.publish(frame)
+    finally:
+        tracemalloc.stop()
+    assert stage.mark_seq - marks > 100  # marks were dropped while measuring
+    assert largest["hop"] < 100 and largest["history"] < 256 and largest["mark hop"] < 256, largest
+
+
 def test_per_hop_kernels_keep_the_gil():
     """A per-hop kernel that released the GIL would let other threads cut into the analysis
     hop (see engine/dsp/__init__.py); only the long-running bulk kernels release it."""
@@ -84,7 +133,7 @@ def test_per_hop_kernels_keep_the_gil():
             "engine.modelinput._push_samples", "engine.modelinput._newest_rows"}
     names = [f"engine.dsp.{m.name}" for m in pkgutil.iter_modules(engine.dsp.__path__)]
     releasing, seen = set(), 0
-    for mod_name in [*names, "engine.modelinput", "engine.sources.base"]:
+    for mod_name in [*names, "engine.modelinput", "engine.sources.base", "engine.ringbuffer"]:
         mod = importlib.import_module(mod_name)
         for attr, obj in vars(mod).items():
             if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == mod_name:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine import ParameterError, RingBuffer
+from engine.ringbuffer import HistoryRing
 
 
 def test_capacity_must_be_power_of_two():
@@ -93,3 +94,43 @@ def test_two_threads_ten_million_samples():
     expected = (np.arange(total, dtype=np.float64) % 8_000_000).astype(np.float32)
     np.testing.assert_array_equal(received, expected)
     assert ring.write_pos == ring.read_pos == total
+
+
+# -- HistoryRing: the inference worker's view of the analysed input --------------------------
+
+def test_history_keeps_order_across_the_wrap_and_copies_into_also():
+    ring = HistoryRing(16, max_write=4)
+    also = np.empty(4)
+    out = np.empty(3, dtype=np.float32)
+    got = []
+    for i in range(12):
+        block = np.arange(4, dtype=np.float64) + 4 * i
+        ring.write(block, also)
+        np.testing.assert_array_equal(also, block)  # the same call filled the second copy
+        while ring.read_into(out):
+            got.append(out.copy())
+    np.testing.assert_array_equal(np.concatenate(got), np.arange(48))  # 48 // 3 reads, in order
+    assert ring.write_pos == 48 and ring.read_pos == 48
+
+
+def test_history_overwrites_instead_of_refusing_and_the_reader_sees_it():
+    ring = HistoryRing(8, max_write=2)
+    out = np.empty(2, dtype=np.float32)
+    for i in range(3):
+        ring.write(np.full(2, float(i)))
+    assert not ring.lapped() and ring.read_into(out) == 2
+    for i in range(3, 7):  # the writer never waits: the reader's next samples are overwritten
+        ring.write(np.full(2, float(i)))
+    assert ring.lapped() and ring.read_into(out) == 0 and ring.read_pos == 2
+    ring.read_pos = ring.write_pos - 4  # start again from the newest audio
+    assert ring.read_into(out) == 2
+    np.testing.assert_array_equal(out, [5, 5])
+
+
+def test_history_rejects_bad_sizes():
+    with pytest.raises(ParameterError, match="capacity=12"):
+        HistoryRing(12, max_write=2)
+    with pytest.raises(ParameterError, match=r"max_write=16 must be in 1..capacity-1=15"):
+        HistoryRing(16, max_write=16)
+    with pytest.raises(ParameterError, match="block has 5 samples, more than max_write=4"):
+        HistoryRing(16, max_write=4).write(np.zeros(5))

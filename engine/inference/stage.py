@@ -1,28 +1,35 @@
 """The analysis thread's side of inference: hand the models' audio over, read their results.
 
-Per hop it copies the hop into a ring (at the engine's rate: resampling to the models' rate
-is the worker's job, off this thread), drops a *mark* every ``every`` hops (a point where a
-window should be analysed), and writes the newest published prediction into the frame. It
-never waits for the worker: the worker publishes a new Prediction by swapping one reference.
-Every step here is a few array stores, because it runs inside the analysis hop's budget.
+Its history ring receives every hop (at the engine's rate: resampling to the models' rate is
+the worker's job, off this thread) from the Analyzer, in the call that copies the hop in.
+Per hop the stage drops a *mark* every ``every`` hops (a point where a window should be
+analysed) and puts the newest published prediction into the frame. It never waits for the worker: the worker publishes a new Prediction by swapping one
+reference. This runs inside every analysis hop, so it does as little as it can: the
+prediction's 67 values are written into a mailbox slot only when the slot holds another
+prediction (``prediction_id``); most hops write the age and nothing else.
 """
 from __future__ import annotations
 
+import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..processors.base import Processor
-from ..ringbuffer import RingBuffer
+from ..ringbuffer import HistoryRing
 
 MARKS = 64
 EMOTION_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
 
 
+_prediction_ids = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """One window's result after smoothing. ``t``: audio time (s) of the window's end."""
+    """One window's result after smoothing. ``t``: audio time (s) of the window's end;
+    ``id``: unique in the process (frames say which prediction they hold, 0 for none)."""
 
     seq: int
     t: float
@@ -33,7 +40,8 @@ class Prediction:
     tags: np.ndarray | None = None  # (50,) smoothed
     latent: np.ndarray | None = None  # (10,) smoothed 0..1 controls
     compute_ms: float = 0.0
-    scalars: np.ndarray | None = None  # the EMOTION_FIELDS values in order, for one store per hop
+    scalars: np.ndarray | None = None  # the EMOTION_FIELDS values in order, for one store
+    id: int = field(default_factory=lambda: next(_prediction_ids))
 
 
 class InferenceStage(Processor):
@@ -50,7 +58,7 @@ class InferenceStage(Processor):
     def prepare(self, spec, layout):
         self.sample_rate = spec.sample_rate  # of the ring: the worker resamples from it
         cap = 1 << (int(self.buffer_s * spec.sample_rate) - 1).bit_length()
-        self.ring = RingBuffer(cap)
+        self.ring = self.input_history = HistoryRing(cap, spec.hop)  # filled by the Analyzer
         self.every = max(1, int(round(self.every_s * spec.frame_rate)))
         self.mark_t = np.zeros(MARKS)
         self.mark_pos = np.zeros(MARKS, dtype=np.int64)
@@ -66,9 +74,11 @@ class InferenceStage(Processor):
         if "latent" in self.tasks:
             layout.add_vector("latent", self.n_latent)
         self._i_age = layout.add_scalar("prediction_age")
+        # which prediction the slot's mood / tags / latent hold: Prediction.id, 0 for none,
+        # -1 when the operator's override wrote over them (EmotionOverride)
+        self._i_id = layout.add_scalar("prediction_id")
 
     def process(self, ctx, frame):
-        self.ring.write(ctx.samples)
         self.hops += 1
         if self.hops % self.every == 0:
             i = (self.mark_seq + 1) % MARKS
@@ -78,20 +88,18 @@ class InferenceStage(Processor):
             self.marked.set()  # wakes the worker: it sleeps between marks, off the GIL
         v = frame.values
         p = self.latest
-        if p is None:
-            v[self._i_age] = -1.0
-            v[self._scalar_idx] = 0.0
-            for name in ("tags", "latent"):
-                if name in frame.vectors:
-                    frame.vectors[name][:] = 0.0
-            return
-        v[self._i_age] = ctx.t - p.t
-        if p.scalars is not None:
-            v[self._scalar_idx] = p.scalars
-        if p.tags is not None and "tags" in frame.vectors:
-            frame.vectors["tags"][:] = p.tags
-        if p.latent is not None and "latent" in frame.vectors:
-            frame.vectors["latent"][:] = p.latent
+        v[self._i_age] = -1.0 if p is None else ctx.t - p.t
+        if v[self._i_id] != (0 if p is None else p.id):  # the slot holds another prediction
+            self._write(p, frame)
+
+    def _write(self, p: Prediction | None, frame) -> None:
+        v, vectors = frame.values, frame.vectors
+        v[self._scalar_idx] = 0.0 if p is None or p.scalars is None else p.scalars
+        for name in ("tags", "latent"):
+            if name in vectors:
+                value = None if p is None else getattr(p, name)
+                vectors[name][:] = 0.0 if value is None else value
+        v[self._i_id] = 0 if p is None else p.id
 
     def reset(self):
         self.ring.reset()

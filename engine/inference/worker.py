@@ -48,7 +48,6 @@ class InferenceWorker:
         self.skipped = 0
         self.resets = 0
         self.compute_ms: list[float] = []
-        self._dropped_seen = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sonolux-inference", daemon=True)
         self.error: BaseException | None = None
@@ -67,8 +66,7 @@ class InferenceWorker:
         if self.resampler is None:
             self.resampler = StreamResampler(self.stage.sample_rate, FEATURE_CONTRACT["sample_rate"],
                                              self._buf.shape[0], release_gil=True)
-        if ring.dropped_blocks != self._dropped_seen:  # we were so late the ring overflowed
-            self._dropped_seen = ring.dropped_blocks
+        if ring.lapped():  # we were so late the audio we needed is overwritten
             self.features.reset()
             self.resampler.reset()
             ring.read_pos = ring.write_pos  # start over from the newest audio

@@ -26,9 +26,14 @@ class HopContext:
 class Processor:
     """Base class. Subclasses declare their frame fields in ``prepare`` and fill them in
     ``process`` without allocating. ``online = True`` says the result depends only on the
-    past, so live and offline runs agree."""
+    past, so live and offline runs agree.
+
+    A processor that needs the raw input of the last seconds (to hand it to another thread)
+    makes an ``input_history`` (a :class:`~engine.ringbuffer.HistoryRing`) in ``prepare``:
+    the Analyzer writes each hop into it in the call that copies the hop in, no extra pass."""
 
     online = True
+    input_history = None
 
     def prepare(self, spec: StreamSpec, layout: FrameLayout) -> None:
         raise NotImplementedError

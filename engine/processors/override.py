@@ -3,7 +3,9 @@
 When the control input forces a quadrant, the frame's mood fields say so (one-hot quadrant
 probabilities, valence/arousal at ±0.5 on the quadrant's side) and ``emotion_override``
 holds the forced quadrant, so every output — OSC, presets, recorder — follows the operator.
-Without models the stage declares the mood fields itself (neutral until overridden).
+Without models the stage declares the mood fields itself (neutral until overridden). With
+models it marks the frame's ``prediction_id`` -1 while it overrides, so the inference stage
+writes the prediction back into that slot when the operator lets go.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class EmotionOverride(Processor):
         self._idx = {n: layout.scalars[n] for n in MOOD_FIELDS}
         self._i_override = layout.add_scalar("emotion_override")
         self._q = np.array([self._idx[f"q{k}"] for k in range(1, 5)])
+        self._i_prediction = layout.scalars.get("prediction_id")
 
     def process(self, ctx, frame):
         q = self.state.emotion_override
@@ -39,3 +42,5 @@ class EmotionOverride(Processor):
             v[self._idx["quadrant"]] = q
             v[self._q] = 0.0
             v[self._q[q - 1]] = 1.0
+            if self._i_prediction is not None:
+                v[self._i_prediction] = -1
