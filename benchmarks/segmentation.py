@@ -144,7 +144,7 @@ def replay_regions(table, spec: StreamSpec, M: float, tempo_s: float, seg_opts: 
         frame.values[energy_i] = np.mean(10 ** (level[lo:i + 1] / 10))
         ctx.sample_end = (i + 1) * spec.hop
         stage.process(ctx, frame)
-    return segmenter.finish(len(table) * spec.hop / spec.sample_rate)
+    return stage.finish(len(table) * spec.hop / spec.sample_rate)
 
 
 def boundary_scores(pred, true):

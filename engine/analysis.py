@@ -141,11 +141,15 @@ class Analyzer:
         self.sample_pos = 0
 
     # ---- control from other threads (lock-free on the analysis side) ----------------------
+    def find(self, kind: type):
+        """The chain's first processor of type ``kind``, or None."""
+        return next((p for p in self.chain.processors if isinstance(p, kind)), None)
+
     def _beat_tracker(self) -> BeatTracker:
-        for p in self.chain.processors:
-            if isinstance(p, BeatTracker):
-                return p
-        raise ParameterError("this analysis chain has no beat tracker (AnalysisConfig.beat=False)")
+        tracker = self.find(BeatTracker)
+        if tracker is None:
+            raise ParameterError("this analysis chain has no beat tracker (AnalysisConfig.beat=False)")
+        return tracker
 
     def tap(self, t: float | None = None) -> None:
         """Tap tempo: a tap at audio time ``t`` seconds (default: the newest analysed hop).

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
+from .processors.regions import RegionStage
 from .segment import Segmenter
 from .sources.file import load_audio
 from .spec import StreamSpec
@@ -59,13 +60,13 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
     segmenter = segmenter or Segmenter()
-    table = make_analyzer(spec, config, None, stage, segmenter).analyze(
-        signal, after_hop=worker.poll if worker else None)
+    analyzer = make_analyzer(spec, config, None, stage, segmenter)
+    table = analyzer.analyze(signal, after_hop=worker.poll if worker else None)
     doc = summarize(table, file=str(path), sample_rate=spec.sample_rate,
                     duration_s=signal.shape[0] / spec.sample_rate)
     if worker is not None:
         doc.update(model_summary(worker.results, models))
-    doc["regions"] = segmenter.finish(doc["duration_s"])
+    doc["regions"] = analyzer.find(RegionStage).finish(doc["duration_s"])
     return Analysis(doc, table, signal, segmenter)
 
 

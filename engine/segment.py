@@ -27,7 +27,7 @@ import numpy as np
 from .errors import ParameterError
 
 TIMBRE_DB = 6.0  # the best threshold at M = 2 s on development medleys (benchmarks/segmentation.py)
-RECENT = 2048  # moods remembered for late cuts (~100 s at the live stage's 20 a second)
+RECENT = 256  # mood pieces remembered for late cuts (the live stage hands over ~3 a second)
 LABELS = {1: "cheerful", 2: "fierce", 3: "low", 4: "gentle"}  # quadrant → region label
 LABEL_CODES = {"fierce": 1, "cheerful": 2, "gentle": 3, "low": 4}  # the frame's region_label
 
@@ -44,7 +44,7 @@ class Region:
     start: float
     end: float | None = None
     mood_sum: np.ndarray = field(default_factory=lambda: np.zeros(4))
-    mood_n: int = 0
+    mood_n: float = 0  # the moods' total weight
     quadrant: int = 0  # 1..4 from the mean probabilities, 0 when no mood was seen (``relabel``)
 
     def relabel(self) -> None:
@@ -92,6 +92,7 @@ class Segmenter:
         # the last moods (a preallocated ring): those after a cut decided late move regions
         self._recent_t = np.full(RECENT, -np.inf)
         self._recent_p = np.zeros((RECENT, 4))
+        self._recent_w = np.zeros(RECENT)
         self._recent_pos = 0
         self._prev_e = None
         self._region_e = [0.0, 0]  # energy sum and count of the current region's segments
@@ -164,14 +165,16 @@ class Segmenter:
             return None
         return self.cut(t)
 
-    def mood(self, t: float, probs) -> None:
-        """Quadrant probabilities (Q1..Q4) seen at time ``t`` inside the current region."""
+    def mood(self, t: float, probs, weight: int = 1) -> None:
+        """Quadrant probabilities (Q1..Q4) seen at time ``t`` inside the current region,
+        counted ``weight`` times (the live stage: a piece of constant mood, in hops)."""
         i = self._recent_pos % RECENT
         self._recent_t[i] = t
         self._recent_p[i] = probs
+        self._recent_w[i] = weight
         self._recent_pos += 1
-        self.current.mood_sum += self._recent_p[i]
-        self.current.mood_n += 1
+        self.current.mood_sum += weight * self._recent_p[i]
+        self.current.mood_n += weight
         self.current.relabel()
 
     def cut(self, t: float) -> float | None:
@@ -183,11 +186,12 @@ class Segmenter:
         old.end = t
         new = Region(t)
         after = self._recent_t >= t  # moods after the cut belong to the new region
-        moved = self._recent_p[after].sum(axis=0)
+        w = self._recent_w[after]
+        moved = (w[:, None] * self._recent_p[after]).sum(axis=0)
         old.mood_sum -= moved
         new.mood_sum += moved
-        old.mood_n -= int(after.sum())
-        new.mood_n += int(after.sum())
+        old.mood_n -= w.sum()  # whole numbers: exact
+        new.mood_n += w.sum()
         old.relabel()
         new.relabel()
         self.regions.append(new)

@@ -27,7 +27,7 @@ def regions_of(signal, **seg):
     table_an = make_analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0), None, None, Segmenter(**seg))
     table_an.analyze(signal)
     stage = table_an.chain.processors[-1]
-    return stage.segmenter.finish(len(signal) / SR)
+    return stage.finish(len(signal) / SR)
 
 
 @pytest.mark.parametrize("step_at", [6.0, 6.3, 7.77])
@@ -93,6 +93,45 @@ def test_labels_follow_the_mood_inside_each_region():
     assert [r["quadrant"] for r in regions] == ["Q2", "Q1"]
 
 
+def test_live_stage_weighs_each_mood_piece_by_its_hops():
+    """The live stage hands the segmenter one piece per prediction (or override), weighted by
+    its hops: the label is what a mood sample at every hop would give, including the last
+    piece (handed over by ``finish``) and the operator's override."""
+    from engine.frame import FrameLayout
+    from engine.processors.base import HopContext
+    from engine.processors.regions import RegionStage
+
+    def label(pieces):  # [(prediction_id, override, quadrant, probs, hops), ...]
+        layout = FrameLayout()
+        for name in ("energy", "quadrant", "q1", "q2", "q3", "q4", "prediction_id", "emotion_override"):
+            layout.add_scalar(name)
+        stage = RegionStage(Segmenter(), energy_segment_s=2.0, tempo_segment_s=4.0)
+        stage.prepare(SPEC, layout)
+        frame, ctx = layout.new_frame(), HopContext(SPEC)
+        per_hop = Segmenter()
+        i = 0
+        for pid, override, q, probs, hops in pieces:
+            for _ in range(hops):
+                frame.values[:8] = [1.0, q, *probs, pid, override]
+                i += 1
+                ctx.sample_end = i * SPEC.hop
+                stage.process(ctx, frame)
+                per_hop.mood(ctx.t, probs)
+        regions = stage.finish(ctx.t)
+        assert len(regions) == 1 and regions == per_hop.finish(ctx.t)
+        return regions[0]["quadrant"]
+
+    tense, happy = [0.1, 0.5, 0.2, 0.2], [0.45, 0.35, 0.1, 0.1]
+    # a long tense stretch outweighs a later happy one, and the other way round
+    assert label([(1, 0, 2, tense, 500), (2, 0, 1, happy, 400)]) == "Q2"
+    assert label([(1, 0, 2, tense, 100), (2, 0, 1, happy, 900)]) == "Q1"
+    # the last piece counts although no new prediction ended it
+    assert label([(1, 0, 2, tense, 20), (2, 0, 1, happy, 180), (3, 0, 2, tense, 170)]) == "Q2"
+    # the override (prediction_id -1) is a piece of its own; before any prediction: no mood
+    sad = [0.0, 0.0, 1.0, 0.0]
+    assert label([(0, 0, 0, [0, 0, 0, 0], 300), (-1, 3, 3, sad, 200), (5, 0, 1, happy, 100)]) == "Q3"
+
+
 def test_run_of_out_of_band_values_is_one_cut_at_the_strongest_jump():
     seg = Segmenter(min_region_s=0.0, reference="previous")
     energies = [1.0, 1.0, 1.0, 2.0, 8.0, 16.0, 16.0, 16.0]  # a crescendo over three segments
@@ -117,7 +156,7 @@ def test_live_regions_equal_offline(tmp_path):
     engine.worker.on_frame = lambda f: changes.append((f["region_boundary"], f["region_index"])) if f["region_change"] else None
     with engine:
         assert engine.wait(60)
-    live = engine.analyzer.chain.processors[-1].segmenter.finish(len(x) / SR)
+    live = engine.analyzer.chain.processors[-1].finish(len(x) / SR)
     assert live == offline and len(live) == 3
     assert [round(b, 4) for b, _ in changes] == [r["start"] for r in offline[1:]]
     assert [i for _, i in changes] == [1, 2]

@@ -3,10 +3,11 @@
 Its history ring receives every hop (at the engine's rate: resampling to the models' rate is
 the worker's job, off this thread) from the Analyzer, in the call that copies the hop in.
 Per hop the stage drops a *mark* every ``every`` hops (a point where a window should be
-analysed) and puts the newest published prediction into the frame. It never waits for the worker: the worker publishes a new Prediction by swapping one
-reference. This runs inside every analysis hop, so it does as little as it can: the
-prediction's 67 values are written into a mailbox slot only when the slot holds another
-prediction (``prediction_id``); most hops write the age and nothing else.
+analysed) and puts the newest published prediction into the frame. It never waits for the
+worker: the worker publishes a new Prediction by swapping one reference. This runs inside
+every analysis hop, so it does as little as it can: the prediction's values are written into
+a mailbox slot only when the slot holds another prediction (``prediction_id``); most hops
+write the age and nothing else.
 """
 from __future__ import annotations
 
@@ -21,8 +22,6 @@ from ..ringbuffer import HistoryRing
 
 MARKS = 64
 EMOTION_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
-
-
 _prediction_ids = itertools.count(1)
 
 

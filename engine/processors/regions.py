@@ -22,14 +22,15 @@ class RegionStage(Processor):
 
     def __init__(self, segmenter: Segmenter, *, energy_segment_s: float, tempo_segment_s: float,
                  step_window_s: float = 0.25, tempo_source: str = "bpm", min_confidence: float = 0.3,
-                 min_onset_rate: float = 1.0, mood_every_s: float = 0.05):
+                 min_onset_rate: float = 1.0):
         """``tempo_source``: "bpm" — γ is the beat tracker's mean BPM over the segment, hops
         with confidence below ``min_confidence`` ignored; "onset_rate" — the ``tempo_z``
         field (onset-rate contrast), used only when both segments had at least
         ``min_onset_rate`` onsets per second (sparse onsets give meaningless ratios).
-        ``mood_every_s``: how often the frame's mood is handed to the segmenter for the region
-        labels; predictions change every ~0.5 s, so 20 samples a second weigh them as every
-        hop would, at a tenth of the cost per hop."""
+
+        The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
+        operator's override): each piece goes to the segmenter once, weighted by its hops,
+        when it ends or an energy segment ends, so a hop only compares two numbers."""
         if tempo_source not in ("bpm", "onset_rate"):
             raise ParameterError(f"tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
         self.tempo_source = tempo_source
@@ -39,7 +40,6 @@ class RegionStage(Processor):
         self.energy_segment_s = energy_segment_s
         self.tempo_segment_s = tempo_segment_s
         self.step_window_s = step_window_s
-        self.mood_every_s = mood_every_s
         if segmenter.refine is None:
             segmenter.refine = self.refine
 
@@ -62,7 +62,10 @@ class RegionStage(Processor):
         self._q = np.array(qs) if all(i is not None for i in qs) else None
         self._i_quadrant = layout.scalars.get("quadrant")  # 1..4 once a prediction or override is in
         self._i_level = layout.scalars.get("level_db")
-        self._mood_every = max(1, int(round(self.mood_every_s * spec.frame_rate)))
+        # what identifies the current mood piece (either may be absent from a chain)
+        self._i_prediction = layout.scalars.get("prediction_id")
+        self._i_override = layout.scalars.get("emotion_override")
+        self._piece_p = np.zeros(4)
         n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
         self._level_db = np.zeros(n)
@@ -156,6 +159,30 @@ class RegionStage(Processor):
         self._gamma_prev = None  # previous tempo segment's γ (BPM) or onset count
         self.changes = 0
         self.last_boundary = 0.0
+        self._piece_id = self._piece_override = None  # the mood piece being held
+        self._piece_q, self._piece_t, self._piece_hops = 0.0, 0.0, 0
+
+    def _follow_mood(self, t_start: float, v) -> None:
+        """Count this hop into the current mood piece; a new prediction or override ends it."""
+        pid = v[self._i_prediction] if self._i_prediction is not None else 0.0
+        override = v[self._i_override] if self._i_override is not None else 0.0
+        if pid != self._piece_id or override != self._piece_override:
+            self._end_piece()
+            self._piece_id, self._piece_override = pid, override
+            self._piece_q = v[self._i_quadrant]
+            self._piece_p[:] = v[self._q]
+            self._piece_t = t_start
+        self._piece_hops += 1
+
+    def _end_piece(self) -> None:
+        if self._piece_hops and self._piece_q > 0:  # quadrant 0: no prediction yet, no mood
+            self.segmenter.mood(self._piece_t, self._piece_p, weight=self._piece_hops)
+        self._piece_hops = 0
+
+    def finish(self, t_end: float) -> list[dict]:
+        """Hand over the last mood piece, close the last region, return all regions."""
+        self._end_piece()
+        return self.segmenter.finish(t_end)
 
     def process(self, ctx, frame):
         v = frame.values
@@ -172,9 +199,13 @@ class RegionStage(Processor):
         if self._mel_sum.shape[0]:
             self._mel_sum += frame.vectors["mel_db"]
             self._mel_n += 1
+        if self._q is not None:
+            self._follow_mood(ctx.t - self.hop / self.sr, v)
         n = ctx.sample_end // self.m
         if n > self.n_energy:
             self.n_energy = n
+            self._end_piece()  # pieces never span a segment boundary (cuts fall on those)
+            self._piece_t = ctx.t
             cut = seg.segment((n - 1) * self.m / self.sr,
                               e=v[self._i_e] if self._i_e is not None else None,
                               d_db=self._timbre_distance())
@@ -185,8 +216,6 @@ class RegionStage(Processor):
             z = self._tempo_z(v)
             if z is not None and cut is None:
                 cut = seg.tempo((n - 1) * self.hops_per_tempo * self.hop / self.sr, z)
-        if self._q is not None and self.hops % self._mood_every == 0 and v[self._i_quadrant] > 0:
-            seg.mood(ctx.t, v[self._q])
         if cut is not None:
             self.changes += 1
             self.last_boundary = cut
