@@ -122,6 +122,25 @@ def test_marks_every_half_second_and_newest_window_wins(models):
     assert worker.results[0]["t"] == pytest.approx(stage.mark_t[stage.mark_seq % 64])
 
 
+def test_a_worker_lapped_by_the_history_starts_again_from_the_newest_audio(models):
+    """The history ring never refuses the analysis a hop: a worker so late that the audio it
+    needed was overwritten resets its features, counts it, and goes on from the newest audio."""
+    stage, worker = make_inference(models, InferenceConfig(every_s=0.5))
+    stage.buffer_s = 2.0  # a short history: 3 s without the worker laps it
+    analyzer = make_analyzer(SPEC, None, None, stage)
+    sig = demo_track(48000, bars=3)
+    run_hops(analyzer, sig[:48000 * 3])
+    assert stage.ring.lapped()
+    assert worker.poll() and worker.resets == 1 and worker.features.n_frames == 0
+    hop = SPEC.hop
+    for i in range(48000 * 3 // hop, len(sig) // hop):  # keeping up again
+        analyzer.process_hop(sig[i * hop:(i + 1) * hop], analyzer.layout.new_frame())
+        worker.poll()
+    assert worker.resets == 1 and worker.windows > 5
+    produced = worker.resampler.state[1]  # 16 kHz samples since the reset
+    assert worker.features.n_frames == produced // FEATURE_CONTRACT["hop"] > 0
+
+
 def test_frames_carry_prediction_and_age(models):
     stage, worker = make_inference(models, InferenceConfig())
     analyzer = make_analyzer(SPEC, None, None, stage)
