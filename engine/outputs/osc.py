@@ -215,6 +215,8 @@ class TargetSender:
             for a, v in messages:
                 yield encode_message(a, v), ((a, v),)
             return
+        if not messages:  # nothing to say: no empty bundle
+            return
         b = OscBundleBuilder(IMMEDIATELY)
         for a, v in messages:
             b.add_content(build_message(a, v))
