@@ -15,6 +15,17 @@ from .errors import ParameterError
 from .spec import is_power_of_two
 
 
+def _copy_out(buf: np.ndarray, pos: int, out: np.ndarray) -> None:
+    """``len(out)`` samples of the power-of-two ring ``buf`` from stream position ``pos``
+    (two slices when they wrap around the end)."""
+    n, capacity = out.shape[0], buf.shape[0]
+    start = pos & (capacity - 1)
+    first = min(n, capacity - start)
+    out[:first] = buf[start:start + first]
+    if first < n:
+        out[first:] = buf[:n - first]
+
+
 class RingBuffer:
     def __init__(self, capacity: int):
         if not is_power_of_two(capacity):
@@ -62,11 +73,7 @@ class RingBuffer:
         rp = self.read_pos
         if n == 0 or self.write_pos - rp < n:
             return 0
-        start = rp & self._mask
-        first = min(n, self.capacity - start)
-        out[:first] = self._buf[start:start + first]
-        if first < n:
-            out[first:] = self._buf[:n - first]
+        _copy_out(self._buf, rp, out)
         self.read_pos = rp + n  # release the space after the copy
         return n
 
@@ -137,11 +144,7 @@ class HistoryRing:
         rp = self.read_pos
         if n == 0 or self.write_pos - rp < n or self.lapped():
             return 0
-        start = rp & (self.capacity - 1)
-        first = min(n, self.capacity - start)
-        out[:first] = self._buf[start:start + first]
-        if first < n:
-            out[first:] = self._buf[:n - first]
+        _copy_out(self._buf, rp, out)
         if self.lapped():  # overwritten while copying: the copy may be torn
             return 0
         self.read_pos = rp + n

@@ -95,7 +95,8 @@ def offline_features(y: np.ndarray, *, sample_rate: int, n_fft: int = 1024, hop:
         "energy": np.empty(n), "energy_z": np.empty(n),
         "onset_strength": np.empty(n), "onset": np.empty(n),
     }
-    _run(y, hop, *stft.kernel_args, *mel.kernel_args, ws.history, wp.dec_lo, wp.dec_hi, wp.level, ws.approx, ws.a_off, wp.coeffs,
+    _run(y, hop, *stft.kernel_args, *mel.kernel_args, ws.history, wp.dec_lo, wp.dec_hi, wp.level,
+         ws.approx, ws.a_off, wp.coeffs,
          wp.offsets, ws.sliding[0], ws.sliding[1], ws.sliding[2], ws.energies,
          float(max(1, int(round(energy_segment_s * sample_rate)))), new_energy_state(),
          np.full(n_mels, onset_floor_db), float(onset_floor_db),
