@@ -85,8 +85,8 @@ def main(argv=None):
 
     import librosa
 
-    from engine.analysis import AnalysisConfig, Analyzer
-    from engine.spec import StreamSpec
+    from sonolux.analysis import AnalysisConfig, Analyzer
+    from sonolux.spec import StreamSpec
 
     spec = StreamSpec(sample_rate=args.sr, block_size=256, hop=256, n_fft=1024)
     ranges = [tuple(float(v) for v in r.split("-")) for r in args.ranges.split(",")]

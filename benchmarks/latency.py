@@ -26,10 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import machine, summary_ms, write_result  # noqa: E402
 
-from engine import Engine, StreamSpec  # noqa: E402
-from engine.outputs.osc import build_targets  # noqa: E402
-from engine.sources.base import AudioSource, BlockWriter  # noqa: E402
-from engine.sources.synth import demo_track  # noqa: E402
+from sonolux import Engine, StreamSpec  # noqa: E402
+from sonolux.outputs.osc import build_targets  # noqa: E402
+from sonolux.sources.base import AudioSource, BlockWriter  # noqa: E402
+from sonolux.sources.synth import demo_track  # noqa: E402
 
 
 class TimedSource(AudioSource):

@@ -53,8 +53,8 @@ def main(argv=None):
         return 0
     import librosa
 
-    from engine.analysis import AnalysisConfig, Analyzer
-    from engine.spec import StreamSpec
+    from sonolux.analysis import AnalysisConfig, Analyzer
+    from sonolux.spec import StreamSpec
 
     spec = StreamSpec(sample_rate=args.sr, hop=256, n_fft=1024)
     an = Analyzer(spec, AnalysisConfig(beat=False))

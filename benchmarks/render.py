@@ -34,11 +34,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
-    from engine.visual.host import VisualHost
-    from engine.visual.offscreen import OffscreenTarget
-    from engine.visual.registry import PresetRegistry
-    from engine.visual.render import parse_size
-    from engine.visual.testing import SyntheticFrames
+    from sonolux.visual.host import VisualHost
+    from sonolux.visual.offscreen import OffscreenTarget
+    from sonolux.visual.registry import PresetRegistry
+    from sonolux.visual.render import parse_size
+    from sonolux.visual.testing import SyntheticFrames
 
     size = parse_size(args.size)
     target = OffscreenTarget(size, args.gl)

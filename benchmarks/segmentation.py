@@ -35,15 +35,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import machine, write_result  # noqa: E402
 
-from engine import StreamSpec  # noqa: E402
-from engine.analysis import AnalysisConfig  # noqa: E402
-from engine.engine import make_analyzer  # noqa: E402
-from engine.frame import FrameLayout  # noqa: E402
-from engine.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
-from engine.processors.base import HopContext  # noqa: E402
-from engine.processors.regions import RegionStage  # noqa: E402
-from engine.segment import LABELS, Segmenter  # noqa: E402
-from engine.sources.file import load_audio  # noqa: E402
+from sonolux import StreamSpec  # noqa: E402
+from sonolux.analysis import AnalysisConfig  # noqa: E402
+from sonolux.engine import make_analyzer  # noqa: E402
+from sonolux.frame import FrameLayout  # noqa: E402
+from sonolux.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
+from sonolux.processors.base import HopContext  # noqa: E402
+from sonolux.processors.regions import RegionStage  # noqa: E402
+from sonolux.segment import LABELS, Segmenter  # noqa: E402
+from sonolux.sources.file import load_audio  # noqa: E402
 
 SR = 48000
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}

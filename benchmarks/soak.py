@@ -25,10 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import machine, summary_ms, write_result  # noqa: E402
 
-from engine import Engine, StreamSpec  # noqa: E402
-from engine.inference.runtime import InferenceConfig, load_models  # noqa: E402
-from engine.outputs.osc import build_targets  # noqa: E402
-from engine.sources import ArraySource, demo_track, load_audio  # noqa: E402
+from sonolux import Engine, StreamSpec  # noqa: E402
+from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
+from sonolux.outputs.osc import build_targets  # noqa: E402
+from sonolux.sources import ArraySource, demo_track, load_audio  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -86,10 +86,10 @@ def main(argv=None):
 
     engine.worker.step = timed_step
 
-    from engine.visual.host import VisualHost
-    from engine.visual.offscreen import OffscreenTarget
-    from engine.visual.registry import PresetRegistry
-    from engine.visual.render import parse_size
+    from sonolux.visual.host import VisualHost
+    from sonolux.visual.offscreen import OffscreenTarget
+    from sonolux.visual.registry import PresetRegistry
+    from sonolux.visual.render import parse_size
 
     target = OffscreenTarget(parse_size(args.size), args.gl)
     host = VisualHost(PresetRegistry(), target.size, preset=args.preset, hot_reload=False)

@@ -86,12 +86,12 @@ def librosa_features(y):
 
 
 def feature_chain():
-    from engine.processors.base import Chain
-    from engine.processors.energy import EnergyContrast
-    from engine.processors.mel import MelSpectrum
-    from engine.processors.onsets import FluxOnsets
-    from engine.processors.spectrum import Spectrum
-    from engine.processors.wavelet import WaveletEnergies
+    from sonolux.processors.base import Chain
+    from sonolux.processors.energy import EnergyContrast
+    from sonolux.processors.mel import MelSpectrum
+    from sonolux.processors.onsets import FluxOnsets
+    from sonolux.processors.spectrum import Spectrum
+    from sonolux.processors.wavelet import WaveletEnergies
 
     return Chain([EnergyContrast(0.5), Spectrum("hann"), MelSpectrum(N_MELS),
                   WaveletEnergies("db4", 5, 1024), FluxOnsets(bands=())])
@@ -115,8 +115,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
 
-    from engine.analysis import Analyzer
-    from engine.spec import StreamSpec
+    from sonolux.analysis import Analyzer
+    from sonolux.spec import StreamSpec
 
     y, source = signal(args.seconds)
     dur = len(y) / SR
@@ -132,7 +132,7 @@ def main(argv=None):
         a.reset()
         a.analyze(y)
 
-    from engine.dsp.features import offline_features
+    from sonolux.dsp.features import offline_features
 
     def fused():
         offline_features(y, sample_rate=SR, n_fft=N_FFT, hop=HOP, n_mels=N_MELS)

@@ -146,7 +146,7 @@ class Engine:
         self._started = True
 
     def open_control(self, host: str, port: int, allow=None) -> ControlServer:
-        """Listen for OSC control messages (see ``engine.control``)."""
+        """Listen for OSC control messages (see ``sonolux.control``)."""
         self.control = ControlServer(host, port, engine_controls(self), allow=allow)
         self.control.start()
         return self.control

@@ -5,8 +5,8 @@ Every number a model depends on lives in :data:`FEATURE_CONTRACT`; the exporter 
 each ONNX file's metadata and the engine compares it at load time, so a model trained on other
 features fails at load, never mid-stream.
 
-Features are computed through the engine's own DSP kernels (``engine.dsp.stft``,
-``engine.dsp.mel``, ``engine.dsp.wavelet``), so what a model sees in training is bit-for-bit
+Features are computed through the engine's own DSP kernels (``sonolux.dsp.stft``,
+``sonolux.dsp.mel``, ``sonolux.dsp.wavelet``), so what a model sees in training is bit-for-bit
 the path it sees live. Two entry points give equal results (tested):
 
 * offline: :func:`clip_features` on a whole 16 kHz signal;

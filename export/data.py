@@ -1,5 +1,5 @@
 """Dataset builders: read the shared data folder, compute model features once through
-``engine.modelinput`` (the engine's own kernels) and cache them under ``export/work/``.
+``sonolux.modelinput`` (the engine's own kernels) and cache them under ``export/work/``.
 
 The cache is an ``.npz`` per corpus with keys ``<id>__mel``, ``<id>__wavelet`` and
 ``<id>__audio`` (int16 16 kHz, for the tagger's waveform branch). Audio never leaves the
@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from engine import modelinput as mi
+from sonolux import modelinput as mi
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"

@@ -35,8 +35,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from engine import modelinput as mi
-from engine.imagery.colour import colour_stats, quadrant_from_pad
+from sonolux import modelinput as mi
+from sonolux.imagery.colour import colour_stats, quadrant_from_pad
 
 from . import data as D
 from . import imagery_data as ID

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine import modelinput as mi
-from engine.imagery.colour import ImageReadError, VMClassifier, colour_stats, load_rgb, resize
+from sonolux import modelinput as mi
+from sonolux.imagery.colour import ImageReadError, VMClassifier, colour_stats, load_rgb, resize
 
 from .data import WORK
 

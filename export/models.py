@@ -2,7 +2,7 @@
 
 Inputs are the raw contract features (mel dB, wavelet dB, waveform); each model normalises
 them internally with constants fixed at training time, so the engine feeds features as
-``engine.modelinput`` computes them and nothing else.
+``sonolux.modelinput`` computes them and nothing else.
 """
 from __future__ import annotations
 

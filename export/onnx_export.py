@@ -16,7 +16,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from engine.modelinput import FEATURE_CONTRACT
+from sonolux.modelinput import FEATURE_CONTRACT
 
 OPSET = 17
 MAX_BYTES = 5 * 1024 * 1024

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from engine import modelinput as mi
+from sonolux import modelinput as mi
 
 from . import data as D
 from .models import EmotionCRNN, n_params

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from engine import modelinput as mi
+from sonolux import modelinput as mi
 
 from . import data as D
 from . import imagery_data as ID

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine import modelinput as mi
+from sonolux import modelinput as mi
 
 from . import data as D
 from .models import StructuredSelfAttention, Tagger, n_params

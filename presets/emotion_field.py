@@ -3,7 +3,7 @@ positive, cool for negative), saturation follows arousal, and whose motion speed
 arousal. The level brightens it; kicks ripple through it."""
 from __future__ import annotations
 
-from engine.visual.preset import GLSL_HSV, Preset
+from sonolux.visual.preset import GLSL_HSV, Preset
 
 FRAG = GLSL_HSV + """
 uniform float u_phase;

@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 
-from engine.visual.preset import Preset
+from sonolux.visual.preset import Preset
 
 log = logging.getLogger("sonolux.imagery")
 
@@ -64,8 +64,8 @@ class Generative(Preset):
     def init(self):
         from vispy import gloo
 
-        from engine.imagery import context
-        from engine.imagery.generator import GeneratorDriver
+        from sonolux.imagery import context
+        from sonolux.imagery.generator import GeneratorDriver
 
         self.ctx = context.current()
         self.driver = None

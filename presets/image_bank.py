@@ -2,10 +2,10 @@
 the top K, to avoid repetition), crossfades on region changes and beat phrases, and pulses
 with the beat (zoom, flash, RGB split), Ken Burns drift, arousal-driven saturation.
 
-The folder comes from ``--images DIR`` (``engine.imagery.context``). Live, the ranking runs on
-a worker thread (``engine.imagery.matcher.ImageMatcher``) that prepares the next image; this
+The folder comes from ``--images DIR`` (``sonolux.imagery.context``). Live, the ranking runs on
+a worker thread (``sonolux.imagery.matcher.ImageMatcher``) that prepares the next image; this
 preset only uploads the prepared pixels. In ``sonolux render`` the images follow the music
-video's cut list (``engine.imagery.periods``): period p is shown from its start time on,
+video's cut list (``sonolux.imagery.periods``): period p is shown from its start time on,
 frame-exact. Without an image folder it shows a placeholder gradient and says so once.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from engine.visual.preset import GLSL_HSV, Preset
+from sonolux.visual.preset import GLSL_HSV, Preset
 
 log = logging.getLogger("sonolux.imagery")
 
@@ -76,7 +76,7 @@ class ImageBank(Preset):
     def init(self):
         from vispy import gloo
 
-        from engine.imagery import context
+        from sonolux.imagery import context
 
         self.ctx = context.current()
         self.tex_size = int(self.options.get("texture_size", 1024))
@@ -98,7 +98,7 @@ class ImageBank(Preset):
         if not self.has_images:
             log.warning("image_bank: no image folder (use --images DIR); showing a placeholder")
         elif self.ctx.periods is None:  # live: rank off the GUI thread
-            from engine.imagery.matcher import ImageMatcher
+            from sonolux.imagery.matcher import ImageMatcher
 
             self.matcher = ImageMatcher(self.ctx.index, self.ctx, k=int(self.options.get("top_k", self.ctx.k)),
                                         max_side=self.tex_size).start()
@@ -113,7 +113,7 @@ class ImageBank(Preset):
 
     def _show(self, rgb: np.ndarray, t: float, fade: float):
         """Upload ``rgb`` into the back texture and crossfade to it from ``t``."""
-        from engine.imagery.colour import resize
+        from sonolux.imagery.colour import resize
 
         h, w = rgb.shape[:2]
         back = 1 - self.front
@@ -124,8 +124,8 @@ class ImageBank(Preset):
         self._bind()
 
     def _offline(self, t: float):
-        from engine.imagery.colour import ImageReadError, load_rgb
-        from engine.imagery.periods import period_at
+        from sonolux.imagery.colour import ImageReadError, load_rgb
+        from sonolux.imagery.periods import period_at
 
         periods = self.ctx.periods
         i = period_at(periods, t)
@@ -143,7 +143,7 @@ class ImageBank(Preset):
         self.current = per.image
 
     def _live(self, t: float, frame, params):
-        from engine.imagery.matcher import snapshot
+        from sonolux.imagery.matcher import snapshot
 
         m = self.matcher
         m.update(snapshot(frame, t))

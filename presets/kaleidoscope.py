@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from engine.visual.preset import GLSL_HSV, Preset
+from sonolux.visual.preset import GLSL_HSV, Preset
 
 FRAG = GLSL_HSV + """
 uniform float u_segments;

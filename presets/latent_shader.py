@@ -3,7 +3,7 @@ one aspect of a domain-warped pattern, so similar-sounding passages look alike a
 material changes the look. Level and onsets keep it alive between predictions."""
 from __future__ import annotations
 
-from engine.visual.preset import GLSL_HSV, Preset
+from sonolux.visual.preset import GLSL_HSV, Preset
 
 FRAG = GLSL_HSV + """
 uniform float u_l[10];

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.visual.preset import GLSL_HSV, Preset
+from sonolux.visual.preset import GLSL_HSV, Preset
 
 VERT = GLSL_HSV + """
 attribute vec2 a_pos;

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.visual.preset import Preset
+from sonolux.visual.preset import Preset
 
 VERT = """
 attribute vec2 a_pos;

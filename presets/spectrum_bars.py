@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.visual.preset import GLSL_HSV, Preset
+from sonolux.visual.preset import GLSL_HSV, Preset
 
 FRAG = GLSL_HSV + """
 uniform sampler2D u_bars;

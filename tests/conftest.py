@@ -44,9 +44,9 @@ def free_udp_port() -> int:
 
 
 def sonolux_cmd(*args) -> list[str]:
-    """The installed console script (fallback: python -m engine.cli)."""
+    """The installed console script (fallback: python -m sonolux.cli)."""
     exe = shutil.which("sonolux", path=os.path.dirname(sys.executable)) or shutil.which("sonolux")
-    return [exe, *args] if exe else [sys.executable, "-m", "engine.cli", *args]
+    return [exe, *args] if exe else [sys.executable, "-m", "sonolux.cli", *args]
 
 
 def run_sonolux(*args, timeout=120, **kw) -> subprocess.CompletedProcess:

@@ -7,11 +7,11 @@ import threading
 import numpy as np
 import pytest
 
-from engine.analysis import AnalysisConfig, Analyzer
-from engine.dsp.beat import BeatState, check_bpm_range
-from engine.errors import ParameterError
-from engine.processors.beat import BeatTracker
-from engine.spec import StreamSpec
+from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.dsp.beat import BeatState, check_bpm_range
+from sonolux.errors import ParameterError
+from sonolux.processors.beat import BeatTracker
+from sonolux.spec import StreamSpec
 
 SR = 48000
 SPEC = StreamSpec(sample_rate=SR, hop=256, n_fft=1024)
@@ -240,7 +240,7 @@ def test_bad_bpm_range(lo, hi, match):
 
 
 def test_needs_onset_stage():
-    from engine.frame import FrameLayout
+    from sonolux.frame import FrameLayout
     with pytest.raises(ParameterError, match="onset stage"):
         BeatTracker().prepare(SPEC, FrameLayout())
     with pytest.raises(ParameterError, match="history_s"):

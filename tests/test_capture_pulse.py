@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 
 from conftest import run_sonolux, sine
-from engine import Engine, StreamSpec
-from engine.errors import DeviceError
-from engine.sources.live import LiveSource, resolve_device
+from sonolux import Engine, StreamSpec
+from sonolux.errors import DeviceError
+from sonolux.sources.live import LiveSource, resolve_device
 
 SPEC = StreamSpec(sample_rate=48000, block_size=256, n_fft=1024, hop=256)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis import AnalysisConfig, Analyzer
-from engine.dsp.energy import (E_LAST, E_Z, EPS, energy_contrast, energy_update,
+from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.dsp.energy import (E_LAST, E_Z, EPS, energy_contrast, energy_update,
                                new_energy_state, new_tempo_state, same_region,
                                segment_energies, tempo_update, T_Z)
-from engine.dsp.preemphasis import preemphasis, preemphasis_inplace
-from engine.errors import ParameterError
-from engine.spec import StreamSpec
+from sonolux.dsp.preemphasis import preemphasis, preemphasis_inplace
+from sonolux.errors import ParameterError
+from sonolux.spec import StreamSpec
 
 SR = 48000
 SPEC = StreamSpec(sample_rate=SR, hop=256, n_fft=1024)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.dsp.mel import (log_mel_frames, mel_band_ranges, mel_filterbank, mel_project,
+from sonolux.dsp.mel import (log_mel_frames, mel_band_ranges, mel_filterbank, mel_project,
                             mel_project_sparse, power_to_db)
-from engine.dsp.stft import stft_power_frames
-from engine.errors import ParameterError
+from sonolux.dsp.stft import stft_power_frames
+from sonolux.errors import ParameterError
 
 librosa = pytest.importorskip("librosa")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.dsp.wavelet import WaveletState, max_level, wavedec, wavelet_energies_frames
-from engine.errors import ParameterError
+from sonolux.dsp.wavelet import WaveletState, max_level, wavedec, wavelet_energies_frames
+from sonolux.errors import ParameterError
 
 pywt = pytest.importorskip("pywt")
 

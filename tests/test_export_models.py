@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import modelinput as mi
+from sonolux import modelinput as mi
 
 MODELS = Path(__file__).resolve().parents[1] / "models_onnx"
 NAMES = ("emotion", "tagger", "latent")

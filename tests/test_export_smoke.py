@@ -42,7 +42,7 @@ def test_export_smoke_pipeline():
 
     import onnx
 
-    from engine.modelinput import FEATURE_CONTRACT
+    from sonolux.modelinput import FEATURE_CONTRACT
     from export.onnx_export import MAX_BYTES, PARITY_TOL, read_contract
 
     models = SMOKE / "models_onnx"

@@ -8,14 +8,14 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine.analysis import AnalysisConfig, Analyzer
-from engine.dsp.mel import log_mel_frames
-from engine.dsp.wavelet import wavelet_energies_frames
-from engine.errors import ParameterError
-from engine.frame import Mailbox
-from engine.ringbuffer import RingBuffer
-from engine.spec import StreamSpec
-from engine.worker import AnalysisWorker
+from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.dsp.mel import log_mel_frames
+from sonolux.dsp.wavelet import wavelet_energies_frames
+from sonolux.errors import ParameterError
+from sonolux.frame import Mailbox
+from sonolux.ringbuffer import RingBuffer
+from sonolux.spec import StreamSpec
+from sonolux.worker import AnalysisWorker
 
 SPEC = StreamSpec(sample_rate=48000, hop=256, n_fft=1024)
 
@@ -144,13 +144,13 @@ def test_tap_without_beat_stage_is_a_clear_error():
 
 
 def test_fused_offline_features_equal_the_chain(rng):
-    from engine.dsp.features import offline_features
-    from engine.processors.base import Chain
-    from engine.processors.energy import EnergyContrast
-    from engine.processors.mel import MelSpectrum
-    from engine.processors.onsets import FluxOnsets
-    from engine.processors.spectrum import Spectrum
-    from engine.processors.wavelet import WaveletEnergies
+    from sonolux.dsp.features import offline_features
+    from sonolux.processors.base import Chain
+    from sonolux.processors.energy import EnergyContrast
+    from sonolux.processors.mel import MelSpectrum
+    from sonolux.processors.onsets import FluxOnsets
+    from sonolux.processors.spectrum import Spectrum
+    from sonolux.processors.wavelet import WaveletEnergies
 
     y = music_like(rng, seconds=4.0)
     chain = Chain([EnergyContrast(0.5), Spectrum("hann"), MelSpectrum(64),

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.errors import ModelError, ParameterError
-from engine.imagery.colour import VMClassifier, colour_stats, load_rgb, pad_from_stats, quadrant_from_pad
-from engine.imagery.index import ImageIndexWarning, build_index, load_index
-from engine.imagery.models import load_image_model, load_music_model, model_path
-from engine.imagery.periods import Period, boundaries, choose_images, make_periods, period_at
-from engine.visual.gl import osmesa_available
+from sonolux.errors import ModelError, ParameterError
+from sonolux.imagery.colour import VMClassifier, colour_stats, load_rgb, pad_from_stats, quadrant_from_pad
+from sonolux.imagery.index import ImageIndexWarning, build_index, load_index
+from sonolux.imagery.models import load_image_model, load_music_model, model_path
+from sonolux.imagery.periods import Period, boundaries, choose_images, make_periods, period_at
+from sonolux.visual.gl import osmesa_available
 
 from conftest import sonolux_cmd
 
@@ -210,7 +210,7 @@ def test_choose_images_uses_the_music_of_each_period_and_avoids_repeats(folder):
 
 
 def test_matcher_thread_hands_over_prepared_images(folder):
-    from engine.imagery.matcher import FrameSnapshot, ImageMatcher
+    from sonolux.imagery.matcher import FrameSnapshot, ImageMatcher
 
     index, _ = build_index(folder, progress=False)
     m = ImageMatcher(index, None, k=3, every_s=0.02, max_side=64)
@@ -263,8 +263,8 @@ def test_generator_onnx_loads_and_gives_images_of_the_declared_size():
 
 
 def test_music_encoder_runs_on_the_engines_feature_windows():
-    from engine.inference.models import load_model
-    from engine.modelinput import SR, FeatureStream
+    from sonolux.inference.models import load_model
+    from sonolux.modelinput import SR, FeatureStream
 
     m = load_music_model(_need("music_embedding"))
     assert m.task == "music_embedding" and m.window_frames == 250
@@ -302,7 +302,7 @@ def _frame(path, t, w, h):
 def test_render_image_bank_makes_an_mp4_in_sync_with_the_audio(tmp_path):
     from PIL import Image
 
-    from engine.visual.render import probe, render_file
+    from sonolux.visual.render import probe, render_file
 
     bank = tmp_path / "bank"
     bank.mkdir()
@@ -349,12 +349,12 @@ def test_render_image_bank_makes_an_mp4_in_sync_with_the_audio(tmp_path):
 def test_image_bank_and_generative_presets_run_live(tmp_path):
     from PIL import Image
 
-    from engine.imagery import context
-    from engine.imagery.index import build_index
-    from engine.visual.host import VisualHost
-    from engine.visual.offscreen import OffscreenTarget
-    from engine.visual.registry import PresetRegistry
-    from engine.visual.testing import SyntheticFrames
+    from sonolux.imagery import context
+    from sonolux.imagery.index import build_index
+    from sonolux.visual.host import VisualHost
+    from sonolux.visual.offscreen import OffscreenTarget
+    from sonolux.visual.registry import PresetRegistry
+    from sonolux.visual.testing import SyntheticFrames
 
     bank = tmp_path / "bank"
     bank.mkdir()

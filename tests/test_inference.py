@@ -9,16 +9,16 @@ import soundfile as sf
 
 import tiny_models
 from conftest import ROOT, run_sonolux
-from engine import Engine, ModelError, ParameterError, StreamSpec
-from engine.analyze import analyze_file
-from engine.engine import make_analyzer
-from engine.inference.models import load_model
-from engine.inference.runtime import InferenceConfig, load_models, make_inference
-from engine.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
-from engine.modelinput import FEATURE_CONTRACT
-from engine.outputs.osc import build_targets
-from engine.sources import ArraySource, SynthSource
-from engine.sources.synth import demo_track
+from sonolux import Engine, ModelError, ParameterError, StreamSpec
+from sonolux.analyze import analyze_file
+from sonolux.engine import make_analyzer
+from sonolux.inference.models import load_model
+from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
+from sonolux.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
+from sonolux.modelinput import FEATURE_CONTRACT
+from sonolux.outputs.osc import build_targets
+from sonolux.sources import ArraySource, SynthSource
+from sonolux.sources.synth import demo_track
 
 SPEC = StreamSpec()
 
@@ -161,8 +161,8 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
     """A slot is rewritten only when it holds another prediction (``prediction_id``): each
     new prediction still reaches every slot, and when the operator lets go of an override
     the slots show the models' mood again, not the override's."""
-    from engine.control import ControlState
-    from engine.frame import Mailbox
+    from sonolux.control import ControlState
+    from sonolux.frame import Mailbox
 
     stage, worker = make_inference(models, InferenceConfig())
     control = ControlState()

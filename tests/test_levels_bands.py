@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from conftest import sine
-from engine import AnalysisConfig, Analyzer, StreamSpec
-from engine.processors.bands import bands_from_edges
+from sonolux import AnalysisConfig, Analyzer, StreamSpec
+from sonolux.processors.bands import bands_from_edges
 
 SPEC = StreamSpec()
 
@@ -50,7 +50,7 @@ def test_band_edges_are_configurable():
 
 
 def test_clicks_give_one_onset_each():
-    from engine.sources.synth import click_track
+    from sonolux.sources.synth import click_track
 
     t = Analyzer(SPEC).analyze(click_track(48000, 120, 6.0))
     times = t.event_times("onset")

@@ -1,4 +1,4 @@
-"""engine.modelinput: the model input contract, offline == streaming, padding, no torch."""
+"""sonolux.modelinput: the model input contract, offline == streaming, padding, no torch."""
 from __future__ import annotations
 
 import subprocess
@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from engine import modelinput as mi
-from engine.errors import ParameterError
+from sonolux import modelinput as mi
+from sonolux.errors import ParameterError
 
 SR = 16000
 
@@ -115,6 +115,6 @@ def test_errors_name_the_bad_value():
 
 
 def test_engine_does_not_import_torch():
-    code = "import sys, engine.modelinput; print('torch' in sys.modules)"
+    code = "import sys, sonolux.modelinput; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

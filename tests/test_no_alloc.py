@@ -4,10 +4,10 @@ import tracemalloc
 
 import numpy as np
 
-from engine import Analyzer, Mailbox, RingBuffer, StreamSpec
-from engine.sources.base import BlockWriter
-from engine.sources.live import LiveSource
-from engine.worker import AnalysisWorker
+from sonolux import Analyzer, Mailbox, RingBuffer, StreamSpec
+from sonolux.sources.base import BlockWriter
+from sonolux.sources.live import LiveSource
+from sonolux.worker import AnalysisWorker
 
 SPEC = StreamSpec()
 
@@ -79,8 +79,8 @@ def test_inference_stage_allocates_nothing(tmp_path):
     import dataclasses
 
     import tiny_models
-    from engine.engine import make_analyzer
-    from engine.inference.runtime import InferenceConfig, load_models, make_inference
+    from sonolux.engine import make_analyzer
+    from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
 
     models, _ = load_models(InferenceConfig(model_dir=tiny_models.model_dir(tmp_path), device="cpu"))
     stage, inference = make_inference(models, InferenceConfig(every_s=0.05))
@@ -128,12 +128,12 @@ def test_per_hop_kernels_keep_the_gil():
 
     from numba.core.registry import CPUDispatcher
 
-    import engine.dsp
-    bulk = {"engine.dsp.features._run", "engine.dsp.resample.resample_into_nogil",
-            "engine.modelinput._push_samples", "engine.modelinput._newest_rows"}
-    names = [f"engine.dsp.{m.name}" for m in pkgutil.iter_modules(engine.dsp.__path__)]
+    import sonolux.dsp
+    bulk = {"sonolux.dsp.features._run", "sonolux.dsp.resample.resample_into_nogil",
+            "sonolux.modelinput._push_samples", "sonolux.modelinput._newest_rows"}
+    names = [f"sonolux.dsp.{m.name}" for m in pkgutil.iter_modules(engine.dsp.__path__)]
     releasing, seen = set(), 0
-    for mod_name in [*names, "engine.modelinput", "engine.sources.base", "engine.ringbuffer"]:
+    for mod_name in [*names, "sonolux.modelinput", "sonolux.sources.base", "sonolux.ringbuffer"]:
         mod = importlib.import_module(mod_name)
         for attr, obj in vars(mod).items():
             if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == mod_name:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis import AnalysisConfig, Analyzer
-from engine.dsp.onset import mel_flux
-from engine.spec import StreamSpec
+from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.dsp.onset import mel_flux
+from sonolux.spec import StreamSpec
 
 SR = 48000
 SPEC = StreamSpec(sample_rate=SR, hop=256, n_fft=1024)

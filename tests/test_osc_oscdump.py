@@ -5,7 +5,7 @@ import numpy as np
 import soundfile as sf
 
 from conftest import assert_rate_cap, run_sonolux
-from engine.sources.synth import click_track, demo_track
+from sonolux.sources.synth import click_track, demo_track
 
 ADDRESSES = {"/sonolux/level", "/sonolux/band/bass", "/sonolux/band/mid", "/sonolux/band/high",
              "/sonolux/onset"}

@@ -13,13 +13,13 @@ import soundfile as sf
 from pythonosc.osc_packet import OscPacket
 
 from conftest import assert_rate_cap, free_udp_port, run_sonolux
-from engine import ConfigError, Engine, StreamSpec
-from engine.engine import make_analyzer
-from engine.outputs.osc import build_targets
-from engine.outputs.osc_config import load_profile, profile_names
-from engine.outputs.osc_monitor import decode_stream
-from engine.sources import SynthSource
-from engine.sources.synth import demo_track
+from sonolux import ConfigError, Engine, StreamSpec
+from sonolux.engine import make_analyzer
+from sonolux.outputs.osc import build_targets
+from sonolux.outputs.osc_config import load_profile, profile_names
+from sonolux.outputs.osc_monitor import decode_stream
+from sonolux.sources import SynthSource
+from sonolux.sources.synth import demo_track
 
 UDP_PROFILES = ["sonolux", "grandma3", "qlcplus", "resolume", "touchdesigner", "lightjams"]
 TYPE_TAGS = {"float": "f", "int": "i", "none": "", "string": "s", "bool": "T"}
@@ -133,7 +133,7 @@ def test_eos_over_tcp_both_framings(tmp_path, demo_wav, framing):
 
 
 def profile_path(name):
-    from engine.outputs.osc_config import PROFILE_DIR
+    from sonolux.outputs.osc_config import PROFILE_DIR
 
     return PROFILE_DIR / f"{name}.toml"
 
@@ -278,11 +278,11 @@ def test_bad_control_values_are_counted_not_fatal(live_engine_with_control):
 
 
 def test_allow_list_refuses_other_senders():
-    from engine.control import ControlServer
+    from sonolux.control import ControlServer
 
     seen = []
     srv = ControlServer("127.0.0.1", 0, {"/x": lambda *a: seen.append(a)}, allow=["10.9.9.9"])
-    from engine.outputs.osc import encode_message
+    from sonolux.outputs.osc import encode_message
 
     srv.handle_packet(encode_message("/x", 1.0), "127.0.0.1")
     srv.handle_packet(encode_message("/x", 2.0), "10.9.9.9")
@@ -291,7 +291,7 @@ def test_allow_list_refuses_other_senders():
 
 
 def test_fuzz_ten_thousand_packets(live_engine_with_control):
-    from engine.outputs.osc import encode_message
+    from sonolux.outputs.osc import encode_message
 
     engine, ctl, dump, presets = live_engine_with_control
     rng = np.random.default_rng(1234)

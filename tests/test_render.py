@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.visual.gl import osmesa_available
-from engine.visual.render import frame_indices, probe, render_file
+from sonolux.visual.gl import osmesa_available
+from sonolux.visual.render import frame_indices, probe, render_file
 
 from conftest import run_sonolux
 

@@ -3,8 +3,8 @@ import threading
 import numpy as np
 import pytest
 
-from engine import ParameterError, RingBuffer
-from engine.ringbuffer import HistoryRing
+from sonolux import ParameterError, RingBuffer
+from sonolux.ringbuffer import HistoryRing
 
 
 def test_capacity_must_be_power_of_two():

@@ -4,12 +4,12 @@ import pytest
 import soundfile as sf
 
 from conftest import sine
-from engine import ParameterError, StreamSpec
-from engine.analysis import AnalysisConfig
-from engine.analyze import analyze_file
-from engine.engine import Engine, make_analyzer
-from engine.segment import Segmenter
-from engine.sources import ArraySource
+from sonolux import ParameterError, StreamSpec
+from sonolux.analysis import AnalysisConfig
+from sonolux.analyze import analyze_file
+from sonolux.engine import Engine, make_analyzer
+from sonolux.segment import Segmenter
+from sonolux.sources import ArraySource
 
 SR = 48000
 SPEC = StreamSpec()
@@ -97,9 +97,9 @@ def test_live_stage_weighs_each_mood_piece_by_its_hops():
     """The live stage hands the segmenter one piece per prediction (or override), weighted by
     its hops: the label is what a mood sample at every hop would give, including the last
     piece (handed over by ``finish``) and the operator's override."""
-    from engine.frame import FrameLayout
-    from engine.processors.base import HopContext
-    from engine.processors.regions import RegionStage
+    from sonolux.frame import FrameLayout
+    from sonolux.processors.base import HopContext
+    from sonolux.processors.regions import RegionStage
 
     def label(pieces):  # [(prediction_id, override, quadrant, probs, hops), ...]
         layout = FrameLayout()

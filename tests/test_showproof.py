@@ -14,13 +14,13 @@ from pythonosc.osc_packet import OscPacket
 
 import tiny_models
 from conftest import sine, sonolux_cmd
-from engine import ConfigError, Engine, StreamSpec
-from engine.inference.runtime import InferenceConfig, load_models
-from engine.outputs.osc import build_targets
-from engine.outputs.osc_config import PROFILE_DIR, load_profile
-from engine.record import read_recording
-from engine.sources import ArraySource
-from engine.sources.live import LiveSource
+from sonolux import ConfigError, Engine, StreamSpec
+from sonolux.inference.runtime import InferenceConfig, load_models
+from sonolux.outputs.osc import build_targets
+from sonolux.outputs.osc_config import PROFILE_DIR, load_profile
+from sonolux.record import read_recording
+from sonolux.sources import ArraySource
+from sonolux.sources.live import LiveSource
 
 SR = 48000
 SPEC = StreamSpec()
@@ -229,8 +229,8 @@ def test_fuzzed_profiles_fail_cleanly(tmp_path, name):
 
 
 def test_fuzzed_preset_json_and_playlists_fail_cleanly(tmp_path):
-    from engine.visual.params import load_config
-    from engine.visual.playlist import load_playlist
+    from sonolux.visual.params import load_config
+    from sonolux.visual.playlist import load_playlist
 
     presets = sorted(p for p in (ROOT_PRESETS).glob("*.json") if p.name != "playlist.json")
     rng = np.random.default_rng(7)
@@ -256,7 +256,7 @@ ROOT_PRESETS = __import__("pathlib").Path(__file__).resolve().parents[1] / "pres
 
 def test_status_message_once_a_second(oscdump):
     dump = oscdump()
-    from engine.sources import SynthSource
+    from sonolux.sources import SynthSource
 
     engine = Engine(SPEC, SynthSource("", SR, 256), osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
     with engine:
@@ -271,9 +271,9 @@ def test_status_message_once_a_second(oscdump):
 def test_input_at_another_rate_is_resampled_before_the_hops():
     """After a reconnect at the device's own rate (44.1 kHz here) the analysis still sees the
     engine rate: a 1 kHz tone keeps its level and lands in the mid band."""
-    from engine import Analyzer, Mailbox, RingBuffer
-    from engine.sources.base import BlockWriter
-    from engine.worker import AnalysisWorker
+    from sonolux import Analyzer, Mailbox, RingBuffer
+    from sonolux.sources.base import BlockWriter
+    from sonolux.worker import AnalysisWorker
 
     analyzer = Analyzer(SPEC)
     ring = RingBuffer(SPEC.ring_capacity())

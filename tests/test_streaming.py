@@ -3,13 +3,13 @@ blocks through the ring and the analysis worker (madmom's online/offline test)."
 import numpy as np
 import pytest
 
-from engine import Analyzer, Engine, Mailbox, RingBuffer, StreamSpec
-from engine.analysis import FrameTable
-from engine.engine import make_analyzer
-from engine.sources import ArraySource
-from engine.sources.base import BlockWriter
-from engine.sources.synth import demo_track
-from engine.worker import AnalysisWorker
+from sonolux import Analyzer, Engine, Mailbox, RingBuffer, StreamSpec
+from sonolux.analysis import FrameTable
+from sonolux.engine import make_analyzer
+from sonolux.sources import ArraySource
+from sonolux.sources.base import BlockWriter
+from sonolux.sources.synth import demo_track
+from sonolux.worker import AnalysisWorker
 
 SPEC = StreamSpec(sample_rate=48000, block_size=256, n_fft=1024, hop=256)
 

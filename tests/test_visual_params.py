@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.errors import ConfigError
-from engine.frame import FrameLayout
-from engine.visual.params import ParamMapper, load_config, validate_config
-from engine.visual.playlist import PlaylistFollower, load_playlist, parse_playlist
-from engine.visual.registry import PresetRegistry, default_presets_dir
-from engine.visual.testing import SyntheticFrames, full_layout
+from sonolux.errors import ConfigError
+from sonolux.frame import FrameLayout
+from sonolux.visual.params import ParamMapper, load_config, validate_config
+from sonolux.visual.playlist import PlaylistFollower, load_playlist, parse_playlist
+from sonolux.visual.registry import PresetRegistry, default_presets_dir
+from sonolux.visual.testing import SyntheticFrames, full_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -196,7 +196,7 @@ def _write_preset(d: Path, name: str, body: str = "", params=None):
     (d / f"{name}.json").write_text(json.dumps({"preset": name, "parameters": params or [
         {"name": "level", "source": "level", "min": 0, "max": 1}]}))
     (d / f"{name}.py").write_text(
-        "from engine.visual.preset import Preset\n\n"
+        "from sonolux.visual.preset import Preset\n\n"
         f"class P(Preset):\n{body or '    pass'}\n")
 
 

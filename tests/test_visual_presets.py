@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.visual.gl import osmesa_available
-from engine.visual.registry import PresetRegistry
-from engine.visual.testing import SyntheticFrames
+from sonolux.visual.gl import osmesa_available
+from sonolux.visual.registry import PresetRegistry
+from sonolux.visual.testing import SyntheticFrames
 
 W, H = 192, 108
 FPS = 60.0
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not in
 
 @pytest.fixture(scope="module")
 def target():
-    from engine.visual.offscreen import OffscreenTarget
+    from sonolux.visual.offscreen import OffscreenTarget
 
     t = OffscreenTarget((W, H))
     yield t
@@ -38,7 +38,7 @@ def registry():
 
 
 def make_host(target, registry, name, **kw):
-    from engine.visual.host import VisualHost
+    from sonolux.visual.host import VisualHost
 
     target.make_current()
     host = VisualHost(registry, (W, H), preset=name, hot_reload=kw.pop("hot_reload", False), **kw)
@@ -123,7 +123,7 @@ BROKEN = {
 def broken_dir(tmp_path):
     for name, body in BROKEN.items():
         (tmp_path / f"{name}.json").write_text(json.dumps({"preset": name, "parameters": []}))
-        (tmp_path / f"{name}.py").write_text("from engine.visual.preset import Preset\n\n"
+        (tmp_path / f"{name}.py").write_text("from sonolux.visual.preset import Preset\n\n"
                                              f"class Broken(Preset):\n{body}")
     return tmp_path
 
@@ -183,11 +183,11 @@ def test_blackout_fades_to_black_and_back(target, registry):
 
 
 def test_hud_is_drawn_on_top(target, registry):
-    from engine.visual.host import VisualHost
+    from sonolux.visual.host import VisualHost
 
     target.make_current()
     host = VisualHost(registry, (W * 2, H * 2), preset="particles", hot_reload=False)
-    big = __import__("engine.visual.offscreen", fromlist=["OffscreenTarget"]).OffscreenTarget((W * 2, H * 2))
+    big = __import__("sonolux.visual.offscreen", fromlist=["OffscreenTarget"]).OffscreenTarget((W * 2, H * 2))
     host.gl_init()
     syn = SyntheticFrames()
     for k in range(10):
@@ -204,7 +204,7 @@ def test_hot_reload_of_the_active_preset(target, tmp_path):
     import os
     import shutil
 
-    from engine.visual.registry import default_presets_dir
+    from sonolux.visual.registry import default_presets_dir
 
     src = default_presets_dir()
     for f in ("emotion_field.json", "emotion_field.py"):
@@ -239,7 +239,7 @@ def test_hot_reload_of_the_active_preset(target, tmp_path):
 
 
 def test_playlist_switches_presets_when_the_mood_changes(target, registry):
-    from engine.visual.playlist import parse_playlist
+    from sonolux.visual.playlist import parse_playlist
 
     pl = parse_playlist({"trigger": "quadrant", "min_hold_s": 1.0, "crossfade_s": 0.5,
                          "quadrants": {"Q1": ["kaleidoscope"], "Q3": ["emotion_field"]},

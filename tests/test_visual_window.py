@@ -9,20 +9,20 @@ import time
 
 import pytest
 
-from engine.visual.gl import osmesa_available
+from sonolux.visual.gl import osmesa_available
 
 pytestmark = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6)")
 
 
 def test_window_follows_the_live_engine_and_takes_osc_preset_requests(monkeypatch):
-    from engine.visual.gl import use_offscreen
+    from sonolux.visual.gl import use_offscreen
 
     monkeypatch.setenv("SONOLUX_WINDOW_OFFSCREEN", "1")
     use_offscreen("osmesa")  # the "window" is an invisible OSMesa canvas here
-    from engine.engine import Engine
-    from engine.sources import SynthSource
-    from engine.spec import StreamSpec
-    from engine.visual.live import add_visual_options, run_with_window
+    from sonolux.engine import Engine
+    from sonolux.sources import SynthSource
+    from sonolux.spec import StreamSpec
+    from sonolux.visual.live import add_visual_options, run_with_window
 
     p = argparse.ArgumentParser()
     add_visual_options(p)
@@ -51,7 +51,7 @@ def test_window_follows_the_live_engine_and_takes_osc_preset_requests(monkeypatc
 
 
 def test_no_window_backend_means_a_clear_warning_and_a_windowless_run(monkeypatch, capsys):
-    from engine.visual import gl, live
+    from sonolux.visual import gl, live
 
     def no_backend():
         raise gl.GLUnavailable("no window backend for Vispy (install one, e.g. `pip install glfw`)")

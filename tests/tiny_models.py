@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from engine.modelinput import FEATURE_CONTRACT as FC
+from sonolux.modelinput import FEATURE_CONTRACT as FC
 
 TAGS = ["guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano",
         "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male", "singing",

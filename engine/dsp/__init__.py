@@ -6,6 +6,6 @@ kernel that releases the GIL hands it to whichever Python thread is waiting (the
 worker, the OSC sender), which the analysis thread must then wait out, several times a hop.
 Holding it makes one analysis hop one uninterrupted stretch. Only kernels that run long, off
 the analysis thread, release it (``nogil=True``): the offline pass ``features._run``, the
-inference worker's ``resample_into_nogil`` and ``engine.modelinput``'s feature kernels
+inference worker's ``resample_into_nogil`` and ``sonolux.modelinput``'s feature kernels
 (``tests/test_no_alloc.py`` checks the list).
 """

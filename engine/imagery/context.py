@@ -6,11 +6,11 @@ Presets only receive FeatureFrames; the image folder, its index, the music encod
 set up with :func:`configure` before the presets start (and :func:`clear` after).
 
 Music queries: the music encoder (``music_embed.onnx``) runs on the emotion window of the
-engine's model features (16 kHz log-mel + wavelet energies, ``engine.modelinput``):
+engine's model features (16 kHz log-mel + wavelet energies, ``sonolux.modelinput``):
 
 * offline (render): :func:`music_timeline` computes the features of the whole file through the
   engine's resampler and kernels and embeds one window per ``every_s``, as a live run would;
-* live: the window comes from the inference worker's :class:`~engine.modelinput.FeatureStream`
+* live: the window comes from the inference worker's :class:`~sonolux.modelinput.FeatureStream`
   (present when any mood/tag model runs), read off the GUI thread by the matcher. The read
   takes no lock: a copy made while the worker appends a hop can mix two adjacent hops of the
   4 s window, which is harmless for choosing a picture and never blocks the worker.
@@ -102,8 +102,8 @@ def load_music_encoder(model_dir=None):
 
 def model_features(signal: np.ndarray, sample_rate: int) -> dict:
     """The model features of a whole signal at the engine rate: resampled to 16 kHz with the
-    live path's resampler (``engine.dsp.resample.StreamResampler``), then
-    ``engine.modelinput.clip_features``."""
+    live path's resampler (``sonolux.dsp.resample.StreamResampler``), then
+    ``sonolux.modelinput.clip_features``."""
     y = np.asarray(signal, np.float64)
     if sample_rate != mi.SR:
         from ..dsp.resample import StreamResampler
@@ -152,7 +152,7 @@ def render_context(signal, sample_rate, table, *, images=None, periods: str = "b
                    phrase_beats: int = 16, min_period_s: float = 2.0, model_dir=None, k: int = 5,
                    progress: bool = True) -> ImageryContext:
     """The context of an offline render: music timeline, index of ``images`` (brought up to
-    date), and the music video's cut list (see ``engine.imagery.periods``)."""
+    date), and the music video's cut list (see ``sonolux.imagery.periods``)."""
     from .periods import boundaries, choose_images, make_periods
 
     ctx = ImageryContext(images_dir=Path(images) if images else None, offline=True, k=k,

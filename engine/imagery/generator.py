@@ -2,7 +2,7 @@
 a condition from the music, and a worker thread that keeps the newest image ready.
 
 Condition, in order of preference: the music encoder's embedding of the newest window
-(``engine.imagery.context``), else the quadrant anchors (the mean music embedding of each
+(``sonolux.imagery.context``), else the quadrant anchors (the mean music embedding of each
 quadrant's training windows, stored in the generator's contract) mixed by the frame's
 quadrant probabilities ``q1..q4``, else by a soft quadrant of ``valence`` / ``arousal``.
 """

@@ -2,7 +2,7 @@
 
 * ``music_embed.onnx`` — task ``music_embedding``: the emotion window (``mel`` (B, 250, 96),
   ``wavelet`` (B, 250, 6), the engine's model features) → ``embedding`` (B, 32) unit vector in
-  the joint space + ``quadrant_probs`` (B, 4). Loaded by ``engine.inference.models.load_model``
+  the joint space + ``quadrant_probs`` (B, 4). Loaded by ``sonolux.inference.models.load_model``
   (the same feature-contract checks as the other encoders).
 * ``image_embed.onnx`` — task ``image_embedding``: ``image`` (B, 3, 64, 64) RGB 0..1 →
   ``embedding`` (B, 32) + ``quadrant_probs`` (B, 4).

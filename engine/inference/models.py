@@ -2,7 +2,7 @@
 
 Each model carries its contract (``sonolux_contract`` JSON in ``metadata_props``, written by
 ``export/onnx_export.py``): task, feature parameters, input names and shapes, labels. A
-model that does not match this engine's feature definition (``engine.modelinput``) or is
+model that does not match this engine's feature definition (``sonolux.modelinput``) or is
 not a readable ONNX file raises ModelError at load time, naming the file and the field.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import resources
 from ..errors import ModelError, ParameterError
 from ..modelinput import FEATURE_CONTRACT
 
@@ -33,8 +34,9 @@ CHECKED_FEATURES = ("version", "sample_rate", "n_fft", "hop", "window", "n_mels"
 
 
 def default_model_dir() -> Path:
+    """``$SONOLUX_MODELS``, else the models shipped in the package (``sonolux.models``)."""
     env = os.environ.get("SONOLUX_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models_onnx"
+    return Path(env) if env else resources.models_dir()
 
 
 def providers_for(device: str) -> list[str]:

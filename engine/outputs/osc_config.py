@@ -18,9 +18,10 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import resources
 from ..errors import ConfigError
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+PROFILE_DIR = resources.profiles_dir()
 TYPES = ("float", "int", "bool", "string", "none")
 TRIGGERS = ("pulse", "single")
 TRANSPORTS = ("udp", "tcp")

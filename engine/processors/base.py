@@ -29,7 +29,7 @@ class Processor:
     past, so live and offline runs agree.
 
     A processor that needs the raw input of the last seconds (to hand it to another thread)
-    makes an ``input_history`` (a :class:`~engine.ringbuffer.HistoryRing`) in ``prepare``:
+    makes an ``input_history`` (a :class:`~sonolux.ringbuffer.HistoryRing`) in ``prepare``:
     the Analyzer writes each hop into it in the call that copies the hop in, no extra pass."""
 
     online = True

@@ -1,8 +1,8 @@
 """The visual host: runs presets on the GUI thread, maps frames to parameters, crossfades,
 blacks out, shows the HUD, hot-reloads, and replaces a failing preset with the fallback.
 
-It is the same object in a window (:mod:`engine.visual.window`) and offscreen
-(:mod:`engine.visual.offscreen`, ``sonolux render``): the caller makes a GL context current,
+It is the same object in a window (:mod:`sonolux.visual.window`) and offscreen
+(:mod:`sonolux.visual.offscreen`, ``sonolux render``): the caller makes a GL context current,
 calls :meth:`VisualHost.gl_init` once, then per displayed frame :meth:`step` (with the
 FeatureFrame being shown and its audio-clock time) and :meth:`draw`.
 

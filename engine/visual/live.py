@@ -2,8 +2,8 @@
 or (``demo`` without a display) a short rendered demo clip.
 
 The engine's threads (source, analysis, OSC) run as before; the window lives on the main
-thread, reads frames from the mailbox and never blocks them. ``engine.visual_host`` is set to
-the :class:`~engine.visual.host.VisualHost`, whose ``request_preset(name)`` and
+thread, reads frames from the mailbox and never blocks them. ``sonolux.visual_host`` is set to
+the :class:`~sonolux.visual.host.VisualHost`, whose ``request_preset(name)`` and
 ``set_blackout(on)`` are safe to call from any thread (the OSC control server uses them).
 """
 from __future__ import annotations

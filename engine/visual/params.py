@@ -14,7 +14,7 @@ FeatureFrame field (``source``) into ``min..max``. Per update, in this order:
 5. quantise to ``step`` (values are always ``min + k·step``);
 6. hold: the output changes at most ``fps`` times per second of audio time.
 
-Validation errors are :class:`~engine.errors.ConfigError` naming the file, the key path and
+Validation errors are :class:`~sonolux.errors.ConfigError` naming the file, the key path and
 the bad value, e.g. ``presets/x.json: parameters[2] (gain).max: 'big' must be a number``.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ A preset is a class with
 * ``draw()`` — issue draw calls into the framebuffer the host has bound (viewport set);
 * ``resize(width, height)`` and ``teardown()`` — optional.
 
-``params`` are the values its JSON map computed for this frame (:class:`~engine.visual.params.Params`);
+``params`` are the values its JSON map computed for this frame (:class:`~sonolux.visual.params.Params`);
 ``frame`` is the FeatureFrame being shown (read-only; fields may be absent, use ``frame.get``).
 Everything a preset may need from the host is on the instance: ``self.config`` (the validated
 JSON), ``self.options`` (its ``options`` object), ``self.size`` (width, height) and ``self.time``

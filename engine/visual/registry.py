@@ -1,9 +1,9 @@
-"""Preset discovery: the repository's ``presets/``, ``--presets DIR`` folders, and the
+"""Preset discovery: the shipped presets (``sonolux.presets``), ``--presets DIR`` folders, and the
 ``sonolux.presets`` entry-point group; with hot reload of changed JSON and Python files.
 
 A preset on disk is ``NAME.json`` (its parameter map, validated) plus the Python module named
 by the JSON's ``module`` key (default: the JSON's own stem, ``NAME.py``) holding a
-:class:`~engine.visual.preset.Preset` subclass (the JSON's ``class`` key picks one when the
+:class:`~sonolux.visual.preset.Preset` subclass (the JSON's ``class`` key picks one when the
 module defines several). Files without a ``"preset"`` key (e.g. ``playlist.json``) are skipped.
 
 An entry point in group ``sonolux.presets`` resolves to a Preset subclass; its JSON is the
@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import resources
 from ..errors import ConfigError
 from .params import PresetConfig, load_config
 from .preset import Preset
@@ -36,12 +37,11 @@ _counter = itertools.count()
 
 
 def default_presets_dir() -> Path:
-    """``presets/`` at the repository root (the package is installed editable), or
-    ``$SONOLUX_PRESETS``."""
+    """``$SONOLUX_PRESETS``, else the presets shipped in the package (``sonolux.presets``)."""
     env = os.environ.get("SONOLUX_PRESETS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "presets"
+    return resources.presets_dir()
 
 
 @dataclass

@@ -133,7 +133,7 @@ def render_file(audio, out, *, preset: str, size=(1280, 720), fps: float = 60.0,
     ``inference``: the ONNX encoders (as ``sonolux analyze`` loads them) for mood, tags and
     latent fields, run in lockstep with the hops as offline analysis does. ``images``: a
     folder for the image_bank preset; the music video is cut into ``periods`` (emotion
-    regions, ``phrase_beats``-beat phrases or both; see ``engine.imagery.periods``), and the
+    regions, ``phrase_beats``-beat phrases or both; see ``sonolux.imagery.periods``), and the
     cut list is written beside ``out`` as ``<out>.periods.json``."""
     import time
 

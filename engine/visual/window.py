@@ -1,7 +1,7 @@
 """The live window: a Vispy canvas on the GUI thread, driven by ``app.Timer``.
 
 Each tick reads the newest FeatureFrame from the engine's mailbox (a copy, never blocking the
-analysis thread), steps the :class:`~engine.visual.host.VisualHost` on that frame's audio clock
+analysis thread), steps the :class:`~sonolux.visual.host.VisualHost` on that frame's audio clock
 and asks for a redraw; ``on_draw`` only draws. Keys:
 
 =========================  =============================================
