@@ -131,7 +131,7 @@ def test_per_hop_kernels_keep_the_gil():
     import sonolux.dsp
     bulk = {"sonolux.dsp.features._run", "sonolux.dsp.resample.resample_into_nogil",
             "sonolux.modelinput._push_samples", "sonolux.modelinput._newest_rows"}
-    names = [f"sonolux.dsp.{m.name}" for m in pkgutil.iter_modules(engine.dsp.__path__)]
+    names = [f"sonolux.dsp.{m.name}" for m in pkgutil.iter_modules(sonolux.dsp.__path__)]
     releasing, seen = set(), 0
     for mod_name in [*names, "sonolux.modelinput", "sonolux.sources.base", "sonolux.ringbuffer"]:
         mod = importlib.import_module(mod_name)
