@@ -22,20 +22,16 @@ synthetic mix. Results: benchmarks/results/throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+from _common import ALL_THREAD_VARS, single_thread, write_result
 
+single_thread(ALL_THREAD_VARS)  # before numpy and numba: one core
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.json"
 SR, N_FFT, HOP, N_MELS = 48000, 1024, 256, 64
@@ -185,8 +181,7 @@ def main(argv=None):
                             "inflated by preemption; CPU times count only this process"},
         "repeat": args.repeat,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    write_result("throughput", out, args.out, indent=1)
     print(f"signal: {source}, {dur:.1f} s; best of {args.repeat}; load avg {os.getloadavg()[0]:.1f}")
     print("| path | × real time (wall) | × real time (CPU) | vs librosa/pywt (wall) | (CPU) |")
     print("|---|---|---|---|---|")
