@@ -36,12 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import machine, write_result  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
-from sonolux.engine import make_analyzer  # noqa: E402
+from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
 from sonolux.frame import FrameLayout  # noqa: E402
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
-from sonolux.processors.base import HopContext  # noqa: E402
-from sonolux.processors.regions import RegionStage  # noqa: E402
+from sonolux.features.base import ChainFacts, HopContext  # noqa: E402
+from sonolux.features.regions import RegionStage  # noqa: E402
 from sonolux.segment import LABELS, Segmenter  # noqa: E402
 from sonolux.sources.file import load_audio  # noqa: E402
 
@@ -128,8 +127,8 @@ def replay_regions(table, spec: StreamSpec, M: float, tempo_s: float, seg_opts: 
     if n_mels:
         layout.add_vector("mel_db", n_mels)
     segmenter = Segmenter(**seg_opts)
-    stage = RegionStage(segmenter, energy_segment_s=M, tempo_segment_s=tempo_s)
-    stage.prepare(spec, layout)
+    stage = RegionStage(segmenter, AnalysisConfig(energy_segment_s=M, tempo_segment_s=tempo_s))
+    stage.prepare(spec, layout, ChainFacts())
     frame = layout.new_frame()
     ctx = HopContext(spec)
     energy_i = layout.scalars["energy"]
@@ -202,7 +201,7 @@ def main(argv=None):
         stage = worker = None
         if models:
             stage, worker = make_inference(models, InferenceConfig())
-        an = make_analyzer(spec, config, None, stage)
+        an = Analyzer(spec, config, inference_stage=stage)
         return an.analyze(med["signal"], after_hop=worker.poll if worker else None)
 
     def score(variants, medleys_iter):

@@ -5,7 +5,7 @@ import pytest
 
 from sonolux import Analyzer, Engine, Mailbox, RingBuffer, StreamSpec
 from sonolux.analysis import FrameTable
-from sonolux.engine import make_analyzer
+from sonolux.analysis import Analyzer
 from sonolux.sources import ArraySource
 from sonolux.sources.base import BlockWriter
 from sonolux.sources.synth import demo_track
@@ -62,7 +62,7 @@ def test_threaded_engine_equals_offline():
     with engine:
         assert engine.wait(60)
     engine.check()
-    ref = make_analyzer(SPEC).analyze(signal)  # the engine's own chain, offline
+    ref = Analyzer(SPEC).analyze(signal)  # the engine's own chain, offline
     assert len(frames) == len(ref)
     got = np.array([f.values for f in frames])
     np.testing.assert_array_equal(got, ref.values)

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
 from .base import Processor
+from .checks import finite
 
 
 class RegionStage(Processor):
@@ -20,30 +21,31 @@ class RegionStage(Processor):
     level steps most (mean dB over ``step_window_s`` before vs. after) within one segment
     either side, so boundary times are accurate to a hop, not to a segment."""
 
-    def __init__(self, segmenter: Segmenter, *, energy_segment_s: float, tempo_segment_s: float,
-                 step_window_s: float = 0.25, tempo_source: str = "bpm", min_confidence: float = 0.3,
-                 min_onset_rate: float = 1.0):
-        """``tempo_source``: "bpm" — γ is the beat tracker's mean BPM over the segment, hops
-        with confidence below ``min_confidence`` ignored; "onset_rate" — the ``tempo_z``
-        field (onset-rate contrast), used only when both segments had at least
-        ``min_onset_rate`` onsets per second (sparse onsets give meaningless ratios).
+    def __init__(self, segmenter: Segmenter, config):
+        """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
+        ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
+        the segment, hops with confidence below ``region_min_confidence`` ignored;
+        "onset_rate" — the ``tempo_z`` field (onset-rate contrast), used only when both
+        segments had at least ``region_min_onset_rate`` onsets per second (sparse onsets give
+        meaningless ratios).
 
         The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
         operator's override): each piece goes to the segmenter once, weighted by its hops,
         when it ends or an energy segment ends, so a hop only compares two numbers."""
+        tempo_source = config.region_tempo_source
         if tempo_source not in ("bpm", "onset_rate"):
-            raise ParameterError(f"tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
+            raise ParameterError(f"region_tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
         self.tempo_source = tempo_source
-        self.min_confidence = min_confidence
-        self.min_onset_rate = min_onset_rate
+        self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
+        self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
-        self.energy_segment_s = energy_segment_s
-        self.tempo_segment_s = tempo_segment_s
-        self.step_window_s = step_window_s
+        self.energy_segment_s = finite("energy_segment_s", config.energy_segment_s, positive=True)
+        self.tempo_segment_s = finite("tempo_segment_s", config.tempo_segment_s, positive=True)
+        self.step_window_s = finite("region_step_window_s", config.region_step_window_s, positive=True)
         if segmenter.refine is None:
             segmenter.refine = self.refine
 
-    def prepare(self, spec, layout):
+    def prepare(self, spec, layout, facts):
         self.m = max(1, int(round(self.energy_segment_s * spec.sample_rate)))
         self.hops_per_tempo = max(1, int(round(self.tempo_segment_s * spec.frame_rate)))
         self.hop, self.sr, self.n_fft = spec.hop, spec.sample_rate, spec.n_fft

@@ -85,7 +85,7 @@ class StreamResampler:
     def __init__(self, sr_in: int, sr_out: int, max_block: int, taps_per_phase: int = 32,
                  *, release_gil: bool = False):
         """``release_gil``: for a worker thread resampling big chunks; the analysis thread's
-        small blocks keep the GIL (see engine/dsp/__init__.py)."""
+        small blocks keep the GIL (see engine/features/__init__.py)."""
         if sr_in <= 0 or sr_out <= 0:
             raise ParameterError(f"sample rates {sr_in} → {sr_out} must be positive")
         g = gcd(sr_in, sr_out)
