@@ -8,7 +8,10 @@ cut's time: a cut is decided up to a few energy segments after the boundary it m
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
@@ -74,6 +77,8 @@ class RegionStage(Processor):
         self._mel_hist = np.zeros((n, layout.vectors.get("mel_db", 0)))
         self._level_pos = 0
         self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
+        # load the Numba kernel of the first segment boundary now, not 2 s into the show
+        _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
         self._i = {n: layout.add_scalar(n) for n in names}
@@ -83,14 +88,15 @@ class RegionStage(Processor):
         """RMS dB difference between this energy segment's mean log-mel and the last one's."""
         if not self._mel_n:
             return None
-        m = np.divide(self._mel_sum, self._mel_n, out=self._mel_tmp)
-        d = None
-        if self._has_prev_mel:
-            np.subtract(m, self._mel_prev, out=self._mel_sum)
-            d = float(np.sqrt(np.mean(np.square(self._mel_sum, out=self._mel_sum))))
-        self._mel_prev[:] = m
+        if self._mel_sum.shape[0] > MAX_PAIRWISE:  # very many mel bands: numpy (allocates)
+            m = self._mel_sum / self._mel_n
+            d = float(np.sqrt(np.mean(np.square(m - self._mel_prev))))
+            self._mel_prev[:] = m
+            self._mel_sum[:] = 0.0
+        else:
+            d = _mean_step_db(self._mel_sum, self._mel_n, self._mel_prev, self._mel_tmp)
+        d = d if self._has_prev_mel else None
         self._has_prev_mel = True
-        self._mel_sum[:] = 0.0
         self._mel_n = 0
         return d
 
@@ -228,3 +234,76 @@ class RegionStage(Processor):
         v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
         v[self._i["region_change_count"]] = self.changes
         v[self._i["region_boundary"]] = self.last_boundary
+
+
+@njit(cache=True)
+def _block_sum(a, lo, n):
+    """``a[lo:lo + n].sum()`` for n <= 128 in numpy's order (8 partial sums, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _half(n):
+    n2 = n // 2
+    return n2 - n2 % 8
+
+
+@njit(cache=True)
+def _pairwise_sum(a, lo, n):
+    """``a[lo:lo + n].sum()`` in numpy's pairwise order (so results equal ``np.mean``'s),
+    for n <= MAX_PAIRWISE (written out two levels deep: Numba's cache and recursion do not
+    mix)."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    h = _half(n)
+    parts = 0.0
+    for k in range(2):
+        s_lo = lo if k == 0 else lo + h
+        s_n = h if k == 0 else n - h
+        if s_n <= 128:
+            part = _block_sum(a, s_lo, s_n)
+        else:
+            h2 = _half(s_n)
+            part = _block_sum(a, s_lo, h2) + _block_sum(a, s_lo + h2, s_n - h2)
+        parts = part if k == 0 else parts + part
+    return parts
+
+
+MAX_PAIRWISE = 256
+
+
+@njit(cache=True)
+def _mean_step_db(acc, count, prev, tmp):
+    """Mean of the ``count`` spectra summed in ``acc``; returns the RMS dB difference to
+    ``prev`` (as ``sqrt(mean((m - prev)²))`` in numpy's summation order), then makes the mean
+    the new ``prev`` and clears ``acc``. No allocation (runs on the analysis thread)."""
+    n = acc.shape[0]
+    for i in range(n):
+        m = acc[i] / count
+        d = m - prev[i]
+        tmp[i] = d * d
+        prev[i] = m
+        acc[i] = 0.0
+    return math.sqrt(_pairwise_sum(tmp, 0, n) / n)
