@@ -43,13 +43,3 @@ def positive_int(name: str, value) -> int:
         raise ParameterError(f"{name}={value!r} must be a positive integer")
     return int(value)
 
-
-def mono_signal(y, name: str = "y") -> np.ndarray:
-    """A 1-D float64 signal of finite samples."""
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1:
-        raise ParameterError(f"{name} must be mono (1-D), got shape {y.shape}")
-    if not np.all(np.isfinite(y)):
-        bad = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ParameterError(f"{name}[{bad}]={y[bad]!r} is not finite (NaN or inf in the signal)")
-    return y

@@ -27,6 +27,7 @@ from numba import njit
 from ..errors import ParameterError
 from ..spec import is_power_of_two
 from .base import Processor
+from .checks import finite, positive_int
 from .spectrum import StftState
 
 # Slaney mel scale constants (librosa.hz_to_mel, htk=False)
@@ -175,9 +176,7 @@ class MelState:
                                    fmin=fmin, fmax=fmax)
         self.fb = self.fb32.astype(np.float64)
         self.starts, self.stops = mel_band_ranges(self.fb)
-        self.amin = float(amin)
-        if not self.amin > 0:
-            raise ParameterError(f"amin={amin!r} must be positive")
+        self.amin = finite("amin", amin, positive=True)
         self.mel_power = np.zeros(n_mels)
         self.mel_db = np.full(n_mels, 10.0 * math.log10(self.amin))
         #: the state in ``mel_db_hop``'s order after ``power``, for kernels that fuse steps
@@ -226,7 +225,11 @@ class MelSpectrum(Processor):
 
     def __init__(self, config):
         self.config = config
-        self.n_mels, self.fmin = config.n_mels, config.mel_fmin
+        self.n_mels = positive_int("n_mels", config.n_mels)
+        self.fmin = finite("mel_fmin", config.mel_fmin, minimum=0.0)
+        if config.mel_fmax is not None:
+            finite("mel_fmax", config.mel_fmax, positive=True)
+        finite("mel_amin", config.mel_amin, positive=True)
 
     def prepare(self, spec, layout, facts):
         facts.require("window", "MelSpectrum", "Spectrum")

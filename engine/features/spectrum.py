@@ -14,6 +14,7 @@ from numba import njit
 from ..errors import ParameterError
 from ..spec import is_power_of_two
 from .base import Processor
+from .checks import positive_int
 
 # ---- real FFT --------------------------------------------------------------------------------
 # An iterative radix-2 complex FFT of half size plus the standard split step, so an N-point
@@ -167,6 +168,8 @@ class StftState:
     """
 
     def __init__(self, n_fft: int, hop: int, window: str = "hann"):
+        positive_int("n_fft", n_fft)
+        positive_int("hop", hop)
         if hop > n_fft:
             raise ParameterError(f"hop={hop} must not exceed n_fft={n_fft}")
         self.n_fft = n_fft
@@ -197,6 +200,8 @@ def stft_power_frames(y: np.ndarray, *, n_fft: int, hop: int, window: str = "han
     per-hop path as the live engine; trailing samples that do not fill a hop are ignored."""
     state = StftState(n_fft, hop, window)
     y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ParameterError(f"y must be mono (1-D), got shape {y.shape}")
     n_frames = y.shape[0] // hop
     out = np.empty((n_frames, n_fft // 2 + 1))
     for i in range(n_frames):

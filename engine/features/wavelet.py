@@ -27,6 +27,7 @@ from numba import njit
 
 from ..errors import ParameterError
 from .base import Processor
+from .checks import positive_int
 
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
@@ -342,6 +343,8 @@ class WaveletState:
         self.energies = np.zeros(self.plan.n_bands)
         p = self.plan
         self.sliding = None
+        if hop is not None:
+            positive_int("hop", hop)
         if hop is not None and mode == "periodization":
             self.sliding = _sliding_plan(p.n, int(hop), p.dec_lo.shape[0], p.level)
         if self.sliding is not None:
