@@ -35,12 +35,11 @@ import numpy as np
 from _common import DATA, machine, write_result
 
 from sonolux import StreamSpec
-from sonolux.analysis import AnalysisConfig
-from sonolux.engine import make_analyzer
+from sonolux.analysis import AnalysisConfig, Analyzer
 from sonolux.frame import FrameLayout
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
-from sonolux.processors.base import HopContext
-from sonolux.processors.regions import RegionStage
+from sonolux.features.base import ChainFacts, HopContext
+from sonolux.features.regions import RegionStage
 from sonolux.segment import LABELS, Segmenter
 from sonolux.sources.file import load_audio
 
@@ -127,8 +126,8 @@ def replay_regions(table, spec: StreamSpec, M: float, tempo_s: float, seg_opts: 
     if n_mels:
         layout.add_vector("mel_db", n_mels)
     segmenter = Segmenter(**seg_opts)
-    stage = RegionStage(segmenter, energy_segment_s=M, tempo_segment_s=tempo_s)
-    stage.prepare(spec, layout)
+    stage = RegionStage(segmenter, AnalysisConfig(energy_segment_s=M, tempo_segment_s=tempo_s))
+    stage.prepare(spec, layout, ChainFacts())
     frame = layout.new_frame()
     ctx = HopContext(spec)
     energy_i = layout.scalars["energy"]
@@ -204,7 +203,7 @@ def main(argv=None):
         stage = worker = None
         if models:
             stage, worker = make_inference(models, InferenceConfig())
-        an = make_analyzer(spec, config, None, stage)
+        an = Analyzer(spec, config, inference_stage=stage)
         return an.analyze(med["signal"], after_hop=worker.poll if worker else None)
 
     def score(variants, medleys_iter):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
-from .processors.regions import RegionStage
+from .features.regions import RegionStage
 from .segment import Segmenter
 from .sources.file import load_audio
 from .spec import StreamSpec
@@ -51,7 +51,7 @@ class Analysis:
 
 def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
             models: dict | None = None, inference=None, segmenter: Segmenter | None = None) -> Analysis:
-    from .engine import make_analyzer
+    from .analysis import Analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
     spec = spec or StreamSpec()
@@ -60,7 +60,7 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
     segmenter = segmenter or Segmenter()
-    analyzer = make_analyzer(spec, config, None, stage, segmenter)
+    analyzer = Analyzer(spec, config, inference_stage=stage, segmenter=segmenter)
     table = analyzer.analyze(signal, after_hop=worker.poll if worker else None)
     doc = summarize(table, file=str(path), sample_rate=spec.sample_rate,
                     duration_s=signal.shape[0] / spec.sample_rate)

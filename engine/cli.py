@@ -210,7 +210,7 @@ def _spec(args) -> StreamSpec:
 
 
 def _config(args) -> AnalysisConfig:
-    from .processors.bands import bands_from_edges
+    from .features.bands import bands_from_edges
 
     if getattr(args, "bands", None):
         return AnalysisConfig(bands=bands_from_edges(args.bands))

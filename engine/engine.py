@@ -10,16 +10,12 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from .analysis import AnalysisConfig, Analyzer, build_chain
+from .analysis import AnalysisConfig, Analyzer
 from .control import ControlServer, ControlState, _number, engine_controls
 from .errors import SonoluxError
 from .frame import Mailbox
 from .inference.runtime import InferenceConfig, make_inference
-from .processors.base import Chain
-from .processors.override import EmotionOverride
-from .processors.regions import RegionStage
 from .record import Recorder
-from .segment import Segmenter
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource
@@ -27,20 +23,6 @@ from .spec import StreamSpec
 from .worker import AnalysisWorker
 
 log = logging.getLogger("sonolux")
-
-
-def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
-                  control_state: ControlState | None = None, inference_stage=None,
-                  segmenter: Segmenter | None = None) -> Analyzer:
-    """The live engine's analysis chain; offline analysis uses the very same one.
-    Order: features → inference results → the operator's override → emotion regions."""
-    config = config or AnalysisConfig()
-    stages = [inference_stage] if inference_stage is not None else []
-    regions = RegionStage(segmenter or Segmenter(), energy_segment_s=config.energy_segment_s,
-                          tempo_segment_s=config.tempo_segment_s)
-    chain = Chain([*build_chain(config).processors, *stages,
-                   EmotionOverride(control_state or ControlState()), regions])
-    return Analyzer(spec, config, chain=chain)
 
 
 @dataclass
@@ -75,7 +57,8 @@ class Engine:
         self.inference_stage = self.inference = None
         if models:
             self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
-        self.analyzer = make_analyzer(spec, config, self.control_state, self.inference_stage)
+        self.analyzer = Analyzer(spec, config, override_state=self.control_state,
+                                 inference_stage=self.inference_stage)
         self.control: ControlServer | None = None
         self.preset_handler = None  # set by a visual host: called with a preset name
         self.blackout_handler = None  # set by a visual host: called with True/False

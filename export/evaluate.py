@@ -251,7 +251,7 @@ def wesnoth_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
 
 def window_descriptors(x: np.ndarray) -> np.ndarray:
     """(loudness dB, brightness Hz, onset rate /s) of each mel window (n, T, F)."""
-    from sonolux.dsp.mel import mel_to_hz, hz_to_mel
+    from sonolux.features.mel import mel_to_hz, hz_to_mel
     c = mi.FEATURE_CONTRACT
     p = 10 ** (x.astype(np.float64) / 10)
     loud = 10 * np.log10(p.mean(axis=(1, 2)) + 1e-10)

@@ -14,7 +14,7 @@ from pythonosc.osc_packet import OscPacket
 
 from conftest import assert_rate_cap, free_udp_port, run_sonolux
 from sonolux import ConfigError, Engine, StreamSpec
-from sonolux.engine import make_analyzer
+from sonolux.analysis import Analyzer
 from sonolux.outputs.osc import build_targets
 from sonolux.outputs.osc_config import load_profile, profile_names
 from sonolux.outputs.osc_monitor import decode_stream
@@ -33,7 +33,7 @@ def demo_wav(tmp_path_factory):
 
 
 def produced_fields():
-    layout = make_analyzer(StreamSpec()).layout
+    layout = Analyzer(StreamSpec()).layout
     return set(layout.scalars) | set(layout.vectors)
 
 
