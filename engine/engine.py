@@ -8,12 +8,12 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .analysis import AnalysisConfig, Analyzer, build_chain
-from .control import ControlServer, ControlState, _number, engine_controls
 from .errors import SonoluxError
 from .frame import Mailbox
+from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
 from .processors.base import Chain
 from .processors.override import EmotionOverride
@@ -63,6 +63,15 @@ class EngineStats:
 
 
 class Engine:
+    """The live engine: a source, the analysis thread, the mailbox and the outputs.
+
+    >>> spec = sonolux.StreamSpec()                                  # doctest: +SKIP
+    >>> source = sonolux.sources.SynthSource("clicks:120", spec.sample_rate, spec.block_size)
+    >>> targets = sonolux.outputs.osc.build_targets(["127.0.0.1:9000"])
+    >>> with sonolux.Engine(spec, source, osc_targets=targets) as engine:
+    ...     engine.wait(10)                                           # 10 s of audio, sent as OSC
+    """
+
     def __init__(self, spec: StreamSpec, source: AudioSource, *, osc_targets=(),
                  config: AnalysisConfig | None = None, on_send=None, models: dict | None = None,
                  inference: InferenceConfig | None = None, record_dir=None, record_audio: bool = False):
@@ -76,7 +85,6 @@ class Engine:
         if models:
             self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
         self.analyzer = make_analyzer(spec, config, self.control_state, self.inference_stage)
-        self.control: ControlServer | None = None
         self.preset_handler = None  # set by a visual host: called with a preset name
         self.blackout_handler = None  # set by a visual host: called with True/False
         self.mailbox = Mailbox(self.analyzer.layout)
@@ -145,33 +153,28 @@ class Engine:
             self._supervisor.start()
         self._started = True
 
-    def open_control(self, host: str, port: int, allow=None) -> ControlServer:
-        """Listen for OSC control messages (see ``sonolux.control``)."""
-        self.control = ControlServer(host, port, engine_controls(self), allow=allow)
-        self.control.start()
-        return self.control
+    def request_preset(self, name: str) -> None:
+        """Ask the visuals (if any) for preset ``name``; safe from any thread."""
+        self.control_state.preset_request = name
+        if self.preset_handler is not None:
+            self.preset_handler(name)
 
-    def thresholds(self) -> dict:
-        """Setters for ``/sonolux/threshold/<name>``, each validating its value."""
-        out = {}
-        onsets = next((p for p in self.analyzer.chain.processors if hasattr(p, "gate_db")), None)
-        if onsets is not None:
-            def onset(v, *_):
-                onsets.k = _number("onset threshold", v, 0.1, 20)
+    def set_blackout(self, on: bool) -> None:
+        """Blackout: outputs go to the bottom of their range, visuals go dark."""
+        self.control_state.blackout = bool(on)
+        if self.osc is not None:
+            self.osc.blackout = bool(on)
+        if self.blackout_handler is not None:
+            self.blackout_handler(bool(on))
 
-            def gate(v, *_):
-                onsets.gate_db = _number("gate (dBFS)", v, -120, 0)
+    def set_osc_threshold(self, threshold: float) -> None:
+        """The on-change threshold of every OSC mapping (0..1 of its range)."""
+        if self.osc is not None:
+            self.osc.set_threshold(threshold)
 
-            out.update(onset=onset, gate=gate)
-
-        def osc(v, *_):
-            v = _number("osc on-change threshold", v, 0, 1)
-            for t in (self.osc.targets if self.osc else []):
-                for st in t.states:
-                    st.m = replace(st.m, threshold=v)
-
-        out["osc"] = osc
-        return out
+    def output_health(self) -> list:
+        """Each output target's health (:class:`~sonolux.outputs.osc.TargetHealth`)."""
+        return self.osc.health() if self.osc is not None else []
 
     def stop(self) -> None:
         """Stop everything, flush files and sockets. Safe to call more than once."""
@@ -181,9 +184,6 @@ class Engine:
         self._supervisor_stop.set()
         if self._supervisor is not None:
             self._supervisor.join(2.0)
-        if self.control is not None:
-            self.control.stop()
-            self.control = None
         try:
             self.source.stop()
         finally:

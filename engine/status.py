@@ -17,7 +17,9 @@ class StatusLine:
         self._last_onsets = None
         self._last_t = None
 
-    def format(self, frame: FeatureFrame, stats: EngineStats) -> str:
+    def format(self, frame: FeatureFrame, stats: EngineStats, health=()) -> str:
+        """The line for ``frame``; ``health``: the outputs' TargetHealth list (a failing
+        target is named with its cause)."""
         count, t = frame.get("onset_count", 0.0), frame.t
         rate = 0.0
         if self._last_onsets is not None and t > self._last_t:
@@ -42,6 +44,9 @@ class StatusLine:
             parts.append(f"skipped {stats.skipped_samples}")
         if stats.osc_messages or stats.osc_errors:
             parts.append(f"osc {stats.osc_messages} err {stats.osc_errors}")
+        for h in health:
+            if h.failing:
+                parts.append(f"{h.name}: {h.state}" + (f" ({h.last_error})" if h.last_error else ""))
         return " | ".join(parts)
 
 

@@ -10,7 +10,7 @@ import soundfile as sf
 import tiny_models
 from conftest import ROOT, run_sonolux
 from sonolux import Engine, ModelError, ParameterError, StreamSpec
-from sonolux.analyze import analyze_file
+from sonolux.offline import analyze_file
 from sonolux.engine import make_analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
@@ -161,7 +161,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
     """A slot is rewritten only when it holds another prediction (``prediction_id``): each
     new prediction still reaches every slot, and when the operator lets go of an override
     the slots show the models' mood again, not the override's."""
-    from sonolux.control import ControlState
+    from sonolux.operator_state import ControlState
     from sonolux.frame import Mailbox
 
     stage, worker = make_inference(models, InferenceConfig())
@@ -304,9 +304,19 @@ def test_emotion_tags_latent_reach_oscdump(models, oscdump):
     dump = oscdump()
     engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), models=models,
                     osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
+    wanted = {"/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/q1",
+              "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"}
+
+    def arrived(m):
+        addrs = {a for _, a, _, _ in m}
+        quad = [v[0] for _, a, _, v in m if a == "/sonolux/emotion/quadrant"]
+        return wanted <= addrs and len({a for a in addrs if a.startswith("/sonolux/tags/")}) >= 5 \
+            and quad and quad[-1] >= 1
+
     with engine:
-        time.sleep(2.5)
+        dump.wait_for(arrived, 30, "mood, latent and tag messages")
     msgs = dump.stop()
+    assert msgs
     addrs = {a for _, a, _, _ in msgs}
     for a in ("/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/quadrant",
               "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"):

@@ -6,7 +6,7 @@ import soundfile as sf
 from conftest import sine
 from sonolux import ParameterError, StreamSpec
 from sonolux.analysis import AnalysisConfig
-from sonolux.analyze import analyze_file
+from sonolux.offline import analyze_file
 from sonolux.engine import Engine, make_analyzer
 from sonolux.segment import Segmenter
 from sonolux.sources import ArraySource

@@ -15,11 +15,13 @@ import socket
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from ..config import parse_host_port
 from ..errors import ParameterError
 from ..frame import Mailbox
 from .osc_config import Mapping, TargetConfig, load_profile, with_overrides
@@ -29,22 +31,13 @@ log = logging.getLogger("sonolux.osc")
 DEFAULT_PROFILE = "sonolux"
 
 
-def parse_target(text: str) -> tuple[str, int]:
+def parse_target(text: str, where: str = "OSC target") -> tuple[str, int]:
     """``HOST:PORT`` (or ``[v6addr]:PORT``) → (host, port), resolved now so typos fail early."""
-    host, sep, port_s = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host:
-        raise ParameterError(f"OSC target {text!r} must look like HOST:PORT, e.g. 127.0.0.1:9000")
-    try:
-        port = int(port_s)
-    except ValueError:
-        raise ParameterError(f"OSC target {text!r}: port {port_s!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise ParameterError(f"OSC target {text!r}: port {port} is outside 1..65535")
+    host, port = parse_host_port(text, where)
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except socket.gaierror as e:
-        raise ParameterError(f"OSC target {text!r}: cannot resolve host {host!r} ({e.strerror})") from None
+        raise ParameterError(f"{where} {text!r}: cannot resolve host {host!r} ({e.strerror})") from None
     return host, port
 
 
@@ -123,6 +116,7 @@ class TargetSender:
         self.event_states = [st for st in self.states if st.event]
         self.delayed: deque = deque()
         self.messages = 0
+        self.rate_mark = (time.monotonic(), 0)  # (time, messages) at the last health() call
 
     def collect(self, frame, fresh: bool, now: float, blackout: bool) -> list[tuple[str, object]]:
         """Messages this poll calls for, as (address, argument or None)."""
@@ -234,6 +228,23 @@ class TargetSender:
         return self.transport.errors
 
 
+@dataclass(frozen=True)
+class TargetHealth:
+    """How one output target is doing, for the status line, the panel and ``/sonolux/status``."""
+
+    name: str  # e.g. "udp://10.0.0.5:3032 (eos)"
+    transport: str  # "udp" | "tcp"
+    state: str  # "ok" | "connecting" | "refused" | "unresolved" | "error"
+    last_error: str | None
+    messages: int
+    errors: int
+    rate_hz: float  # messages per second since the previous health() call
+
+    @property
+    def failing(self) -> bool:
+        return self.state not in ("ok",)
+
+
 class OscSender:
     """The sender thread over all targets. ``blackout`` (set by the control input) sends
     every value to the bottom of its range and holds events back.
@@ -269,6 +280,25 @@ class OscSender:
     @property
     def errors(self) -> int:
         return sum(t.errors for t in self.targets)
+
+    def set_threshold(self, threshold: float) -> None:
+        """The on-change threshold of every mapping of every target (0..1 of its range)."""
+        for t in self.targets:
+            for st in t.states:
+                st.m = replace(st.m, threshold=threshold)
+
+    def health(self) -> list[TargetHealth]:
+        """Each target's health; ``rate_hz`` is measured since the previous call."""
+        now = time.monotonic()
+        out = []
+        for t in self.targets:
+            last_t, last_n = t.rate_mark
+            rate = (t.messages - last_n) / (now - last_t) if now > last_t else 0.0
+            t.rate_mark = (now, t.messages)
+            tr = t.transport
+            out.append(TargetHealth(t.cfg.label, t.cfg.transport, tr.state, tr.last_error,
+                                    t.messages, tr.errors, rate))
+        return out
 
     def start(self) -> None:
         self._thread.start()

@@ -4,10 +4,16 @@
 * UDP: unicast, broadcast (``x.x.x.255`` / ``255.255.255.255``) and multicast (224/4).
 * TCP: OSC 1.0 framing (int32 big-endian length prefix) or OSC 1.1 SLIP framing, as ETC Eos
   accepts on port 3032; reconnects with backoff when the peer goes away.
+
+Each transport says how it is doing in ``state`` ("ok", "connecting", "refused",
+"unresolved", "error") and ``last_error`` (a short cause, or None), read by
+:meth:`sonolux.outputs.osc.OscSender.health`.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import socket
 import struct
 import time
@@ -42,6 +48,13 @@ def slip_decode_stream(buf: bytearray) -> list[bytes]:
                 bytes([SLIP_ESC, SLIP_ESC_ESC]), bytes([SLIP_ESC])))
 
 
+def describe_error(e: OSError) -> str:
+    """A short cause for the status line: "connection refused", "host not found" ..."""
+    if isinstance(e, socket.gaierror):
+        return f"cannot resolve host ({e.strerror})"
+    return (e.strerror or type(e).__name__).lower()
+
+
 def length_prefix(packet: bytes) -> bytes:
     return struct.pack(">i", len(packet)) + packet
 
@@ -63,14 +76,18 @@ class UdpTransport:
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
         self.sent = 0
         self.errors = 0
+        self.state = "ok"
+        self.last_error = None
 
     def send(self, packet: bytes) -> bool:
         try:
             self.sock.sendto(packet, self.address)
             self.sent += 1
+            self.state = "ok"
             return True
-        except OSError:  # BlockingIOError, ICMP refusals, network down
+        except OSError as e:  # BlockingIOError, ICMP refusals, network down
             self.errors += 1
+            self.state, self.last_error = "error", describe_error(e)
             return False
 
     def poll(self) -> None:
@@ -92,6 +109,8 @@ class TcpTransport:
         self.sent = 0
         self.errors = 0
         self.reconnects = 0
+        self.state = "connecting"
+        self.last_error = None
         self._next_attempt = 0.0
         self._backoff = 0.25
         self.poll()
@@ -104,10 +123,14 @@ class TcpTransport:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.connect_ex(info[4])
             self.sock = s
-        except OSError:
-            self._fail()
+        except OSError as e:
+            self._fail(e)
 
-    def _fail(self) -> None:
+    def _fail(self, error: OSError | None = None) -> None:
+        if error is not None:
+            self.last_error = describe_error(error)
+            self.state = ("unresolved" if isinstance(error, socket.gaierror)
+                          else "refused" if isinstance(error, ConnectionRefusedError) else "error")
         if self.sock is not None:
             self.sock.close()
         self.sock = None
@@ -126,15 +149,17 @@ class TcpTransport:
         if not self.connected:
             err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err not in (0,):
-                self._fail()
+                self._fail(OSError(err, os.strerror(err)) if err != errno.ECONNREFUSED
+                           else ConnectionRefusedError(err, os.strerror(err)))
                 return
             try:
                 self.sock.getpeername()
             except OSError:
                 if now >= self._next_attempt + 2.0:  # connect did not complete in time
-                    self._fail()
+                    self._fail(TimeoutError(errno.ETIMEDOUT, "connection timed out"))
                 return
             self.connected = True
+            self.state, self.last_error = "ok", None
             self.reconnects += 1
             self._backoff = 0.25
         if self.out:
@@ -143,9 +168,9 @@ class TcpTransport:
                 del self.out[:n]
             except BlockingIOError:
                 pass
-            except OSError:
+            except OSError as e:
                 self.errors += 1
-                self._fail()
+                self._fail(e)
 
     def send(self, packet: bytes) -> bool:
         if not self.connected:

@@ -4,7 +4,12 @@
 the optional sender allow-list, parses them with python-osc and calls the handler for each
 address. Unknown addresses, malformed packets, refused senders and bad arguments are counted
 and logged once per address — never fatal. ``engine_controls`` builds the handler table for
-an Engine: preset, tap tempo, BPM range, thresholds, emotion override, blackout.
+an Engine: preset, tap tempo, BPM range, thresholds, emotion override, blackout;
+``open_control`` starts a server for a running engine::
+
+    server = open_control(engine, "127.0.0.1", 9001)   # then: oscsend ... /sonolux/tap
+    ...
+    server.stop()
 """
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ import threading
 
 from pythonosc.osc_packet import OscPacket
 
-from .errors import ParameterError
+from ..config import number, parse_range
+from ..errors import ParameterError
 
 log = logging.getLogger("sonolux.control")
 
@@ -96,14 +102,6 @@ class ControlServer:
             self.handle_packet(data, addr[0])
 
 
-def _number(name, v, lo, hi) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ParameterError(f"{name} must be a number, got {v!r}")
-    if not lo <= v <= hi:
-        raise ParameterError(f"{name}={v} is outside {lo}..{hi}")
-    return float(v)
-
-
 def parse_quadrant(v) -> int:
     """1..4, 'Q1'..'Q4' or a mood name → 1..4; 0, 'auto', 'off' → 0 (no override)."""
     if isinstance(v, str):
@@ -121,27 +119,36 @@ def parse_quadrant(v) -> int:
     return int(v)
 
 
-class ControlState:
-    """What the operator has set. Written by the control thread (one reference or number
-    at a time), read by the analysis and output threads."""
+def thresholds(engine) -> dict:
+    """Setters for ``/sonolux/threshold/<name>``, each validating its value: ``onset`` (k of
+    the onset detector), ``gate`` (dBFS below which no onset fires) and ``osc`` (the outputs'
+    on-change threshold)."""
+    out = {}
+    onsets = next((p for p in engine.analyzer.chain.processors if hasattr(p, "gate_db")), None)
+    if onsets is not None:
+        def onset(v, *_):
+            onsets.k = number(v, "/sonolux/threshold/onset", lo=0.1, hi=20)
 
-    def __init__(self):
-        self.emotion_override = 0  # 0 = the models decide; 1..4 = forced quadrant
-        self.blackout = False
-        self.preset_request = None
+        def gate(v, *_):
+            onsets.gate_db = number(v, "/sonolux/threshold/gate (dBFS)", lo=-120, hi=0)
+
+        out.update(onset=onset, gate=gate)
+
+    def osc(v, *_):
+        engine.set_osc_threshold(number(v, "/sonolux/threshold/osc", lo=0, hi=1))
+
+    out["osc"] = osc
+    return out
 
 
 def engine_controls(engine) -> dict:
     """Handler table acting on a running Engine."""
-    state = engine.control_state
     analyzer = engine.analyzer
 
     def preset(name, *rest):
         if not isinstance(name, str) or not name:
             raise ParameterError(f"preset name must be a string, got {name!r}")
-        state.preset_request = name
-        if engine.preset_handler is not None:
-            engine.preset_handler(name)
+        engine.request_preset(name)
 
     def tap(*_):
         if not hasattr(analyzer, "tap"):
@@ -149,25 +156,28 @@ def engine_controls(engine) -> dict:
         analyzer.tap()
 
     def bpm_range(lo, hi, *rest):
-        lo, hi = _number("bpm low", lo, 20, 400), _number("bpm high", hi, 20, 400)
-        if hi < lo * 1.5:
-            raise ParameterError(f"bpm range {lo:g}..{hi:g} is too narrow (high must be at least 1.5 × low)")
+        lo, hi = parse_range([lo, hi], "/sonolux/bpm/range", lo=20, hi=400, min_ratio=1.5)
         if not hasattr(analyzer, "set_bpm_range"):
             raise ParameterError("the BPM range cannot be set in this analysis chain")
         analyzer.set_bpm_range(lo, hi)
 
     def override(q=0, *rest):
-        state.emotion_override = parse_quadrant(q)
+        engine.control_state.emotion_override = parse_quadrant(q)
 
     def blackout(on=None, *rest):
-        state.blackout = (not state.blackout) if on is None else bool(_number("blackout", on, 0, 1))
-        if engine.osc is not None:
-            engine.osc.blackout = state.blackout
-        if engine.blackout_handler is not None:
-            engine.blackout_handler(state.blackout)
+        state = engine.control_state
+        engine.set_blackout((not state.blackout) if on is None
+                            else bool(number(on, "/sonolux/blackout", lo=0, hi=1)))
 
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
                 "/sonolux/emotion/override": override, "/sonolux/blackout": blackout}
-    for name, setter in engine.thresholds().items():
+    for name, setter in thresholds(engine).items():
         handlers[f"/sonolux/threshold/{name}"] = setter
     return handlers
+
+
+def open_control(engine, host: str, port: int, allow=None) -> ControlServer:
+    """Listen for OSC control messages for ``engine`` (started; ``stop()`` when done)."""
+    server = ControlServer(host, port, engine_controls(engine), allow=allow)
+    server.start()
+    return server
