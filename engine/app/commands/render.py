@@ -55,18 +55,17 @@ def list_presets(dirs) -> int:
     return 0
 
 
-def cmd_render(args, spec=None, config=None, models=None, inference=None) -> int:
+def run(args) -> int:
     from pathlib import Path
 
-    from .live import load_playlist_arg
+    from ...errors import ParameterError
+    from ...visual.live import load_playlist_arg
     from ...visual.registry import PresetRegistry
-    from .render import parse_size, render_file
+    from ...visual.render import parse_size, render_file
 
     if args.list_presets:
         return list_presets(args.presets)
     if not args.audio:
-        from ..errors import ParameterError
-
         raise ParameterError("render needs an AUDIO file (sonolux render AUDIO --preset NAME -o out.mp4)")
     size = parse_size(args.size)
     models, inference = options.inference_setup(args)
