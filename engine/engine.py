@@ -60,6 +60,8 @@ class EngineStats:
     inference_windows: int = 0
     inference_skipped: int = 0
     prediction_age_s: float = -1.0
+    blackout: bool = False
+    emotion_override: int = 0  # 0 = the models decide, 1..4 = the operator's quadrant
 
 
 class Engine:
@@ -86,6 +88,8 @@ class Engine:
             self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
         self.analyzer = make_analyzer(spec, config, self.control_state, self.inference_stage)
         self.preset_handler = None  # set by a visual host: called with a preset name
+        self.preset_names = None  # set by a visual host: the presets it knows (None: unknown)
+        self.visual_host = None
         self.blackout_handler = None  # set by a visual host: called with True/False
         self.mailbox = Mailbox(self.analyzer.layout)
         self.worker = AnalysisWorker(self.ring, self.analyzer, self.mailbox,
@@ -235,14 +239,33 @@ class Engine:
             inference_windows=self.inference.windows if self.inference else 0,
             inference_skipped=self.inference.skipped if self.inference else 0,
             prediction_age_s=self._prediction_age(),
+            blackout=bool(self.control_state.blackout),
+            emotion_override=int(self.control_state.emotion_override),
         )
 
+    #: the arguments of ``/sonolux/status`` in order (``sonolux osc addresses`` prints them)
+    STATUS_FIELDS = (
+        ("i", "dropped audio blocks (the callback found the ring full)"),
+        ("i", "late hops (the analysis fell behind real time)"),
+        ("f", "audio skipped to catch up (s)"),
+        ("f", "age of the mood/tags prediction in use (s; -1 without models)"),
+        ("i", "OSC send errors, all targets"),
+        ("i", "input lost: 1 while the device is gone (reconnecting)"),
+        ("i", "hops analysed as silence while the input delivered nothing"),
+        ("i", "blackout: 1 while on"),
+        ("i", "emotion override: 0 = the models decide, 1-4 = forced quadrant"),
+        ("i", "output targets failing now (refused, unresolved, send errors)"),
+        ("s", "the first failing target and its cause, '' when none"),
+    )
+
     def status_args(self) -> tuple:
-        """``/sonolux/status``: dropped blocks, late hops, skipped audio (s), prediction age
-        (s, −1 without models), OSC send errors, input lost (0/1), silence-filled hops."""
+        """``/sonolux/status``: see :attr:`STATUS_FIELDS`."""
         s = self.stats()
+        failing = [h for h in self.output_health() if h.failing]
+        first = f"{failing[0].name}: {failing[0].state} ({failing[0].last_error})" if failing else ""
         return (int(s.dropped_blocks), int(s.late_hops), float(s.skipped_samples / self.spec.sample_rate),
-                float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops))
+                float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops),
+                int(s.blackout), int(s.emotion_override), len(failing), first)
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

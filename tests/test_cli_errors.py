@@ -9,7 +9,6 @@ from conftest import run_sonolux
     (["run", "--input", "/nonexistent/song.wav"], "/nonexistent/song.wav: no such file"),
     (["run", "--input", "synth", "--osc", "localhost"], "must look like HOST:PORT"),
     (["run", "--input", "synth", "--osc", "127.0.0.1:99999"], "port 99999 is outside 1..65535"),
-    (["run", "--input", "synth", "--osc", "no.such.host.invalid:9000"], "cannot resolve host"),
     (["run", "--input", "synth", "--blocksize", "0"], "block_size=0 must be a positive integer"),
     (["run", "--input", "synth", "--blocksize", "-64"], "block_size=-64 must be a positive integer"),
     (["run", "--input", "synth", "--n-fft", "1000"], "n_fft=1000 must be a power of two"),

@@ -1,6 +1,7 @@
 """Streaming inference: contract checks, the worker's scheduling and skipping, smoothing and
 hysteresis, analyze == live, OSC out, and running without models. Uses tiny ONNX models
 built here (tests/tiny_models.py); the shipped models have their own test below."""
+import shutil
 import time
 
 import numpy as np
@@ -74,13 +75,16 @@ def test_wrong_task_for_file_name(tmp_path):
         load_model(p, expect_task="emotion")
 
 
-def test_cli_reports_corrupt_model_without_traceback(tmp_path, tiny):
+def test_corrupt_model_is_a_warning_and_the_run_goes_on(tmp_path, tiny):
     d = tmp_path / "m"
     d.mkdir()
     (d / "tagger.onnx").write_bytes(b"not onnx")
+    shutil.copy(tiny / "emotion.onnx", d / "emotion.onnx")
     res = run_sonolux("run", "--input", "synth", "--models", str(d), "--duration", "1", timeout=60)
-    assert res.returncode == 2 and "tagger.onnx: not a readable ONNX model" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert res.returncode == 0, res.stderr
+    warn = [line for line in res.stderr.splitlines() if "warning" in line and "tagger.onnx" in line]
+    assert len(warn) == 1 and "not a readable ONNX model" in warn[0] and "running without the tags model" in warn[0]
+    assert "Traceback" not in res.stderr and "frames" in res.stderr
     listing = run_sonolux("models", "--models", str(d))
     assert listing.returncode == 1 and "tags" in listing.stdout and "ERROR" in listing.stdout
     ok = run_sonolux("models", "--models", str(tiny))

@@ -1,6 +1,7 @@
 """OSC for the rig, proven with real peers: every shipped profile into liblo's oscdump, Eos
 over TCP (length prefix and SLIP), oscsend driving the control input, a 10,000-packet fuzz,
 bundles on/off, delay_ms, and the rate cap / on-change threshold over a 10 s run."""
+import logging
 import socket
 import subprocess
 import threading
@@ -253,8 +254,9 @@ def test_oscsend_drives_control(live_engine_with_control):
     oscsend(ctl.port, "/sonolux/threshold/osc", "f", "0.2")
     oscsend(ctl.port, "/sonolux/blackout", "i", "1")
     wait_until(lambda: engine.osc.blackout, what="blackout")
-    dump.wait_for(lambda m: [v[0] for _, a, _, v in m if a == "/sonolux/level"][-1] == 0.0,
-                  what="levels at 0 in blackout")
+    dump.wait_for(lambda m: [v[0] for _, a, _, v in m if a == "/sonolux/level"][-1:] == [0.0]
+                  and [v[0] for _, a, _, v in m if a == "/sonolux/emotion/valence"][-1:] == [0.0],
+                  what="levels at 0 and mood neutral in blackout")
     assert presets == ["kaleidoscope"]
     assert engine.osc.blackout and engine.control_state.emotion_override == 3
     assert all(st.m.threshold == pytest.approx(0.2) for st in engine.osc.targets[0].states)
@@ -267,6 +269,9 @@ def test_oscsend_drives_control(live_engine_with_control):
     # blackout pulls the levels to the bottom of their range
     level = [v[0] for _, a, _, v in msgs if a == "/sonolux/level"]
     assert level[-1] == 0.0
+    # ... but the mood to neutral (0, 0), not to the "sad" corner (-1, -1)
+    valence = [v[0] for _, a, _, v in msgs if a == "/sonolux/emotion/valence"]
+    assert valence and valence[-1] == 0.0, valence
     assert ctl.counts["unknown"] == ctl.counts["malformed"] == ctl.counts["bad_args"] == 0
 
 
@@ -414,3 +419,48 @@ def test_rate_cap_is_exact_at_the_sender():
     for addr, times in sends.items():
         if len(times) > 1:
             assert np.diff(times).min() >= 1 / 30.0 - 3e-3, addr
+
+
+def test_control_errors_are_one_clean_line_per_distinct_problem(live_engine_with_control, caplog):
+    """A wrong argument count, two different bad values on one address, an unknown preset:
+    each is one line naming the address and the problem (no Python internals), repeats are
+    not logged again."""
+    engine, ctl, dump, presets = live_engine_with_control
+    engine.preset_names = {"kaleidoscope", "particles"}
+    with caplog.at_level(logging.WARNING, logger="sonolux.control"):
+        for _ in range(3):
+            oscsend(ctl.port, "/sonolux/bpm/range", "f", "120")  # one argument of two
+        oscsend(ctl.port, "/sonolux/blackout", "i", "5")
+        oscsend(ctl.port, "/sonolux/blackout", "i", "7")
+        oscsend(ctl.port, "/sonolux/preset", "s", "kaleidoscop")
+        wait_until(lambda: ctl.counts["messages"] == 6, what="six control messages handled")
+    lines = [r.getMessage() for r in caplog.records if r.name == "sonolux.control"]
+    assert lines, "no control problem was logged"
+    assert len(lines) == 4, lines
+    assert "/sonolux/bpm/range needs at least 2 argument(s) (lo, hi), got 1" in lines[0]
+    assert "/sonolux/blackout: 5 is outside 0..1" in lines[1] and "/sonolux/blackout: 7 is outside" in lines[2]
+    assert "no preset named 'kaleidoscop' (did you mean 'kaleidoscope'?)" in lines[3]
+    assert not any("positional argument" in line or "Traceback" in line for line in lines)
+    assert presets == [] and ctl.counts["bad_args"] == 6
+
+
+def test_control_log_is_rate_limited():
+    from sonolux.app.control import Controls
+
+    controls = Controls({"/x": lambda v: (_ for _ in ()).throw(ValueError(f"bad {v}"))}, max_lines_per_s=5)
+    import logging as _logging
+
+    records = []
+
+    class Grab(_logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    h = Grab()
+    _logging.getLogger("sonolux.control").addHandler(h)
+    try:
+        for i in range(100):
+            assert controls.apply("/x", [i]) is not None
+    finally:
+        _logging.getLogger("sonolux.control").removeHandler(h)
+    assert records and len(records) == 5 and controls.suppressed == 95

@@ -13,14 +13,18 @@ an Engine: preset, tap tempo, BPM range, thresholds, emotion override, blackout;
 """
 from __future__ import annotations
 
+import collections
+import inspect
 import logging
 import socket
 import threading
+import time
 
 from pythonosc.osc_packet import OscPacket
 
 from ..config import number, parse_range
-from ..errors import ParameterError
+from ..config import did_you_mean
+from ..errors import ParameterError, SonoluxError
 
 log = logging.getLogger("sonolux.control")
 
@@ -28,9 +32,77 @@ QUADRANT_NAMES = {"q1": 1, "happy": 1, "cheerful": 1, "q2": 2, "tense": 2, "anxi
                   "q3": 3, "sad": 3, "low": 3, "q4": 4, "calm": 4, "relaxed": 4, "gentle": 4}
 
 
+def arity(handler) -> tuple[int, int | None, list[str]]:
+    """(required, maximum or None, names) of a handler's positional arguments."""
+    params = [p for p in inspect.signature(handler).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    star = any(p.kind == p.VAR_POSITIONAL for p in inspect.signature(handler).parameters.values())
+    required = sum(1 for p in params if p.default is p.empty)
+    return required, None if star else len(params), [p.name for p in params]
+
+
+class Controls:
+    """The control addresses and their handlers, for every way in (OSC, the web panel).
+
+    ``apply(address, args)`` checks the argument count, calls the handler and returns None,
+    or a one-line message saying what is wrong (never Python internals). Problems are logged
+    once per distinct (address, message), at most ``max_lines_per_s`` lines a second.
+    """
+
+    def __init__(self, handlers: dict, *, max_lines_per_s: int = 5):
+        self.handlers = dict(handlers)
+        self.counts = {"messages": 0, "unknown": 0, "bad_args": 0}
+        self.max_lines_per_s = max_lines_per_s
+        self._reported: set = set()
+        self._recent: collections.deque = collections.deque()
+        self.suppressed = 0
+
+    def report(self, key, line: str) -> None:
+        """Log ``line`` unless this problem was logged before or the rate limit is reached."""
+        if key in self._reported:
+            return
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] > 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.max_lines_per_s:
+            self.suppressed += 1  # not marked as reported: it may be told once the burst is over
+            return
+        self._recent.append(now)
+        self._reported.add(key)
+        log.warning("%s", line)
+
+    def apply(self, address: str, args=()) -> str | None:
+        self.counts["messages"] += 1
+        handler = self.handlers.get(address)
+        if handler is None:
+            self.counts["unknown"] += 1
+            msg = f"unknown address {address}" + did_you_mean(address, self.handlers)
+            self.report(("unknown", address), f"control: {msg} ignored")
+            return msg
+        required, most, names = arity(handler)
+        if len(args) < required or (most is not None and len(args) > most):
+            want = f"{required}" if most == required else f"{required}-{most}" if most is not None else f"at least {required}"
+            msg = (f"{address} needs {want} argument(s)" + (f" ({', '.join(names)})" if names else "")
+                   + f", got {len(args)}")
+        else:
+            try:
+                handler(*args)
+                return None
+            except (SonoluxError, ValueError) as e:
+                msg = str(e)
+                if not msg.startswith(address):
+                    msg = f"{address} {list(args)}: {msg}"
+            except Exception as e:  # noqa: BLE001 - a handler bug must not reach the operator as a traceback
+                log.debug("control handler %s failed", address, exc_info=True)
+                msg = f"{address} {list(args)}: could not be applied ({type(e).__name__})"
+        self.counts["bad_args"] += 1
+        self.report(("bad", address, msg), f"control: {msg}")
+        return msg
+
+
 class ControlServer:
     def __init__(self, host: str, port: int, handlers: dict, *, allow=None):
-        self.handlers = dict(handlers)
+        self.controls = handlers if isinstance(handlers, Controls) else Controls(handlers)
         self.allow = set(allow) if allow else None
         info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
@@ -41,15 +113,18 @@ class ControlServer:
             raise ParameterError(f"control input {host}:{port}: cannot listen ({e.strerror})") from None
         self.address = self.sock.getsockname()
         self.sock.settimeout(0.2)
-        self.counts = {"packets": 0, "messages": 0, "malformed": 0, "unknown": 0, "refused": 0,
-                       "bad_args": 0}
-        self._warned: set = set()
+        self.packet_counts = {"packets": 0, "malformed": 0, "refused": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sonolux-control", daemon=True)
 
     @property
     def port(self) -> int:
         return self.address[1]
+
+    @property
+    def counts(self) -> dict:
+        """packets, malformed, refused (senders), messages, unknown (addresses), bad_args."""
+        return {**self.packet_counts, **self.controls.counts}
 
     def start(self) -> None:
         self._thread.start()
@@ -59,35 +134,21 @@ class ControlServer:
         self._thread.join(2.0)
         self.sock.close()
 
-    def _warn_once(self, key, msg, *args) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning(msg, *args)
-
     def handle_packet(self, data: bytes, sender: str = "127.0.0.1") -> None:
-        self.counts["packets"] += 1
+        self.packet_counts["packets"] += 1
         if self.allow is not None and sender not in self.allow:
-            self.counts["refused"] += 1
-            self._warn_once(("refused", sender), "control: ignoring packets from %s (not in the allow-list)", sender)
+            self.packet_counts["refused"] += 1
+            self.controls.report(("refused", sender), f"control: ignoring packets from {sender} (not in the allow-list)")
             return
         try:
             messages = [m.message for m in OscPacket(data).messages]
         except Exception:  # python-osc raises ParseError, and sometimes others, on junk
-            self.counts["malformed"] += 1
-            self._warn_once("malformed", "control: malformed OSC packet from %s ignored (further ones are only counted)", sender)
+            self.packet_counts["malformed"] += 1
+            self.controls.report("malformed", f"control: malformed OSC packet from {sender} ignored "
+                                              "(further ones are only counted)")
             return
         for msg in messages:
-            self.counts["messages"] += 1
-            handler = self.handlers.get(msg.address)
-            if handler is None:
-                self.counts["unknown"] += 1
-                self._warn_once(("unknown", msg.address), "control: unknown address %s ignored", msg.address)
-                continue
-            try:
-                handler(*msg.params)
-            except (ParameterError, TypeError, ValueError) as e:
-                self.counts["bad_args"] += 1
-                self._warn_once(("bad", msg.address), "control: %s %r: %s", msg.address, list(msg.params), e)
+            self.controls.apply(msg.address, list(msg.params))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -148,6 +209,12 @@ def engine_controls(engine) -> dict:
     def preset(name, *rest):
         if not isinstance(name, str) or not name:
             raise ParameterError(f"preset name must be a string, got {name!r}")
+        if engine.preset_handler is None:
+            raise ParameterError(f"preset {name!r} ignored: this run shows no visuals (no window)")
+        names = engine.preset_names
+        if names is not None and name not in names:
+            raise ParameterError(f"no preset named {name!r}" + did_you_mean(name, names)
+                                 + f"; available: {', '.join(sorted(names))}")
         engine.request_preset(name)
 
     def tap(*_):
@@ -176,8 +243,8 @@ def engine_controls(engine) -> dict:
     return handlers
 
 
-def open_control(engine, host: str, port: int, allow=None) -> ControlServer:
+def open_control(engine, host: str, port: int, allow=None, controls: Controls | None = None) -> ControlServer:
     """Listen for OSC control messages for ``engine`` (started; ``stop()`` when done)."""
-    server = ControlServer(host, port, engine_controls(engine), allow=allow)
+    server = ControlServer(host, port, controls or Controls(engine_controls(engine)), allow=allow)
     server.start()
     return server

@@ -67,7 +67,7 @@ class RunLoop:
         self.engine.check()
         if not self.quiet:
             extra = f", preset errors {self.visual.errors}" if self.visual is not None else ""
-            print(run_summary(self.engine.stats(), extra), file=self.out)
+            print(run_summary(self.engine.stats(), extra, self.engine.output_health()), file=self.out)
         return 0
 
 

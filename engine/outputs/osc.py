@@ -11,7 +11,6 @@ to line lights up with a PA or a projector. Sockets are non-blocking; failures a
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections import deque
@@ -22,7 +21,6 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ..config import parse_host_port
-from ..errors import ParameterError
 from ..frame import Mailbox
 from .osc_config import Mapping, TargetConfig, load_profile, with_overrides
 from .osc_transport import open_transport
@@ -32,13 +30,10 @@ DEFAULT_PROFILE = "sonolux"
 
 
 def parse_target(text: str, where: str = "OSC target") -> tuple[str, int]:
-    """``HOST:PORT`` (or ``[v6addr]:PORT``) → (host, port), resolved now so typos fail early."""
-    host, port = parse_host_port(text, where)
-    try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except socket.gaierror as e:
-        raise ParameterError(f"{where} {text!r}: cannot resolve host {host!r} ({e.strerror})") from None
-    return host, port
+    """``HOST:PORT`` (or ``[v6addr]:PORT``) → (host, port). The host is resolved by the
+    transport, which keeps retrying (a console that is not on the network yet is no reason
+    to stop the show); the status line says so meanwhile."""
+    return parse_host_port(text, where)
 
 
 def build_targets(addresses, profile: str = DEFAULT_PROFILE, **overrides) -> list[TargetConfig]:
@@ -116,7 +111,14 @@ class TargetSender:
         self.event_states = [st for st in self.states if st.event]
         self.delayed: deque = deque()
         self.messages = 0
-        self.rate_mark = (time.monotonic(), 0)  # (time, messages) at the last health() call
+        self.rate_hz = 0.0  # messages per second, measured over about a second
+        self._rate_mark = (time.perf_counter(), 0)
+
+    def count_rate(self, now: float) -> None:
+        t0, n0 = self._rate_mark
+        if now - t0 >= 1.0:
+            self.rate_hz = (self.messages - n0) / (now - t0)
+            self._rate_mark = (now, self.messages)
 
     def collect(self, frame, fresh: bool, now: float, blackout: bool) -> list[tuple[str, object]]:
         """Messages this poll calls for, as (address, argument or None)."""
@@ -162,7 +164,7 @@ class TargetSender:
                 continue
             if m.valid is not None and not m.valid[0] <= raw <= m.valid[1] and not blackout:
                 continue
-            u = 0.0 if blackout else m.normalise(raw)
+            u = m.rest if blackout else m.normalise(raw)
             if st.last_u is not None and label == st.last_label and (
                     u == st.last_u or abs(u - st.last_u) < m.threshold):
                 continue  # unchanged: on-change sending never repeats a value
@@ -192,7 +194,7 @@ class TargetSender:
         top = np.argsort(vec)[::-1][:m.top_k]
         for i in top:
             raw = float(vec[i])
-            u = 0.0 if blackout else m.normalise(raw)
+            u = m.rest if blackout else m.normalise(raw)
             label = st.labels[i]
             last = st.last_top.get(label)
             if last is not None and abs(u - last) < m.threshold:
@@ -247,7 +249,8 @@ class TargetHealth:
 
 class OscSender:
     """The sender thread over all targets. ``blackout`` (set by the control input) sends
-    every value to the bottom of its range and holds events back.
+    every value to its rest — the bottom of its range, or 0 for a range around 0 (valence and
+    arousal go to neutral, not to the "sad" corner) — and holds events back.
     ``on_send(address, value, frame_seq, sample_end, t_sent)`` is an optional probe."""
 
     STATUS_ADDRESS = "/sonolux/status"
@@ -288,17 +291,9 @@ class OscSender:
                 st.m = replace(st.m, threshold=threshold)
 
     def health(self) -> list[TargetHealth]:
-        """Each target's health; ``rate_hz`` is measured since the previous call."""
-        now = time.monotonic()
-        out = []
-        for t in self.targets:
-            last_t, last_n = t.rate_mark
-            rate = (t.messages - last_n) / (now - last_t) if now > last_t else 0.0
-            t.rate_mark = (now, t.messages)
-            tr = t.transport
-            out.append(TargetHealth(t.cfg.label, t.cfg.transport, tr.state, tr.last_error,
-                                    t.messages, tr.errors, rate))
-        return out
+        """Each target's health (any thread may ask; ``rate_hz`` is over the last second)."""
+        return [TargetHealth(t.cfg.label, t.cfg.transport, t.transport.state, t.transport.last_error,
+                             t.messages, t.transport.errors, t.rate_hz) for t in self.targets]
 
     def start(self) -> None:
         self._thread.start()
@@ -348,6 +343,7 @@ class OscSender:
             while t.delayed and t.delayed[0][0] <= now:
                 t.transport.send(t.delayed.popleft()[1])
             t.transport.poll()
+            t.count_rate(now)
 
     def _run(self) -> None:
         while not self._stop.is_set():

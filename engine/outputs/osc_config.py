@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import config, resources
 from ..errors import ConfigError
+from ..visual.fields import all_field_names
 
 PROFILE_DIR = resources.profiles_dir()
 TYPES = ("float", "int", "bool", "string", "none")
@@ -87,6 +88,13 @@ class Mapping:
         """None, an int index, or a label (str) to look up in the layout's labels."""
         idx = _FIELD_RE.match(self.field).group(2)
         return None if idx is None else int(idx) if idx.isdigit() else idx
+
+    @property
+    def rest(self) -> float:
+        """The normalised value sent in blackout: 0 on the source scale when the range spans
+        it (valence/arousal: neutral), else the bottom of the range."""
+        lo, hi = self.range
+        return self.normalise(0.0) if min(lo, hi) < 0.0 < max(lo, hi) else 0.0
 
     def normalise(self, value: float) -> float:
         lo, hi = self.range
@@ -173,6 +181,9 @@ def _pair(src, key, v):
     return config.pair(v, f"{src}: {key}", error=ConfigError)
 
 
+#: every field a mapping may read (the engine's frame fields; "onset" etc. are events too)
+KNOWN_FIELDS = frozenset(all_field_names())
+
 MAP_KEYS = {"field", "address", "type", "range", "out", "curve", "threshold", "max_rate_hz",
             "trigger", "hold_ms", "on", "off", "labels", "valid", "top_k", "label_field"}
 TARGET_KEYS = {"host", "port", "transport", "framing", "bundle", "delay_ms", "ttl",
@@ -191,6 +202,10 @@ def parse_mapping(src: str, key: str, d: dict, defaults: dict) -> Mapping:
     fld, addr = d["field"], d["address"]
     if not isinstance(fld, str) or not _FIELD_RE.match(fld):
         raise _err(src, f"{key}.field", f"{fld!r} must be a field name like 'level' or 'mel_db[3]'")
+    name = _FIELD_RE.match(fld).group(1)
+    if name not in KNOWN_FIELDS:
+        raise _err(src, f"{key}.field", f"{fld!r}: no FeatureFrame field {name!r}"
+                   + config.did_you_mean(name, KNOWN_FIELDS) + " (`sonolux osc addresses` lists them)")
     if not isinstance(addr, str) or not addr.startswith("/") or " " in addr:
         raise _err(src, f"{key}.address", f"{addr!r} must start with '/' and contain no spaces")
     try:

@@ -62,6 +62,7 @@ def open_host(engine, args):
     host = VisualHost(registry, (1280, 720), preset=args.preset, playlist=playlist, hud=args.hud)
     engine.visual_host = host
     engine.preset_handler = host.request_preset  # OSC /sonolux/preset (any thread)
+    engine.preset_names = registry.entries  # unknown names are refused with a suggestion
     engine.blackout_handler = host.set_blackout  # OSC /sonolux/blackout
     return host
 

@@ -26,19 +26,19 @@ def run(args) -> int:
     from ...spec import StreamSpec
     from ...visual.live import demo_without_display
     from ..runloop import run_engine
-    from .run import start_control, window_args
+    from .run import announce_targets, start_control, window_args
 
     spec = StreamSpec()
     targets = options.osc_targets(args, default=[DEMO_OSC])
     options.control_address(args)
     models, inference = options.inference_setup(args)
     source = SynthSource("", spec.sample_rate, spec.block_size, realtime=True, loop=True)
-    if not args.quiet:
-        print(f"sonolux demo: built-in 120 BPM track, OSC to {', '.join(t.label for t in targets)}"
-              " (Ctrl-C to stop)", file=sys.stderr)
-    engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
-    control = start_control(engine, args)
     window = window_args(args)
+    if not args.quiet:
+        print("sonolux demo: built-in 120 BPM track (Ctrl-C to stop)", file=sys.stderr)
+    engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
+    announce_targets(engine, args)
+    control = start_control(engine, args)
     if window is None:
         demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
     return run_engine(engine, duration=args.duration or None, quiet=args.quiet, window_args=window,

@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--record", default=None, metavar="DIR",
                    help="record the feature stream into a new folder, crash-safe (flushed every second)")
     p.add_argument("--record-audio", action="store_true", help="with --record: also record the input audio")
+    p.add_argument("--wait-for-device", action="store_true",
+                   help="if the input device is not there yet, wait for it (retrying with backoff) "
+                        "instead of stopping with an error")
     options.add_stream_options(p)
     options.add_osc_options(p)
     options.add_model_options(p)
@@ -42,28 +45,73 @@ def start_control(engine, args):
     return server
 
 
+WINDOW_OPTIONS = (("fullscreen", "--fullscreen"), ("screen", "--screen"), ("no_vsync", "--no-vsync"),
+                  ("hud", "--hud"), ("preset", "--preset"), ("playlist", "--playlist"), ("presets", "--presets"))
+
+
 def window_args(args):
-    """``args`` when the run shows the visual window, else None."""
+    """``args`` when the run shows the visual window, else None — and then say which window
+    options this run ignores, after checking that a ``--preset`` exists at all."""
     from ...visual.live import window_wanted
 
-    return args if window_wanted(args) else None
+    if window_wanted(args):
+        return args
+    if getattr(args, "preset", None):
+        from ...visual.registry import PresetRegistry
+
+        PresetRegistry(args.presets or ()).get(args.preset)  # a typo is an error, window or not
+    given = [flag for dest, flag in WINDOW_OPTIONS if getattr(args, dest, None) not in (None, False)]
+    if given:
+        why = "--no-window" if getattr(args, "no_window", False) else "no display"
+        print(f"sonolux: no visual window ({why}): ignoring {', '.join(given)}", file=sys.stderr)
+    return None
+
+
+def open_input(args, spec):
+    """The input source; with ``--wait-for-device`` a missing device is waited for."""
+    import time
+
+    from ...errors import DeviceError
+    from ...sources import open_source
+
+    backoff = 0.5
+    while True:
+        try:
+            return open_source(args.input, spec, realtime=not args.fast, loop=args.loop, channels=args.channels)
+        except DeviceError as e:
+            if not getattr(args, "wait_for_device", False):
+                raise
+            if backoff == 0.5:
+                print(f"sonolux: waiting for the input device ({e}); Ctrl-C to give up", file=sys.stderr, flush=True)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
+def announce_targets(engine, args) -> None:
+    """Say where OSC goes, and when a profile's own address is used, that it is."""
+    from ...status import describe_targets
+
+    print(describe_targets(engine.output_health()), file=sys.stderr)
+    if args.osc_profile and not args.osc:
+        print(f"sonolux: (that is the {args.osc_profile} profile's own address; aim it at your console "
+              f"with --osc HOST:PORT@{args.osc_profile})", file=sys.stderr)
 
 
 def run(args) -> int:
     from ...engine import Engine
     from ...imagery.cli import setup_live
-    from ...sources import open_source
     from ..runloop import run_engine
 
     spec = options.stream_spec(args)
     config = options.analysis_config(args)
     targets = options.osc_targets(args)
     control = options.control_address(args)  # checked before the device opens
-    source = open_source(args.input, spec, realtime=not args.fast, loop=args.loop, channels=args.channels)
+    window = window_args(args)
+    source = open_input(args, spec)
     models, inference = options.inference_setup(args)  # after the input: a typo in a device name fails fast
     engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
                     record_dir=args.record, record_audio=args.record_audio)
+    announce_targets(engine, args)
     control = start_control(engine, args) if control else None
     setup_live(engine, args)  # --images DIR: the image bank's folder
-    return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window_args(args),
-                      control=control)
+    return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window, control=control)
