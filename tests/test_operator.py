@@ -13,7 +13,6 @@ from conftest import run_sonolux, sonolux_cmd, wait_until
 from sonolux import ConfigError, Engine, StreamSpec
 from sonolux.outputs.osc import build_targets
 from sonolux.outputs.osc_config import load_profile
-from sonolux.outputs.osc_monitor import decode_stream
 from sonolux.sources import SynthSource
 
 SPEC = StreamSpec()
@@ -25,46 +24,19 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
-class TcpListener:
-    """A real TCP OSC peer (length-prefixed), collecting the addresses it receives."""
+class TcpMonitor:
+    """``sonolux osc monitor --tcp`` as the console: a real TCP OSC peer in its own process,
+    its printed lines collected by a reader thread."""
 
     def __init__(self, port: int):
-        self.addresses: list[str] = []
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", port))
-        self.srv.listen(1)
-        self.srv.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        from pythonosc.osc_packet import OscPacket
-
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.srv.accept()
-            except socket.timeout:
-                continue
-            conn.settimeout(0.2)
-            buf = bytearray()
-            while not self._stop.is_set():
-                try:
-                    chunk = conn.recv(65536)
-                except socket.timeout:
-                    continue
-                if not chunk:
-                    break
-                buf += chunk
-                for pkt in decode_stream(buf, "len"):
-                    self.addresses += [m.message.address for m in OscPacket(pkt).messages]
-            conn.close()
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(sonolux_cmd("osc", "monitor", "--tcp", "--port", str(port)),
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
 
     def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.srv.close()
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def test_refused_tcp_target_is_shown_and_recovers_when_a_listener_appears(tmp_path):
@@ -79,14 +51,14 @@ def test_refused_tcp_target_is_shown_and_recovers_when_a_listener_appears(tmp_pa
             assert health[0].last_error == "connection refused" and f":{port}" in health[0].name
             status = engine.status_args()
             assert status[9] == 1 and "refused (connection refused)" in status[10]
-            listener = TcpListener(port)
-            wait_until(lambda: engine.output_health()[0].state == "ok", 15, "the target connected")
-            wait_until(lambda: listener.addresses, 10, "messages at the listener")
+            listener = TcpMonitor(port)
+            wait_until(lambda: engine.output_health()[0].state == "ok", 30, "the target connected")
+            wait_until(lambda: listener.lines, 10, "messages at the listener")
             assert engine.status_args()[9] == 0 and engine.status_args()[10] == ""
     finally:
         if listener is not None:
             listener.close()
-    assert listener.addresses and all(a.startswith("/eos/") for a in listener.addresses)
+    assert listener.lines and all(line.split()[1].startswith("/eos/") for line in listener.lines)
 
 
 def test_run_names_its_targets_and_survives_unresolvable_and_refused_ones():
