@@ -1,5 +1,13 @@
-"""``sonolux analyze FILE``: run a file through the live analysis path (as fast as possible)
-and summarise it as the JSON document in docs/architecture.md (the ``analyze`` contract).
+"""Offline analysis: a file or an array through the live analysis path (as fast as possible),
+summarised as the JSON document in docs/architecture.md (the ``analyze`` contract; the same
+document ``sonolux analyze FILE --json`` prints)::
+
+    import numpy as np, sonolux
+    sr = 48000
+    t = np.arange(4 * sr) / sr
+    clicks = (np.sin(2 * np.pi * 1000 * t) * (t % 0.5 < 0.01)).astype(np.float32)  # 120 BPM
+    doc = sonolux.analyze(clicks, sr, models=None)
+    doc["tempo"]["bpm"], len(doc["onsets"])
 
 Mood and tags come from the same inference stage and worker as live, stepped in lockstep
 with the hops (a live run that keeps up computes the very same windows). Without models,
@@ -13,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
+from .config import number
+from .errors import ParameterError
 from .features.regions import RegionStage
 from .segment import Segmenter
 from .sources.file import load_audio
@@ -49,20 +59,43 @@ class Analysis:
     segmenter: Segmenter
 
 
-def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
-            models: dict | None = None, inference=None, segmenter: Segmenter | None = None) -> Analysis:
+def _signal(source, sample_rate: int | None, spec: StreamSpec) -> tuple[np.ndarray, str]:
+    """(mono float32 at the spec's rate, the document's ``file`` name) of a path or an array."""
+    if isinstance(source, (str, Path)):
+        return load_audio(source, spec.sample_rate), str(source)
+    if sample_rate is None:
+        raise ParameterError("analyze(array) needs its sample_rate, e.g. analyze(x, 48000)")
+    number(sample_rate, "sample_rate", integer=True, positive=True)
+    x = np.asarray(source, dtype=np.float32)
+    if x.ndim == 2:  # (frames, channels), like soundfile
+        x = x.mean(axis=1)
+    if x.ndim != 1 or x.shape[0] == 0:
+        raise ParameterError(f"analyze(array): shape {x.shape} must be (samples,) or (samples, channels)")
+    if not np.all(np.isfinite(x)):
+        raise ParameterError("analyze(array): the signal holds NaN or infinite samples")
+    if sample_rate != spec.sample_rate:
+        import soxr
+
+        x = soxr.resample(x, sample_rate, spec.sample_rate, quality="HQ")
+    return np.ascontiguousarray(x, dtype=np.float32), "<array>"
+
+
+def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | None = None,
+                 config: AnalysisConfig | None = None, models: dict | None = None, inference=None,
+                 segmenter: Segmenter | None = None) -> Analysis:
+    """:func:`analyze`, returning the frames, the signal and the segmenter too (for plots)."""
     from .analysis import Analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
     spec = spec or StreamSpec()
-    signal = load_audio(path, spec.sample_rate)
+    signal, name = _signal(source, sample_rate, spec)
     stage = worker = None
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
     segmenter = segmenter or Segmenter()
     analyzer = Analyzer(spec, config, inference_stage=stage, segmenter=segmenter)
     table = analyzer.analyze(signal, after_hop=worker.poll if worker else None)
-    doc = summarize(table, file=str(path), sample_rate=spec.sample_rate,
+    doc = summarize(table, file=name, sample_rate=spec.sample_rate,
                     duration_s=signal.shape[0] / spec.sample_rate)
     if worker is not None:
         doc.update(model_summary(worker.results, models))
@@ -70,9 +103,28 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
     return Analysis(doc, table, signal, segmenter)
 
 
+def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:
+    """The ``analyze`` document of an audio file path, or of an array with its sample rate.
+
+    ``models``: "default" loads the installed models (mood and tags; missing ones are left
+    out), None or {} runs without, or a dict task → OnnxModel. Other keywords (``spec``,
+    ``config``, ``inference``, ``segmenter``) as in :func:`run_analysis`.
+
+    >>> doc = sonolux.analyze("song.wav")                      # doctest: +SKIP
+    >>> doc = sonolux.analyze(x, 44100, models=None)            # doctest: +SKIP
+    >>> doc["tempo"], doc["beats"][:4], doc["emotion"]          # doctest: +SKIP
+    """
+    if isinstance(models, str) and models == "default":
+        from .inference.runtime import InferenceConfig, load_models
+
+        models, _warnings = load_models(kw.get("inference") or InferenceConfig())
+    return run_analysis(source, sample_rate, models=models, **kw).doc
+
+
 def analyze_file(path, **kw) -> dict:
-    """The ``analyze`` JSON document of ``path`` (see :func:`analyze` for the options)."""
-    return analyze(path, **kw).doc
+    """The ``analyze`` document of ``path`` with only the models given in ``models=``
+    (none by default; see :func:`run_analysis` for the options)."""
+    return run_analysis(path, **kw).doc
 
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
