@@ -26,7 +26,8 @@ from _common import machine, summary_ms, write_result
 
 from sonolux import Engine, StreamSpec
 from sonolux.outputs.osc import build_targets
-from sonolux.sources.base import AudioSource, BlockWriter
+from sonolux.ringbuffer import BlockWriter
+from sonolux.sources.base import AudioSource
 from sonolux.sources.synth import demo_track
 
 
