@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .imagery.cli import add_images_parser
 
     add_images_parser(sub)
+    # TEMPORARY (branch batch): the lead wires engine/app/commands/{batch,catalogue} into the
+    # command list at merge; drop these lines then.
+    from .app.commands import batch as _batch_cmd, catalogue as _catalogue_cmd
+
+    for _cmd in (_batch_cmd, _catalogue_cmd):
+        _cmd.add_parser(sub)
     return parser
 
 
@@ -530,6 +536,8 @@ def main(argv=None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="sonolux: %(message)s")
     try:
+        if hasattr(args, "run"):  # TEMPORARY (branch batch): engine/app/commands modules
+            return args.run(args)
         return COMMANDS[args.command](args)
     except SonoluxError as e:
         print(f"sonolux: error: {e}", file=sys.stderr)
