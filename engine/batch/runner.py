@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .. import __version__
 from ..errors import ParameterError, SonoluxError
 from .rows import TrackTask, failed_row, track_rows
 from .sources import content_hash, find_tracks
@@ -26,6 +28,7 @@ from .worker import AnalysisOptions, AnalysisWorker, analysis_version, resolve_m
 
 OBJECT_STORE_BYTES = 512 * 1024 * 1024  # results are small documents; leave the rest of /dev/shm
 START_TIMEOUT_S = 600.0  # no worker ready after this long: the cluster cannot place one
+START_GRACE_S = 30.0  # the first tracks wait this long for the other workers to come up
 
 
 @dataclass
@@ -115,6 +118,13 @@ def plan(paths: list[Path], done: dict, version: str, settings: BatchSettings,
     return todo, skipped, failed
 
 
+def _last_error_line(error: BaseException) -> str:
+    """The ``SomeError: message`` line at the bottom of a remote traceback."""
+    lines = [ln.strip() for ln in str(error).splitlines()]
+    found = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+    return found[-1] if found else _short(error)
+
+
 def _short(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text[:300] + ("…" if len(text) > 300 else "")
@@ -134,9 +144,11 @@ def start_ray(settings: BatchSettings, workers: int):
     if settings.ray_address:
         try:
             ray.init(address=settings.ray_address, **common)
-        except (ConnectionError, ValueError, RuntimeError) as e:
+        except (ConnectionError, ValueError, RuntimeError, ray.exceptions.RayError) as e:
+            hint = ("; is it running, and when it uses token authentication (Ray's default), "
+                    "are RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token) set?")
             raise ParameterError(f"--ray {settings.ray_address}: cannot join this Ray cluster "
-                                 f"({_short(e)})") from None
+                                 f"({_last_error_line(e)}){hint}") from None
     else:
         ray.init(address="local", num_cpus=workers * settings.options.threads,
                  include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
@@ -163,6 +175,8 @@ class _Pool:
         self.warnings: set = set()
         self.start_failures = 0
         self.waiting_since = time.monotonic()
+        self.first_ready = None
+        self.dispatching = False
         for _ in range(size):
             self.spawn()
 
@@ -192,6 +206,10 @@ class _Pool:
         try:
             info = self.ray.get(ref)
         except self.ray.exceptions.RayError as e:
+            if "error raised in its creation task" in str(e):  # an import or set-up error: deterministic
+                raise SonoluxError(f"a batch worker cannot start ({_last_error_line(e)}); every Ray "
+                                   "node needs sonolux with its batch extra, the same version as "
+                                   "here") from None
             self.start_failures += 1
             if self.start_failures > 3 * self.size:
                 raise SonoluxError(f"batch workers keep dying while starting ({_short(e)})") from None
@@ -199,6 +217,10 @@ class _Pool:
             return
         if info["error"]:
             raise SonoluxError(info["error"])
+        if info["version"] != __version__:
+            raise SonoluxError(f"a batch worker on node {info['node_id']} runs sonolux "
+                               f"{info['version']}, this driver {__version__}: install the same "
+                               "version on every node")
         for w in info["warnings"]:
             if w not in self.warnings:
                 self.warnings.add(w)
@@ -206,6 +228,15 @@ class _Pool:
         self.where[actor] = info["node_id"]
         self.idle.append(actor)
         self.waiting_since = time.monotonic()
+        self.first_ready = self.first_ready or self.waiting_since
+
+    def may_dispatch(self) -> bool:
+        """Whether tracks may go out: once every first worker answered (or START_GRACE_S
+        after the first did), so the work spreads over all nodes rather than piling onto the
+        worker that happened to load first."""
+        if not self.dispatching and self.idle:
+            self.dispatching = not self.starting or time.monotonic() - self.first_ready > START_GRACE_S
+        return self.dispatching
 
     def check_progress(self) -> None:
         if self.starting and not self.idle and not self.busy and \
@@ -285,7 +316,7 @@ def _analyse(settings, options, version, todo, buffer, report, worker_class) -> 
         with tqdm(total=len(todo), desc="analysing", unit="track", file=sys.stderr,
                   disable=not settings.progress, dynamic_ncols=True) as bar:
             while pending or pool.busy:
-                while pool.idle and pending:
+                while pool.idle and pending and pool.may_dispatch():
                     task = pending.popleft()
                     pool.submit(replace(task, attempts=task.attempts + 1))
                 for ref in pool.wait(timeout=1.0):

@@ -132,7 +132,8 @@ class AnalysisWorker:
 
     def ready(self) -> dict:
         """Where this worker runs and whether its models loaded (the driver asks once)."""
-        return {"node_id": _node_id(), "pid": os.getpid(), "models": sorted(self.models),
+        return {"node_id": _node_id(), "pid": os.getpid(), "version": __version__,
+                "models": sorted(self.models),
                 "warnings": self.warnings, "error": self.load_error}
 
     def analyze(self, path: str) -> dict:

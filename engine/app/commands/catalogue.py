@@ -65,7 +65,8 @@ def _cell(value) -> str:
     return str(value)
 
 
-def print_rows(names, rows, fmt: str, out=sys.stdout) -> None:
+def print_rows(names, rows, fmt: str, out=None) -> None:
+    out = out or sys.stdout
     if fmt == "json":
         for r in rows:
             print(json.dumps(dict(zip(names, r)), default=str), file=out)
