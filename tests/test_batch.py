@@ -85,25 +85,23 @@ def descendants(root: int) -> list[int]:
     return out
 
 
-def end_group(pgid: int, grace: float = 45.0) -> None:
-    """End a process group this test started: SIGTERM to its leader when it still runs (a
-    `ray start --block` then drains and stops its node) and wait for the group to empty;
+def end_groups(*pgids: int, grace: float = 45.0) -> None:
+    """End process groups this test started: SIGTERM to each leader that still runs (a
+    `ray start --block` then drains and stops its node) and wait for the groups to empty;
     SIGKILL what is left (what a killed driver's embedded Ray leaves behind: Ray's per-node
-    agents outlive a SIGKILLed driver and ignore SIGTERM); then check nothing runs."""
-    leader = _proc_stat(pgid)
-    if not (leader and leader["state"] != "Z"):
-        grace = 0.0
-    else:
-        os.kill(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_pids(pgid) and time.monotonic() < deadline:
+    agents outlive a SIGKILLed driver); then check nothing of them runs."""
+    alive = [g for g in pgids if (_proc_stat(g) or {}).get("state", "Z") != "Z"]
+    for g in alive:
+        os.kill(g, signal.SIGTERM)
+    deadline = time.monotonic() + (grace if alive else 0.0)
+    while any(group_pids(g) for g in pgids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in group_pids(pgid):
+    for pid in [p for g in pgids for p in group_pids(g)]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_for(lambda: not group_pids(pgid), 15, f"process group {pgid} to end")
+    wait_for(lambda: not any(group_pids(g) for g in pgids), 15, f"process groups {pgids} to end")
 
 
 def free_port() -> int:
@@ -275,7 +273,7 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
-        end_group(proc.pid)  # what the killed driver's embedded Ray left behind
+        end_groups(proc.pid)  # what the killed driver's embedded Ray left behind
     before = {r["path"]: r for r in read_rows(out)}
     assert 2 <= len(before) < len(tracks), (tmp_path / "first.log").read_text()
 
@@ -284,7 +282,7 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
     try:
         _, err = second.communicate(timeout=300)
     finally:
-        end_group(second.pid)
+        end_groups(second.pid)
     assert second.returncode == 0, err
     assert f"{len(before)} already in the catalogue" in err
     after = read_rows(out)
@@ -345,8 +343,7 @@ def test_batch_joins_a_two_node_cluster(ray_env, tmp_path):
         assert {r["node_id"] for r in rows} == set(found)  # rows from both nodes
         assert any(r["node_id"] == second_id for r in rows)
     finally:
-        for node in reversed(nodes):
-            end_group(node.pid)
+        end_groups(*(node.pid for node in nodes))
 
 
 # ------------------------------------------------------------------ pieces without Ray
@@ -375,3 +372,11 @@ def test_store_removes_uncommitted_parts(tmp_path):
         with pytest.raises(Exception, match="another sonolux batch"):
             with CatalogueStore(tmp_path).lock():
                 pass
+
+
+def test_live_engine_does_not_import_the_batch_stack():
+    code = ("import sys, sonolux, sonolux.engine, sonolux.cli as c; c.build_parser(); "
+            "print(sorted(m for m in ('ray', 'pyarrow', 'duckdb') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
