@@ -8,11 +8,11 @@ the driver's memory over a long batch.
   tempi, so every file is different), 22.05 kHz WAV, analysed with the models.
 * Sequential: one process loads the models once and calls the analysis (the function behind
   ``sonolux analyze``) on each track in turn; wall time includes the model loading.
-* Batch: ``sonolux batch DIR --out … --workers K`` as a subprocess (its own process group);
+* Batch: ``sonolux batch DIR --out … --workers K`` as a subprocess (its own session);
   wall time includes Ray's start-up and shut-down. "steady" is the rate between the first and
   the last row written (start-up excluded), from the rows' ``analyzed_at``.
 * CPU utilisation: CPU seconds of the measured processes (all processes of the batch's
-  process group, sampled from /proc every 0.25 s) / (wall seconds × cores).
+  session, sampled from /proc every 0.25 s) / (wall seconds × cores).
 * Memory: a batch of ``--memory-tracks`` one-second tracks with 2 workers; the driver's
   resident memory (VmRSS) sampled every 0.25 s, reported after the first part is written, at
   the end and at most.
@@ -74,8 +74,9 @@ def sequential(paths) -> dict:
             "cpu_s": round(cpu, 2), "cpu_utilisation": round(cpu / (wall * CORES), 3)}
 
 
-def _group_cpu(pgid: int, seen: dict) -> None:
-    """Latest utime+stime (s) of every process of the group, by pid (kept after it exits)."""
+def _session_cpu(sid: int, seen: dict) -> None:
+    """Latest utime+stime (s) of every process of the session, by pid (kept after it exits).
+    Ray gives each worker a process group of its own, inside the driver's session."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -84,7 +85,7 @@ def _group_cpu(pgid: int, seen: dict) -> None:
         except OSError:
             continue
         f = text[text.rindex(")") + 2:].split()
-        if int(f[2]) == pgid:
+        if int(f[3]) == sid:
             seen[int(entry)] = (int(f[11]) + int(f[12])) / TICK
 
 
@@ -99,7 +100,7 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def run_batch(folder: Path, out: Path, workers: int, extra=()) -> dict:
-    """One `sonolux batch` subprocess, sampled: wall, CPU of its process group, driver RSS."""
+    """One `sonolux batch` subprocess, sampled: wall, CPU of its session, driver RSS."""
     cmd = [sys.executable, "-m", "sonolux.cli", "batch", str(folder), "--out", str(out),
            "--workers", str(workers), "-q", *extra]
     seen: dict = {}
@@ -107,7 +108,7 @@ def run_batch(folder: Path, out: Path, workers: int, extra=()) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while proc.poll() is None:
-        _group_cpu(proc.pid, seen)
+        _session_cpu(proc.pid, seen)
         mb = _rss_mb(proc.pid)
         if mb is not None:
             rss.append((time.perf_counter() - t0, mb, len(list((out / "tracks").glob("part-*.parquet")))))

@@ -2,8 +2,9 @@
 `sonolux catalogue query` on what it wrote.
 
 Every Ray process a test starts is ended by the test: the embedded Ray by the batch itself
-(checked), the `sonolux batch` subprocesses and `ray start --block` nodes by their process
-group (each is started in a new session, so the group holds exactly what it spawned).
+(checked), the `sonolux batch` subprocesses and `ray start --block` nodes by their session
+(each is started in a new session, which then holds exactly what it spawned). `ray stop` is
+not used: it would stop every Ray on the machine, other users' included.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def _proc_stat(pid: int):
     except OSError:
         return None
     fields = text[text.rindex(")") + 2:].split()
-    return {"state": fields[0], "ppid": int(fields[1]), "pgrp": int(fields[2])}
+    return {"state": fields[0], "ppid": int(fields[1]), "session": int(fields[3])}
 
 
 def _live_pids():
@@ -69,8 +70,10 @@ def _live_pids():
                 yield int(entry), st
 
 
-def group_pids(pgid: int) -> list[int]:
-    return [pid for pid, st in _live_pids() if st["pgrp"] == pgid]
+def session_pids(sid: int) -> list[int]:
+    """The live processes of a session (Ray puts each worker into a process group of its
+    own, but they stay in the session of the process that started Ray)."""
+    return [pid for pid, st in _live_pids() if st["session"] == sid]
 
 
 def descendants(root: int) -> list[int]:
@@ -85,23 +88,24 @@ def descendants(root: int) -> list[int]:
     return out
 
 
-def end_groups(*pgids: int, grace: float = 45.0) -> None:
-    """End process groups this test started: SIGTERM to each leader that still runs (a
-    `ray start --block` then drains and stops its node) and wait for the groups to empty;
-    SIGKILL what is left (what a killed driver's embedded Ray leaves behind: Ray's per-node
-    agents outlive a SIGKILLed driver); then check nothing of them runs."""
-    alive = [g for g in pgids if (_proc_stat(g) or {}).get("state", "Z") != "Z"]
-    for g in alive:
-        os.kill(g, signal.SIGTERM)
+def end_sessions(*sids: int, grace: float = 45.0) -> None:
+    """End sessions this test started (each subprocess is started in a session of its own):
+    SIGTERM to each leader that still runs (a `ray start --block` then drains and stops its
+    node) and wait for the sessions to empty; SIGKILL what is left (what a killed driver's
+    embedded Ray leaves behind: Ray's per-node agents outlive a SIGKILLed driver); then check
+    nothing of them runs."""
+    alive = [s for s in sids if (_proc_stat(s) or {}).get("state", "Z") != "Z"]
+    for s in alive:
+        os.kill(s, signal.SIGTERM)
     deadline = time.monotonic() + (grace if alive else 0.0)
-    while any(group_pids(g) for g in pgids) and time.monotonic() < deadline:
+    while any(session_pids(s) for s in sids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in [p for g in pgids for p in group_pids(g)]:
+    for pid in [p for s in sids for p in session_pids(s)]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_for(lambda: not any(group_pids(g) for g in pgids), 15, f"process groups {pgids} to end")
+    wait_for(lambda: not any(session_pids(s) for s in sids), 15, f"sessions {sids} to end")
 
 
 def free_port() -> int:
@@ -273,7 +277,7 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
-        end_groups(proc.pid)  # what the killed driver's embedded Ray left behind
+        end_sessions(proc.pid)  # what the killed driver's embedded Ray left behind
     before = {r["path"]: r for r in read_rows(out)}
     assert 2 <= len(before) < len(tracks), (tmp_path / "first.log").read_text()
 
@@ -282,7 +286,7 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
     try:
         _, err = second.communicate(timeout=300)
     finally:
-        end_groups(second.pid)
+        end_sessions(second.pid)
     assert second.returncode == 0, err
     assert f"{len(before)} already in the catalogue" in err
     after = read_rows(out)
@@ -343,7 +347,7 @@ def test_batch_joins_a_two_node_cluster(ray_env, tmp_path):
         assert {r["node_id"] for r in rows} == set(found)  # rows from both nodes
         assert any(r["node_id"] == second_id for r in rows)
     finally:
-        end_groups(*(node.pid for node in nodes))
+        end_sessions(*(node.pid for node in nodes))
 
 
 # ------------------------------------------------------------------ pieces without Ray

@@ -16,6 +16,7 @@ import re
 import sys
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -141,6 +142,28 @@ def start_ray(settings: BatchSettings, workers: int):
     logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
         lambda record: not record.getMessage().startswith("Token authentication is enabled"))
     common = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+    with _keep_sigterm_handler():
+        _init(ray, settings, workers, common)
+    return True
+
+
+@contextmanager
+def _keep_sigterm_handler():
+    """ray.init installs a SIGTERM handler that exits at once; keep the caller's (the CLI's
+    turns SIGTERM into the same clean stop as Ctrl-C: flush the finished rows, stop Ray)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _init(ray, settings: BatchSettings, workers: int, common: dict) -> None:
     if settings.ray_address:
         try:
             ray.init(address=settings.ray_address, **common)
@@ -153,7 +176,6 @@ def start_ray(settings: BatchSettings, workers: int):
         ray.init(address="local", num_cpus=workers * settings.options.threads,
                  include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
                  _node_ip_address="127.0.0.1", **common)
-    return True
 
 
 class _Pool:
