@@ -212,6 +212,13 @@ def test_one_row_per_track_and_bad_input_recorded(local_batch):
     assert corrupt["status"] == "failed" and "cannot read audio" in corrupt["error"]
     assert crash["status"] == "failed" and "died 2 times" in crash["error"] and crash["attempts"] == 2
     assert b["report"].ok == 5 and b["report"].failed == 3
+    # every worker ran its pools with the threads it reserved (1): Numba and onnxruntime
+    infos = b["report"].worker_info
+    assert len(infos) >= 2 and all(i["models"] for i in infos)
+    for info in infos:
+        t = info["threads"]
+        assert t["numba"] == t["numba_pool"] == 1, t
+        assert all(t[f"onnx_{m}"] == [1, 1] for m in info["models"]), t
     # the tracks differ in tempo, so the rows do too
     assert len({rows[str(p)]["bpm"] for p in b["good"][:3]}) == 3
     assert len({r["worker_pid"] for r in rows.values() if r["worker_pid"]}) >= 2  # both workers did work

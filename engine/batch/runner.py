@@ -62,6 +62,7 @@ class BatchReport:
     version: str = ""
     nodes: set = field(default_factory=set)
     failures: list = field(default_factory=list)  # (path, error)
+    worker_info: list = field(default_factory=list)  # each started worker's ready() answer
 
     @property
     def analysed(self) -> int:
@@ -181,7 +182,7 @@ def _init(ray, settings: BatchSettings, workers: int, common: dict) -> None:
 class _Pool:
     """Analysis actors, each busy with at most one track; a dead one is replaced."""
 
-    def __init__(self, worker_class, options: AnalysisOptions, size: int):
+    def __init__(self, worker_class, options: AnalysisOptions, size: int, report: BatchReport):
         import ray
 
         self.ray = ray
@@ -190,6 +191,7 @@ class _Pool:
             max_task_retries=0, runtime_env={"env_vars": thread_env(options.threads)})
         self.options = options
         self.size = size
+        self.report = report
         self.idle: deque = deque()
         self.starting: dict = {}  # ready() ref -> actor
         self.busy: dict = {}  # analyze() ref -> (task, actor)
@@ -248,6 +250,7 @@ class _Pool:
                 self.warnings.add(w)
                 print(f"sonolux: warning: {w}", file=sys.stderr)
         self.where[actor] = info["node_id"]
+        self.report.worker_info.append(info)
         self.idle.append(actor)
         self.waiting_since = time.monotonic()
         self.first_ready = self.first_ready or self.waiting_since
@@ -333,7 +336,7 @@ def _analyse(settings, options, version, todo, buffer, report, worker_class) -> 
                   f"{capacity}; using {capacity}", file=sys.stderr)
             workers = capacity
         report.workers = workers = min(workers, len(todo))
-        pool = _Pool(worker_class, options, workers)
+        pool = _Pool(worker_class, options, workers, report)
         pending = deque(todo)
         with tqdm(total=len(todo), desc="analysing", unit="track", file=sys.stderr,
                   disable=not settings.progress, dynamic_ncols=True) as bar:

@@ -131,8 +131,15 @@ class AnalysisWorker:
                 self.load_error = str(e)
 
     def ready(self) -> dict:
-        """Where this worker runs and whether its models loaded (the driver asks once)."""
-        return {"node_id": _node_id(), "pid": os.getpid(), "version": __version__,
+        """Where this worker runs, whether its models loaded and the thread counts it runs
+        with (the driver asks once)."""
+        import numba
+
+        threads = {"numba": numba.get_num_threads(), "numba_pool": numba.config.NUMBA_NUM_THREADS}
+        for task, model in self.models.items():
+            opts = model.session.get_session_options()
+            threads[f"onnx_{task}"] = [opts.intra_op_num_threads, opts.inter_op_num_threads]
+        return {"node_id": _node_id(), "pid": os.getpid(), "version": __version__, "threads": threads,
                 "models": sorted(self.models),
                 "warnings": self.warnings, "error": self.load_error}
 
