@@ -391,3 +391,28 @@ def test_live_engine_does_not_import_the_batch_stack():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_catalogue_shows_the_newest_row_per_path(tmp_path):
+    """After --force or a change of content a path has two rows; queries see the newest."""
+    from datetime import datetime, timedelta, timezone
+
+    from sonolux.batch.catalogue import Catalogue
+    from sonolux.batch.rows import TrackTask, track_rows
+
+    store = CatalogueStore(tmp_path)
+    doc = {"sample_rate": 48000, "duration_s": 4.0, "frames": 750, "name": "x.wav",
+           "tempo": {"bpm": 120.0, "confidence": 0.8}, "beats": [0.5, 1.0], "onsets": [0.5],
+           "emotion": None, "tags": {}, "timeline": [], "regions": []}
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    for i, bpm in enumerate((120.0, 96.0)):
+        task = TrackTask(str(tmp_path / "x.wav"), 10, 1, f"hash{i}")
+        row, timeline = track_rows(task, "v", {"doc": {**doc, "tempo": {"bpm": bpm, "confidence": 0.8}},
+                                               "error": None, "node_id": "n", "pid": 1, "seconds": 0.1})
+        row["analyzed_at"] = t0 + timedelta(hours=i)
+        store.write_part([row], timeline)
+    assert len(read_rows(tmp_path)) == 2
+    cat = Catalogue(tmp_path)
+    names, rows = cat.query(columns=["path", "bpm", "content_hash"])
+    assert rows == [(str(tmp_path / "x.wav"), 96.0, "hash1")]
+    assert store.done()[str(tmp_path / "x.wav")].content_hash == "hash1"

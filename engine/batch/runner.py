@@ -293,9 +293,12 @@ def run_batch(settings: BatchSettings, *, worker_class=AnalysisWorker) -> BatchR
     start = time.perf_counter()
     options = resolve_model_dir(settings.options)
     version = analysis_version(options)
+    paths = find_tracks(settings.sources)  # a wrong source fails before DIR is created
+    if not paths:
+        raise ParameterError(f"no audio files in {', '.join(map(str, settings.sources))} (folders "
+                             "and globs contribute files with an audio suffix: .wav, .flac, .mp3, …)")
     store = CatalogueStore(settings.out_dir)
     with store.lock():
-        paths = find_tracks(settings.sources)
         report = BatchReport(found=len(paths), version=version)
         with tqdm(total=len(paths), desc="checking", unit="file", leave=False, file=sys.stderr,
                   disable=not settings.progress or len(paths) < 200) as bar:
