@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 QUADRANT_MOODS = {"Q1": "happy", "Q2": "tense", "Q3": "sad", "Q4": "calm"}
 TOP_TAGS = 5
@@ -76,8 +77,6 @@ def _identity(task: TrackTask, version: str, at: datetime) -> dict:
 
 def _base_row(task: TrackTask, version: str, status: str, error: str | None, *, node_id=None,
               pid=None, seconds=None) -> dict:
-    from pathlib import Path
-
     return {**_identity(task, version, now_utc()), "name": Path(task.path).name,
             "size_bytes": task.size, "mtime_ns": task.mtime_ns, "status": status, "error": error,
             "attempts": task.attempts, "node_id": node_id, "worker_pid": pid, "analysis_s": seconds}
