@@ -279,8 +279,11 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
     log = open(tmp_path / "first.log", "w")
     proc = subprocess.Popen(cmd, env=ray_env, start_new_session=True, stdout=log, stderr=log)
     try:
-        wait_for(lambda: proc.poll() is None and len(list((out / "tracks").glob("part-*.parquet"))) >= 2,
-                 180, "two committed parts")
+        def two_parts_committed():
+            assert proc.poll() is None, "the batch ended before the kill: " + (tmp_path / "first.log").read_text()
+            return len(list((out / "tracks").glob("part-*.parquet"))) >= 2
+
+        wait_for(two_parts_committed, 180, "two committed parts")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

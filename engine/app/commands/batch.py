@@ -90,19 +90,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _options(args):
-    from ...analysis import AnalysisConfig
     from ...batch.worker import AnalysisOptions
     from ...inference.runtime import InferenceConfig
-    from ...processors.bands import bands_from_edges
-    from ...spec import StreamSpec
+    from ..options import analysis_config, stream_spec
 
     if not 0 < args.inference_every <= 30:
         raise ParameterError(f"--inference-every={args.inference_every} must be within 0..30 seconds")
     if args.model_threads < 1:
         raise ParameterError(f"--model-threads={args.model_threads} must be at least 1")
-    spec = StreamSpec(sample_rate=args.samplerate, block_size=args.blocksize, channels=1,
-                      n_fft=args.n_fft, hop=args.hop)
-    config = AnalysisConfig(bands=bands_from_edges(args.bands)) if args.bands else AnalysisConfig()
+    spec, config = stream_spec(args), analysis_config(args)
     inference = InferenceConfig(model_dir=args.models, device=args.device, threads=args.model_threads,
                                 every_s=args.inference_every, smoothing=args.smoothing)
     return AnalysisOptions(spec=spec, config=config, inference=inference,
