@@ -163,6 +163,8 @@ def engine_controls(engine) -> dict:
         state.blackout = (not state.blackout) if on is None else bool(_number("blackout", on, 0, 1))
         if engine.osc is not None:
             engine.osc.blackout = state.blackout
+        for out in getattr(engine, "extra_outputs", ()):
+            out.blackout = state.blackout
         if engine.blackout_handler is not None:
             engine.blackout_handler(state.blackout)
 

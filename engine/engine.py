@@ -86,6 +86,7 @@ class Engine:
         self.osc = None
         if osc_targets:
             self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send, status=self.status_args)
+        self.extra_outputs: list = []  # rig outputs (DMX, MIDI, OS2L, Link): see add_output
         self.recorder = None
         if record_dir is not None:
             self.recorder = Recorder(record_dir, self.analyzer.layout, spec, audio=record_audio)
@@ -96,6 +97,18 @@ class Engine:
         self.input_losses = 0
         self._supervisor = None
         self._supervisor_stop = threading.Event()
+
+    def add_output(self, output) -> None:
+        """Add an output that reads ``self.mailbox`` (``outputs.rig_options.build_rig_outputs``).
+        It needs ``start()``, ``stop()``, a ``blackout`` attribute and ``health()``; the
+        engine starts it with the analysis, stops it last and reports its health."""
+        if self._started:
+            raise SonoluxError("add outputs before the engine starts")
+        self.extra_outputs.append(output)
+
+    def output_health(self) -> list:
+        """Health records (name, transport, state, last error, rate) of the rig outputs."""
+        return [out.health() for out in self.extra_outputs]
 
     def _supervise(self) -> None:
         """Watch a live input: when its stream dies (unplugged, server restarted) log it
@@ -133,6 +146,8 @@ class Engine:
             self.inference.start()
         if self.osc:
             self.osc.start()
+        for out in self.extra_outputs:
+            out.start()
         if hasattr(self.source, "rate_listener"):
             self.source.rate_listener = self.worker.set_input_rate
         try:
@@ -196,6 +211,8 @@ class Engine:
                 # let the sender flush the last frame's changes
                 self.osc.poll_once()
                 self.osc.stop()
+            for out in self.extra_outputs:
+                out.stop()
             if self.recorder is not None:
                 self.recorder.close()
 

@@ -47,11 +47,15 @@ def length_prefix(packet: bytes) -> bytes:
 
 
 class UdpTransport:
-    def __init__(self, host: str, port: int, ttl: int = 1):
+    """``bind``: a local address to send from (for multicast it also picks the interface)."""
+
+    def __init__(self, host: str, port: int, ttl: int = 1, bind: str = ""):
         info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         self.address = info[4]
         self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+        if bind:
+            self.sock.bind((bind, 0))
         try:
             ip = ipaddress.ip_address(self.address[0])
         except ValueError:
@@ -61,16 +65,20 @@ class UdpTransport:
         if ip is not None and ip.is_multicast:
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            if bind:
+                self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(bind))
         self.sent = 0
         self.errors = 0
+        self.last_error = ""
 
     def send(self, packet: bytes) -> bool:
         try:
             self.sock.sendto(packet, self.address)
             self.sent += 1
             return True
-        except OSError:  # BlockingIOError, ICMP refusals, network down
+        except OSError as e:  # BlockingIOError, ICMP refusals, network down
             self.errors += 1
+            self.last_error = f"{self.address[0]}:{self.address[1]}: {e.strerror or e}"
             return False
 
     def poll(self) -> None:

@@ -1,0 +1,101 @@
+"""Command-line options for the rig outputs (DMX, MIDI, OS2L, Ableton Link) and the one
+function that builds them, so the CLI only needs two calls:
+
+>>> parser = argparse.ArgumentParser()                      # doctest: +SKIP
+>>> add_rig_options(parser)                                 # doctest: +SKIP
+>>> args = parser.parse_args(["--dmx", "sacn:1", "--dmx-map", "wash"])    # doctest: +SKIP
+>>> for out in build_rig_outputs(args, engine.mailbox):     # doctest: +SKIP
+...     engine.add_output(out)
+
+Every bad value is a ``SonoluxError`` naming the option and the value.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+
+from ..errors import ParameterError
+from .dmx_config import UNIVERSE_RANGE, DmxTarget, FixtureMap, load_map
+
+DEFAULT_DMX_MAP = "wash"
+DMX_HELP = ("send DMX: sacn:UNIVERSE (multicast), sacn:UNIVERSE@HOST (unicast), artnet:HOST:UNIVERSE "
+            "(HOST x.x.x.255 broadcasts); repeat for more universes")
+
+
+def add_rig_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("rig outputs (DMX, MIDI, OS2L, Ableton Link)")
+    g.add_argument("--dmx", action="append", default=[], metavar="TARGET", help=DMX_HELP)
+    g.add_argument("--dmx-map", metavar="NAME|FILE", default=None,
+                   help=f"fixture map: a shipped name or a .toml file (default {DEFAULT_DMX_MAP}; "
+                        "its [[target]] entries are used when no --dmx is given)")
+    g.add_argument("--dmx-rate", type=float, default=None, metavar="HZ",
+                   help="DMX frames per second (default: the map's rate_hz, 44)")
+    g.add_argument("--dmx-priority", type=int, default=None, metavar="P", help="sACN priority 0..200 (default 100)")
+    g.add_argument("--dmx-bind", default="", metavar="ADDR",
+                   help="local address to send DMX from (picks the network interface for multicast)")
+
+
+def _resolve(host: str, what: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0]
+    except socket.gaierror as e:
+        raise ParameterError(f"{what}: cannot resolve host {host!r} ({e.strerror})") from None
+
+
+def _universe(text: str, protocol: str, what: str) -> int:
+    lo, hi = UNIVERSE_RANGE[protocol]
+    try:
+        u = int(text)
+    except ValueError:
+        raise ParameterError(f"{what}: universe {text!r} is not a number") from None
+    if not lo <= u <= hi:
+        raise ParameterError(f"{what}: universe {u} is outside {lo}..{hi} for {protocol}")
+    return u
+
+
+def parse_dmx_target(text: str, *, priority: int = 100, bind: str = "") -> DmxTarget:
+    """``sacn:UNIVERSE[@HOST]`` or ``artnet:HOST:UNIVERSE`` → a DmxTarget."""
+    what = f"--dmx {text!r}"
+    protocol, sep, rest = text.partition(":")
+    if protocol == "sacn" and sep:
+        uni, _, host = rest.partition("@")
+        return DmxTarget("sacn", _universe(uni, "sacn", what), _resolve(host, what) if host else "",
+                         priority=priority, bind=bind)
+    if protocol == "artnet" and sep:
+        host, sep2, uni = rest.rpartition(":")
+        if not sep2 or not host:
+            raise ParameterError(f"{what} must look like artnet:HOST:UNIVERSE, e.g. artnet:10.0.0.7:0")
+        return DmxTarget("artnet", _universe(uni, "artnet", what), _resolve(host, what), priority=priority, bind=bind)
+    raise ParameterError(f"{what} must look like sacn:UNIVERSE, sacn:UNIVERSE@HOST or artnet:HOST:UNIVERSE")
+
+
+def dmx_targets(args, fmap: FixtureMap) -> list[DmxTarget]:
+    """The ``--dmx`` targets, or the map's ``[[target]]`` entries when none is given."""
+    if args.dmx_priority is not None and not 0 <= args.dmx_priority <= 200:
+        raise ParameterError(f"--dmx-priority {args.dmx_priority} is outside 0..200")
+    priority = fmap.priority if args.dmx_priority is None else args.dmx_priority
+    if args.dmx:
+        return [parse_dmx_target(t, priority=priority, bind=args.dmx_bind) for t in args.dmx]
+    return list(fmap.targets)
+
+
+def build_rig_outputs(args, mailbox, *, on_dmx_send=None) -> list:
+    """The rig outputs the parsed options ask for, ready for ``Engine.add_output``."""
+    outputs = []
+    if args.dmx or args.dmx_map:
+        from .dmx_output import DmxOutput
+
+        fmap = load_map(args.dmx_map or DEFAULT_DMX_MAP)
+        targets = dmx_targets(args, fmap)
+        if not targets:
+            raise ParameterError(f"--dmx-map {args.dmx_map}: no --dmx target given and the map has no [[target]]")
+        if args.dmx_rate is not None and not 1 <= args.dmx_rate <= 100:
+            raise ParameterError(f"--dmx-rate {args.dmx_rate:g} is outside 1..100 Hz")
+        outputs += [DmxOutput(mailbox, fmap, t, rate_hz=args.dmx_rate, on_send=on_dmx_send) for t in targets]
+    return outputs
