@@ -34,6 +34,12 @@ def add_rig_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--dmx-priority", type=int, default=None, metavar="P", help="sACN priority 0..200 (default 100)")
     g.add_argument("--dmx-bind", default="", metavar="ADDR",
                    help="local address to send DMX from (picks the network interface for multicast)")
+    g.add_argument("--midi-clock", metavar="PORT", default=None,
+                   help="MIDI clock (24 ppqn, start/stop/song position) locked to the tracked beat: an existing "
+                        "output port by (part of) its name, or virtual:NAME to create one")
+    g.add_argument("--midi-notes", metavar="PORT", default=None,
+                   help="MIDI notes for beat and onsets (GM drums, channel 10) and CC 20-26 for level, bands "
+                        "and mood (channel 1): PORT or virtual:NAME")
 
 
 def _resolve(host: str, what: str) -> str:
@@ -86,8 +92,19 @@ def dmx_targets(args, fmap: FixtureMap) -> list[DmxTarget]:
 
 
 def build_rig_outputs(args, mailbox, *, on_dmx_send=None) -> list:
-    """The rig outputs the parsed options ask for, ready for ``Engine.add_output``."""
-    outputs = []
+    """The rig outputs the parsed options ask for, ready for ``Engine.add_output``. When one
+    cannot be built (a bad value, a missing port) those already built are closed again."""
+    outputs: list = []
+    try:
+        _build(args, mailbox, on_dmx_send, outputs)
+    except BaseException:
+        for out in outputs:
+            out.stop()
+        raise
+    return outputs
+
+
+def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
     if args.dmx or args.dmx_map:
         from .dmx_output import DmxOutput
 
@@ -97,5 +114,12 @@ def build_rig_outputs(args, mailbox, *, on_dmx_send=None) -> list:
             raise ParameterError(f"--dmx-map {args.dmx_map}: no --dmx target given and the map has no [[target]]")
         if args.dmx_rate is not None and not 1 <= args.dmx_rate <= 100:
             raise ParameterError(f"--dmx-rate {args.dmx_rate:g} is outside 1..100 Hz")
-        outputs += [DmxOutput(mailbox, fmap, t, rate_hz=args.dmx_rate, on_send=on_dmx_send) for t in targets]
-    return outputs
+        for t in targets:
+            outputs.append(DmxOutput(mailbox, fmap, t, rate_hz=args.dmx_rate, on_send=on_dmx_send))
+    if args.midi_clock or args.midi_notes:
+        from .midi import MidiClock, MidiNotes, open_midi_output
+
+        if args.midi_clock:
+            outputs.append(MidiClock(mailbox, open_midi_output(args.midi_clock)))
+        if args.midi_notes:
+            outputs.append(MidiNotes(mailbox, open_midi_output(args.midi_notes)))

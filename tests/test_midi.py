@@ -1,0 +1,166 @@
+"""MIDI out through real ports: a private JACK server (``jackd -d dummy``) carries sonolux's
+virtual ports to a mido input in the test — the ALSA sequencer is used instead where the
+kernel offers one. Clock: 24 ppqn at the tracked 120 BPM (mean tick interval and jitter
+from the received stream), Song Position + Start, Stop on shutdown. Notes on the beat and
+the kick, CC for the level. Start / stop / continue and an unknown port without ports."""
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from rig_peers import wait_for
+from sonolux import Engine, StreamSpec
+from sonolux.engine import make_analyzer
+from sonolux.errors import DeviceError
+from sonolux.frame import Mailbox
+from sonolux.outputs.midi import PPQN, MidiClock, MidiNotes, open_midi_output
+from sonolux.sources import SynthSource
+
+mido = pytest.importorskip("mido")
+JACK_SERVER = "sonolux-test"
+
+
+@pytest.fixture(scope="module")
+def midi_system():
+    """The MIDI system the ports go through: ALSA if /dev/snd/seq exists, else private JACK."""
+    if os.path.exists("/dev/snd/seq"):
+        mido.set_backend("mido.backends.rtmidi/LINUX_ALSA")
+        yield "alsa"
+        return
+    if shutil.which("jackd") is None:
+        pytest.skip("no ALSA sequencer (/dev/snd/seq missing) and no JACK server (apt-get install jackd2)")
+    os.environ["JACK_DEFAULT_SERVER"] = JACK_SERVER
+    proc = subprocess.Popen(["jackd", "-n", JACK_SERVER, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mido.set_backend("mido.backends.rtmidi/UNIX_JACK")
+
+    def up():
+        try:
+            mido.open_output("probe", virtual=True).close()
+            return True
+        except Exception:
+            return proc.poll() is not None  # died: fall through to the assert
+    wait_for(up, 10, "jackd")
+    assert proc.poll() is None, "jackd exited"
+    yield "jack"
+    proc.terminate()
+    proc.wait(5)
+    mido.set_backend("mido.backends.rtmidi")
+
+
+class Receiver:
+    """A mido input connected to sonolux's port; keeps (arrival time, message)."""
+
+    def __init__(self, port_name: str):
+        name = wait_for(lambda: next((n for n in mido.get_input_names() if port_name in n), None), 5,
+                        f"port {port_name!r} to appear")
+        self.got = []
+        self.port = mido.open_input(name, callback=lambda m: self.got.append((time.perf_counter(), m)))
+
+    def of(self, *types):
+        return [(t, m) for t, m in self.got if m.type in types]
+
+    def close(self):
+        self.port.close()
+
+
+def demo_engine():
+    spec = StreamSpec()
+    return Engine(spec, SynthSource("", spec.sample_rate, spec.block_size))  # 120 BPM demo
+
+
+def test_clock_follows_the_tracked_tempo(midi_system):
+    engine = demo_engine()
+    engine.add_output(MidiClock(engine.mailbox, open_midi_output("virtual:sonolux clock")))
+    with engine:
+        rx = Receiver("sonolux clock")
+        wait_for(lambda: len(rx.of("clock")) >= 8 * PPQN, 20, "8 beats of MIDI clock")
+        clock = engine.extra_outputs[0]
+        health = clock.health()
+    time.sleep(0)  # the engine is stopped: Stop was the last message
+    wait_for(lambda: rx.got and rx.got[-1][1].type == "stop", 2, "Stop after the engine stops")
+    rx.close()
+    kinds = [m.type for _, m in rx.got]
+    assert kinds[:3] == ["songpos", "start", "clock"] and rx.got[0][1].pos == 0
+    ticks = np.array([t for t, _ in rx.of("clock")])
+    steady = np.diff(ticks[2 * PPQN:])  # after the first two beats of phase settling
+    assert len(steady) >= 4 * PPQN
+    bpm = 60.0 / (PPQN * steady.mean())
+    assert bpm == pytest.approx(120.0, abs=1.0), bpm
+    per_beat = np.diff(ticks[2 * PPQN::PPQN])  # 24 ticks = one beat = 0.5 s
+    assert np.all(np.abs(per_beat - 0.5) < 0.05), per_beat
+    assert health.state == "running" and health.errors == 0
+    assert clock.jitter_ms()["ticks"] >= 8 * PPQN
+
+
+def test_notes_on_beats_and_cc_for_level(midi_system):
+    engine = demo_engine()
+    engine.add_output(MidiNotes(engine.mailbox, open_midi_output("virtual:sonolux notes")))
+    with engine:
+        rx = Receiver("sonolux notes")
+        wait_for(lambda: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6, 20, "6 beat notes")
+    wait_for(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2, "every note released")
+    rx.close()
+    beats = np.array([t for t, m in rx.of("note_on") if m.note == 37 and m.channel == 9])
+    assert np.median(np.diff(beats)) == pytest.approx(0.5, abs=0.05)
+    kicks = [m for _, m in rx.of("note_on") if m.note == 36]
+    assert kicks and all(m.velocity == 100 for m in kicks)
+    levels = [m.value for _, m in rx.of("control_change") if m.control == 20]
+    assert len(levels) > 10 and max(levels) > 60 and len(set(levels)) > 5
+
+
+class FakePort:
+    name = "fake"
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, m):
+        self.sent.append(m)
+
+    def close(self):
+        pass
+
+
+def test_start_stop_continue_with_the_tracker_lock():
+    layout = make_analyzer(StreamSpec()).layout
+    box = Mailbox(layout)
+    clock = MidiClock(box, FakePort(), stop_after_s=1.0)
+
+    def publish(bpm, phase, now):
+        f = box.begin()
+        f.values[layout.scalars["bpm"]], f.values[layout.scalars["beat_phase"]] = bpm, phase
+        box.publish(f)
+        f.wall_time = now
+
+    t = 100.0
+    publish(0.0, 0.0, t)
+    clock.poll_once(t)
+    assert clock.port.sent == []  # not locked: silent
+    publish(120.0, 0.5, t)  # locked, half-way to the next beat
+    clock.poll_once(t)
+    assert [m.type for m in clock.port.sent] == ["songpos", "start"]
+    first = clock._next
+    assert first == pytest.approx(t + 0.25)  # the first tick on the next beat
+    for k in range(48):  # two beats, stepping exactly on each deadline
+        clock.poll_once(clock._next)
+    assert [m.type for m in clock.port.sent].count("clock") == 48
+    assert clock._next - first == pytest.approx(2 * 0.5, rel=0.02)
+    now = clock._next
+    publish(0.0, 0.0, now)  # the tracker loses the tempo …
+    while clock.clock_running:
+        clock.poll_once(now)
+        now += 0.01
+    assert clock.port.sent[-1].type == "stop" and now - clock._next < 1.2
+    publish(120.0, 0.0, now)  # … and finds it again
+    clock.poll_once(now)
+    assert [m.type for m in clock.port.sent[-2:]] == ["songpos", "continue"]
+    assert clock.port.sent[-2].pos >= 48 // 6
+
+
+def test_unknown_port_is_one_clear_error(midi_system):
+    with pytest.raises(DeviceError, match=r"no MIDI output port matches 'Volca Beats'; available: .*virtual:Volca Beats"):
+        open_midi_output("Volca Beats")
