@@ -92,8 +92,9 @@ class TcpTransport:
     """Stream transport with a bounded send buffer and non-blocking (re)connects."""
 
     def __init__(self, host: str, port: int, framing: str = "len"):
+        """``framing``: "len" (OSC 1.0), "slip" (OSC 1.1) or "raw" (bytes as they are: OS2L)."""
         self.host, self.port = host, port
-        self.frame = slip_encode if framing == "slip" else length_prefix
+        self.frame = slip_encode if framing == "slip" else length_prefix if framing == "len" else bytes
         self.sock: socket.socket | None = None
         self.connected = False
         self.out = bytearray()

@@ -40,6 +40,9 @@ def add_rig_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-notes", metavar="PORT", default=None,
                    help="MIDI notes for beat and onsets (GM drums, channel 10) and CC 20-26 for level, bands "
                         "and mood (channel 1): PORT or virtual:NAME")
+    g.add_argument("--os2l", action="append", nargs="?", const="dns-sd", default=[], metavar="HOST:PORT",
+                   help="OS2L beat events (JSON over TCP) to DMX software: alone, to every _os2l._tcp service "
+                        "found on DNS-SD; with HOST:PORT, to that peer (QLC+ listens on 9996); repeatable")
 
 
 def _resolve(host: str, what: str) -> str:
@@ -63,6 +66,14 @@ def _universe(text: str, protocol: str, what: str) -> int:
     if not lo <= u <= hi:
         raise ParameterError(f"{what}: universe {u} is outside {lo}..{hi} for {protocol}")
     return u
+
+
+def parse_host_port(text: str, option: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (address, port); the shared ``config.parse_host_port`` once it exists."""
+    host, sep, port_s = text.rpartition(":")
+    if not sep or not host or not port_s.isdigit() or not 1 <= int(port_s) <= 65535:
+        raise ParameterError(f"{option} {text!r} must look like HOST:PORT with a port in 1..65535, e.g. 127.0.0.1:9996")
+    return _resolve(host, f"{option} {text!r}"), int(port_s)
 
 
 def parse_dmx_target(text: str, *, priority: int = 100, bind: str = "") -> DmxTarget:
@@ -123,3 +134,8 @@ def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
             outputs.append(MidiClock(mailbox, open_midi_output(args.midi_clock)))
         if args.midi_notes:
             outputs.append(MidiNotes(mailbox, open_midi_output(args.midi_notes)))
+    if args.os2l:
+        from .os2l import Os2lOutput
+
+        peers = [parse_host_port(p, "--os2l") for p in args.os2l if p != "dns-sd"]
+        outputs.append(Os2lOutput(mailbox, peers=peers, discover="dns-sd" in args.os2l))
