@@ -12,8 +12,11 @@ DEV=0
 # (null sinks) for capture tests and loopback; liblo-tools: oscdump/oscsend, real OSC peers;
 # libosmesa6: headless OpenGL; fluidsynth + timgm6mb-soundfont: MIDI rendering; ffmpeg: video.
 PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins liblo-tools libosmesa6 fluidsynth timgm6mb-soundfont ffmpeg"
-# --dev: wallpapers are the offline image material of the imagery models (training, smoke test)
-[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds"
+# --dev: wallpapers are the offline image material of the imagery models (training, smoke test);
+# ola: olad, the real sACN / Art-Net receiver of the DMX tests; jackd2: a JACK server carrying
+# the MIDI tests' virtual ports where the kernel has no ALSA sequencer (/dev/snd/seq);
+# iproute2 + util-linux: the private network namespace of the multicast tests (sACN, Link, mDNS)
+[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds ola jackd2 iproute2 util-linux"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -34,6 +37,6 @@ if [ "$DEV" = 1 ]; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e ".[window,dev,export]"
 else
-  .venv/bin/python -m pip install -q -e ".[window]"
+  .venv/bin/python -m pip install -q -e ".[window,rig]"
 fi
 echo "sonolux is installed in .venv (activate with: . .venv/bin/activate)"

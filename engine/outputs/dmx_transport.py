@@ -24,6 +24,7 @@ import time
 from ..errors import ConfigError
 from .dmx_config import PROTOCOLS, UNIVERSE_RANGE, DmxTarget
 from .osc_transport import UdpTransport
+from .polled import require
 
 SACN_PORT = 5568
 ARTNET_PORT = 6454
@@ -42,8 +43,7 @@ class SacnTransport:
     protocol = "sacn"
 
     def __init__(self, target: DmxTarget, cid: tuple | None = None):
-        from sacn.messages.data_packet import DataPacket
-
+        DataPacket = require("sacn.messages.data_packet", "sACN output").DataPacket
         self.target = target
         self.cid = cid or tuple(random.randrange(256) for _ in range(16))
         self.packet = DataPacket(cid=self.cid, sourceName=SOURCE_NAME, universe=target.universe,
@@ -72,7 +72,7 @@ class SacnTransport:
         return ok
 
     def _send_discovery(self) -> None:
-        from sacn.messages.universe_discovery import UniverseDiscoveryPacket
+        from sacn.messages.universe_discovery import UniverseDiscoveryPacket  # loaded by __init__
 
         for p in UniverseDiscoveryPacket.make_multiple_uni_disc_packets(
                 cid=self.cid, sourceName=SOURCE_NAME, universes=[self.target.universe]):
@@ -93,8 +93,7 @@ class ArtnetTransport:
     protocol = "artnet"
 
     def __init__(self, target: DmxTarget):
-        from stupidArtnet import StupidArtnet
-
+        StupidArtnet = require("stupidArtnet", "Art-Net output").StupidArtnet
         self.target = target
         # the library builds the ArtDmx header (ID, OpCode, version, port-address, length);
         # its own socket is not used: sending is ours, non-blocking and counted

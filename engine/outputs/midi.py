@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import DeviceError, ParameterError
 from ..frame import Mailbox
-from .polled import PolledOutput
+from .polled import PolledOutput, require
 
 PPQN = 24
 GM_DRUMS = 9  # MIDI channel 10, zero-based
@@ -45,8 +45,8 @@ GM_DRUMS = 9  # MIDI channel 10, zero-based
 
 def open_midi_output(spec: str, *, client_name: str = "sonolux"):
     """``NAME`` (an existing port, by part of its name) or ``virtual:NAME`` (a new port)."""
-    import mido
-
+    mido = require("mido", "MIDI output")
+    require("rtmidi", "MIDI output")
     if not spec or not spec.strip():
         raise ParameterError("MIDI port name is empty; give NAME or virtual:NAME (see `sonolux midi ports`)")
     try:

@@ -25,7 +25,7 @@ import queue
 from ..errors import ParameterError
 from ..frame import Mailbox
 from .osc_transport import TcpTransport
-from .polled import PolledOutput
+from .polled import PolledOutput, require
 
 SERVICE_TYPE = "_os2l._tcp.local."
 log = logging.getLogger("sonolux.os2l")
@@ -64,8 +64,9 @@ class Os2lOutput(PolledOutput):
         self.waiting = True
 
     def _browse(self, interfaces) -> None:
-        from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceStateChange, Zeroconf
-
+        zc = require("zeroconf", "OS2L discovery")
+        InterfaceChoice, IPVersion, Zeroconf = zc.InterfaceChoice, zc.IPVersion, zc.Zeroconf
+        ServiceBrowser, ServiceStateChange = zc.ServiceBrowser, zc.ServiceStateChange
         self._zc = Zeroconf(interfaces=interfaces or InterfaceChoice.All, ip_version=IPVersion.V4Only)
 
         def on_change(zeroconf, service_type, name, state_change):  # zeroconf's thread: hand over only

@@ -22,10 +22,21 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..errors import ParameterError
+from ..errors import ParameterError, SonoluxError
 from ..frame import FeatureFrame, Mailbox
 
 log = logging.getLogger("sonolux.outputs")
+
+
+def require(module: str, what: str):
+    """Import an optional dependency of the ``rig`` extra, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SonoluxError(f"{what} needs the optional package {module.split('.')[0]}: "
+                           "pip install 'sonolux[rig]'") from None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ def add_rig_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--os2l", action="append", nargs="?", const="dns-sd", default=[], metavar="HOST:PORT",
                    help="OS2L beat events (JSON over TCP) to DMX software: alone, to every _os2l._tcp service "
                         "found on DNS-SD; with HOST:PORT, to that peer (QLC+ listens on 9996); repeatable")
+    g.add_argument("--link", action="store_true",
+                   help="publish the tracked tempo and beat phase to an Ableton Link session "
+                        "(needs the optional GPL-3 package aalink: pip install 'sonolux[link]')")
 
 
 def _resolve(host: str, what: str) -> str:
@@ -139,3 +142,7 @@ def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
 
         peers = [parse_host_port(p, "--os2l") for p in args.os2l if p != "dns-sd"]
         outputs.append(Os2lOutput(mailbox, peers=peers, discover="dns-sd" in args.os2l))
+    if args.link:
+        from .link import LinkOutput
+
+        outputs.append(LinkOutput(mailbox))
