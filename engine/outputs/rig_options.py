@@ -15,7 +15,9 @@ import argparse
 import ipaddress
 import socket
 
-from ..errors import ParameterError
+from pathlib import Path
+
+from ..errors import ConfigError, ParameterError
 from .dmx_config import UNIVERSE_RANGE, DmxTarget, FixtureMap, load_map
 
 DEFAULT_DMX_MAP = "wash"
@@ -146,3 +148,56 @@ def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
         from .link import LinkOutput
 
         outputs.append(LinkOutput(mailbox))
+
+
+# -- the show file -----------------------------------------------------------------------
+#: show-file tables and keys → option destinations (and the type each value must have)
+SHOW_KEYS = {
+    "dmx": {"map": ("dmx_map", str), "targets": ("dmx", list), "rate_hz": ("dmx_rate", (int, float)),
+            "priority": ("dmx_priority", int), "bind": ("dmx_bind", str)},
+    "midi": {"clock": ("midi_clock", str), "notes": ("midi_notes", str)},
+    "os2l": {"peers": ("os2l", list), "discover": ("os2l", bool)},
+    "link": {"enabled": ("link", bool)},
+}
+
+
+def apply_show_file(args, show: dict, src: str) -> None:
+    """Fill the rig options the command line left unset from a show file's ``[dmx]``,
+    ``[midi]``, ``[os2l]`` and ``[link]`` tables (flags win). A relative ``dmx.map`` path is
+    taken from the show file's folder. Errors name the file, the key and the value::
+
+        [dmx]
+        map = "my-rig.toml"
+        targets = ["sacn:1", "artnet:10.0.0.7:0"]
+        [midi]
+        clock = "virtual:sonolux clock"
+        [os2l]
+        discover = true
+        [link]
+        enabled = true
+    """
+    values: dict = {}
+    for table, keys in SHOW_KEYS.items():
+        section = show.get(table)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ConfigError(f"{src}: {table}: must be a table ([{table}])")
+        for key, value in section.items():
+            if key not in keys:
+                raise ConfigError(f"{src}: {table}.{key}: unknown key (known: {', '.join(keys)})")
+            dest, kind = keys[key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(f"{src}: {table}.{key}: {value!r} has the wrong type")
+            if kind is list and not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{src}: {table}.{key}: {value!r} must be a list of strings")
+            if (table, key) == ("dmx", "map") and value.endswith(".toml") and not Path(value).is_absolute():
+                value = str(Path(src).parent / value)
+            if (table, key) == ("os2l", "discover"):
+                value = ["dns-sd"] if value else []
+            if dest == "os2l":
+                value = values.get("os2l", []) + list(value)
+            values[dest] = list(value) if isinstance(value, list) else value
+    for dest, value in values.items():
+        if getattr(args, dest) in (None, [], False, ""):  # flags win
+            setattr(args, dest, value)
