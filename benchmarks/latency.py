@@ -23,19 +23,17 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, summary_ms, write_result  # noqa: E402
+from _common import machine, summary_ms, write_result
 
-from sonolux import Engine, StreamSpec  # noqa: E402
-from sonolux.outputs.dmx_config import DmxTarget, load_map  # noqa: E402
-from sonolux.outputs.dmx_output import DmxOutput  # noqa: E402
-from sonolux.outputs.osc import build_targets  # noqa: E402
-from sonolux.sources.base import AudioSource, BlockWriter  # noqa: E402
-from sonolux.sources.synth import demo_track  # noqa: E402
+from sonolux import Engine, StreamSpec
+from sonolux.outputs.dmx_config import DmxTarget, load_map
+from sonolux.outputs.dmx_output import DmxOutput
+from sonolux.outputs.osc import build_targets
+from sonolux.sources.base import AudioSource, BlockWriter
+from sonolux.sources.synth import demo_track
 
 
 class TimedSource(AudioSource):

@@ -17,14 +17,11 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, summary_ms, write_result  # noqa: E402
+from _common import machine, summary_ms, write_result
 
 
 def start_midi_system():

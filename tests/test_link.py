@@ -39,4 +39,4 @@ def test_a_link_peer_follows_tempo_and_phase():
     assert np.all(np.abs(np.array(tempos) - 120.0) < 0.5), tempos
     assert np.median(offsets) < 10.0, offsets
     print(f"phase offset ms: median {np.median(offsets):.2f}, max {np.max(offsets):.2f}; phase moves {out.phase_moves}")
-    assert health.state == "running" and "1 peers" in health.transport
+    assert health.state == "ok" and "1 peers" in health.transport

@@ -92,7 +92,7 @@ def test_clock_follows_the_tracked_tempo(midi_system):
     assert bpm == pytest.approx(120.0, abs=1.0), bpm
     per_beat = np.diff(ticks[2 * PPQN::PPQN])  # 24 ticks = one beat = 0.5 s
     assert np.all(np.abs(per_beat - 0.5) < 0.05), per_beat
-    assert health.state == "running" and health.errors == 0
+    assert health.state == "ok" and health.errors == 0
     assert clock.jitter_ms()["ticks"] >= 8 * PPQN
 
 

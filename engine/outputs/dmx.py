@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 
+from ..config import did_you_mean
 from ..errors import ConfigError
 from ..frame import FeatureFrame, FrameLayout
 from .dmx_config import QUADRANTS, Channel, Fixture, FixtureMap
@@ -58,7 +59,8 @@ class _FieldReader:
             self.idle = True  # no model loaded in this run: the channel stays at 0
         else:
             fields = [*layout.scalars, *(f"{v}[i]" for v in layout.vectors)]
-            raise ConfigError(f"{where}: {name!r} is not a frame field (fields: {', '.join(fields)})")
+            hint = did_you_mean(base, [*layout.scalars, *layout.vectors])
+            raise ConfigError(f"{where}: {name!r} is not a frame field{hint} (fields: {', '.join(fields)})")
 
     def read(self, frame: FeatureFrame) -> float:
         if self.idle:

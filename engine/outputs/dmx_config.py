@@ -25,7 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import resources
+from .. import config, resources
 from ..errors import ConfigError
 from .osc_config import _FIELD_RE, CURVES, _choice, _err, _num, _pair
 
@@ -306,11 +306,7 @@ def load_map(name_or_path: str) -> FixtureMap:
             raise ConfigError(f"unknown DMX fixture map {name_or_path!r}; shipped: {', '.join(map_names())} "
                               "(or give a .toml file)")
     try:
-        doc = tomllib.loads(p.read_bytes().decode("utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
+        doc = tomllib.loads(config.read_text(p))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     return parse_map(doc, str(p))

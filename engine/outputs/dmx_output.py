@@ -52,7 +52,7 @@ class DmxOutput(PolledOutput):
             if self.on_send is not None:
                 self.on_send(frame.seq, frame.sample_end, time.perf_counter())
         else:
-            self.count_error(self.transport.last_error)
+            self.count_error(self.transport.last_error or "send failed")
 
     def close(self) -> None:
         self.transport.close()

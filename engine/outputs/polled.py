@@ -5,7 +5,8 @@ what failed, and reports one health record.
 Why a base class: every output must never block the analysis (it only copies the newest
 frame, a seqlock read), must pace itself on absolute deadlines (so a slow send does not turn
 44 Hz into 40 Hz) and must say how it is doing in the same words (name, transport, state,
-last error, rate) for the status line, the panel and ``/sonolux/status``.
+last error, rate: ``osc.TargetHealth``) for the status line, the panel and
+``/sonolux/status``.
 
 >>> class Printer(PolledOutput):
 ...     def step(self, frame, fresh, now):
@@ -13,17 +14,17 @@ last error, rate) for the status line, the panel and ``/sonolux/status``.
 ...             self.count_sent()
 >>> out = Printer(mailbox, name="printer", transport="stdout", rate_hz=10)  # doctest: +SKIP
 >>> out.start(); out.health().state                                        # doctest: +SKIP
-'running'
+'ok'
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from dataclasses import dataclass
 
 from ..errors import ParameterError, SonoluxError
 from ..frame import FeatureFrame, Mailbox
+from .osc import TargetHealth
 
 log = logging.getLogger("sonolux.outputs")
 
@@ -37,22 +38,6 @@ def require(module: str, what: str):
     except ImportError:
         raise SonoluxError(f"{what} needs the optional package {module.split('.')[0]}: "
                            "pip install 'sonolux[rig]'") from None
-
-
-@dataclass(frozen=True)
-class OutputHealth:
-    """One output target's health, as the status line, the panel and ``/sonolux/status``
-    show it. ``state``: "running", "waiting" (nothing to send yet, e.g. no peer or no
-    tempo), "failing" (the last send failed) or "stopped"; ``rate_hz``: sends in the last
-    second."""
-
-    name: str
-    transport: str
-    state: str
-    last_error: str
-    rate_hz: float
-    sent: int
-    errors: int
 
 
 class RateMeter:
@@ -159,9 +144,11 @@ class PolledOutput:
             except OSError as e:
                 self.count_error(e)
 
-    def health(self) -> OutputHealth:
+    def health(self) -> TargetHealth:
+        """The same record as an OSC target's: state "ok", "waiting" (nothing to send yet:
+        no tempo, no peer), "error" (the last send failed) or "stopped"."""
         self._rate.roll(time.perf_counter())
-        state = ("stopped" if not self.running else "failing" if self.failing
-                 else "waiting" if self.waiting else "running")
-        return OutputHealth(self.name, self.transport, state, self.last_error,
-                            round(self._rate.rate_hz, 2), self.sent, self.errors)
+        state = ("stopped" if not self.running else "error" if self.failing
+                 else "waiting" if self.waiting else "ok")
+        return TargetHealth(self.name, self.transport, state, self.last_error or None,
+                            self.sent, self.errors, round(self._rate.rate_hz, 2))

@@ -17,6 +17,7 @@ import socket
 
 from pathlib import Path
 
+from .. import config
 from ..errors import ConfigError, ParameterError
 from .dmx_config import UNIVERSE_RANGE, DmxTarget, FixtureMap, load_map
 
@@ -71,14 +72,6 @@ def _universe(text: str, protocol: str, what: str) -> int:
     if not lo <= u <= hi:
         raise ParameterError(f"{what}: universe {u} is outside {lo}..{hi} for {protocol}")
     return u
-
-
-def parse_host_port(text: str, option: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (address, port); the shared ``config.parse_host_port`` once it exists."""
-    host, sep, port_s = text.rpartition(":")
-    if not sep or not host or not port_s.isdigit() or not 1 <= int(port_s) <= 65535:
-        raise ParameterError(f"{option} {text!r} must look like HOST:PORT with a port in 1..65535, e.g. 127.0.0.1:9996")
-    return _resolve(host, f"{option} {text!r}"), int(port_s)
 
 
 def parse_dmx_target(text: str, *, priority: int = 100, bind: str = "") -> DmxTarget:
@@ -142,7 +135,7 @@ def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
     if args.os2l:
         from .os2l import Os2lOutput
 
-        peers = [parse_host_port(p, "--os2l") for p in args.os2l if p != "dns-sd"]
+        peers = [config.parse_host_port(p, "--os2l") for p in args.os2l if p != "dns-sd"]
         outputs.append(Os2lOutput(mailbox, peers=peers, discover="dns-sd" in args.os2l))
     if args.link:
         from .link import LinkOutput

@@ -85,7 +85,6 @@ class AudioSource:
 
     def __init__(self):
         self.writer: BlockWriter | None = None
-        self.status_flags = 0  # PortAudio status reports (overflows etc.)
 
     @property
     def finished(self) -> bool:
