@@ -11,8 +11,8 @@ import pytest
 from conftest import assert_rate_cap
 from rig_peers import NETNS_ADDR, Olad, in_private_netns, wait_for
 from sonolux import ConfigError, Engine, StreamSpec
-from sonolux.control import engine_controls
-from sonolux.engine import make_analyzer
+from sonolux.app.control import engine_controls
+from sonolux.analysis import Analyzer
 from sonolux.errors import ParameterError
 from sonolux.outputs.dmx import DmxFrameBuilder
 from sonolux.outputs.dmx_config import load_map, map_names
@@ -43,7 +43,7 @@ value = 200
 
 @pytest.fixture(scope="module")
 def layout():
-    return make_analyzer(StreamSpec()).layout
+    return Analyzer(StreamSpec()).layout
 
 
 def write_map(tmp_path, text=MAP, name="rig.toml"):
@@ -156,6 +156,8 @@ def rig_engine(tmp_path, *targets):
     add_rig_options(parser)
     args = parser.parse_args([a for t in targets for a in ("--dmx", t)] + ["--dmx-map", str(write_map(tmp_path))])
     for out in build_rig_outputs(args, engine.mailbox):
+        out.sent_at = []  # the sender's own send times: the rate cap is judged on them
+        out.on_send = lambda seq, sample_end, t, times=out.sent_at: times.append(t)
         engine.add_output(out)
     return engine
 
@@ -164,7 +166,8 @@ def check_follows_level_and_beat(frames, universe, rate_hz):
     got = [(t, vals) for t, u, vals in frames if u == universe]
     assert len(got) > 50, f"universe {universe}: only {len(got)} frames reached olad"
     times = np.array([t for t, _ in got])
-    assert_rate_cap(times, rate_hz, f"universe {universe}")
+    # olad's receive times bunch up when olad is descheduled on a busy machine, so the cap is
+    # checked on the sender's times per second and on the receiver's overall rate
     assert len(got) / (times[-1] - times[0]) <= rate_hz * 1.05
     level = np.array([vals[0] for _, vals in got])
     fine = np.array([vals[2] << 8 | vals[3] for _, vals in got])
@@ -191,6 +194,8 @@ def run_into_olad(tmp_path, ola, targets, universes):
         for u in universes:
             wait_for(lambda: not any(ola.dmx(u)), 3, f"universe {u} blacked out")
         health = engine.output_health()
+    for out in engine.extra_outputs:
+        assert_rate_cap(out.sent_at, 30, out.name)
     assert [h.state for h in health] == ["ok"] * len(targets)
     assert all(h.errors == 0 and 25 <= h.rate_hz <= 31 for h in health), health
     return frames

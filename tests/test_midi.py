@@ -13,7 +13,7 @@ import pytest
 
 from rig_peers import wait_for
 from sonolux import Engine, StreamSpec
-from sonolux.engine import make_analyzer
+from sonolux.analysis import Analyzer
 from sonolux.errors import DeviceError
 from sonolux.frame import Mailbox
 from sonolux.outputs.midi import PPQN, MidiClock, MidiNotes, open_midi_output
@@ -126,7 +126,7 @@ class FakePort:
 
 
 def test_start_stop_continue_with_the_tracker_lock():
-    layout = make_analyzer(StreamSpec()).layout
+    layout = Analyzer(StreamSpec()).layout
     box = Mailbox(layout)
     clock = MidiClock(box, FakePort(), stop_after_s=1.0)
 

@@ -146,9 +146,8 @@ class PolledOutput:
 
     def health(self) -> TargetHealth:
         """The same record as an OSC target's: state "ok", "waiting" (nothing to send yet:
-        no tempo, no peer), "error" (the last send failed) or "stopped"."""
+        no tempo, no peer) or "error" (the last send failed; ``last_error`` says why)."""
         self._rate.roll(time.perf_counter())
-        state = ("stopped" if not self.running else "error" if self.failing
-                 else "waiting" if self.waiting else "ok")
+        state = "error" if self.failing else "waiting" if self.waiting else "ok"
         return TargetHealth(self.name, self.transport, state, self.last_error or None,
                             self.sent, self.errors, round(self._rate.rate_hz, 2))
