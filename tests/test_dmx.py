@@ -201,21 +201,21 @@ def run_into_olad(tmp_path, ola, targets, universes):
     return frames
 
 
+def into_olad(tmp_path, plugin, targets, universes):
+    """Patch ``plugin``'s input ports 0, 1 … to ``universes``, run, check every universe."""
+    with Olad() as ola:
+        for port, u in enumerate(universes):
+            ola.patch(plugin, port, u)
+        frames = run_into_olad(tmp_path, ola, targets, universes)
+    for u in universes:
+        check_follows_level_and_beat(frames, u, 30)
+
+
 @in_private_netns
 def test_sacn_unicast_and_multicast_into_olad(tmp_path):
-    with Olad() as ola:
-        ola.patch("E1.31", 0, 1)
-        ola.patch("E1.31", 1, 7)
-        frames = run_into_olad(tmp_path, ola, [f"sacn:1@{NETNS_ADDR}", "sacn:7"], [1, 7])
-    check_follows_level_and_beat(frames, 1, 30)
-    check_follows_level_and_beat(frames, 7, 30)  # multicast 239.255.0.7
+    into_olad(tmp_path, "E1.31", [f"sacn:1@{NETNS_ADDR}", "sacn:7"], [1, 7])  # 7: multicast 239.255.0.7
 
 
 @in_private_netns
 def test_artnet_unicast_and_broadcast_into_olad(tmp_path):
-    with Olad() as ola:
-        ola.patch("ArtNet", 0, 0)
-        ola.patch("ArtNet", 1, 3)
-        frames = run_into_olad(tmp_path, ola, [f"artnet:{NETNS_ADDR}:0", "artnet:10.77.0.255:3"], [0, 3])
-    check_follows_level_and_beat(frames, 0, 30)
-    check_follows_level_and_beat(frames, 3, 30)  # broadcast on the namespace's subnet
+    into_olad(tmp_path, "ArtNet", [f"artnet:{NETNS_ADDR}:0", "artnet:10.77.0.255:3"], [0, 3])  # 3: broadcast

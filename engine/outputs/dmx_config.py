@@ -177,6 +177,14 @@ def _palette(src, key, v):
     return out
 
 
+def _pipeline(src, key, d, out: dict) -> None:
+    """The optional ``range`` and ``curve`` of a fixture or a channel, into ``out``."""
+    if "range" in d:
+        out["range"] = _range(src, f"{key}.range", d["range"])
+    if "curve" in d:
+        out["curve"] = _curve(src, f"{key}.curve", d["curve"])
+
+
 def parse_fixture(src, key, d, default_universe) -> Fixture:
     _check_keys(src, key, d, FIXTURE_KEYS)
     if "template" not in d:
@@ -189,10 +197,7 @@ def parse_fixture(src, key, d, default_universe) -> Fixture:
          "field": _field(src, f"{key}.field", d.get("field", "beat" if template == "strobe" else "level"))}
     width = TEMPLATES[template] * (2 if bits == 16 else 1)
     f["universe"], f["address"] = _placement(src, key, d, default_universe, width)
-    if "range" in d:
-        f["range"] = _range(src, f"{key}.range", d["range"])
-    if "curve" in d:
-        f["curve"] = _curve(src, f"{key}.curve", d["curve"])
+    _pipeline(src, key, d, f)
     if "palette" in d:
         f["palette"] = _palette(src, f"{key}.palette", d["palette"])
     if "hold_ms" in d:
@@ -225,10 +230,7 @@ def parse_channel(src, key, d, default_universe) -> Channel:
         c["field"] = None
         return Channel(**c)
     c["field"] = _field(src, f"{key}.field", d["field"])
-    if "range" in d:
-        c["range"] = _range(src, f"{key}.range", d["range"])
-    if "curve" in d:
-        c["curve"] = _curve(src, f"{key}.curve", d["curve"])
+    _pipeline(src, key, d, c)
     if "out" in d:
         c["out"] = _pair(src, f"{key}.out", d["out"])
         for i, x in enumerate(c["out"]):

@@ -37,7 +37,21 @@ def sacn_multicast_group(universe: int) -> str:
     return f"239.255.{universe >> 8}.{universe & 0xFF}"
 
 
-class SacnTransport:
+class _UniverseSender:
+    """What both transports share: one UDP socket (``self.udp``) and its failure counters."""
+
+    udp: UdpTransport
+
+    @property
+    def errors(self) -> int:
+        return self.udp.errors
+
+    @property
+    def last_error(self) -> str | None:
+        return self.udp.last_error
+
+
+class SacnTransport(_UniverseSender):
     """One sACN universe; ``send`` encodes with ``sacn.DataPacket`` and bumps the sequence."""
 
     protocol = "sacn"
@@ -52,14 +66,6 @@ class SacnTransport:
         self.udp = UdpTransport(host, SACN_PORT, ttl=target.ttl, bind=target.bind)
         self.discovery = UdpTransport(SACN_DISCOVERY_GROUP, SACN_PORT, ttl=target.ttl, bind=target.bind)
         self._next_discovery = 0.0
-
-    @property
-    def errors(self) -> int:
-        return self.udp.errors
-
-    @property
-    def last_error(self) -> str:
-        return self.udp.last_error
 
     def send(self, data: bytes) -> bool:
         now = time.monotonic()
@@ -87,7 +93,7 @@ class SacnTransport:
         self.discovery.close()
 
 
-class ArtnetTransport:
+class ArtnetTransport(_UniverseSender):
     """One Art-Net universe (port-address 0..32767) to a node or a broadcast address."""
 
     protocol = "artnet"
@@ -102,14 +108,6 @@ class ArtnetTransport:
         art.close()
         self.sequence = 0
         self.udp = UdpTransport(target.host, ARTNET_PORT, ttl=target.ttl, bind=target.bind)
-
-    @property
-    def errors(self) -> int:
-        return self.udp.errors
-
-    @property
-    def last_error(self) -> str:
-        return self.udp.last_error
 
     def send(self, data: bytes) -> bool:
         self.sequence = self.sequence % 255 + 1  # 1..255; 0 would mean "no sequencing"

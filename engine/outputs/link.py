@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 
-from ..errors import ParameterError, SonoluxError
+from ..errors import SonoluxError
 from ..frame import Mailbox
 from .polled import PolledOutput
 
@@ -44,10 +44,7 @@ class LinkOutput(PolledOutput):
     def __init__(self, mailbox: Mailbox, *, tempo_step: float = 0.05, phase_tolerance_ms: float = 3.0,
                  rate_hz: float = 100.0, quantum: float = 4.0):
         super().__init__(mailbox, name="link", transport="link", rate_hz=rate_hz)
-        s = mailbox.layout.scalars
-        if "bpm" not in s or "beat_phase" not in s:
-            raise ParameterError("Ableton Link needs the beat tracker (fields bpm, beat_phase)")
-        self._i_bpm, self._i_phase = s["bpm"], s["beat_phase"]
+        self._i_bpm, self._i_phase = self.field_indices("Ableton Link", "bpm", "beat_phase")
         self.tempo_step = tempo_step
         self.phase_tolerance_ms = phase_tolerance_ms
         self.link = _new_link(120.0)

@@ -94,10 +94,7 @@ class MidiClock(_PortOutput):
 
     def __init__(self, mailbox: Mailbox, port, *, stop_after_s: float = 2.0, history: int = 20000):
         super().__init__(mailbox, port, name="midi clock", rate_hz=PPQN * 300 / 60)
-        s = mailbox.layout.scalars
-        if "bpm" not in s or "beat_phase" not in s:
-            raise ParameterError("the MIDI clock needs the beat tracker (fields bpm, beat_phase)")
-        self._i_bpm, self._i_phase = s["bpm"], s["beat_phase"]
+        self._i_bpm, self._i_phase = self.field_indices("the MIDI clock", "bpm", "beat_phase")
         self.stop_after_s = stop_after_s
         self.clock_running = False
         self.ticks = 0  # since the first Start

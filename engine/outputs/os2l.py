@@ -22,7 +22,6 @@ import json
 import logging
 import queue
 
-from ..errors import ParameterError
 from ..frame import Mailbox
 from .osc_transport import TcpTransport
 from .polled import PolledOutput, require
@@ -45,11 +44,8 @@ class Os2lOutput(PolledOutput):
                  bpm_change: float = 0.5, rate_hz: float = 250.0):
         """``interfaces``: addresses zeroconf browses on (default: all)."""
         super().__init__(mailbox, name="os2l", transport="os2l/tcp", rate_hz=rate_hz)
-        s = mailbox.layout.scalars
-        if "beat_count" not in s or "bpm" not in s:
-            raise ParameterError("OS2L needs the beat tracker (fields beat_count, bpm)")
-        self._i_count, self._i_bpm = s["beat_count"], s["bpm"]
-        self._i_conf = s.get("bpm_confidence")
+        self._i_count, self._i_bpm = self.field_indices("OS2L", "beat_count", "bpm")
+        self._i_conf = mailbox.layout.scalars.get("bpm_confidence")
         self.bpm_change = bpm_change
         self.peers: dict[tuple, TcpTransport] = {}
         for host, port in peers:

@@ -82,6 +82,15 @@ class PolledOutput:
         self.running = False
 
     # -- for subclasses ------------------------------------------------------------------
+    def field_indices(self, what: str, *names: str) -> list[int]:
+        """The frame slots of ``names``, or one error saying what needs them."""
+        s = self.mailbox.layout.scalars
+        missing = [n for n in names if n not in s]
+        if missing:
+            raise ParameterError(f"{what} needs the beat tracker (fields {', '.join(names)}); "
+                                 f"this analysis chain has no {', '.join(missing)}")
+        return [s[n] for n in names]
+
     def step(self, frame: FeatureFrame, fresh: bool, now: float) -> None:
         raise NotImplementedError
 
