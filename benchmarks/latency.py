@@ -32,7 +32,8 @@ from sonolux import Engine, StreamSpec
 from sonolux.outputs.dmx_config import DmxTarget, load_map
 from sonolux.outputs.dmx_output import DmxOutput
 from sonolux.outputs.osc import build_targets
-from sonolux.sources.base import AudioSource, BlockWriter
+from sonolux.ringbuffer import BlockWriter
+from sonolux.sources.base import AudioSource
 from sonolux.sources.synth import demo_track
 
 

@@ -91,6 +91,8 @@ class Analyzer:
         if len(histories) > 1:
             raise ParameterError("only one processor of a chain can keep an input history")
         self._history = histories[0] if histories else None
+        # the hop loop runs the processors itself (one call less per hop than Chain.process)
+        self._processors = tuple(self.chain.processors)
 
     def process_hop(self, hop_samples: np.ndarray, frame: FeatureFrame) -> None:
         """Analyse exactly ``spec.hop`` samples into ``frame`` (allocation-free)."""
@@ -105,7 +107,8 @@ class Analyzer:
         ctx.sample_end = self.sample_pos
         frame.sample_end = self.sample_pos
         frame.t = self.sample_pos / self.spec.sample_rate
-        self.chain.process(ctx, frame)
+        for processor in self._processors:
+            processor.process(ctx, frame)
 
     def reset(self) -> None:
         self.chain.reset()

@@ -6,7 +6,7 @@ import pytest
 from sonolux import Analyzer, Engine, Mailbox, RingBuffer, StreamSpec
 from sonolux.analysis import FrameTable
 from sonolux.sources import ArraySource
-from sonolux.sources.base import BlockWriter
+from sonolux.ringbuffer import BlockWriter
 from sonolux.sources.synth import demo_track
 from sonolux.worker import AnalysisWorker
 
