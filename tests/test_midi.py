@@ -164,3 +164,35 @@ def test_start_stop_continue_with_the_tracker_lock():
 def test_unknown_port_is_one_clear_error(midi_system):
     with pytest.raises(DeviceError, match=r"no MIDI output port matches 'Volca Beats'; available: .*virtual:Volca Beats"):
         open_midi_output("Volca Beats")
+
+
+def test_notes_and_cc_by_frame_and_blackout():
+    layout = Analyzer(StreamSpec()).layout
+    box = Mailbox(layout)
+    notes = MidiNotes(box, FakePort())
+    s = layout.scalars
+
+    def publish(**values):
+        f = box.begin()
+        for k, v in values.items():
+            f.values[s[k]] = v
+        box.publish(f)
+
+    publish(beat_count=0, onset_kick_count=0, level=0.5)
+    notes.poll_once(1.0)
+    assert [(m.type, m.control, m.value) for m in notes.port.sent if m.type == "control_change" and m.control == 20] \
+        == [("control_change", 20, 64)]
+    publish(beat_count=1, onset_kick_count=1, level=0.5, valence=0.8)
+    notes.poll_once(1.1)
+    on = [(m.note, m.channel) for m in notes.port.sent if m.type == "note_on"]
+    assert on == [(37, 9), (36, 9)]  # beat and kick on the GM drum channel
+    notes.poll_once(1.1 + 0.06)  # hold_ms 50: both released
+    assert sorted(m.note for m in notes.port.sent if m.type == "note_off") == [36, 37]
+    notes.blackout = True
+    publish(beat_count=2, onset_kick_count=2, level=0.9)
+    sent = len(notes.port.sent)
+    notes.poll_once(1.3)
+    new = notes.port.sent[sent:]
+    assert not [m for m in new if m.type == "note_on"]  # blackout holds notes back …
+    cc = {m.control: m.value for m in new if m.type == "control_change"}
+    assert cc[20] == 0 and cc[24] == 64  # … the level CC goes to 0, valence to neutral

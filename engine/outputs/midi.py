@@ -13,7 +13,8 @@ against its schedule is kept for the jitter report (``jitter_ms``).
 
 **Notes and CC** (``MidiNotes``): an event field (``beat``, ``onset_kick`` …) plays a note
 (on, then off after ``hold_ms``); a level field sends a control change (0..127) when it moves
-by one step, at most ``max_rate_hz`` times a second. Defaults: the General MIDI drum notes
+by one step, at most ``max_rate_hz`` times a second. Blackout holds notes back and sends
+each CC to its rest (the bottom of its range, or the middle for valence / arousal). Defaults: the General MIDI drum notes
 on channel 10 for beat and onsets, CC 20–26 on channel 1 for level, bands, valence, arousal
 and quadrant.
 
@@ -255,8 +256,9 @@ class MidiNotes(_PortOutput):
             return
         for k, (m, i) in enumerate(self.ccs):
             lo, hi = m.range
-            x = float(v[i])
-            value = 0 if self.blackout or not math.isfinite(x) else int(round(min(max((x - lo) / (hi - lo), 0.0), 1.0) * 127))
+            # blackout: the field's rest (0 where the range holds it: neutral mood = CC 64)
+            x = (0.0 if lo <= 0.0 <= hi else lo) if self.blackout else float(v[i])
+            value = int(round(min(max((x - lo) / (hi - lo), 0.0), 1.0) * 127)) if math.isfinite(x) else 0
             if value != self._cc_last[k] and now - self._cc_time[k] >= 1.0 / m.max_rate_hz:
                 self.send(_msg("control_change", control=m.control, value=value, channel=m.channel))
                 self._cc_last[k], self._cc_time[k] = value, now
