@@ -40,3 +40,38 @@ def test_a_link_peer_follows_tempo_and_phase():
     assert np.median(offsets) < 10.0, offsets
     print(f"phase offset ms: median {np.median(offsets):.2f}, max {np.max(offsets):.2f}; phase moves {out.phase_moves}")
     assert health.state == "ok" and "1 peers" in health.transport
+
+
+@in_private_netns
+def test_follow_takes_a_peers_tempo_as_the_trackers_prior():
+    from sonolux.outputs.link import LinkOutput, _new_link
+
+    spec = StreamSpec()
+    engine = Engine(spec, SynthSource("", spec.sample_rate, spec.block_size))  # 120 BPM demo
+    ranges = []
+
+    def follow(bpm):
+        ranges.append((bpm / 1.25, bpm * 1.25))
+        engine.analyzer.set_bpm_range(*ranges[-1])
+
+    out = LinkOutput(engine.mailbox, follow=follow, follow_hold_s=1.5)
+    engine.add_output(out)
+    peer = _new_link(120.0)
+    peer.enabled = True
+    frame = engine.mailbox.layout.new_frame()
+
+    def tracked_bpm():
+        engine.mailbox.read_latest(frame)
+        return frame["bpm"]
+
+    try:
+        with engine:
+            wait_for(lambda: peer.num_peers >= 1 and out.sent > 0, 20, "sonolux publishing to the peer")
+            wait_for(lambda: abs(peer.tempo - 120.0) < 0.5, 10, "the session at the tracked 120 BPM")
+            peer.tempo = 60.0  # the DJ halves the session tempo
+            wait_for(lambda: out.followed >= 1, 5, "sonolux to notice the peer's tempo")
+            wait_for(lambda: abs(tracked_bpm() - 60.0) < 1.0, 15, "the tracker re-locked at 60 BPM", hold=1.0)
+            wait_for(lambda: abs(peer.tempo - 60.0) < 1.0, 5, "the session still at 60 after the hold", hold=2.0)
+    finally:
+        peer.enabled = False
+    assert ranges[0] == (48.0, 75.0)

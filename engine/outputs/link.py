@@ -7,6 +7,11 @@ than ``phase_tolerance_ms`` away from the tracker's phase (extrapolated to now),
 session's beat grid onto the music (Link's ``forceBeatAtTime``, keeping the beat count).
 Before the tracker locks nothing is published.
 
+``follow`` (``--link-follow``): when another peer changes the session tempo (a DJ's deck, a
+drummer's app), sonolux takes it as the tracker's prior — ``follow(bpm)`` narrows the
+tracker's BPM range around it (±25 %), which settles octave errors the session's way — and
+stops publishing for ``follow_hold_s`` while the tracker re-locks.
+
 Uses ``aalink`` (GPL-3.0-or-later, itself on Ableton's GPL Link library): an optional
 extra, ``pip install sonolux[link]``; sonolux runs without it.
 
@@ -42,7 +47,7 @@ def _new_link(bpm: float):
 
 class LinkOutput(PolledOutput):
     def __init__(self, mailbox: Mailbox, *, tempo_step: float = 0.05, phase_tolerance_ms: float = 3.0,
-                 rate_hz: float = 100.0, quantum: float = 4.0):
+                 rate_hz: float = 100.0, quantum: float = 4.0, follow=None, follow_hold_s: float = 4.0):
         super().__init__(mailbox, name="link", transport="link", rate_hz=rate_hz)
         self._i_bpm, self._i_phase = self.field_indices("Ableton Link", "bpm", "beat_phase")
         self.tempo_step = tempo_step
@@ -52,6 +57,10 @@ class LinkOutput(PolledOutput):
         self.link.enabled = True
         self.phase_moves = 0
         self.waiting = True
+        self.follow, self.follow_hold_s = follow, follow_hold_s
+        self.followed = 0  # session tempo changes taken from other peers
+        self._published = None  # the tempo we set last
+        self._quiet_until = -1.0
 
     def step(self, frame, fresh, now) -> None:
         bpm = float(frame.values[self._i_bpm])
@@ -61,8 +70,13 @@ class LinkOutput(PolledOutput):
             return
         self.waiting = False
         link = self.link
+        if self.follow is not None and self._session_changed_by_a_peer(bpm, now):
+            return
+        if now < self._quiet_until:
+            return
         if abs(link.tempo - bpm) > self.tempo_step:
             link.tempo = bpm
+            self._published = bpm
             self.count_sent()
         ours = (float(frame.values[self._i_phase]) + (now - frame.wall_time) * bpm / 60.0) % 1.0
         beat = link.beat
@@ -71,6 +85,19 @@ class LinkOutput(PolledOutput):
             link.force_beat(beat + err)
             self.phase_moves += 1
             self.count_sent()
+
+    def _session_changed_by_a_peer(self, bpm: float, now: float) -> bool:
+        """True (and the tracker told) when the session tempo moved away from both what we
+        published and what we hear: another peer set it."""
+        tempo, step = self.link.tempo, self.tempo_step
+        if (self._published is None or self.link.num_peers == 0 or abs(tempo - self._published) <= step
+                or abs(tempo - bpm) <= step):
+            return False
+        self.follow(tempo)
+        self.followed += 1
+        self._published = tempo
+        self._quiet_until = now + self.follow_hold_s
+        return True
 
     def session_offset_ms(self, now: float, beat: float | None = None) -> float | None:
         """How far the session's beat phase (``beat``: as a peer reads it; default ours) is

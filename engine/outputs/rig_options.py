@@ -49,6 +49,9 @@ def add_rig_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--link", action="store_true",
                    help="publish the tracked tempo and beat phase to an Ableton Link session "
                         "(needs the optional GPL-3 package aalink: pip install 'sonolux[link]')")
+    g.add_argument("--link-follow", action="store_true",
+                   help="with --link: when another peer changes the session tempo, take it as the beat "
+                        "tracker's prior (its BPM range narrows to within 25 %% of it)")
 
 
 def _resolve(host: str, what: str) -> str:
@@ -100,12 +103,13 @@ def dmx_targets(args, fmap: FixtureMap) -> list[DmxTarget]:
     return list(fmap.targets)
 
 
-def build_rig_outputs(args, mailbox, *, on_dmx_send=None) -> list:
-    """The rig outputs the parsed options ask for, ready for ``Engine.add_output``. When one
-    cannot be built (a bad value, a missing port) those already built are closed again."""
+def build_rig_outputs(args, mailbox, *, on_dmx_send=None, set_bpm_range=None) -> list:
+    """The rig outputs the parsed options ask for, ready for ``Engine.add_output``
+    (``set_bpm_range``: the analyzer's, for ``--link-follow``). When one cannot be built (a
+    bad value, a missing port) those already built are closed again."""
     outputs: list = []
     try:
-        _build(args, mailbox, on_dmx_send, outputs)
+        _build(args, mailbox, on_dmx_send, set_bpm_range, outputs)
     except BaseException:
         for out in outputs:
             out.stop()
@@ -113,7 +117,7 @@ def build_rig_outputs(args, mailbox, *, on_dmx_send=None) -> list:
     return outputs
 
 
-def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
+def _build(args, mailbox, on_dmx_send, set_bpm_range, outputs: list) -> None:
     if args.dmx or args.dmx_map:
         from .dmx_output import DmxOutput
 
@@ -140,7 +144,12 @@ def _build(args, mailbox, on_dmx_send, outputs: list) -> None:
     if args.link:
         from .link import LinkOutput
 
-        outputs.append(LinkOutput(mailbox))
+        follow = None
+        if getattr(args, "link_follow", False):
+            if set_bpm_range is None:
+                raise ParameterError("--link-follow needs an analysis chain with a beat tracker")
+            follow = lambda bpm: set_bpm_range(bpm / 1.25, bpm * 1.25)  # noqa: E731
+        outputs.append(LinkOutput(mailbox, follow=follow))
 
 
 # -- the show file -----------------------------------------------------------------------
@@ -150,7 +159,7 @@ SHOW_KEYS = {
             "priority": ("dmx_priority", int), "bind": ("dmx_bind", str)},
     "midi": {"clock": ("midi_clock", str), "notes": ("midi_notes", str)},
     "os2l": {"peers": ("os2l", list), "discover": ("os2l", bool)},
-    "link": {"enabled": ("link", bool)},
+    "link": {"enabled": ("link", bool), "follow": ("link_follow", bool)},
 }
 
 
@@ -168,6 +177,7 @@ def apply_show_file(args, show: dict, src: str) -> None:
         discover = true
         [link]
         enabled = true
+        follow = false
     """
     values: dict = {}
     for table, keys in SHOW_KEYS.items():

@@ -113,7 +113,7 @@ def run(args) -> int:
     models, inference = options.inference_setup(args)  # after the input: a typo in a device name fails fast
     engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
                     record_dir=args.record, record_audio=args.record_audio)
-    for out in build_rig_outputs(args, engine.mailbox):  # DMX, MIDI, OS2L, Link
+    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):  # DMX, MIDI, OS2L, Link
         engine.add_output(out)
     announce_targets(engine, args)
     control = start_control(engine, args) if control else None
