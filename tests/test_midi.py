@@ -4,6 +4,7 @@ kernel offers one. Clock: 24 ppqn at the tracked 120 BPM (mean tick interval and
 from the received stream), Song Position + Start, Stop on shutdown. Notes on the beat and
 the kick, CC for the level. Start / stop / continue and an unknown port without ports."""
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -16,7 +17,8 @@ from sonolux import Engine, StreamSpec
 from sonolux.analysis import Analyzer
 from sonolux.errors import DeviceError
 from sonolux.frame import Mailbox
-from sonolux.outputs.midi import PPQN, MidiClock, MidiNotes, open_midi_output
+from sonolux.errors import ConfigError, ParameterError
+from sonolux.outputs.midi import PPQN, MidiClock, MidiNotes, load_midi_map, open_midi_output
 from sonolux.sources import SynthSource
 
 mido = pytest.importorskip("mido")
@@ -196,3 +198,46 @@ def test_notes_and_cc_by_frame_and_blackout():
     assert not [m for m in new if m.type == "note_on"]  # blackout holds notes back …
     cc = {m.control: m.value for m in new if m.type == "control_change"}
     assert cc[20] == 0 and cc[24] == 64  # … the level CC goes to 0, valence to neutral
+
+
+def test_a_midi_map_from_toml(tmp_path):
+    path = tmp_path / "map.toml"
+    path.write_text('[[note]]\nfield = "onset_snare"\nnote = 40\nchannel = 2\nvelocity = 90\n'
+                    '[[cc]]\nfield = "band_high"\ncontrol = 74\nrange = [0, 0.5]\n')
+    notes, ccs = load_midi_map(str(path))
+    layout = Analyzer(StreamSpec()).layout
+    box = Mailbox(layout)
+    out = MidiNotes(box, FakePort(), notes=notes, ccs=ccs)
+    f = box.begin()
+    f.values[layout.scalars["band_high"]] = 0.25
+    box.publish(f)
+    out.poll_once(1.0)
+    f = box.begin()
+    f.values[layout.scalars["onset_snare_count"]] = 1
+    f.values[layout.scalars["band_high"]] = 0.25
+    box.publish(f)
+    out.poll_once(1.1)
+    sent = [(m.type, getattr(m, "note", getattr(m, "control", None)), m.channel) for m in out.port.sent]
+    assert sent == [("control_change", 74, 0), ("note_on", 40, 1)]
+    assert out.port.sent[0].value == 64 and out.port.sent[1].velocity == 90
+
+
+@pytest.mark.parametrize("text, msg", [
+    ('[[note]]\nfield = "beat"\nnote = 200\n', "note[0].note: 200 is outside 0..127"),
+    ('[[cc]]\nfield = "level"\ncontrol = 1\nchannel = 17\n', "cc[0].channel: 17 is outside 1..16"),
+    ('[[cc]]\nfield = "level"\nctrl = 1\n', "cc[0].ctrl: unknown key"),
+    ('[[note]]\nfield = "beat"\n', "note[0].note: is required"),
+])
+def test_bad_midi_map_is_one_clear_error(tmp_path, text, msg):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: {msg}")):
+        load_midi_map(str(path))
+
+
+def test_a_midi_map_field_that_is_no_event_is_refused():
+    from sonolux.outputs.midi import NoteMap
+
+    box = Mailbox(Analyzer(StreamSpec()).layout)
+    with pytest.raises(ParameterError, match="'level' is not an event field"):
+        MidiNotes(box, FakePort(), notes=(NoteMap("level", 36),), ccs=())

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import did_you_mean
 from ..errors import DeviceError, ParameterError
 from ..frame import Mailbox
 from .polled import PolledOutput, require
@@ -225,6 +226,74 @@ DEFAULT_CCS = (CcMap("level", 20), CcMap("band_bass", 21), CcMap("band_mid", 22)
                CcMap("quadrant", 26, range=(0.0, 4.0)))
 
 
+NOTE_KEYS = {"field", "note", "channel", "velocity", "hold_ms"}
+CC_KEYS = {"field", "control", "channel", "range", "max_rate_hz"}
+
+
+def load_midi_map(path: str) -> tuple[tuple, tuple]:
+    """(notes, ccs) from a TOML file of ``[[note]]`` and ``[[cc]]`` tables; channels are
+    1..16 as on the gear (stored 0-based). Errors name the file, the key and the value::
+
+        [[note]]
+        field = "onset_kick"   # an event field
+        note = 36
+        channel = 10
+        velocity = 110
+        hold_ms = 40
+        [[cc]]
+        field = "band_bass"
+        control = 21
+        channel = 1
+        range = [0, 1]
+    """
+    import tomllib
+
+    from .. import config
+    from ..errors import ConfigError
+    from .osc_config import _choice, _err, _num, _pair
+
+    try:
+        doc = tomllib.loads(config.read_text(path))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    for k in doc:
+        _choice(path, k, k, ("note", "cc"))
+
+    def common(key, d, known):
+        if not isinstance(d, dict):
+            raise _err(path, key, f"{d!r} must be a table")
+        unknown = set(d) - known
+        if unknown:
+            raise _err(path, f"{key}.{sorted(unknown)[0]}", f"unknown key (known: {', '.join(sorted(known))})")
+        if "field" not in d or not isinstance(d["field"], str):
+            raise _err(path, f"{key}.field", "is required (a frame field name)")
+        return {"field": d["field"], "channel": int(_num(path, f"{key}.channel", d.get("channel", 1), 1, 16, integer=True)) - 1}
+
+    notes, ccs = [], []
+    for i, d in enumerate(doc.get("note", [])):
+        m = common(f"note[{i}]", d, NOTE_KEYS)
+        if "note" not in d:
+            raise _err(path, f"note[{i}].note", "is required (0..127, e.g. 36 = bass drum)")
+        m["note"] = int(_num(path, f"note[{i}].note", d["note"], 0, 127, integer=True))
+        m["velocity"] = int(_num(path, f"note[{i}].velocity", d.get("velocity", 100), 1, 127, integer=True))
+        m["hold_ms"] = float(_num(path, f"note[{i}].hold_ms", d.get("hold_ms", 50), 1, 10000))
+        notes.append(NoteMap(**m))
+    for i, d in enumerate(doc.get("cc", [])):
+        m = common(f"cc[{i}]", d, CC_KEYS)
+        if "control" not in d:
+            raise _err(path, f"cc[{i}].control", "is required (a controller number 0..127)")
+        m["control"] = int(_num(path, f"cc[{i}].control", d["control"], 0, 127, integer=True))
+        if "range" in d:
+            m["range"] = _pair(path, f"cc[{i}].range", d["range"])
+            if m["range"][0] == m["range"][1]:
+                raise _err(path, f"cc[{i}].range", f"{d['range']!r} must not be empty")
+        m["max_rate_hz"] = float(_num(path, f"cc[{i}].max_rate_hz", d.get("max_rate_hz", 44), 0.1, 1000))
+        ccs.append(CcMap(**m))
+    if not notes and not ccs:
+        raise _err(path, "note", "a MIDI map needs at least one [[note]] or [[cc]]")
+    return tuple(notes), tuple(ccs)
+
+
 class MidiNotes(_PortOutput):
     """Notes for events and CCs for levels (see the module docstring); polls at 250 Hz so a
     note leaves within 4 ms of its frame."""
@@ -232,8 +301,16 @@ class MidiNotes(_PortOutput):
     def __init__(self, mailbox: Mailbox, port, *, notes=DEFAULT_NOTES, ccs=DEFAULT_CCS, rate_hz: float = 250.0):
         super().__init__(mailbox, port, name="midi notes", rate_hz=rate_hz)
         s = mailbox.layout.scalars
-        self.notes = [(m, s[f"{m.field}_count"]) for m in notes if f"{m.field}_count" in s]
-        self.ccs = [(m, s[m.field]) for m in ccs if m.field in s]
+        for m in notes:
+            if f"{m.field}_count" not in s:
+                events = sorted(n[:-6] for n in s if n.endswith("_count"))
+                raise ParameterError(f"MIDI note {m.note}: {m.field!r} is not an event field (events: {', '.join(events)})")
+        for m in ccs:
+            if m.field not in s:
+                raise ParameterError(f"MIDI CC {m.control}: {m.field!r} is not a frame field"
+                                     + did_you_mean(m.field, list(s)))
+        self.notes = [(m, s[f"{m.field}_count"]) for m in notes]
+        self.ccs = [(m, s[m.field]) for m in ccs]
         self._count = [None] * len(self.notes)
         self._off_due = [None] * len(self.notes)
         self._cc_last = [None] * len(self.ccs)

@@ -43,6 +43,9 @@ def add_rig_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-notes", metavar="PORT", default=None,
                    help="MIDI notes for beat and onsets (GM drums, channel 10) and CC 20-26 for level, bands "
                         "and mood (channel 1): PORT or virtual:NAME")
+    g.add_argument("--midi-map", metavar="FILE", default=None,
+                   help="with --midi-notes: the notes and CCs to send, a TOML file of [[note]] and [[cc]] "
+                        "tables (default: GM drums for beat/onsets, CC 20-26)")
     g.add_argument("--os2l", action="append", nargs="?", const="dns-sd", default=[], metavar="HOST:PORT",
                    help="OS2L beat events (JSON over TCP) to DMX software: alone, to every _os2l._tcp service "
                         "found on DNS-SD; with HOST:PORT, to that peer (QLC+ listens on 9996); repeatable")
@@ -135,7 +138,12 @@ def _build(args, mailbox, on_dmx_send, set_bpm_range, outputs: list) -> None:
         if args.midi_clock:
             outputs.append(MidiClock(mailbox, open_midi_output(args.midi_clock)))
         if args.midi_notes:
-            outputs.append(MidiNotes(mailbox, open_midi_output(args.midi_notes)))
+            maps = {}
+            if getattr(args, "midi_map", None):
+                from .midi import load_midi_map
+
+                maps = dict(zip(("notes", "ccs"), load_midi_map(args.midi_map)))
+            outputs.append(MidiNotes(mailbox, open_midi_output(args.midi_notes), **maps))
     if args.os2l:
         from .os2l import Os2lOutput
 
@@ -157,7 +165,7 @@ def _build(args, mailbox, on_dmx_send, set_bpm_range, outputs: list) -> None:
 SHOW_KEYS = {
     "dmx": {"map": ("dmx_map", str), "targets": ("dmx", list), "rate_hz": ("dmx_rate", (int, float)),
             "priority": ("dmx_priority", int), "bind": ("dmx_bind", str)},
-    "midi": {"clock": ("midi_clock", str), "notes": ("midi_notes", str)},
+    "midi": {"clock": ("midi_clock", str), "notes": ("midi_notes", str), "map": ("midi_map", str)},
     "os2l": {"peers": ("os2l", list), "discover": ("os2l", bool)},
     "link": {"enabled": ("link", bool), "follow": ("link_follow", bool)},
 }
@@ -173,6 +181,8 @@ def apply_show_file(args, show: dict, src: str) -> None:
         targets = ["sacn:1", "artnet:10.0.0.7:0"]
         [midi]
         clock = "virtual:sonolux clock"
+        notes = "virtual:sonolux notes"
+        map = "my-midi.toml"
         [os2l]
         discover = true
         [link]
@@ -194,7 +204,7 @@ def apply_show_file(args, show: dict, src: str) -> None:
                 raise ConfigError(f"{src}: {table}.{key}: {value!r} has the wrong type")
             if kind is list and not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{src}: {table}.{key}: {value!r} must be a list of strings")
-            if (table, key) == ("dmx", "map") and value.endswith(".toml") and not Path(value).is_absolute():
+            if key == "map" and value.endswith(".toml") and not Path(value).is_absolute():
                 value = str(Path(src).parent / value)
             if (table, key) == ("os2l", "discover"):
                 value = ["dns-sd"] if value else []
