@@ -229,8 +229,7 @@ def test_a_midi_map_from_toml(tmp_path):
     ('[[note]]\nfield = "beat"\n', "note[0].note: is required"),
 ])
 def test_bad_midi_map_is_one_clear_error(tmp_path, text, msg):
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
+    (path := tmp_path / "bad.toml").write_text(text)
     with pytest.raises(ConfigError, match=re.escape(f"{path}: {msg}")):
         load_midi_map(str(path))
 
