@@ -51,6 +51,7 @@ def midi_system():
     proc.terminate()
     proc.wait(5)
     mido.set_backend("mido.backends.rtmidi")
+    os.environ.pop("JACK_DEFAULT_SERVER", None)
 
 
 class Receiver:
