@@ -13,6 +13,9 @@
   packet (44 Hz, the shipped ``wash`` map, unicast to a loopback receiver on port 5568)
   built from a frame that contains it: includes the wait for the next DMX tick (up to one
   DMX period, 22.7 ms). Skipped when port 5568 is taken.
+* ``midi_clock_send_lateness``: each MIDI clock tick's send time against its own schedule,
+  the clock on a virtual port (ALSA sequencer, or a private JACK server as in
+  ``midi_clock.py``), in the same run. Skipped without a MIDI system.
 
 Prints and writes JSON (p50 / p99 / max in ms, ratios). No pass/fail: numbers only.
 """
@@ -109,7 +112,7 @@ def numpy_reference_hop_times(signal, spec: StreamSpec, n_hops: int) -> list[flo
 LIVE_ADDRESSES = ("/sonolux/level", "/sonolux/band/", "/sonolux/onset")
 
 
-def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> dict:
+def measure_live(spec: StreamSpec, signal, *, models=None, inference=None, midi: bool = False) -> dict:
     """Play ``signal`` in real time through the engine (OSC to a loopback receiver) and
     return per-hop analysis times, audio→OSC latencies (s) and the run's stats."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -142,6 +145,12 @@ def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> di
         threading.Thread(target=_drain, args=(dmx_receiver, done), daemon=True).start()
         engine.add_output(DmxOutput(engine.mailbox, load_map("wash"), DmxTarget("sacn", 1, host="127.0.0.1"),
                                     on_send=lambda seq, sample_end, t: dmx_sends.append((sample_end, t))))
+    clock = None
+    if midi:
+        from sonolux.outputs.midi import MidiClock, open_midi_output
+
+        clock = MidiClock(engine.mailbox, open_midi_output("virtual:sonolux latency clock"), history=100000)
+        engine.add_output(clock)
     hop_times = []
     inner = engine.worker.step
 
@@ -172,6 +181,7 @@ def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> di
             if first < len(covered) and np.isfinite(source.t_in[block]):
                 dmx_lat.append(t_sent[first] - source.t_in[block])
     return {"hop_times": hop_times, "latencies": lat, "live_latencies": live_lat, "dmx_latencies": dmx_lat,
+            "midi_lateness": list(clock.lateness) if clock is not None else [],
             "stats": engine.stats(), "received": received[0], "inference": engine.inference}
 
 
@@ -209,7 +219,14 @@ def main(argv=None):
     signal = demo_signal(spec, args.seconds)
     print(f"running {args.seconds:g} s of audio in real time (hop {spec.hop} @ {spec.sample_rate} Hz) …",
           file=sys.stderr)
-    run = measure_live(spec, signal)
+    from midi_clock import start_midi_system
+
+    midi_system, jackd = start_midi_system()
+    try:
+        run = measure_live(spec, signal, midi=midi_system is not None)
+    finally:
+        if jackd is not None:
+            jackd.terminate()
     hop_times, stats = run["hop_times"], run["stats"]
     ref = numpy_reference_hop_times(signal, spec, min(len(hop_times), 5000))
     hop_summary, ref_summary = summary_ms(hop_times), summary_ms(ref)
@@ -229,6 +246,8 @@ def main(argv=None):
         "audio_to_osc_budget_ms": round(hop_budget_ms + 3.0, 3),
         "audio_to_dmx_sacn": summary_ms(run["dmx_latencies"]),
         "audio_to_dmx_budget_ms": round(hop_budget_ms + 1e3 / 44, 3),
+        "midi_system": midi_system or "none (no ALSA sequencer, no jackd): MIDI clock not measured",
+        "midi_clock_send_lateness": summary_ms(run["midi_lateness"]),
         "osc_messages": stats.osc_messages, "osc_received": run["received"], "osc_errors": stats.osc_errors,
         "dropped_blocks": stats.dropped_blocks, "skipped_samples": stats.skipped_samples,
     }
