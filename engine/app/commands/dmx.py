@@ -4,10 +4,12 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     p = sub.add_parser("dmx", help="DMX fixture maps (sACN / Art-Net output)",
-                       description="List the shipped fixture maps (name first), or print one with "
-                                   "--show NAME to copy and edit, then run with --dmx-map my.toml.")
-    p.add_argument("what", choices=["maps"], help="what to list")
-    p.add_argument("--show", metavar="NAME", default=None, help="print this map's TOML")
+                       description="DMX helpers. `sonolux dmx maps` lists the shipped fixture maps.")
+    dmx_sub = p.add_subparsers(dest="dmx_command", metavar="SUBCOMMAND")
+    maps = dmx_sub.add_parser("maps", help="list the shipped fixture maps (name first)",
+                              description="List the shipped fixture maps (name first), or print one with "
+                                          "--show NAME to copy and edit, then run with --dmx-map my.toml.")
+    maps.add_argument("--show", metavar="NAME", default=None, help="print this map's TOML")
 
 
 def run(args) -> int:
@@ -15,7 +17,7 @@ def run(args) -> int:
 
     from ...outputs.dmx_config import load_map, map_dir, map_names
 
-    if args.show:
+    if getattr(args, "show", None):
         fmap = load_map(args.show)  # an unknown name is one clear error listing the shipped maps
         print(open(fmap.source, encoding="utf-8").read(), end="")
         return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     p = sub.add_parser("midi", help="MIDI output ports (for --midi-clock and --midi-notes)",
-                       description="List the MIDI output ports by name. Give a name (or a unique part "
-                                   "of it) to --midi-clock / --midi-notes, or virtual:NAME to create a "
-                                   "port other programs connect to. MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK "
-                                   "uses JACK instead of the ALSA sequencer.")
-    p.add_argument("what", choices=["ports"], help="what to list")
+                       description="MIDI helpers. `sonolux midi ports` lists the output ports.")
+    midi_sub = p.add_subparsers(dest="midi_command", metavar="SUBCOMMAND")
+    midi_sub.add_parser("ports", help="list the MIDI output ports by name",
+                        description="List the MIDI output ports by name. Give a name (or a unique part "
+                                    "of it) to --midi-clock / --midi-notes, or virtual:NAME to create a "
+                                    "port other programs connect to. MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK "
+                                    "uses JACK instead of the ALSA sequencer.")
 
 
 def run(args) -> int:
