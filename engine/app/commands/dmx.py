@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("dmx", help="DMX fixture maps (sACN / Art-Net output)",
-                       description="DMX helpers. `sonolux dmx maps` lists the shipped fixture maps.")
-    dmx_sub = p.add_subparsers(dest="dmx_command", metavar="SUBCOMMAND")
-    maps = dmx_sub.add_parser("maps", help="list the shipped fixture maps (name first)",
-                              description="List the shipped fixture maps (name first), or print one with "
-                                          "--show NAME to copy and edit, then run with --dmx-map my.toml.")
-    maps.add_argument("--show", metavar="NAME", default=None, help="print this map's TOML")
+MAPS_HELP = ("List the shipped fixture maps (name first), or print one with --show NAME to copy "
+             "and edit, then run with --dmx-map my.toml.")
 
+
+def add_parser(sub) -> None:
+    dmx = sub.add_parser("dmx", help="DMX fixture maps (sACN / Art-Net output)",
+                         description="DMX helpers. `sonolux dmx maps` lists the shipped fixture maps.")
+    maps = dmx.add_subparsers(dest="dmx_command", metavar="SUBCOMMAND").add_parser(
+        "maps", help="list the shipped fixture maps (name first)", description=MAPS_HELP)
+    maps.add_argument("--show", metavar="NAME", default=None, help="print this map's TOML")
 
 def run(args) -> int:
     import tomllib
