@@ -81,6 +81,7 @@ class Engine:
         self.osc = None
         if osc_targets:
             self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send, status=self.status_args)
+        self.extra_outputs: list = []  # rig outputs (DMX, MIDI, OS2L, Link): see add_output
         self.recorder = None
         if record_dir is not None:
             self.recorder = Recorder(record_dir, self.analyzer.layout, spec, audio=record_audio)
@@ -91,6 +92,14 @@ class Engine:
         self.input_losses = 0
         self._supervisor = None
         self._supervisor_stop = threading.Event()
+
+    def add_output(self, output) -> None:
+        """Add an output that reads ``self.mailbox`` (``outputs.rig_options.build_rig_outputs``).
+        It needs ``start()``, ``stop()``, a ``blackout`` attribute and ``health()``; the
+        engine starts it with the analysis, stops it last and reports its health."""
+        if self._started:
+            raise SonoluxError("add outputs before the engine starts")
+        self.extra_outputs.append(output)
 
     def _supervise(self) -> None:
         """Watch a live input: when its stream dies (unplugged, server restarted) log it
@@ -128,6 +137,8 @@ class Engine:
             self.inference.start()
         if self.osc:
             self.osc.start()
+        for out in self.extra_outputs:
+            out.start()
         if hasattr(self.source, "rate_listener"):
             self.source.rate_listener = self.worker.set_input_rate
         try:
@@ -151,6 +162,8 @@ class Engine:
         self.control_state.blackout = bool(on)
         if self.osc is not None:
             self.osc.blackout = bool(on)
+        for out in self.extra_outputs:  # DMX sends zeroes, MIDI / OS2L / Link hold events back
+            out.blackout = bool(on)
         if self.blackout_handler is not None:
             self.blackout_handler(bool(on))
 
@@ -160,8 +173,10 @@ class Engine:
             self.osc.set_threshold(threshold)
 
     def output_health(self) -> list:
-        """Each output target's health (:class:`~sonolux.outputs.osc.TargetHealth`)."""
-        return self.osc.health() if self.osc is not None else []
+        """Each output target's health (:class:`~sonolux.outputs.osc.TargetHealth`): the OSC
+        targets, then the rig outputs (DMX universes, MIDI, OS2L, Link)."""
+        osc = self.osc.health() if self.osc is not None else []
+        return osc + [out.health() for out in self.extra_outputs]
 
     def stop(self) -> None:
         """Stop everything, flush files and sockets. Safe to call more than once."""
@@ -183,6 +198,8 @@ class Engine:
                 # let the sender flush the last frame's changes
                 self.osc.poll_once()
                 self.osc.stop()
+            for out in self.extra_outputs:
+                out.stop()
             if self.recorder is not None:
                 self.recorder.close()
 

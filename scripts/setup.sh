@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEV=0
-EXTRAS="window"
+EXTRAS="window,rig"  # rig: DMX, MIDI, OS2L (MIT / LGPL); Link (GPL-3) stays opt-in: pip install -e ".[link]"
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
@@ -20,8 +20,11 @@ done
 # (null sinks) for capture tests and loopback; liblo-tools: oscdump/oscsend, real OSC peers;
 # libosmesa6: headless OpenGL; fluidsynth + timgm6mb-soundfont: MIDI rendering; ffmpeg: video.
 PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins liblo-tools libosmesa6 fluidsynth timgm6mb-soundfont ffmpeg"
-# --dev: wallpapers are the offline image material of the imagery models (training, smoke test)
-[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds"
+# --dev: wallpapers are the offline image material of the imagery models (training, smoke test);
+# ola: olad, the real sACN / Art-Net receiver of the DMX tests; jackd2: a JACK server carrying
+# the MIDI tests' virtual ports where the kernel has no ALSA sequencer (/dev/snd/seq);
+# iproute2 + util-linux: the private network namespace of the multicast tests (sACN, Link, mDNS)
+[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds ola jackd2 iproute2 util-linux"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -15,8 +15,8 @@ from .. import __version__
 from ..errors import SonoluxError
 
 #: the commands, in the order ``sonolux --help`` lists them
-COMMANDS = ("devices", "run", "analyze", "models", "replay", "osc", "demo", "render", "images", "batch",
-            "catalogue")
+COMMANDS = ("devices", "run", "analyze", "models", "replay", "osc", "dmx", "midi", "demo", "render", "images",
+            "batch", "catalogue")
 
 
 def command_module(name: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ...outputs.rig_options import add_rig_options, build_rig_outputs
 from .. import options
 
 DEMO_OSC = "127.0.0.1:9000"
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
                    help="how long to run (default 32, one pass of the demo track; 0 = until Ctrl-C)")
     p.add_argument("--quiet", "-q", action="store_true", help="no status line")
     options.add_osc_options(p, [DEMO_OSC])
+    add_rig_options(p)
     options.add_model_options(p)
     options.add_visual_options(p)
 
@@ -37,6 +39,8 @@ def run(args) -> int:
     if not args.quiet:
         print("sonolux demo: built-in 120 BPM track (Ctrl-C to stop)", file=sys.stderr)
     engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
+    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):
+        engine.add_output(out)  # DMX, MIDI, OS2L, Link
     announce_targets(engine, args)
     control = start_control(engine, args)
     if window is None:

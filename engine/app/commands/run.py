@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ...outputs.rig_options import add_rig_options, build_rig_outputs
 from .. import options
 
 
@@ -27,6 +28,7 @@ def add_parser(sub) -> None:
                         "instead of stopping with an error")
     options.add_stream_options(p)
     options.add_osc_options(p)
+    add_rig_options(p)
     options.add_model_options(p)
     options.add_visual_options(p)
     options.add_image_arguments(p)
@@ -111,6 +113,8 @@ def run(args) -> int:
     models, inference = options.inference_setup(args)  # after the input: a typo in a device name fails fast
     engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
                     record_dir=args.record, record_audio=args.record_audio)
+    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):  # DMX, MIDI, OS2L, Link
+        engine.add_output(out)
     announce_targets(engine, args)
     control = start_control(engine, args) if control else None
     setup_live(engine, args)  # --images DIR: the image bank's folder
