@@ -20,6 +20,7 @@ from .processors.override import EmotionOverride
 from .processors.regions import RegionStage
 from .record import Recorder
 from .segment import Segmenter
+from .silence import SilenceGate
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource
@@ -31,14 +32,15 @@ log = logging.getLogger("sonolux")
 
 def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
                   control_state: ControlState | None = None, inference_stage=None,
-                  segmenter: Segmenter | None = None) -> Analyzer:
+                  segmenter: Segmenter | None = None, silence: SilenceGate | None = None) -> Analyzer:
     """The live engine's analysis chain; offline analysis uses the very same one.
-    Order: features → inference results → the operator's override → emotion regions."""
+    Order: features → inference results → the silence gate → the operator's override →
+    emotion regions."""
     config = config or AnalysisConfig()
     stages = [inference_stage] if inference_stage is not None else []
     regions = RegionStage(segmenter or Segmenter(), energy_segment_s=config.energy_segment_s,
                           tempo_segment_s=config.tempo_segment_s)
-    chain = Chain([*build_chain(config).processors, *stages,
+    chain = Chain([*build_chain(config).processors, *stages, silence or SilenceGate(),
                    EmotionOverride(control_state or ControlState()), regions])
     return Analyzer(spec, config, chain=chain)
 

@@ -13,7 +13,8 @@ DEV=0
 # libosmesa6: headless OpenGL; fluidsynth + timgm6mb-soundfont: MIDI rendering; ffmpeg: video.
 PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins liblo-tools libosmesa6 fluidsynth timgm6mb-soundfont ffmpeg"
 # --dev: wallpapers are the offline image material of the imagery models (training, smoke test)
-[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds"
+# --dev: chromium is the browser the web panel test drives (Playwright, never a downloaded browser)
+[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds chromium"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

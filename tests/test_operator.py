@@ -134,3 +134,26 @@ def test_wait_for_device_waits_until_the_input_appears(pulse):
                 pulse._pactl("unload-module", line.split()[0])
     assert proc.returncode == 0, err
     assert "frames" in err and "dropped blocks 0" in err, err
+
+
+def test_osc_addresses_table_lists_every_address_status_field_and_control():
+    from sonolux.app.control import CONTROL_ADDRESSES, engine_controls
+    from sonolux.app.commands.run import make_controls
+
+    res = run_sonolux("osc", "addresses")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for m in load_profile("sonolux").maps:
+        assert m.address in out, m.address
+    assert "/sonolux/silence" in out and "/sonolux/status" in out
+    assert f"/sonolux/status            {''.join(t for t, _ in Engine.STATUS_FIELDS)}" in out
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), osc_targets=build_targets(["127.0.0.1:9"]))
+    assert len(engine.status_args()) == len(Engine.STATUS_FIELDS)
+    for address in engine_controls(engine):
+        assert address in out, address
+    import argparse
+
+    handlers = make_controls(engine, argparse.Namespace()).handlers
+    assert {a for a, _, _ in CONTROL_ADDRESSES} == set(handlers)
+    eos = run_sonolux("osc", "addresses", "--profile", "eos")
+    assert eos.returncode == 0 and "/eos/user/0/sub/1" in eos.stdout and "tcp://" in eos.stdout

@@ -278,7 +278,7 @@ def test_oscsend_drives_control(live_engine_with_control):
 def test_bad_control_values_are_counted_not_fatal(live_engine_with_control):
     engine, ctl, dump, presets = live_engine_with_control
     oscsend(ctl.port, "/sonolux/emotion/override", "i", "7")
-    oscsend(ctl.port, "/sonolux/bpm/range", "f", "200", "f", "100")
+    oscsend(ctl.port, "/sonolux/bpm/range", "ff", "200", "100")
     oscsend(ctl.port, "/sonolux/threshold/osc", "f", "5")
     oscsend(ctl.port, "/sonolux/no/such/thing", "i", "1")
     wait_until(lambda: ctl.counts["messages"] == 4, what="four control messages handled")

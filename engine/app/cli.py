@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import SonoluxError
 
 #: the commands, in the order ``sonolux --help`` lists them
-COMMANDS = ("devices", "run", "analyze", "models", "replay", "osc", "demo", "render", "images")
+COMMANDS = ("devices", "run", "show", "analyze", "models", "replay", "osc", "demo", "render", "images")
 
 
 def command_module(name: str):
@@ -33,7 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         command_module(name).add_parser(sub)
+    parser.command_parsers = sub.choices
     return parser
+
+
+def with_show(parser, args, argv):
+    """``--show FILE``: the file's settings become the command's defaults, so every option
+    given on the command line still wins; ``args.show_doc`` is the loaded show."""
+    from .show import load_show
+
+    show = load_show(args.show)
+    parser.command_parsers[args.command].set_defaults(**show.options)
+    args = parser.parse_args(argv)
+    args.show_doc = show
+    return args
 
 
 def _sigterm(signum, frame):
@@ -49,6 +62,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
     logging.basicConfig(level=logging.WARNING, format="sonolux: %(message)s")
     try:
+        if getattr(args, "show", None):
+            args = with_show(parser, args, argv)
         return command_module(args.command).run(args)
     except SonoluxError as e:
         print(f"sonolux: error: {e}", file=sys.stderr)

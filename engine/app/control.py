@@ -25,6 +25,7 @@ from pythonosc.osc_packet import OscPacket
 from ..config import number, parse_range
 from ..config import did_you_mean
 from ..errors import ParameterError, SonoluxError
+from ..silence import SilenceGate
 
 log = logging.getLogger("sonolux.control")
 
@@ -53,6 +54,7 @@ class Controls:
         self.handlers = dict(handlers)
         self.counts = {"messages": 0, "unknown": 0, "bad_args": 0}
         self.max_lines_per_s = max_lines_per_s
+        self.on_applied = None  # called with (address, args) after a change was applied
         self._reported: set = set()
         self._recent: collections.deque = collections.deque()
         self.suppressed = 0
@@ -71,13 +73,14 @@ class Controls:
         self._reported.add(key)
         log.warning("%s", line)
 
-    def apply(self, address: str, args=()) -> str | None:
+    def apply(self, address: str, args=(), *, log: bool = True) -> str | None:
         self.counts["messages"] += 1
         handler = self.handlers.get(address)
         if handler is None:
             self.counts["unknown"] += 1
             msg = f"unknown address {address}" + did_you_mean(address, self.handlers)
-            self.report(("unknown", address), f"control: {msg} ignored")
+            if log:
+                self.report(("unknown", address), f"control: {msg} ignored")
             return msg
         required, most, names = arity(handler)
         if len(args) < required or (most is not None and len(args) > most):
@@ -87,6 +90,8 @@ class Controls:
         else:
             try:
                 handler(*args)
+                if self.on_applied is not None:
+                    self.on_applied(address, args)
                 return None
             except (SonoluxError, ValueError) as e:
                 msg = str(e)
@@ -96,7 +101,8 @@ class Controls:
                 log.debug("control handler %s failed", address, exc_info=True)
                 msg = f"{address} {list(args)}: could not be applied ({type(e).__name__})"
         self.counts["bad_args"] += 1
-        self.report(("bad", address, msg), f"control: {msg}")
+        if log:
+            self.report(("bad", address, msg), f"control: {msg}")
         return msg
 
 
@@ -180,10 +186,26 @@ def parse_quadrant(v) -> int:
     return int(v)
 
 
+#: what sonolux receives (``sonolux osc addresses`` prints it); a test keeps it in step with
+#: the handler table
+CONTROL_ADDRESSES = (
+    ("/sonolux/preset", "s name", "switch the visuals to this preset (crossfaded)"),
+    ("/sonolux/tap", "", "tap tempo: 3+ taps < 2 s apart lock tempo and phase"),
+    ("/sonolux/bpm/range", "f low, f high", "the beat tracker's tempo range (high >= 1.5 x low)"),
+    ("/sonolux/emotion/override", "i 0-4 | s Q1-Q4/mood/auto", "force the mood quadrant (0/auto: the models)"),
+    ("/sonolux/blackout", "[i 0/1]", "outputs to rest, visuals dark; no argument toggles"),
+    ("/sonolux/threshold/onset", "f 0.1-20", "onset sensitivity k (lower: more onsets)"),
+    ("/sonolux/threshold/gate", "f -120-0", "no onsets below this level (dBFS)"),
+    ("/sonolux/threshold/osc", "f 0-1", "every mapping's on-change threshold"),
+    ("/sonolux/threshold/silence", "f -120-0", "silence threshold (dBFS)"),
+    ("/sonolux/show/save", "[s path]", "save the show file (with --show; the old one kept as .bak)"),
+)
+
+
 def thresholds(engine) -> dict:
     """Setters for ``/sonolux/threshold/<name>``, each validating its value: ``onset`` (k of
-    the onset detector), ``gate`` (dBFS below which no onset fires) and ``osc`` (the outputs'
-    on-change threshold)."""
+    the onset detector), ``gate`` (dBFS below which no onset fires), ``osc`` (the outputs'
+    on-change threshold) and ``silence`` (dBFS below which the show holds still)."""
     out = {}
     onsets = next((p for p in engine.analyzer.chain.processors if hasattr(p, "gate_db")), None)
     if onsets is not None:
@@ -199,6 +221,12 @@ def thresholds(engine) -> dict:
         engine.set_osc_threshold(number(v, "/sonolux/threshold/osc", lo=0, hi=1))
 
     out["osc"] = osc
+    silence = engine.analyzer.find(SilenceGate)
+    if silence is not None:
+        def silence_db(v, *_):
+            silence.threshold_db = number(v, "/sonolux/threshold/silence (dBFS)", lo=-120, hi=0)
+
+        out["silence"] = silence_db
     return out
 
 

@@ -39,6 +39,7 @@ SCALARS: dict[str, tuple[float, float]] = {
     "region_boundary": _UNIT, "region_start": (0.0, 600.0),
     "energy_same": _UNIT, "tempo_same": _UNIT,
     "emotion_override": (0.0, 4.0), "prediction_id": (0.0, 1e6),
+    "silence": _UNIT, "silence_s": (0.0, 60.0),
 }
 
 #: vector fields: name -> (default input range, nominal size)

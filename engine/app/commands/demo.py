@@ -26,7 +26,7 @@ def run(args) -> int:
     from ...spec import StreamSpec
     from ...visual.live import demo_without_display
     from ..runloop import run_engine
-    from .run import announce_targets, start_control, window_args
+    from .run import announce_targets, make_controls, start_control, start_panel, window_args
 
     spec = StreamSpec()
     targets = options.osc_targets(args, default=[DEMO_OSC])
@@ -38,8 +38,9 @@ def run(args) -> int:
         print("sonolux demo: built-in 120 BPM track (Ctrl-C to stop)", file=sys.stderr)
     engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
     announce_targets(engine, args)
-    control = start_control(engine, args)
+    controls = make_controls(engine, args)
+    servers = [start_control(engine, args, controls), start_panel(engine, args, controls)]
     if window is None:
         demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
     return run_engine(engine, duration=args.duration or None, quiet=args.quiet, window_args=window,
-                      control=control)
+                      servers=[s for s in servers if s is not None])
