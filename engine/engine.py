@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .analysis import AnalysisConfig, Analyzer, build_chain
 from .errors import SonoluxError
 from .frame import Mailbox
+from .gain import InputGain
 from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
 from .processors.base import Chain
@@ -64,6 +65,8 @@ class EngineStats:
     prediction_age_s: float = -1.0
     blackout: bool = False
     emotion_override: int = 0  # 0 = the models decide, 1..4 = the operator's quadrant
+    gain_db: float = 0.0  # the input gain applied now
+    gain_auto: bool = False
 
 
 class Engine:
@@ -97,6 +100,8 @@ class Engine:
         self.worker = AnalysisWorker(self.ring, self.analyzer, self.mailbox,
                                      source_finished=lambda: source.finished,
                                      drop_stale=source.realtime)
+        self.gain = InputGain()  # unity until set (show file, --gain, /sonolux/gain, the panel)
+        self.worker.gain = self.gain
         self.osc = None
         if osc_targets:
             self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send, status=self.status_args)
@@ -173,6 +178,10 @@ class Engine:
         if self.blackout_handler is not None:
             self.blackout_handler(bool(on))
 
+    def set_gain(self, gain) -> None:
+        """Input gain: dB (±24) or "auto" (see :mod:`sonolux.gain`)."""
+        self.gain.set(gain)
+
     def set_osc_threshold(self, threshold: float) -> None:
         """The on-change threshold of every OSC mapping (0..1 of its range)."""
         if self.osc is not None:
@@ -242,6 +251,7 @@ class Engine:
             inference_skipped=self.inference.skipped if self.inference else 0,
             prediction_age_s=self._prediction_age(),
             blackout=bool(self.control_state.blackout),
+            gain_db=self.gain.db, gain_auto=self.gain.auto,
             emotion_override=int(self.control_state.emotion_override),
         )
 

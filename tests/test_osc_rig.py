@@ -434,6 +434,8 @@ def test_control_errors_are_one_clean_line_per_distinct_problem(live_engine_with
         oscsend(ctl.port, "/sonolux/blackout", "i", "7")
         oscsend(ctl.port, "/sonolux/preset", "s", "kaleidoscop")
         wait_until(lambda: ctl.counts["messages"] == 6, what="six control messages handled")
+        wait_until(lambda: len([r for r in caplog.records if r.name == "sonolux.control"]) >= 4,
+                   what="the four problems logged")
     lines = [r.getMessage() for r in caplog.records if r.name == "sonolux.control"]
     assert lines, "no control problem was logged"
     assert len(lines) == 4, lines

@@ -73,6 +73,15 @@ def test_panel_in_chromium(browser, oscdump, tmp_path):
         seen = set()
         wait_until(lambda: seen.add(page.inner_text("#level-db")) or len(seen) >= 4, 20, "moving level meter")
         assert float(page.inner_text("#level-db")) > -40
+        # the input gain from the page moves the level meter by its dB
+        before = float(page.inner_text("#level-db"))
+        page.fill("#gain", "-12")
+        page.click("#gain-apply")
+        wait_until(lambda: page.inner_text("#gain-now") == "-12.0 dB", 10, "the gain applied")
+        wait_until(lambda: float(page.inner_text("#level-db")) < before - 9, 10, "the level 12 dB lower")
+        page.fill("#gain", "0")
+        page.click("#gain-apply")
+        wait_until(lambda: page.inner_text("#gain-now") == "+0.0 dB", 10, "the gain back at 0 dB")
 
         # tapping at 100 BPM locks the tracker there
         t0 = time.monotonic()

@@ -17,7 +17,7 @@ from sonolux.app.show import init_show, load_show
 def parse(*argv):
     parser = cli.build_parser()
     args = parser.parse_args(list(argv))
-    return cli.with_show(parser, args, list(argv)) if getattr(args, "show", None) else args
+    return cli.with_show(parser, args, list(argv)) if getattr(args, "show_file", None) else args
 
 
 def test_init_writes_a_commented_show_that_checks(tmp_path):
@@ -41,12 +41,13 @@ def test_round_trip_keeps_values_and_comments(tmp_path):
     show.record("/sonolux/bpm/range", [90, 150])
     show.record("/sonolux/threshold/gate", [-48])
     show.record("/sonolux/preset", ["kaleidoscope"])
+    show.record("/sonolux/gain", ["auto"])
     show.record("/sonolux/tap", [])  # momentary: not part of a show
     first = p.read_text()
     show.save()
     again = load_show(p)
     assert again.options["bpm_range"] == [90.0, 150.0] and again.options["gate_db"] == -48.0
-    assert again.options["preset"] == "kaleidoscope"
+    assert again.options["preset"] == "kaleidoscope" and again.options["gain"] == "auto"
     assert Path(str(p) + ".bak").read_text() == first
     assert "# the beat tracker's tempo range" in p.read_text()
     assert not list(tmp_path.glob(".show.toml.*.tmp"))  # no temporary left behind
@@ -71,6 +72,8 @@ BAD = [
     ("[[osc]]\ntarget = '10.0.0.5:3032'\ndelay = 5\n", "osc[0].delay: unknown key (did you mean 'delay_ms'?)"),
     ("[panel\nlisten = 1\n", "invalid TOML"),
     ("[visuals]\nscreen = 1.5\n", "visuals.screen: 1.5 must be an integer"),
+    ("[input]\ngain = 'loud'\n", "input.gain: 'loud' must be a number of dB or 'auto'"),
+    ("[input]\ngain = 40\n", "input.gain (dB): 40 is outside -24.0..24.0"),
 ]
 
 

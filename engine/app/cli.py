@@ -42,7 +42,7 @@ def with_show(parser, args, argv):
     given on the command line still wins; ``args.show_doc`` is the loaded show."""
     from .show import load_show
 
-    show = load_show(args.show)
+    show = load_show(args.show_file)
     parser.command_parsers[args.command].set_defaults(**show.options)
     args = parser.parse_args(argv)
     args.show_doc = show
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
     logging.basicConfig(level=logging.WARNING, format="sonolux: %(message)s")
     try:
-        if getattr(args, "show", None):
+        if getattr(args, "show_file", None):
             args = with_show(parser, args, argv)
         return command_module(args.command).run(args)
     except SonoluxError as e:

@@ -1,11 +1,11 @@
 """OSC control input: the operator steers sonolux from a console, a tablet or a script.
 
 ``ControlServer`` receives UDP packets (bound to 127.0.0.1 unless told otherwise), checks
-the optional sender allow-list, parses them with python-osc and calls the handler for each
-address. Unknown addresses, malformed packets, refused senders and bad arguments are counted
-and logged once per address — never fatal. ``engine_controls`` builds the handler table for
-an Engine: preset, tap tempo, BPM range, thresholds, emotion override, blackout;
-``open_control`` starts a server for a running engine::
+the optional sender allow-list, parses them with python-osc and hands each message to
+:class:`Controls`, which the web panel uses too: argument counts checked, one clean line per
+distinct problem (rate-limited), counted, never fatal. ``engine_controls`` builds the handler
+table for an Engine: preset, tap tempo, BPM range, thresholds, gain, emotion override,
+blackout; ``open_control`` starts a server for a running engine::
 
     server = open_control(engine, "127.0.0.1", 9001)   # then: oscsend ... /sonolux/tap
     ...
@@ -22,9 +22,9 @@ import time
 
 from pythonosc.osc_packet import OscPacket
 
-from ..config import number, parse_range
-from ..config import did_you_mean
+from ..config import did_you_mean, number, parse_range
 from ..errors import ParameterError, SonoluxError
+from ..gain import parse_gain
 from ..silence import SilenceGate
 
 log = logging.getLogger("sonolux.control")
@@ -198,6 +198,7 @@ CONTROL_ADDRESSES = (
     ("/sonolux/threshold/gate", "f -120-0", "no onsets below this level (dBFS)"),
     ("/sonolux/threshold/osc", "f 0-1", "every mapping's on-change threshold"),
     ("/sonolux/threshold/silence", "f -120-0", "silence threshold (dBFS)"),
+    ("/sonolux/gain", "f -24-24 | s auto", "input gain in dB, or automatic gain"),
     ("/sonolux/show/save", "[s path]", "save the show file (with --show; the old one kept as .bak)"),
 )
 
@@ -264,8 +265,12 @@ def engine_controls(engine) -> dict:
         engine.set_blackout((not state.blackout) if on is None
                             else bool(number(on, "/sonolux/blackout", lo=0, hi=1)))
 
+    def gain(value, *rest):
+        engine.set_gain(parse_gain(value, "/sonolux/gain"))
+
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
-                "/sonolux/emotion/override": override, "/sonolux/blackout": blackout}
+                "/sonolux/emotion/override": override, "/sonolux/blackout": blackout,
+                "/sonolux/gain": gain}
     for name, setter in thresholds(engine).items():
         handlers[f"/sonolux/threshold/{name}"] = setter
     return handlers

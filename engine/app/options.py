@@ -102,10 +102,12 @@ def _bpm_range(text):
 
 def add_show_options(p: argparse.ArgumentParser) -> None:
     """The show file and the analysis knobs it (and the panel, and OSC control) can set."""
-    p.add_argument("--show", default=None, metavar="FILE.toml",
+    p.add_argument("--show", dest="show_file", default=None, metavar="FILE.toml",
                    help="run the set-up in this show file (`sonolux show init FILE` writes one); "
                         "options given here win over the file")
     g = p.add_argument_group("analysis knobs (also live: OSC control, the web panel)")
+    g.add_argument("--gain", default=None, metavar="DB|auto",
+                   help="input gain in dB (-24..24), or auto: follow the input's loudness (default 0)")
     g.add_argument("--bpm-range", type=_bpm_range, default=None, metavar="LOW..HIGH",
                    help="the beat tracker's tempo range, e.g. 90..160 (default 70..180)")
     g.add_argument("--onset-sensitivity", type=_flag("--onset-sensitivity", lo=0.1, hi=20), default=None,
@@ -117,7 +119,8 @@ def add_show_options(p: argparse.ArgumentParser) -> None:
 
 
 #: the knobs of add_show_options, applied through the control addresses once the engine runs
-KNOBS = (("bpm_range", "/sonolux/bpm/range", "--bpm-range"),
+KNOBS = (("gain", "/sonolux/gain", "--gain"),
+         ("bpm_range", "/sonolux/bpm/range", "--bpm-range"),
          ("onset_sensitivity", "/sonolux/threshold/onset", "--onset-sensitivity"),
          ("gate_db", "/sonolux/threshold/gate", "--gate"),
          ("silence_db", "/sonolux/threshold/silence", "--silence-db"))

@@ -146,6 +146,7 @@ class Panel:
         stats = e.stats()
         out = {"type": "state", "t": round(stats.t, 3),
                "operator": {"blackout": stats.blackout, "override": stats.emotion_override,
+                            "gain_db": round(stats.gain_db, 2), "gain_auto": stats.gain_auto,
                             "preset": getattr(e.visual_host, "current", None),
                             "presets": sorted(e.preset_names) if e.preset_names is not None else None},
                "outputs": [{"name": h.name, "transport": h.transport, "state": h.state,

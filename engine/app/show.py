@@ -68,6 +68,12 @@ def _pair(v, where):
     return list(config.pair(v, where, lo=1, hi=24000, **_ERR))
 
 
+def _gain(v, where):
+    from ..gain import parse_gain
+
+    return parse_gain(v, where, error=ConfigError)
+
+
 def _not(check):
     """A show key that says ``true`` for an option that says ``--no-...``."""
     return lambda v, where: not check(v, where)
@@ -79,6 +85,7 @@ SCHEMA: dict[str, dict[str, tuple[str, object]]] = {
         "name": ("input", _str),
         "channels": ("channels", _list_of(_int(lo=1, hi=64))),
         "wait_for_device": ("wait_for_device", _bool),
+        "gain": ("gain", lambda v, where: _gain(v, where)),
     },
     "analysis": {
         "bpm_range": ("bpm_range", _range),
@@ -123,6 +130,7 @@ TARGET_KEYS = {"target": _str, "profile": _str, "delay_ms": _num(lo=0, hi=10000)
 
 #: control addresses whose value a show keeps (address → (section, key, value from args))
 LIVE_KEYS = {
+    "/sonolux/gain": ("input", "gain", lambda a: a[0] if isinstance(a[0], str) else float(a[0])),
     "/sonolux/bpm/range": ("analysis", "bpm_range", lambda a: [float(a[0]), float(a[1])]),
     "/sonolux/threshold/onset": ("analysis", "onset_sensitivity", lambda a: float(a[0])),
     "/sonolux/threshold/gate": ("analysis", "gate_db", lambda a: float(a[0])),
@@ -244,6 +252,7 @@ INIT_TEMPLATE = '''\
 name = "synth"            # a device name or a unique part of it (`sonolux devices`), a file, or synth
 # channels = [1, 2]       # input channels (1-based), averaged to mono
 wait_for_device = true    # wait for the device instead of stopping when it is not there yet
+gain = 0.0                # input gain in dB (-24..24), or "auto": follow the input's loudness
 
 [analysis]
 bpm_range = [70, 180]     # the beat tracker's tempo range (high at least 1.5 x low)
