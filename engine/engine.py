@@ -10,18 +10,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .analysis import AnalysisConfig, Analyzer, build_chain
+from .analysis import AnalysisConfig, Analyzer
 from .errors import SonoluxError
 from .frame import Mailbox
 from .gain import InputGain
 from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
-from .processors.base import Chain
-from .processors.override import EmotionOverride
-from .processors.regions import RegionStage
 from .record import Recorder
-from .segment import Segmenter
-from .silence import SilenceGate
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource
@@ -29,21 +24,6 @@ from .spec import StreamSpec
 from .worker import AnalysisWorker
 
 log = logging.getLogger("sonolux")
-
-
-def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
-                  control_state: ControlState | None = None, inference_stage=None,
-                  segmenter: Segmenter | None = None, silence: SilenceGate | None = None) -> Analyzer:
-    """The live engine's analysis chain; offline analysis uses the very same one.
-    Order: features → inference results → the silence gate → the operator's override →
-    emotion regions."""
-    config = config or AnalysisConfig()
-    stages = [inference_stage] if inference_stage is not None else []
-    regions = RegionStage(segmenter or Segmenter(), energy_segment_s=config.energy_segment_s,
-                          tempo_segment_s=config.tempo_segment_s)
-    chain = Chain([*build_chain(config).processors, *stages, silence or SilenceGate(),
-                   EmotionOverride(control_state or ControlState()), regions])
-    return Analyzer(spec, config, chain=chain)
 
 
 @dataclass
@@ -91,7 +71,8 @@ class Engine:
         self.inference_stage = self.inference = None
         if models:
             self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
-        self.analyzer = make_analyzer(spec, config, self.control_state, self.inference_stage)
+        self.analyzer = Analyzer(spec, config, override_state=self.control_state,
+                                 inference_stage=self.inference_stage)
         self.preset_handler = None  # set by a visual host: called with a preset name
         self.preset_names = None  # set by a visual host: the presets it knows (None: unknown)
         self.visual_host = None

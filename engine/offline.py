@@ -23,7 +23,7 @@ import numpy as np
 from .analysis import AnalysisConfig, FrameTable
 from .config import number
 from .errors import ParameterError
-from .processors.regions import RegionStage
+from .features.regions import RegionStage
 from .segment import Segmenter
 from .sources.file import load_audio
 from .spec import StreamSpec
@@ -84,7 +84,7 @@ def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | N
                  config: AnalysisConfig | None = None, models: dict | None = None, inference=None,
                  segmenter: Segmenter | None = None) -> Analysis:
     """:func:`analyze`, returning the frames, the signal and the segmenter too (for plots)."""
-    from .engine import make_analyzer
+    from .analysis import Analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
     spec = spec or StreamSpec()
@@ -93,7 +93,7 @@ def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | N
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
     segmenter = segmenter or Segmenter()
-    analyzer = make_analyzer(spec, config, None, stage, segmenter)
+    analyzer = Analyzer(spec, config, inference_stage=stage, segmenter=segmenter)
     table = analyzer.analyze(signal, after_hop=worker.poll if worker else None)
     doc = summarize(table, file=name, sample_rate=spec.sample_rate,
                     duration_s=signal.shape[0] / spec.sample_rate)

@@ -1,7 +1,7 @@
 """What the operator has set (emotion override, blackout, requested preset).
 
 Written by the control input (OSC, panel) one reference or number at a time and read by the
-analysis chain (:class:`~sonolux.processors.override.EmotionOverride`) and the outputs, so
+analysis chain (:class:`~sonolux.features.override.EmotionOverride`) and the outputs, so
 it lives apart from the control server: the engine and the analysis need the state, never
 the server.
 """

@@ -12,7 +12,7 @@ import tiny_models
 from conftest import ROOT, run_sonolux
 from sonolux import Engine, ModelError, ParameterError, StreamSpec
 from sonolux.offline import analyze_file
-from sonolux.engine import make_analyzer
+from sonolux.analysis import Analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
 from sonolux.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
@@ -112,7 +112,7 @@ def run_hops(analyzer, signal):
 
 def test_marks_every_half_second_and_newest_window_wins(models):
     stage, worker = make_inference(models, InferenceConfig(every_s=0.5), keep_results=True)
-    analyzer = make_analyzer(SPEC, None, None, stage)
+    analyzer = Analyzer(SPEC, inference_stage=stage)
     run_hops(analyzer, demo_track(48000, bars=2)[:48000 * 3])  # 3 s, the worker never ran
     every = stage.every
     assert every == round(0.5 * SPEC.frame_rate)
@@ -131,7 +131,7 @@ def test_a_worker_lapped_by_the_history_starts_again_from_the_newest_audio(model
     needed was overwritten resets its features, counts it, and goes on from the newest audio."""
     stage, worker = make_inference(models, InferenceConfig(every_s=0.5))
     stage.buffer_s = 2.0  # a short history: 3 s without the worker laps it
-    analyzer = make_analyzer(SPEC, None, None, stage)
+    analyzer = Analyzer(SPEC, inference_stage=stage)
     sig = demo_track(48000, bars=3)
     run_hops(analyzer, sig[:48000 * 3])
     assert stage.ring.lapped()
@@ -147,7 +147,7 @@ def test_a_worker_lapped_by_the_history_starts_again_from_the_newest_audio(model
 
 def test_frames_carry_prediction_and_age(models):
     stage, worker = make_inference(models, InferenceConfig())
-    analyzer = make_analyzer(SPEC, None, None, stage)
+    analyzer = Analyzer(SPEC, inference_stage=stage)
     frame = analyzer.layout.new_frame()
     sig = demo_track(48000, bars=2)
     hop = SPEC.hop
@@ -170,7 +170,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
 
     stage, worker = make_inference(models, InferenceConfig())
     control = ControlState()
-    analyzer = make_analyzer(SPEC, None, control, stage)
+    analyzer = Analyzer(SPEC, override_state=control, inference_stage=stage)
     mailbox = Mailbox(analyzer.layout)
     sig = demo_track(48000, bars=2)
     hop, n = SPEC.hop, len(sig) // SPEC.hop
@@ -209,7 +209,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
 
 
 def test_hop_of_the_wrong_size_is_a_clear_error():
-    analyzer = make_analyzer(SPEC)
+    analyzer = Analyzer(SPEC)
     with pytest.raises(ParameterError, match=r"hop has 100 samples, expected hop=256"):
         analyzer.process_hop(np.zeros(100, np.float32), analyzer.layout.new_frame())
 

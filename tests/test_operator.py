@@ -94,12 +94,12 @@ def test_profile_field_typo_is_an_error_with_a_suggestion(tmp_path):
 
 
 def test_every_field_the_engine_produces_is_known_to_profiles_and_presets():
-    from sonolux.engine import make_analyzer
+    from sonolux.analysis import Analyzer
     from sonolux.inference.stage import InferenceStage
     from sonolux.visual import fields
 
     stage = InferenceStage(["emotion", "tags", "latent"], every_s=0.5, tag_labels=list(fields.TAG_NAMES))
-    layout = make_analyzer(SPEC, None, None, stage).layout
+    layout = Analyzer(SPEC, inference_stage=stage).layout
     produced = set(layout.scalars) | set(layout.vectors)
     assert produced and produced <= set(fields.all_field_names()), produced - set(fields.all_field_names())
 

@@ -15,7 +15,7 @@ from pythonosc.osc_packet import OscPacket
 
 from conftest import assert_rate_cap, free_udp_port, run_sonolux, udp_port_bound, wait_until
 from sonolux import ConfigError, Engine, StreamSpec
-from sonolux.engine import make_analyzer
+from sonolux.analysis import Analyzer
 from sonolux.app.control import open_control
 from sonolux.outputs.osc import build_targets
 from sonolux.outputs.osc_config import load_profile, profile_names
@@ -35,7 +35,7 @@ def demo_wav(tmp_path_factory):
 
 
 def produced_fields():
-    layout = make_analyzer(StreamSpec()).layout
+    layout = Analyzer(StreamSpec()).layout
     return set(layout.scalars) | set(layout.vectors)
 
 

@@ -7,7 +7,8 @@ from conftest import sine
 from sonolux import ParameterError, StreamSpec
 from sonolux.analysis import AnalysisConfig
 from sonolux.offline import analyze_file
-from sonolux.engine import Engine, make_analyzer
+from sonolux.analysis import Analyzer
+from sonolux.engine import Engine
 from sonolux.segment import Segmenter
 from sonolux.sources import ArraySource
 
@@ -24,7 +25,7 @@ def noise_steps(levels, seconds, seed=0):
 
 
 def regions_of(signal, **seg):
-    table_an = make_analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0), None, None, Segmenter(**seg))
+    table_an = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0), segmenter=Segmenter(**seg))
     table_an.analyze(signal)
     stage = table_an.chain.processors[-1]
     return stage.finish(len(signal) / SR)
@@ -98,15 +99,15 @@ def test_live_stage_weighs_each_mood_piece_by_its_hops():
     its hops: the label is what a mood sample at every hop would give, including the last
     piece (handed over by ``finish``) and the operator's override."""
     from sonolux.frame import FrameLayout
-    from sonolux.processors.base import HopContext
-    from sonolux.processors.regions import RegionStage
+    from sonolux.features.base import ChainFacts, HopContext
+    from sonolux.features.regions import RegionStage
 
     def label(pieces):  # [(prediction_id, override, quadrant, probs, hops), ...]
         layout = FrameLayout()
         for name in ("energy", "quadrant", "q1", "q2", "q3", "q4", "prediction_id", "emotion_override"):
             layout.add_scalar(name)
-        stage = RegionStage(Segmenter(), energy_segment_s=2.0, tempo_segment_s=4.0)
-        stage.prepare(SPEC, layout)
+        stage = RegionStage(Segmenter(), AnalysisConfig(energy_segment_s=2.0, tempo_segment_s=4.0))
+        stage.prepare(SPEC, layout, ChainFacts())
         frame, ctx = layout.new_frame(), HopContext(SPEC)
         per_hop = Segmenter()
         i = 0

@@ -271,7 +271,7 @@ def test_input_at_another_rate_is_resampled_before_the_hops():
     """After a reconnect at the device's own rate (44.1 kHz here) the analysis still sees the
     engine rate: a 1 kHz tone keeps its level and lands in the mid band."""
     from sonolux import Analyzer, Mailbox, RingBuffer
-    from sonolux.sources.base import BlockWriter
+    from sonolux.ringbuffer import BlockWriter
     from sonolux.worker import AnalysisWorker
 
     analyzer = Analyzer(SPEC)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from sonolux import Engine, StreamSpec
-from sonolux.engine import make_analyzer
+from sonolux.analysis import AnalysisConfig, Analyzer
 from sonolux.frame import FrameLayout
 from sonolux.outputs.osc import build_targets
-from sonolux.silence import SilenceGate
+from sonolux.features.base import ChainFacts
+from sonolux.features.silence import SilenceGate
 from sonolux.sources import ArraySource
 from sonolux.sources.synth import demo_track
 
@@ -27,8 +28,10 @@ def music_silence_music(music_s: float, silence_s: float) -> np.ndarray:
 @pytest.mark.parametrize("gated", [True, False])
 def test_no_beats_or_onsets_in_silence_and_beats_resume_on_the_next_beat(gated):
     sig = music_silence_music(8.0, 6.0)  # music 0-8 s, silence 8-14 s, music 14-22 s
-    gate = SilenceGate() if gated else SilenceGate(threshold_db=-120.0)  # -120: never silent
-    table = make_analyzer(SPEC, silence=gate).analyze(sig)
+    config = AnalysisConfig() if gated else AnalysisConfig(silence_db=-120.0)  # -120: never silent
+    analyzer = Analyzer(SPEC, config)
+    gate = analyzer.find(SilenceGate)
+    table = analyzer.analyze(sig)
     beats, onsets = table.event_times("beat"), table.event_times("onset")
     band_onsets = np.concatenate([table.event_times(n[:-6]) for n in table.layout.scalars
                                   if n.startswith("onset_") and n.endswith("_count")])
@@ -55,12 +58,12 @@ def gate_frames(gate: SilenceGate, hop_s: float):
                  "bpm_confidence", "beat_phase", "beat", "beat_count"):
         layout.add_scalar(name)
     spec = StreamSpec(hop=256, n_fft=1024)
-    gate.prepare(spec, layout)
+    gate.prepare(spec, layout, ChainFacts())
     return layout, layout.new_frame()
 
 
 def test_mood_holds_then_goes_neutral():
-    gate = SilenceGate(enter_s=0.5, mood_hold_s=2.0)
+    gate = SilenceGate(AnalysisConfig(silence_enter_s=0.5, silence_mood_hold_s=2.0))
     layout, f = gate_frames(gate, SPEC.hop / SR)
     s = layout.scalars
     hop_s = SPEC.hop / SR

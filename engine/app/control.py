@@ -25,7 +25,7 @@ from pythonosc.osc_packet import OscPacket
 from ..config import did_you_mean, number, parse_range
 from ..errors import ParameterError, SonoluxError
 from ..gain import parse_gain
-from ..silence import SilenceGate
+from ..features.silence import SilenceGate
 
 log = logging.getLogger("sonolux.control")
 

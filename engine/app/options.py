@@ -185,7 +185,7 @@ def stream_spec(args) -> StreamSpec:
 
 
 def analysis_config(args) -> AnalysisConfig:
-    from ..processors.bands import bands_from_edges
+    from ..features.bands import bands_from_edges
 
     if getattr(args, "bands", None):
         return AnalysisConfig(bands=bands_from_edges(args.bands))

@@ -26,15 +26,23 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
+from .base import Processor
+from .checks import positive_int
 
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
 
 @njit(cache=True)
 def _ext(x, n, k, mode):
-    """x_ext[k] for a signal x[0:n] extended by ``mode`` (1..4; 0 is handled by the caller)."""
+    """x_ext[k] for a signal x[0:n] extended by ``mode`` (0..4, see ``MODES``)."""
     if 0 <= k < n:
         return x[k]
+    if mode == 0:  # periodization: period n rounded up to even, the last sample repeated
+        ne = n + (n & 1)
+        m = k % ne
+        if m < 0:
+            m += ne
+        return x[m] if m < n else x[n - 1]
     if mode == 3:  # zero
         return 0.0
     if mode == 4:  # constant (edge value)
@@ -60,51 +68,38 @@ def _ext(x, n, k, mode):
 
 
 @njit(cache=True)
+def _coef_pair(x, n, dec_lo, dec_hi, base, mode):
+    """(approximation, detail) = Σ_j (dec_lo[j], dec_hi[j]) · x_ext[base − j]: one output
+    coefficient of a Mallat step of ``x[0:n]`` extended by ``mode``."""
+    f = dec_lo.shape[0]
+    acc_a = 0.0
+    acc_d = 0.0
+    if base - (f - 1) >= 0 and base < n:  # interior: no extension needed
+        for j in range(f):
+            v = x[base - j]
+            acc_a += dec_lo[j] * v
+            acc_d += dec_hi[j] * v
+    else:
+        for j in range(f):
+            v = _ext(x, n, base - j, mode)
+            acc_a += dec_lo[j] * v
+            acc_d += dec_hi[j] * v
+    return acc_a, acc_d
+
+
+@njit(cache=True)
 def dwt_step(x, n, dec_lo, dec_hi, mode, out_a, out_d):
     """One Mallat step of ``x[0:n]`` into ``out_a`` / ``out_d`` (each of pywt's dwt_coeff_len);
     returns the output length."""
     f = dec_lo.shape[0]
-    if mode == 0:
-        ne = n + (n & 1)  # odd length: repeat the last sample
-        m = ne // 2
-        s = f // 2
-        for o in range(m):
-            acc_a = 0.0
-            acc_d = 0.0
-            base = 2 * o + s
-            if base - (f - 1) >= 0 and base < n:  # interior: no wrap-around
-                for j in range(f):
-                    v = x[base - j]
-                    acc_a += dec_lo[j] * v
-                    acc_d += dec_hi[j] * v
-            else:
-                for j in range(f):
-                    k = (base - j) % ne
-                    if k < 0:
-                        k += ne
-                    v = x[k] if k < n else x[n - 1]
-                    acc_a += dec_lo[j] * v
-                    acc_d += dec_hi[j] * v
-            out_a[o] = acc_a
-            out_d[o] = acc_d
-        return m
-    m = (n + f - 1) // 2
+    if mode == 0:  # periodization: N/2 outputs (odd length: the last sample repeats)
+        m = (n + (n & 1)) // 2
+        shift = f // 2
+    else:
+        m = (n + f - 1) // 2
+        shift = 1
     for o in range(m):
-        acc_a = 0.0
-        acc_d = 0.0
-        base = 2 * o + 1
-        if base - (f - 1) >= 0 and base < n:  # interior: no extension needed
-            for j in range(f):
-                v = x[base - j]
-                acc_a += dec_lo[j] * v
-                acc_d += dec_hi[j] * v
-        else:
-            for j in range(f):
-                v = _ext(x, n, base - j, mode)
-                acc_a += dec_lo[j] * v
-                acc_d += dec_hi[j] * v
-        out_a[o] = acc_a
-        out_d[o] = acc_d
+        out_a[o], out_d[o] = _coef_pair(x, n, dec_lo, dec_hi, 2 * o + shift, mode)
     return m
 
 
@@ -170,30 +165,6 @@ def wavelet_hop(history, samples, dec_lo, dec_hi, level, mode, work_a, work_b, c
 
 
 @njit(cache=True)
-def _periodization_coef(x, n, dec_lo, dec_hi, o):
-    """(approximation, detail) coefficient ``o`` of one periodization step of ``x[0:n]``."""
-    f = dec_lo.shape[0]
-    ne = n + (n & 1)
-    base = 2 * o + f // 2
-    acc_a = 0.0
-    acc_d = 0.0
-    if base - (f - 1) >= 0 and base < n:
-        for j in range(f):
-            v = x[base - j]
-            acc_a += dec_lo[j] * v
-            acc_d += dec_hi[j] * v
-    else:
-        for j in range(f):
-            k = (base - j) % ne
-            if k < 0:
-                k += ne
-            v = x[k] if k < n else x[n - 1]
-            acc_a += dec_lo[j] * v
-            acc_d += dec_hi[j] * v
-    return acc_a, acc_d
-
-
-@njit(cache=True)
 def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offsets, dirty,
                     dirty_off, shifts, full):
     """Periodization decomposition of the sliding window ``history`` (already advanced by one
@@ -207,15 +178,12 @@ def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offse
     so results are bit-identical to it. ``full``: recompute everything (after a reset or a
     block of another size).
     """
-    f = dec_lo.shape[0]
-    half = f // 2
+    half = dec_lo.shape[0] // 2
     for lev in range(1, level + 1):
         a0 = a_off[lev - 1]
         m = a_off[lev] - a0
         d0 = offsets[level - lev + 1]
         src = history if lev == 1 else approx[a_off[lev - 2]:a0]
-        n_src = src.shape[0]
-        ne = n_src + (n_src & 1)
         if full:
             q_lo = 0
             q_hi = m
@@ -228,24 +196,8 @@ def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offse
             q_hi = dirty_off[lev]
         for q in range(q_lo, q_hi):
             o = q if full else dirty[q]
-            base = 2 * o + half
-            acc_a = 0.0
-            acc_d = 0.0
-            if base - (f - 1) >= 0 and base < n_src:
-                for j in range(f):
-                    v = src[base - j]
-                    acc_a += dec_lo[j] * v
-                    acc_d += dec_hi[j] * v
-            else:
-                for j in range(f):
-                    k = (base - j) % ne
-                    if k < 0:
-                        k += ne
-                    v = src[k] if k < n_src else src[n_src - 1]
-                    acc_a += dec_lo[j] * v
-                    acc_d += dec_hi[j] * v
-            approx[a0 + o] = acc_a
-            coeffs[d0 + o] = acc_d
+            approx[a0 + o], coeffs[d0 + o] = _coef_pair(src, src.shape[0], dec_lo, dec_hi,
+                                                        2 * o + half, 0)
     a0 = a_off[level - 1]
     for i in range(offsets[1] - offsets[0]):
         coeffs[offsets[0] + i] = approx[a0 + i]
@@ -391,6 +343,8 @@ class WaveletState:
         self.energies = np.zeros(self.plan.n_bands)
         p = self.plan
         self.sliding = None
+        if hop is not None:
+            positive_int("hop", hop)
         if hop is not None and mode == "periodization":
             self.sliding = _sliding_plan(p.n, int(hop), p.dec_lo.shape[0], p.level)
         if self.sliding is not None:
@@ -452,3 +406,25 @@ def wavelet_energies_frames(y: np.ndarray, *, hop: int, window: int, wavelet: st
     for i in range(n_frames):
         out[i] = state.push(y[i * hop:(i + 1) * hop])
     return out
+
+
+class WaveletEnergies(Processor):
+    """Vector field ``wavelet_energy`` (level + 1): mean-square energy per band of the last
+    ``config.wavelet_window`` samples, every hop, in pywt order ``[cA_level, cD_level, …,
+    cD_1]`` (coarse → fine), linear (not dB)."""
+
+    def __init__(self, config):
+        self.wavelet, self.level = config.wavelet, config.wavelet_level
+        self.window, self.mode = config.wavelet_window, config.wavelet_mode
+        # validate now (unknown wavelet, level too deep) so a bad config fails at build time
+        self.state = WaveletState(self.window, self.wavelet, self.level, self.mode)
+
+    def prepare(self, spec, layout, facts):
+        self.state = WaveletState(self.window, self.wavelet, self.level, self.mode, hop=spec.hop)
+        layout.add_vector("wavelet_energy", self.level + 1)
+
+    def process(self, ctx, frame):
+        frame.vectors["wavelet_energy"][:] = self.state.push(ctx.samples)
+
+    def reset(self):
+        self.state.reset()

@@ -1,4 +1,5 @@
-"""Mel filterbank (Slaney), mel projection and power → dB, as Numba kernels.
+"""Mel: filterbank (Slaney), mel projection and power → dB as Numba kernels, and the
+``MelSpectrum`` processor.
 
 ``mel_filterbank`` is computed in numpy (no librosa at runtime) and equals
 ``librosa.filters.mel(sr=..., n_fft=..., n_mels=..., fmin=..., fmax=..., htk=False,
@@ -25,7 +26,9 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..spec import is_power_of_two
-from .stft import StftState
+from .base import Processor
+from .checks import finite, positive_int
+from .spectrum import StftState
 
 # Slaney mel scale constants (librosa.hz_to_mel, htk=False)
 _F_SP = 200.0 / 3
@@ -64,6 +67,11 @@ def _check_mel_args(sample_rate, n_fft, n_mels, fmin, fmax) -> float:
     if fmax > sample_rate / 2 + 1e-9:
         raise ParameterError(f"fmax={fmax!r} must not exceed the Nyquist frequency {sample_rate / 2}")
     return fmax
+
+
+def mel_centres(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Centre frequencies (Hz) of the Slaney mel bands of ``mel_filterbank``."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))[1:-1]
 
 
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0,
@@ -168,9 +176,7 @@ class MelState:
                                    fmin=fmin, fmax=fmax)
         self.fb = self.fb32.astype(np.float64)
         self.starts, self.stops = mel_band_ranges(self.fb)
-        self.amin = float(amin)
-        if not self.amin > 0:
-            raise ParameterError(f"amin={amin!r} must be positive")
+        self.amin = finite("amin", amin, positive=True)
         self.mel_power = np.zeros(n_mels)
         self.mel_db = np.full(n_mels, 10.0 * math.log10(self.amin))
         #: the state in ``mel_db_hop``'s order after ``power``, for kernels that fuse steps
@@ -179,6 +185,10 @@ class MelState:
     def push(self, power: np.ndarray) -> np.ndarray:
         mel_db_hop(power, *self.kernel_args)
         return self.mel_db
+
+    def reset(self) -> None:
+        self.mel_power[:] = 0.0
+        self.mel_db[:] = 10.0 * math.log10(self.amin)
 
 
 def log_mel_frames(y: np.ndarray, *, sample_rate: int, n_fft: int, hop: int, n_mels: int,
@@ -206,3 +216,33 @@ def log_mel_frames(y: np.ndarray, *, sample_rate: int, n_fft: int, hop: int, n_m
     for i in range(n_frames):
         out[i] = mel.push(stft.push(y[i * hop:(i + 1) * hop]))
     return out
+
+
+class MelSpectrum(Processor):
+    """Vector field ``mel_db`` (``config.n_mels``, dB re 1.0 power, floor 10·log10(amin)) of
+    ``ctx.power``, also published as ``ctx.mel_db``; hands its band edges to later stages
+    (``facts.mel_fmin`` / ``mel_fmax`` / ``n_mels``). Must follow ``Spectrum``."""
+
+    def __init__(self, config):
+        self.config = config
+        self.n_mels = positive_int("n_mels", config.n_mels)
+        self.fmin = finite("mel_fmin", config.mel_fmin, minimum=0.0)
+        if config.mel_fmax is not None:
+            finite("mel_fmax", config.mel_fmax, positive=True)
+        finite("mel_amin", config.mel_amin, positive=True)
+
+    def prepare(self, spec, layout, facts):
+        facts.require("window", "MelSpectrum", "Spectrum")
+        fmax = self.config.mel_fmax_hz(spec.sample_rate)
+        self.mel = MelState(sample_rate=spec.sample_rate, n_fft=spec.n_fft, n_mels=self.n_mels,
+                            fmin=self.fmin, fmax=fmax, amin=self.config.mel_amin)
+        facts.mel_fmin, facts.mel_fmax, facts.n_mels = float(self.fmin), fmax, self.n_mels
+        layout.add_vector("mel_db", self.n_mels)
+
+    def process(self, ctx, frame):
+        mel_db = self.mel.push(ctx.power)
+        frame.vectors["mel_db"][:] = mel_db
+        ctx.mel_db = mel_db
+
+    def reset(self):
+        self.mel.reset()

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
+from .checks import positive_int
 
 
 def design_polyphase(up: int, down: int, taps_per_phase: int = 32, beta: float = 8.0) -> np.ndarray:
@@ -85,9 +86,11 @@ class StreamResampler:
     def __init__(self, sr_in: int, sr_out: int, max_block: int, taps_per_phase: int = 32,
                  *, release_gil: bool = False):
         """``release_gil``: for a worker thread resampling big chunks; the analysis thread's
-        small blocks keep the GIL (see engine/dsp/__init__.py)."""
-        if sr_in <= 0 or sr_out <= 0:
-            raise ParameterError(f"sample rates {sr_in} → {sr_out} must be positive")
+        small blocks keep the GIL (see engine/features/__init__.py)."""
+        positive_int("sr_in", sr_in)
+        positive_int("sr_out", sr_out)
+        positive_int("max_block", max_block)
+        positive_int("taps_per_phase", taps_per_phase)
         g = gcd(sr_in, sr_out)
         self.up, self.down = sr_out // g, sr_in // g
         self.table = design_polyphase(self.up, self.down, taps_per_phase)

@@ -8,11 +8,15 @@ cut's time: a cut is decided up to a few energy segments after the boundary it m
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
 from .base import Processor
+from .checks import finite
 
 
 class RegionStage(Processor):
@@ -20,30 +24,31 @@ class RegionStage(Processor):
     level steps most (mean dB over ``step_window_s`` before vs. after) within one segment
     either side, so boundary times are accurate to a hop, not to a segment."""
 
-    def __init__(self, segmenter: Segmenter, *, energy_segment_s: float, tempo_segment_s: float,
-                 step_window_s: float = 0.25, tempo_source: str = "bpm", min_confidence: float = 0.3,
-                 min_onset_rate: float = 1.0):
-        """``tempo_source``: "bpm" — γ is the beat tracker's mean BPM over the segment, hops
-        with confidence below ``min_confidence`` ignored; "onset_rate" — the ``tempo_z``
-        field (onset-rate contrast), used only when both segments had at least
-        ``min_onset_rate`` onsets per second (sparse onsets give meaningless ratios).
+    def __init__(self, segmenter: Segmenter, config):
+        """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
+        ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
+        the segment, hops with confidence below ``region_min_confidence`` ignored;
+        "onset_rate" — the ``tempo_z`` field (onset-rate contrast), used only when both
+        segments had at least ``region_min_onset_rate`` onsets per second (sparse onsets give
+        meaningless ratios).
 
         The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
         operator's override): each piece goes to the segmenter once, weighted by its hops,
         when it ends or an energy segment ends, so a hop only compares two numbers."""
+        tempo_source = config.region_tempo_source
         if tempo_source not in ("bpm", "onset_rate"):
-            raise ParameterError(f"tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
+            raise ParameterError(f"region_tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
         self.tempo_source = tempo_source
-        self.min_confidence = min_confidence
-        self.min_onset_rate = min_onset_rate
+        self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
+        self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
-        self.energy_segment_s = energy_segment_s
-        self.tempo_segment_s = tempo_segment_s
-        self.step_window_s = step_window_s
+        self.energy_segment_s = finite("energy_segment_s", config.energy_segment_s, positive=True)
+        self.tempo_segment_s = finite("tempo_segment_s", config.tempo_segment_s, positive=True)
+        self.step_window_s = finite("region_step_window_s", config.region_step_window_s, positive=True)
         if segmenter.refine is None:
             segmenter.refine = self.refine
 
-    def prepare(self, spec, layout):
+    def prepare(self, spec, layout, facts):
         self.m = max(1, int(round(self.energy_segment_s * spec.sample_rate)))
         self.hops_per_tempo = max(1, int(round(self.tempo_segment_s * spec.frame_rate)))
         self.hop, self.sr, self.n_fft = spec.hop, spec.sample_rate, spec.n_fft
@@ -72,6 +77,8 @@ class RegionStage(Processor):
         self._mel_hist = np.zeros((n, layout.vectors.get("mel_db", 0)))
         self._level_pos = 0
         self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
+        # load the Numba kernel of the first segment boundary now, not 2 s into the show
+        _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
         self._i = {n: layout.add_scalar(n) for n in names}
@@ -81,14 +88,15 @@ class RegionStage(Processor):
         """RMS dB difference between this energy segment's mean log-mel and the last one's."""
         if not self._mel_n:
             return None
-        m = np.divide(self._mel_sum, self._mel_n, out=self._mel_tmp)
-        d = None
-        if self._has_prev_mel:
-            np.subtract(m, self._mel_prev, out=self._mel_sum)
-            d = float(np.sqrt(np.mean(np.square(self._mel_sum, out=self._mel_sum))))
-        self._mel_prev[:] = m
+        if self._mel_sum.shape[0] > MAX_PAIRWISE:  # very many mel bands: numpy (allocates)
+            m = self._mel_sum / self._mel_n
+            d = float(np.sqrt(np.mean(np.square(m - self._mel_prev))))
+            self._mel_prev[:] = m
+            self._mel_sum[:] = 0.0
+        else:
+            d = _mean_step_db(self._mel_sum, self._mel_n, self._mel_prev, self._mel_tmp)
+        d = d if self._has_prev_mel else None
         self._has_prev_mel = True
-        self._mel_sum[:] = 0.0
         self._mel_n = 0
         return d
 
@@ -226,3 +234,76 @@ class RegionStage(Processor):
         v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
         v[self._i["region_change_count"]] = self.changes
         v[self._i["region_boundary"]] = self.last_boundary
+
+
+@njit(cache=True)
+def _block_sum(a, lo, n):
+    """``a[lo:lo + n].sum()`` for n <= 128 in numpy's order (8 partial sums, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _half(n):
+    n2 = n // 2
+    return n2 - n2 % 8
+
+
+@njit(cache=True)
+def _pairwise_sum(a, lo, n):
+    """``a[lo:lo + n].sum()`` in numpy's pairwise order (so results equal ``np.mean``'s),
+    for n <= MAX_PAIRWISE (written out two levels deep: Numba's cache and recursion do not
+    mix)."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    h = _half(n)
+    parts = 0.0
+    for k in range(2):
+        s_lo = lo if k == 0 else lo + h
+        s_n = h if k == 0 else n - h
+        if s_n <= 128:
+            part = _block_sum(a, s_lo, s_n)
+        else:
+            h2 = _half(s_n)
+            part = _block_sum(a, s_lo, h2) + _block_sum(a, s_lo + h2, s_n - h2)
+        parts = part if k == 0 else parts + part
+    return parts
+
+
+MAX_PAIRWISE = 256
+
+
+@njit(cache=True)
+def _mean_step_db(acc, count, prev, tmp):
+    """Mean of the ``count`` spectra summed in ``acc``; returns the RMS dB difference to
+    ``prev`` (as ``sqrt(mean((m - prev)²))`` in numpy's summation order), then makes the mean
+    the new ``prev`` and clears ``acc``. No allocation (runs on the analysis thread)."""
+    n = acc.shape[0]
+    for i in range(n):
+        m = acc[i] / count
+        d = m - prev[i]
+        tmp[i] = d * d
+        prev[i] = m
+        acc[i] = 0.0
+    return math.sqrt(_pairwise_sum(tmp, 0, n) / n)

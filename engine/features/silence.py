@@ -14,37 +14,31 @@ runs after the features and the inference results, before the operator's overrid
 * the mood (valence, arousal, quadrant, q1..q4) holds its last value heard with sound (the
   models would call silence "sad") for ``mood_hold_s``, then goes neutral (0, 0, quadrant 0).
 
-The same stage runs live and offline, so ``analyze`` and a live run agree.
+The same stage runs live and offline, so ``analyze`` and a live run agree. Its defaults
+are ``AnalysisConfig.silence_db`` / ``silence_enter_s`` / ``silence_mood_hold_s``.
 """
 from __future__ import annotations
 
-from .config import number
-from .processors.base import Processor
+from .base import Processor
+from .checks import finite
 
 MOOD_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
 HELD_FIELDS = ("bpm", "bpm_confidence")
 NOT_GATED = ("region_change",)  # region changes are about the music's shape, silence included
 
-#: defaults (the show file's ``analysis.silence_db`` sets the threshold)
-SILENCE_DB = -60.0
-ENTER_S = 0.5
-MOOD_HOLD_S = 10.0
-
-
 class SilenceGate(Processor):
     """Holds events, tempo and mood while the input is silent (see the module docstring).
 
-    >>> gate = SilenceGate(threshold_db=-55.0)     # doctest: +SKIP
-    >>> gate.threshold_db = -50.0                  # from another thread: applies next hop
+    >>> gate = SilenceGate(AnalysisConfig(silence_db=-55.0))   # doctest: +SKIP
+    >>> gate.threshold_db = -50.0          # from another thread: applies from the next hop
     """
 
-    def __init__(self, threshold_db: float = SILENCE_DB, *, enter_s: float = ENTER_S,
-                 mood_hold_s: float = MOOD_HOLD_S):
-        self.threshold_db = number(threshold_db, "silence threshold_db", lo=-120, hi=0)
-        self.enter_s = number(enter_s, "silence enter_s", lo=0, hi=60)
-        self.mood_hold_s = number(mood_hold_s, "silence mood_hold_s", lo=0, hi=3600)
+    def __init__(self, config):
+        self.threshold_db = finite("silence_db", config.silence_db)
+        self.enter_s = finite("silence_enter_s", config.silence_enter_s, minimum=0.0)
+        self.mood_hold_s = finite("silence_mood_hold_s", config.silence_mood_hold_s, minimum=0.0)
 
-    def prepare(self, spec, layout):
+    def prepare(self, spec, layout, facts):
         self.hop_s = spec.hop / spec.sample_rate
         s = layout.scalars
         if "level_db" not in s:

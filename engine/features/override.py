@@ -18,11 +18,20 @@ MOOD_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
 SIGNS = {1: (1.0, 1.0), 2: (-1.0, 1.0), 3: (-1.0, -1.0), 4: (1.0, -1.0)}
 
 
-class EmotionOverride(Processor):
-    def __init__(self, state):
-        self.state = state  # ControlState, written by the control thread
+class NoOverride:
+    """The control state of a run nobody can steer (offline analysis): never overrides."""
 
-    def prepare(self, spec, layout):
+    emotion_override = 0
+
+
+class EmotionOverride(Processor):
+    """``state.emotion_override`` (0: the models decide, 1..4: the forced quadrant) is read
+    every hop; the control thread writes it (one int, no lock)."""
+
+    def __init__(self, state=None):
+        self.state = NoOverride() if state is None else state
+
+    def prepare(self, spec, layout, facts):
         for name in MOOD_FIELDS:
             if name not in layout.scalars:
                 layout.add_scalar(name)

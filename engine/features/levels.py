@@ -1,4 +1,4 @@
-"""Level and band-energy kernels.
+"""Hop level meter: RMS and peak in dBFS and 0..1 (kernels and the ``LevelMeter`` processor).
 
 Convention: dBFS = 20·log10(RMS), so a full-scale square wave reads 0 dBFS and a full-scale
 sine −3.01 dBFS. Band levels use the same scale: the mean-square energy of the band's part
@@ -11,6 +11,9 @@ import math
 
 import numpy as np
 from numba import njit
+
+from .base import Processor
+from .checks import floor_db as check_floor_db
 
 SILENCE_DB = -120.0
 
@@ -55,28 +58,17 @@ def hop_levels(samples, floor_db, values, i_rms_db, i_rms, i_peak_db, i_peak):
     values[i_peak] = db_to_unit(peak_db, floor_db)
 
 
-@njit(cache=True)
-def band_levels(power, starts, stops, scale, floor_db, values, idx_db, idx_unit):
-    """Mean-square energy of bins [starts[b], stops[b]) times ``scale`` → dB and 0..1."""
-    for b in range(starts.shape[0]):
-        acc = 0.0
-        for k in range(starts[b], stops[b]):
-            acc += power[k]
-        db = ms_to_db(acc * scale)
-        values[idx_db[b]] = db
-        values[idx_unit[b]] = db_to_unit(db, floor_db)
+class LevelMeter(Processor):
+    """Fields: ``level_db``, ``level`` (RMS) and ``peak_db``, ``peak``; 0..1 spans
+    ``config.floor_db``..0 dBFS."""
 
+    def __init__(self, config):
+        self.floor_db = check_floor_db(config.floor_db)
 
-def power_scale(window: np.ndarray) -> float:
-    """Factor turning a one-sided |X|² sum into the signal's mean square (Parseval)."""
-    return 2.0 / (window.shape[0] * float(np.sum(window ** 2)))
+    def prepare(self, spec, layout, facts):
+        self._idx = (layout.add_scalar("level_db"), layout.add_scalar("level"),
+                     layout.add_scalar("peak_db"), layout.add_scalar("peak"))
 
+    def process(self, ctx, frame):
+        hop_levels(ctx.samples, self.floor_db, frame.values, *self._idx)
 
-def band_bins(edges_hz, sample_rate: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin ranges [start, stop) for the bands between consecutive ``edges_hz``."""
-    n_bins = n_fft // 2 + 1
-    bins = [min(n_bins, max(1, int(round(f * n_fft / sample_rate)))) for f in edges_hz]
-    starts = np.array(bins[:-1], dtype=np.int64)
-    stops = np.array(bins[1:], dtype=np.int64)
-    stops = np.maximum(stops, starts + 1)
-    return starts, np.minimum(stops, n_bins)

@@ -8,8 +8,8 @@ WaveletEnergies → FluxOnsets(bands=())`` (tested), without the Python overhead
 the fast path for offline analysis and the throughput benchmark.
 
 Note (Numba cache): ``_run`` inlines kernels from other modules, and Numba's on-disk cache is
-only invalidated when *this* file changes. After editing a kernel in ``stft``/``fft``/``mel``/
-``wavelet``/``energy``/``onset``, touch this file (or delete ``__pycache__/features.*.nb*``);
+only invalidated when *this* file changes. After editing a kernel in ``spectrum``/``mel``/
+``wavelet``/``energy``/``onsets``, touch this file (or delete ``__pycache__/offline.*.nb*``);
 ``tests/test_features_streaming.py::test_fused_offline_features_equal_the_chain`` catches a
 stale cache.
 """
@@ -18,10 +18,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import ParameterError
+from ..spec import StreamSpec
+from .config import AnalysisConfig
 from .energy import E_LAST, E_Z, EPS, energy_update, new_energy_state
 from .mel import MelState, mel_db_hop
-from .onset import mel_flux, new_picker_state, pick_onset
-from .stft import StftState, stft_power_hop
+from .onsets import mel_flux, new_picker_state, pick_onset
+from .spectrum import StftState, stft_power_hop
 from .wavelet import WaveletState, wavelet_hop_sliding
 
 
@@ -58,37 +61,39 @@ def _run(y, hop, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_r
         out_onset[i] = 1.0 if hit else 0.0
 
 
-def offline_features(y: np.ndarray, *, sample_rate: int, n_fft: int = 1024, hop: int = 256,
-                     window: str = "hann", n_mels: int = 64, fmin: float = 0.0,
-                     fmax: float | None = None, wavelet: str = "db4", wavelet_level: int = 5,
-                     wavelet_window: int = 1024, wavelet_mode: str = "periodization",
-                     energy_segment_s: float = 0.5, onset_k: float = 1.0,
-                     onset_delta: float = 0.3, onset_min_gap_s: float = 0.03,
-                     onset_history_s: float = 2.0, onset_floor_db: float = -80.0) -> dict:
-    """STFT → mel dB, DWT band energies, energy / z, log-mel flux onsets of a whole signal.
+def offline_features(y: np.ndarray, spec: StreamSpec | None = None,
+                     config: AnalysisConfig | None = None) -> dict:
+    """STFT → mel dB, DWT band energies, energy / z, log-mel flux onsets of a whole signal,
+    with the sizes of ``spec`` (default ``StreamSpec()``) and the parameters of ``config``
+    (default ``AnalysisConfig()``): the numbers of the live chain's stages.
 
     Returns a dict of arrays, one row per hop (``len(y) // hop``): ``t`` (end of each hop, s),
     ``mel_db`` (n, n_mels) float32, ``wavelet_energy`` (n, level+1) float32, ``energy``,
     ``energy_z``, ``onset_strength``, ``onset`` (0/1), and ``onset_times``.
-    ``fmax=None`` is min(sample_rate / 2, 16 kHz), as in the live chain.
-    """
-    from ..errors import ParameterError
-    from ..spec import StreamSpec
 
-    spec = StreamSpec(sample_rate=sample_rate, n_fft=n_fft, hop=hop)  # validates sizes
-    fmax = min(sample_rate / 2, 16000.0) if fmax is None else fmax
+    >>> out = offline_features(np.zeros(48000), StreamSpec(sample_rate=48000))
+    >>> out["mel_db"].shape
+    (187, 64)
+    """
+    spec = StreamSpec() if spec is None else spec
+    c = AnalysisConfig() if config is None else config
+    sample_rate, n_fft, hop = spec.sample_rate, spec.n_fft, spec.hop
     y = np.ascontiguousarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ParameterError(f"y must be mono (1-D), got shape {y.shape}")
     n = y.shape[0] // hop
-    stft = StftState(n_fft, hop, window)
-    mel = MelState(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    ws = WaveletState(wavelet_window, wavelet, wavelet_level, wavelet_mode, hop=hop)
+    n_mels = c.n_mels
+    stft = StftState(n_fft, hop, c.window)
+    mel = MelState(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=c.mel_fmin,
+                   fmax=c.mel_fmax_hz(sample_rate), amin=c.mel_amin)
+    ws = WaveletState(c.wavelet_window, c.wavelet, c.wavelet_level, c.wavelet_mode, hop=hop)
     if ws.sliding is None:
         raise ParameterError(
-            f"offline_features needs mode='periodization' and window={wavelet_window} and "
-            f"hop={hop} divisible by 2^level={2 ** wavelet_level} with hop < window")
+            f"offline_features needs mode='periodization' and window={c.wavelet_window} and "
+            f"hop={hop} divisible by 2^level={2 ** c.wavelet_level} with hop < window")
     wp = ws.plan
     frame_rate = spec.frame_rate
-    p_hist, p_state = new_picker_state(max(4, int(round(onset_history_s * frame_rate))))
+    p_hist, p_state = new_picker_state(max(4, int(round(c.onset_history_s * frame_rate))))
     out = {
         "mel_db": np.empty((n, n_mels), np.float32),
         "wavelet_energy": np.empty((n, wp.n_bands), np.float32),
@@ -98,11 +103,11 @@ def offline_features(y: np.ndarray, *, sample_rate: int, n_fft: int = 1024, hop:
     _run(y, hop, *stft.kernel_args, *mel.kernel_args, ws.history, wp.dec_lo, wp.dec_hi, wp.level,
          ws.approx, ws.a_off, wp.coeffs,
          wp.offsets, ws.sliding[0], ws.sliding[1], ws.sliding[2], ws.energies,
-         float(max(1, int(round(energy_segment_s * sample_rate)))), new_energy_state(),
-         np.full(n_mels, onset_floor_db), float(onset_floor_db),
+         float(max(1, int(round(c.energy_segment_s * sample_rate)))), new_energy_state(),
+         np.full(n_mels, c.onset_floor_db), float(c.onset_floor_db),
          np.full(n_mels, -1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1),
-         p_hist, p_state, float(onset_k), float(onset_delta),
-         max(1.0, onset_min_gap_s * frame_rate),
+         p_hist, p_state, float(c.onset_k), float(c.onset_delta),
+         max(1.0, c.onset_min_gap_s * frame_rate),
          out["mel_db"], out["wavelet_energy"], out["energy"], out["energy_z"],
          out["onset_strength"], out["onset"])
     out["t"] = (np.arange(n) + 1) * hop / sample_rate
