@@ -133,6 +133,19 @@ class Analyzer:
         to their tempo and phase."""
         self._beat_tracker().tap(t)
 
+    def release_tap(self) -> None:
+        """End a tap lock: the audio decides tempo and phase again (any thread)."""
+        self._beat_tracker().release_tap()
+
+    def nudge_phase(self, beats: float) -> None:
+        """Move the beat phase by ``beats`` of a beat, -0.5..0.5; positive: later (any thread)."""
+        self._beat_tracker().nudge(beats)
+
+    @property
+    def tap_locked(self) -> bool:
+        tracker = self.find(BeatTracker)
+        return tracker is not None and tracker.tap_locked
+
     def set_bpm_range(self, lo: float, hi: float) -> None:
         """Change the beat tracker's BPM range (validated now, applied on the next hop)."""
         self._beat_tracker().set_bpm_range(lo, hi)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .analysis import AnalysisConfig, Analyzer
 from .errors import SonoluxError
 from .frame import Mailbox
+from .features.silence import SilenceGate
 from .gain import InputGain
 from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
@@ -47,6 +48,8 @@ class EngineStats:
     emotion_override: int = 0  # 0 = the models decide, 1..4 = the operator's quadrant
     gain_db: float = 0.0  # the input gain applied now
     gain_auto: bool = False
+    tap_locked: bool = False  # a tap lock holds the beat tracker
+    silent: bool = False  # the input is below the silence threshold
 
 
 class Engine:
@@ -233,6 +236,8 @@ class Engine:
             prediction_age_s=self._prediction_age(),
             blackout=bool(self.control_state.blackout),
             gain_db=self.gain.db, gain_auto=self.gain.auto,
+            tap_locked=self.analyzer.tap_locked,
+            silent=bool(getattr(self.analyzer.find(SilenceGate), "silent", False)),
             emotion_override=int(self.control_state.emotion_override),
         )
 
@@ -249,6 +254,8 @@ class Engine:
         ("i", "emotion override: 0 = the models decide, 1-4 = forced quadrant"),
         ("i", "output targets failing now (refused, unresolved, send errors)"),
         ("s", "the first failing target and its cause, '' when none"),
+        ("i", "tap lock: 1 while tapped tempo holds the beat tracker"),
+        ("i", "silence: 1 while the input is below the silence threshold"),
     )
 
     def status_args(self) -> tuple:
@@ -258,7 +265,8 @@ class Engine:
         first = f"{failing[0].name}: {failing[0].state} ({failing[0].last_error})" if failing else ""
         return (int(s.dropped_blocks), int(s.late_hops), float(s.skipped_samples / self.spec.sample_rate),
                 float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops),
-                int(s.blackout), int(s.emotion_override), len(failing), first)
+                int(s.blackout), int(s.emotion_override), len(failing), first, int(s.tap_locked),
+                int(s.silent))
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

@@ -91,6 +91,11 @@ def test_panel_in_chromium(browser, oscdump, tmp_path):
             page.click("#tap")
         wait_until(lambda: page.inner_text("#bpm") != "–" and abs(float(page.inner_text("#bpm")) - 100) <= 3,
                    20, "the BPM display at the tapped 100")
+        wait_until(lambda: page.is_visible("#tap-badge"), 10, "the tap lock shown")
+        assert page.is_visible("#release-tap") and page.is_visible("#nudge-fwd")
+        page.click("#nudge-fwd")
+        page.click("#release-tap")
+        wait_until(lambda: not page.is_visible("#tap-badge"), 10, "the tap lock released")
 
         # the mood override changes the published quadrant at the console
         page.select_option("#override", "3")

@@ -191,6 +191,8 @@ def parse_quadrant(v) -> int:
 CONTROL_ADDRESSES = (
     ("/sonolux/preset", "s name", "switch the visuals to this preset (crossfaded)"),
     ("/sonolux/tap", "", "tap tempo: 3+ taps < 2 s apart lock tempo and phase"),
+    ("/sonolux/tap/release", "", "end a tap lock: the audio decides tempo and phase again"),
+    ("/sonolux/phase/nudge", "f -0.5-0.5", "move the beat phase by this much of a beat (positive: later)"),
     ("/sonolux/bpm/range", "f low, f high", "the beat tracker's tempo range (high >= 1.5 x low)"),
     ("/sonolux/emotion/override", "i 0-4 | s Q1-Q4/mood/auto", "force the mood quadrant (0/auto: the models)"),
     ("/sonolux/blackout", "[i 0/1]", "outputs to rest, visuals dark; no argument toggles"),
@@ -251,6 +253,14 @@ def engine_controls(engine) -> dict:
             raise ParameterError("tap tempo is not available in this analysis chain")
         analyzer.tap()
 
+    def release_tap(*_):
+        if not hasattr(analyzer, "release_tap"):
+            raise ParameterError("tap tempo is not available in this analysis chain")
+        analyzer.release_tap()
+
+    def nudge(beats, *rest):
+        analyzer.nudge_phase(number(beats, "/sonolux/phase/nudge (beats)", lo=-0.5, hi=0.5))
+
     def bpm_range(lo, hi, *rest):
         lo, hi = parse_range([lo, hi], "/sonolux/bpm/range", lo=20, hi=400, min_ratio=1.5)
         if not hasattr(analyzer, "set_bpm_range"):
@@ -270,7 +280,7 @@ def engine_controls(engine) -> dict:
 
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
                 "/sonolux/emotion/override": override, "/sonolux/blackout": blackout,
-                "/sonolux/gain": gain}
+                "/sonolux/gain": gain, "/sonolux/tap/release": release_tap, "/sonolux/phase/nudge": nudge}
     for name, setter in thresholds(engine).items():
         handlers[f"/sonolux/threshold/{name}"] = setter
     return handlers

@@ -147,6 +147,7 @@ class Panel:
         out = {"type": "state", "t": round(stats.t, 3),
                "operator": {"blackout": stats.blackout, "override": stats.emotion_override,
                             "gain_db": round(stats.gain_db, 2), "gain_auto": stats.gain_auto,
+                            "tap_lock": stats.tap_locked,
                             "preset": getattr(e.visual_host, "current", None),
                             "presets": sorted(e.preset_names) if e.preset_names is not None else None},
                "outputs": [{"name": h.name, "transport": h.transport, "state": h.state,
