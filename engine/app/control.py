@@ -186,23 +186,25 @@ def parse_quadrant(v) -> int:
     return int(v)
 
 
-#: what sonolux receives (``sonolux osc addresses`` prints it); a test keeps it in step with
-#: the handler table
-CONTROL_ADDRESSES = (
-    ("/sonolux/preset", "s name", "switch the visuals to this preset (crossfaded)"),
-    ("/sonolux/tap", "", "tap tempo: 3+ taps < 2 s apart lock tempo and phase"),
-    ("/sonolux/tap/release", "", "end a tap lock: the audio decides tempo and phase again"),
-    ("/sonolux/phase/nudge", "f -0.5-0.5", "move the beat phase by this much of a beat (positive: later)"),
-    ("/sonolux/bpm/range", "f low, f high", "the beat tracker's tempo range (high >= 1.5 x low)"),
-    ("/sonolux/emotion/override", "i 0-4 | s Q1-Q4/mood/auto", "force the mood quadrant (0/auto: the models)"),
-    ("/sonolux/blackout", "[i 0/1]", "outputs to rest, visuals dark; no argument toggles"),
-    ("/sonolux/threshold/onset", "f 0.1-20", "onset sensitivity k (lower: more onsets)"),
-    ("/sonolux/threshold/gate", "f -120-0", "no onsets below this level (dBFS)"),
-    ("/sonolux/threshold/osc", "f 0-1", "every mapping's on-change threshold"),
-    ("/sonolux/threshold/silence", "f -120-0", "silence threshold (dBFS)"),
-    ("/sonolux/gain", "f -24-24 | s auto", "input gain in dB, or automatic gain"),
-    ("/sonolux/show/save", "[s path]", "save the show file (with --show; the old one kept as .bak)"),
-)
+#: what sonolux receives: address | arguments | what it does (``sonolux osc addresses`` prints
+#: it; a test keeps it in step with the handler table)
+CONTROL_TABLE = """
+/sonolux/preset            | s name                     | switch the visuals to this preset (crossfaded)
+/sonolux/tap               |                            | tap tempo: 3+ taps < 2 s apart lock tempo and phase
+/sonolux/tap/release       |                            | end a tap lock: the audio decides tempo and phase again
+/sonolux/phase/nudge       | f -0.5-0.5                 | move the beat phase by this much of a beat (positive: later)
+/sonolux/bpm/range         | f low, f high              | the beat tracker's tempo range (high >= 1.5 x low)
+/sonolux/emotion/override  | i 0-4 or s Q1-Q4/mood/auto | force the mood quadrant (0/auto: the models)
+/sonolux/blackout          | [i 0/1]                    | outputs to rest, visuals dark; no argument toggles
+/sonolux/threshold/onset   | f 0.1-20                   | onset sensitivity k (lower: more onsets)
+/sonolux/threshold/gate    | f -120-0                   | no onsets below this level (dBFS)
+/sonolux/threshold/osc     | f 0-1                      | every mapping's on-change threshold
+/sonolux/threshold/silence | f -120-0                   | silence threshold (dBFS)
+/sonolux/gain              | f -24-24 or s auto         | input gain in dB, or automatic gain
+/sonolux/show/save         | [s path]                   | save the show file (with --show; the old one kept as .bak)
+"""
+CONTROL_ADDRESSES = tuple(tuple(cell.strip() for cell in line.split("|"))
+                          for line in CONTROL_TABLE.strip().splitlines())
 
 
 def thresholds(engine) -> dict:
