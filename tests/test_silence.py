@@ -102,3 +102,13 @@ def test_live_silence_reaches_oscdump_and_triggers_stop(oscdump):
     beats_on = [t for t, a, _, v in msgs if a == "/sonolux/beat" and v and v[0] == 1.0]
     assert beats_on and not [t for t in beats_on if t_on < t < t_off]
     assert [t for t in beats_on if t > t_off]  # and back after the silence
+
+
+@pytest.mark.parametrize("field,value,message", [("silence_db", float("nan"), "silence_db=nan must be finite"),
+                                                 ("silence_enter_s", -1.0, "silence_enter_s=-1.0 must be at least 0"),
+                                                 ("silence_mood_hold_s", "x", "silence_mood_hold_s='x' must be a number")])
+def test_bad_silence_parameters_name_the_value(field, value, message):
+    from sonolux import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        Analyzer(SPEC, AnalysisConfig(**{field: value}))

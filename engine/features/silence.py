@@ -19,12 +19,56 @@ are ``AnalysisConfig.silence_db`` / ``silence_enter_s`` / ``silence_mood_hold_s`
 """
 from __future__ import annotations
 
+import numpy as np
+from numba import njit
+
 from .base import Processor
 from .checks import finite
 
 MOOD_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
 HELD_FIELDS = ("bpm", "bpm_confidence")
 NOT_GATED = ("region_change",)  # region changes are about the music's shape, silence included
+
+# state slots of the kernel
+QUIET_S, SILENT, PHASE = 0, 1, 2
+
+
+@njit(cache=True)
+def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase, i_silence,
+                 i_silence_s, counts, offsets, last_raw, flags, held, held_values, mood, mood_values, st):
+    """One hop of the gate on the frame's values ``v`` (indices -1: the field is absent)."""
+    quiet = v[i_level] < threshold_db
+    st[QUIET_S] = st[QUIET_S] + hop_s if quiet else 0.0
+    silent = st[QUIET_S] >= enter_s
+    if not quiet:  # the values silence will hold: the last ones heard with sound
+        for k in range(held.shape[0]):
+            held_values[k] = v[held[k]]
+        for k in range(mood.shape[0]):
+            mood_values[k] = v[mood[k]]
+    elif silent and st[SILENT] == 0.0 and i_phase >= 0:
+        st[PHASE] = v[i_phase]
+    st[SILENT] = 1.0 if silent else 0.0
+    for k in range(counts.shape[0]):
+        raw = v[counts[k]]
+        if silent:
+            offsets[k] += raw - last_raw[k]
+        last_raw[k] = raw
+        v[counts[k]] = raw - offsets[k]
+    v[i_silence] = 1.0 if silent else 0.0
+    v[i_silence_s] = st[QUIET_S] if silent else 0.0
+    if not silent:
+        return
+    for k in range(flags.shape[0]):
+        v[flags[k]] = 0.0
+    for k in range(held.shape[0]):
+        v[held[k]] = held_values[k]
+    if i_phase >= 0 and i_bpm >= 0:
+        st[PHASE] = (st[PHASE] + hop_s * v[i_bpm] / 60.0) % 1.0
+        v[i_phase] = st[PHASE]
+    neutral = st[QUIET_S] - enter_s >= mood_hold_s
+    for k in range(mood.shape[0]):
+        v[mood[k]] = 0.0 if neutral else mood_values[k]
+
 
 class SilenceGate(Processor):
     """Holds events, tempo and mood while the input is silent (see the module docstring).
@@ -43,65 +87,30 @@ class SilenceGate(Processor):
         s = layout.scalars
         if "level_db" not in s:
             raise ValueError("SilenceGate needs the level meter's level_db before it in the chain")
-        self._i_level = s["level_db"]
         counters = [n for n in s if n.endswith("_count") and n[:-len("_count")] not in NOT_GATED]
-        self._counts = [s[n] for n in counters]
-        self._flags = [s[n[:-len("_count")]] for n in counters if n[:-len("_count")] in s]
-        self._held = [s[n] for n in HELD_FIELDS if n in s]
-        self._mood = [s[n] for n in MOOD_FIELDS if n in s]
-        self._i_bpm = s.get("bpm")
-        self._i_phase = s.get("beat_phase")
-        self._i_silence = layout.add_scalar("silence")
-        self._i_silence_s = layout.add_scalar("silence_s")
-        self._offset = [0.0] * len(self._counts)
-        self._last_raw = [0.0] * len(self._counts)
-        self._held_values = [0.0] * len(self._held)
-        self._mood_values = [0.0] * len(self._mood)
+        index = lambda names: np.array([s[n] for n in names if n in s], dtype=np.int64)  # noqa: E731
+        self._counts = index(counters)
+        self._flags = index([n[:-len("_count")] for n in counters])
+        self._held = index(HELD_FIELDS)
+        self._mood = index(MOOD_FIELDS)
+        self._idx = (s["level_db"], s.get("bpm", -1), s.get("beat_phase", -1),
+                     layout.add_scalar("silence"), layout.add_scalar("silence_s"))
+        self._offsets = np.zeros(self._counts.shape[0])
+        self._last_raw = np.zeros(self._counts.shape[0])
+        self._held_values = np.zeros(self._held.shape[0])
+        self._mood_values = np.zeros(self._mood.shape[0])
+        self._st = np.zeros(3)
         self.reset()
 
+    @property
+    def silent(self) -> bool:
+        return bool(getattr(self, "_st", (0.0, 0.0))[SILENT])
+
     def reset(self):
-        self.silent = False
-        self._quiet_s = 0.0
-        self._phase = 0.0
-        for k in range(len(getattr(self, "_offset", ()))):
-            self._offset[k] = 0.0
-            self._last_raw[k] = 0.0
+        for a in (self._offsets, self._last_raw, self._st):
+            a[:] = 0.0
 
     def process(self, ctx, frame):
-        v = frame.values
-        quiet = v[self._i_level] < self.threshold_db
-        self._quiet_s = self._quiet_s + self.hop_s if quiet else 0.0
-        silent = self._quiet_s >= self.enter_s
-        if not quiet:
-            self._remember(v)  # the values silence will hold: the last ones heard with sound
-        elif silent and not self.silent and self._i_phase is not None:
-            self._phase = v[self._i_phase]
-        self.silent = silent
-        for k, i in enumerate(self._counts):
-            raw = v[i]
-            if silent:
-                self._offset[k] += raw - self._last_raw[k]
-            self._last_raw[k] = raw
-            v[i] = raw - self._offset[k]
-        v[self._i_silence] = 1.0 if silent else 0.0
-        v[self._i_silence_s] = self._quiet_s if silent else 0.0
-        if silent:
-            self._hold(v)
-
-    def _remember(self, v) -> None:
-        for k, i in enumerate(self._held):
-            self._held_values[k] = v[i]
-        for k, i in enumerate(self._mood):
-            self._mood_values[k] = v[i]
-
-    def _hold(self, v) -> None:
-        for i in self._flags:
-            v[i] = 0.0
-        for k, i in enumerate(self._held):
-            v[i] = self._held_values[k]
-        if self._i_phase is not None and self._i_bpm is not None:
-            self._phase = (self._phase + self.hop_s * v[self._i_bpm] / 60.0) % 1.0
-            v[self._i_phase] = self._phase
-        neutral = self._quiet_s - self.enter_s >= self.mood_hold_s
-        for k, i in enumerate(self._mood):
-            v[i] = 0.0 if neutral else self._mood_values[k]
+        silence_step(frame.values, self.threshold_db, self.enter_s, self.mood_hold_s, self.hop_s,
+                     *self._idx, self._counts, self._offsets, self._last_raw, self._flags, self._held,
+                     self._held_values, self._mood, self._mood_values, self._st)
