@@ -141,3 +141,28 @@ def test_show_save_over_osc_writes_the_live_changes(tmp_path):
     saved = load_show(p)
     assert saved.options["gate_db"] == -42.0 and saved.options["bpm_range"] == [80.0, 150.0]
     assert controls.counts["bad_args"] == 0
+
+
+def test_a_new_show_file_is_written_from_the_run_on_save(tmp_path):
+    """Set a show up live and save it: `run --show new.toml ...` on a file that does not exist
+    yet writes the run's options and the live changes there, and it runs again alone."""
+    from sonolux import Engine, StreamSpec
+    from sonolux.app.commands.run import make_controls
+    from sonolux.sources import SynthSource
+
+    p = tmp_path / "new.toml"
+    args = parse("run", "--show", str(p), "--input", "synth:noise", "--osc", "127.0.0.1:7000@resolume",
+                 "--no-models", "--no-window", "--gate", "-50", "--control-allow", "10.0.0.7,10.0.0.8")
+    assert not p.exists()
+    spec = StreamSpec()
+    engine = Engine(spec, SynthSource("", spec.sample_rate, spec.block_size))
+    controls = make_controls(engine, args)
+    assert controls.apply("/sonolux/bpm/range", [90, 160]) is None
+    assert controls.apply("/sonolux/show/save") is None
+    show = load_show(p)
+    assert show.options["input"] == "synth:noise" and show.options["no_models"] is True
+    assert show.options["no_window"] is True and show.options["gate_db"] == -50.0
+    assert show.options["bpm_range"] == [90.0, 160.0] and show.options["control_allow"] == "10.0.0.7,10.0.0.8"
+    assert [(t.target, t.profile) for t in show.targets] == [("127.0.0.1:7000", "resolume")]
+    again = parse("run", "--show", str(p))
+    assert again.input == "synth:noise" and again.bpm_range == [90.0, 160.0]

@@ -39,11 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def with_show(parser, args, argv):
     """``--show FILE``: the file's settings become the command's defaults, so every option
-    given on the command line still wins; ``args.show_doc`` is the loaded show."""
-    from .show import load_show
+    given on the command line still wins; ``args.show_doc`` is the loaded show. A file that
+    does not exist yet becomes a new show of this run's options, written on the first save."""
+    from pathlib import Path
 
+    from .show import load_show, new_show
+
+    command = parser.command_parsers[args.command]
+    if not Path(args.show_file).exists():
+        args.show_doc = new_show(args.show_file, args, command.parse_args([]))
+        print(f"sonolux: {args.show_file} does not exist yet: Save (the panel, /sonolux/show/save) "
+              "writes this run's set-up there", file=sys.stderr)
+        return args
     show = load_show(args.show_file)
-    parser.command_parsers[args.command].set_defaults(**show.options)
+    command.set_defaults(**show.options)
     args = parser.parse_args(argv)
     args.show_doc = show
     return args

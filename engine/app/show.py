@@ -1,7 +1,8 @@
 """The show file: one TOML file holds a whole set-up, so a show is one command.
 
 ``sonolux show init show.toml`` writes a commented one; ``sonolux run --show show.toml``
-runs it. Every key maps onto a ``run`` option (the table below), and an option given on the
+runs it (a file that does not exist yet is started from the template and this run's options,
+and written on the first save). Every key maps onto a ``run`` option (the table below), and an option given on the
 command line wins over the file. Errors name the file, the key and the value::
 
     show.toml: analysis.bpm_range: 180..70 must have low < high
@@ -304,6 +305,36 @@ def init_show(path, *, force: bool = False) -> Path:
     text = INIT_TEMPLATE.format(name=p.name)
     load_show_text(text, p)  # the template itself must pass the checks
     return save_atomically(p, text)
+
+
+INVERTED = {"no_models", "no_window", "no_vsync"}  # option dests whose show key says the opposite
+
+
+def new_show(path, args, defaults) -> Show:
+    """A show for ``path`` that does not exist yet: the template with this run's options (those
+    that differ from ``defaults``) and ``--osc`` targets, written on the first save."""
+    p = Path(path)
+    show = load_show_text(INIT_TEMPLATE.format(name=p.name), p)
+    for section, keys in SCHEMA.items():
+        for key, (dest, _check) in keys.items():
+            value = getattr(args, dest, None)
+            if value is None or value == getattr(defaults, dest, None):
+                continue
+            if dest in INVERTED:
+                value = not value
+            elif dest == "control_allow":
+                value = [a.strip() for a in value.split(",") if a.strip()]
+            show.doc[section][key] = list(value) if isinstance(value, tuple) else value
+    if getattr(args, "osc", None):
+        targets = tomlkit.aot()
+        for spec in args.osc:
+            target, _, profile = spec.partition("@")
+            entry = tomlkit.table()
+            entry["target"] = target
+            entry["profile"] = profile or getattr(args, "osc_profile", None) or "sonolux"
+            targets.append(entry)
+        show.doc["osc"] = targets
+    return show
 
 
 def load_show_text(text: str, path) -> Show:
