@@ -43,6 +43,10 @@ class StatusLine:
             parts.append(f"OVERRIDE Q{stats.emotion_override}")
         if stats.blackout:
             parts.append("BLACKOUT")
+        if stats.tap_locked:
+            parts.append("TAP LOCK")
+        if stats.silent:
+            parts.append("SILENCE")
         parts.append(f"dropped {stats.dropped_blocks}")
         if stats.skipped_samples:
             parts.append(f"skipped {stats.skipped_samples}")

@@ -23,8 +23,9 @@ PKGS="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins liblo-tools l
 # --dev: wallpapers are the offline image material of the imagery models (training, smoke test);
 # ola: olad, the real sACN / Art-Net receiver of the DMX tests; jackd2: a JACK server carrying
 # the MIDI tests' virtual ports where the kernel has no ALSA sequencer (/dev/snd/seq);
-# iproute2 + util-linux: the private network namespace of the multicast tests (sACN, Link, mDNS)
-[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds ola jackd2 iproute2 util-linux"
+# iproute2 + util-linux: the private network namespace of the multicast tests (sACN, Link, mDNS);
+# chromium: the browser the web panel test drives (Playwright, never a downloaded browser)
+[ "$DEV" = 1 ] && PKGS="$PKGS gnome-backgrounds ola jackd2 iproute2 util-linux chromium"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -28,7 +28,7 @@ def run(args) -> int:
     from ...spec import StreamSpec
     from ...visual.live import demo_without_display
     from ..runloop import run_engine
-    from .run import announce_targets, start_control, window_args
+    from .run import announce_targets, make_controls, start_control, start_panel, window_args
 
     spec = StreamSpec()
     targets = options.osc_targets(args, default=[DEMO_OSC])
@@ -42,8 +42,9 @@ def run(args) -> int:
     for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):
         engine.add_output(out)  # DMX, MIDI, OS2L, Link
     announce_targets(engine, args)
-    control = start_control(engine, args)
+    controls = make_controls(engine, args)
+    servers = [start_control(engine, args, controls), start_panel(engine, args, controls)]
     if window is None:
         demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
     return run_engine(engine, duration=args.duration or None, quiet=args.quiet, window_args=window,
-                      control=control)
+                      servers=[s for s in servers if s is not None])
