@@ -56,6 +56,10 @@ def with_show(parser, args, argv):
     command.set_defaults(**show.options)
     args = parser.parse_args(argv)
     args.show_doc = show
+    if show.rig and hasattr(args, "dmx"):  # a command with the rig outputs (run, demo)
+        from ..outputs.rig_options import apply_show_file
+
+        apply_show_file(args, show.rig, str(show.path))
     return args
 
 

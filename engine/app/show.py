@@ -24,6 +24,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from .. import config
 from ..errors import ConfigError
+from ..outputs.rig_options import SHOW_KEYS as RIG_SECTIONS
 
 _ERR = {"error": ConfigError}
 
@@ -158,6 +159,7 @@ class Show:
     doc: tomlkit.TOMLDocument
     options: dict = field(default_factory=dict)  # run option dest → value
     targets: list[OscTarget] = field(default_factory=list)
+    rig: dict = field(default_factory=dict)  # [dmx] [midi] [os2l] [link], checked by outputs.rig_options
 
     def record(self, address: str, args) -> None:
         """Keep a live change (an applied control message) for the next save."""
@@ -205,9 +207,13 @@ def load_show(path) -> Show:
         if section == "osc":
             show.targets = _targets(table, where)
             continue
+        if section in RIG_SECTIONS:  # applied (and checked) with the rig outputs' own options
+            show.rig[section] = _plain(table)
+            continue
         if section not in SCHEMA:
-            config.fail(where, "unknown section" + config.did_you_mean(section, [*SCHEMA, "osc"])
-                        + f" (sections: {', '.join([*SCHEMA, 'osc'])})", ConfigError)
+            known = [*SCHEMA, "osc", *RIG_SECTIONS]
+            config.fail(where, "unknown section" + config.did_you_mean(section, known)
+                        + f" (sections: {', '.join(known)})", ConfigError)
         if not isinstance(table, dict):
             config.fail(where, f"{table!r} must be a table ([{section}])", ConfigError)
         keys = SCHEMA[section]
