@@ -29,8 +29,7 @@ from .wavelet import WaveletState, wavelet_hop_sliding
 
 
 @njit(cache=True, nogil=True)
-def _run(y, hop, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, re,
-         im, power, fb, starts, stops, mel_power, mel_db, amin, w_hist, dec_lo, dec_hi, level,
+def _run(y, hop, history, window, frame, spectrum, axes, power, fb, starts, stops, mel_power, mel_db, amin, w_hist, dec_lo, dec_hi, level,
          approx, a_off, coeffs, offsets, dirty, dirty_off, shifts, w_energy, seg, e_state,
          prev_db, floor_db,
          band_of_mel, band_count, band_flux, p_hist, p_state, k, delta, min_gap,
@@ -43,8 +42,7 @@ def _run(y, hop, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_r
         out_energy[i] = e_state[E_LAST]
         out_z[i] = e_state[E_Z]
         # Spectrum
-        stft_power_hop(x, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re,
-                       z_im, re, im, power)
+        stft_power_hop(x, history, window, frame, spectrum, axes, power)
         # MelSpectrum
         mel_db_hop(power, fb, starts, stops, mel_power, mel_db, amin)
         for m in range(mel_db.shape[0]):
