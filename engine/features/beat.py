@@ -381,6 +381,26 @@ def apply_tap(pr, st, tap_pos, tap_period, hold_frames):
         st[S_CONF] = 0.5
 
 
+@njit(cache=True)
+def beat_block(n, onset_flux, low_flux, pr, st, env, xr, acf, acf_s, kern, phase_buf, values,
+               i_beat, i_count, i_bpm, i_phase, i_conf):
+    """``BeatTracker.process`` over the first ``n`` hops of a block (novelty: the onset
+    stage's flux + low-band flux)."""
+    for i in range(n):
+        beat = beat_step(onset_flux[i] + low_flux[i], pr, st, env, xr, acf, acf_s, kern,
+                         phase_buf)
+        _publish_beat(values[i], beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf)
+
+
+@njit(cache=True)
+def _publish_beat(v, beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf):
+    v[i_beat] = 1.0 if beat else 0.0
+    v[i_count] = st[S_COUNT]
+    v[i_bpm] = pr[0] * 60.0 / st[S_PERIOD] if st[S_PERIOD] > 0.0 else 0.0
+    v[i_phase] = st[S_PHASE]
+    v[i_conf] = st[S_CONF]
+
+
 def check_bpm_range(lo, hi) -> tuple[float, float]:
     try:
         lo, hi = float(lo), float(hi)
@@ -543,24 +563,32 @@ class BeatTracker(Processor):
         self._tap_times = np.zeros(MAX_TAPS)
         self._n_taps = 0
 
-    def process(self, ctx, frame):
-        st = self.state
+    def _take_control(self) -> None:
+        """Apply what other threads asked for since the last hop (BPM range, taps)."""
         if self._pending_range is not None:
             lo, hi = self._pending_range
             self._pending_range = None
-            st.set_range(lo, hi)
+            self.state.set_range(lo, hi)
             self.bpm_lo, self.bpm_hi = lo, hi
         if self._taps:
             self._drain_taps()
+
+    def process(self, ctx, frame):
+        self._take_control()
+        st = self.state
         beat = st.step(ctx.onset_flux + ctx.low_flux)
-        s = st.st
-        v = frame.values
-        v[self._i_beat] = 1.0 if beat else 0.0
-        v[self._i_count] = s[S_COUNT]
-        v[self._i_bpm] = st.pr[0] * 60.0 / s[S_PERIOD] if s[S_PERIOD] > 0.0 else 0.0
-        v[self._i_phase] = s[S_PHASE]
-        v[self._i_conf] = s[S_CONF]
+        _publish_beat(frame.values, beat, st.pr, st.st, self._i_beat, self._i_count,
+                      self._i_bpm, self._i_phase, self._i_conf)
         self._ctx = ctx
+
+    blockwise = True
+
+    def process_block(self, block):
+        self._take_control()
+        st = self.state
+        beat_block(block.n, block.onset_flux, block.low_flux, st.pr, st.st, st.env, st.xr,
+                   st.acf, st.acf_s, st.kern, st.phase_buf, block.values, self._i_beat,
+                   self._i_count, self._i_bpm, self._i_phase, self._i_conf)
 
     def _drain_taps(self) -> None:
         """Turn queued taps into a tempo + phase lock (runs only on hops with new taps)."""

@@ -78,6 +78,14 @@ def stft_power_hop(hop_samples, history, window, frame, spectrum, axes, power):
     rfft_power(frame, spectrum, axes, power)
 
 
+@njit(cache=True)
+def stft_power_block(samples, n, history, window, frame, spectrum, axes, power_rows):
+    """``stft_power_hop`` over the first ``n`` rows (consecutive hops) of ``samples``, the
+    power of hop ``i`` into ``power_rows[i]``."""
+    for i in range(n):
+        stft_power_hop(samples[i], history, window, frame, spectrum, axes, power_rows[i])
+
+
 class StftState:
     """History buffer, window and FFT buffer for one stream; ``push(hop)`` updates ``power``.
 
@@ -142,6 +150,11 @@ class Spectrum(Processor):
 
     def process(self, ctx, frame):
         ctx.power = self.stft.push(ctx.samples)
+
+    blockwise = True
+
+    def process_block(self, block):
+        stft_power_block(block.samples, block.n, *self.stft.kernel_args[:-1], block.power)
 
     def reset(self):
         self.stft.reset()

@@ -213,6 +213,30 @@ def wavelet_hop_sliding(history, samples, dec_lo, dec_hi, level, approx, a_off, 
     band_energies(coeffs, offsets, energies)
 
 
+@njit(cache=True)
+def wavelet_sliding_block(samples, n, history, dec_lo, dec_hi, level, approx, a_off, coeffs,
+                          offsets, dirty, dirty_off, shifts, full, energies, out32):
+    """``wavelet_hop_sliding`` over the first ``n`` rows (consecutive hops) of ``samples``;
+    hop ``i``'s band energies into ``out32[i]`` (float32, the frame's field)."""
+    for i in range(n):
+        wavelet_hop_sliding(history, samples[i], dec_lo, dec_hi, level, approx, a_off, coeffs,
+                            offsets, dirty, dirty_off, shifts, full and i == 0, energies)
+        for b in range(energies.shape[0]):
+            out32[i, b] = energies[b]
+
+
+@njit(cache=True)
+def wavelet_full_block(samples, n, history, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs,
+                       offsets, energies, out32):
+    """``wavelet_hop`` over the first ``n`` rows of ``samples`` (modes without the sliding
+    update); hop ``i``'s band energies into ``out32[i]``."""
+    for i in range(n):
+        wavelet_hop(history, samples[i], dec_lo, dec_hi, level, mode, work_a, work_b, coeffs,
+                    offsets, energies)
+        for b in range(energies.shape[0]):
+            out32[i, b] = energies[b]
+
+
 def _sliding_plan(n: int, hop: int, f: int, level: int):
     """Per-level dirty coefficient indices and shifts for periodization, or None when the
     sliding update does not apply (sizes not divisible by 2^level, hop >= n)."""
@@ -368,6 +392,21 @@ class WaveletState:
                         p.work_a, p.work_b, p.coeffs, p.offsets, self.energies)
         return self.energies
 
+    def push_block(self, samples: np.ndarray, n: int, out32: np.ndarray) -> None:
+        """``push`` of the first ``n`` rows of ``samples`` (hops of ``hop`` samples), hop
+        ``i``'s energies into ``out32[i]``."""
+        p, sl = self.plan, self.sliding
+        if sl is not None:
+            if samples.shape[1] != self.hop:
+                raise ParameterError(f"hops have {samples.shape[1]} samples, expected hop={self.hop}")
+            wavelet_sliding_block(samples, n, self.history, p.dec_lo, p.dec_hi, p.level,
+                                  self.approx, self.a_off, p.coeffs, p.offsets, sl[0], sl[1],
+                                  sl[2], self._full, self.energies, out32)
+            self._full = self._full and n == 0
+        else:
+            wavelet_full_block(samples, n, self.history, p.dec_lo, p.dec_hi, p.level, p.mode_id,
+                               p.work_a, p.work_b, p.coeffs, p.offsets, self.energies, out32)
+
     def reset(self) -> None:
         self.history[:] = 0.0
         self.energies[:] = 0.0
@@ -425,6 +464,11 @@ class WaveletEnergies(Processor):
 
     def process(self, ctx, frame):
         frame.vectors["wavelet_energy"][:] = self.state.push(ctx.samples)
+
+    blockwise = True
+
+    def process_block(self, block):
+        self.state.push_block(block.samples, block.n, block.vectors["wavelet_energy"])
 
     def reset(self):
         self.state.reset()
