@@ -32,17 +32,11 @@ from .checks import positive_int
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ext(x, n, k, mode):
-    """x_ext[k] for a signal x[0:n] extended by ``mode`` (0..4, see ``MODES``)."""
+    """x_ext[k] for a signal x[0:n] extended by ``mode`` (1..4, see ``MODES``)."""
     if 0 <= k < n:
         return x[k]
-    if mode == 0:  # periodization: period n rounded up to even, the last sample repeated
-        ne = n + (n & 1)
-        m = k % ne
-        if m < 0:
-            m += ne
-        return x[m] if m < n else x[n - 1]
     if mode == 3:  # zero
         return 0.0
     if mode == 4:  # constant (edge value)
@@ -67,23 +61,37 @@ def _ext(x, n, k, mode):
     return x[m]
 
 
-@njit(cache=True)
-def _coef_pair(x, n, dec_lo, dec_hi, base, mode):
-    """(approximation, detail) = Σ_j (dec_lo[j], dec_hi[j]) · x_ext[base − j]: one output
-    coefficient of a Mallat step of ``x[0:n]`` extended by ``mode``."""
-    f = dec_lo.shape[0]
+@njit(cache=True, inline="always")
+def _interior_pair(x, base, dec_lo, dec_hi):
+    """Σ_j (dec_lo[j], dec_hi[j]) · x[base − j], all indices inside ``x``."""
     acc_a = 0.0
     acc_d = 0.0
+    for j in range(dec_lo.shape[0]):
+        v = x[base - j]
+        acc_a += dec_lo[j] * v
+        acc_d += dec_hi[j] * v
+    return acc_a, acc_d
+
+
+@njit(cache=True, inline="always")
+def _coef_pair(x, n, dec_lo, dec_hi, base, mode):
+    """(approximation, detail) = Σ_j (dec_lo[j], dec_hi[j]) · x_ext[base − j]: one output
+    coefficient of a Mallat step of ``x[0:n]`` extended by ``mode`` (0: periodization, the
+    period n rounded up to even with the last sample repeated, as pywt does)."""
+    f = dec_lo.shape[0]
     if base - (f - 1) >= 0 and base < n:  # interior: no extension needed
-        for j in range(f):
-            v = x[base - j]
-            acc_a += dec_lo[j] * v
-            acc_d += dec_hi[j] * v
-    else:
-        for j in range(f):
+        return _interior_pair(x, base, dec_lo, dec_hi)
+    acc_a = 0.0
+    acc_d = 0.0
+    ne = n + (n & 1)
+    for j in range(f):
+        if mode == 0:
+            k = (base - j) % ne
+            v = x[k] if k < n else x[n - 1]
+        else:
             v = _ext(x, n, base - j, mode)
-            acc_a += dec_lo[j] * v
-            acc_d += dec_hi[j] * v
+        acc_a += dec_lo[j] * v
+        acc_d += dec_hi[j] * v
     return acc_a, acc_d
 
 
