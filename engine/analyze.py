@@ -1,78 +1,269 @@
-"""``sonolux analyze FILE``: run a file through the live analysis path (as fast as possible)
-and summarise it as the JSON document in docs/architecture.md (the ``analyze`` contract).
+"""``sonolux analyze FILE``: run a file through the live analysis chain (in bulk, as fast as
+possible) and summarise it as the JSON document in docs/architecture.md (the ``analyze``
+contract).
 
-Mood and tags come from the same inference stage and worker as live, stepped in lockstep
-with the hops (a live run that keeps up computes the very same windows). Without models,
-``emotion`` is null and ``tags`` / ``timeline`` are empty, so consumers can rely on the shape.
+Long files run in constant memory: the audio is read and resampled in chunks
+(:func:`audio_chunks`), the chain runs over blocks of hops, and :class:`Summary` keeps only
+what the document needs (event times, the tempo columns) plus a decimated table and waveform
+envelope for ``--plot``. Mood and tags come from the same inference stage and worker as
+live, stepped in lockstep with the hops (a live run that keeps up computes the very same
+windows). Without models, ``emotion`` is null and ``tags`` / ``timeline`` are empty, so
+consumers can rely on the shape.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
+from .errors import AudioFileError
+from .features.base import HopBlock
 from .features.regions import RegionStage
 from .segment import Segmenter
-from .sources.file import load_audio
 from .spec import StreamSpec
 
-
-def tempo_summary(table: FrameTable) -> dict:
-    """Clip tempo: the median BPM over the second half of the run (the tracker has locked
-    by then), with the median confidence there."""
-    if "bpm" not in table.layout.scalars or len(table) == 0:
-        return {"bpm": 0.0, "confidence": 0.0}
-    half = len(table) // 2
-    bpm = table.column("bpm")[half:]
-    conf = table.column("bpm_confidence")[half:] if "bpm_confidence" in table.layout.scalars else np.zeros_like(bpm)
-    valid = (bpm > 0) & (conf > 0)  # a tempo without any confidence is no tempo
-    if not np.any(valid):
-        return {"bpm": 0.0, "confidence": 0.0}
-    return {"bpm": round(float(np.median(bpm[valid])), 2), "confidence": round(float(np.median(conf[valid])), 3)}
+#: seconds of audio read (and resampled) at a time
+CHUNK_S = 10.0
+#: at most this many frames / envelope points are kept for the plot
+PLOT_POINTS = 20_000
+#: inputs longer than this get a progress bar (when the caller asks for one)
+PROGRESS_MIN_S = 10.0
 
 
-def events(table: FrameTable, name: str) -> list[float]:
-    if name not in table.layout.scalars:
-        return []
-    return [round(float(t), 4) for t in table.event_times(name)]
+def audio_chunks(path, sample_rate: int, *, chunk_s: float = CHUNK_S, channels=None):
+    """``(n_samples, chunks)``: the mono float32 signal of ``path`` at ``sample_rate`` as an
+    iterator of chunks, and its length in samples. Equal, concatenated, to
+    ``sources.file.load_audio`` (same downmix, NaN clean-up and soxr HQ resampler, streamed),
+    without holding the file in memory.
+
+    >>> n, chunks = audio_chunks("clip.wav", 48000)  # doctest: +SKIP
+    """
+    import soundfile as sf
+
+    from .sources.base import select_channels
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioFileError(f"{p}: is a directory, not an audio file")
+    try:
+        f = sf.SoundFile(str(p))
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise AudioFileError(f"{p}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
+    if f.frames == 0:
+        f.close()
+        raise AudioFileError(f"{p}: the file holds no audio samples")
+    sr, frames = f.samplerate, f.frames
+    chans = select_channels(channels, f.channels)
+    n_out = frames if sr == sample_rate else int(np.ceil(frames * sample_rate / sr))
+
+    def chunks():
+        stream = None
+        if sr != sample_rate:
+            import soxr
+
+            stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ")
+        step = max(1, int(chunk_s * sr))
+        with f:
+            done = 0
+            while done < frames:
+                data = f.read(min(step, frames - done), dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                done += data.shape[0]
+                mono = data[:, chans].mean(axis=1)
+                mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+                if stream is not None:
+                    mono = stream.resample_chunk(mono, last=done >= frames)
+                yield np.ascontiguousarray(mono, dtype=np.float32)
+
+    return n_out, chunks()
+
+
+class Summary:
+    """What the ``analyze`` document and plot need from a run, gathered block by block (the
+    ``sink`` of :meth:`~sonolux.analysis.Analyzer.analyze_stream`): beat and onset times, the
+    tempo columns, and every ``step``-th frame (a decimated :class:`FrameTable`)."""
+
+    def __init__(self, layout, sample_rate: int, expected_hops: int, *, plot_points: int = PLOT_POINTS):
+        self.layout, self.sample_rate = layout, sample_rate
+        self.step = max(1, -(-expected_hops // plot_points))
+        self.n = 0
+        self._events = {k: [] for k in ("beat", "onset") if k in layout.scalars}
+        self._tempo_cols = [layout.scalars[k] for k in ("bpm", "bpm_confidence") if k in layout.scalars]
+        self._tempo = np.zeros((max(expected_hops, 1), len(self._tempo_cols)))
+        self._rows = []
+
+    def __call__(self, first: int, block: HopBlock) -> None:
+        n = block.n
+        t = block.sample_end[:n] / self.sample_rate
+        for name, out in self._events.items():
+            out.append(t[block.values[:n, self.layout.scalars[name]] > 0.5])
+        if self._tempo_cols:
+            if first + n > self._tempo.shape[0]:  # longer than announced: grow
+                self._tempo = np.concatenate([self._tempo, np.zeros_like(self._tempo)])
+            self._tempo[first:first + n] = block.values[:n][:, self._tempo_cols]
+        keep = np.arange((-first) % self.step, n, self.step)
+        if keep.size:
+            self._rows.append((t[keep], block.values[keep].copy(),
+                               {k: v[keep].copy() for k, v in block.vectors.items()}))
+        self.n = first + n
+
+    def events(self, name: str) -> list[float]:
+        """Times (s, 4 decimals) of the hops where the event field ``name`` fired."""
+        parts = self._events.get(name)
+        if not parts:
+            return []
+        return [round(float(t), 4) for t in np.concatenate(parts)]
+
+    def tempo(self) -> dict:
+        """Clip tempo: the median BPM over the second half of the run (the tracker has locked
+        by then), with the median confidence there."""
+        if len(self._tempo_cols) < 2 or self.n == 0:
+            return {"bpm": 0.0, "confidence": 0.0}
+        half = self._tempo[self.n // 2:self.n]
+        bpm, conf = half[:, 0], half[:, 1]
+        valid = (bpm > 0) & (conf > 0)  # a tempo without any confidence is no tempo
+        if not np.any(valid):
+            return {"bpm": 0.0, "confidence": 0.0}
+        return {"bpm": round(float(np.median(bpm[valid])), 2),
+                "confidence": round(float(np.median(conf[valid])), 3)}
+
+    def table(self) -> FrameTable:
+        """Every ``step``-th frame of the run (all of them when ``step`` is 1)."""
+        if not self._rows:
+            return FrameTable.empty(self.layout, 0)
+        ts, vals, vecs = zip(*self._rows)
+        return FrameTable(self.layout, np.concatenate(ts), np.concatenate(vals),
+                          {k: np.concatenate([v[k] for v in vecs]) for k in self.layout.vectors})
+
+
+class Envelope:
+    """Peak envelope of the input for the plot's waveform lane: the largest |sample| of every
+    ``step`` samples, gathered chunk by chunk."""
+
+    def __init__(self, expected_samples: int, *, points: int = 4000):
+        self.step = max(1, expected_samples // points)
+        self._peaks, self._carry = [], np.zeros(0, np.float32)
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.concatenate([self._carry, x]) if self._carry.size else x
+        n = x.shape[0] // self.step * self.step
+        if n:
+            self._peaks.append(np.abs(x[:n]).reshape(-1, self.step).max(axis=1))
+        self._carry = x[n:].copy()
+
+    def values(self) -> np.ndarray:
+        return np.concatenate(self._peaks) if self._peaks else np.zeros(0, np.float32)
 
 
 @dataclass
 class Analysis:
-    """A file's analysis: the JSON document plus what a plot needs."""
+    """A file's analysis: the JSON document plus what a plot needs (a decimated frame table,
+    the input's peak envelope sampled every ``envelope_step`` samples)."""
 
     doc: dict
     table: FrameTable
-    signal: np.ndarray
+    envelope: np.ndarray
+    envelope_step: int
     segmenter: Segmenter
 
 
 def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
-            models: dict | None = None, inference=None, segmenter: Segmenter | None = None) -> Analysis:
+            models: dict | None = None, inference=None, segmenter: Segmenter | None = None,
+            progress=None, chunk_s: float = CHUNK_S) -> Analysis:
+    """Analyse the audio file ``path`` (see the module docstring).
+
+    ``progress``: None (quiet), True (a tqdm bar on stderr for inputs longer than
+    ``PROGRESS_MIN_S``) or a callable ``progress(samples_done, samples_total)``.
+
+    >>> doc = analyze("clip.wav").doc  # doctest: +SKIP
+    >>> sorted(doc)[:3]  # doctest: +SKIP
+    ['beats', 'duration_s', 'emotion']
+    """
     from .analysis import Analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
     spec = spec or StreamSpec()
-    signal = load_audio(path, spec.sample_rate)
+    n_samples, chunks = audio_chunks(path, spec.sample_rate, chunk_s=chunk_s)
     stage = worker = None
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
     segmenter = segmenter or Segmenter()
     analyzer = Analyzer(spec, config, inference_stage=stage, segmenter=segmenter)
-    table = analyzer.analyze(signal, after_hop=worker.poll if worker else None)
-    doc = summarize(table, file=str(path), sample_rate=spec.sample_rate,
-                    duration_s=signal.shape[0] / spec.sample_rate)
+    summary = Summary(analyzer.layout, spec.sample_rate, n_samples // spec.hop)
+    envelope = Envelope(n_samples)
+    total = [0]
+
+    def read():
+        for x in chunks:
+            envelope.add(x)
+            total[0] += x.shape[0]
+            yield x
+
+    with _progress_bar(progress, n_samples, spec.sample_rate) as tick:
+        analyzer.analyze_stream(read(), summary, progress=tick,
+                                after_hop=(lambda i: worker.poll()) if worker else None)
+    doc = document(summary, file=str(path), sample_rate=spec.sample_rate,
+                   duration_s=total[0] / spec.sample_rate)
     if worker is not None:
         doc.update(model_summary(worker.results, models))
     doc["regions"] = analyzer.find(RegionStage).finish(doc["duration_s"])
-    return Analysis(doc, table, signal, segmenter)
+    return Analysis(doc, summary.table(), envelope.values(), envelope.step, segmenter)
+
+
+class _progress_bar:
+    """Context manager giving ``tick(samples)`` for :func:`analyze`'s ``progress`` option."""
+
+    def __init__(self, progress, total: int, sample_rate: int):
+        self.progress, self.total, self.sr = progress, total, sample_rate
+        self.done, self.bar = 0, None
+
+    def __enter__(self):
+        if self.progress is True and self.total / self.sr > PROGRESS_MIN_S:
+            import sys
+
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=round(self.total / self.sr, 1), unit="s", unit_scale=False,
+                            desc="analyze", file=sys.stderr, leave=False,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                                       "[{elapsed}<{remaining}]")
+        return self.tick if (self.bar is not None or callable(self.progress)) else None
+
+    def tick(self, samples: int) -> None:
+        self.done += samples
+        if self.bar is not None:
+            self.bar.n = round(min(self.done, self.total) / self.sr, 1)
+            self.bar.refresh()
+        elif callable(self.progress):
+            self.progress(self.done, self.total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
 
 
 def analyze_file(path, **kw) -> dict:
     """The ``analyze`` JSON document of ``path`` (see :func:`analyze` for the options)."""
     return analyze(path, **kw).doc
+
+
+def write_document(doc: dict, out) -> None:
+    """The document as indented JSON into the file ``out`` (a path) or a text stream, written
+    piece by piece (``json.dump``), with a final newline."""
+    if isinstance(out, (str, Path)):
+        with open(out, "w") as fp:
+            json.dump(doc, fp, indent=2)
+            fp.write("\n")
+    else:
+        json.dump(doc, out, indent=2)
+        out.write("\n")
 
 
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
@@ -113,19 +304,19 @@ def model_summary(results: list[dict], models: dict) -> dict:
     return out
 
 
-def summarize(table: FrameTable, *, file: str, sample_rate: int, duration_s: float) -> dict:
-    """The contract document from a run's frames (event times are frame times)."""
+def document(summary: Summary, *, file: str, sample_rate: int, duration_s: float) -> dict:
+    """The contract document from a run's summary (event times are frame times)."""
     return {
         "file": file,
         "sample_rate": sample_rate,
         "duration_s": round(duration_s, 4),
-        "tempo": tempo_summary(table),
-        "beats": events(table, "beat"),
-        "onsets": events(table, "onset"),
+        "tempo": summary.tempo(),
+        "beats": summary.events("beat"),
+        "onsets": summary.events("onset"),
         "emotion": None,
         "tags": {},
         "timeline": [],
         "regions": [],
-        "frames": len(table),
+        "frames": summary.n,
         "name": Path(file).name,
     }
