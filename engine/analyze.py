@@ -28,7 +28,7 @@ from .spec import StreamSpec
 #: seconds of audio read (and resampled) at a time
 CHUNK_S = 10.0
 #: at most this many frames / envelope points are kept for the plot
-PLOT_POINTS = 20_000
+PLOT_POINTS = 4_000
 #: inputs longer than this get a progress bar (when the caller asks for one)
 PROGRESS_MIN_S = 10.0
 
@@ -205,13 +205,20 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
             total[0] += x.shape[0]
             yield x
 
+    results = ModelResults(models or {})
+
+    def after_hop(i):
+        if worker.poll():
+            results.take(worker)
+
     with _progress_bar(progress, n_samples, spec.sample_rate) as tick:
         analyzer.analyze_stream(read(), summary, progress=tick,
-                                after_hop=(lambda i: worker.poll()) if worker else None)
+                                after_hop=after_hop if worker else None)
     doc = document(summary, file=str(path), sample_rate=spec.sample_rate,
                    duration_s=total[0] / spec.sample_rate)
     if worker is not None:
-        doc.update(model_summary(worker.results, models))
+        results.take(worker)
+        doc.update(results.summary())
     doc["regions"] = analyzer.find(RegionStage).finish(doc["duration_s"])
     return Analysis(doc, summary.table(), envelope.values(), envelope.step, segmenter)
 
@@ -270,38 +277,78 @@ QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 TIMELINE_TOP_TAGS = 5
 
 
-def model_summary(results: list[dict], models: dict) -> dict:
-    """``emotion`` and ``tags`` (clip aggregates: means of the raw window outputs) and the
-    ``timeline`` (per window, the smoothed values a live run shows)."""
-    out = {}
-    if not results:
-        return out
-    if "emotion" in models:
-        va = np.mean([r["raw"]["emotion"]["va"] for r in results], axis=0)
-        probs = np.mean([r["raw"]["emotion"]["quadrant_probs"] for r in results], axis=0)
-        out["emotion"] = {"valence": round(float(np.clip(va[0], -1, 1)), 4),
-                          "arousal": round(float(np.clip(va[1], -1, 1)), 4),
-                          "quadrant": QUADRANTS[int(np.argmax(probs))],
-                          "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)}}
-    labels = models["tags"].labels if "tags" in models else []
-    if labels:
-        mean = np.mean([r["raw"]["tags"]["tags"] for r in results], axis=0)
-        out["tags"] = {lab: round(float(p), 4) for lab, p in zip(labels, mean)}
-    timeline = []
-    for r in results:
+class ModelResults:
+    """The models' per-window results, kept compact as they come (the worker's ``results``
+    are drained after each poll): the raw outputs the clip means need, in arrays, and each
+    window's timeline entry. :meth:`summary` gives ``emotion``, ``tags`` and ``timeline``."""
+
+    RAW = (("emotion", "va"), ("emotion", "quadrant_probs"), ("tags", "tags"))
+
+    def __init__(self, models: dict):
+        self.models = models
+        self.labels = models["tags"].labels if "tags" in models else []
+        self.n = 0
+        self._raw: dict = {}
+        self.timeline: list[dict] = []
+
+    def take(self, worker) -> None:
+        """Move the worker's new results in (keeps its list from growing)."""
+        for r in worker.results:
+            self.add(r)
+        worker.results.clear()
+
+    def add(self, r: dict) -> None:
+        for task, key in self.RAW:
+            if task in self.models:
+                x = np.asarray(r["raw"][task][key])
+                buf = self._raw.get(key)
+                if buf is None or self.n == buf.shape[0]:  # grow by doubling
+                    new = np.empty((max(64, 2 * self.n), *x.shape), dtype=x.dtype)
+                    if buf is not None:
+                        new[:self.n] = buf[:self.n]
+                    self._raw[key] = buf = new
+                buf[self.n] = x
+        self.n += 1
+        self.timeline.append(self._entry(r))
+
+    def _entry(self, r: dict) -> dict:
         p = r["prediction"]
         entry = {"t": round(r["t"], 4)}
-        if "emotion" in models:
+        if "emotion" in self.models:
             entry.update(valence=round(p.valence, 4), arousal=round(p.arousal, 4),
                          quadrant=QUADRANTS[p.quadrant - 1] if p.quadrant else None)
         if p.tags is not None:
             top = np.argsort(p.tags)[::-1][:TIMELINE_TOP_TAGS]
-            entry["tags"] = {labels[i]: round(float(p.tags[i]), 4) for i in top}
+            entry["tags"] = {self.labels[i]: round(float(p.tags[i]), 4) for i in top}
         if p.latent is not None:
             entry["latent"] = [round(float(x), 4) for x in p.latent]
-        timeline.append(entry)
-    out["timeline"] = timeline
-    return out
+        return entry
+
+    def summary(self) -> dict:
+        """``emotion`` and ``tags`` (clip aggregates: means of the raw window outputs) and the
+        ``timeline`` (per window, the smoothed values a live run shows)."""
+        out = {}
+        if not self.n:
+            return out
+        mean = {k: np.mean(v[:self.n], axis=0) for k, v in self._raw.items()}
+        if "emotion" in self.models:
+            va, probs = mean["va"], mean["quadrant_probs"]
+            out["emotion"] = {"valence": round(float(np.clip(va[0], -1, 1)), 4),
+                              "arousal": round(float(np.clip(va[1], -1, 1)), 4),
+                              "quadrant": QUADRANTS[int(np.argmax(probs))],
+                              "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)}}
+        if self.labels:
+            out["tags"] = {lab: round(float(p), 4) for lab, p in zip(self.labels, mean["tags"])}
+        out["timeline"] = self.timeline
+        return out
+
+
+def model_summary(results: list[dict], models: dict) -> dict:
+    """:meth:`ModelResults.summary` of a list of the worker's results."""
+    acc = ModelResults(models)
+    for r in results:
+        acc.add(r)
+    return acc.summary()
 
 
 def document(summary: Summary, *, file: str, sample_rate: int, duration_s: float) -> dict:
