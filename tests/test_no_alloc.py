@@ -191,7 +191,7 @@ def test_per_hop_kernels_keep_the_gil():
     from numba.core.registry import CPUDispatcher
 
     import sonolux.features
-    bulk = {"sonolux.features.offline._run", "sonolux.features.resample.resample_into_nogil",
+    bulk = {"sonolux.features.resample.resample_into_nogil",
             "sonolux.modelinput._push_samples", "sonolux.modelinput._newest_rows"}
     names = [f"sonolux.features.{m.name}" for m in pkgutil.iter_modules(sonolux.features.__path__)]
     releasing, seen = set(), 0
