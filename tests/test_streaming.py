@@ -138,3 +138,21 @@ def test_bulk_run_with_models_equals_hop_by_hop(tmp_path):
         t.values[:, t.layout.scalars["prediction_id"]] = np.r_[0, np.diff(i) != 0]
     assert_tables_equal(*tables)
     assert np.any(ids[1] > 0) and np.sum(np.diff(ids[1]) != 0) > 10
+
+
+@pytest.mark.parametrize("block_hops", [1, 50, 1024])
+def test_bulk_regions_equal_hop_by_hop(block_hops, rng):
+    """Level steps make the region stage cut: its bulk run (quiet hops in one call, the
+    hops where a segment completes in Python) gives the same frames and regions."""
+    from sonolux.analysis import AnalysisConfig
+    from sonolux.features.regions import RegionStage
+
+    x = np.concatenate([a * rng.standard_normal(48000 * 5) for a in (0.02, 0.3, 0.02, 0.2)])
+    config = AnalysisConfig(energy_segment_s=1.0)
+    live_an, bulk_an = Analyzer(SPEC, config), Analyzer(SPEC, config)
+    live = hop_by_hop(live_an, x.astype(np.float32))
+    bulk = bulk_an.analyze(x.astype(np.float32), block_hops=block_hops)
+    assert_tables_equal(live, bulk)
+    assert bulk.column("region_change").sum() >= 2
+    end = len(x) / 48000
+    assert live_an.find(RegionStage).finish(end) == bulk_an.find(RegionStage).finish(end)

@@ -15,7 +15,7 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
-from .base import Processor
+from .base import HopContext, Processor
 from .checks import finite
 
 
@@ -79,10 +79,57 @@ class RegionStage(Processor):
         self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
         # load the Numba kernel of the first segment boundary now, not 2 s into the show
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
+        self._layout, self._scratch = layout, None
+        self._no_mel = np.zeros((1, 1), dtype=np.float32)
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
         self._i = {n: layout.add_scalar(n) for n in names}
+        opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
+               self._i_onset, 0 if self._q is not None else None]
+        self._idx_block = np.array([-1 if j is None else j for j in opt]
+                                   + [self._i[n] for n in names], dtype=np.int64)
         self.reset()
+
+    blockwise = True
+
+    def process_block(self, block):
+        """The block's hops as ``process`` would do them one by one: the quiet hops in one
+        Numba call, the hops where a mood piece ends or a segment completes in Python."""
+        if self._scratch is None:  # the layout is complete once the whole chain is prepared
+            self._scratch = (HopContext(block.spec), self._layout.new_frame())
+        ctx, frame = self._scratch
+        mel32 = block.vectors.get("mel_db", self._no_mel)
+        i = 0
+        while i < block.n:
+            ist, fst, pub = self._pack()
+            i = regions_quiet_run(i, block.n, block.values, mel32, block.sample_end,
+                                  float(self.sr), float(self.hop), self.m, self.hops_per_tempo,
+                                  ist, fst, self._level_t, self._level_db, self._mel_hist,
+                                  self._mel_sum, self._idx_block, pub)
+            self._unpack(ist, fst)
+            if i < block.n:
+                block.load_hop(i, ctx, frame)
+                self.process(ctx, frame)
+                block.store_hop(i, frame)
+                i += 1
+
+    def _pack(self):
+        cur = self.segmenter.current
+        ist = np.array([self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
+                        self.n_tempo], dtype=np.int64)
+        none = float("nan")
+        fst = np.array([self._bpm_sum, self._bpm_n, self._onsets,
+                        none if self._piece_id is None else self._piece_id,
+                        none if self._piece_override is None else self._piece_override])
+        pub = np.array([len(self.segmenter.regions) - 1,
+                        LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0), cur.start,
+                        self.changes, self.last_boundary, self.min_confidence], dtype=np.float64)
+        return ist, fst, pub
+
+    def _unpack(self, ist, fst) -> None:
+        (self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
+         self.n_tempo) = (int(x) for x in ist)
+        self._bpm_sum, self._bpm_n, self._onsets = fst[0], fst[1], fst[2]
 
     def _timbre_distance(self) -> float | None:
         """RMS dB difference between this energy segment's mean log-mel and the last one's."""
@@ -234,6 +281,58 @@ class RegionStage(Processor):
         v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
         v[self._i["region_change_count"]] = self.changes
         v[self._i["region_boundary"]] = self.last_boundary
+
+
+@njit(cache=True)
+def regions_quiet_run(i, n, values, mel32, sample_end, sr, hop, m, hops_per_tempo, ist, fst,
+                      level_t, level_db, mel_hist, mel_sum, idx, pub):
+    """Hops ``i..`` of a block on which nothing happens but counting (no mood piece ends, no
+    energy or tempo segment completes), as ``RegionStage.process`` does them; returns the
+    first hop where something happens (or ``n``), untouched, for Python to run.
+
+    ``ist`` = [hops, level_pos, mel_n, piece_hops, n_energy, n_tempo]; ``fst`` = [bpm_sum,
+    bpm_n, onsets, piece_id, piece_override] (NaN: no piece yet); ``idx`` = field indices
+    [level, prediction, override, bpm, conf, onset, has_q, region_index, region_label,
+    region_start, region_change, region_change_count, region_boundary, min_confidence×0]
+    (-1: absent); ``pub`` = the region fields to publish [index, label, start, count,
+    boundary] and ``pub[5]`` = min_confidence."""
+    while i < n:
+        v = values[i]
+        if idx[6] >= 0:
+            pid = v[idx[1]] if idx[1] >= 0 else 0.0
+            ov = v[idx[2]] if idx[2] >= 0 else 0.0
+            if pid != fst[3] or ov != fst[4]:
+                return i
+        if sample_end[i] // m > ist[4] or (ist[0] + 1) // hops_per_tempo > ist[5]:
+            return i
+        ist[0] += 1
+        if idx[0] >= 0:
+            k = ist[1] % level_t.shape[0]
+            level_t[k] = sample_end[i] / sr - hop / sr
+            level_db[k] = v[idx[0]]
+            if mel_hist.shape[1]:
+                for b in range(mel_hist.shape[1]):
+                    mel_hist[k, b] = mel32[i, b]
+            ist[1] += 1
+        if mel_sum.shape[0]:
+            for b in range(mel_sum.shape[0]):
+                mel_sum[b] += mel32[i, b]
+            ist[2] += 1
+        if idx[6] >= 0:
+            ist[3] += 1
+        if idx[3] >= 0 and idx[4] >= 0 and v[idx[4]] >= pub[5]:
+            fst[0] += v[idx[3]]
+            fst[1] += 1.0
+        if idx[5] >= 0:
+            fst[2] += v[idx[5]]
+        v[idx[7]] = pub[0]
+        v[idx[8]] = pub[1]
+        v[idx[9]] = pub[2]
+        v[idx[10]] = 0.0
+        v[idx[11]] = pub[3]
+        v[idx[12]] = pub[4]
+        i += 1
+    return n
 
 
 @njit(cache=True)
