@@ -75,15 +75,9 @@ def signal(seconds: float) -> tuple[np.ndarray, str]:
 
 
 def librosa_features(y):
-    import librosa
     import pywt
 
-    yp = np.pad(y.astype(np.float32), (N_FFT - HOP, 0))
-    S = np.abs(librosa.stft(yp, n_fft=N_FFT, hop_length=HOP, center=False, window="hann")) ** 2
-    mel = librosa.feature.melspectrogram(S=S, sr=SR, n_mels=N_MELS, fmax=CONFIG.mel_fmax_hz(SR))
-    mel_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
-    env = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=HOP)
-    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP)
+    mel_db, onsets = librosa_subset(y)
     # wavelet: every hop's last 1024 samples, zeros before the start, in one call
     w = CONFIG.wavelet_window
     yw = np.pad(y.astype(np.float64), (w, 0))

@@ -3,7 +3,7 @@ possible) and summarise it as the JSON document in docs/architecture.md (the ``a
 contract).
 
 Long files run in constant memory: the audio is read and resampled in chunks
-(:func:`audio_chunks`), the chain runs over blocks of hops, and :class:`Summary` keeps only
+(:func:`sonolux.sources.file.audio_chunks`), the chain runs over blocks of hops, and :class:`Summary` keeps only
 what the document needs (event times, the tempo columns) plus a decimated table and waveform
 envelope for ``--plot``. Mood and tags come from the same inference stage and worker as
 live, stepped in lockstep with the hops (a live run that keeps up computes the very same
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
-from .errors import AudioFileError
 from .features.base import HopBlock
 from .features.regions import RegionStage
 from .segment import Segmenter
+from .sources.file import audio_chunks
 from .spec import StreamSpec
 
 #: seconds of audio read (and resampled) at a time
@@ -31,57 +31,6 @@ CHUNK_S = 10.0
 PLOT_POINTS = 4_000
 #: inputs longer than this get a progress bar (when the caller asks for one)
 PROGRESS_MIN_S = 10.0
-
-
-def audio_chunks(path, sample_rate: int, *, chunk_s: float = CHUNK_S, channels=None):
-    """``(n_samples, chunks)``: the mono float32 signal of ``path`` at ``sample_rate`` as an
-    iterator of chunks, and its length in samples. Equal, concatenated, to
-    ``sources.file.load_audio`` (same downmix, NaN clean-up and soxr HQ resampler, streamed),
-    without holding the file in memory.
-
-    >>> n, chunks = audio_chunks("clip.wav", 48000)  # doctest: +SKIP
-    """
-    import soundfile as sf
-
-    from .sources.base import select_channels
-
-    p = Path(path)
-    if not p.exists():
-        raise AudioFileError(f"{p}: no such file")
-    if p.is_dir():
-        raise AudioFileError(f"{p}: is a directory, not an audio file")
-    try:
-        f = sf.SoundFile(str(p))
-    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise AudioFileError(f"{p}: cannot read audio ({str(e).strip() or type(e).__name__})") from None
-    if f.frames == 0:
-        f.close()
-        raise AudioFileError(f"{p}: the file holds no audio samples")
-    sr, frames = f.samplerate, f.frames
-    chans = select_channels(channels, f.channels)
-    n_out = frames if sr == sample_rate else int(np.ceil(frames * sample_rate / sr))
-
-    def chunks():
-        stream = None
-        if sr != sample_rate:
-            import soxr
-
-            stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ")
-        step = max(1, int(chunk_s * sr))
-        with f:
-            done = 0
-            while done < frames:
-                data = f.read(min(step, frames - done), dtype="float32", always_2d=True)
-                if data.shape[0] == 0:
-                    break
-                done += data.shape[0]
-                mono = data[:, chans].mean(axis=1)
-                mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
-                if stream is not None:
-                    mono = stream.resample_chunk(mono, last=done >= frames)
-                yield np.ascontiguousarray(mono, dtype=np.float32)
-
-    return n_out, chunks()
 
 
 class Summary:
