@@ -332,8 +332,11 @@ def beat_step(novelty, pr, st, env, xr, acf, acf_s, kern, phase_buf):
         st[S_FILLED] += 1.0
     a = pr[P_ALPHA_ACF]
     n_lag = acf.shape[0]
-    for lag in range(n_lag):
-        acf[lag] += a * (x * xr[(pos - lag) % h] - acf[lag])
+    split = pos + 1 if pos + 1 < n_lag else n_lag  # lags up to pos: no wrap-around
+    for lag in range(split):
+        acf[lag] += a * (x * xr[pos - lag] - acf[lag])
+    for lag in range(split, n_lag):
+        acf[lag] += a * (x * xr[pos - lag + h] - acf[lag])
     st[S_COUNTDOWN] -= 1.0
     if st[S_COUNTDOWN] <= 0.0:
         st[S_COUNTDOWN] = pr[P_EST_EVERY]
