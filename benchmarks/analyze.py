@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, write_result  # noqa: E402
+from _common import machine, write_result
 
 SR = 48000
-CLI = "from sonolux.cli import console_main; console_main()"
+CLI = "from sonolux.app.cli import console_main; console_main()"
 
 
 def make_clip(path: Path, seconds: float) -> Path:
@@ -72,7 +71,7 @@ t0 = time.perf_counter()
 import numpy, numba  # noqa
 t["import numpy + numba"] = time.perf_counter() - t0
 t0 = time.perf_counter()
-from sonolux.analyze import analyze, write_document  # noqa
+from sonolux.offline import run_analysis, write_document  # noqa
 from sonolux.analysis import Analyzer  # noqa
 t["import sonolux (analysis side)"] = time.perf_counter() - t0
 t0 = time.perf_counter()
@@ -87,7 +86,7 @@ an = Analyzer(StreamSpec())
 an.warm_up()
 t["build chain + load Numba kernels"] = time.perf_counter() - t0
 t0 = time.perf_counter()
-doc = analyze(sys.argv[1], models=models).doc
+doc = run_analysis(sys.argv[1], models=models).doc
 t["analyze (read, chain, models, summary)"] = time.perf_counter() - t0
 t0 = time.perf_counter()
 write_document(doc, sys.argv[1] + ".json")

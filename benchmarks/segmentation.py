@@ -32,17 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, write_result  # noqa: E402
+from _common import DATA, machine, write_result
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
-from sonolux.frame import FrameLayout  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
-from sonolux.features.base import ChainFacts, HopContext  # noqa: E402
-from sonolux.features.regions import RegionStage  # noqa: E402
-from sonolux.segment import LABELS, Segmenter  # noqa: E402
-from sonolux.sources.file import load_audio  # noqa: E402
+from sonolux import StreamSpec
+from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.frame import FrameLayout
+from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
+from sonolux.features.base import ChainFacts, HopContext
+from sonolux.features.regions import RegionStage
+from sonolux.segment import LABELS, Segmenter
+from sonolux.sources.file import load_audio
 
 SR = 48000
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
@@ -180,11 +179,14 @@ def _f(st) -> float:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    ap.add_argument("--medleys", type=int, default=50)
-    ap.add_argument("--dev-medleys", type=int, default=12)
-    ap.add_argument("--models", default=None, help="model folder (default models_onnx/)")
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--data", default=str(DATA),
+                    help="shared data folder with emotion4q/ (default $SONOLUX_DATA or ../shared/data)")
+    ap.add_argument("--medleys", type=int, default=50,
+                    help="evaluation medleys, from clips of folds 2-4 (default 50)")
+    ap.add_argument("--dev-medleys", type=int, default=12,
+                    help="development medleys for the parameter sweep, folds 0-1 (default 12)")
+    ap.add_argument("--models", default=None, help="model folder (default: the shipped models)")
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/segmentation.json)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "emotion4q" / "clips.csv").exists():

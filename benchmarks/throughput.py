@@ -29,20 +29,16 @@ Results: benchmarks/results/throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+from _common import ALL_THREAD_VARS, single_thread, write_result
 
+single_thread(ALL_THREAD_VARS)  # before numpy and numba: one core
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sonolux.features.config import AnalysisConfig  # noqa: E402
 from sonolux.spec import StreamSpec  # noqa: E402
@@ -233,8 +229,7 @@ def main(argv=None):
                             "CPU times count only this process"},
         "repeat": args.repeat,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    write_result("throughput", out, args.out, indent=1)
     m = out["machine"]
     print(f"signal: {source}, {dur:.1f} s; best of {args.repeat}; load avg before "
           f"{m['load_avg_before'][0]:.1f}, after {m['load_avg_after'][0]:.1f}")

@@ -21,6 +21,7 @@ from .features.onsets import FluxOnsets
 from .features.override import EmotionOverride
 from .features.preemphasis import PreEmphasis
 from .features.regions import RegionStage
+from .features.silence import SilenceGate
 from .features.spectrum import Spectrum
 from .features.wavelet import WaveletEnergies
 from .frame import FeatureFrame, FrameLayout
@@ -39,8 +40,9 @@ def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Proces
 
     Order: levels and energy (on the input samples) → optional pre-emphasis → STFT → band
     levels → mel → wavelet → onsets (log-mel flux, per band) → tempo z → beat tracker →
-    the models' results (``inference_stage``) → the operator's override (``override_state``:
-    an object whose ``emotion_override`` the control thread sets; None: nobody overrides) →
+    the models' results (``inference_stage``) → the silence gate (events stop, tempo and mood
+    hold below ``silence_db``) → the operator's override (``override_state``: an object
+    whose ``emotion_override`` the control thread sets; None: nobody overrides) →
     emotion regions (``segmenter``; default ``Segmenter()``). Later stages read what earlier
     ones put in the hop context and the prepare-time facts.
 
@@ -60,7 +62,7 @@ def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Proces
         processors.append(BeatTracker(config))
     if inference_stage is not None:
         processors.append(inference_stage)
-    processors += [EmotionOverride(override_state),
+    processors += [SilenceGate(config), EmotionOverride(override_state),
                    RegionStage(Segmenter() if segmenter is None else segmenter, config)]
     return Chain(processors)
 
@@ -94,6 +96,8 @@ class Analyzer:
         if len(histories) > 1:
             raise ParameterError("only one processor of a chain can keep an input history")
         self._history = histories[0] if histories else None
+        # the hop loop runs the processors itself (one call less per hop than Chain.process)
+        self._processors = tuple(self.chain.processors)
 
     def process_hop(self, hop_samples: np.ndarray, frame: FeatureFrame) -> None:
         """Analyse exactly ``spec.hop`` samples into ``frame`` (allocation-free)."""
@@ -108,7 +112,8 @@ class Analyzer:
         ctx.sample_end = self.sample_pos
         frame.sample_end = self.sample_pos
         frame.t = self.sample_pos / self.spec.sample_rate
-        self.chain.process(ctx, frame)
+        for processor in self._processors:
+            processor.process(ctx, frame)
 
     def reset(self) -> None:
         self.chain.reset()
@@ -130,6 +135,19 @@ class Analyzer:
         Safe to call from any thread; three or more taps less than 2 s apart lock the tracker
         to their tempo and phase."""
         self._beat_tracker().tap(t)
+
+    def release_tap(self) -> None:
+        """End a tap lock: the audio decides tempo and phase again (any thread)."""
+        self._beat_tracker().release_tap()
+
+    def nudge_phase(self, beats: float) -> None:
+        """Move the beat phase by ``beats`` of a beat, -0.5..0.5; positive: later (any thread)."""
+        self._beat_tracker().nudge(beats)
+
+    @property
+    def tap_locked(self) -> bool:
+        tracker = self.find(BeatTracker)
+        return tracker is not None and tracker.tap_locked
 
     def set_bpm_range(self, lo: float, hi: float) -> None:
         """Change the beat tracker's BPM range (validated now, applied on the next hop)."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sonolux.analyze import Summary, analyze, write_document
+from sonolux.offline import Summary, run_analysis, write_document
 from sonolux.errors import AudioFileError
 from sonolux.sources.file import audio_chunks
 from sonolux.sources.synth import demo_track
@@ -33,15 +33,15 @@ def test_chunks_equal_the_whole_file_resampled(clip_44k):
 
 
 def test_document_does_not_depend_on_the_chunking(clip_44k):
-    a = analyze(clip_44k, chunk_s=0.37).doc
-    b = analyze(clip_44k, chunk_s=60.0).doc
+    a = run_analysis(clip_44k, chunk_s=0.37).doc
+    b = run_analysis(clip_44k, chunk_s=60.0).doc
     assert a == b
     assert len(a["beats"]) > 10 and len(a["onsets"]) > 10 and a["tempo"]["bpm"] > 0
 
 
 def test_progress_reports_every_sample(clip_44k):
     seen = []
-    doc = analyze(clip_44k, progress=lambda done, total: seen.append((done, total))).doc
+    doc = run_analysis(clip_44k, progress=lambda done, total: seen.append((done, total))).doc
     assert seen, "no progress reported"
     assert seen[-1][1] == round(doc["duration_s"] * 48000) and seen[-1][0] >= seen[-1][1] - 256
     assert all(b[0] > a[0] for a, b in zip(seen, seen[1:]))
@@ -65,7 +65,7 @@ def test_plot_table_is_decimated_to_a_bound():
 def test_document_writes_to_a_file(tmp_path, clip_44k):
     import json
 
-    doc = analyze(clip_44k).doc
+    doc = run_analysis(clip_44k).doc
     out = tmp_path / "doc.json"
     write_document(doc, out)
     assert json.loads(out.read_text()) == doc

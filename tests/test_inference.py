@@ -1,6 +1,7 @@
 """Streaming inference: contract checks, the worker's scheduling and skipping, smoothing and
 hysteresis, analyze == live, OSC out, and running without models. Uses tiny ONNX models
 built here (tests/tiny_models.py); the shipped models have their own test below."""
+import shutil
 import time
 
 import numpy as np
@@ -10,7 +11,7 @@ import soundfile as sf
 import tiny_models
 from conftest import ROOT, run_sonolux
 from sonolux import Engine, ModelError, ParameterError, StreamSpec
-from sonolux.analyze import analyze_file
+from sonolux.offline import analyze_file
 from sonolux.analysis import Analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
@@ -74,13 +75,16 @@ def test_wrong_task_for_file_name(tmp_path):
         load_model(p, expect_task="emotion")
 
 
-def test_cli_reports_corrupt_model_without_traceback(tmp_path, tiny):
+def test_corrupt_model_is_a_warning_and_the_run_goes_on(tmp_path, tiny):
     d = tmp_path / "m"
     d.mkdir()
     (d / "tagger.onnx").write_bytes(b"not onnx")
+    shutil.copy(tiny / "emotion.onnx", d / "emotion.onnx")
     res = run_sonolux("run", "--input", "synth", "--models", str(d), "--duration", "1", timeout=60)
-    assert res.returncode == 2 and "tagger.onnx: not a readable ONNX model" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert res.returncode == 0, res.stderr
+    warn = [line for line in res.stderr.splitlines() if "warning" in line and "tagger.onnx" in line]
+    assert len(warn) == 1 and "not a readable ONNX model" in warn[0] and "running without the tags model" in warn[0]
+    assert "Traceback" not in res.stderr and "frames" in res.stderr
     listing = run_sonolux("models", "--models", str(d))
     assert listing.returncode == 1 and "tags" in listing.stdout and "ERROR" in listing.stdout
     ok = run_sonolux("models", "--models", str(tiny))
@@ -161,7 +165,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
     """A slot is rewritten only when it holds another prediction (``prediction_id``): each
     new prediction still reaches every slot, and when the operator lets go of an override
     the slots show the models' mood again, not the override's."""
-    from sonolux.control import ControlState
+    from sonolux.operator_state import ControlState
     from sonolux.frame import Mailbox
 
     stage, worker = make_inference(models, InferenceConfig())
@@ -304,9 +308,19 @@ def test_emotion_tags_latent_reach_oscdump(models, oscdump):
     dump = oscdump()
     engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), models=models,
                     osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
+    wanted = {"/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/q1",
+              "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"}
+
+    def arrived(m):
+        addrs = {a for _, a, _, _ in m}
+        quad = [v[0] for _, a, _, v in m if a == "/sonolux/emotion/quadrant"]
+        return wanted <= addrs and len({a for a in addrs if a.startswith("/sonolux/tags/")}) >= 5 \
+            and quad and quad[-1] >= 1
+
     with engine:
-        time.sleep(2.5)
+        dump.wait_for(arrived, 30, "mood, latent and tag messages")
     msgs = dump.stop()
+    assert msgs
     addrs = {a for _, a, _, _ in msgs}
     for a in ("/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/quadrant",
               "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"):

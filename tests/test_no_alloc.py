@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sonolux import Analyzer, Mailbox, RingBuffer, StreamSpec
-from sonolux.sources.base import BlockWriter
+from sonolux.ringbuffer import BlockWriter
 from sonolux.sources.live import LiveSource
 from sonolux.worker import AnalysisWorker
 

@@ -6,7 +6,7 @@ import soundfile as sf
 from conftest import sine
 from sonolux import ParameterError, StreamSpec
 from sonolux.analysis import AnalysisConfig
-from sonolux.analyze import analyze_file
+from sonolux.offline import analyze_file
 from sonolux.analysis import Analyzer
 from sonolux.engine import Engine
 from sonolux.segment import Segmenter

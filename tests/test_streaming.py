@@ -6,7 +6,7 @@ import pytest
 from sonolux import Analyzer, Engine, Mailbox, RingBuffer, StreamSpec
 from sonolux.analysis import FrameTable
 from sonolux.sources import ArraySource
-from sonolux.sources.base import BlockWriter
+from sonolux.ringbuffer import BlockWriter
 from sonolux.sources.synth import demo_track
 from sonolux.worker import AnalysisWorker
 
@@ -110,12 +110,14 @@ def test_bulk_run_equals_the_live_chain_hop_by_hop(block_hops, preemphasis):
     its frames are the live chain's, bit for bit, whatever the block size."""
     from sonolux.analysis import AnalysisConfig
 
-    signal = demo_track(48000, bars=4)  # 8 s: beats lock, energy segments and regions close
+    demo = demo_track(48000, bars=4)  # 8 s: beats lock, energy segments and regions close
+    signal = np.concatenate([demo, np.zeros(3 * 48000, np.float32), demo])  # the silence gate acts
     config = AnalysisConfig(preemphasis=preemphasis)
     live = hop_by_hop(Analyzer(SPEC, config), signal)
     bulk = Analyzer(SPEC, config).analyze(signal, block_hops=block_hops)
     assert_tables_equal(live, bulk)
     assert bulk.column("beat").sum() > 4 and bulk.column("onset").sum() > 4
+    assert bulk.column("silence").sum() > 10
 
 
 def test_bulk_run_with_models_equals_hop_by_hop(tmp_path):

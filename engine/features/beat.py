@@ -386,22 +386,23 @@ def apply_tap(pr, st, tap_pos, tap_period, hold_frames):
 
 @njit(cache=True)
 def beat_block(n, onset_flux, low_flux, pr, st, env, xr, acf, acf_s, kern, phase_buf, values,
-               i_beat, i_count, i_bpm, i_phase, i_conf):
+               i_beat, i_count, i_bpm, i_phase, i_conf, i_tap):
     """``BeatTracker.process`` over the first ``n`` hops of a block (novelty: the onset
     stage's flux + low-band flux)."""
     for i in range(n):
         beat = beat_step(onset_flux[i] + low_flux[i], pr, st, env, xr, acf, acf_s, kern,
                          phase_buf)
-        _publish_beat(values[i], beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf)
+        _publish_beat(values[i], beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf, i_tap)
 
 
 @njit(cache=True)
-def _publish_beat(v, beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf):
+def _publish_beat(v, beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf, i_tap):
     v[i_beat] = 1.0 if beat else 0.0
     v[i_count] = st[S_COUNT]
     v[i_bpm] = pr[0] * 60.0 / st[S_PERIOD] if st[S_PERIOD] > 0.0 else 0.0
     v[i_phase] = st[S_PHASE]
     v[i_conf] = st[S_CONF]
+    v[i_tap] = 1.0 if st[S_TAP_PERIOD] > 0.0 and st[S_T] < st[S_TAP_UNTIL] else 0.0
 
 
 def check_bpm_range(lo, hi) -> tuple[float, float]:
@@ -491,6 +492,22 @@ class BeatState:
     def tap(self, tap_pos: float, tap_period: float, hold_s: float) -> None:
         apply_tap(self.pr, self.st, tap_pos, tap_period, hold_s * self.fps)
 
+    def release_tap(self) -> None:
+        """End a tap lock now: the audio decides tempo and phase again."""
+        self.st[S_TAP_PERIOD] = 0.0
+        self.st[S_TAP_UNTIL] = 0.0
+
+    def nudge(self, beats: float) -> None:
+        """Move the beat grid by ``beats`` of a beat (positive: later)."""
+        if self.st[S_PERIOD] > 0.0 and self.st[S_NEXT] > 0.0:
+            shift = beats * self.st[S_PERIOD]
+            self.st[S_NEXT] += shift
+            self.st[S_LAST] += shift
+
+    @property
+    def tap_locked(self) -> bool:
+        return bool(self.st[S_TAP_PERIOD] > 0.0 and self.st[S_T] < self.st[S_TAP_UNTIL])
+
     def reset(self) -> None:
         self.env[:] = 0.0
         self.xr[:] = 0.0
@@ -519,9 +536,10 @@ class BeatTracker(Processor):
     that range; the default 70–180 covers most pop / dance music). ``offset_s`` shifts beat
     events earlier (positive) or later to line lights up with a PA or projector.
 
-    Thread safety: :meth:`tap` and :meth:`set_bpm_range` may be called from any thread. They
-    only append to a ``collections.deque`` / swap one reference; ``process`` picks the change
-    up on the next hop. The analysis thread never waits.
+    Thread safety: :meth:`tap`, :meth:`release_tap`, :meth:`nudge` and :meth:`set_bpm_range`
+    may be called from any thread. They only append to a ``collections.deque`` / swap one
+    reference; ``process`` picks the change up on the next hop. The analysis thread never
+    waits. ``tap_lock`` (a frame field, and :attr:`tap_locked`) is 1 while a tap lock holds.
     """
 
     def __init__(self, config):
@@ -533,6 +551,7 @@ class BeatTracker(Processor):
         BeatState(100.0, config)  # validates the tuning now, so a bad config fails at build time
         self._taps: collections.deque = collections.deque(maxlen=64)
         self._pending_range = None
+        self._requests: collections.deque = collections.deque(maxlen=64)  # ("release", 0) / ("nudge", beats)
         self.state: BeatState | None = None
         self._ctx = None
 
@@ -547,6 +566,21 @@ class BeatTracker(Processor):
     def set_bpm_range(self, lo: float, hi: float) -> None:
         """Change the BPM range; validated here (raises ParameterError), applied next hop."""
         self._pending_range = check_bpm_range(lo, hi)
+
+    def release_tap(self) -> None:
+        """End a tap lock (applied on the next hop)."""
+        self._requests.append(("release", 0.0))
+
+    def nudge(self, beats: float) -> None:
+        """Move the beat phase by ``beats`` of a beat, -0.5..0.5 (positive: the beats come later)."""
+        beats = finite("nudge", beats)
+        if not -0.5 <= beats <= 0.5:
+            raise ParameterError(f"nudge={beats:g} must be within -0.5..0.5 of a beat")
+        self._requests.append(("nudge", beats))
+
+    @property
+    def tap_locked(self) -> bool:
+        return self.state is not None and self.state.tap_locked
 
     # ---- lifecycle -----------------------------------------------------------------------
     def prepare(self, spec, layout, facts):
@@ -563,6 +597,7 @@ class BeatTracker(Processor):
         self._i_bpm = layout.add_scalar("bpm")
         self._i_phase = layout.add_scalar("beat_phase")
         self._i_conf = layout.add_scalar("bpm_confidence")
+        self._i_tap = layout.add_scalar("tap_lock")
         self._tap_times = np.zeros(MAX_TAPS)
         self._n_taps = 0
 
@@ -575,13 +610,20 @@ class BeatTracker(Processor):
             self.bpm_lo, self.bpm_hi = lo, hi
         if self._taps:
             self._drain_taps()
+        while self._requests:
+            what, beats = self._requests.popleft()
+            if what == "release":
+                self.state.release_tap()
+                self._n_taps = 0
+            else:
+                self.state.nudge(beats)
 
     def process(self, ctx, frame):
         self._take_control()
         st = self.state
         beat = st.step(ctx.onset_flux + ctx.low_flux)
         _publish_beat(frame.values, beat, st.pr, st.st, self._i_beat, self._i_count,
-                      self._i_bpm, self._i_phase, self._i_conf)
+                      self._i_bpm, self._i_phase, self._i_conf, self._i_tap)
         self._ctx = ctx
 
     blockwise = True
@@ -591,7 +633,7 @@ class BeatTracker(Processor):
         st = self.state
         beat_block(block.n, block.onset_flux, block.low_flux, st.pr, st.st, st.env, st.xr,
                    st.acf, st.acf_s, st.kern, st.phase_buf, block.values, self._i_beat,
-                   self._i_count, self._i_bpm, self._i_phase, self._i_conf)
+                   self._i_count, self._i_bpm, self._i_phase, self._i_conf, self._i_tap)
 
     def _drain_taps(self) -> None:
         """Turn queued taps into a tempo + phase lock (runs only on hops with new taps)."""
@@ -620,6 +662,7 @@ class BeatTracker(Processor):
         if self.state is not None:
             self.state.reset()
         self._taps.clear()
+        self._requests.clear()
         self._n_taps = 0
 
 

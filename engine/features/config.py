@@ -81,6 +81,11 @@ class AnalysisConfig:
     region_tempo_source: str = "bpm"
     region_min_confidence: float = 0.3
     region_min_onset_rate: float = 1.0
+    # silence (SilenceGate): below silence_db for silence_enter_s, events stop and tempo and
+    # mood hold; the mood goes neutral after silence_mood_hold_s more
+    silence_db: float = -60.0
+    silence_enter_s: float = 0.5
+    silence_mood_hold_s: float = 10.0
     extra: dict = field(default_factory=dict)
 
     def mel_fmax_hz(self, sample_rate: int) -> float:

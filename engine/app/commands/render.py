@@ -1,11 +1,9 @@
-"""Command-line pieces for the visuals (``engine/cli.py`` only wires them): the ``render``
-subcommand and the window options of ``run`` / ``demo``."""
+"""``sonolux render AUDIO --preset NAME``: a preset's visuals for an audio file, to video."""
 from __future__ import annotations
 
-import argparse
 import sys
 
-from .live import add_visual_options, demo_without_display, run_with_window, window_wanted  # noqa: F401
+from .. import options
 
 RENDER_HELP = "render a preset's visuals for an audio file to video (audio muxed in)"
 RENDER_DESCRIPTION = (
@@ -15,7 +13,8 @@ RENDER_DESCRIPTION = (
     "Headless: EGL on a GPU machine, OSMesa elsewhere.")
 
 
-def add_render_arguments(p: argparse.ArgumentParser) -> None:
+def add_parser(sub) -> None:
+    p = sub.add_parser("render", help=RENDER_HELP, description=RENDER_DESCRIPTION)
     p.add_argument("audio", metavar="AUDIO", nargs="?", help="audio file (anything soundfile reads)")
     p.add_argument("--preset", "-p", default=None, metavar="NAME",
                    help="preset to render (default: the first found; --list-presets shows them)")
@@ -34,23 +33,18 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
     p.add_argument("--list-presets", action="store_true", help="list the presets found and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    add_image_arguments(p)
+    options.add_image_arguments(p)
     p.add_argument("--periods", choices=("regions", "phrases", "both"), default="both",
                    help="music video (image_bank): cut at emotion-region changes, at beat-aligned "
                         "phrases, or both (default both)")
     p.add_argument("--phrase-beats", type=int, default=16, metavar="N",
                    help="beats per phrase for --periods phrases/both (default 16)")
-
-
-def add_image_arguments(p: argparse.ArgumentParser) -> None:
-    """``--images DIR`` for ``render`` and ``run`` (the image_bank preset's folder)."""
-    p.add_argument("--images", default=None, metavar="DIR",
-                   help="folder of images / video loops for the image_bank preset (indexed on "
-                        "first use; see `sonolux images index`)")
+    options.add_stream_options(p)
+    options.add_model_options(p)
 
 
 def list_presets(dirs) -> int:
-    from .registry import PresetRegistry
+    from ...visual.registry import PresetRegistry
 
     reg = PresetRegistry(dirs or ())
     for n in reg.names():
@@ -61,25 +55,26 @@ def list_presets(dirs) -> int:
     return 0
 
 
-def cmd_render(args, spec=None, config=None, models=None, inference=None) -> int:
+def run(args) -> int:
     from pathlib import Path
 
-    from .live import load_playlist_arg
-    from .registry import PresetRegistry
-    from .render import parse_size, render_file
+    from ...errors import ParameterError
+    from ...visual.live import load_playlist_arg
+    from ...visual.registry import PresetRegistry
+    from ...visual.render import parse_size, render_file
 
     if args.list_presets:
         return list_presets(args.presets)
     if not args.audio:
-        from ..errors import ParameterError
-
         raise ParameterError("render needs an AUDIO file (sonolux render AUDIO --preset NAME -o out.mp4)")
     size = parse_size(args.size)
+    models, inference = options.inference_setup(args)
+    spec, config = options.stream_spec(args), options.analysis_config(args)
     registry = PresetRegistry(args.presets or ())
     preset = args.preset or registry.names()[0]
     playlist = None
     if args.playlist != "off":
-        playlist = load_playlist_arg(None if args.playlist == "default" else args.playlist, registry)
+        playlist = load_playlist_arg(args.playlist, registry)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.audio).stem + ".mp4")
     res = render_file(args.audio, out, preset=preset, size=size, fps=args.fps,
                       presets_dirs=args.presets or (), spec=spec, config=config, gl=args.gl,

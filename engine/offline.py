@@ -1,14 +1,21 @@
-"""``sonolux analyze FILE``: run a file through the live analysis chain (in bulk, as fast as
-possible) and summarise it as the JSON document in docs/architecture.md (the ``analyze``
-contract).
+"""Offline analysis: a file or an array through the live analysis chain (in bulk, as fast as
+possible), summarised as the JSON document in docs/architecture.md (the ``analyze``
+contract; the same document ``sonolux analyze FILE --json`` prints)::
+
+    import numpy as np, sonolux
+    sr = 48000
+    t = np.arange(4 * sr) / sr
+    clicks = (np.sin(2 * np.pi * 1000 * t) * (t % 0.5 < 0.01)).astype(np.float32)  # 120 BPM
+    doc = sonolux.analyze(clicks, sr, models=None)
+    doc["tempo"]["bpm"], len(doc["onsets"])
 
 Long files run in constant memory: the audio is read and resampled in chunks
-(:func:`sonolux.sources.file.audio_chunks`), the chain runs over blocks of hops, and :class:`Summary` keeps only
-what the document needs (event times, the tempo columns) plus a decimated table and waveform
-envelope for ``--plot``. Mood and tags come from the same inference stage and worker as
-live, stepped in lockstep with the hops (a live run that keeps up computes the very same
-windows). Without models, ``emotion`` is null and ``tags`` / ``timeline`` are empty, so
-consumers can rely on the shape.
+(:func:`sonolux.sources.file.audio_chunks`), the chain runs over blocks of hops, and
+:class:`Summary` keeps only what the document needs (event times, the tempo columns) plus a
+decimated table and waveform envelope for ``--plot``. Mood and tags come from the same
+inference stage and worker as live, stepped in lockstep with the hops (a live run that keeps
+up computes the very same windows). Without models, ``emotion`` is null and ``tags`` /
+``timeline`` are empty, so consumers can rely on the shape.
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
+from .config import number
+from .errors import ParameterError
 from .features.base import HopBlock
 from .features.regions import RegionStage
 from .segment import Segmenter
@@ -122,23 +131,46 @@ class Analysis:
     segmenter: Segmenter
 
 
-def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | None = None,
-            models: dict | None = None, inference=None, segmenter: Segmenter | None = None,
-            progress=None, chunk_s: float = CHUNK_S) -> Analysis:
-    """Analyse the audio file ``path`` (see the module docstring).
+def _source_chunks(source, sample_rate: int | None, spec: StreamSpec, chunk_s: float):
+    """(length in samples at the spec's rate, iterator of mono float32 chunks, the document's
+    ``file`` name) of a path (read in chunks) or an array (already in memory)."""
+    if isinstance(source, (str, Path)):
+        n, chunks = audio_chunks(source, spec.sample_rate, chunk_s=chunk_s)
+        return n, chunks, str(source)
+    if sample_rate is None:
+        raise ParameterError("analyze(array) needs its sample_rate, e.g. analyze(x, 48000)")
+    number(sample_rate, "sample_rate", integer=True, positive=True)
+    x = np.asarray(source, dtype=np.float32)
+    if x.ndim == 2:  # (frames, channels), like soundfile
+        x = x.mean(axis=1)
+    if x.ndim != 1 or x.shape[0] == 0:
+        raise ParameterError(f"analyze(array): shape {x.shape} must be (samples,) or (samples, channels)")
+    if not np.all(np.isfinite(x)):
+        raise ParameterError("analyze(array): the signal holds NaN or infinite samples")
+    if sample_rate != spec.sample_rate:
+        import soxr
+
+        x = soxr.resample(x, sample_rate, spec.sample_rate, quality="HQ")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    step = max(1, int(chunk_s * spec.sample_rate))
+    return x.shape[0], (x[i:i + step] for i in range(0, x.shape[0], step)), "<array>"
+
+
+def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | None = None,
+                 config: AnalysisConfig | None = None, models: dict | None = None, inference=None,
+                 segmenter: Segmenter | None = None, progress=None,
+                 chunk_s: float = CHUNK_S) -> Analysis:
+    """:func:`analyze`, returning the decimated frames, the waveform envelope and the
+    segmenter too (for plots).
 
     ``progress``: None (quiet), True (a tqdm bar on stderr for inputs longer than
     ``PROGRESS_MIN_S``) or a callable ``progress(samples_done, samples_total)``.
-
-    >>> doc = analyze("clip.wav").doc  # doctest: +SKIP
-    >>> sorted(doc)[:3]  # doctest: +SKIP
-    ['beats', 'duration_s', 'emotion']
     """
     from .analysis import Analyzer
     from .inference.runtime import InferenceConfig, make_inference
 
     spec = spec or StreamSpec()
-    n_samples, chunks = audio_chunks(path, spec.sample_rate, chunk_s=chunk_s)
+    n_samples, chunks, name = _source_chunks(source, sample_rate, spec, chunk_s)
     stage = worker = None
     if models:
         stage, worker = make_inference(models, inference or InferenceConfig(), keep_results=True)
@@ -146,6 +178,7 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
     analyzer = Analyzer(spec, config, inference_stage=stage, segmenter=segmenter)
     summary = Summary(analyzer.layout, spec.sample_rate, n_samples // spec.hop)
     envelope = Envelope(n_samples)
+    results = ModelResults(models or {})
     total = [0]
 
     def read():
@@ -154,8 +187,6 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
             total[0] += x.shape[0]
             yield x
 
-    results = ModelResults(models or {})
-
     def after_hop(i):
         if worker.poll():
             results.take(worker)
@@ -163,13 +194,37 @@ def analyze(path, *, spec: StreamSpec | None = None, config: AnalysisConfig | No
     with _progress_bar(progress, n_samples, spec.sample_rate) as tick:
         analyzer.analyze_stream(read(), summary, progress=tick,
                                 after_hop=after_hop if worker else None)
-    doc = document(summary, file=str(path), sample_rate=spec.sample_rate,
+    doc = document(summary, file=name, sample_rate=spec.sample_rate,
                    duration_s=total[0] / spec.sample_rate)
     if worker is not None:
         results.take(worker)
         doc.update(results.summary())
     doc["regions"] = analyzer.find(RegionStage).finish(doc["duration_s"])
     return Analysis(doc, summary.table(), envelope.values(), envelope.step, segmenter)
+
+
+def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:
+    """The ``analyze`` document of an audio file path, or of an array with its sample rate.
+
+    ``models``: "default" loads the installed models (mood and tags; missing ones are left
+    out), None or {} runs without, or a dict task → OnnxModel. Other keywords (``spec``,
+    ``config``, ``inference``, ``segmenter``, ``progress``) as in :func:`run_analysis`.
+
+    >>> doc = sonolux.analyze("song.wav")                      # doctest: +SKIP
+    >>> doc = sonolux.analyze(x, 44100, models=None)            # doctest: +SKIP
+    >>> doc["tempo"], doc["beats"][:4], doc["emotion"]          # doctest: +SKIP
+    """
+    if isinstance(models, str) and models == "default":
+        from .inference.runtime import InferenceConfig, load_models
+
+        models, _warnings = load_models(kw.get("inference") or InferenceConfig())
+    return run_analysis(source, sample_rate, models=models, **kw).doc
+
+
+def analyze_file(path, **kw) -> dict:
+    """The ``analyze`` document of ``path`` with only the models given in ``models=``
+    (none by default; see :func:`run_analysis` for the options)."""
+    return run_analysis(path, **kw).doc
 
 
 class _progress_bar:
@@ -203,11 +258,6 @@ class _progress_bar:
         if self.bar is not None:
             self.bar.close()
         return False
-
-
-def analyze_file(path, **kw) -> dict:
-    """The ``analyze`` JSON document of ``path`` (see :func:`analyze` for the options)."""
-    return analyze(path, **kw).doc
 
 
 def write_document(doc: dict, out) -> None:
