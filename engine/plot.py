@@ -27,9 +27,7 @@ def plot_analysis(analysis, out: str | Path) -> Path:
     fig, axes = plt.subplots(5, 1, figsize=(14, 10), sharex=True,
                              gridspec_kw={"height_ratios": [1.2, 1, 1, 1, 0.5]})
     ax = axes[0]
-    y = analysis.signal
-    step = max(1, len(y) // 4000)
-    env = np.abs(y[:len(y) // step * step]).reshape(-1, step).max(axis=1)
+    env, step = analysis.envelope, analysis.envelope_step  # peaks of every `step` samples
     te = np.arange(env.size) * step / sr
     ax.fill_between(te, -env, env, color="#555555", lw=0)
     ax.set_ylabel("waveform")
