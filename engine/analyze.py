@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import AnalysisConfig, FrameTable
+from .inference.mood import confidence, quadrant_of, va_from_probs
 from .processors.regions import RegionStage
 from .segment import Segmenter
 from .sources.file import load_audio
@@ -85,13 +86,16 @@ def model_summary(results: list[dict], models: dict) -> dict:
     out = {}
     if not results:
         return out
-    if "emotion" in models:
-        va = np.mean([r["raw"]["emotion"]["va"] for r in results], axis=0)
+    if "emotion" in models:  # the live rule (inference/mood.py): V/A from P, quadrant from signs
         probs = np.mean([r["raw"]["emotion"]["quadrant_probs"] for r in results], axis=0)
-        out["emotion"] = {"valence": round(float(np.clip(va[0], -1, 1)), 4),
-                          "arousal": round(float(np.clip(va[1], -1, 1)), 4),
-                          "quadrant": QUADRANTS[int(np.argmax(probs))],
-                          "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)}}
+        va = np.clip(va_from_probs(probs), -1, 1)
+        quadrant = quadrant_of(va)
+        fill = float(np.mean([r["prediction"].fill for r in results]))
+        out["emotion"] = {"valence": round(float(va[0]), 4), "arousal": round(float(va[1]), 4),
+                          "quadrant": QUADRANTS[quadrant - 1],
+                          "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)},
+                          "confidence": round(confidence(probs, quadrant, fill), 4),
+                          "fill": round(fill, 4)}
     labels = models["tags"].labels if "tags" in models else []
     if labels:
         mean = np.mean([r["raw"]["tags"]["tags"] for r in results], axis=0)
@@ -102,7 +106,8 @@ def model_summary(results: list[dict], models: dict) -> dict:
         entry = {"t": round(r["t"], 4)}
         if "emotion" in models:
             entry.update(valence=round(p.valence, 4), arousal=round(p.arousal, 4),
-                         quadrant=QUADRANTS[p.quadrant - 1] if p.quadrant else None)
+                         quadrant=QUADRANTS[p.quadrant - 1] if p.quadrant else None,
+                         confidence=round(p.confidence, 4), fill=round(p.fill, 4))
         if p.tags is not None:
             top = np.argsort(p.tags)[::-1][:TIMELINE_TOP_TAGS]
             entry["tags"] = {labels[i]: round(float(p.tags[i]), 4) for i in top}

@@ -15,6 +15,7 @@ from sonolux.engine import make_analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
 from sonolux.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
+from sonolux.inference.stage import EMOTION_FIELDS
 from sonolux.modelinput import FEATURE_CONTRACT
 from sonolux.outputs.osc import build_targets
 from sonolux.sources import ArraySource, SynthSource
@@ -170,7 +171,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
     mailbox = Mailbox(analyzer.layout)
     sig = demo_track(48000, bars=2)
     hop, n = SPEC.hop, len(sig) // SPEC.hop
-    mood = ["valence", "arousal", "quadrant", "q1", "q2", "q3", "q4"]
+    mood = list(EMOTION_FIELDS)  # valence … q4, emotion_confidence, emotion_fill
 
     def hops(k, start, poll=True):
         for i in range(start, start + k):
@@ -309,13 +310,16 @@ def test_emotion_tags_latent_reach_oscdump(models, oscdump):
     msgs = dump.stop()
     addrs = {a for _, a, _, _ in msgs}
     for a in ("/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/quadrant",
-              "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"):
+              "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/emotion/confidence",
+              "/sonolux/latent/0", "/sonolux/latent/9"):
         assert a in addrs, (a, sorted(addrs))
     tag_addrs = {a for a in addrs if a.startswith("/sonolux/tags/")}
     assert 5 <= len(tag_addrs) <= 15 and all(" " not in a for a in tag_addrs)
     quad = [v for _, a, t, v in msgs if a == "/sonolux/emotion/quadrant"]
     assert all(t == "is" for _, a, t, _ in msgs if a == "/sonolux/emotion/quadrant")
     assert all(0 <= q[0] <= 4 for q in quad) and 1 <= quad[-1][0] <= 4  # 0 "unknown" before the first window
+    conf = [v[0] for _, a, _, v in msgs if a == "/sonolux/emotion/confidence"]
+    assert conf and all(0.0 <= c <= 1.0 for c in conf)
 
 
 # -- the shipped models -------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import numpy as np
 from ..dsp.resample import StreamResampler
 from ..modelinput import FEATURE_CONTRACT, FeatureStream
 from .models import WINDOW_KIND
-from .smoothing import QuadrantHysteresis, make_smoother
+from .mood import AxisHysteresis, confidence, quadrant_of, va_from_probs
+from .smoothing import make_smoother
 from .stage import MARKS, InferenceStage, Prediction
 
 
@@ -39,8 +40,8 @@ class InferenceWorker:
         self.features = FeatureStream()
         self._buf = np.zeros(1 << 16, dtype=np.float32)
         self.resampler: StreamResampler | None = None  # made once the stage knows its rate
-        self._smooth = {k: make_smoother(smoothing, tau_s) for k in ("va", "probs", "tags", "latent")}
-        self._hysteresis = QuadrantHysteresis(margin, hold_s)
+        self._smooth = {k: make_smoother(smoothing, tau_s) for k in ("probs", "tags", "latent")}
+        self._axes = AxisHysteresis(margin, hold_s)
         self.keep_results = keep_results
         self.results: list[dict] = []  # raw per-window outputs (offline timeline, tests)
         self.last_mark = -1
@@ -100,12 +101,15 @@ class InferenceWorker:
 
     def _smooth_and_publish(self, seq, t, raw, ms) -> Prediction:
         kw = {}
-        if "emotion" in raw:
-            va = self._smooth["va"](np.clip(raw["emotion"]["va"], -1, 1), t)
+        if "emotion" in raw:  # one answer: V/A from the probabilities, quadrant from their signs
             probs = self._smooth["probs"](raw["emotion"]["quadrant_probs"], t)
-            quadrant = self._hysteresis(probs, t)
+            va = self._axes(va_from_probs(probs), t)
+            quadrant = quadrant_of(va)
+            fill = min(1.0, self.features.n_frames / self.models["emotion"].window_frames)
+            conf = confidence(probs, quadrant, fill)
             kw.update(valence=float(va[0]), arousal=float(va[1]), probs=probs.astype(np.float64),
-                      quadrant=quadrant, scalars=np.array([va[0], va[1], quadrant, *probs]))
+                      quadrant=quadrant, confidence=conf, fill=fill,
+                      scalars=np.array([va[0], va[1], quadrant, *probs, conf, fill]))
         if "tags" in raw:
             kw["tags"] = self._smooth["tags"](raw["tags"]["tags"], t).astype(np.float32)
         if "latent" in raw:
