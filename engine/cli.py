@@ -95,6 +95,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="run the models once per this much audio (default 0.5)")
     g.add_argument("--smoothing", choices=("ema", "one-euro", "none"), default="ema",
                    help="smoothing of the predictions for live use (default ema, 2 s)")
+    g.add_argument("--mood-calibration", default=None, metavar="FILE",
+                   help="per-show mood calibration (JSON): loaded at start, taught by the operator's "
+                        "/sonolux/emotion/override, saved at stop; delete the file to reset")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,7 +263,7 @@ def _open_control(engine, args) -> None:
 
 def _inference(args):
     """(models, InferenceConfig) for a run; warnings for missing models go to stderr."""
-    from .inference.runtime import InferenceConfig, load_models
+    from .inference.runtime import InferenceConfig, load_calibration, load_models
     from .inference.smoothing import METHODS
 
     if args.inference_every <= 0 or args.inference_every > 30:
@@ -268,12 +271,15 @@ def _inference(args):
     if args.model_threads < 1:
         raise ParameterError(f"--model-threads={args.model_threads} must be at least 1")
     cfg = InferenceConfig(model_dir=args.models, device=args.device, threads=args.model_threads,
-                          every_s=args.inference_every, smoothing=args.smoothing)
+                          every_s=args.inference_every, smoothing=args.smoothing,
+                          calibration=getattr(args, "mood_calibration", None))
     assert cfg.smoothing in METHODS
     if args.no_models:
         return {}, cfg
     models, warnings = load_models(cfg)
-    for w in warnings:
+    if "emotion" in models and cfg.calibration:
+        warnings.append(load_calibration(cfg.calibration)[1])
+    for w in filter(None, warnings):
         print(f"sonolux: warning: {w}", file=sys.stderr)
     return models, cfg
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .calibration import CalibrationError, QuadrantCalibration
 from .models import default_model_dir, find_models, load_model
 from .stage import InferenceStage
 from .worker import InferenceWorker
@@ -23,6 +24,7 @@ class InferenceConfig:
     tau_s: float = 2.0  # EMA time constant
     margin: float = 0.1  # quadrant hysteresis: probability lead needed to switch
     hold_s: float = 1.0  # … held for this long
+    calibration: Path | None = None  # per-show mood calibration (JSON): loaded, taught, saved at stop
 
 
 def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
@@ -42,10 +44,25 @@ def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
     return models, warnings
 
 
+def load_calibration(path) -> tuple[QuadrantCalibration, str | None]:
+    """(calibration, warning): a new file starts empty; a corrupt one is reported and the
+    model runs uncalibrated (the file is left alone until the next save)."""
+    if path is None or not Path(path).exists():
+        return QuadrantCalibration(), None
+    try:
+        return QuadrantCalibration.load(path), None
+    except CalibrationError as e:
+        return QuadrantCalibration(), f"{e}; the mood runs uncalibrated"
+
+
 def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = False):
-    """(stage for the analysis chain, worker) for the loaded ``models``."""
+    """(stage for the analysis chain, worker) for the loaded ``models``; a calibration file
+    that cannot be read leaves ``worker.calibration_warning`` set."""
     tags = models.get("tags")
     stage = InferenceStage(models.keys(), every_s=cfg.every_s, tag_labels=tags.labels if tags else None)
+    calibration, warning = load_calibration(cfg.calibration)
     worker = InferenceWorker(stage, models, smoothing=cfg.smoothing, tau_s=cfg.tau_s,
-                             margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results)
+                             margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results,
+                             calibration=calibration)
+    worker.calibration_warning = warning
     return stage, worker

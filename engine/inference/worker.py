@@ -17,6 +17,7 @@ import numpy as np
 
 from ..dsp.resample import StreamResampler
 from ..modelinput import FEATURE_CONTRACT, FeatureStream
+from .calibration import QuadrantCalibration
 from .models import WINDOW_KIND
 from .mood import AxisHysteresis, confidence, quadrant_of, va_from_probs
 from .smoothing import make_smoother
@@ -34,8 +35,13 @@ def lower_thread_priority(niceness: int = 10) -> None:
 
 class InferenceWorker:
     def __init__(self, stage: InferenceStage, models: dict, *, smoothing: str = "ema",
-                 tau_s: float = 2.0, margin: float = 0.1, hold_s: float = 1.0, keep_results: bool = False):
+                 tau_s: float = 2.0, margin: float = 0.1, hold_s: float = 1.0, keep_results: bool = False,
+                 calibration: QuadrantCalibration | None = None):
         self.stage = stage
+        # per-show calibration, taught while ``override()`` (the operator's forced quadrant,
+        # 0 for none; set by the Engine) says so; applied to every window before smoothing
+        self.calibration = calibration or QuadrantCalibration()
+        self.override = lambda: 0
         self.models = models  # task → OnnxModel
         self.features = FeatureStream()
         self._buf = np.zeros(1 << 16, dtype=np.float32)
@@ -102,7 +108,12 @@ class InferenceWorker:
     def _smooth_and_publish(self, seq, t, raw, ms) -> Prediction:
         kw = {}
         if "emotion" in raw:  # one answer: V/A from the probabilities, quadrant from their signs
-            probs = self._smooth["probs"](raw["emotion"]["quadrant_probs"], t)
+            raw_probs = raw["emotion"]["quadrant_probs"]
+            forced = self.override()
+            if forced:  # the operator corrects the mood: learn from this window
+                self.calibration.add(raw_probs, forced)
+                self.calibration.fit()
+            probs = self._smooth["probs"](self.calibration.apply(raw_probs), t)
             va = self._axes(va_from_probs(probs), t)
             quadrant = quadrant_of(va)
             fill = min(1.0, self.features.n_frames / self.models["emotion"].window_frames)
