@@ -44,15 +44,15 @@ def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
     return models, warnings
 
 
-def load_calibration(path) -> tuple[QuadrantCalibration, str | None]:
-    """(calibration, warning): a new file starts empty; a corrupt one is reported and the
-    model runs uncalibrated (the file is left alone until the next save)."""
+def load_calibration(path, l2: float = 1.0) -> tuple[QuadrantCalibration, str | None]:
+    """(calibration, warning): a new file starts empty (strength ``l2``); a corrupt one is
+    reported and the model runs uncalibrated (the file is left alone until the next save)."""
     if path is None or not Path(path).exists():
-        return QuadrantCalibration(), None
+        return QuadrantCalibration(l2=l2), None
     try:
         return QuadrantCalibration.load(path), None
     except CalibrationError as e:
-        return QuadrantCalibration(), f"{e}; the mood runs uncalibrated"
+        return QuadrantCalibration(l2=l2), f"{e}; the mood runs uncalibrated"
 
 
 def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = False):
@@ -60,7 +60,9 @@ def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = F
     that cannot be read leaves ``worker.calibration_warning`` set."""
     tags = models.get("tags")
     stage = InferenceStage(models.keys(), every_s=cfg.every_s, tag_labels=tags.labels if tags else None)
-    calibration, warning = load_calibration(cfg.calibration)
+    emotion = models.get("emotion")  # its card's simulation chose the calibration strength
+    l2 = float(emotion.contract.get("calibration_l2", 1.0)) if emotion is not None else 1.0
+    calibration, warning = load_calibration(cfg.calibration, l2)
     worker = InferenceWorker(stage, models, smoothing=cfg.smoothing, tau_s=cfg.tau_s,
                              margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results,
                              calibration=calibration)

@@ -65,6 +65,9 @@ class RegionStage(Processor):
         # what identifies the current mood piece (either may be absent from a chain)
         self._i_prediction = layout.scalars.get("prediction_id")
         self._i_override = layout.scalars.get("emotion_override")
+        # a mood piece counts by its confidence (low while the model's window fills up)
+        self._i_mood_conf = layout.scalars.get("emotion_confidence")
+        self._piece_conf = 1.0
         self._piece_p = np.zeros(4)
         n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
@@ -171,12 +174,13 @@ class RegionStage(Processor):
             self._piece_id, self._piece_override = pid, override
             self._piece_q = v[self._i_quadrant]
             self._piece_p[:] = v[self._q]
+            self._piece_conf = v[self._i_mood_conf] if self._i_mood_conf is not None else 1.0
             self._piece_t = t_start
         self._piece_hops += 1
 
     def _end_piece(self) -> None:
         if self._piece_hops and self._piece_q > 0:  # quadrant 0: no prediction yet, no mood
-            self.segmenter.mood(self._piece_t, self._piece_p, weight=self._piece_hops)
+            self.segmenter.mood(self._piece_t, self._piece_p, weight=self._piece_hops * self._piece_conf)
         self._piece_hops = 0
 
     def finish(self, t_end: float) -> list[dict]:
