@@ -295,7 +295,9 @@ class EmotionMusicnn(nn.Module):
 
     def forward(self, mel, wavelet):
         out = self.trunk(mel)
-        z = torch.cat([out[k] for k in self.keys], dim=1)
+        # an empty slice (sum 0, exactly) keeps ``wavelet`` a graph input: the exporter drops
+        # inputs nothing reads, and the engine feeds every emotion model both
+        z = torch.cat([out[k] for k in self.keys], dim=1) + wavelet[:, :0].sum(dim=(1, 2))[:, None]
         probs = torch.softmax(self.linear(z), dim=1)
         return probs @ self.signs, probs
 
