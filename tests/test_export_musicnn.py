@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import DATA  # $SONOLUX_DATA or ../shared/data
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 WEIGHTS = ROOT / "export" / "work" / "musicnn"
 SHIPPED = ROOT / "models_onnx" / "emotion.onnx"
 
