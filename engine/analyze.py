@@ -86,11 +86,14 @@ def model_summary(results: list[dict], models: dict) -> dict:
     out = {}
     if not results:
         return out
-    if "emotion" in models:  # the live rule (inference/mood.py): V/A from P, quadrant from signs
-        probs = np.mean([r["raw"]["emotion"]["quadrant_probs"] for r in results], axis=0)
+    if "emotion" in models:  # the live rule (inference/mood.py): V/A from P, quadrant from signs;
+        # windows weigh by their share of real audio (the first ones are mostly padding)
+        fills = np.array([r["prediction"].fill for r in results])
+        weights = fills if fills.sum() > 0 else np.ones_like(fills)
+        probs = np.average([r["raw"]["emotion"]["quadrant_probs"] for r in results], axis=0, weights=weights)
         va = np.clip(va_from_probs(probs), -1, 1)
         quadrant = quadrant_of(va)
-        fill = float(np.mean([r["prediction"].fill for r in results]))
+        fill = float(fills.max())
         out["emotion"] = {"valence": round(float(va[0]), 4), "arousal": round(float(va[1]), 4),
                           "quadrant": QUADRANTS[quadrant - 1],
                           "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)},
