@@ -99,7 +99,9 @@ def model_summary(results: list[dict], models: dict) -> dict:
                           "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)},
                           "confidence": round(confidence(probs, quadrant, fill), 4),
                           "fill": round(fill, 4)}
-    labels = models["tags"].labels if "tags" in models else []
+    from .inference.runtime import tag_labels
+
+    labels = tag_labels(models)
     if labels:
         mean = np.mean([r["raw"]["tags"]["tags"] for r in results], axis=0)
         out["tags"] = {lab: round(float(p), 4) for lab, p in zip(labels, mean)}

@@ -280,7 +280,7 @@ class EmotionMusicnn(nn.Module):
     emotion model shares one interface). Outputs ``va`` (B, 2) and ``quadrant_probs`` (B, 4).
     """
 
-    def __init__(self, trunk: Musicnn, head: Head, feature_keys):
+    def __init__(self, trunk: Musicnn, head: Head, feature_keys, tag_head=None):
         super().__init__()
         self.trunk = trunk
         self.keys = tuple(feature_keys)
@@ -292,22 +292,36 @@ class EmotionMusicnn(nn.Module):
             self.linear.bias.copy_(torch.from_numpy(
                 (head.intercept - w @ head.mean).astype(np.float32)))
         self.register_buffer("signs", torch.from_numpy(D.QUADRANT_VA.copy()))
-
+        self.tags = None
+        if tag_head is not None:  # ridge on (penultimate, mean_pool, max_pool) → MTT tag logits
+            W, b, mean, std = tag_head
+            w = (W / std[:, None]).T
+            self.tags = nn.Linear(W.shape[0], W.shape[1])
+            with torch.no_grad():
+                self.tags.weight.copy_(torch.from_numpy(w.astype(np.float32)))
+                self.tags.bias.copy_(torch.from_numpy((b - w @ mean).astype(np.float32)))
     def forward(self, mel, wavelet):
         out = self.trunk(mel)
         # an empty slice (sum 0, exactly) keeps ``wavelet`` a graph input: the exporter drops
         # inputs nothing reads, and the engine feeds every emotion model both
         z = torch.cat([out[k] for k in self.keys], dim=1) + wavelet[:, :0].sum(dim=(1, 2))[:, None]
         probs = torch.softmax(self.linear(z), dim=1)
-        return probs @ self.signs, probs
+        if self.tags is None:
+            return probs @ self.signs, probs
+        all_feats = torch.cat([out[k] for k in FEATURE_SETS["all"]], dim=1)
+        return probs @ self.signs, probs, torch.sigmoid(self.tags(all_feats))
 
 
 def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: dict) -> dict:
+    from .evaluate_trunk_tags import fit_head
+
     X = features(emb, choice["features"])
     head = Head(choice["C"]).fit(X, emb["q"])
     head.coef, head.intercept = head.coef / choice["temperature"], head.intercept / choice["temperature"]
     trunk = Musicnn.from_npz(WEIGHTS / f"{model}.npz")
-    net = EmotionMusicnn(trunk, head, FEATURE_SETS[choice["features"]]).eval()
+    teach = D.load_teachers(root)
+    tag_head = fit_head(emb, teach, report["trunk_tags"]["alpha"])
+    net = EmotionMusicnn(trunk, head, FEATURE_SETS[choice["features"]], tag_head).eval()
     clips = D.load_clips(root)[:3]
     feats = D.load_cache(D.emotion4q_cache(root, D.load_clips(root)), [c["song"] for c in clips])
     sil = mi.silence_features()
@@ -320,7 +334,7 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
             "wavelet": rng.normal(-15, 20, (2, WIN, mi.N_WAVELET)).astype(np.float32)}
     path = model_dir / "emotion.onnx"
     n_params = sum(p.numel() for p in net.parameters())
-    export(net, path=path, inputs=real, outputs=["va", "quadrant_probs"], contract={
+    export(net, path=path, inputs=real, outputs=["va", "quadrant_probs", "tags"], contract={
         "name": "sonolux-emotion-musicnn", "version": "2.0.0", "task": "emotion",
         "window_frames": WIN, "window_s": WIN * mi.HOP / mi.SR, "eval_stride_frames": 64,
         "labels": ["Q1", "Q2", "Q3", "Q4"],
@@ -330,7 +344,10 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
         "quadrant_rule": choice["rule"], "temperature": choice["temperature"],
         "calibration_l2": choice["calibration_l2"],
         "unused_inputs": ["wavelet"],
-        "output_shapes": {"va": [2], "quadrant_probs": [4]},
+        "output_shapes": {"va": [2], "quadrant_probs": [4], "tags": [50]},
+        "tag_labels": [str(x) for x in teach["musicnn_labels"]],
+        "tags_head": f"ridge (alpha {report['trunk_tags']['alpha']:g}) from penultimate+mean_pool+max_pool "
+                     "to the logits of the musicnn MTT taggram (distillation on the 600 clips' windows)",
         "architecture": f"musicnn {model} trunk (Pons & Serra 2019, ISC; ported from its TF "
                         f"checkpoint) + standardised multinomial logistic regression on "
                         f"{'+'.join(FEATURE_SETS[choice['features']])} (C={choice['C']})",
@@ -385,6 +402,12 @@ def table(rep: dict) -> str:
                  "that genre: " + "; ".join(
                      f"k={k}: {v['mean_f1_change']:+.3f} / {v['untouched_f1_change']:+.3f}, "
                      f"{v['same_genre_acc_change']:+.3f}" for k, v in sim.items()) + ".")
+    tt = rep["trunk_tags"]
+    lines.append(f"Tags from the same trunk (output `tags`: a ridge head distilled from the musicnn MTT "
+                 f"taggram, strength chosen on the dev folds): agreement with musicnn ROC-AUC "
+                 f"{tt['roc_auc_5fold']:.3f} ± {tt['roc_auc_5fold_std']:.3f} (dev {tt['roc_auc_dev_folds']:.3f}, "
+                 f"untouched {tt['roc_auc_untouched_folds']:.3f}), PR-AUC {tt['pr_auc_5fold']:.3f}, per 4 s window "
+                 f"(target binarised at its 90th percentile on the training folds).")
     if "parity" in rep:
         lines.append(f"Shipped model: {rep['n_params']:,} parameters, {rep['size_bytes'] / 1e6:.2f} MB, "
                      f"ONNX parity random / real {rep['parity']['random']:.1e} / {rep['parity']['real']:.1e}; "
@@ -409,6 +432,9 @@ def main(argv=None) -> dict:
     rep = {"model": a.model, "stride": a.stride, "choice": choice, "dev_grid": grid,
            "five_fold": five_fold(emb, choice, D.load_clips(root)),
            "vibenet": vibenet_peer(D.load_clips(root), D.load_teachers(root))}
+    from .evaluate_trunk_tags import evaluate as evaluate_trunk_tags
+
+    rep["trunk_tags"] = evaluate_trunk_tags(emb, D.load_teachers(root))
     model_dir = Path(a.out)
     if not a.no_final:
         rep["wall_s"] = time.time() - t0
@@ -424,6 +450,7 @@ def main(argv=None) -> dict:
             "clip_macro_f1_dev_folds": cv["dev_folds"]["clip"]["macro_f1"],
             "clip_macro_f1_untouched_folds": cv["untouched_folds"]["clip"]["macro_f1"],
             "window_macro_f1_5fold": cv["all_folds"]["window"]["macro_f1"],
+            "tags_roc_auc_vs_musicnn_5fold": rep["trunk_tags"]["roc_auc_5fold"],
             "choice": {k: v for k, v in choice.items()}})
         readme = model_dir / "README.md"
         if readme.is_file():

@@ -63,7 +63,8 @@ def test_shipped_emotion_model_is_consistent_small_and_documented():
     rng = np.random.default_rng(0)
     mel = rng.normal(-30, 20, (3, 250, 96)).astype(np.float32)
     wl = rng.normal(-15, 10, (3, 250, 6)).astype(np.float32)
-    va, probs = sess.run(None, {"mel": mel, "wavelet": wl})
+    va, probs, tags = sess.run(["va", "quadrant_probs", "tags"], {"mel": mel, "wavelet": wl})
     assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert tags.shape == (3, 50) and np.all((tags >= 0) & (tags <= 1)) and len(contract["tag_labels"]) == 50
     signs = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], np.float32)
     np.testing.assert_allclose(va, probs @ signs, atol=1e-5)  # V/A derived from the quadrant

@@ -110,3 +110,34 @@ def test_analyze_json_carries_confidence_and_a_consistent_timeline(models, tmp_p
     agreement = np.mean([agrees(int(x["quadrant"][1]), x["valence"], x["arousal"]) for x in timeline])
     assert agreement == 1.0
     assert timeline[0]["confidence"] < timeline[-1]["fill"] and timeline[0]["fill"] < 0.2
+
+
+def test_tags_from_the_emotion_trunk_replace_the_tagger(tmp_path):
+    from sonolux.inference.runtime import tag_labels
+
+    d = tiny_models.model_dir(tmp_path)
+    tiny_models.emotion_model(d / "emotion.onnx", with_tags=True)
+    loaded, warnings = load_models(InferenceConfig(model_dir=d, device="cpu"))
+    assert warnings == [] and set(loaded) == {"emotion", "latent"}  # tagger.onnx not loaded
+    assert tag_labels(loaded) == tiny_models.TAGS
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, demo_track(48000, bars=2), 48000, subtype="FLOAT")
+    doc = analyze_file(wav, spec=SPEC, models=loaded)
+    assert list(doc["tags"]) == tiny_models.TAGS and all(0 < p < 1 for p in doc["tags"].values())
+    assert doc["timeline"] and len(doc["timeline"][-1]["tags"]) == 5
+
+
+def test_an_unknown_extra_output_is_rejected(tmp_path):
+    import onnx
+
+    from sonolux.errors import ModelError
+    from sonolux.inference.models import load_model
+
+    path = tiny_models.emotion_model(tmp_path / "emotion.onnx", with_tags=True)
+    m = onnx.load(str(path))
+    m.graph.output[2].name = "mystery"
+    for n in m.graph.node:
+        n.output[:] = ["mystery" if o == "tags" else o for o in n.output]
+    onnx.save(m, str(path))
+    with pytest.raises(ModelError, match="optionally followed by"):
+        load_model(path, device="cpu")

@@ -39,9 +39,23 @@ def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
                         f"{'/' if 'emotion' in missing and len(missing) > 1 else ''}"
                         f"{'tags/latent' if set(missing) - {'emotion'} else ''} outputs are off; "
                         "see models_onnx/README.md)")
-    models = {task: load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
-              for task, path in found.items()}
+    models = {}
+    if "emotion" in found:
+        models["emotion"] = load_model(found.pop("emotion"), device=cfg.device, threads=cfg.threads,
+                                       expect_task="emotion")
+        if models["emotion"].tag_labels:  # tags from the emotion model's trunk replace the tagger
+            found.pop("tags", None)
+    models.update({task: load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
+                   for task, path in found.items()})
     return models, warnings
+
+
+def tag_labels(models: dict) -> list[str]:
+    """The tag names of whichever model gives tags (the tagger, or the emotion model's trunk)."""
+    if "tags" in models:
+        return models["tags"].labels
+    emotion = models.get("emotion")
+    return list(emotion.tag_labels) if emotion is not None else []
 
 
 def load_calibration(path, l2: float = 1.0) -> tuple[QuadrantCalibration, str | None]:
@@ -58,8 +72,9 @@ def load_calibration(path, l2: float = 1.0) -> tuple[QuadrantCalibration, str | 
 def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = False):
     """(stage for the analysis chain, worker) for the loaded ``models``; a calibration file
     that cannot be read leaves ``worker.calibration_warning`` set."""
-    tags = models.get("tags")
-    stage = InferenceStage(models.keys(), every_s=cfg.every_s, tag_labels=tags.labels if tags else None)
+    labels = tag_labels(models)
+    tasks = set(models) | ({"tags"} if labels else set())
+    stage = InferenceStage(tasks, every_s=cfg.every_s, tag_labels=labels or None)
     emotion = models.get("emotion")  # its card's simulation chose the calibration strength
     l2 = float(emotion.contract.get("calibration_l2", 1.0)) if emotion is not None else 1.0
     calibration, warning = load_calibration(cfg.calibration, l2)

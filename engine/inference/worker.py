@@ -97,6 +97,8 @@ class InferenceWorker:
         for task, model in self.models.items():
             out = model.run(self.features.window(WINDOW_KIND[task]))
             raw[task] = {k: v[0] for k, v in out.items()}
+        if "tags" not in raw and "tags" in raw.get("emotion", {}):  # the emotion trunk's tags
+            raw["tags"] = {"tags": raw["emotion"]["tags"]}
         ms = (time.perf_counter() - t0) * 1e3
         self.compute_ms.append(ms)
         pred = self._smooth_and_publish(seq, t, raw, ms)
