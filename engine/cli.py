@@ -308,6 +308,8 @@ def cmd_models(args) -> int:
         print(f"         provider {m.provider}; window {m.window_frames * f['hop'] / f['sample_rate']:.2f} s "
               f"({m.window_frames} frames @ {c['features']['sample_rate']} Hz, hop {c['features']['hop']}, "
               f"{c['features']['n_mels']} mels); inputs {inputs}; {len(m.labels)} labels")
+        if m.tag_labels:
+            print(f"         also {len(m.tag_labels)} tags from its trunk: a tagger.onnx beside it is not loaded")
     return 1 if bad else 0
 
 
