@@ -14,7 +14,7 @@ from sonolux.analyze import analyze_file
 from sonolux.engine import make_analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
-from sonolux.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
+from sonolux.inference.smoothing import Ema, OneEuro
 from sonolux.inference.stage import EMOTION_FIELDS
 from sonolux.modelinput import FEATURE_CONTRACT
 from sonolux.outputs.osc import build_targets
@@ -249,17 +249,6 @@ def test_one_euro_is_smooth_when_steady_and_fast_on_jumps():
     assert np.std(out[10:]) < 0.03
     jump = [f(np.array([1.0]), 20 + 0.5 * i)[0] for i in range(6)]
     assert jump[-1] > 0.9
-
-
-def test_hysteresis_needs_a_lead_held_for_a_while():
-    h = QuadrantHysteresis(margin=0.1, hold_s=1.0)
-    assert h(np.array([0.7, 0.1, 0.1, 0.1]), 0.0) == 1
-    assert h(np.array([0.42, 0.48, 0.05, 0.05]), 0.5) == 1  # leads by less than the margin
-    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 1.0) == 1  # leads, not yet for 1 s
-    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 1.5) == 1
-    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 2.0) == 2
-    assert h(np.array([0.6, 0.3, 0.05, 0.05]), 2.5) == 2  # flicker back: held
-    assert h(np.array([0.3, 0.6, 0.05, 0.05]), 3.0) == 2
 
 
 # -- analyze == live -------------------------------------------------------------------------
