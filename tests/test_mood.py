@@ -141,3 +141,27 @@ def test_an_unknown_extra_output_is_rejected(tmp_path):
     onnx.save(m, str(path))
     with pytest.raises(ModelError, match="optionally followed by"):
         load_model(path, device="cpu")
+
+
+def test_preset_mood_parameters_fade_in_with_the_window_fill():
+    from sonolux.frame import FrameLayout
+    from sonolux.visual.params import ParamMapper, validate_config
+
+    cfg = validate_config({"preset": "mood_probe", "parameters": [
+        {"name": "hue", "source": "valence", "in": [-1, 1], "min": 0.0, "max": 1.0, "default": 0.5},
+        {"name": "gain", "source": "level", "min": 0.0, "max": 1.0}]}, "mem.json")
+    layout = FrameLayout()
+    for n in ("valence", "level", "emotion_fill", "emotion_override"):
+        layout.add_scalar(n)
+    frame = layout.new_frame()
+    frame.values[layout.scalars["valence"]] = 1.0
+    frame.values[layout.scalars["level"]] = 1.0
+    values = []
+    for k, fill in enumerate((0.0, 0.25, 1.0)):
+        frame.values[layout.scalars["emotion_fill"]] = fill
+        values.append(ParamMapper(cfg).update(frame, t=float(k)))
+    assert [v.hue for v in values] == pytest.approx([0.5, 0.625, 1.0])  # default → the model's
+    assert all(v.gain == pytest.approx(1.0) for v in values)  # other sources are not faded
+    frame.values[layout.scalars["emotion_fill"]] = 0.0
+    frame.values[layout.scalars["emotion_override"]] = 2  # the operator is sure
+    assert ParamMapper(cfg).update(frame, t=5.0).hue == pytest.approx(1.0)
