@@ -72,8 +72,11 @@ class Engine:
         self.ring = RingBuffer(spec.ring_capacity())
         self.control_state = ControlState()
         self.inference_stage = self.inference = None
+        self.inference_config = inference or InferenceConfig()
         if models:
-            self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
+            self.inference_stage, self.inference = make_inference(models, self.inference_config)
+            # the operator's override teaches the per-show calibration
+            self.inference.override = lambda: self.control_state.emotion_override
         self.analyzer = Analyzer(spec, config, override_state=self.control_state,
                                  inference_stage=self.inference_stage)
         self.preset_handler = None  # set by a visual host: called with a preset name
@@ -206,6 +209,9 @@ class Engine:
                 self.inference.stop()
                 if self.inference.error is None:
                     self.inference.poll()  # the window the analysis marked last, if still pending
+                path = self.inference_config.calibration
+                if path is not None and self.inference.calibration.n_examples:
+                    self.inference.calibration.save(path)  # kept with the show
             if self.osc:
                 # let the sender flush the last frame's changes
                 self.osc.poll_once()

@@ -30,6 +30,7 @@ from .config import number
 from .errors import ParameterError
 from .features.base import HopBlock
 from .features.regions import RegionStage
+from .inference.mood import confidence, quadrant_of, va_from_probs
 from .segment import Segmenter
 from .sources.file import audio_chunks
 from .spec import StreamSpec
@@ -284,8 +285,10 @@ class ModelResults:
     RAW = (("emotion", "va"), ("emotion", "quadrant_probs"), ("tags", "tags"))
 
     def __init__(self, models: dict):
+        from .inference.runtime import tag_labels
+
         self.models = models
-        self.labels = models["tags"].labels if "tags" in models else []
+        self.labels = tag_labels(models)  # the tagger's, or the emotion model's trunk's
         self.n = 0
         self._raw: dict = {}
         self.timeline: list[dict] = []
@@ -298,24 +301,28 @@ class ModelResults:
 
     def add(self, r: dict) -> None:
         for task, key in self.RAW:
-            if task in self.models:
-                x = np.asarray(r["raw"][task][key])
-                buf = self._raw.get(key)
-                if buf is None or self.n == buf.shape[0]:  # grow by doubling
-                    new = np.empty((max(64, 2 * self.n), *x.shape), dtype=x.dtype)
-                    if buf is not None:
-                        new[:self.n] = buf[:self.n]
-                    self._raw[key] = buf = new
-                buf[self.n] = x
+            if task in r["raw"]:
+                self._append(key, np.asarray(r["raw"][task][key]))
+        self._append("fill", np.asarray(r["prediction"].fill))  # the share of real audio
         self.n += 1
         self.timeline.append(self._entry(r))
+
+    def _append(self, key: str, x: np.ndarray) -> None:
+        buf = self._raw.get(key)
+        if buf is None or self.n == buf.shape[0]:  # grow by doubling
+            new = np.empty((max(64, 2 * self.n), *x.shape), dtype=x.dtype)
+            if buf is not None:
+                new[:self.n] = buf[:self.n]
+            self._raw[key] = buf = new
+        buf[self.n] = x
 
     def _entry(self, r: dict) -> dict:
         p = r["prediction"]
         entry = {"t": round(r["t"], 4)}
         if "emotion" in self.models:
             entry.update(valence=round(p.valence, 4), arousal=round(p.arousal, 4),
-                         quadrant=QUADRANTS[p.quadrant - 1] if p.quadrant else None)
+                         quadrant=QUADRANTS[p.quadrant - 1] if p.quadrant else None,
+                         confidence=round(p.confidence, 4), fill=round(p.fill, 4))
         if p.tags is not None:
             top = np.argsort(p.tags)[::-1][:TIMELINE_TOP_TAGS]
             entry["tags"] = {self.labels[i]: round(float(p.tags[i]), 4) for i in top}
@@ -329,13 +336,20 @@ class ModelResults:
         out = {}
         if not self.n:
             return out
-        mean = {k: np.mean(v[:self.n], axis=0) for k, v in self._raw.items()}
-        if "emotion" in self.models:
-            va, probs = mean["va"], mean["quadrant_probs"]
-            out["emotion"] = {"valence": round(float(np.clip(va[0], -1, 1)), 4),
-                              "arousal": round(float(np.clip(va[1], -1, 1)), 4),
-                              "quadrant": QUADRANTS[int(np.argmax(probs))],
-                              "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)}}
+        mean = {k: np.mean(v[:self.n], axis=0) for k, v in self._raw.items() if k != "fill"}
+        if "emotion" in self.models:  # the live rule (inference/mood.py): V/A from P, quadrant
+            # from their signs; windows weigh by their share of real audio (the first are padding)
+            fills = self._raw["fill"][:self.n]
+            weights = fills if fills.sum() > 0 else np.ones_like(fills)
+            probs = np.average(self._raw["quadrant_probs"][:self.n], axis=0, weights=weights)
+            va = np.clip(va_from_probs(probs), -1, 1)
+            quadrant = quadrant_of(va)
+            fill = float(fills.max())
+            out["emotion"] = {"valence": round(float(va[0]), 4), "arousal": round(float(va[1]), 4),
+                              "quadrant": QUADRANTS[quadrant - 1],
+                              "probs": {q: round(float(p), 4) for q, p in zip(QUADRANTS, probs)},
+                              "confidence": round(confidence(probs, quadrant, fill), 4),
+                              "fill": round(fill, 4)}
         if self.labels:
             out["tags"] = {lab: round(float(p), 4) for lab, p in zip(self.labels, mean["tags"])}
         out["timeline"] = self.timeline

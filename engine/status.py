@@ -38,7 +38,8 @@ class StatusLine:
         if q:
             mood = ("happy", "tense", "sad", "calm")[q - 1]
             age = f" age {stats.prediction_age_s:.1f}s" if stats.prediction_age_s >= 0 else ""
-            parts.append(f"Q{q} {mood} v{frame['valence']:+.2f} a{frame['arousal']:+.2f}{age}")
+            conf = f" conf {frame['emotion_confidence']:.2f}" if "emotion_confidence" in frame else ""
+            parts.append(f"Q{q} {mood} v{frame['valence']:+.2f} a{frame['arousal']:+.2f}{conf}{age}")
         if stats.emotion_override:
             parts.append(f"OVERRIDE Q{stats.emotion_override}")
         if stats.blackout:

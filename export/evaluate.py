@@ -170,7 +170,7 @@ def onnx_emotion_windows(sess, feats: dict, ids: list[str], stride: int) -> tupl
         ends = mi.frame_windows(len(f["mel"]), window=win, stride=stride)
         mel = np.stack([mi.window_at(f["mel"], int(e), win, sil["mel"]) for e in ends])
         wl = np.stack([mi.window_at(f["wavelet"], int(e), win, sil["wavelet"]) for e in ends])
-        a, b = sess.run(None, {"mel": mel, "wavelet": wl})
+        a, b = sess.run(["va", "quadrant_probs"], {"mel": mel, "wavelet": wl})
         va.append(a), qp.append(b), owner.append(np.full(len(ends), k))
     return np.concatenate(va), np.concatenate(qp), np.concatenate(owner)
 

@@ -15,7 +15,8 @@ from sonolux.offline import analyze_file
 from sonolux.analysis import Analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
-from sonolux.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
+from sonolux.inference.smoothing import Ema, OneEuro
+from sonolux.inference.stage import EMOTION_FIELDS
 from sonolux.modelinput import FEATURE_CONTRACT
 from sonolux.outputs.osc import build_targets
 from sonolux.sources import ArraySource, SynthSource
@@ -174,7 +175,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
     mailbox = Mailbox(analyzer.layout)
     sig = demo_track(48000, bars=2)
     hop, n = SPEC.hop, len(sig) // SPEC.hop
-    mood = ["valence", "arousal", "quadrant", "q1", "q2", "q3", "q4"]
+    mood = list(EMOTION_FIELDS)  # valence … q4, emotion_confidence, emotion_fill
 
     def hops(k, start, poll=True):
         for i in range(start, start + k):
@@ -254,17 +255,6 @@ def test_one_euro_is_smooth_when_steady_and_fast_on_jumps():
     assert jump[-1] > 0.9
 
 
-def test_hysteresis_needs_a_lead_held_for_a_while():
-    h = QuadrantHysteresis(margin=0.1, hold_s=1.0)
-    assert h(np.array([0.7, 0.1, 0.1, 0.1]), 0.0) == 1
-    assert h(np.array([0.42, 0.48, 0.05, 0.05]), 0.5) == 1  # leads by less than the margin
-    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 1.0) == 1  # leads, not yet for 1 s
-    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 1.5) == 1
-    assert h(np.array([0.2, 0.7, 0.05, 0.05]), 2.0) == 2
-    assert h(np.array([0.6, 0.3, 0.05, 0.05]), 2.5) == 2  # flicker back: held
-    assert h(np.array([0.3, 0.6, 0.05, 0.05]), 3.0) == 2
-
-
 # -- analyze == live -------------------------------------------------------------------------
 
 def test_analyze_equals_a_live_run(models, tmp_path):
@@ -323,13 +313,16 @@ def test_emotion_tags_latent_reach_oscdump(models, oscdump):
     assert msgs
     addrs = {a for _, a, _, _ in msgs}
     for a in ("/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/quadrant",
-              "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"):
+              "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/emotion/confidence",
+              "/sonolux/latent/0", "/sonolux/latent/9"):
         assert a in addrs, (a, sorted(addrs))
     tag_addrs = {a for a in addrs if a.startswith("/sonolux/tags/")}
     assert 5 <= len(tag_addrs) <= 15 and all(" " not in a for a in tag_addrs)
     quad = [v for _, a, t, v in msgs if a == "/sonolux/emotion/quadrant"]
     assert all(t == "is" for _, a, t, _ in msgs if a == "/sonolux/emotion/quadrant")
     assert all(0 <= q[0] <= 4 for q in quad) and 1 <= quad[-1][0] <= 4  # 0 "unknown" before the first window
+    conf = [v[0] for _, a, _, v in msgs if a == "/sonolux/emotion/confidence"]
+    assert conf and all(0.0 <= c <= 1.0 for c in conf)
 
 
 # -- the shipped models -------------------------------------------------------------------------

@@ -49,8 +49,9 @@ def _zero_of(src, dst):
             helper.make_node("Mul", [dst + "_m", "zero"], [dst])]
 
 
-def emotion_model(path, *, n_mels=FC["n_mels"], frames=FC["emotion_frames"], features=None):
-    """valence ← brightness (high mels − low mels), arousal ← loudness; probs from the signs."""
+def emotion_model(path, *, n_mels=FC["n_mels"], frames=FC["emotion_frames"], features=None, with_tags=False):
+    """valence ← brightness (high mels − low mels), arousal ← loudness; probs from the signs.
+    ``with_tags``: also a ``tags`` output (50, as emotion v2's trunk head), labels in the contract."""
     w = np.zeros((n_mels, 2), np.float32)
     w[:, 0] = np.linspace(-1, 1, n_mels) / n_mels * 0.5  # brightness
     w[:, 1] = 1.0 / n_mels / 15.0  # loudness in dB / 15
@@ -64,10 +65,18 @@ def emotion_model(path, *, n_mels=FC["n_mels"], frames=FC["emotion_frames"], fea
              helper.make_node("Add", ["lin1", "wz2"], ["lin"]),
              helper.make_node("Tanh", ["lin"], ["va"]), helper.make_node("MatMul", ["va", "wq"], ["logits"]),
              helper.make_node("Softmax", ["logits"], ["quadrant_probs"], axis=-1)]
+    outputs = [_input("va", 2), _input("quadrant_probs", 4)]
+    extra = {}
+    if with_tags:
+        wt = (np.random.default_rng(2).standard_normal((n_mels, 50)) / 200).astype(np.float32)
+        inits.append(numpy_helper.from_array(wt, "wt"))
+        nodes += [helper.make_node("MatMul", ["m", "wt"], ["tl"]), helper.make_node("Sigmoid", ["tl"], ["tags"])]
+        outputs.append(_input("tags", 50))
+        extra["tag_labels"] = TAGS
     g = helper.make_graph(nodes, "tiny_emotion",
                           [_input("mel", frames, n_mels), _input("wavelet", frames, FC["wavelet_level"] + 1)],
-                          [_input("va", 2), _input("quadrant_probs", 4)], inits)
-    return _save(g, path, _contract("emotion", frames, ["Q1", "Q2", "Q3", "Q4"], features))
+                          outputs, inits)
+    return _save(g, path, _contract("emotion", frames, ["Q1", "Q2", "Q3", "Q4"], features, **extra))
 
 
 def tagger_model(path):

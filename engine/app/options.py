@@ -150,6 +150,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="run the models once per this much audio (default 0.5)")
     g.add_argument("--smoothing", choices=("ema", "one-euro", "none"), default="ema",
                    help="smoothing of the predictions for live use (default ema, 2 s)")
+    g.add_argument("--mood-calibration", default=None, metavar="FILE",
+                   help="per-show mood calibration (JSON): loaded at start, taught by the operator's "
+                        "/sonolux/emotion/override, saved at stop; delete the file to reset")
 
 
 def add_visual_options(p: argparse.ArgumentParser) -> None:
@@ -261,15 +264,18 @@ def load_models_or_warn(cfg) -> tuple[dict, list[str]]:
 
 def inference_setup(args):
     """(models, InferenceConfig) for a run; warnings for missing or broken models go to stderr."""
-    from ..inference.runtime import InferenceConfig
+    from ..inference.runtime import InferenceConfig, load_calibration
 
     config.number(args.inference_every, "--inference-every (s)", positive=True, hi=30)
     config.number(args.model_threads, "--model-threads", lo=1, integer=True)
     cfg = InferenceConfig(model_dir=args.models, device=args.device, threads=args.model_threads,
-                          every_s=args.inference_every, smoothing=args.smoothing)
+                          every_s=args.inference_every, smoothing=args.smoothing,
+                          calibration=getattr(args, "mood_calibration", None))
     if args.no_models:
         return {}, cfg
     models, warnings = load_models_or_warn(cfg)
-    for w in warnings:
+    if "emotion" in models and cfg.calibration:
+        warnings.append(load_calibration(cfg.calibration)[1])
+    for w in filter(None, warnings):
         print(f"sonolux: warning: {w}", file=sys.stderr)
     return models, cfg

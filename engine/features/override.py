@@ -39,6 +39,7 @@ class EmotionOverride(Processor):
         self._i_override = layout.add_scalar("emotion_override")
         self._q = np.array([self._idx[f"q{k}"] for k in range(1, 5)])
         self._i_prediction = layout.scalars.get("prediction_id")
+        self._i_confidence = layout.scalars.get("emotion_confidence")  # with a model only
 
     blockwise = True
 
@@ -63,3 +64,5 @@ class EmotionOverride(Processor):
             v[..., self._q[q - 1]] = 1.0
             if self._i_prediction is not None:
                 v[..., self._i_prediction] = -1
+            if self._i_confidence is not None:  # the operator is sure
+                v[..., self._i_confidence] = 1.0

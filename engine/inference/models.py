@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,9 @@ TASKS = {  # task → (input names, output names)
     # one of the shipped encoders find_models() loads for the inference worker
     "music_embedding": (("mel", "wavelet"), ("embedding", "quadrant_probs")),
 }
+# outputs a model may add after the required ones: an emotion model on a tagging trunk
+# (models_onnx emotion v2) also gives the 50 tags, which then replace the tagger's
+OPTIONAL_OUTPUTS = {"emotion": ("tags",)}
 WINDOW_KIND = {"emotion": "emotion", "tags": "tagger", "latent": "latent", "music_embedding": "emotion"}
 DEVICES = ("auto", "cpu", "cuda")
 # the feature numbers a model must agree on with the engine
@@ -105,6 +108,7 @@ class OnnxModel(SessionModel):
 
     input_shapes: dict  # name → shape without the batch axis
     labels: list
+    tag_labels: list = field(default_factory=list)  # an emotion model's optional tags output
 
     @property
     def window_frames(self) -> int:
@@ -181,8 +185,15 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         if got != want and not (isinstance(want, float) and isinstance(got, (int, float)) and float(got) == want):
             raise _fail(path, f"feature contract mismatch: {key}={got!r}, the engine computes {key}={want!r}")
     in_names, out_names = TASKS[task]
-    check_io_names(session, path, task, in_names, out_names)
     sess_inputs = {i.name: i.shape for i in session.get_inputs()}
+    if tuple(sess_inputs) != in_names:
+        raise _fail(path, f"inputs are {list(sess_inputs)}, a {task} model must take {list(in_names)}")
+    sess_outputs = [o.name for o in session.get_outputs()]
+    extra = tuple(sess_outputs[len(out_names):])
+    if tuple(sess_outputs[:len(out_names)]) != out_names or not set(extra) <= set(OPTIONAL_OUTPUTS.get(task, ())):
+        optional = OPTIONAL_OUTPUTS.get(task)
+        raise _fail(path, f"outputs are {sess_outputs}, a {task} model must give {list(out_names)}"
+                          + (f" (optionally followed by {list(optional)})" if optional else ""))
     frames = contract_int(contract, "window_frames", path)
     want_frames = FEATURE_CONTRACT[f"{WINDOW_KIND[task]}_frames"]
     if frames != want_frames:
@@ -197,9 +208,10 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
             raise _fail(path, f"input {name!r} has shape {list(shape)}, expected [batch, {', '.join(map(str, expected[name]))}]")
         shapes[name] = expected[name]
     labels = list(contract.get("labels", []))
+    tag_labels = list(contract.get("tag_labels", [])) if "tags" in extra else []
     if device == "cuda" and session.get_providers()[0] == "CPUExecutionProvider":
         raise _fail(path, "device=cuda, but the CUDA provider could not start here (CUDA/cuDNN libraries missing?)")
-    model = OnnxModel(path, task, contract, session, shapes, labels)
+    model = OnnxModel(path, task, contract, session, shapes, labels, tag_labels)
     try:
         out = model.run({n: np.zeros((1, *s), np.float32) for n, s in shapes.items()})
     except Exception as e:
@@ -209,6 +221,8 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         raise _fail(path, f"gives {first.shape[-1]} tags but its contract lists {len(labels)} labels")
     if task == "emotion" and (first.shape[-1] != 2 or out["quadrant_probs"].shape[-1] != 4):
         raise _fail(path, "emotion outputs must be va (2) and quadrant_probs (4)")
+    if "tags" in extra and out["tags"].shape[-1] != len(tag_labels):
+        raise _fail(path, f"gives {out['tags'].shape[-1]} tags but its contract lists {len(tag_labels)} tag_labels")
     return model
 
 

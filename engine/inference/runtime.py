@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .calibration import CalibrationError, QuadrantCalibration
 from .models import default_model_dir, find_models, load_model
 from .stage import InferenceStage
 from .worker import InferenceWorker
@@ -23,6 +24,7 @@ class InferenceConfig:
     tau_s: float = 2.0  # EMA time constant
     margin: float = 0.1  # quadrant hysteresis: probability lead needed to switch
     hold_s: float = 1.0  # … held for this long
+    calibration: Path | None = None  # per-show mood calibration (JSON): loaded, taught, saved at stop
 
 
 def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
@@ -37,15 +39,47 @@ def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
                         f"{'/' if 'emotion' in missing and len(missing) > 1 else ''}"
                         f"{'tags/latent' if set(missing) - {'emotion'} else ''} outputs are off; "
                         "see models_onnx/README.md)")
-    models = {task: load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
-              for task, path in found.items()}
+    models = {}
+    if "emotion" in found:
+        models["emotion"] = load_model(found.pop("emotion"), device=cfg.device, threads=cfg.threads,
+                                       expect_task="emotion")
+        if models["emotion"].tag_labels:  # tags from the emotion model's trunk replace the tagger
+            found.pop("tags", None)
+    models.update({task: load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
+                   for task, path in found.items()})
     return models, warnings
 
 
+def tag_labels(models: dict) -> list[str]:
+    """The tag names of whichever model gives tags (the tagger, or the emotion model's trunk)."""
+    if "tags" in models:
+        return models["tags"].labels
+    emotion = models.get("emotion")
+    return list(emotion.tag_labels) if emotion is not None else []
+
+
+def load_calibration(path, l2: float = 1.0) -> tuple[QuadrantCalibration, str | None]:
+    """(calibration, warning): a new file starts empty (strength ``l2``); a corrupt one is
+    reported and the model runs uncalibrated (the file is left alone until the next save)."""
+    if path is None or not Path(path).exists():
+        return QuadrantCalibration(l2=l2), None
+    try:
+        return QuadrantCalibration.load(path), None
+    except CalibrationError as e:
+        return QuadrantCalibration(l2=l2), f"{e}; the mood runs uncalibrated"
+
+
 def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = False):
-    """(stage for the analysis chain, worker) for the loaded ``models``."""
-    tags = models.get("tags")
-    stage = InferenceStage(models.keys(), every_s=cfg.every_s, tag_labels=tags.labels if tags else None)
+    """(stage for the analysis chain, worker) for the loaded ``models``; a calibration file
+    that cannot be read leaves ``worker.calibration_warning`` set."""
+    labels = tag_labels(models)
+    tasks = set(models) | ({"tags"} if labels else set())
+    stage = InferenceStage(tasks, every_s=cfg.every_s, tag_labels=labels or None)
+    emotion = models.get("emotion")  # its card's simulation chose the calibration strength
+    l2 = float(emotion.contract.get("calibration_l2", 1.0)) if emotion is not None else 1.0
+    calibration, warning = load_calibration(cfg.calibration, l2)
     worker = InferenceWorker(stage, models, smoothing=cfg.smoothing, tau_s=cfg.tau_s,
-                             margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results)
+                             margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results,
+                             calibration=calibration)
+    worker.calibration_warning = warning
     return stage, worker

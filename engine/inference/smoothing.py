@@ -2,8 +2,7 @@
 
 * ``Ema``: exponential moving average with a time constant (seconds), dt-aware.
 * ``OneEuro``: the 1€ filter (Casiez et al. 2012): smooth when steady, quick on real moves.
-* ``QuadrantHysteresis``: the shown quadrant changes only when another quadrant's smoothed
-  probability beats the current one by ``margin`` for ``hold_s`` seconds.
+* the quadrant's hysteresis works on the signs of valence and arousal: ``mood.AxisHysteresis``.
 """
 from __future__ import annotations
 
@@ -71,27 +70,3 @@ def make_smoother(method: str, tau_s: float = 2.0):
     if method == "none":
         return Passthrough()
     raise ParameterError(f"smoothing={method!r} must be one of {', '.join(METHODS)}")
-
-
-class QuadrantHysteresis:
-    def __init__(self, margin: float = 0.1, hold_s: float = 1.0):
-        if not 0 <= margin < 1:
-            raise ParameterError(f"hysteresis margin={margin} must be within 0..1")
-        self.margin, self.hold_s = margin, hold_s
-        self.current = 0  # 1..4, 0 before the first prediction
-        self._challenger = 0
-        self._since = None
-
-    def __call__(self, probs: np.ndarray, t: float) -> int:
-        best = int(probs.argmax()) + 1
-        if self.current == 0:
-            self.current = best
-            return best
-        if best == self.current or probs[best - 1] < probs[self.current - 1] + self.margin:
-            self._challenger, self._since = 0, None
-            return self.current
-        if best != self._challenger:
-            self._challenger, self._since = best, t
-        if t - self._since >= self.hold_s:
-            self.current, self._challenger, self._since = best, 0, None
-        return self.current

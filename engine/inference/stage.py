@@ -21,7 +21,10 @@ from ..features.base import Processor
 from ..ringbuffer import HistoryRing
 
 MARKS = 64
-EMOTION_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
+# emotion_confidence: P(published quadrant) × emotion_fill, the share of the model's window
+# that held real audio (low until the window is full; see inference/mood.py)
+EMOTION_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4", "emotion_confidence",
+                  "emotion_fill")
 _prediction_ids = itertools.count(1)
 
 
@@ -36,6 +39,8 @@ class Prediction:
     arousal: float = 0.0
     quadrant: int = 0
     probs: np.ndarray | None = None  # (4,) smoothed quadrant probabilities
+    confidence: float = 0.0  # P(quadrant) × fill, 0..1
+    fill: float = 0.0  # share of the emotion window that held real audio
     tags: np.ndarray | None = None  # (50,) smoothed
     latent: np.ndarray | None = None  # (10,) smoothed 0..1 controls
     compute_ms: float = 0.0

@@ -17,8 +17,10 @@ import numpy as np
 
 from ..features.resample import StreamResampler
 from ..modelinput import FEATURE_CONTRACT, FeatureStream
+from .calibration import QuadrantCalibration
 from .models import WINDOW_KIND
-from .smoothing import QuadrantHysteresis, make_smoother
+from .mood import AxisHysteresis, confidence, quadrant_of, va_from_probs
+from .smoothing import make_smoother
 from .stage import MARKS, InferenceStage, Prediction
 
 
@@ -33,14 +35,19 @@ def lower_thread_priority(niceness: int = 10) -> None:
 
 class InferenceWorker:
     def __init__(self, stage: InferenceStage, models: dict, *, smoothing: str = "ema",
-                 tau_s: float = 2.0, margin: float = 0.1, hold_s: float = 1.0, keep_results: bool = False):
+                 tau_s: float = 2.0, margin: float = 0.1, hold_s: float = 1.0, keep_results: bool = False,
+                 calibration: QuadrantCalibration | None = None):
         self.stage = stage
+        # per-show calibration, taught while ``override()`` (the operator's forced quadrant,
+        # 0 for none; set by the Engine) says so; applied to every window before smoothing
+        self.calibration = calibration or QuadrantCalibration()
+        self.override = lambda: 0
         self.models = models  # task → OnnxModel
         self.features = FeatureStream()
         self._buf = np.zeros(1 << 16, dtype=np.float32)
         self.resampler: StreamResampler | None = None  # made once the stage knows its rate
-        self._smooth = {k: make_smoother(smoothing, tau_s) for k in ("va", "probs", "tags", "latent")}
-        self._hysteresis = QuadrantHysteresis(margin, hold_s)
+        self._smooth = {k: make_smoother(smoothing, tau_s) for k in ("probs", "tags", "latent")}
+        self._axes = AxisHysteresis(margin, hold_s)
         self.keep_results = keep_results
         self.results: list[dict] = []  # raw per-window outputs (offline timeline, tests)
         self.last_mark = -1
@@ -90,6 +97,8 @@ class InferenceWorker:
         for task, model in self.models.items():
             out = model.run(self.features.window(WINDOW_KIND[task]))
             raw[task] = {k: v[0] for k, v in out.items()}
+        if "tags" not in raw and "tags" in raw.get("emotion", {}):  # the emotion trunk's tags
+            raw["tags"] = {"tags": raw["emotion"]["tags"]}
         ms = (time.perf_counter() - t0) * 1e3
         self.compute_ms.append(ms)
         pred = self._smooth_and_publish(seq, t, raw, ms)
@@ -100,12 +109,20 @@ class InferenceWorker:
 
     def _smooth_and_publish(self, seq, t, raw, ms) -> Prediction:
         kw = {}
-        if "emotion" in raw:
-            va = self._smooth["va"](np.clip(raw["emotion"]["va"], -1, 1), t)
-            probs = self._smooth["probs"](raw["emotion"]["quadrant_probs"], t)
-            quadrant = self._hysteresis(probs, t)
+        if "emotion" in raw:  # one answer: V/A from the probabilities, quadrant from their signs
+            raw_probs = raw["emotion"]["quadrant_probs"]
+            forced = self.override()
+            if forced:  # the operator corrects the mood: learn from this window
+                self.calibration.add(raw_probs, forced)
+                self.calibration.fit()
+            probs = self._smooth["probs"](self.calibration.apply(raw_probs), t)
+            va = self._axes(va_from_probs(probs), t)
+            quadrant = quadrant_of(va)
+            fill = min(1.0, self.features.n_frames / self.models["emotion"].window_frames)
+            conf = confidence(probs, quadrant, fill)
             kw.update(valence=float(va[0]), arousal=float(va[1]), probs=probs.astype(np.float64),
-                      quadrant=quadrant, scalars=np.array([va[0], va[1], quadrant, *probs]))
+                      quadrant=quadrant, confidence=conf, fill=fill,
+                      scalars=np.array([va[0], va[1], quadrant, *probs, conf, fill]))
         if "tags" in raw:
             kw["tags"] = self._smooth["tags"](raw["tags"]["tags"], t).astype(np.float32)
         if "latent" in raw:

@@ -34,6 +34,7 @@ SCALARS: dict[str, tuple[float, float]] = {
     "bpm_confidence": _UNIT, "tap_lock": _UNIT,
     "valence": _BIPOLAR, "arousal": _BIPOLAR, "quadrant": (1.0, 4.0),
     "q1": _UNIT, "q2": _UNIT, "q3": _UNIT, "q4": _UNIT, "prediction_age": (0.0, 10.0),
+    "emotion_confidence": _UNIT, "emotion_fill": _UNIT,
     "region_index": (0.0, 16.0), "region_label": (1.0, 4.0),
     "region_change": _UNIT, "region_change_count": _COUNT,
     "region_boundary": _UNIT, "region_start": (0.0, 600.0),

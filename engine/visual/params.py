@@ -14,6 +14,11 @@ FeatureFrame field (``source``) into ``min..max``. Per update, in this order:
 5. quantise to ``step`` (values are always ``min + k·step``);
 6. hold: the output changes at most ``fps`` times per second of audio time.
 
+Mood sources (valence, arousal, q1..q4) fade in with the share of the emotion model's window
+that held real audio (``emotion_fill``): in the first seconds the parameter stays near its
+``default`` instead of following a guess made mostly from padding; an operator's override
+counts as a full window.
+
 Validation errors are :class:`~sonolux.errors.ConfigError` naming the file, the key path and
 the bad value, e.g. ``presets/x.json: parameters[2] (gain).max: 'big' must be a number``.
 """
@@ -32,6 +37,8 @@ from ..config import did_you_mean
 from ..errors import ConfigError
 from . import fields as F
 
+#: fields whose value is a mood guess, faded in by ``emotion_fill`` (see the module docstring)
+MOOD_SOURCES = frozenset({"valence", "arousal", "q1", "q2", "q3", "q4"})
 CURVES = ("linear", "sqrt", "square", "cube", "log", "exp", "smoothstep")
 MODES = ("value", "delta")
 TOP_KEYS = {"preset", "version", "description", "module", "class", "parameters", "options", "author"}
@@ -260,6 +267,13 @@ def load_config(path) -> PresetConfig:
 # ----------------------------------------------------------------------------- runtime
 
 
+def _mood_weight(frame) -> float:
+    """How much a mood parameter follows the model: the window's fill, 1 while overridden."""
+    if "emotion_override" in frame and frame["emotion_override"] > 0:
+        return 1.0
+    return float(np.clip(frame["emotion_fill"], 0.0, 1.0)) if "emotion_fill" in frame else 1.0
+
+
 def _curve(c, x):
     if c == "linear":
         return x
@@ -367,6 +381,8 @@ class _Param:
             a, b = s.in_range
             n = np.clip((np.asarray(x, dtype=np.float64) - a) / (b - a), 0.0, 1.0)
             target = s.min + (s.max - s.min) * _curve(s.curve, n)
+            if s.field in MOOD_SOURCES:
+                target = s.default + _mood_weight(frame) * (target - s.default)
         # smoothing on the audio clock
         if s.smooth_ms > 0 or s.release_ms:
             if s.is_vector:

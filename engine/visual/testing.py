@@ -98,6 +98,8 @@ class SyntheticFrames:
         for q in range(1, 5):
             s(f"q{q}", 0.7 if q == quadrant else 0.1)
         s("prediction_age", 0.5)
+        s("emotion_fill", 1.0)  # a full window of audio behind the mood
+        s("emotion_confidence", 0.7)
         label = {1: 2, 2: 1, 3: 4, 4: 3}.get(int(quadrant), 3)  # Q1 cheerful, Q2 fierce, Q3 low, Q4 gentle
         if label != self.region_label:
             self.region_label = label

@@ -42,6 +42,8 @@ def run(args) -> int:
         print(f"                provider {m.provider}; window {m.window_frames * f['hop'] / f['sample_rate']:.2f} s "
               f"({m.window_frames} frames @ {f['sample_rate']} Hz, hop {f['hop']}, "
               f"{f['n_mels']} mels); inputs {inputs}; {len(m.labels)} labels")
+        if m.tag_labels:
+            print(f"                also {len(m.tag_labels)} tags from its trunk: a tagger.onnx beside it is not loaded")
     for task, path in imagery.items():
         try:
             if task == "music_embedding":

@@ -1,0 +1,138 @@
+"""Per-show mood calibration learnt from the operator's overrides (seed 002's feedback loop).
+
+While the operator forces a quadrant (``/sonolux/emotion/override``), the worker keeps each
+window's raw quadrant probabilities with the forced label. A bias ``b`` on the quadrant
+log-probabilities, ``p' ∝ p · exp(b)``, is fitted to those examples (maximum likelihood with
+an L2 pull towards 0, so three corrections nudge and thirty decide) and applied to every
+later window before smoothing. It is saved with the show as JSON and can be reset.
+
+A calibration file that cannot be read is a clear :class:`CalibrationError` naming the file;
+the engine then runs uncalibrated (see ``runtime.load_calibration``).
+
+Example::
+
+    cal = QuadrantCalibration()
+    cal.add(np.array([0.6, 0.1, 0.1, 0.2]), 4)   # the operator says: calm, not happy
+    cal.fit()
+    cal.apply(np.array([0.6, 0.1, 0.1, 0.2]))     # Q4 gained, Q1 lost
+    cal.save("show.calibration.json"); QuadrantCalibration.load("show.calibration.json")
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SonoluxError
+
+VERSION = 1
+_EPS = 1e-6
+
+
+class CalibrationError(SonoluxError):
+    """A calibration file is missing, unreadable or malformed."""
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class QuadrantCalibration:
+    def __init__(self, l2: float = 1.0, max_examples: int = 2000):
+        self.l2 = float(l2)
+        self.max_examples = int(max_examples)
+        self.bias = np.zeros(4)
+        self.probs: list[np.ndarray] = []
+        self.labels: list[int] = []
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.labels)
+
+    def add(self, probs: np.ndarray, quadrant: int) -> None:
+        """Keep one window's raw probabilities with the operator's quadrant (1..4)."""
+        if quadrant not in (1, 2, 3, 4):
+            raise ValueError(f"quadrant={quadrant!r} must be 1..4")
+        self.probs.append(np.asarray(probs, np.float64).copy())
+        self.labels.append(int(quadrant) - 1)
+        if len(self.labels) > self.max_examples:
+            del self.probs[0], self.labels[0]
+
+    def fit(self, steps: int = 50) -> np.ndarray:
+        """Newton steps on the penalised log-likelihood of the examples; returns the bias."""
+        if not self.labels:
+            self.bias = np.zeros(4)
+            return self.bias
+        logp = np.log(np.stack(self.probs) + _EPS)
+        y = np.eye(4)[self.labels]
+        b = np.zeros(4)
+        for _ in range(steps):
+            q = _softmax(logp + b)
+            grad = (q - y).sum(0) + self.l2 * b
+            hess = np.diag(q.sum(0)) - q.T @ q + self.l2 * np.eye(4)
+            step = np.linalg.solve(hess, grad)
+            b -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        self.bias = b - b.mean()  # only differences matter
+        return self.bias
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (unchanged while the bias is 0)."""
+        if not self.bias.any():
+            return np.asarray(probs, np.float64)
+        return _softmax(np.log(np.asarray(probs, np.float64) + _EPS) + self.bias)
+
+    def reset(self) -> None:
+        """Forget every example and the bias: the model's own answer again."""
+        self.bias = np.zeros(4)
+        self.probs.clear()
+        self.labels.clear()
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"version": VERSION, "l2": self.l2, "bias": self.bias.tolist(),
+                "examples": [{"probs": p.tolist(), "quadrant": q + 1}
+                             for p, q in zip(self.probs, self.labels)]}
+
+    def save(self, path) -> None:
+        """Write atomically (temporary file + rename); the previous file is kept as ``.bak``."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        if path.exists():
+            os.replace(path, path.with_name(path.name + ".bak"))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path) -> "QuadrantCalibration":
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CalibrationError(f"{path}: no such calibration file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CalibrationError(f"{path}: not a readable calibration file ({e})") from None
+        if not isinstance(doc, dict) or doc.get("version") != VERSION:
+            raise CalibrationError(f"{path}: version={doc.get('version') if isinstance(doc, dict) else None!r}, "
+                                   f"expected {VERSION}")
+        cal = cls(l2=doc.get("l2", 1.0))
+        bias = doc.get("bias")
+        if not (isinstance(bias, list) and len(bias) == 4 and all(isinstance(x, (int, float)) for x in bias)
+                and np.all(np.isfinite(bias))):
+            raise CalibrationError(f"{path}: key 'bias' must be 4 finite numbers, got {bias!r}")
+        for i, ex in enumerate(doc.get("examples", [])):
+            try:
+                probs, q = np.asarray(ex["probs"], np.float64), int(ex["quadrant"])
+                if probs.shape != (4,) or not np.all(np.isfinite(probs)):
+                    raise ValueError
+                cal.add(probs, q)
+            except (KeyError, TypeError, ValueError):
+                raise CalibrationError(f"{path}: examples[{i}] must be {{'probs': 4 numbers, "
+                                       f"'quadrant': 1..4}}, got {ex!r}") from None
+        cal.bias = np.asarray(bias, np.float64)
+        return cal

@@ -1,0 +1,100 @@
+"""Per-show mood calibration from operator overrides: fit, apply, save, reset, a corrupt file
+(clear error, the model runs uncalibrated), and the live loop that teaches it."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sonolux.inference.calibration import CalibrationError, QuadrantCalibration
+
+
+def test_fit_moves_the_confused_quadrant_towards_the_operators_label():
+    cal = QuadrantCalibration()
+    confused = np.array([0.5, 0.1, 0.1, 0.3])  # model says Q1, operator says Q4
+    assert cal.apply(confused).argmax() == 0  # uncalibrated: unchanged
+    for k in range(5):
+        cal.add(confused, 4)
+    cal.fit()
+    out = cal.apply(confused)
+    assert out.argmax() == 3 and out.sum() == pytest.approx(1.0)
+    assert cal.bias[3] > 0 > cal.bias[0]
+    # one correction nudges less than five (the L2 pull towards no change)
+    one = QuadrantCalibration()
+    one.add(confused, 4)
+    one.fit()
+    assert 0 < one.apply(confused)[3] - confused[3] < out[3] - confused[3]
+
+
+def test_save_load_and_reset(tmp_path):
+    cal = QuadrantCalibration()
+    for p, q in ((np.array([0.6, 0.2, 0.1, 0.1]), 2), (np.array([0.3, 0.3, 0.2, 0.2]), 2)):
+        cal.add(p, q)
+    cal.fit()
+    path = tmp_path / "show.calibration.json"
+    cal.save(path)
+    cal.save(path)  # the previous file is kept
+    assert (tmp_path / "show.calibration.json.bak").is_file()
+    back = QuadrantCalibration.load(path)
+    np.testing.assert_allclose(back.bias, cal.bias)
+    assert back.n_examples == 2 and back.labels == cal.labels
+    back.reset()
+    assert back.n_examples == 0 and not back.bias.any()
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(back.apply(p), p)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{not json", "not a readable calibration file"),
+    ('{"version": 7, "bias": [0, 0, 0, 0]}', "version=7"),
+    ('{"version": 1, "bias": [0, 0, "x"]}', "'bias' must be 4 finite numbers"),
+    ('{"version": 1, "bias": [0, 0, 0, 0], "examples": [{"probs": [1, 0], "quadrant": 2}]}',
+     r"examples\[0\]"),
+])
+def test_a_corrupt_file_is_a_clear_error_and_the_engine_runs_uncalibrated(tmp_path, text, match):
+    from sonolux.inference.runtime import load_calibration
+
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(CalibrationError, match=match) as e:
+        QuadrantCalibration.load(path)
+    assert str(path) in str(e.value)
+    cal, warning = load_calibration(path)
+    assert cal.n_examples == 0 and not cal.bias.any()
+    assert str(path) in warning and "uncalibrated" in warning
+
+
+def test_the_operators_override_teaches_the_live_worker(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import tiny_models
+    from sonolux.control import ControlState
+    from sonolux.analysis import Analyzer
+    from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
+    from sonolux.sources.synth import demo_track
+    from sonolux.spec import StreamSpec
+
+    spec = StreamSpec()
+    models, _ = load_models(InferenceConfig(model_dir=tiny_models.model_dir(tmp_path), device="cpu"))
+    path = tmp_path / "show.calibration.json"
+    stage, worker = make_inference(models, InferenceConfig(calibration=path), keep_results=True)
+    control = ControlState()
+    worker.override = lambda: control.emotion_override
+    analyzer = Analyzer(spec, override_state=control, inference_stage=stage)
+    frame = analyzer.layout.new_frame()
+    sig = demo_track(48000, bars=4)
+    hop = spec.hop
+    first = None
+    for i in range(len(sig) // hop):
+        if i == len(sig) // hop // 2:
+            first = worker.results[-1]["raw"]["emotion"]["quadrant_probs"].argmax() + 1
+            control.emotion_override = 1 + first % 4  # the operator disagrees with the model
+        analyzer.process_hop(sig[i * hop:(i + 1) * hop], frame)
+        worker.poll()
+    wanted = 1 + first % 4
+    assert worker.calibration.n_examples > 3 and set(worker.calibration.labels) == {wanted - 1}
+    assert worker.calibration.bias[wanted - 1] > 0
+    worker.calibration.save(path)
+    assert json.loads(path.read_text())["examples"][0]["quadrant"] == wanted
+    _, again = make_inference(models, InferenceConfig(calibration=path))
+    np.testing.assert_allclose(again.calibration.bias, worker.calibration.bias)
