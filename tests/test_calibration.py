@@ -68,7 +68,7 @@ def test_a_corrupt_file_is_a_clear_error_and_the_engine_runs_uncalibrated(tmp_pa
 def test_the_operators_override_teaches_the_live_worker(tmp_path):
     pytest.importorskip("onnxruntime")
     import tiny_models
-    from sonolux.control import ControlState
+    from sonolux.operator_state import ControlState
     from sonolux.analysis import Analyzer
     from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
     from sonolux.sources.synth import demo_track
