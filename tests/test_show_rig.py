@@ -57,3 +57,10 @@ def test_unknown_section_suggests_the_rig_tables(tmp_path):
     with pytest.raises(ConfigError) as e:
         _args(["run", "--show", str(show)])
     assert "did you mean 'dmx'" in str(e.value)
+
+
+def test_models_table_carries_the_mood_calibration_beside_the_show(tmp_path):
+    show = tmp_path / "show.toml"
+    show.write_text('[models]\ncalibration = "mood.json"\n')
+    args = _args(["run", "--show", str(show)])
+    assert args.mood_calibration == str(tmp_path / "mood.json")

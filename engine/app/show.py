@@ -103,6 +103,7 @@ SCHEMA: dict[str, dict[str, tuple[str, object]]] = {
         "every_s": ("inference_every", _num(positive=True, hi=30)),
         "smoothing": ("smoothing", _choice("ema", "one-euro", "none")),
         "threads": ("model_threads", _int(lo=1, hi=64)),
+        "calibration": ("mood_calibration", _str),
     },
     "output": {
         "threshold": ("osc_threshold", _num(lo=0, hi=1)),
@@ -223,6 +224,9 @@ def load_show(path) -> Show:
                             + f" (known: {', '.join(keys)})", ConfigError)
             dest, check = keys[key]
             show.options[dest] = check(_plain(value), f"{where}.{key}")
+    for dest in ("models", "mood_calibration"):  # files named in a show live beside it
+        if show.options.get(dest) and not Path(show.options[dest]).is_absolute():
+            show.options[dest] = str(p.parent / show.options[dest])
     return show
 
 
@@ -274,6 +278,8 @@ device = "auto"           # auto | cpu | cuda
 every_s = 0.5             # run the models once per this much audio
 smoothing = "ema"         # ema | one-euro | none
 # dir = "/path/to/models" # default: the shipped models
+# calibration = "mood-calibration.json"  # per-show mood calibration taught by the operator's
+#                           # overrides (beside this file; delete it to reset)
 
 # one [[osc]] table per console or VJ program (`sonolux osc profiles` lists the profiles)
 [[osc]]
