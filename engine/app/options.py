@@ -100,6 +100,9 @@ def _bpm_range(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+_DEFAULTS = AnalysisConfig()  # help texts show the one set of defaults
+
+
 def add_show_options(p: argparse.ArgumentParser) -> None:
     """The show file and the analysis knobs it (and the panel, and OSC control) can set."""
     p.add_argument("--show", dest="show_file", default=None, metavar="FILE.toml",
@@ -109,13 +112,15 @@ def add_show_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gain", default=None, metavar="DB|auto",
                    help="input gain in dB (-24..24), or auto: follow the input's loudness (default 0)")
     g.add_argument("--bpm-range", type=_bpm_range, default=None, metavar="LOW..HIGH",
-                   help="the beat tracker's tempo range, e.g. 90..160 (default 70..180)")
+                   help="the beat tracker's tempo range, e.g. 90..160 (default "
+                        f"{_DEFAULTS.bpm_range[0]:g}..{_DEFAULTS.bpm_range[1]:g})")
     g.add_argument("--onset-sensitivity", type=_flag("--onset-sensitivity", lo=0.1, hi=20), default=None,
-                   metavar="K", help="onset threshold k: lower = more onsets (default 1.0)")
+                   metavar="K", help=f"onset threshold k: lower = more onsets (default {_DEFAULTS.onset_k:g})")
     g.add_argument("--gate", dest="gate_db", type=_flag("--gate", lo=-120, hi=0), default=None,
-                   metavar="DBFS", help="no onsets below this level (default -60)")
+                   metavar="DBFS", help=f"no onsets below this level (default {_DEFAULTS.onset_gate_db:g})")
     g.add_argument("--silence-db", type=_flag("--silence-db", lo=-120, hi=0), default=None, metavar="DBFS",
-                   help="below this level events stop and tempo and mood hold (default -60)")
+                   help="below this level events stop and tempo and mood hold "
+                        f"(default {_DEFAULTS.silence_db:g})")
 
 
 #: the knobs of add_show_options, applied through the control addresses once the engine runs
