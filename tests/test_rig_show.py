@@ -1,0 +1,102 @@
+"""One run, one show file, three kinds of gear: a DMX universe (sACN into a UDP receiver
+decoded with the sacn library), an Ableton Link session (a second Link peer here) and a
+MIDI-clocked device (a mido input on sonolux's virtual clock port, through a private JACK
+server). Runs in a private network namespace (Link discovers peers by multicast)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import sonolux_cmd
+from rig_peers import in_private_netns, wait_for
+
+mido = pytest.importorskip("mido")
+pytest.importorskip("sacn")
+pytest.importorskip("aalink", reason="aalink (GPL-3) is the optional 'link' extra: pip install 'sonolux[link]'")
+
+JACK = "sonolux-rig-show"
+SHOW = """
+[input]
+name = "synth"
+
+[models]
+enabled = false
+
+[visuals]
+window = false
+
+[dmx]
+targets = ["sacn:5@127.0.0.1"]
+map = "wash"
+rate_hz = 20
+
+[midi]
+clock = "virtual:sonolux-clock"
+
+[link]
+enabled = true
+"""
+
+
+@in_private_netns
+def test_one_show_drives_dmx_link_and_midi_clock(tmp_path):
+    from sacn.messages.data_packet import DataPacket
+
+    from sonolux.outputs.link import _new_link
+
+    if shutil.which("jackd") is None:
+        pytest.skip("no JACK server for the virtual MIDI port (apt-get install jackd2)")
+    env = dict(os.environ, JACK_DEFAULT_SERVER=JACK, MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
+    os.environ.update(JACK_DEFAULT_SERVER=JACK)
+    jack = subprocess.Popen(["jackd", "-n", JACK, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mido.set_backend("mido.backends.rtmidi/UNIX_JACK")
+    show = tmp_path / "show.toml"
+    show.write_text(SHOW)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 5568))
+    rx.setblocking(False)
+    peer = _new_link(90.0)
+    peer.enabled = True
+    run = None
+    try:
+        def jack_up():
+            assert jack.poll() is None, "jackd exited"
+            try:
+                mido.open_output("probe", virtual=True).close()
+                return True
+            except Exception:  # noqa: BLE001 - not up yet
+                return False
+        wait_for(jack_up, 10, "jackd")
+        run = subprocess.Popen(sonolux_cmd("run", "--show", str(show), "--duration", "12"), env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        port = wait_for(lambda: next((n for n in mido.get_input_names() if "sonolux-clock" in n), None)
+                        or (run.poll() is not None and pytest.fail(run.stderr.read())), 20,
+                        "sonolux's MIDI clock port")
+        clocks = []
+        with mido.open_input(port, callback=lambda m: clocks.append(m.type)):
+            wait_for(lambda: clocks.count("clock") >= 48, 20, "two beats of MIDI clock")
+            wait_for(lambda: abs(peer.tempo - 120.0) < 1.0, 20, "the Link session at the demo's 120 BPM")
+        packets = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(packets) < 20:
+            try:
+                packets.append(DataPacket.make_data_packet(rx.recv(1024)))
+            except BlockingIOError:
+                time.sleep(0.02)
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    finally:
+        peer.enabled = False
+        if run is not None and run.poll() is None:
+            run.kill()
+        jack.terminate()
+        jack.wait(5)
+    assert "start" in clocks  # song position + start once the tracker locked
+    assert len(packets) >= 20 and {p.universe for p in packets} == {5}
+    assert "dmx sacn:5@127.0.0.1" in err and "link" in err.lower() and "midi" in err.lower()
