@@ -135,6 +135,7 @@ def open_session(path, *, device: str = "auto", threads: int = 1):
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 4
+    opts.enable_mem_pattern = False  # measured: ~20 MB less peak memory with emotion v2, same results
     try:
         session = _create_session(path, opts, providers_for(device))
     except ParameterError:
