@@ -5,14 +5,28 @@ Fields: ``region_index`` (0, 1, …), ``region_label`` (running label of the cur
 1 fierce, 2 cheerful, 3 gentle, 4 low, 0 unknown), ``region_start`` (s), ``region_change``
 (1 on the hop a cut is decided) with ``region_change_count``, and ``region_boundary`` (the
 cut's time: a cut is decided up to a few energy segments after the boundary it marks).
+
+Two ways to decide cuts:
+
+* ``cues=None``: the seed paper's soft cutting alone (the :class:`Segmenter`'s energy and
+  tempo z-coefficients on a fixed grid of segments);
+* ``cues=RegionCues(...)``: novelty, energy contrast and mood change fused with hysteresis
+  and a minimum region length (:mod:`sonolux.features.regioncues`). The frame then also
+  carries the cue values at the boundary they judge (``region_cue_t``, the boundary time;
+  ``region_novelty``, ``region_energy_cue``, ``region_mood_cue``; ``region_score``, their
+  weighted sum, and ``region_threshold``), so a plot shows why a cut happened.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..features.regioncues import RegionCues
 from ..segment import LABEL_CODES, LABELS, Segmenter
 from .base import Processor
+
+CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_mood_cue", "region_score",
+              "region_threshold")
 
 
 class RegionStage(Processor):
@@ -22,7 +36,7 @@ class RegionStage(Processor):
 
     def __init__(self, segmenter: Segmenter, *, energy_segment_s: float, tempo_segment_s: float,
                  step_window_s: float = 0.25, tempo_source: str = "bpm", min_confidence: float = 0.3,
-                 min_onset_rate: float = 1.0):
+                 min_onset_rate: float = 1.0, cues: RegionCues | None = None):
         """``tempo_source``: "bpm" — γ is the beat tracker's mean BPM over the segment, hops
         with confidence below ``min_confidence`` ignored; "onset_rate" — the ``tempo_z``
         field (onset-rate contrast), used only when both segments had at least
@@ -34,6 +48,7 @@ class RegionStage(Processor):
         if tempo_source not in ("bpm", "onset_rate"):
             raise ParameterError(f"tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
         self.tempo_source = tempo_source
+        self.cues = cues
         self.min_confidence = min_confidence
         self.min_onset_rate = min_onset_rate
         self.segmenter = segmenter
@@ -74,6 +89,8 @@ class RegionStage(Processor):
         self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
+        if self.cues is not None:
+            names += CUE_FIELDS
         self._i = {n: layout.add_scalar(n) for n in names}
         self.reset()
 
@@ -161,6 +178,9 @@ class RegionStage(Processor):
         self.last_boundary = 0.0
         self._piece_id = self._piece_override = None  # the mood piece being held
         self._piece_q, self._piece_t, self._piece_hops = 0.0, 0.0, 0
+        self._cue_pid = self._cue_override = None
+        if self.cues is not None:
+            self.cues.reset()
 
     def _follow_mood(self, t_start: float, v) -> None:
         """Count this hop into the current mood piece; a new prediction or override ends it."""
@@ -178,6 +198,29 @@ class RegionStage(Processor):
         if self._piece_hops and self._piece_q > 0:  # quadrant 0: no prediction yet, no mood
             self.segmenter.mood(self._piece_t, self._piece_p, weight=self._piece_hops)
         self._piece_hops = 0
+
+    def _cue_hop(self, ctx, frame) -> float | None:
+        """Feed the fused cues one hop; a decided cut is refined to the hop and applied."""
+        v = frame.values
+        probs, new = None, False
+        if self._q is not None and v[self._i_quadrant] > 0:
+            pid = v[self._i_prediction] if self._i_prediction is not None else 0.0
+            override = v[self._i_override] if self._i_override is not None else 0.0
+            new = pid != self._cue_pid or override != self._cue_override
+            self._cue_pid, self._cue_override = pid, override
+            if new:
+                probs = v[self._q]
+        power = 10.0 ** (0.1 * v[self._i_level]) if self._i_level is not None else 0.0
+        cues = self.cues
+        t = cues.hop(ctx.t, frame.vectors["mel_db"], power, probs, new)
+        i = self._i
+        v[i["region_cue_t"]] = cues.boundary_t
+        v[i["region_novelty"]], v[i["region_energy_cue"]], v[i["region_mood_cue"]] = cues.values
+        v[i["region_score"]] = cues.fusion.score
+        v[i["region_threshold"]] = cues.fusion.threshold
+        if t != t:  # NaN: no cut
+            return None
+        return self.segmenter.cut(self.refine(t))
 
     def finish(self, t_end: float) -> list[dict]:
         """Hand over the last mood piece, close the last region, return all regions."""
@@ -201,8 +244,10 @@ class RegionStage(Processor):
             self._mel_n += 1
         if self._q is not None:
             self._follow_mood(ctx.t - self.hop / self.sr, v)
+        if self.cues is not None:
+            cut = self._cue_hop(ctx, frame)
         n = ctx.sample_end // self.m
-        if n > self.n_energy:
+        if n > self.n_energy and self.cues is None:
             self.n_energy = n
             self._end_piece()  # pieces never span a segment boundary (cuts fall on those)
             self._piece_t = ctx.t
@@ -214,7 +259,7 @@ class RegionStage(Processor):
         if n > self.n_tempo:
             self.n_tempo = n
             z = self._tempo_z(v)
-            if z is not None and cut is None:
+            if z is not None and cut is None and self.cues is None:
                 cut = seg.tempo((n - 1) * self.hops_per_tempo * self.hop / self.sr, z)
         if cut is not None:
             self.changes += 1
