@@ -1,21 +1,69 @@
-"""POP909 helpers for the beat and onset benchmarks: the fixed song subset, FluidSynth
-rendering (cached), reference beats and MIDI note onsets (a minimal SMF reader, so the
-benchmarks need no MIDI package)."""
+"""POP909 helpers for the beat and onset benchmarks: their options, the fixed song subset,
+FluidSynth rendering (cached), reference beats and MIDI note onsets (a minimal SMF reader, so
+the benchmarks need no MIDI package)."""
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SONOLUX_DATA", ROOT.parent / "shared" / "data"))
+from _common import DATA, RESULTS
+
 POP909 = DATA / "pop909"
 SOUNDFONT = Path(os.environ.get("SONOLUX_SF2", "/usr/share/sounds/sf2/TimGM6mb.sf2"))
 CACHE = Path(os.environ.get("SONOLUX_RENDER_CACHE", "/tmp/sonolux_pop909_renders"))
+
+
+def song_args(doc: str, name: str) -> argparse.ArgumentParser:
+    """The options every POP909 benchmark takes: ``--step``, ``--limit``, ``--sr``, ``--out``
+    (default ``benchmarks/results/<name>.json``)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--step", type=int, default=16, help="take every STEP-th song id (default 16)")
+    ap.add_argument("--limit", type=int, default=None, help="at most N songs")
+    ap.add_argument("--sr", type=int, default=48000)
+    ap.add_argument("--out", default=str(RESULTS / f"{name}.json"))
+    return ap
+
+
+def unavailable() -> bool:
+    """True (after saying why) when the POP909 benchmarks cannot run on this machine."""
+    why = available()
+    if why:
+        print(f"skipped: {why}")
+    return why is not None
+
+
+def new_timing() -> dict:
+    """Seconds spent rendering, in sonolux, in librosa, and of audio (filled by the run)."""
+    return {"render_s": 0.0, "sonolux_s": 0.0, "librosa_s": 0.0, "audio_s": 0.0}
+
+
+def renders(songs: list[str], sr: int, timing: dict):
+    """Yield ``(song, audio, duration_s)`` for each song, adding the render time and the audio
+    duration to ``timing["render_s"]`` and ``timing["audio_s"]``; when the loop is done,
+    ``timing["total_s"]`` is the wall time of the whole loop (renders and the caller's work)."""
+    t_all = time.perf_counter()
+    for song in songs:
+        t0 = time.perf_counter()
+        y = render(song, sr)
+        timing["render_s"] += time.perf_counter() - t0
+        dur = len(y) / sr
+        timing["audio_s"] += dur
+        yield song, y, dur
+    timing["total_s"] = time.perf_counter() - t_all
+
+
+def wall_line(n_songs: int, timing: dict, sonolux_note: str = "") -> str:
+    """The closing line of a POP909 benchmark: songs, audio minutes and where the time went."""
+    return (f"\n{n_songs} songs, {timing['audio_s'] / 60:.1f} min of audio; wall "
+            f"{timing['total_s']:.0f} s (render {timing['render_s']:.0f} s, sonolux "
+            f"{timing['sonolux_s']:.0f} s{sonolux_note}, librosa {timing['librosa_s']:.0f} s)")
 
 
 def subset(step: int = 16, start: int = 1, limit: int | None = None) -> list[str]:

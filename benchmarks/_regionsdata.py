@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sonolux import StreamSpec
-from sonolux.analysis import AnalysisConfig
-from sonolux.engine import make_analyzer
+from sonolux.analysis import AnalysisConfig, Analyzer
 from sonolux.inference.runtime import InferenceConfig, make_inference
 from sonolux.sources.file import load_audio
 
@@ -176,7 +175,7 @@ class Analysed:
         stage = worker = None
         if self.models:
             stage, worker = make_inference(self.models, InferenceConfig())
-        an = make_analyzer(self.spec, self.config, None, stage)
+        an = Analyzer(self.spec, self.config, inference_stage=stage)
         table = an.analyze(signal, after_hop=worker.poll if worker else None)
         names = [n for n in table.layout.scalars if not n.startswith("region_")]
         idx = [table.layout.scalars[n] for n in names]

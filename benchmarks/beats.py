@@ -17,24 +17,16 @@ Results: benchmarks/results/beats.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from _common import single_thread, write_result
 
+single_thread()  # before numpy: these benchmarks time one core
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _pop909 as P  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "beats.json"
 # the tracker's parameters were tuned while looking at these songs (the first 14 of the
 # subset); the summary is also reported without them ("held_out")
 DEV_SONGS = {"001", "017", "033", "049", "065", "081", "097", "113", "129", "145", "161", "177",
@@ -70,17 +62,11 @@ def summarize(rows, key):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--step", type=int, default=16, help="take every STEP-th song id (default 16)")
-    ap.add_argument("--limit", type=int, default=None, help="at most N songs")
-    ap.add_argument("--sr", type=int, default=48000)
+    ap = P.song_args(__doc__, "beats")
     ap.add_argument("--ranges", default="70-180,50-140",
                     help="comma-separated BPM ranges for the causal tracker (first = default)")
-    ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
-    why = P.available()
-    if why:
-        print(f"skipped: {why}")
+    if P.unavailable():
         return 0
 
     import librosa
@@ -95,14 +81,8 @@ def main(argv=None):
         a.warm_up()
     songs = P.subset(step=args.step, limit=args.limit)
     rows = []
-    timing = {"render_s": 0.0, "sonolux_s": 0.0, "librosa_s": 0.0, "audio_s": 0.0}
-    t_all = time.perf_counter()
-    for song in songs:
-        t0 = time.perf_counter()
-        y = P.render(song, args.sr)
-        timing["render_s"] += time.perf_counter() - t0
-        dur = len(y) / args.sr
-        timing["audio_s"] += dur
+    timing = P.new_timing()
+    for song, y, dur in P.renders(songs, args.sr, timing):
         ref = P.reference_beats(song)
         ref = ref[ref < dur]
         ref_bpm = 60.0 / float(np.median(np.diff(ref)))
@@ -137,7 +117,6 @@ def main(argv=None):
         msg = "  ".join(f"{k}: F={v['f']:.3f} bpm={v['bpm']:.1f}" for k, v in row.items()
                         if isinstance(v, dict))
         print(f"{song} ref={ref_bpm:6.1f}  {msg}", flush=True)
-    timing["total_s"] = time.perf_counter() - t_all
     systems = [k for k in rows[0] if isinstance(rows[0][k], dict)] if rows else []
     summary, held_out = {}, {}
     keys = ("f", "f_any_level", "bpm_ok", "bpm_ok_octave", "live_bpm_within_4pct")
@@ -158,8 +137,7 @@ def main(argv=None):
         "timing": {k: round(v, 1) for k, v in timing.items()},
         "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    write_result("beats", out, args.out, indent=1)
     print("\n| system | beat F (70 ms) | F any level | BPM within 4 % | BPM within 4 % (×½, ×2 ok) | live BPM within 4 % |")
     print("|---|---|---|---|---|---|")
     for s, m in summary.items():
@@ -172,9 +150,7 @@ def main(argv=None):
         for s, m in held_out.items():
             print(f"| {s} | {m['f']:.3f} | {m['f_any_level']:.3f} | {m['bpm_ok']:.3f} | "
                   f"{m['bpm_ok_octave']:.3f} |")
-    print(f"\n{len(songs)} songs, {timing['audio_s'] / 60:.1f} min of audio; "
-          f"wall {timing['total_s']:.0f} s (render {timing['render_s']:.0f} s, sonolux "
-          f"{timing['sonolux_s']:.0f} s for {len(ranges)} configs, librosa {timing['librosa_s']:.0f} s)")
+    print(P.wall_line(len(songs), timing, f" for {len(ranges)} configs"))
     return 0
 
 

@@ -20,24 +20,22 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, summary_ms, write_result  # noqa: E402
-from latency import demo_signal, measure_live  # noqa: E402
+from _common import machine, summary_ms, write_result
+from latency import demo_signal, measure_live
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.inference.models import default_model_dir  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
-from sonolux.engine import make_analyzer  # noqa: E402
+from sonolux import StreamSpec
+from sonolux.inference.models import default_model_dir
+from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
+from sonolux.analysis import Analyzer
 
 
 def window_latency(models: dict, signal: np.ndarray, spec: StreamSpec, n: int) -> dict:
     """Time ``n`` worker steps (features of the new audio + all models) on real windows."""
     stage, worker = make_inference(models, InferenceConfig(every_s=0.5))
-    analyzer = make_analyzer(spec, None, None, stage)
+    analyzer = Analyzer(spec, inference_stage=stage)
     frame = analyzer.layout.new_frame()
     hop = spec.hop
     times, per_model = [], {t: [] for t in models}

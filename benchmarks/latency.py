@@ -19,17 +19,16 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, summary_ms, write_result  # noqa: E402
+from _common import machine, summary_ms, write_result
 
-from sonolux import Engine, StreamSpec  # noqa: E402
-from sonolux.outputs.osc import build_targets  # noqa: E402
-from sonolux.sources.base import AudioSource, BlockWriter  # noqa: E402
-from sonolux.sources.synth import demo_track  # noqa: E402
+from sonolux import Engine, StreamSpec
+from sonolux.outputs.osc import build_targets
+from sonolux.ringbuffer import BlockWriter
+from sonolux.sources.base import AudioSource
+from sonolux.sources.synth import demo_track
 
 
 class TimedSource(AudioSource):

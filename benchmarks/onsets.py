@@ -10,24 +10,16 @@ Results: benchmarks/results/onsets.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from _common import single_thread, write_result
 
+single_thread()  # before numpy: these benchmarks time one core
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _pop909 as P  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "onsets.json"
 # the picker's defaults (k, delta, min gap, history) were chosen on these six songs; the
 # summary is also reported without them ("held_out")
 DEV_SONGS = {"001", "033", "129", "577", "625", "657"}
@@ -41,15 +33,9 @@ def scores(ref, est):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--step", type=int, default=16)
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--sr", type=int, default=48000)
-    ap.add_argument("--out", default=str(RESULTS))
+    ap = P.song_args(__doc__, "onsets")
     args = ap.parse_args(argv)
-    why = P.available()
-    if why:
-        print(f"skipped: {why}")
+    if P.unavailable():
         return 0
     import librosa
 
@@ -61,14 +47,8 @@ def main(argv=None):
     an.warm_up()
     songs = P.subset(step=args.step, limit=args.limit)
     rows = []
-    timing = {"render_s": 0.0, "sonolux_s": 0.0, "librosa_s": 0.0, "audio_s": 0.0}
-    t_all = time.perf_counter()
-    for song in songs:
-        t0 = time.perf_counter()
-        y = P.render(song, args.sr)
-        timing["render_s"] += time.perf_counter() - t0
-        dur = len(y) / args.sr
-        timing["audio_s"] += dur
+    timing = P.new_timing()
+    for song, y, dur in P.renders(songs, args.sr, timing):
         ref = P.merge_onsets(P.midi_note_onsets(P.POP909 / song / f"{song}.mid"))
         ref = ref[ref < dur - 0.1]
         an.reset()
@@ -83,7 +63,6 @@ def main(argv=None):
         rows.append(row)
         print(f"{song} n_ref={len(ref):5d}  sonolux F={row['sonolux']['f']:.3f}  "
               f"librosa F={row['librosa']['f']:.3f}", flush=True)
-    timing["total_s"] = time.perf_counter() - t_all
     summary = {s: {k: float(np.mean([r[s][k] for r in rows])) for k in ("f", "precision", "recall")}
                for s in ("sonolux", "librosa")}
     ho = [r for r in rows if r["song"] not in DEV_SONGS]
@@ -97,8 +76,7 @@ def main(argv=None):
            "summary": summary,
            "held_out": {"songs": [r["song"] for r in ho], "summary": held_out},
            "timing": {k: round(v, 1) for k, v in timing.items()}, "rows": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    write_result("onsets", out, args.out, indent=1)
     print("\n| system | onset F (50 ms) | precision | recall |\n|---|---|---|---|")
     for s, m in summary.items():
         print(f"| {s} | {m['f']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} |")
@@ -106,9 +84,7 @@ def main(argv=None):
         print(f"\nheld out ({len(ho)} songs not used to choose the defaults):")
         for s, m in held_out.items():
             print(f"| {s} | {m['f']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} |")
-    print(f"\n{len(songs)} songs, {timing['audio_s'] / 60:.1f} min of audio; wall "
-          f"{timing['total_s']:.0f} s (render {timing['render_s']:.0f} s, sonolux "
-          f"{timing['sonolux_s']:.0f} s, librosa {timing['librosa_s']:.0f} s)")
+    print(P.wall_line(len(songs), timing))
     return 0
 
 

@@ -16,22 +16,22 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, summary_ms, write_result  # noqa: E402
+from _common import machine, summary_ms, write_result
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", default="1280x720")
-    ap.add_argument("--gl", default="osmesa", choices=("osmesa", "egl", "auto"))
-    ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
+    ap.add_argument("--gl", default="osmesa", choices=("osmesa", "egl", "auto"),
+                    help="headless OpenGL backend (default osmesa)")
+    ap.add_argument("--frames", type=int, default=120, help="timed frames per preset and mode (default 120)")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
     ap.add_argument("--presets", default=None, help="comma-separated names (default: all)")
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None,
+                    help="JSON path (default benchmarks/results/render_<backend>_<W>x<H>.json)")
     args = ap.parse_args(argv)
 
     from sonolux.visual.host import VisualHost

@@ -19,8 +19,8 @@ frames are cached, see ``_regionsdata.py``):
 3. **Tuning** (development only): the fusion's weights, threshold and minimum region length
    are swept over the cue series of the dev medleys and dev clips (cut times at block
    resolution, before the hop refinement); the chosen point maximises dev boundary F with
-   dev false cuts ≤ 0.2 / min. The defaults in ``sonolux.features.regioncues.DEFAULTS`` are
-   that point; the reporting numbers use the defaults.
+   dev false cuts ≤ 0.2 / min. The ``region_*`` defaults of ``AnalysisConfig`` are that
+   point; the reporting numbers use the defaults.
 4. **Sections** on generated tracks (``_sectiontracks.py``: 2 plans × 6 tempi, drum
    patterns, risers, filter sweeps): per event precision / recall (an event matches a true
    one of its kind within ±2 bars of its estimated time), onset error, decision delay;
@@ -45,17 +45,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _regionsdata as D  # noqa: E402
 import _sectiontracks  # noqa: E402
-from _stats import machine, write_result  # noqa: E402
+from _common import machine, write_result  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
 from sonolux.features.cutfusion import CutFusion  # noqa: E402
-from sonolux.features.regioncues import DEFAULTS, RegionCues  # noqa: E402
+from sonolux.features.regioncues import RegionCues  # noqa: E402
 from sonolux.features.sections import SECTION_LABELS, SectionTracker  # noqa: E402
 from sonolux.frame import FrameLayout  # noqa: E402
 from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
-from sonolux.processors.base import HopContext  # noqa: E402
-from sonolux.processors.regions import RegionStage  # noqa: E402
+from sonolux.features.base import HopContext  # noqa: E402
+from sonolux.features.regions import RegionStage  # noqa: E402
 from sonolux.segment import LABELS, Segmenter  # noqa: E402
 
 try:
@@ -69,11 +69,12 @@ REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
 PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
 SEED = "seed: energy+tempo z soft cutting alone (M=2 s)"
-DEFAULT = "fused: novelty + energy + mood (default)"
-VARIANTS = {  # name: cues (None: the seed method)
-    DEFAULT: ("novelty", "energy", "mood"),
-    "fused without mood: novelty + energy": ("novelty", "energy"),
-    "novelty only": ("novelty",),
+DEFAULT = "default: novelty + mood (fused)"
+NO_MOOD = "novelty only (no model)"
+VARIANTS = {  # name: region_cues (None: the seed method)
+    DEFAULT: AnalysisConfig().region_cues,
+    NO_MOOD: ("novelty",),
+    "novelty + energy + mood": ("novelty", "energy", "mood"),
     "mood only": ("mood",),
     SEED: None,
 }
@@ -84,24 +85,21 @@ SWEEP_MIN_REGION_S = (6.0, 10.0, 12.0)  # tried at the best point
 
 
 # ---- replay ------------------------------------------------------------------------------
-def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: bool = False, **cue_opts):
-    """Run a fresh live RegionStage over a recording's frames. Returns (regions, decisions
-    [(boundary s, decided at s)], cue series (block rows: t, novelty, energy, mood) or None)."""
+def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: bool = False, **config_opts):
+    """Run a fresh live RegionStage over a recording's frames: the seed method (``cues``
+    None) or the fused cues with ``region_cues=cues`` and other AnalysisConfig values in
+    ``config_opts``. Returns (regions, decisions [(boundary s, decided at s)], cue series
+    (block rows: t, novelty, energy, mood) or None)."""
     layout = FrameLayout()
     for n in fr.names:
         layout.add_scalar(n)
     layout.add_vector("mel_db", fr.mel.shape[1])
-    config = AnalysisConfig()
     if cues is None:
-        segmenter = Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band)
-        stage = RegionStage(segmenter, energy_segment_s=config.energy_segment_s,
-                            tempo_segment_s=config.tempo_segment_s)
+        config = AnalysisConfig(region_method="seed", **config_opts)
     else:
-        opts = {**DEFAULTS, **cue_opts}
-        rc = RegionCues(n_mels=fr.mel.shape[1], hop_s=spec.hop_seconds, cues=cues, **opts)
-        stage = RegionStage(Segmenter(min_region_s=opts["min_region_s"]), energy_segment_s=config.energy_segment_s,
-                            tempo_segment_s=config.tempo_segment_s, cues=rc)
-    stage.prepare(spec, layout)
+        config = AnalysisConfig(region_method="cues", region_cues=cues, **config_opts)
+    stage = RegionStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config)
+    stage.prepare(spec, layout, None)
     frame = layout.new_frame()
     ctx = HopContext(spec)
     n_names = len(fr.names)
@@ -128,7 +126,7 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
 
 def fuse(series: np.ndarray, *, w_energy, w_mood, threshold, min_region_s) -> list[float]:
     """The fusion alone over recorded cue series (dev sweeps; block-resolution cut times)."""
-    f = CutFusion(weights=(1.0, w_energy, w_mood), base_threshold=threshold, hold_s=DEFAULTS["hold_s"],
+    f = CutFusion(weights=(1.0, w_energy, w_mood), base_threshold=threshold, hold_s=AnalysisConfig().region_hold_s,
                   min_region_s=min_region_s)
     cuts = []
     for t, n, e, m in series:
@@ -321,8 +319,9 @@ def main(argv=None):
     dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7), "dev medleys")
     dev_clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
     result = {"benchmark": "segmentation", "machine": machine(), "tolerance_s": TOLERANCE_S, "paper": PAPER,
-              "emotion_model": bool(models), "defaults": {k: list(v) if isinstance(v, tuple) else v
-                                                          for k, v in DEFAULTS.items()},
+              "emotion_model": bool(models),
+              "defaults": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(AnalysisConfig()).items()
+                           if k.startswith("region_")},
               "caveat": "the shipped emotion model was trained on all 600 4Q clips: the mood cue and the "
                         "region labels are measured on clips it has seen (optimistic); the variant without "
                         "mood does not use the model",
@@ -344,10 +343,10 @@ def main(argv=None):
 
         series = {}
         for fut in SWEEP_FUTURE_S:
-            series_m = [(rec, replay(fr, spec, all_cues, record_cues=True, future_s=fut)[2])
+            series_m = [(rec, replay(fr, spec, all_cues, record_cues=True, region_future_s=fut)[2])
                         for rec, fr in tqdm(dev, desc=f"dev cue series (future {fut} s)", file=sys.stderr)]
             series_c = [(fr.values.shape[0] * spec.hop_seconds / 60,
-                         replay(fr, spec, all_cues, record_cues=True, future_s=fut)[2])
+                         replay(fr, spec, all_cues, record_cues=True, region_future_s=fut)[2])
                         for rec, fr in tqdm(dev_clips, desc="dev clip cue series", file=sys.stderr)]
             series[fut] = (series_m, series_c)
             for w_e, w_m, thr, mr in tqdm(list(itertools.product(*SWEEP.values())), desc="sweep", file=sys.stderr):
@@ -381,7 +380,7 @@ def main(argv=None):
             regions, decisions, _ = replay(fr, spec, cues)
             tal.add_medley(rec, regions, decisions)
         entry = {"medleys": tal.boundary()}
-        if name in (DEFAULT, SEED, "fused without mood: novelty + energy"):
+        if name in (DEFAULT, SEED, NO_MOOD):
             entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues)
             entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues)
         result["reporting"]["variants"][name] = entry

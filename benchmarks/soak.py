@@ -18,17 +18,15 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stats import machine, summary_ms, write_result  # noqa: E402
+from _common import machine, summary_ms, write_result
 
-from sonolux import Engine, StreamSpec  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
-from sonolux.outputs.osc import build_targets  # noqa: E402
-from sonolux.sources import ArraySource, demo_track, load_audio  # noqa: E402
+from sonolux import Engine, StreamSpec
+from sonolux.inference.runtime import InferenceConfig, load_models
+from sonolux.outputs.osc import build_targets
+from sonolux.sources import ArraySource, demo_track, load_audio
 
 
 def rss_mb() -> float:

@@ -7,7 +7,8 @@ Offline speed (× real time = audio seconds / wall seconds, best of ``--repeat``
 feature set, 48 kHz, n_fft 1024, hop 256:
 
 * STFT (Hann) power → 64-band Slaney mel → dB; db4 Mallat DWT to level 5 over the last 1024
-  samples at every hop (6 band energies); short-term energy over 0.5 s segments; log-mel flux
+  samples at every hop (6 band energies); short-term energy over AnalysisConfig's
+  energy_segment_s (2 s) segments; log-mel flux
   onsets with a peak picker.
 * sonolux: the engine's per-hop path (``Analyzer.analyze`` with exactly those stages), and the
   whole default live chain (adds levels, band levels, per-band onsets, tempo z, beat tracker).
@@ -22,23 +23,23 @@ synthetic mix. Results: benchmarks/results/throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+from _common import ALL_THREAD_VARS, single_thread, write_result
 
+single_thread(ALL_THREAD_VARS)  # before numpy and numba: one core
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sonolux.features.config import AnalysisConfig
+from sonolux.spec import StreamSpec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.json"
-SR, N_FFT, HOP, N_MELS = 48000, 1024, 256, 64
+SPEC, CONFIG = StreamSpec(), AnalysisConfig()  # the defaults: 48 kHz, n_fft 1024, hop 256, 64 mels
+SR, N_FFT, HOP, N_MELS = SPEC.sample_rate, SPEC.n_fft, SPEC.hop, CONFIG.n_mels
 
 
 def signal(seconds: float) -> tuple[np.ndarray, str]:
@@ -69,16 +70,18 @@ def librosa_features(y):
 
     yp = np.pad(y.astype(np.float32), (N_FFT - HOP, 0))
     S = np.abs(librosa.stft(yp, n_fft=N_FFT, hop_length=HOP, center=False, window="hann")) ** 2
-    mel = librosa.feature.melspectrogram(S=S, sr=SR, n_mels=N_MELS, fmax=16000.0)
+    mel = librosa.feature.melspectrogram(S=S, sr=SR, n_mels=N_MELS, fmax=CONFIG.mel_fmax_hz(SR))
     mel_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
     env = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=HOP)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP)
     # wavelet: every hop's last 1024 samples, zeros before the start, in one call
-    yw = np.pad(y.astype(np.float64), (1024, 0))
-    frames = np.lib.stride_tricks.sliding_window_view(yw, 1024)[HOP::HOP][: len(y) // HOP]
-    coeffs = pywt.wavedec(frames, "db4", mode="periodization", level=5, axis=-1)
+    w = CONFIG.wavelet_window
+    yw = np.pad(y.astype(np.float64), (w, 0))
+    frames = np.lib.stride_tricks.sliding_window_view(yw, w)[HOP::HOP][: len(y) // HOP]
+    coeffs = pywt.wavedec(frames, CONFIG.wavelet, mode=CONFIG.wavelet_mode,
+                          level=CONFIG.wavelet_level, axis=-1)
     wl = np.stack([np.mean(c * c, axis=-1) for c in coeffs], axis=-1)
-    m = SR // 2
+    m = int(round(CONFIG.energy_segment_s * SR))
     n = len(y) // m
     energy = np.mean(y[: n * m].astype(np.float64).reshape(n, m) ** 2, axis=1)
     z = (energy[1:] + 1e-10) / (energy[:-1] + 1e-10)
@@ -86,15 +89,18 @@ def librosa_features(y):
 
 
 def feature_chain():
-    from sonolux.processors.base import Chain
-    from sonolux.processors.energy import EnergyContrast
-    from sonolux.processors.mel import MelSpectrum
-    from sonolux.processors.onsets import FluxOnsets
-    from sonolux.processors.spectrum import Spectrum
-    from sonolux.processors.wavelet import WaveletEnergies
+    from dataclasses import replace
 
-    return Chain([EnergyContrast(0.5), Spectrum("hann"), MelSpectrum(N_MELS),
-                  WaveletEnergies("db4", 5, 1024), FluxOnsets(bands=())])
+    from sonolux.features.base import Chain
+    from sonolux.features.energy import EnergyContrast
+    from sonolux.features.mel import MelSpectrum
+    from sonolux.features.onsets import FluxOnsets
+    from sonolux.features.spectrum import Spectrum
+    from sonolux.features.wavelet import WaveletEnergies
+
+    cfg = replace(CONFIG, onset_bands=())
+    return Chain([EnergyContrast(cfg), Spectrum(cfg), MelSpectrum(cfg), WaveletEnergies(cfg),
+                  FluxOnsets(cfg)])
 
 
 def best_time(fn, repeat):
@@ -116,11 +122,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from sonolux.analysis import Analyzer
-    from sonolux.spec import StreamSpec
 
     y, source = signal(args.seconds)
     dur = len(y) / SR
-    spec = StreamSpec(sample_rate=SR, hop=HOP, n_fft=N_FFT)
+    spec = SPEC
     feat = Analyzer(spec, chain=feature_chain())
     full = Analyzer(spec)
     for a in (feat, full):
@@ -132,13 +137,13 @@ def main(argv=None):
         a.reset()
         a.analyze(y)
 
-    from sonolux.dsp.features import offline_features
+    from sonolux.features.offline import offline_features
 
     def fused():
-        offline_features(y, sample_rate=SR, n_fft=N_FFT, hop=HOP, n_mels=N_MELS)
+        offline_features(y, SPEC, CONFIG)
 
     librosa_features(y[: SR * 2])  # imports and caches
-    offline_features(y[: SR * 2], sample_rate=SR)
+    offline_features(y[: SR * 2], SPEC, CONFIG)
     timings = {
         "librosa_pywt_features": best_time(lambda: librosa_features(y), args.repeat),
         "sonolux_fused_offline": best_time(fused, args.repeat),
@@ -185,8 +190,7 @@ def main(argv=None):
                             "inflated by preemption; CPU times count only this process"},
         "repeat": args.repeat,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    write_result("throughput", out, args.out, indent=1)
     print(f"signal: {source}, {dur:.1f} s; best of {args.repeat}; load avg {os.getloadavg()[0]:.1f}")
     print("| path | × real time (wall) | × real time (CPU) | vs librosa/pywt (wall) | (CPU) |")
     print("|---|---|---|---|---|")

@@ -5,113 +5,88 @@ streaming and offline results are equal by construction (and tested).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .frame import FeatureFrame, FrameLayout
 from .errors import ParameterError
-from .processors.bands import DEFAULT_BANDS, BandLevels
-from .processors.base import Chain, HopContext, Processor
-from .processors.beat import BeatTracker
-from .processors.energy import EnergyContrast, TempoContrast
-from .processors.levels import LevelMeter
-from .processors.mel import MelSpectrum
-from .processors.onsets import DEFAULT_ONSET_BANDS, FluxOnsets
-from .processors.preemphasis import PreEmphasis
-from .processors.spectrum import Spectrum
-from .processors.wavelet import WaveletEnergies
+from .features.bands import BandLevels
+from .features.base import Chain, HopContext, Processor
+from .features.beat import BeatTracker
+from .features.config import AnalysisConfig
+from .features.energy import EnergyContrast, TempoContrast
+from .features.levels import LevelMeter
+from .features.mel import MelSpectrum
+from .features.onsets import FluxOnsets
+from .features.override import EmotionOverride
+from .features.preemphasis import PreEmphasis
+from .features.regions import RegionStage
+from .features.sections import SectionStage
+from .features.spectrum import Spectrum
+from .features.wavelet import WaveletEnergies
+from .frame import FeatureFrame, FrameLayout
+from .segment import Segmenter
 from .spec import StreamSpec
 
-
-@dataclass(frozen=True)
-class AnalysisConfig:
-    """Tunable analysis parameters (CLI flags and config files map onto these)."""
-
-    window: str = "hann"
-    floor_db: float = -60.0  # level that maps to 0 on the 0..1 scales
-    bands: tuple = DEFAULT_BANDS
-    # pre-emphasis Y[n] = X[n] - a X[n-1] before the spectral / wavelet stages (None: off)
-    preemphasis: float | None = None
-    # mel stage (vector field mel_db); mel_fmax None = min(sr/2, 16 kHz)
-    n_mels: int = 64
-    mel_fmin: float = 0.0
-    mel_fmax: float | None = None
-    # Mallat DWT band energies (vector field wavelet_energy, level + 1 bands)
-    wavelet: str | None = "db4"  # None: no wavelet stage
-    wavelet_level: int = 5
-    wavelet_window: int = 1024
-    wavelet_mode: str = "periodization"
-    # short-term energy E_t / z_t and tempo z (seed eq. 3.1, 3.5, 3.7-3.8)
-    energy_segment_s: float = 2.0  # M: 2 s segments segment music best (benchmarks/segmentation.py)
-    energy_band: tuple = (0.6, 1.4)
-    tempo_segment_s: float = 4.0
-    tempo_band: tuple = (0.8, 1.2)
-    # onsets (log-mel flux in dB; delta in dB)
-    onset_k: float = 1.0  # threshold: mean + k·std of the last onset_history_s, + delta (dB)
-    onset_delta: float = 0.3
-    onset_min_gap_s: float = 0.03
-    onset_history_s: float = 2.0
-    onset_gate_db: float = -60.0
-    onset_floor_db: float = -80.0
-    onset_bands: tuple = DEFAULT_ONSET_BANDS
-    onset_band_k: float = 2.0
-    onset_band_delta: float = 1.0
-    onset_band_min_gap_s: float = 0.08
-    onset_band_range_db: float = 20.0  # per band: only rises above (band's recent peak - this) count
-    # beat tracker
-    beat: bool = True
-    bpm_range: tuple = (70.0, 180.0)
-    beat_offset_s: float = 0.0
-    beat_history_s: float = 8.0
-    beat_tau_s: float = 3.0
-    tap_hold_s: float = 30.0
-    extra: dict = field(default_factory=dict)
+__all__ = ["AnalysisConfig", "Analyzer", "FrameTable", "build_chain"]
 
 
-def build_chain(config: AnalysisConfig) -> Chain:
-    """The default processor chain; later stages read what earlier ones put in the context.
+def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Processor | None = None,
+                override_state=None, segmenter: Segmenter | None = None) -> Chain:
+    """The analysis chain, the one the live engine and every offline path run.
 
     Order: levels and energy (on the input samples) → optional pre-emphasis → STFT → band
-    levels → mel → wavelet → onsets (log-mel flux, per band) → tempo z → beat tracker.
+    levels → mel → wavelet → onsets (log-mel flux, per band) → tempo z → beat tracker →
+    the models' results (``inference_stage``) → the operator's override (``override_state``:
+    an object whose ``emotion_override`` the control thread sets; None: nobody overrides) →
+    emotion regions (``segmenter``; default ``Segmenter()``) → sections (``config.sections``).
+    Later stages read what earlier
+    ones put in the hop context and the prepare-time facts.
+
+    >>> chain = build_chain(AnalysisConfig(beat=False))
+    >>> [type(p).__name__ for p in chain.processors][:3]
+    ['LevelMeter', 'EnergyContrast', 'Spectrum']
     """
-    processors: list[Processor] = [
-        LevelMeter(config.floor_db),
-        EnergyContrast(config.energy_segment_s, config.energy_band),
-    ]
+    config = AnalysisConfig() if config is None else config
+    processors: list[Processor] = [LevelMeter(config), EnergyContrast(config)]
     if config.preemphasis is not None:
-        processors.append(PreEmphasis(config.preemphasis))
-    processors += [
-        Spectrum(config.window),
-        BandLevels(config.bands, config.floor_db),
-        MelSpectrum(config.n_mels, config.mel_fmin, config.mel_fmax),
-    ]
+        processors.append(PreEmphasis(config))
+    processors += [Spectrum(config), BandLevels(config), MelSpectrum(config)]
     if config.wavelet is not None:
-        processors.append(WaveletEnergies(config.wavelet, config.wavelet_level,
-                                          config.wavelet_window, config.wavelet_mode))
-    processors += [
-        FluxOnsets(k=config.onset_k, delta=config.onset_delta, min_gap_s=config.onset_min_gap_s,
-                   history_s=config.onset_history_s, gate_db=config.onset_gate_db, floor_db=config.onset_floor_db,
-                   bands=config.onset_bands, band_k=config.onset_band_k,
-                   band_delta=config.onset_band_delta,
-                   band_min_gap_s=config.onset_band_min_gap_s,
-                   band_range_db=config.onset_band_range_db),
-        TempoContrast(config.tempo_segment_s, config.tempo_band),
-    ]
+        processors.append(WaveletEnergies(config))
+    processors += [FluxOnsets(config), TempoContrast(config)]
     if config.beat:
-        processors.append(BeatTracker(config.bpm_range, offset_s=config.beat_offset_s,
-                                      history_s=config.beat_history_s,
-                                      acf_tau_s=config.beat_tau_s, tap_hold_s=config.tap_hold_s))
+        processors.append(BeatTracker(config))
+    if inference_stage is not None:
+        processors.append(inference_stage)
+    processors += [EmotionOverride(override_state),
+                   RegionStage(Segmenter() if segmenter is None else segmenter, config)]
+    if config.sections:
+        processors.append(SectionStage(config))
     return Chain(processors)
 
 
 class Analyzer:
-    """Owns the chain, the frame layout and the per-hop context."""
+    """Owns the chain, the frame layout and the per-hop context.
 
-    def __init__(self, spec: StreamSpec, config: AnalysisConfig | None = None, chain: Chain | None = None):
+    ``Analyzer(spec, config, inference_stage=..., override_state=..., segmenter=...)`` runs
+    :func:`build_chain`'s chain; ``chain=`` runs another (a test's, a benchmark's).
+
+    >>> an = Analyzer(StreamSpec(sample_rate=48000))
+    >>> table = an.analyze(np.zeros(48000, np.float32))
+    >>> len(table), table.column("level_db")[0]
+    (187, -120.0)
+    """
+
+    def __init__(self, spec: StreamSpec, config: AnalysisConfig | None = None, *,
+                 chain: Chain | None = None, inference_stage: Processor | None = None,
+                 override_state=None, segmenter: Segmenter | None = None):
         self.spec = spec
-        self.config = config or AnalysisConfig()
-        self.chain = chain or build_chain(self.config)
+        self.config = AnalysisConfig() if config is None else config
+        if chain is None:
+            chain = build_chain(self.config, inference_stage=inference_stage,
+                                override_state=override_state, segmenter=segmenter)
+        self.chain = chain
         self.layout = FrameLayout()
         self.chain.prepare(spec, self.layout)
         self.ctx = HopContext(spec)
@@ -120,6 +95,8 @@ class Analyzer:
         if len(histories) > 1:
             raise ParameterError("only one processor of a chain can keep an input history")
         self._history = histories[0] if histories else None
+        # the hop loop runs the processors itself (one call less per hop than Chain.process)
+        self._processors = tuple(self.chain.processors)
 
     def process_hop(self, hop_samples: np.ndarray, frame: FeatureFrame) -> None:
         """Analyse exactly ``spec.hop`` samples into ``frame`` (allocation-free)."""
@@ -134,7 +111,8 @@ class Analyzer:
         ctx.sample_end = self.sample_pos
         frame.sample_end = self.sample_pos
         frame.t = self.sample_pos / self.spec.sample_rate
-        self.chain.process(ctx, frame)
+        for processor in self._processors:
+            processor.process(ctx, frame)
 
     def reset(self) -> None:
         self.chain.reset()

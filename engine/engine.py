@@ -8,18 +8,14 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from .analysis import AnalysisConfig, Analyzer, build_chain
-from .control import ControlServer, ControlState, _number, engine_controls
+from .analysis import AnalysisConfig, Analyzer
 from .errors import SonoluxError
 from .frame import Mailbox
+from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
-from .processors.base import Chain
-from .processors.override import EmotionOverride
-from .processors.regions import RegionStage
 from .record import Recorder
-from .segment import Segmenter
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource
@@ -27,20 +23,6 @@ from .spec import StreamSpec
 from .worker import AnalysisWorker
 
 log = logging.getLogger("sonolux")
-
-
-def make_analyzer(spec: StreamSpec, config: AnalysisConfig | None = None,
-                  control_state: ControlState | None = None, inference_stage=None,
-                  segmenter: Segmenter | None = None) -> Analyzer:
-    """The live engine's analysis chain; offline analysis uses the very same one.
-    Order: features → inference results → the operator's override → emotion regions."""
-    config = config or AnalysisConfig()
-    stages = [inference_stage] if inference_stage is not None else []
-    regions = RegionStage(segmenter or Segmenter(), energy_segment_s=config.energy_segment_s,
-                          tempo_segment_s=config.tempo_segment_s)
-    chain = Chain([*build_chain(config).processors, *stages,
-                   EmotionOverride(control_state or ControlState()), regions])
-    return Analyzer(spec, config, chain=chain)
 
 
 @dataclass
@@ -60,9 +42,20 @@ class EngineStats:
     inference_windows: int = 0
     inference_skipped: int = 0
     prediction_age_s: float = -1.0
+    blackout: bool = False
+    emotion_override: int = 0  # 0 = the models decide, 1..4 = the operator's quadrant
 
 
 class Engine:
+    """The live engine: a source, the analysis thread, the mailbox and the outputs.
+
+    >>> spec = sonolux.StreamSpec()                                  # doctest: +SKIP
+    >>> source = sonolux.sources.SynthSource("clicks:120", spec.sample_rate, spec.block_size)
+    >>> targets = sonolux.outputs.osc.build_targets(["127.0.0.1:9000"])
+    >>> with sonolux.Engine(spec, source, osc_targets=targets) as engine:
+    ...     engine.wait(10)                                           # 10 s of audio, sent as OSC
+    """
+
     def __init__(self, spec: StreamSpec, source: AudioSource, *, osc_targets=(),
                  config: AnalysisConfig | None = None, on_send=None, models: dict | None = None,
                  inference: InferenceConfig | None = None, record_dir=None, record_audio: bool = False):
@@ -75,9 +68,11 @@ class Engine:
         self.inference_stage = self.inference = None
         if models:
             self.inference_stage, self.inference = make_inference(models, inference or InferenceConfig())
-        self.analyzer = make_analyzer(spec, config, self.control_state, self.inference_stage)
-        self.control: ControlServer | None = None
+        self.analyzer = Analyzer(spec, config, override_state=self.control_state,
+                                 inference_stage=self.inference_stage)
         self.preset_handler = None  # set by a visual host: called with a preset name
+        self.preset_names = None  # set by a visual host: the presets it knows (None: unknown)
+        self.visual_host = None
         self.blackout_handler = None  # set by a visual host: called with True/False
         self.mailbox = Mailbox(self.analyzer.layout)
         self.worker = AnalysisWorker(self.ring, self.analyzer, self.mailbox,
@@ -145,33 +140,28 @@ class Engine:
             self._supervisor.start()
         self._started = True
 
-    def open_control(self, host: str, port: int, allow=None) -> ControlServer:
-        """Listen for OSC control messages (see ``sonolux.control``)."""
-        self.control = ControlServer(host, port, engine_controls(self), allow=allow)
-        self.control.start()
-        return self.control
+    def request_preset(self, name: str) -> None:
+        """Ask the visuals (if any) for preset ``name``; safe from any thread."""
+        self.control_state.preset_request = name
+        if self.preset_handler is not None:
+            self.preset_handler(name)
 
-    def thresholds(self) -> dict:
-        """Setters for ``/sonolux/threshold/<name>``, each validating its value."""
-        out = {}
-        onsets = next((p for p in self.analyzer.chain.processors if hasattr(p, "gate_db")), None)
-        if onsets is not None:
-            def onset(v, *_):
-                onsets.k = _number("onset threshold", v, 0.1, 20)
+    def set_blackout(self, on: bool) -> None:
+        """Blackout: outputs go to the bottom of their range, visuals go dark."""
+        self.control_state.blackout = bool(on)
+        if self.osc is not None:
+            self.osc.blackout = bool(on)
+        if self.blackout_handler is not None:
+            self.blackout_handler(bool(on))
 
-            def gate(v, *_):
-                onsets.gate_db = _number("gate (dBFS)", v, -120, 0)
+    def set_osc_threshold(self, threshold: float) -> None:
+        """The on-change threshold of every OSC mapping (0..1 of its range)."""
+        if self.osc is not None:
+            self.osc.set_threshold(threshold)
 
-            out.update(onset=onset, gate=gate)
-
-        def osc(v, *_):
-            v = _number("osc on-change threshold", v, 0, 1)
-            for t in (self.osc.targets if self.osc else []):
-                for st in t.states:
-                    st.m = replace(st.m, threshold=v)
-
-        out["osc"] = osc
-        return out
+    def output_health(self) -> list:
+        """Each output target's health (:class:`~sonolux.outputs.osc.TargetHealth`)."""
+        return self.osc.health() if self.osc is not None else []
 
     def stop(self) -> None:
         """Stop everything, flush files and sockets. Safe to call more than once."""
@@ -181,9 +171,6 @@ class Engine:
         self._supervisor_stop.set()
         if self._supervisor is not None:
             self._supervisor.join(2.0)
-        if self.control is not None:
-            self.control.stop()
-            self.control = None
         try:
             self.source.stop()
         finally:
@@ -235,14 +222,33 @@ class Engine:
             inference_windows=self.inference.windows if self.inference else 0,
             inference_skipped=self.inference.skipped if self.inference else 0,
             prediction_age_s=self._prediction_age(),
+            blackout=bool(self.control_state.blackout),
+            emotion_override=int(self.control_state.emotion_override),
         )
 
+    #: the arguments of ``/sonolux/status`` in order (``sonolux osc addresses`` prints them)
+    STATUS_FIELDS = (
+        ("i", "dropped audio blocks (the callback found the ring full)"),
+        ("i", "late hops (the analysis fell behind real time)"),
+        ("f", "audio skipped to catch up (s)"),
+        ("f", "age of the mood/tags prediction in use (s; -1 without models)"),
+        ("i", "OSC send errors, all targets"),
+        ("i", "input lost: 1 while the device is gone (reconnecting)"),
+        ("i", "hops analysed as silence while the input delivered nothing"),
+        ("i", "blackout: 1 while on"),
+        ("i", "emotion override: 0 = the models decide, 1-4 = forced quadrant"),
+        ("i", "output targets failing now (refused, unresolved, send errors)"),
+        ("s", "the first failing target and its cause, '' when none"),
+    )
+
     def status_args(self) -> tuple:
-        """``/sonolux/status``: dropped blocks, late hops, skipped audio (s), prediction age
-        (s, −1 without models), OSC send errors, input lost (0/1), silence-filled hops."""
+        """``/sonolux/status``: see :attr:`STATUS_FIELDS`."""
         s = self.stats()
+        failing = [h for h in self.output_health() if h.failing]
+        first = f"{failing[0].name}: {failing[0].state} ({failing[0].last_error})" if failing else ""
         return (int(s.dropped_blocks), int(s.late_hops), float(s.skipped_samples / self.spec.sample_rate),
-                float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops))
+                float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops),
+                int(s.blackout), int(s.emotion_override), len(failing), first)
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

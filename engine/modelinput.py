@@ -5,8 +5,8 @@ Every number a model depends on lives in :data:`FEATURE_CONTRACT`; the exporter 
 each ONNX file's metadata and the engine compares it at load time, so a model trained on other
 features fails at load, never mid-stream.
 
-Features are computed through the engine's own DSP kernels (``sonolux.dsp.stft``,
-``sonolux.dsp.mel``, ``sonolux.dsp.wavelet``), so what a model sees in training is bit-for-bit
+Features are computed through the engine's own DSP kernels (``sonolux.features.spectrum``,
+``sonolux.features.mel``, ``sonolux.features.wavelet``), so what a model sees in training is bit-for-bit
 the path it sees live. Two entry points give equal results (tested):
 
 * offline: :func:`clip_features` on a whole 16 kHz signal;
@@ -21,9 +21,9 @@ import numpy as np
 from numba import njit
 
 from .errors import ParameterError
-from .dsp.stft import StftState, stft_power_hop
-from .dsp.mel import MelState, log_mel_frames, mel_db_hop, mel_filterbank as _mel_filterbank
-from .dsp.wavelet import WaveletState, wavelet_energies_frames, wavelet_hop_sliding
+from .features.spectrum import StftState, stft_power_hop
+from .features.mel import MelState, log_mel_frames, mel_db_hop, mel_filterbank as _mel_filterbank
+from .features.wavelet import WaveletState, wavelet_energies_frames, wavelet_hop_sliding
 
 #: Everything a model's input depends on. Version bumps whenever a number changes.
 FEATURE_CONTRACT: dict = {
@@ -59,7 +59,7 @@ _LOG_FLOOR = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------
-# kernels: the engine's own (engine/dsp); nothing here re-implements DSP
+# kernels: the engine's own (engine/features); nothing here re-implements DSP
 # ---------------------------------------------------------------------------------------------
 
 def mel_filterbank() -> np.ndarray:
@@ -180,7 +180,7 @@ def _push_samples(x, pending, counters, stft, mel, wavelet, wl_energy, mel_ring,
     completed hop runs STFT → mel dB and the sliding DWT (the engine's kernels, with the
     states' ``kernel_args``) and appends one row to each ring. Returns frames completed.
 
-    Numba cache: this inlines kernels from ``engine/dsp``; touch this file after editing one
+    Numba cache: this inlines kernels from ``engine/features``; touch this file after editing one
     (``tests/test_modelinput.py`` compares with the unfused path and catches a stale cache)."""
     hop = pending.shape[0]
     n_rows = mel_ring.shape[0]

@@ -83,3 +83,29 @@ def dry_run_report(rec: Recording) -> str:
             lines.append(f"  {missing} frame(s) missing inside the recording (a slow disk dropped chunks)")
     lines += [f"  problem: {p}" for p in s["problems"]] or ["  intact: every chunk complete"]
     return "\n".join(lines)
+
+
+def replay(rec: Recording, targets, *, speed: float = 1.0, progress=None):
+    """Play ``rec`` into OSC ``targets`` (TargetConfigs) at its recorded pace × ``speed``
+    until it ends or Ctrl-C; ``progress(frames_played)`` is called four times a second.
+    Returns (frames played, the OscSender or None)."""
+    from .outputs.osc import OscSender
+
+    mailbox = Mailbox(layout_of(rec))
+    sender = OscSender(mailbox, list(targets)) if targets else None
+    player = Player(rec, mailbox, speed=speed)
+    if sender:
+        sender.start()
+    player.start()
+    try:
+        while not player.done.wait(0.25):
+            if progress is not None:
+                progress(player.played)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        player.stop()
+        if sender:
+            sender.poll_once()
+            sender.stop()
+    return player.played, sender

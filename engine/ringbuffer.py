@@ -1,4 +1,6 @@
-"""Ring buffers: the SPSC audio FIFO (JUCE AbstractFifo semantics) and a history ring.
+"""Ring buffers: the SPSC audio FIFO (JUCE AbstractFifo semantics), a history ring, and the
+block writer — the audio callback's only callee: it downmixes the selected channels into a
+preallocated mono buffer and copies it into the ring.
 
 The producer (the audio callback) and the consumer (the analysis thread) each own one
 position; both only increase. The producer copies data first and publishes its position
@@ -7,6 +9,8 @@ block does not fit, the *newest* block is dropped whole and counted. Under CPyth
 position stores are atomic (a single reference assignment), which is all SPSC needs.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -153,3 +157,48 @@ class HistoryRing:
     def reset(self) -> None:
         """Forget everything. Only call when neither side is running."""
         self.read_pos = self.write_pos = 0
+
+
+@njit(cache=True)
+def downmix(block, channels, out):
+    """Average the ``channels`` columns of ``block`` (frames × ch) into ``out[:frames]``.
+
+    NaN / ±Inf samples (a broken driver, a corrupt file) become 0 so nothing downstream
+    ever sees them; returns how many were replaced."""
+    n = block.shape[0]
+    c = channels.shape[0]
+    inv = 1.0 / c
+    bad = 0
+    for i in range(n):
+        acc = 0.0
+        for j in range(c):
+            x = block[i, channels[j]]
+            if math.isfinite(x):
+                acc += x
+            else:
+                bad += 1
+        out[i] = acc * inv
+    return bad
+
+
+class BlockWriter:
+    """Downmixes blocks of up to ``max_frames`` into the ring; counts what it drops."""
+
+    def __init__(self, ring: RingBuffer, channels: np.ndarray, max_frames: int):
+        self.ring = ring
+        self.channels = np.asarray(channels, dtype=np.int64)
+        self._mono = np.zeros(max_frames, dtype=np.float32)
+        self.blocks = 0
+        self.oversized_blocks = 0
+        self.nonfinite_samples = 0
+
+    def write(self, block: np.ndarray) -> None:
+        n = block.shape[0]
+        if n > self._mono.shape[0]:  # never allocate in the callback: count and drop
+            self.oversized_blocks += 1
+            return
+        bad = downmix(block, self.channels, self._mono)
+        if bad:
+            self.nonfinite_samples += bad
+        self.ring.write(self._mono[:n])
+        self.blocks += 1

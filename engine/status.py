@@ -17,7 +17,9 @@ class StatusLine:
         self._last_onsets = None
         self._last_t = None
 
-    def format(self, frame: FeatureFrame, stats: EngineStats) -> str:
+    def format(self, frame: FeatureFrame, stats: EngineStats, health=()) -> str:
+        """The line for ``frame``; ``health``: the outputs' TargetHealth list (a failing
+        target is named with its cause)."""
         count, t = frame.get("onset_count", 0.0), frame.t
         rate = 0.0
         if self._last_onsets is not None and t > self._last_t:
@@ -37,15 +39,33 @@ class StatusLine:
             mood = ("happy", "tense", "sad", "calm")[q - 1]
             age = f" age {stats.prediction_age_s:.1f}s" if stats.prediction_age_s >= 0 else ""
             parts.append(f"Q{q} {mood} v{frame['valence']:+.2f} a{frame['arousal']:+.2f}{age}")
+        if stats.emotion_override:
+            parts.append(f"OVERRIDE Q{stats.emotion_override}")
+        if stats.blackout:
+            parts.append("BLACKOUT")
         parts.append(f"dropped {stats.dropped_blocks}")
         if stats.skipped_samples:
             parts.append(f"skipped {stats.skipped_samples}")
         if stats.osc_messages or stats.osc_errors:
             parts.append(f"osc {stats.osc_messages} err {stats.osc_errors}")
+        for h in health:
+            if h.failing:
+                parts.append(f"{h.name}: {h.state}" + (f" ({h.last_error})" if h.last_error else ""))
         return " | ".join(parts)
 
 
-def run_summary(stats: EngineStats, extra: str = "") -> str:
-    """The line printed when a run ends."""
-    return (f"sonolux: {stats.hops} frames, {stats.t:.1f} s of audio, dropped blocks {stats.dropped_blocks}, "
-            f"OSC messages {stats.osc_messages} (errors {stats.osc_errors}){extra}")
+def run_summary(stats: EngineStats, extra: str = "", health=()) -> str:
+    """The lines printed when a run ends: totals, then each target that is failing."""
+    lines = [f"sonolux: {stats.hops} frames, {stats.t:.1f} s of audio, dropped blocks {stats.dropped_blocks}, "
+             f"OSC messages {stats.osc_messages} (errors {stats.osc_errors}){extra}"]
+    lines += [f"sonolux: OSC {h.name} {h.state}: {h.last_error or 'no cause known'} ({h.errors} send errors)"
+              for h in health if h.failing]
+    return "\n".join(lines)
+
+
+def describe_targets(health) -> str:
+    """The start-up line naming where OSC goes."""
+    if not health:
+        return "sonolux: no OSC targets (add --osc HOST:PORT[@PROFILE])"
+    return "sonolux: OSC to " + ", ".join(
+        h.name + (f" [{h.state}: {h.last_error}]" if h.failing and h.last_error else "") for h in health)

@@ -61,7 +61,7 @@ class AnalysisWorker:
 
     def set_input_rate(self, rate: int) -> None:
         """The source now delivers ``rate`` Hz (call while no block is being written)."""
-        from .dsp.resample import StreamResampler
+        from .features.resample import StreamResampler
 
         spec = self.analyzer.spec
         if rate == spec.sample_rate:

@@ -19,17 +19,13 @@ from tqdm import tqdm
 
 from sonolux import modelinput as mi
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
-WORK = REPO / "export" / "work"
+from .render_midi import render_all
+from .workspace import DEFAULT_DATA, WORK, DataMissing
+
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 #: sign of (valence, arousal) per quadrant (Russell; DESIGN.md contract)
 QUADRANT_VA = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], np.float32)
 WESNOTH_GLOB = "/usr/share/games/wesnoth/*/data/core/music/*.ogg"
-
-
-class DataMissing(FileNotFoundError):
-    """The shared data folder (or a part of it) is absent."""
 
 
 def add_data_arg(p: argparse.ArgumentParser) -> None:
@@ -61,6 +57,18 @@ def smoke_clips(clips: list[dict]) -> list[dict]:
     """The --smoke subset: 2 clips per quadrant in each of folds 0 and 1 (16 clips)."""
     return [c for f in (0, 1) for q in range(4)
             for c in [r for r in clips if r["fold"] == f and r["q"] == q][:2]]
+
+
+def corpus(path: str | os.PathLike | None, smoke: bool) -> tuple[Path, list[dict]]:
+    """The checked data folder and its 4Q clips; with ``smoke`` the --smoke subset.
+
+    >>> root, clips = corpus("../shared/data", smoke=True)  # doctest: +SKIP
+    >>> len(clips)  # doctest: +SKIP
+    16
+    """
+    root = data_root(path)
+    clips = load_clips(root)
+    return root, (smoke_clips(clips) if smoke else clips)
 
 
 def load_vgmidi(root: Path) -> list[dict]:
@@ -136,7 +144,6 @@ def emotion4q_cache(root: Path, clips: list[dict], *, name: str = "emotion4q") -
 
 
 def vgmidi_cache(root: Path, rows: list[dict], *, name: str = "vgmidi") -> Path:
-    from .render_midi import render_all
     wavs = render_all([(r["id"], r["midi_path"]) for r in rows])
     return build_cache(name, [(r["id"], wavs[r["id"]]) for r in rows])
 

@@ -18,7 +18,6 @@ model's metadata/sidecar, and the tables of models_onnx/README.md.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -32,9 +31,8 @@ from sonolux import modelinput as mi
 
 from . import data as D
 from .onnx_export import add_metrics, session
-from .training import out_dirs, predict, write_json
+from .training import eval_args, out_dirs, write_json
 
-REPO = Path(__file__).resolve().parents[1]
 TAG_POS_QUANTILE = 0.9
 GRID = np.round(np.arange(0.20, 0.951, 0.0125), 4)
 
@@ -253,7 +251,7 @@ def wesnoth_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
 
 def window_descriptors(x: np.ndarray) -> np.ndarray:
     """(loudness dB, brightness Hz, onset rate /s) of each mel window (n, T, F)."""
-    from sonolux.dsp.mel import mel_to_hz, hz_to_mel
+    from sonolux.features.mel import mel_to_hz, hz_to_mel
     c = mi.FEATURE_CONTRACT
     p = 10 ** (x.astype(np.float64) / 10)
     loud = 10 * np.log10(p.mean(axis=(1, 2)) + 1e-10)
@@ -458,16 +456,9 @@ def fill_readme(path: Path, blocks: dict[str, str], tag: str = "metrics") -> Non
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    D.add_data_arg(p)
-    p.add_argument("--smoke", action="store_true", help="evaluate the smoke run's outputs")
-    p.add_argument("--out", default=None, help="model folder (default models_onnx/)")
-    a = p.parse_args(argv)
-    root = D.data_root(a.data)
+    a = eval_args(__doc__.splitlines()[0]).parse_args(argv)
+    root, clips = D.corpus(a.data, a.smoke)
     work, model_dir = out_dirs(a.smoke, a.out)
-    clips = D.load_clips(root)
-    if a.smoke:
-        clips = D.smoke_clips(clips)
     teach = D.load_teachers(root)
     steps = tqdm(total=6, desc="evaluate", unit="step")
     m = {"emotion": {}, "tags": {}}

@@ -27,9 +27,7 @@ imagery section of ``models_onnx/README.md``.
 """
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -37,14 +35,14 @@ import onnxruntime as ort
 
 from sonolux import modelinput as mi
 from sonolux.imagery.colour import colour_stats, quadrant_from_pad
+from sonolux.resources import models_dir
 
 from . import data as D
 from . import imagery_data as ID
 from .evaluate import fill_readme
 from .onnx_export import add_metrics
-from .training import out_dirs, write_json
-
-REPO = Path(__file__).resolve().parents[1]
+from .training import eval_args, out_dirs, write_json
+from .workspace import REPO
 KS = (1, 5, 10)
 QN = ("Q1", "Q2", "Q3", "Q4")
 GEN_PER_CLIP = 8
@@ -201,6 +199,18 @@ def consistency(conds, gen_path, img_path, vm, rng) -> dict:
             "diagonal_mean_encoder": float(np.mean(np.diag(np.array(pct(rows_enc)))))}
 
 
+def latency_ms(sess, inputs: dict, n: int = 200, warmup: int = 10) -> np.ndarray:
+    """Wall time of ``n`` single runs of ``sess`` on ``inputs`` (ms), after ``warmup`` runs."""
+    for _ in range(warmup):
+        sess.run(None, inputs)
+    lat = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        sess.run(None, inputs)
+        lat.append((time.perf_counter() - t0) * 1e3)
+    return np.array(lat)
+
+
 def speed(gen_path) -> dict:
     out = {}
     zc = lambda n: {"z": np.random.default_rng(0).standard_normal((n, 32)).astype(np.float32),  # noqa: E731
@@ -210,14 +220,7 @@ def speed(gen_path) -> dict:
         targets.append(("cuda", 1, ("CUDAExecutionProvider", "CPUExecutionProvider")))
     for name, th, prov in targets:
         s = _session(gen_path, th, prov)
-        x1 = zc(1)
-        for _ in range(10):
-            s.run(None, x1)
-        lat = []
-        for _ in range(200):
-            t0 = time.perf_counter()
-            s.run(None, x1)
-            lat.append((time.perf_counter() - t0) * 1e3)
+        lat = latency_ms(s, zc(1))
         x64 = zc(64)
         s.run(None, x64)
         t0 = time.perf_counter()
@@ -252,13 +255,7 @@ def music_latency(model_dir) -> dict:
     rng = np.random.default_rng(0)
     x = {"mel": rng.normal(-40, 15, (1, ID.MUSIC_WIN, 96)).astype(np.float32),
          "wavelet": rng.normal(-20, 10, (1, ID.MUSIC_WIN, 6)).astype(np.float32)}
-    for _ in range(10):
-        s.run(None, x)
-    lat = []
-    for _ in range(200):
-        t0 = time.perf_counter()
-        s.run(None, x)
-        lat.append((time.perf_counter() - t0) * 1e3)
+    lat = latency_ms(s, x)
     return {"ms_p50": float(np.percentile(lat, 50)), "ms_p99": float(np.percentile(lat, 99))}
 
 
@@ -337,16 +334,9 @@ def tables(m: dict) -> dict[str, str]:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    D.add_data_arg(p)
-    p.add_argument("--smoke", action="store_true", help="evaluate the smoke run's outputs")
-    p.add_argument("--out", default=None, help="model folder (default models_onnx/)")
-    a = p.parse_args(argv)
-    root = D.data_root(a.data)
+    a = eval_args(__doc__.splitlines()[0]).parse_args(argv)
+    root, clips = D.corpus(a.data, a.smoke)
     work, model_dir = out_dirs(a.smoke, a.out)
-    clips = D.load_clips(root)
-    if a.smoke:
-        clips = D.smoke_clips(clips)
     music = dict(np.load(ID.build_music(root, clips, smoke=a.smoke)))
     images = ID.load_images(ID.build_images(smoke=a.smoke))
     metrics = {"protocol": __doc__.split("\n\n", 2)[2].strip()}
@@ -377,7 +367,7 @@ def main(argv=None) -> dict:
     blocks = tables(metrics)
     if not a.smoke and a.out is None:
         fill_readme(REPO / "docs" / "imagery.md", blocks, tag="imagery")
-        fill_readme(REPO / "models_onnx" / "README.md", blocks, tag="imagery")
+        fill_readme(models_dir() / "README.md", blocks, tag="imagery")
     for name, body in blocks.items():
         print(f"\n## {name}\n{body}")
     return metrics

@@ -121,16 +121,22 @@ class Generator(nn.Module):
         return 0.5 * (self.net(x) + 1.0)
 
 
+def down_stack(ch: int) -> nn.Sequential:
+    """The DCGAN down-sampling stack, (B, 3, 64, 64) in -1..1 → (B, 8·ch, 4, 4); shared by
+    the discriminator and the VAE-GAN encoder, which read images the same way."""
+    return nn.Sequential(
+        nn.Conv2d(3, ch, 4, 2, 1), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ch * 2, ch * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 4), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ch * 4, ch * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 8), nn.LeakyReLU(0.2, True))
+
+
 class Discriminator(nn.Module):
     """DCGAN discriminator with a projection term for the condition (Miyato & Koyama 2018)."""
 
     def __init__(self, ndf=32, cond_dim=COND_DIM):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, True))
+        self.net = down_stack(ndf)
         self.out = nn.Linear(ndf * 8 * 16, 1)
         self.proj = nn.Linear(cond_dim, ndf * 8 * 16, bias=False)
 
@@ -148,11 +154,7 @@ class VAEEncoder(nn.Module):
 
     def __init__(self, nef=16, z_dim=Z_DIM):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, nef, 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(nef, nef * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(nef * 2), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(nef * 2, nef * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(nef * 4), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(nef * 4, nef * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(nef * 8), nn.LeakyReLU(0.2, True))
+        self.net = down_stack(nef)
         self.mu = nn.Linear(nef * 8 * 16, z_dim)
         self.logvar = nn.Linear(nef * 8 * 16, z_dim)
 

@@ -105,6 +105,14 @@ def check_parity(model, path, random_inputs, real_inputs) -> dict:
     return res
 
 
+def export_checked(model: torch.nn.Module, path: Path, *, real: dict[str, np.ndarray],
+                   rand: dict[str, np.ndarray], outputs: list[str], contract: dict) -> dict:
+    """:func:`export` on the real inputs, then :func:`check_parity` on random and real ones;
+    returns the parity result (raises :class:`ExportError` beyond the tolerance)."""
+    export(model, path=path, inputs=real, outputs=outputs, contract=contract)
+    return check_parity(model, path, rand, real)
+
+
 def add_metrics(path: Path, metrics: dict) -> None:
     """Write evaluation metrics into both the sidecar and metadata_props (after evaluation)."""
     path = Path(path)

@@ -20,6 +20,7 @@ import sys
 from tqdm import tqdm
 
 from . import data as D
+from . import train_emotion, train_latent, train_tagger
 from .training import Timer, out_dirs, write_json
 
 
@@ -29,13 +30,7 @@ def main(argv=None) -> dict:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--only", default="emotion,tagger,latent",
                    help="comma list of stages to run (default: all three models)")
-    p.add_argument("--tagger-folds", type=int, default=5,
-                   help="CV folds for the fused tagger (first N)")
-    p.add_argument("--ablation-folds", type=int, default=5,
-                   help="folds for the tagger's mel-only / wave-only ablations")
-    p.add_argument("--tagger-ship-fold0", action="store_true",
-                   help="ship the tagger of CV fold 0 (trained on folds 1-4) instead of "
-                        "retraining on all clips; for a busy machine")
+    train_tagger.add_plan_args(p, prefix="tagger-")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     common = ["--data", a.data] + (["--smoke"] if a.smoke else [])
@@ -47,7 +42,6 @@ def main(argv=None) -> dict:
         D.main(["--data", a.data])
     walls["features_s"] = t.s
 
-    from . import train_emotion, train_latent, train_tagger
     for name, mod, extra in (("emotion", train_emotion, ["--cv"]),
                              ("tagger", train_tagger,
                               ["--cv", "--folds", str(a.tagger_folds), "--ablation-folds",

@@ -13,14 +13,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from sonolux import modelinput as mi
 
 from . import data as D
 from .models import EmotionCRNN, n_params
-from .onnx_export import check_parity, export
-from .training import Timer, common_args, fit, out_dirs, predict, setup, write_json
+from .training import Run, Timer, common_args, fit, predict, setup
 
 WIN = mi.FEATURE_CONTRACT["emotion_frames"]
 EVAL_STRIDE = 64          # one inference per 1.024 s, as the live engine schedules it
@@ -117,18 +115,13 @@ def train_one(ds, idx, *, use_wavelet, epochs, seed, desc):
 def run(argv=None) -> dict:
     p = common_args(__doc__.splitlines()[0])
     a = p.parse_args(argv)
-    setup()
-    timer = Timer()
-    root = D.data_root(a.data)
-    clips = D.load_clips(root)
-    if a.smoke:
-        clips = D.smoke_clips(clips)
-    epochs = a.epochs or (1 if a.smoke else EPOCHS)
-    cache = D.emotion4q_cache(root, clips, name="emotion4q_smoke" if a.smoke else "emotion4q")
+    run = Run(a)
+    root, clips, cache = run.emotion4q()
+    epochs = run.epochs(EPOCHS)
     feats = D.load_cache(cache, [c["song"] for c in clips])
     ds = EmotionData(clips, feats, D.load_teachers(root))
-    work, model_dir = out_dirs(a.smoke, a.out)
-    report = {"epochs": epochs, "n_clips": len(clips)}
+    work = run.work
+    run.report.update(epochs=epochs, n_clips=len(clips))
 
     if a.cv:
         folds = [0] if a.smoke else range(5)
@@ -146,20 +139,18 @@ def run(argv=None) -> dict:
             np.savez(work / f"emotion_cv_{variant}.npz", quadrant_probs=np.concatenate(qp_all),
                      va=np.concatenate(va_all), song=np.array([clips[i]["song"] for i in owner]),
                      q=ds.q[owner], fold=ds.fold[owner])
-        report["cv_wall_s"] = timer.s
+        run.report["cv_wall_s"] = run.timer.s
 
     if not a.no_final:
         t_final = Timer()
         model = train_one(ds, np.arange(len(clips)), use_wavelet=True, epochs=epochs, seed=SEED_FINAL,
                           desc="emotion final")
-        torch.save(model.state_dict(), work / "emotion.pt")
-        path = model_dir / "emotion.onnx"
         rng = np.random.default_rng(0)
         mel, wl, _ = ds.eval_windows(np.arange(min(4, len(clips))))
         real = {"mel": mel[:8], "wavelet": wl[:8]}
         rand = {"mel": rng.normal(-45, 20, (3, WIN, mi.N_MELS)).astype(np.float32),
                 "wavelet": rng.normal(-15, 20, (3, WIN, mi.N_WAVELET)).astype(np.float32)}
-        export(model, path=path, inputs=real, outputs=["va", "quadrant_probs"], contract={
+        run.ship(model, "emotion", real=real, rand=rand, outputs=["va", "quadrant_probs"], contract={
             "name": "sonolux-emotion", "version": "1.0.0", "task": "emotion",
             "window_frames": WIN, "window_s": WIN * mi.HOP / mi.SR,
             "eval_stride_frames": EVAL_STRIDE,
@@ -172,13 +163,8 @@ def run(argv=None) -> dict:
                              "auxiliary targets: vibenet valence/energy (GPL-3.0 model outputs)",
             "n_params": n_params(model), "seed": SEED_FINAL, "epochs": epochs,
         })
-        report["parity"] = check_parity(model, path, rand, real)
-        report["final_wall_s"] = t_final.s
-        report["n_params"] = n_params(model)
-    report["wall_s"] = timer.s
-    write_json(work / "emotion_train.json", report)
-    tqdm.write(f"emotion done: {report}")
-    return report
+        run.report["final_wall_s"] = t_final.s
+    return run.finish("emotion")
 
 
 SEED_FINAL = 7

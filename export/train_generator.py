@@ -26,20 +26,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import imagery_data as ID
 from .imagery_models import (COND_DIM, Z_DIM, Discriminator, Generator, MusicHead, VAEEncoder,
                              colour_moments, n_params)
-from .onnx_export import check_parity, export
-from .train_imagery import augment, load_sets
-from .training import Timer, common_args, out_dirs, write_json
-from .training import setup as _setup
+from .train_imagery import THREADS, augment, load_sets
+from .training import Run, common_args
 
 BATCH = 32
 NGF = 16
 NDF = 16
 SEED = 7
 VERSION = "1.0.0"
-THREADS = 1
 
 
 def music_conditions(work, music, clip_idx):
@@ -86,23 +82,16 @@ def set_contract_keys(path, keys: dict) -> None:
     onnx.save(proto, str(path))
 
 
-def setup(seed: int = 1234) -> None:
-    """Seeds as every export script; but one torch thread: on the shared 2-core machine two
-    threads oversubscribe the cores and ran ~6x slower than one in a measurement."""
-    _setup(seed)
-    torch.set_num_threads(THREADS)
-
-
 def run(argv=None) -> dict:
     p = common_args(__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=12.0, help="training time budget (default 12)")
     p.add_argument("--steps", type=int, default=None, help="a fixed number of steps instead")
     p.add_argument("--mode", choices=("vaegan", "dcgan"), default="vaegan")
     a = p.parse_args(argv)
-    setup(SEED)
-    timer = Timer()
+    run = Run(a, seed=SEED, threads=THREADS)
+    timer = run.timer
     clips, music, images = load_sets(a)
-    work, model_dir = out_dirs(a.smoke, a.out)
+    work = run.work
     fold_c = np.array([c["fold"] for c in clips])
     conds = music_conditions(work, music, np.flatnonzero(fold_c != 0))
     crops, iq = images["crops"], images["q"]
@@ -169,15 +158,13 @@ def run(argv=None) -> dict:
             tqdm.write(f"generator step {step} ({timer.s / 60:.1f} min): " + " ".join(f"{v:.3f}" for v in h.mean(0)))
     bar.close()
     G.eval()
-    torch.save(G.state_dict(), work / "generator.pt")
-    path = model_dir / "generator.onnx"
     rs = np.random.default_rng(0)
     cond_real = np.stack([conds[k][0] for k in range(4)]).astype(np.float32)
     real = {"z": rs.standard_normal((4, Z_DIM)).astype(np.float32), "cond": cond_real}
     rnd_c = rs.standard_normal((3, COND_DIM)).astype(np.float32)
     rnd = {"z": rs.standard_normal((3, Z_DIM)).astype(np.float32),
            "cond": (rnd_c / np.linalg.norm(rnd_c, axis=1, keepdims=True)).astype(np.float32)}
-    export(G, path=path, inputs=real, outputs=["image"], contract={
+    path = run.ship(G, "generator", real=real, rand=rnd, outputs=["image"], contract={
         "name": "sonolux-generator", "version": VERSION, "task": "generator", "window_frames": 0,
         "image_size": 64, "z_dim": Z_DIM, "cond_dim": COND_DIM,
         "cond": "music_embedding (music_embed.onnx output, unit vector)",
@@ -189,13 +176,10 @@ def run(argv=None) -> dict:
         "training_data": "offline image crops (Debian wallpapers, skimage.data) paired by "
                          "Valdez-Mehrabian quadrant with emotion4q folds 1-4 windows",
         "steps": step, "batch": BATCH, "seed": SEED, "n_params": n_params(G)})
-    parity = check_parity(G, path, rnd, real)
     write_anchors(work, music, fold_c, path)
-    report = {"mode": a.mode, "steps": step, "wall_s": timer.s, "parity": parity, "n_params": n_params(G),
-              "n_params_discriminator": n_params(Dn), "final_losses": np.array(hist[-200:]).mean(0).tolist()}
-    write_json(work / "generator_train.json", report)
-    tqdm.write(f"generator done: {report}")
-    return report
+    run.report.update(mode=a.mode, steps=step, n_params_discriminator=n_params(Dn),
+                      final_losses=np.array(hist[-200:]).mean(0).tolist())
+    return run.finish("generator")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,8 @@ from sonolux import modelinput as mi
 from . import data as D
 from . import imagery_data as ID
 from .imagery_models import (EMBED_DIM, ImageEncoder, MusicEncoder, MusicHead, n_params)
-from .onnx_export import check_parity, export
-from .training import Timer, common_args, out_dirs, write_json
-from .training import setup as _setup
+from .onnx_export import export_checked
+from .training import Run, Timer, common_args, setup
 
 LAMBDAS = (0.0, 0.2, 0.4, 0.8)
 SHIP_LAMBDA = 0.2
@@ -38,6 +37,8 @@ BATCH = 64
 STEPS = 240
 SEED_FINAL = 7
 VERSION = "1.0.0"
+# one torch thread: on the shared 2-core machine two threads oversubscribe the cores and ran
+# ~6x slower than one in a measurement
 THREADS = 1
 
 
@@ -86,7 +87,7 @@ def supcon(a, b, qa, qb, tau=TAU):
 
 
 def train_pair(music, images, clip_idx, img_idx, *, lam, steps, seed, desc):
-    setup(seed)
+    setup(seed, THREADS)
     rng = np.random.default_rng(seed)
     x = music["x"][np.isin(music["owner"], clip_idx)]
     mh = MusicHead(mean=x.mean(0), std=x.std(0) + 1e-3)
@@ -141,10 +142,7 @@ def embed_images(ie, crops):
 
 
 def load_sets(a, *, train_folds_images=None):
-    root = D.data_root(a.data)
-    clips = D.load_clips(root)
-    if a.smoke:
-        clips = D.smoke_clips(clips)
+    root, clips = D.corpus(a.data, a.smoke)
     img_path = ID.build_images(smoke=a.smoke)
     music = dict(np.load(ID.build_music(root, clips, smoke=a.smoke)))
     music["q"] = np.array([c["q"] for c in clips])
@@ -152,28 +150,21 @@ def load_sets(a, *, train_folds_images=None):
     return clips, music, images
 
 
-def setup(seed: int = 1234) -> None:
-    """Seeds as every export script; but one torch thread: on the shared 2-core machine two
-    threads oversubscribe the cores and ran ~6x slower than one in a measurement."""
-    _setup(seed)
-    torch.set_num_threads(THREADS)
-
-
 def run(argv=None) -> dict:
     p = common_args(__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--lambdas", default=",".join(map(str, LAMBDAS)))
     a = p.parse_args(argv)
-    setup()
-    timer = Timer()
+    run = Run(a, threads=THREADS)
     clips, music, images = load_sets(a)
     steps = a.steps or (20 if a.smoke else STEPS)
-    work, model_dir = out_dirs(a.smoke, a.out)
+    work, model_dir = run.work, run.model_dir
     fold_c = np.array([c["fold"] for c in clips])
     fold_i = images["fold"]
-    report = {"steps": steps, "batch": BATCH, "n_clips": len(clips), "n_images": int(len(fold_i)),
-              "n_sources": int(len(images["source_id"])),
-              "image_quadrants": np.bincount(images["q"], minlength=4).tolist()}
+    report = run.report
+    report.update(steps=steps, batch=BATCH, n_clips=len(clips), n_images=int(len(fold_i)),
+                  n_sources=int(len(images["source_id"])),
+                  image_quadrants=np.bincount(images["q"], minlength=4).tolist())
     lambdas = [float(v) for v in a.lambdas.split(",")]
 
     if not a.no_final:
@@ -210,12 +201,9 @@ def run(argv=None) -> dict:
                 out[f"{key}__image_q"] = imgs["q"][te_i]
                 out[f"{key}__image_idx"] = te_i
         np.savez(work / "imagery_cv.npz", **out)
-        report["cv_wall_s"] = timer.s
+        report["cv_wall_s"] = run.timer.s
         report["lambdas"] = lambdas
-    report["wall_s"] = timer.s
-    write_json(work / ("imagery_cv.json" if a.no_final else "imagery_train.json"), report)
-    tqdm.write(f"imagery done: {report}")
-    return report
+    return run.finish("imagery", "imagery_cv.json" if a.no_final else None)
 
 
 def export_models(mh, ie, images, clips, model_dir, steps) -> dict:
@@ -236,20 +224,22 @@ def export_models(mh, ie, images, clips, model_dir, steps) -> dict:
                                f"{len(images['fold'])} crops",
               "image_emotion_rule": {"source": "Valdez & Mehrabian 1994", **vm.norm}}
     path_m = model_dir / "music_embed.onnx"
-    export(music, path=path_m, inputs=real_m, outputs=["embedding", "quadrant_probs"], contract={
+    contract_m = {
         **common, "name": "sonolux-music-embed", "task": "music_embedding", "window_frames": win,
         "window_s": win * mi.HOP / mi.SR, "output_shapes": {"embedding": [EMBED_DIM], "quadrant_probs": [4]},
-        "n_params": n_params(mh)})
-    par_m = check_parity(music, path_m, rand_m, real_m)
+        "n_params": n_params(mh)}
+    par_m = export_checked(music, path_m, real=real_m, rand=rand_m,
+                           outputs=["embedding", "quadrant_probs"], contract=contract_m)
     path_i = model_dir / "image_embed.onnx"
     crops = images["crops"][:6].astype(np.float32).transpose(0, 3, 1, 2) / 255.0
     real_i = {"image": np.ascontiguousarray(crops)}
     rand_i = {"image": rng.random((3, 3, 64, 64)).astype(np.float32)}
-    export(ie, path=path_i, inputs=real_i, outputs=["embedding", "quadrant_probs"], contract={
+    contract_i = {
         **common, "name": "sonolux-image-embed", "task": "image_embedding", "window_frames": 0,
         "image_size": 64, "image_input": "RGB float32 0..1, (batch, 3, 64, 64), centre square, bilinear",
-        "output_shapes": {"embedding": [EMBED_DIM], "quadrant_probs": [4]}, "n_params": n_params(ie)})
-    par_i = check_parity(ie, path_i, rand_i, real_i)
+        "output_shapes": {"embedding": [EMBED_DIM], "quadrant_probs": [4]}, "n_params": n_params(ie)}
+    par_i = export_checked(ie, path_i, real=real_i, rand=rand_i,
+                           outputs=["embedding", "quadrant_probs"], contract=contract_i)
     return {"parity_music": par_m, "parity_image": par_i, "n_params_music": n_params(mh),
             "n_params_image": n_params(ie)}
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from sonolux import modelinput as mi
 
 from . import data as D
 from .models import LatentAE, n_params
-from .onnx_export import check_parity, export
-from .training import Timer, common_args, fit, out_dirs, predict, setup, write_json
+from .training import Run, common_args, fit, predict
 
 WIN = mi.FEATURE_CONTRACT["latent_frames"]
 LAG = 8                   # frames between the two windows of a smoothness pair
@@ -91,31 +89,23 @@ def whiten(model, x: np.ndarray) -> None:
 def run(argv=None) -> dict:
     p = common_args(__doc__.splitlines()[0])
     a = p.parse_args(argv)
-    setup(SEED)
-    timer = Timer()
-    root = D.data_root(a.data)
-    clips = D.load_clips(root)
-    if a.smoke:
-        clips = D.smoke_clips(clips)
-    epochs = a.epochs or (1 if a.smoke else EPOCHS)
-    cache = D.emotion4q_cache(root, clips, name="emotion4q_smoke" if a.smoke else "emotion4q")
+    run = Run(a, seed=SEED)
+    _, clips, cache = run.emotion4q()
+    epochs = run.epochs(EPOCHS)
     train_ids = [c["song"] for c in clips if c["fold"] != HELD_OUT_FOLD]
     feats = D.load_cache(cache, train_ids)
     ds = LatentData([feats[i]["mel"] for i in train_ids])
-    work, model_dir = out_dirs(a.smoke, a.out)
-    report = {"epochs": epochs, "n_clips": len(train_ids), "held_out_fold": HELD_OUT_FOLD}
+    run.report.update(epochs=epochs, n_clips=len(train_ids), held_out_fold=HELD_OUT_FOLD)
 
     model = LatentAE(mel_norm=MEL_NORM)
     rng = np.random.default_rng(SEED)
-    report["loss"] = fit(model, lambda ep: ds.train_batches(rng), loss_fn, epochs=epochs,
-                         desc="latent", lr=2e-3)
+    run.report["loss"] = fit(model, lambda ep: ds.train_batches(rng), loss_fn, epochs=epochs,
+                             desc="latent", lr=2e-3)
     x, _ = ds.eval_windows(stride=32)
     whiten(model, x)
-    torch.save(model.state_dict(), work / "latent.pt")
-    path = model_dir / "latent.onnx"
     rand = {"mel": np.random.default_rng(0).normal(-45, 20, (3, WIN, mi.N_MELS)).astype(np.float32)}
     real = {"mel": x[:8]}
-    export(model, path=path, inputs=real, outputs=["code", "controls"], contract={
+    run.ship(model, "latent", real=real, rand=rand, outputs=["code", "controls"], contract={
         "name": "sonolux-latent", "version": "1.0.0", "task": "latent",
         "window_frames": WIN, "window_s": WIN * mi.HOP / mi.SR,
         "labels": [f"latent{i}" for i in range(10)],
@@ -126,12 +116,7 @@ def run(argv=None) -> dict:
         "training_data": "log-mel windows of 480 emotion4q clips (folds 1-4; research use only)",
         "n_params": n_params(model), "seed": SEED, "epochs": epochs,
     })
-    report["parity"] = check_parity(model, path, rand, real)
-    report["n_params"] = n_params(model)
-    report["wall_s"] = timer.s
-    write_json(work / "latent_train.json", report)
-    tqdm.write(f"latent done: {report}")
-    return report
+    return run.finish("latent")
 
 
 if __name__ == "__main__":

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from sonolux import modelinput as mi
 
 from . import data as D
 from .models import StructuredSelfAttention, Tagger, n_params
-from .onnx_export import check_parity, export
-from .training import Timer, common_args, fit, out_dirs, predict, setup, write_json
+from .training import Run, Timer, common_args, fit, predict, setup
 
 WIN = mi.FEATURE_CONTRACT["tagger_frames"]
 WAVE = mi.FEATURE_CONTRACT["tagger_samples"]
@@ -119,41 +117,41 @@ def teacher_taggrams(teach: dict, ids) -> dict:
     return {i: teach[f"{i}__musicnn_taggram"] for i in ids}
 
 
-def run(argv=None) -> dict:
-    p = common_args(__doc__.splitlines()[0])
-    p.add_argument("--folds", type=int, default=5, help="CV folds to run (first N)")
+def add_plan_args(p, prefix: str = "") -> None:
+    """The tagger's CV plan options (``--folds``, ``--ablation-folds``, ``--ship-fold0``);
+    ``prefix`` names them for a caller that runs several models (``--tagger-folds``)."""
+    p.add_argument(f"--{prefix}folds", type=int, default=5,
+                   help="CV folds for the fused tagger (first N)")
     p.add_argument("--ablation-folds", type=int, default=5,
                    help="folds used for the mel-only / wave-only ablations (first N)")
-    p.add_argument("--ship-fold0", action="store_true",
+    p.add_argument(f"--{prefix}ship-fold0", action="store_true",
                    help="ship the fold-0 CV model (trained on folds 1-4) instead of retraining "
                         "on all clips (saves one training run on a busy machine)")
+
+
+def run(argv=None) -> dict:
+    p = common_args(__doc__.splitlines()[0])
+    add_plan_args(p)
     a = p.parse_args(argv)
-    setup()
-    timer = Timer()
-    root = D.data_root(a.data)
-    clips = D.load_clips(root)
-    if a.smoke:
-        clips = D.smoke_clips(clips)
-    epochs = a.epochs or (1 if a.smoke else EPOCHS)
-    cache = D.emotion4q_cache(root, clips, name="emotion4q_smoke" if a.smoke else "emotion4q")
+    run = Run(a)
+    root, clips, cache = run.emotion4q()
+    epochs = run.epochs(EPOCHS)
     ids = [c["song"] for c in clips]
     teach = D.load_teachers(root)
     ds = TagData(ids, D.load_cache(cache, ids), teacher_taggrams(teach, ids))
     labels = [str(x) for x in teach["musicnn_labels"]]
     fold = np.array([c["fold"] for c in clips])
-    work, model_dir = out_dirs(a.smoke, a.out)
-    report = {"epochs": epochs, "n_clips": len(clips), "n_patches": len(ds.items)}
+    report = run.report
+    report.update(epochs=epochs, n_clips=len(clips), n_patches=len(ds.items))
 
     def ship(model, desc):
         t_ship = Timer()
-        torch.save(model.state_dict(), work / "tagger.pt")
-        path = model_dir / "tagger.onnx"
         mel, wave = ds.eval_inputs(np.arange(min(8, len(ds.items))))
         real = {"mel": mel, "wave": wave}
         rng = np.random.default_rng(0)
         rand = {"mel": rng.normal(-45, 20, (3, WIN, mi.N_MELS)).astype(np.float32),
                 "wave": rng.normal(0, 0.1, (3, WAVE)).astype(np.float32)}
-        export(model, path=path, inputs=real, outputs=["tags"], contract={
+        run.ship(model, "tagger", real=real, rand=rand, outputs=["tags"], contract={
             "name": "sonolux-tagger", "version": "1.0.0", "task": "tags",
             "window_frames": WIN, "window_samples": WAVE, "window_s": WIN * mi.HOP / mi.SR,
             "labels": labels, "output_shapes": {"tags": [len(labels)]},
@@ -163,8 +161,6 @@ def run(argv=None) -> dict:
                     f"{ATT_PENALTY}*||AA^T-I||^2",
             "n_params": n_params(model), "seed": SEED_FINAL, "epochs": epochs,
         })
-        report["parity"] = check_parity(model, path, rand, real)
-        report["n_params"] = n_params(model)
         report["shipped"] = desc
         report["export_wall_s"] = t_ship.s
 
@@ -183,11 +179,11 @@ def run(argv=None) -> dict:
                 if a.ship_fold0 and variant == "fused" and f == 0:
                     ship(model, "folds 1-4, fold 0 held out")
             sel = np.concatenate(sels)
-            np.savez(work / f"tagger_cv_{variant}.npz", pred=np.concatenate(preds),
+            np.savez(run.work / f"tagger_cv_{variant}.npz", pred=np.concatenate(preds),
                      target=ds.targets[sel], song=np.array(ids)[ds.items[sel, 0]],
                      patch=ds.items[sel, 1], fold=fold[ds.items[sel, 0]])
-            report[f"cv_{variant}_wall_s"] = timer.s
-        report["cv_wall_s"] = timer.s
+            report[f"cv_{variant}_wall_s"] = run.timer.s
+        report["cv_wall_s"] = run.timer.s
 
     if not a.no_final and not a.ship_fold0:
         t_final = Timer()
@@ -195,10 +191,7 @@ def run(argv=None) -> dict:
                           epochs=epochs, seed=SEED_FINAL, desc="tagger final")
         ship(model, "all 600 clips")
         report["final_wall_s"] = t_final.s
-    report["wall_s"] = timer.s
-    write_json(work / "tagger_train.json", report)
-    tqdm.write(f"tagger done: {report}")
-    return report
+    return run.finish("tagger")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,9 +45,9 @@ def free_udp_port() -> int:
 
 
 def sonolux_cmd(*args) -> list[str]:
-    """The installed console script (fallback: python -m sonolux.cli)."""
+    """The installed console script (fallback: python -m sonolux)."""
     exe = shutil.which("sonolux", path=os.path.dirname(sys.executable)) or shutil.which("sonolux")
-    return [exe, *args] if exe else [sys.executable, "-m", "sonolux.cli", *args]
+    return [exe, *args] if exe else [sys.executable, "-m", "sonolux", *args]
 
 
 def run_sonolux(*args, timeout=120, **kw) -> subprocess.CompletedProcess:
@@ -127,21 +128,72 @@ def pulse(tmp_path_factory):
             os.environ[k] = v
 
 
+def wait_until(condition, timeout: float = 10.0, what: str = "condition", poll: float = 0.01):
+    """Poll ``condition()`` until it is truthy (returned) or ``timeout`` seconds pass (fail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
+
+
+def udp_port_bound(port: int) -> bool:
+    """True when some socket on this machine is bound to UDP ``port`` (/proc/net/udp*)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(int(r.split()[1].rsplit(":", 1)[1], 16) == port for r in rows):
+            return True
+    return False
+
+
 class OscDump:
-    """liblo's ``oscdump`` on a loopback UDP port, its output parsed into messages."""
+    """liblo's ``oscdump`` on a loopback UDP port, its output parsed into messages.
+
+    Starting waits until oscdump has bound its port; ``stop()`` sends an end marker from
+    this process and waits until oscdump has printed it, so every datagram that arrived
+    before it has been read (no sleeping and hoping)."""
+
+    END = "/sonolux-test/end"
 
     def __init__(self, port: int):
         self.port = port
         self.proc = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
-        time.sleep(0.3)
+        self.lines: list[str] = []
+        self._end = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        wait_until(lambda: udp_port_bound(port) or self.proc.poll() is not None, 10, f"oscdump on port {port}")
+        assert self.proc.poll() is None, f"oscdump could not listen on {port}: {self.proc.stderr.read()}"
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if self.END in line:
+                self._end.set()
+            else:
+                self.lines.append(line)
+
+    def messages(self) -> list[tuple[float, str, str, list]]:
+        """What arrived so far (oscdump keeps running)."""
+        return parse_oscdump("".join(list(self.lines)))
+
+    def wait_for(self, predicate, timeout: float = 10.0, what: str = "OSC messages"):
+        """Poll the received messages until ``predicate(messages)`` is truthy."""
+        return wait_until(lambda: predicate(self.messages()), timeout, what)
 
     def stop(self) -> list[tuple[float, str, str, list]]:
         """Stop and return [(t_arrival, address, typetags, args)]."""
-        time.sleep(0.3)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"/sonolux-test/end\0\0\0,\0\0\0", ("127.0.0.1", self.port))
+        self._end.wait(10)
         self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=5)
-        return parse_oscdump(out)
+        self.proc.wait(timeout=5)
+        return parse_oscdump("".join(self.lines))
 
 
 def parse_oscdump(text: str):

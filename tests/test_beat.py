@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from sonolux.analysis import AnalysisConfig, Analyzer
-from sonolux.dsp.beat import BeatState, check_bpm_range
+from sonolux.features.beat import BeatState, BeatTracker, check_bpm_range
 from sonolux.errors import ParameterError
-from sonolux.processors.beat import BeatTracker
 from sonolux.spec import StreamSpec
 
 SR = 48000
@@ -236,12 +235,13 @@ def test_bad_bpm_range(lo, hi, match):
     with pytest.raises(ParameterError, match=match):
         check_bpm_range(lo, hi)
     with pytest.raises(ParameterError):
-        BeatTracker((lo, hi))
+        BeatTracker(AnalysisConfig(bpm_range=(lo, hi)))
 
 
 def test_needs_onset_stage():
+    from sonolux.features.base import ChainFacts
     from sonolux.frame import FrameLayout
     with pytest.raises(ParameterError, match="onset stage"):
-        BeatTracker().prepare(SPEC, FrameLayout())
-    with pytest.raises(ParameterError, match="history_s"):
-        BeatState(187.5, history_s=1.0)
+        BeatTracker(AnalysisConfig()).prepare(SPEC, FrameLayout(), ChainFacts())
+    with pytest.raises(ParameterError, match="beat_history_s=1.0"):
+        BeatState(187.5, AnalysisConfig(beat_history_s=1.0))

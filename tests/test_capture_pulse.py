@@ -1,12 +1,11 @@
 """Real capture: a PulseAudio null sink, a known signal played into it with paplay, and the
 engine capturing the sink's monitor by device name through PortAudio."""
-import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import run_sonolux, sine
+from conftest import run_sonolux, sine, wait_until
 from sonolux import Engine, StreamSpec
 from sonolux.errors import DeviceError
 from sonolux.sources.live import LiveSource, resolve_device
@@ -14,15 +13,16 @@ from sonolux.sources.live import LiveSource, resolve_device
 SPEC = StreamSpec(sample_rate=48000, block_size=256, n_fft=1024, hop=256)
 
 
-def capture(pulse, wav, seconds=2.0):
+def capture(pulse, wav):
     source = LiveSource(pulse.monitor, SPEC.sample_rate, SPEC.block_size)
     engine = Engine(SPEC, source)
     frames = []
     engine.worker.on_frame = lambda f: frames.append(f.copy())
     with engine:
         player = pulse.play(wav)
-        time.sleep(seconds)
         player.wait(10)
+        t_end = engine.stats().t  # and the tail still on its way: 0.3 s more of captured audio
+        wait_until(lambda: engine.stats().t >= t_end + 0.3, 10, "the end of the playback captured")
     engine.check()
     return frames, engine.stats()
 

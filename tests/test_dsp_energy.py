@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from sonolux.analysis import AnalysisConfig, Analyzer
-from sonolux.dsp.energy import (E_LAST, E_Z, EPS, energy_contrast, energy_update,
+from sonolux.features.energy import (E_LAST, E_Z, EPS, energy_contrast, energy_update,
                                new_energy_state, new_tempo_state, same_region,
                                segment_energies, tempo_update, T_Z)
-from sonolux.dsp.preemphasis import preemphasis, preemphasis_inplace
+from sonolux.features.preemphasis import preemphasis, preemphasis_inplace
 from sonolux.errors import ParameterError
 from sonolux.spec import StreamSpec
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sonolux.dsp.mel import (log_mel_frames, mel_band_ranges, mel_filterbank, mel_project,
+from sonolux.features.mel import (log_mel_frames, mel_band_ranges, mel_filterbank, mel_project,
                             mel_project_sparse, power_to_db)
-from sonolux.dsp.stft import stft_power_frames
+from sonolux.features.spectrum import stft_power_frames
 from sonolux.errors import ParameterError
 
 librosa = pytest.importorskip("librosa")

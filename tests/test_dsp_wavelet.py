@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sonolux.dsp.wavelet import WaveletState, max_level, wavedec, wavelet_energies_frames
+from sonolux.features.wavelet import WaveletState, max_level, wavedec, wavelet_energies_frames
 from sonolux.errors import ParameterError
 
 pywt = pytest.importorskip("pywt")

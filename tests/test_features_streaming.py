@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sonolux.analysis import AnalysisConfig, Analyzer
-from sonolux.dsp.mel import log_mel_frames
-from sonolux.dsp.wavelet import wavelet_energies_frames
+from sonolux.features.mel import log_mel_frames
+from sonolux.features.wavelet import wavelet_energies_frames
 from sonolux.errors import ParameterError
 from sonolux.frame import Mailbox
 from sonolux.ringbuffer import RingBuffer
@@ -144,19 +144,20 @@ def test_tap_without_beat_stage_is_a_clear_error():
 
 
 def test_fused_offline_features_equal_the_chain(rng):
-    from sonolux.dsp.features import offline_features
-    from sonolux.processors.base import Chain
-    from sonolux.processors.energy import EnergyContrast
-    from sonolux.processors.mel import MelSpectrum
-    from sonolux.processors.onsets import FluxOnsets
-    from sonolux.processors.spectrum import Spectrum
-    from sonolux.processors.wavelet import WaveletEnergies
+    from sonolux.features.base import Chain
+    from sonolux.features.energy import EnergyContrast
+    from sonolux.features.mel import MelSpectrum
+    from sonolux.features.offline import offline_features
+    from sonolux.features.onsets import FluxOnsets
+    from sonolux.features.spectrum import Spectrum
+    from sonolux.features.wavelet import WaveletEnergies
 
     y = music_like(rng, seconds=4.0)
-    chain = Chain([EnergyContrast(0.5), Spectrum("hann"), MelSpectrum(64),
-                   WaveletEnergies("db4", 5, 1024), FluxOnsets(bands=())])
+    cfg = AnalysisConfig(onset_bands=())
+    chain = Chain([EnergyContrast(cfg), Spectrum(cfg), MelSpectrum(cfg), WaveletEnergies(cfg),
+                   FluxOnsets(cfg)])
     tab = Analyzer(SPEC, chain=chain).analyze(y)
-    fused = offline_features(y, sample_rate=48000, n_fft=1024, hop=256)
+    fused = offline_features(y, SPEC, cfg)
     np.testing.assert_array_equal(fused["mel_db"], tab.vectors["mel_db"])
     np.testing.assert_array_equal(fused["wavelet_energy"], tab.vectors["wavelet_energy"])
     for k in ("energy", "energy_z", "onset_strength", "onset"):

@@ -1,6 +1,7 @@
 """Streaming inference: contract checks, the worker's scheduling and skipping, smoothing and
 hysteresis, analyze == live, OSC out, and running without models. Uses tiny ONNX models
 built here (tests/tiny_models.py); the shipped models have their own test below."""
+import shutil
 import time
 
 import numpy as np
@@ -10,8 +11,8 @@ import soundfile as sf
 import tiny_models
 from conftest import ROOT, run_sonolux
 from sonolux import Engine, ModelError, ParameterError, StreamSpec
-from sonolux.analyze import analyze_file
-from sonolux.engine import make_analyzer
+from sonolux.offline import analyze_file
+from sonolux.analysis import Analyzer
 from sonolux.inference.models import load_model
 from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
 from sonolux.inference.smoothing import Ema, OneEuro, QuadrantHysteresis
@@ -74,13 +75,16 @@ def test_wrong_task_for_file_name(tmp_path):
         load_model(p, expect_task="emotion")
 
 
-def test_cli_reports_corrupt_model_without_traceback(tmp_path, tiny):
+def test_corrupt_model_is_a_warning_and_the_run_goes_on(tmp_path, tiny):
     d = tmp_path / "m"
     d.mkdir()
     (d / "tagger.onnx").write_bytes(b"not onnx")
+    shutil.copy(tiny / "emotion.onnx", d / "emotion.onnx")
     res = run_sonolux("run", "--input", "synth", "--models", str(d), "--duration", "1", timeout=60)
-    assert res.returncode == 2 and "tagger.onnx: not a readable ONNX model" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert res.returncode == 0, res.stderr
+    warn = [line for line in res.stderr.splitlines() if "warning" in line and "tagger.onnx" in line]
+    assert len(warn) == 1 and "not a readable ONNX model" in warn[0] and "running without the tags model" in warn[0]
+    assert "Traceback" not in res.stderr and "frames" in res.stderr
     listing = run_sonolux("models", "--models", str(d))
     assert listing.returncode == 1 and "tags" in listing.stdout and "ERROR" in listing.stdout
     ok = run_sonolux("models", "--models", str(tiny))
@@ -108,7 +112,7 @@ def run_hops(analyzer, signal):
 
 def test_marks_every_half_second_and_newest_window_wins(models):
     stage, worker = make_inference(models, InferenceConfig(every_s=0.5), keep_results=True)
-    analyzer = make_analyzer(SPEC, None, None, stage)
+    analyzer = Analyzer(SPEC, inference_stage=stage)
     run_hops(analyzer, demo_track(48000, bars=2)[:48000 * 3])  # 3 s, the worker never ran
     every = stage.every
     assert every == round(0.5 * SPEC.frame_rate)
@@ -127,7 +131,7 @@ def test_a_worker_lapped_by_the_history_starts_again_from_the_newest_audio(model
     needed was overwritten resets its features, counts it, and goes on from the newest audio."""
     stage, worker = make_inference(models, InferenceConfig(every_s=0.5))
     stage.buffer_s = 2.0  # a short history: 3 s without the worker laps it
-    analyzer = make_analyzer(SPEC, None, None, stage)
+    analyzer = Analyzer(SPEC, inference_stage=stage)
     sig = demo_track(48000, bars=3)
     run_hops(analyzer, sig[:48000 * 3])
     assert stage.ring.lapped()
@@ -143,7 +147,7 @@ def test_a_worker_lapped_by_the_history_starts_again_from_the_newest_audio(model
 
 def test_frames_carry_prediction_and_age(models):
     stage, worker = make_inference(models, InferenceConfig())
-    analyzer = make_analyzer(SPEC, None, None, stage)
+    analyzer = Analyzer(SPEC, inference_stage=stage)
     frame = analyzer.layout.new_frame()
     sig = demo_track(48000, bars=2)
     hop = SPEC.hop
@@ -161,12 +165,12 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
     """A slot is rewritten only when it holds another prediction (``prediction_id``): each
     new prediction still reaches every slot, and when the operator lets go of an override
     the slots show the models' mood again, not the override's."""
-    from sonolux.control import ControlState
+    from sonolux.operator_state import ControlState
     from sonolux.frame import Mailbox
 
     stage, worker = make_inference(models, InferenceConfig())
     control = ControlState()
-    analyzer = make_analyzer(SPEC, None, control, stage)
+    analyzer = Analyzer(SPEC, override_state=control, inference_stage=stage)
     mailbox = Mailbox(analyzer.layout)
     sig = demo_track(48000, bars=2)
     hop, n = SPEC.hop, len(sig) // SPEC.hop
@@ -205,7 +209,7 @@ def test_every_mailbox_slot_follows_predictions_and_the_override(models):
 
 
 def test_hop_of_the_wrong_size_is_a_clear_error():
-    analyzer = make_analyzer(SPEC)
+    analyzer = Analyzer(SPEC)
     with pytest.raises(ParameterError, match=r"hop has 100 samples, expected hop=256"):
         analyzer.process_hop(np.zeros(100, np.float32), analyzer.layout.new_frame())
 
@@ -304,9 +308,19 @@ def test_emotion_tags_latent_reach_oscdump(models, oscdump):
     dump = oscdump()
     engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), models=models,
                     osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
+    wanted = {"/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/q1",
+              "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"}
+
+    def arrived(m):
+        addrs = {a for _, a, _, _ in m}
+        quad = [v[0] for _, a, _, v in m if a == "/sonolux/emotion/quadrant"]
+        return wanted <= addrs and len({a for a in addrs if a.startswith("/sonolux/tags/")}) >= 5 \
+            and quad and quad[-1] >= 1
+
     with engine:
-        time.sleep(2.5)
+        dump.wait_for(arrived, 30, "mood, latent and tag messages")
     msgs = dump.stop()
+    assert msgs
     addrs = {a for _, a, _, _ in msgs}
     for a in ("/sonolux/emotion/valence", "/sonolux/emotion/arousal", "/sonolux/emotion/quadrant",
               "/sonolux/emotion/q1", "/sonolux/emotion/q4", "/sonolux/latent/0", "/sonolux/latent/9"):

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import sine
 from sonolux import AnalysisConfig, Analyzer, StreamSpec
-from sonolux.processors.bands import bands_from_edges
+from sonolux.features.bands import bands_from_edges
 
 SPEC = StreamSpec()
 

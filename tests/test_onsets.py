@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sonolux.analysis import AnalysisConfig, Analyzer
-from sonolux.dsp.onset import mel_flux
+from sonolux.features.onsets import mel_flux
 from sonolux.spec import StreamSpec
 
 SR = 48000

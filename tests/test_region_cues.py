@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from sonolux import ParameterError, StreamSpec
-from sonolux.analysis import Analyzer
+from sonolux.analysis import AnalysisConfig, Analyzer
 from sonolux.features.cues import EnergyCue, MoodCue
 from sonolux.features.cutfusion import CutFusion
 from sonolux.features.novelty import FooteNovelty
 from sonolux.features.regioncues import RegionCues
 from sonolux.features.sections import SECTION_LABELS, SectionTracker
 from sonolux.frame import FrameLayout
-from sonolux.processors.base import HopContext
-from sonolux.processors.regions import RegionStage
+from sonolux.features.base import HopContext
+from sonolux.features.regions import RegionStage
 from sonolux.segment import Segmenter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -32,22 +32,21 @@ def frames_of(signal):
     return an.analyze(signal)
 
 
-def run_region_stage(table, **cue_opts):
-    """The live RegionStage with fused cues over an analysed table: (regions, decisions)."""
-    names = list(table.layout.scalars)
+def run_region_stage(table, **config):
+    """The live RegionStage with fused cues over an analysed table's other fields:
+    (regions, decisions [(boundary, decided at)])."""
+    names = [n for n in table.layout.scalars if not n.startswith("region_")]
+    idx = [table.layout.scalars[n] for n in names]
     layout = FrameLayout()
     for n in names:
         layout.add_scalar(n)
     layout.add_vector("mel_db", table.vectors["mel_db"].shape[1])
-    opts = {"min_region_s": 4.0, **cue_opts}
-    cues = RegionCues(n_mels=table.vectors["mel_db"].shape[1], hop_s=SPEC.hop_seconds, **opts)
-    stage = RegionStage(Segmenter(min_region_s=opts["min_region_s"]), energy_segment_s=2.0, tempo_segment_s=4.0,
-                        cues=cues)
-    stage.prepare(SPEC, layout)
+    stage = RegionStage(Segmenter(), AnalysisConfig(**{"region_min_s": 4.0, **config}))
+    stage.prepare(SPEC, layout, None)
     frame, ctx = layout.new_frame(), HopContext(SPEC)
     decided = []
     for i in range(len(table.t)):
-        frame.values[:len(names)] = table.values[i]
+        frame.values[:len(names)] = table.values[i, idx]
         frame.vectors["mel_db"][:] = table.vectors["mel_db"][i]
         ctx.sample_end = (i + 1) * SPEC.hop
         stage.process(ctx, frame)
@@ -70,7 +69,8 @@ def textures(rng, first_s=14.0, second_s=10.0):
 # ---- novelty -----------------------------------------------------------------------------
 def test_novelty_peaks_at_a_timbre_change_energy_does_not_see(rng):
     table = frames_of(textures(rng))
-    cues = RegionCues(n_mels=64, hop_s=SPEC.hop_seconds, cues=("novelty",))
+    cues = RegionCues(AnalysisConfig(region_cues=("novelty",), region_future_s=2.5), n_mels=64,
+                      hop_s=SPEC.hop_seconds)
     nov, en, ts = [], [], []
     for i in range(len(table.t)):
         level = table.values[i, table.layout.scalars["level_db"]]
@@ -146,7 +146,7 @@ def test_fusion_min_region_and_sensitivity():
     with pytest.raises(ParameterError, match="sensitivity=1.5"):
         CutFusion(sensitivity=1.5)
     with pytest.raises(ParameterError, match="unknown"):
-        RegionCues(n_mels=8, hop_s=0.01, cues=("novelty", "loudness"))
+        RegionCues(AnalysisConfig(region_cues=("novelty", "loudness")), n_mels=8, hop_s=0.01)
 
 
 def test_fusion_weights_add_agreeing_cues():
@@ -157,18 +157,19 @@ def test_fusion_weights_add_agreeing_cues():
 
 # ---- the region stage ----------------------------------------------------------------------
 def test_region_stage_cuts_a_timbre_change_within_half_a_second(rng):
-    regions, decided = run_region_stage(frames_of(textures(rng)), cues=("novelty", "energy"))
+    regions, decided = run_region_stage(frames_of(textures(rng)), region_cues=("novelty", "energy"))
     assert [round(r["start"]) for r in regions] == [0, 14], regions
     assert abs(regions[1]["start"] - 14.0) < 0.5
     boundary, at = decided[0]
-    assert 2.5 <= at - 14.0 <= 4.0  # the stated decision delay: future block + hold + a block
+    delay = RegionCues(AnalysisConfig(), n_mels=64, hop_s=SPEC.hop_seconds).delay_s
+    assert AnalysisConfig().region_future_s <= at - 14.0 <= delay  # the stated decision delay
 
 
 def test_a_steady_song_is_not_cut():
     """A generated groove (kick, snare, hats, bass, pad; two root changes) for 64 bars."""
     y, events = _sectiontracks.track(("full", "full", "full", "full"), bpm=124, sr=SR, seed=5)
     assert events == []
-    regions, _ = run_region_stage(frames_of(y), min_region_s=8.0)
+    regions, _ = run_region_stage(frames_of(y), region_min_s=AnalysisConfig().region_min_s)
     assert len(regions) == 1, regions
 
 
@@ -225,7 +226,7 @@ def test_region_cues_and_sections_allocate_nothing_per_hop():
     rng = np.random.default_rng(3)
     mel = rng.normal(-40, 3, size=64)
     probs = np.array([0.4, 0.3, 0.2, 0.1])
-    cues = RegionCues(n_mels=64, hop_s=SPEC.hop_seconds)
+    cues = RegionCues(AnalysisConfig(region_cues=("novelty", "energy", "mood")), n_mels=64, hop_s=SPEC.hop_seconds)
     sections = SectionTracker(hop_s=SPEC.hop_seconds)
     state = {"i": 0}
 

@@ -13,7 +13,7 @@ import soundfile as sf
 from pythonosc.osc_packet import OscPacket
 
 import tiny_models
-from conftest import sine, sonolux_cmd
+from conftest import sine, sonolux_cmd, wait_until
 from sonolux import ConfigError, Engine, StreamSpec
 from sonolux.inference.runtime import InferenceConfig, load_models
 from sonolux.outputs.osc import build_targets
@@ -38,7 +38,8 @@ def wait_for_level(engine, db, timeout=10.0):
     f = engine.mailbox.layout.new_frame()
     while time.monotonic() < deadline:
         if engine.mailbox.read_latest(f) and abs(f["level_db"] - db) <= 1.5:
-            time.sleep(0.5)  # and stays there
+            t0 = f.t  # and stays there for half a second of audio
+            wait_until(lambda: latest(engine).t >= t0 + 0.5, 10, "half a second more audio")
             assert latest(engine)["level_db"] == pytest.approx(db, abs=1.5)
             return
         time.sleep(0.1)
@@ -54,12 +55,10 @@ def test_device_unplugged_and_back(pulse, tmp_path, caplog):
         with caplog.at_level(logging.WARNING, logger="sonolux"), engine:
             wait_for_level(engine, -9.0)
             pulse.remove_sink()
-            time.sleep(1.5)
-            gone = latest(engine)
-            assert engine.input_lost and gone["level_db"] <= -100  # outputs alive, levels at zero
+            wait_until(lambda: engine.input_lost and latest(engine)["level_db"] <= -100, 10,
+                       "the input lost and the levels at zero")  # outputs alive, levels at zero
             hops = engine.worker.hops
-            time.sleep(0.5)
-            assert engine.worker.hops > hops + 50  # frames keep coming at real-time pace
+            wait_until(lambda: engine.worker.hops > hops + 50, 5, "50 more hops")  # frames keep coming
             pulse.add_sink()
             deadline = time.monotonic() + 10
             while engine.input_lost and time.monotonic() < deadline:
@@ -151,7 +150,6 @@ def test_recording_killed_with_sigkill_is_readable(tmp_path):
                                         "--no-models", "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_chunks(folder, 2.0)
-        time.sleep(0.5)
     finally:
         proc.kill()
         proc.wait(10)
@@ -260,11 +258,12 @@ def test_status_message_once_a_second(oscdump):
 
     engine = Engine(SPEC, SynthSource("", SR, 256), osc_targets=build_targets([f"127.0.0.1:{dump.port}"]))
     with engine:
-        time.sleep(3.3)
+        wait_until(lambda: engine.stats().t >= 3.3, 30, "3.3 s of audio")
     status = [(t, types, v) for t, a, types, v in dump.stop() if a == "/sonolux/status"]
     assert 3 <= len(status) <= 5
     t, types, v = status[-1]
-    assert types == "iiffiii" and v[0] == 0 and v[3] == -1.0 and v[5] == 0  # no drops, no models, input fine
+    assert types == "iiffiiiiiis" and v[0] == 0 and v[3] == -1.0 and v[5] == 0  # no drops, no models, input fine
+    assert v[7] == 0 and v[8] == 0 and v[9] == 0 and v[10] == ""  # no blackout, no override, no failing target
     assert np.diff([s[0] for s in status]).min() > 0.8
 
 
@@ -272,7 +271,7 @@ def test_input_at_another_rate_is_resampled_before_the_hops():
     """After a reconnect at the device's own rate (44.1 kHz here) the analysis still sees the
     engine rate: a 1 kHz tone keeps its level and lands in the mid band."""
     from sonolux import Analyzer, Mailbox, RingBuffer
-    from sonolux.sources.base import BlockWriter
+    from sonolux.ringbuffer import BlockWriter
     from sonolux.worker import AnalysisWorker
 
     analyzer = Analyzer(SPEC)

@@ -5,22 +5,22 @@ import pytest
 
 from sonolux import Analyzer, Engine, Mailbox, RingBuffer, StreamSpec
 from sonolux.analysis import FrameTable
-from sonolux.engine import make_analyzer
 from sonolux.sources import ArraySource
-from sonolux.sources.base import BlockWriter
+from sonolux.ringbuffer import BlockWriter
 from sonolux.sources.synth import demo_track
 from sonolux.worker import AnalysisWorker
 
 SPEC = StreamSpec(sample_rate=48000, block_size=256, n_fft=1024, hop=256)
 
 
-def offline(signal):
-    return Analyzer(SPEC).analyze(signal)
+def offline(signal, spec=SPEC):
+    return Analyzer(spec).analyze(signal)
 
 
-def streamed(signal, rng):
-    analyzer = Analyzer(SPEC)
-    ring = RingBuffer(SPEC.ring_capacity())
+def streamed(signal, rng, spec=SPEC):
+    """Feed ``signal`` in random block sizes (0 and 1 included) through the ring and worker."""
+    analyzer = Analyzer(spec)
+    ring = RingBuffer(spec.ring_capacity())
     mailbox = Mailbox(analyzer.layout)
     frames = []
     worker = AnalysisWorker(ring, analyzer, mailbox, drop_stale=False,
@@ -39,14 +39,17 @@ def streamed(signal, rng):
     return table
 
 
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+@pytest.mark.parametrize("hop", [128, 256, 512])
 @pytest.mark.parametrize("kind", ["demo", "noise", "silence"])
-def test_random_blocks_equal_whole_signal(kind, rng):
-    n = 48000 * 3
-    signal = {"demo": demo_track(48000, bars=2)[:n],
+def test_random_blocks_equal_whole_signal(kind, hop, sample_rate, rng):
+    spec = StreamSpec(sample_rate=sample_rate, block_size=256, n_fft=1024, hop=hop)
+    n = sample_rate * 3
+    signal = {"demo": demo_track(sample_rate, bars=2)[:n],
               "noise": (0.3 * rng.standard_normal(n)).astype(np.float32),
               "silence": np.zeros(n, dtype=np.float32)}[kind]
-    a, b = offline(signal), streamed(signal, rng)
-    assert len(a) == len(b) == len(signal) // SPEC.hop
+    a, b = offline(signal, spec), streamed(signal, rng, spec)
+    assert len(a) == len(b) == len(signal) // spec.hop
     np.testing.assert_array_equal(a.t, b.t)
     np.testing.assert_array_equal(a.values, b.values)
     for k in a.vectors:
@@ -62,7 +65,7 @@ def test_threaded_engine_equals_offline():
     with engine:
         assert engine.wait(60)
     engine.check()
-    ref = make_analyzer(SPEC).analyze(signal)  # the engine's own chain, offline
+    ref = Analyzer(SPEC).analyze(signal)  # the engine's own chain, offline
     assert len(frames) == len(ref)
     got = np.array([f.values for f in frames])
     np.testing.assert_array_equal(got, ref.values)

@@ -35,7 +35,7 @@ CUES = ("novelty", "energy", "mood")
 def check_sensitivity(sensitivity: float) -> float:
     s = float(sensitivity)
     if not 0.0 <= s <= 1.0:
-        raise ParameterError(f"region sensitivity={sensitivity!r} must be between 0 and 1")
+        raise ParameterError(f"region_sensitivity={sensitivity!r} must be between 0 and 1")
     return s
 
 
@@ -47,13 +47,13 @@ class CutFusion:
         """``weights``: (novelty, energy, mood); 0 turns a cue off. ``start_s``: the time the
         first region starts (a cut closer than ``min_region_s`` to it is suppressed too)."""
         if len(weights) != 3 or any(w < 0 for w in weights):
-            raise ParameterError(f"cue weights={list(weights)} must be three numbers >= 0 (novelty, energy, mood)")
+            raise ParameterError(f"region_weights={list(weights)} must be three numbers >= 0 (novelty, energy, mood)")
         if not base_threshold > 0:
-            raise ParameterError(f"base_threshold={base_threshold} must be positive")
+            raise ParameterError(f"region_threshold={base_threshold} must be positive")
         if not 0 < release <= 1:
             raise ParameterError(f"release={release} must be in (0, 1]")
         if hold_s < 0 or min_region_s < 0:
-            raise ParameterError(f"hold_s={hold_s} and min_region_s={min_region_s} must not be negative")
+            raise ParameterError(f"region_hold_s={hold_s} and region_min_s={min_region_s} must not be negative")
         self.w_novelty, self.w_energy, self.w_mood = (float(w) for w in weights)
         self.threshold = float(base_threshold) * math.exp(2.0 * (0.5 - check_sensitivity(sensitivity)))
         self.release = float(release) * self.threshold

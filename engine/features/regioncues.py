@@ -10,11 +10,14 @@ between ``future_s`` and ``delay_s``, plus a block).
 Example
 -------
 >>> import numpy as np
->>> cues = RegionCues(n_mels=8, hop_s=0.01)
+>>> from sonolux.analysis import AnalysisConfig
+>>> cues = RegionCues(AnalysisConfig(region_cues=("novelty",)), n_mels=8, hop_s=0.01)
 >>> a, b = np.full(8, -30.0), np.linspace(-60, 0, 8)
 >>> cuts = [cues.hop(0.01 * (i + 1), a if i < 2000 else b, 1e-3, None, False) for i in range(3000)]
 >>> [round(c, 1) for c in cuts if c == c]   # the timbre changes at 20 s
 [20.0]
+>>> round(cues.delay_s, 1)   # published at most this long after the change
+4.6
 """
 from __future__ import annotations
 
@@ -24,13 +27,9 @@ import numpy as np
 
 from ..errors import ParameterError
 from .cues import EnergyCue, MoodCue
+from .checks import finite
 from .cutfusion import CUES, CutFusion
 from .novelty import FooteNovelty
-
-#: defaults chosen on the development folds (0–1) of the 4Q medleys (benchmarks/segmentation.py)
-DEFAULTS = dict(block_s=0.1, past_s=6.0, future_s=2.5, energy_window_s=2.0, hold_s=0.5,
-                weights=(1.0, 0.25, 1.0), base_threshold=1.0, min_region_s=8.0)
-
 
 def check_cues(cues) -> tuple:
     cues = tuple(cues)
@@ -43,31 +42,47 @@ def check_cues(cues) -> tuple:
 class RegionCues:
     """Novelty + energy + mood cues and their fusion, fed one hop at a time."""
 
-    def __init__(self, *, n_mels: int, hop_s: float, cues=CUES, sensitivity: float = 0.5,
-                 min_region_s: float = DEFAULTS["min_region_s"], block_s: float = DEFAULTS["block_s"],
-                 past_s: float = DEFAULTS["past_s"], future_s: float = DEFAULTS["future_s"],
-                 energy_window_s: float = DEFAULTS["energy_window_s"], hold_s: float = DEFAULTS["hold_s"],
-                 weights=DEFAULTS["weights"], base_threshold: float = DEFAULTS["base_threshold"],
-                 energy_band=(0.6, 1.4), mood_window_s: float = 4.0):
+    def __init__(self, config=None, *, n_mels: int, hop_s: float):
+        """Reads the ``region_*`` parameters of ``config`` (an :class:`AnalysisConfig`;
+        default: the defaults) and ``energy_band``; ``n_mels`` and ``hop_s`` size it."""
+        from .config import AnalysisConfig
+
+        c = AnalysisConfig() if config is None else config
+        block_s = finite("region_block_s", c.region_block_s, positive=True)
         if not hop_s > 0 or not block_s >= hop_s:
-            raise ParameterError(f"block_s={block_s} must be at least one hop ({hop_s} s)")
-        on = check_cues(cues)
+            raise ParameterError(f"region_block_s={block_s} must be at least one hop ({hop_s} s)")
+        on = check_cues(c.region_cues)
         self.block_hops = max(1, int(round(block_s / hop_s)))
         self.block_s = self.block_hops * hop_s
-        past = max(2, int(round(past_s / self.block_s)))
-        future = max(2, int(round(future_s / self.block_s)))
+        past = max(2, int(round(finite("region_past_s", c.region_past_s, positive=True) / self.block_s)))
+        future = max(2, int(round(finite("region_future_s", c.region_future_s, positive=True) / self.block_s)))
         self.future_s = future * self.block_s
         self.novelty = FooteNovelty(n_mels=n_mels, past_blocks=past, future_blocks=future)
-        self.energy = EnergyCue(window_blocks=max(1, int(round(energy_window_s / self.block_s))),
-                                future_blocks=future, band=energy_band)
-        self.mood = MoodCue(past_blocks=past, future_blocks=future, block_s=self.block_s, window_s=mood_window_s)
-        w = tuple(wi if name in on else 0.0 for wi, name in zip(weights, CUES))
-        self.fusion = CutFusion(weights=w, base_threshold=base_threshold, sensitivity=sensitivity,
-                                hold_s=hold_s, min_region_s=min_region_s)
+        self.energy = EnergyCue(window_blocks=max(1, int(round(c.energy_segment_s / self.block_s))),
+                                future_blocks=future, band=c.energy_band)
+        self.mood = MoodCue(past_blocks=past, future_blocks=future, block_s=self.block_s,
+                            window_s=c.region_mood_window_s)
+        if len(c.region_weights) != len(CUES):
+            raise ParameterError(f"region_weights={list(c.region_weights)} must be {len(CUES)} numbers "
+                                 f"({', '.join(CUES)})")
+        w = tuple(wi if name in on else 0.0 for wi, name in zip(c.region_weights, CUES))
+        hold_s = finite("region_hold_s", c.region_hold_s, minimum=0.0)
+        self.fusion = CutFusion(weights=w, base_threshold=c.region_threshold, sensitivity=c.region_sensitivity,
+                                hold_s=hold_s, min_region_s=c.region_min_s)
         self.cues = on
+        #: the decision delay: a cut is published at most this long after its boundary
         self.delay_s = self.future_s + hold_s + self.block_s
         self._probs = np.zeros(4)
+        self._warm_kernels()
         self.reset()
+
+    def _warm_kernels(self) -> None:
+        """Run every code path once now (Numba loads its compiled kernels on the first call),
+        so the first full ring, seconds into a show, does not allocate; ``reset`` follows."""
+        for _ in range(self.novelty.ring.shape[0]):
+            self.novelty.push(self.novelty.acc[:-1])
+            self.energy.push(1.0)
+            self.mood.push(self._probs, True)
 
     def reset(self) -> None:
         self.novelty.reset()

@@ -38,6 +38,8 @@ import math
 import numpy as np
 
 from ..errors import ParameterError
+from .base import Processor
+from .checks import finite
 
 SECTION_LABELS = {0: "", 1: "build", 2: "drop", 3: "breakdown"}
 SECTION_CODES = {v: k for k, v in SECTION_LABELS.items() if v}
@@ -195,3 +197,51 @@ class SectionTracker:
             t_event = t - lo_i * self.block_s if rising else t - 0.5 * n * self.block_s
             return self._fire(SECTION_CODES["build"], t_event, t)
         return 0
+
+
+class SectionStage(Processor):
+    """The section events on the frame. Fields: ``section_change`` (1 on the hop an event is
+    decided) with ``section_change_count``, ``section_label`` (the newest event: 1 build,
+    2 drop, 3 breakdown, 0 none yet) and ``section_time`` (when that event happened in the
+    music: decided up to :attr:`SectionTracker.delays` later). Reads ``level_db``,
+    ``band_bass_db`` and ``onset`` (the levels, bands and onset stages must come first)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def prepare(self, spec, layout, facts=None):
+        missing = [n for n in ("level_db", "band_bass_db", "onset") if n not in layout.scalars]
+        if missing:
+            raise ParameterError(f"the section stage needs the fields {missing} from earlier stages")
+        c = self.config
+        self.tracker = SectionTracker(
+            hop_s=spec.hop / spec.sample_rate, block_s=c.region_block_s,
+            breakdown_db=finite("section_breakdown_db", c.section_breakdown_db, positive=True),
+            build_rise_db=finite("section_build_rise_db", c.section_build_rise_db, positive=True),
+            drop_jump_db=finite("section_drop_jump_db", c.section_drop_jump_db, positive=True),
+            drop_bass_db=finite("section_drop_bass_db", c.section_drop_bass_db, positive=True),
+            min_gap_s=finite("section_min_gap_s", c.section_min_gap_s, minimum=0.0))
+        self._in = tuple(layout.scalars[n] for n in ("level_db", "band_bass_db", "onset"))
+        self._i = tuple(layout.add_scalar(n) for n in ("section_change", "section_change_count",
+                                                          "section_label", "section_time"))
+        self.reset()
+
+    def reset(self):
+        self.tracker.reset()
+        self.count = 0
+        self.events: list[dict] = []  # every event so far (the analyze document's ``sections``)
+
+    def process(self, ctx, frame):
+        v = frame.values
+        i_level, i_bass, i_onset = self._in
+        tr = self.tracker
+        code = tr.hop(ctx.t, v[i_level], v[i_bass], v[i_onset])
+        i_change, i_count, i_label, i_time = self._i
+        v[i_change] = 1.0 if code else 0.0
+        if code:
+            self.count += 1
+            self.events.append({"t": round(tr.event_t, 3), "label": SECTION_LABELS[code],
+                                "decided": round(ctx.t, 3)})
+        v[i_count] = self.count
+        v[i_label] = tr.label
+        v[i_time] = tr.event_t

@@ -1,8 +1,7 @@
-"""``sonolux images ...`` and the ``--images DIR`` wiring of ``run`` (engine/cli.py only
-calls these)."""
+"""``sonolux images ...`` and the ``--images DIR`` wiring of ``run`` (the commands in
+``sonolux.app.commands`` only call these)."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 IMAGES_HELP = "image bank tools: index a folder of images / video loops"

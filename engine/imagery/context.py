@@ -102,11 +102,11 @@ def load_music_encoder(model_dir=None):
 
 def model_features(signal: np.ndarray, sample_rate: int) -> dict:
     """The model features of a whole signal at the engine rate: resampled to 16 kHz with the
-    live path's resampler (``sonolux.dsp.resample.StreamResampler``), then
+    live path's resampler (``sonolux.features.resample.StreamResampler``), then
     ``sonolux.modelinput.clip_features``."""
     y = np.asarray(signal, np.float64)
     if sample_rate != mi.SR:
-        from ..dsp.resample import StreamResampler
+        from ..features.resample import StreamResampler
 
         y = StreamResampler(sample_rate, mi.SR, 4096).process_all(y.astype(np.float64))
     return mi.clip_features(np.asarray(y, np.float64))

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..inference.models import default_model_dir, load_model, open_session
+from ..inference.models import (SessionModel, check_io_names, contract_int, default_model_dir,
+                                load_model, open_session)
 
 FILES = {"music_embedding": "music_embed.onnx", "image_embedding": "image_embed.onnx",
          "generator": "generator.onnx"}
@@ -30,23 +31,12 @@ IMAGE_TASKS = {"image_embedding": (("image",), ("embedding", "quadrant_probs")),
 
 
 @dataclass
-class ImageryModel:
-    path: Path
-    task: str
-    contract: dict
-    session: object
+class ImageryModel(SessionModel):
+    """An image encoder or the generator (no audio-feature contract)."""
 
     @property
     def image_size(self) -> int:
         return int(self.contract["image_size"])
-
-    def run(self, inputs: dict) -> dict:
-        outs = self.session.run(None, inputs)
-        return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
-
-    @property
-    def provider(self) -> str:
-        return self.session.get_providers()[0]
 
 
 def _fail(path, msg) -> ModelError:
@@ -61,17 +51,8 @@ def load_image_model(path, task: str, *, device: str = "cpu", threads: int = 1) 
     session, contract = open_session(path, device=device, threads=threads)
     if contract.get("task") != task:
         raise _fail(path, f"task={contract.get('task')!r}, expected {task!r}")
-    ins, outs = IMAGE_TASKS[task]
-    got_in = [i.name for i in session.get_inputs()]
-    got_out = [o.name for o in session.get_outputs()]
-    if tuple(got_in) != ins:
-        raise _fail(path, f"inputs are {got_in}, a {task} model must take {list(ins)}")
-    if tuple(got_out) != outs:
-        raise _fail(path, f"outputs are {got_out}, a {task} model must give {list(outs)}")
-    try:
-        size = int(contract["image_size"])
-    except (KeyError, TypeError, ValueError):
-        raise _fail(path, "contract has no integer image_size") from None
+    check_io_names(session, path, task, *IMAGE_TASKS[task])
+    size = contract_int(contract, "image_size", path)
     model = ImageryModel(path, task, contract, session)
     if task == "image_embedding":
         test = {"image": np.zeros((1, 3, size, size), np.float32)}

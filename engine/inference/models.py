@@ -76,13 +76,14 @@ def _create_session(path: Path, opts, providers: list[str]):
 
 
 @dataclass
-class OnnxModel:
+class SessionModel:
+    """An open ONNX session with its checked sonolux contract: what every loaded model has
+    (the encoders here, the imagery models in :mod:`sonolux.imagery.models`)."""
+
     path: Path
     task: str
     contract: dict
     session: object
-    input_shapes: dict  # name → shape without the batch axis
-    labels: list
 
     @property
     def name(self) -> str:
@@ -92,13 +93,22 @@ class OnnxModel:
     def provider(self) -> str:
         return self.session.get_providers()[0]
 
+    def run(self, inputs: dict) -> dict:
+        """Output name → array for one call (inputs: name → batched float32 array)."""
+        outs = self.session.run(None, inputs)
+        return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
+
+
+@dataclass
+class OnnxModel(SessionModel):
+    """An audio encoder: its inputs are windows of the engine's model features."""
+
+    input_shapes: dict  # name → shape without the batch axis
+    labels: list
+
     @property
     def window_frames(self) -> int:
         return int(self.contract["window_frames"])
-
-    def run(self, inputs: dict) -> dict:
-        outs = self.session.run(None, inputs)
-        return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
 
     def warm_up(self) -> None:
         self.run({n: np.zeros((1, *s), np.float32) for n, s in self.input_shapes.items()})
@@ -138,6 +148,24 @@ def open_session(path, *, device: str = "auto", threads: int = 1):
     return session, contract
 
 
+def check_io_names(session, path, task: str, inputs: tuple, outputs: tuple) -> None:
+    """ModelError unless the session's input and output names are exactly those of ``task``."""
+    got_in = [i.name for i in session.get_inputs()]
+    got_out = [o.name for o in session.get_outputs()]
+    if tuple(got_in) != tuple(inputs):
+        raise _fail(path, f"inputs are {got_in}, a {task} model must take {list(inputs)}")
+    if tuple(got_out) != tuple(outputs):
+        raise _fail(path, f"outputs are {got_out}, a {task} model must give {list(outputs)}")
+
+
+def contract_int(contract: dict, key: str, path) -> int:
+    """The integer ``contract[key]``, or ModelError naming the file and the key."""
+    try:
+        return int(contract[key])
+    except (KeyError, TypeError, ValueError):
+        raise _fail(path, f"contract has no integer {key}") from None
+
+
 def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str | None = None) -> OnnxModel:
     """Open ``path`` with onnxruntime and validate its contract (see module docstring)."""
     session, contract = open_session(path, device=device, threads=threads)
@@ -153,16 +181,9 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         if got != want and not (isinstance(want, float) and isinstance(got, (int, float)) and float(got) == want):
             raise _fail(path, f"feature contract mismatch: {key}={got!r}, the engine computes {key}={want!r}")
     in_names, out_names = TASKS[task]
+    check_io_names(session, path, task, in_names, out_names)
     sess_inputs = {i.name: i.shape for i in session.get_inputs()}
-    if tuple(sess_inputs) != in_names:
-        raise _fail(path, f"inputs are {list(sess_inputs)}, a {task} model must take {list(in_names)}")
-    sess_outputs = [o.name for o in session.get_outputs()]
-    if tuple(sess_outputs) != out_names:
-        raise _fail(path, f"outputs are {sess_outputs}, a {task} model must give {list(out_names)}")
-    try:
-        frames = int(contract["window_frames"])
-    except (KeyError, TypeError, ValueError):
-        raise _fail(path, "contract has no integer window_frames") from None
+    frames = contract_int(contract, "window_frames", path)
     want_frames = FEATURE_CONTRACT[f"{WINDOW_KIND[task]}_frames"]
     if frames != want_frames:
         raise _fail(path, f"window_frames={frames}, the engine's {task} window is {want_frames} frames")

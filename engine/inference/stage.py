@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..processors.base import Processor
+from ..features.base import Processor
 from ..ringbuffer import HistoryRing
 
 MARKS = 64
@@ -54,7 +54,7 @@ class InferenceStage(Processor):
         self.latest: Prediction | None = None  # written by the worker thread
         self.marked = threading.Event()
 
-    def prepare(self, spec, layout):
+    def prepare(self, spec, layout, facts):
         self.sample_rate = spec.sample_rate  # of the ring: the worker resamples from it
         cap = 1 << (int(self.buffer_s * spec.sample_rate) - 1).bit_length()
         self.ring = self.input_history = HistoryRing(cap, spec.hop)  # filled by the Analyzer

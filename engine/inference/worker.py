@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..dsp.resample import StreamResampler
+from ..features.resample import StreamResampler
 from ..modelinput import FEATURE_CONTRACT, FeatureStream
 from .models import WINDOW_KIND
 from .smoothing import QuadrantHysteresis, make_smoother

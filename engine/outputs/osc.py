@@ -11,16 +11,16 @@ to line lights up with a PA or a projector. Sockets are non-blocking; failures a
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from ..errors import ParameterError
+from ..config import parse_host_port
 from ..frame import Mailbox
 from .osc_config import Mapping, TargetConfig, load_profile, with_overrides
 from .osc_transport import open_transport
@@ -29,23 +29,11 @@ log = logging.getLogger("sonolux.osc")
 DEFAULT_PROFILE = "sonolux"
 
 
-def parse_target(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``[v6addr]:PORT``) → (host, port), resolved now so typos fail early."""
-    host, sep, port_s = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host:
-        raise ParameterError(f"OSC target {text!r} must look like HOST:PORT, e.g. 127.0.0.1:9000")
-    try:
-        port = int(port_s)
-    except ValueError:
-        raise ParameterError(f"OSC target {text!r}: port {port_s!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise ParameterError(f"OSC target {text!r}: port {port} is outside 1..65535")
-    try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except socket.gaierror as e:
-        raise ParameterError(f"OSC target {text!r}: cannot resolve host {host!r} ({e.strerror})") from None
-    return host, port
+def parse_target(text: str, where: str = "OSC target") -> tuple[str, int]:
+    """``HOST:PORT`` (or ``[v6addr]:PORT``) → (host, port). The host is resolved by the
+    transport, which keeps retrying (a console that is not on the network yet is no reason
+    to stop the show); the status line says so meanwhile."""
+    return parse_host_port(text, where)
 
 
 def build_targets(addresses, profile: str = DEFAULT_PROFILE, **overrides) -> list[TargetConfig]:
@@ -123,6 +111,14 @@ class TargetSender:
         self.event_states = [st for st in self.states if st.event]
         self.delayed: deque = deque()
         self.messages = 0
+        self.rate_hz = 0.0  # messages per second, measured over about a second
+        self._rate_mark = (time.perf_counter(), 0)
+
+    def count_rate(self, now: float) -> None:
+        t0, n0 = self._rate_mark
+        if now - t0 >= 1.0:
+            self.rate_hz = (self.messages - n0) / (now - t0)
+            self._rate_mark = (now, self.messages)
 
     def collect(self, frame, fresh: bool, now: float, blackout: bool) -> list[tuple[str, object]]:
         """Messages this poll calls for, as (address, argument or None)."""
@@ -168,7 +164,7 @@ class TargetSender:
                 continue
             if m.valid is not None and not m.valid[0] <= raw <= m.valid[1] and not blackout:
                 continue
-            u = 0.0 if blackout else m.normalise(raw)
+            u = m.rest if blackout else m.normalise(raw)
             if st.last_u is not None and label == st.last_label and (
                     u == st.last_u or abs(u - st.last_u) < m.threshold):
                 continue  # unchanged: on-change sending never repeats a value
@@ -198,7 +194,7 @@ class TargetSender:
         top = np.argsort(vec)[::-1][:m.top_k]
         for i in top:
             raw = float(vec[i])
-            u = 0.0 if blackout else m.normalise(raw)
+            u = m.rest if blackout else m.normalise(raw)
             label = st.labels[i]
             last = st.last_top.get(label)
             if last is not None and abs(u - last) < m.threshold:
@@ -234,9 +230,27 @@ class TargetSender:
         return self.transport.errors
 
 
+@dataclass(frozen=True)
+class TargetHealth:
+    """How one output target is doing, for the status line, the panel and ``/sonolux/status``."""
+
+    name: str  # e.g. "udp://10.0.0.5:3032 (eos)"
+    transport: str  # "udp" | "tcp"
+    state: str  # "ok" | "connecting" | "refused" | "unresolved" | "error"
+    last_error: str | None
+    messages: int
+    errors: int
+    rate_hz: float  # messages per second since the previous health() call
+
+    @property
+    def failing(self) -> bool:
+        return self.state not in ("ok",)
+
+
 class OscSender:
     """The sender thread over all targets. ``blackout`` (set by the control input) sends
-    every value to the bottom of its range and holds events back.
+    every value to its rest — the bottom of its range, or 0 for a range around 0 (valence and
+    arousal go to neutral, not to the "sad" corner) — and holds events back.
     ``on_send(address, value, frame_seq, sample_end, t_sent)`` is an optional probe."""
 
     STATUS_ADDRESS = "/sonolux/status"
@@ -269,6 +283,17 @@ class OscSender:
     @property
     def errors(self) -> int:
         return sum(t.errors for t in self.targets)
+
+    def set_threshold(self, threshold: float) -> None:
+        """The on-change threshold of every mapping of every target (0..1 of its range)."""
+        for t in self.targets:
+            for st in t.states:
+                st.m = replace(st.m, threshold=threshold)
+
+    def health(self) -> list[TargetHealth]:
+        """Each target's health (any thread may ask; ``rate_hz`` is over the last second)."""
+        return [TargetHealth(t.cfg.label, t.cfg.transport, t.transport.state, t.transport.last_error,
+                             t.messages, t.transport.errors, t.rate_hz) for t in self.targets]
 
     def start(self) -> None:
         self._thread.start()
@@ -318,6 +343,7 @@ class OscSender:
             while t.delayed and t.delayed[0][0] <= now:
                 t.transport.send(t.delayed.popleft()[1])
             t.transport.poll()
+            t.count_rate(now)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -18,8 +18,9 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import resources
+from .. import config, resources
 from ..errors import ConfigError
+from ..visual.fields import all_field_names
 
 PROFILE_DIR = resources.profiles_dir()
 TYPES = ("float", "int", "bool", "string", "none")
@@ -87,6 +88,13 @@ class Mapping:
         """None, an int index, or a label (str) to look up in the layout's labels."""
         idx = _FIELD_RE.match(self.field).group(2)
         return None if idx is None else int(idx) if idx.isdigit() else idx
+
+    @property
+    def rest(self) -> float:
+        """The normalised value sent in blackout: 0 on the source scale when the range spans
+        it (valence/arousal: neutral), else the bottom of the range."""
+        lo, hi = self.range
+        return self.normalise(0.0) if min(lo, hi) < 0.0 < max(lo, hi) else 0.0
 
     def normalise(self, value: float) -> float:
         lo, hi = self.range
@@ -162,26 +170,19 @@ def _err(src, key, msg):
 
 
 def _num(src, key, v, lo=None, hi=None, integer=False):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        raise _err(src, key, f"{v!r} must be {'an integer' if integer else 'a number'}")
-    if not math.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
-        bounds = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
-        raise _err(src, key, f"{v!r} is outside {bounds}")
-    return v
+    return config.number(v, f"{src}: {key}", lo=lo, hi=hi, integer=integer, error=ConfigError)
 
 
 def _choice(src, key, v, choices):
-    if v not in choices:
-        raise _err(src, key, f"{v!r} is not one of {', '.join(choices)}")
-    return v
+    return config.choice(v, f"{src}: {key}", choices, error=ConfigError)
 
 
 def _pair(src, key, v):
-    if not isinstance(v, list) or len(v) != 2:
-        raise _err(src, key, f"{v!r} must be a list of two numbers, e.g. [0, 1]")
-    a, b = (_num(src, f"{key}[{i}]", x) for i, x in enumerate(v))
-    return float(a), float(b)
+    return config.pair(v, f"{src}: {key}", error=ConfigError)
 
+
+#: every field a mapping may read (the engine's frame fields; "onset" etc. are events too)
+KNOWN_FIELDS = frozenset(all_field_names())
 
 MAP_KEYS = {"field", "address", "type", "range", "out", "curve", "threshold", "max_rate_hz",
             "trigger", "hold_ms", "on", "off", "labels", "valid", "top_k", "label_field"}
@@ -201,6 +202,10 @@ def parse_mapping(src: str, key: str, d: dict, defaults: dict) -> Mapping:
     fld, addr = d["field"], d["address"]
     if not isinstance(fld, str) or not _FIELD_RE.match(fld):
         raise _err(src, f"{key}.field", f"{fld!r} must be a field name like 'level' or 'mel_db[3]'")
+    name = _FIELD_RE.match(fld).group(1)
+    if name not in KNOWN_FIELDS:
+        raise _err(src, f"{key}.field", f"{fld!r}: no FeatureFrame field {name!r}"
+                   + config.did_you_mean(name, KNOWN_FIELDS) + " (`sonolux osc addresses` lists them)")
     if not isinstance(addr, str) or not addr.startswith("/") or " " in addr:
         raise _err(src, f"{key}.address", f"{addr!r} must start with '/' and contain no spaces")
     try:
@@ -254,9 +259,7 @@ def parse_profile(doc: dict, src: str) -> TargetConfig:
         raise _err(src, f"target.{sorted(unknown)[0]}", f"unknown key (known: {', '.join(sorted(TARGET_KEYS))})")
     cfg = {}
     if "host" in t:
-        if not isinstance(t["host"], str) or not t["host"]:
-            raise _err(src, "target.host", f"{t['host']!r} must be a host name or address")
-        cfg["host"] = t["host"]
+        cfg["host"] = config.string(t["host"], f"{src}: target.host", error=ConfigError)
     if "port" in t:
         cfg["port"] = int(_num(src, "target.port", t["port"], 1, 65535, integer=True))
     if "transport" in t:
@@ -265,9 +268,7 @@ def parse_profile(doc: dict, src: str) -> TargetConfig:
         cfg["framing"] = _choice(src, "target.framing", t["framing"], FRAMINGS)
     for key in ("bundle", "status"):
         if key in t:
-            if not isinstance(t[key], bool):
-                raise _err(src, f"target.{key}", f"{t[key]!r} must be true or false")
-            cfg[key] = t[key]
+            cfg[key] = config.boolean(t[key], f"{src}: target.{key}", error=ConfigError)
     if "delay_ms" in t:
         cfg["delay_ms"] = float(_num(src, "target.delay_ms", t["delay_ms"], 0, 10000))
     if "ttl" in t:
@@ -289,12 +290,7 @@ def load_profile(name_or_path: str) -> TargetConfig:
         if not p.exists():
             raise ConfigError(f"unknown OSC profile {name_or_path!r}; available: {', '.join(profile_names())} "
                               "(or give a .toml file)")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
+    text = config.read_text(p)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

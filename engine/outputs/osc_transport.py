@@ -4,12 +4,19 @@
 * UDP: unicast, broadcast (``x.x.x.255`` / ``255.255.255.255``) and multicast (224/4).
 * TCP: OSC 1.0 framing (int32 big-endian length prefix) or OSC 1.1 SLIP framing, as ETC Eos
   accepts on port 3032; reconnects with backoff when the peer goes away.
+
+Each transport says how it is doing in ``state`` ("ok", "connecting", "refused",
+"unresolved", "error") and ``last_error`` (a short cause, or None), read by
+:meth:`sonolux.outputs.osc.OscSender.health`.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import socket
 import struct
+import threading
 import time
 
 SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
@@ -42,15 +49,70 @@ def slip_decode_stream(buf: bytearray) -> list[bytes]:
                 bytes([SLIP_ESC, SLIP_ESC_ESC]), bytes([SLIP_ESC])))
 
 
+def describe_error(e: OSError) -> str:
+    """A short cause for the status line: "connection refused", "host not found" ..."""
+    if isinstance(e, socket.gaierror):
+        return f"cannot resolve host ({e.strerror})"
+    return (e.strerror or type(e).__name__).lower()
+
+
 def length_prefix(packet: bytes) -> bytes:
     return struct.pack(">i", len(packet)) + packet
 
 
+class Resolver:
+    """A target's host name → socket address, without ever holding up the sender thread:
+    tried once at start (instant for addresses and known names); if that fails (no DNS yet,
+    a typo, a console not on the network) a daemon thread retries with backoff, and the
+    transport counts its sends as errors, state "unresolved", until it succeeds."""
+
+    def __init__(self, host: str, port: int, socktype):
+        self.host, self.port, self.socktype = host, port, socktype
+        self.info = None  # (family, sockaddr) once resolved
+        self.error: str | None = None
+        self._stop = threading.Event()
+        if not self._try():
+            threading.Thread(target=self._retry, name=f"sonolux-resolve-{host}", daemon=True).start()
+
+    def _try(self) -> bool:
+        try:
+            info = socket.getaddrinfo(self.host, self.port, type=self.socktype)[0]
+        except (socket.gaierror, UnicodeError) as e:
+            self.error = f"cannot resolve host {self.host!r} ({getattr(e, 'strerror', None) or e})"
+            return False
+        self.info = (info[0], info[4])
+        return True
+
+    def _retry(self) -> None:
+        backoff = 0.5
+        while not self._stop.wait(backoff) and not self._try():
+            backoff = min(backoff * 2, 10.0)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
 class UdpTransport:
     def __init__(self, host: str, port: int, ttl: int = 1):
-        info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-        self.address = info[4]
-        self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
+        self.ttl = ttl
+        self.resolver = Resolver(host, port, socket.SOCK_DGRAM)
+        self.sock = None
+        self.address = None
+        self.sent = 0
+        self.errors = 0
+        self.state = "ok"
+        self.last_error = None
+        self._open()
+
+    def _open(self) -> bool:
+        """The socket, once the host is resolved."""
+        if self.sock is not None:
+            return True
+        if self.resolver.info is None:
+            self.state, self.last_error = "unresolved", self.resolver.error
+            return False
+        family, self.address = self.resolver.info
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         try:
             ip = ipaddress.ip_address(self.address[0])
@@ -59,25 +121,32 @@ class UdpTransport:
         if ip is not None and ip.version == 4 and (str(ip).endswith(".255")):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         if ip is not None and ip.is_multicast:
-            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-        self.sent = 0
-        self.errors = 0
+        self.state, self.last_error = "ok", None
+        return True
 
     def send(self, packet: bytes) -> bool:
+        if not self._open():
+            self.errors += 1
+            return False
         try:
             self.sock.sendto(packet, self.address)
             self.sent += 1
+            self.state = "ok"
             return True
-        except OSError:  # BlockingIOError, ICMP refusals, network down
+        except OSError as e:  # BlockingIOError, ICMP refusals, network down
             self.errors += 1
+            self.state, self.last_error = "error", describe_error(e)
             return False
 
     def poll(self) -> None:
         pass
 
     def close(self) -> None:
-        self.sock.close()
+        self.resolver.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 class TcpTransport:
@@ -85,6 +154,7 @@ class TcpTransport:
 
     def __init__(self, host: str, port: int, framing: str = "len"):
         self.host, self.port = host, port
+        self.resolver = Resolver(host, port, socket.SOCK_STREAM)
         self.frame = slip_encode if framing == "slip" else length_prefix
         self.sock: socket.socket | None = None
         self.connected = False
@@ -92,22 +162,31 @@ class TcpTransport:
         self.sent = 0
         self.errors = 0
         self.reconnects = 0
+        self.state = "connecting"
+        self.last_error = None
         self._next_attempt = 0.0
         self._backoff = 0.25
         self.poll()
 
     def _connect(self) -> None:
+        if self.resolver.info is None:
+            self.state, self.last_error = "unresolved", self.resolver.error
+            return
+        family, address = self.resolver.info
         try:
-            info = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0]
-            s = socket.socket(info[0], socket.SOCK_STREAM)
+            s = socket.socket(family, socket.SOCK_STREAM)
             s.setblocking(False)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            s.connect_ex(info[4])
+            s.connect_ex(address)
             self.sock = s
-        except OSError:
-            self._fail()
+        except OSError as e:
+            self._fail(e)
 
-    def _fail(self) -> None:
+    def _fail(self, error: OSError | None = None) -> None:
+        if error is not None:
+            self.last_error = describe_error(error)
+            self.state = ("unresolved" if isinstance(error, socket.gaierror)
+                          else "refused" if isinstance(error, ConnectionRefusedError) else "error")
         if self.sock is not None:
             self.sock.close()
         self.sock = None
@@ -126,15 +205,17 @@ class TcpTransport:
         if not self.connected:
             err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err not in (0,):
-                self._fail()
+                self._fail(OSError(err, os.strerror(err)) if err != errno.ECONNREFUSED
+                           else ConnectionRefusedError(err, os.strerror(err)))
                 return
             try:
                 self.sock.getpeername()
             except OSError:
                 if now >= self._next_attempt + 2.0:  # connect did not complete in time
-                    self._fail()
+                    self._fail(TimeoutError(errno.ETIMEDOUT, "connection timed out"))
                 return
             self.connected = True
+            self.state, self.last_error = "ok", None
             self.reconnects += 1
             self._backoff = 0.25
         if self.out:
@@ -143,9 +224,9 @@ class TcpTransport:
                 del self.out[:n]
             except BlockingIOError:
                 pass
-            except OSError:
+            except OSError as e:
                 self.errors += 1
-                self._fail()
+                self._fail(e)
 
     def send(self, packet: bytes) -> bool:
         if not self.connected:
@@ -163,6 +244,7 @@ class TcpTransport:
         return True
 
     def close(self) -> None:
+        self.resolver.close()
         if self.sock is not None:
             try:
                 if self.connected and self.out:

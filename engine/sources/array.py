@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from .base import AudioSource, BlockWriter
+from ..ringbuffer import BlockWriter
+from .base import AudioSource
 
 
 class ArraySource(AudioSource):

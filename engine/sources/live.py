@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 
 from ..errors import DeviceError
-from .base import AudioSource, BlockWriter, select_channels
+from ..ringbuffer import BlockWriter
+from .base import AudioSource, select_channels
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """The built-in fallback preset: shown when the chosen preset fails (raises in init, update or
-draw) so the screen never freezes. Deliberately trivial: a dim gradient that breathes with
+draw) so the screen never freezes (the registry lists it as ``fallback``). Deliberately trivial: a dim gradient that breathes with
 the level."""
 from __future__ import annotations
 
-from .params import validate_config
 from .preset import Preset
 
 FALLBACK_JSON = {
@@ -36,9 +35,3 @@ class FallbackPreset(Preset):
     def draw(self):
         self.prog.draw("triangle_strip")
 
-
-def fallback_entry():
-    from .registry import PresetEntry
-
-    cfg = validate_config(FALLBACK_JSON, None)
-    return PresetEntry("fallback", cfg, None, cls=FallbackPreset, origin="built-in")

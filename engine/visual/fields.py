@@ -1,5 +1,6 @@
-"""The FeatureFrame fields a preset's JSON may map from (docs/architecture.md's field table),
-with the input range each one is normalised from unless the JSON gives ``"in"``."""
+"""The FeatureFrame fields a preset's JSON or an OSC profile may map from (docs/architecture.md's
+field table), with the input range each one is normalised from unless the JSON gives ``"in"``.
+A test checks that every field the full analysis chain produces is listed here."""
 from __future__ import annotations
 
 #: the 50 MagnaTagATune tags in musicnn's order (the order of the ``tags`` vector)
@@ -35,6 +36,13 @@ SCALARS: dict[str, tuple[float, float]] = {
     "q1": _UNIT, "q2": _UNIT, "q3": _UNIT, "q4": _UNIT, "prediction_age": (0.0, 10.0),
     "region_index": (0.0, 16.0), "region_label": (1.0, 4.0),
     "region_change": _UNIT, "region_change_count": _COUNT,
+    "region_boundary": _UNIT, "region_start": (0.0, 600.0),
+    "region_cue_t": (0.0, 600.0), "region_novelty": (0.0, 2.0), "region_energy_cue": (0.0, 4.0),
+    "region_mood_cue": _UNIT, "region_score": (0.0, 2.0), "region_threshold": (0.0, 2.0),
+    "section_change": _UNIT, "section_change_count": _COUNT, "section_label": (0.0, 3.0),
+    "section_time": (0.0, 600.0),
+    "energy_same": _UNIT, "tempo_same": _UNIT,
+    "emotion_override": (0.0, 4.0), "prediction_id": (0.0, 1e6),
 }
 
 #: vector fields: name -> (default input range, nominal size)

@@ -21,15 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .params import ParamMapper
-from .preset import QUAD
+from .preset import BLIT_VERT, QUAD
 
 log = logging.getLogger("sonolux.visual")
 
-_COMPOSITE_VERT = """
-attribute vec2 a_pos;
-varying vec2 v_uv;
-void main() { v_uv = 0.5 * (a_pos + 1.0); gl_Position = vec4(a_pos, 0.0, 1.0); }
-"""
 _COMPOSITE_FRAG = """
 uniform sampler2D u_a;
 uniform sampler2D u_b;
@@ -131,7 +126,7 @@ class VisualHost:
         """Create the host's GL objects and the first preset (a GL context must be current)."""
         from vispy import gloo
 
-        self._composite = gloo.Program(_COMPOSITE_VERT, _COMPOSITE_FRAG)
+        self._composite = gloo.Program(BLIT_VERT, _COMPOSITE_FRAG)
         self._composite["a_pos"] = gloo.VertexBuffer(QUAD)
         self._gl = True
         self._switch(self.initial, fade=0.0)

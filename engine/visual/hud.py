@@ -7,28 +7,47 @@ from __future__ import annotations
 
 import numpy as np
 
-# 3x5 glyphs, five rows top to bottom, "#" = on
-_FONT_SRC = {
-    '0': ['###', '# #', '# #', '# #', '###'], '1': [' # ', '## ', ' # ', ' # ', '###'], '2': ['###', '  #', '###', '#  ', '###'], '3': ['###', '  #', ' ##', '  #', '###'],
-    '4': ['# #', '# #', '###', '  #', '  #'], '5': ['###', '#  ', '###', '  #', '###'], '6': ['###', '#  ', '###', '# #', '###'], '7': ['###', '  #', ' # ', ' # ', ' # '],
-    '8': ['###', '# #', '###', '# #', '###'], '9': ['###', '# #', '###', '  #', '###'], 'A': [' # ', '# #', '###', '# #', '# #'], 'B': ['## ', '# #', '## ', '# #', '## '],
-    'C': [' ##', '#  ', '#  ', '#  ', ' ##'], 'D': ['## ', '# #', '# #', '# #', '## '], 'E': ['###', '#  ', '## ', '#  ', '###'], 'F': ['###', '#  ', '## ', '#  ', '#  '],
-    'G': [' ##', '#  ', '# #', '# #', ' ##'], 'H': ['# #', '# #', '###', '# #', '# #'], 'I': ['###', ' # ', ' # ', ' # ', '###'], 'J': ['  #', '  #', '  #', '# #', ' # '],
-    'K': ['# #', '# #', '## ', '# #', '# #'], 'L': ['#  ', '#  ', '#  ', '#  ', '###'], 'M': ['# #', '###', '###', '# #', '# #'], 'N': ['## ', '# #', '# #', '# #', '# #'],
-    'O': [' # ', '# #', '# #', '# #', ' # '], 'P': ['## ', '# #', '## ', '#  ', '#  '], 'Q': [' # ', '# #', '# #', '## ', ' ##'], 'R': ['## ', '# #', '## ', '# #', '# #'],
-    'S': [' ##', '#  ', ' # ', '  #', '## '], 'T': ['###', ' # ', ' # ', ' # ', ' # '], 'U': ['# #', '# #', '# #', '# #', '###'], 'V': ['# #', '# #', '# #', '# #', ' # '],
-    'W': ['# #', '# #', '###', '###', '# #'], 'X': ['# #', '# #', ' # ', '# #', '# #'], 'Y': ['# #', '# #', ' # ', ' # ', ' # '], 'Z': ['###', '  #', ' # ', '#  ', '###'],
-    ' ': ['   ', '   ', '   ', '   ', '   '], '.': ['   ', '   ', '   ', '   ', ' # '], ':': ['   ', ' # ', '   ', ' # ', '   '], '-': ['   ', '   ', '###', '   ', '   '],
-    '+': ['   ', ' # ', '###', ' # ', '   '], '_': ['   ', '   ', '   ', '   ', '###'], '/': ['  #', '  #', ' # ', '#  ', '#  '], '%': ['# #', '  #', ' # ', '#  ', '# #'],
-    '|': [' # ', ' # ', ' # ', ' # ', ' # '], '=': ['   ', '###', '   ', '###', '   '], '(': [' # ', '#  ', '#  ', '#  ', ' # '], ')': [' # ', '  #', '  #', '  #', ' # '],
-    '?': ['###', '  #', ' ##', '   ', ' # '],
-}
+# The 3x5 pixel font as a sheet: a line naming up to 16 characters (each followed by three
+# spaces), then their five rows: 3 pixels per glyph ('#' on, '.' off), one column between.
+_FONT_SHEET = """
+0   1   2   3   4   5   6   7   8   9   A   B   C   D   E   F
+###..#..###.###.#.#.###.###.###.###.###..#..##...##.##..###.###
+#.#.##....#...#.#.#.#...#.....#.#.#.#.#.#.#.#.#.#...#.#.#...#..
+#.#..#..###..##.###.###.###..#..###.###.###.##..#...#.#.##..##.
+#.#..#..#.....#...#...#.#.#..#..#.#...#.#.#.#.#.#...#.#.#...#..
+###.###.###.###...#.###.###..#..###.###.#.#.##...##.##..###.#..
+
+G   H   I   J   K   L   M   N   O   P   Q   R   S   T   U   V
+.##.#.#.###...#.#.#.#...#.#.##...#..##...#..##...##.###.#.#.#.#
+#...#.#..#....#.#.#.#...###.#.#.#.#.#.#.#.#.#.#.#....#..#.#.#.#
+#.#.###..#....#.##..#...###.#.#.#.#.##..#.#.##...#...#..#.#.#.#
+#.#.#.#..#..#.#.#.#.#...#.#.#.#.#.#.#...##..#.#...#..#..#.#.#.#
+.##.#.#.###..#..#.#.###.#.#.#.#..#..#....##.#.#.##...#..###..#.
+
+W   X   Y   Z       .   :   -   +   _   /   %   |   =   (   )
+#.#.#.#.#.#.###...........................#.#.#..#.......#...#.
+#.#.#.#.#.#...#..........#.......#........#...#..#..###.#.....#
+###..#...#...#..............###.###......#...#...#......#.....#
+###.#.#..#..#............#.......#......#...#....#..###.#.....#
+#.#.#.#..#..###......#..............###.#...#.#..#.......#...#.
+
+?
+###
+..#
+.##
+...
+.#.
+"""
 
 
 def _glyphs() -> dict:
     out = {}
-    for ch, rows in _FONT_SRC.items():
-        out[ch] = np.array([[c == "#" for c in row] for row in rows], dtype=np.uint8)
+    lines = _FONT_SHEET.strip("\n").split("\n")
+    for i in range(0, len(lines), 7):
+        names, rows = lines[i], lines[i + 1:i + 6]
+        for k, ch in enumerate(names[::4]):
+            bits = [row[k * 4:k * 4 + 3] for row in rows]
+            out[ch] = np.array([[c == "#" for c in b] for b in bits], dtype=np.uint8)
     return out
 
 
@@ -51,27 +70,23 @@ def text_bitmap(lines: list[str], scale: int = 2) -> np.ndarray:
     return rgba
 
 
+# one program source for the text (textured) and the meters (flat colour): u_textured picks
 _VERT = """
 attribute vec2 a_pos;
 attribute vec2 a_uv;
+attribute vec4 a_color;
 varying vec2 v_uv;
-void main() { v_uv = a_uv; gl_Position = vec4(a_pos, 0.0, 1.0); }
+varying vec4 v_color;
+void main() { v_uv = a_uv; v_color = a_color; gl_Position = vec4(a_pos, 0.0, 1.0); }
 """
 _FRAG = """
 uniform sampler2D u_tex;
+uniform float u_textured;
 varying vec2 v_uv;
-void main() { gl_FragColor = texture2D(u_tex, v_uv); }
-"""
-_BAR_VERT = """
-attribute vec2 a_pos;
-attribute vec4 a_color;
 varying vec4 v_color;
-void main() { v_color = a_color; gl_Position = vec4(a_pos, 0.0, 1.0); }
+void main() { gl_FragColor = mix(v_color, texture2D(u_tex, v_uv) * v_color, u_textured); }
 """
-_BAR_FRAG = """
-varying vec4 v_color;
-void main() { gl_FragColor = v_color; }
-"""
+_VERTEX = [("a_pos", np.float32, 2), ("a_uv", np.float32, 2), ("a_color", np.float32, 4)]
 _N_BARS = 4  # level, bass, mid, high
 
 
@@ -84,18 +99,26 @@ class Hud:
         from vispy import gloo
 
         self.size = size
-        self.text_prog = gloo.Program(_VERT, _FRAG)
         self.tex = gloo.Texture2D(np.zeros((8, 8, 4), np.uint8), interpolation="nearest")
-        self.text_prog["u_tex"] = self.tex
-        self.text_buf = gloo.VertexBuffer(np.zeros(4, dtype=[("a_pos", np.float32, 2), ("a_uv", np.float32, 2)]))
-        self.text_prog.bind(self.text_buf)
-        self.bar_data = np.zeros(_N_BARS * 6, dtype=[("a_pos", np.float32, 2), ("a_color", np.float32, 4)])
+        self.text_data = np.zeros(4, dtype=_VERTEX)
+        self.text_data["a_color"] = 1.0
+        self.text_buf = gloo.VertexBuffer(self.text_data)
+        self.text_prog = self._program(self.text_buf, textured=True)
+        self.bar_data = np.zeros(_N_BARS * 6, dtype=_VERTEX)
         self.bar_buf = gloo.VertexBuffer(self.bar_data)
-        self.bar_prog = gloo.Program(_BAR_VERT, _BAR_FRAG)
-        self.bar_prog.bind(self.bar_buf)
+        self.bar_prog = self._program(self.bar_buf, textured=False)
         self._last_text_t = -1e9
         self._text_shape = (8, 8)
         self._text = None
+
+    def _program(self, buf, *, textured: bool):
+        from vispy import gloo
+
+        prog = gloo.Program(_VERT, _FRAG)
+        prog.bind(buf)
+        prog["u_tex"] = self.tex
+        prog["u_textured"] = 1.0 if textured else 0.0
+        return prog
 
     def resize(self, size):
         self.size = size
@@ -134,9 +157,9 @@ class Hud:
         th, tw = img.shape[:2]
         x1, y1 = -1 + 12 / w * 2, 1 - 12 / h * 2
         x2, y2 = x1 + tw / w * 2, y1 - th / h * 2
-        self.text_buf.set_data(np.array([((x1, y2), (0, 1)), ((x2, y2), (1, 1)), ((x1, y1), (0, 0)),
-                                         ((x2, y1), (1, 0))],
-                                        dtype=[("a_pos", np.float32, 2), ("a_uv", np.float32, 2)]))
+        self.text_data["a_pos"] = [(x1, y2), (x2, y2), (x1, y1), (x2, y1)]
+        self.text_data["a_uv"] = [(0, 1), (1, 1), (0, 0), (1, 0)]
+        self.text_buf.set_data(self.text_data)
 
     def draw(self) -> None:
         from vispy import gloo

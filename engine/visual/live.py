@@ -1,17 +1,16 @@
-"""Glue for ``sonolux run`` / ``sonolux demo``: the visual window next to the live engine,
-or (``demo`` without a display) a short rendered demo clip.
+"""The visual window next to the live engine (``sonolux run`` / ``demo``), or, for ``demo``
+without a display, a short rendered demo clip. The run loop itself is
+:mod:`sonolux.app.runloop`.
 
 The engine's threads (source, analysis, OSC) run as before; the window lives on the main
-thread, reads frames from the mailbox and never blocks them. ``sonolux.visual_host`` is set to
+thread, reads frames from the mailbox and never blocks them. ``engine.visual_host`` is set to
 the :class:`~sonolux.visual.host.VisualHost`, whose ``request_preset(name)`` and
 ``set_blackout(on)`` are safe to call from any thread (the OSC control server uses them).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from .gl import has_display
@@ -21,24 +20,6 @@ log = logging.getLogger("sonolux.visual")
 DEMO_CLIP = "sonolux-demo.mp4"
 DEMO_SEQUENCE = ("spectrum_bars", "kaleidoscope", "particles", "scope_tunnel", "emotion_field",
                  "spectrum_ring", "latent_shader")
-
-
-def add_visual_options(p: argparse.ArgumentParser) -> None:
-    """Options of the visual window, shared by ``run`` and ``demo``."""
-    g = p.add_argument_group("visuals")
-    g.add_argument("--no-window", action="store_true",
-                   help="do not open the visual window (it opens by default when a display is present)")
-    g.add_argument("--preset", default=None, metavar="NAME",
-                   help="preset to start with (default: the playlist's start, else the first found)")
-    g.add_argument("--presets", action="append", default=None, metavar="DIR",
-                   help="also load presets (NAME.json + NAME.py) from this folder; repeatable")
-    g.add_argument("--playlist", default=None, metavar="FILE|off",
-                   help="mood playlist JSON (default: presets/playlist.json); 'off' disables "
-                        "automatic switching")
-    g.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
-    g.add_argument("--screen", type=int, default=None, metavar="N", help="monitor for fullscreen (0, 1, ...)")
-    g.add_argument("--no-vsync", action="store_true", help="do not sync to the display refresh")
-    g.add_argument("--hud", action="store_true", help="show the HUD (levels, BPM, quadrant, drops; H toggles)")
 
 
 def window_wanted(args) -> bool:
@@ -68,16 +49,12 @@ def load_playlist_arg(value, registry):
     return load_playlist(path, known=set(registry.entries))
 
 
-def run_with_window(engine, args, *, duration=None, quiet=False) -> int:
-    """Start ``engine``, show the window until it is closed, the source ends or ``duration``
-    seconds of audio have played; prints the status line like the windowless run."""
-    from vispy import app
-
-    from ..status import StatusLine
+def open_host(engine, args):
+    """The VisualHost for ``args`` (the visual options), wired to ``engine``: OSC preset
+    requests and blackout reach it from any thread."""
     from .gl import use_window
     from .host import VisualHost
     from .registry import PresetRegistry
-    from .window import VisualWindow
 
     use_window()
     registry = PresetRegistry(args.presets or ())
@@ -85,55 +62,26 @@ def run_with_window(engine, args, *, duration=None, quiet=False) -> int:
     host = VisualHost(registry, (1280, 720), preset=args.preset, playlist=playlist, hud=args.hud)
     engine.visual_host = host
     engine.preset_handler = host.request_preset  # OSC /sonolux/preset (any thread)
+    engine.preset_names = registry.entries  # unknown names are refused with a suggestion
     engine.blackout_handler = host.set_blackout  # OSC /sonolux/blackout
-    status = StatusLine()
-    tty = sys.stderr.isatty()
-    interval = 0.25 if tty else 1.0
-    frame = engine.mailbox.layout.new_frame()
-    state = {"last": 0.0, "error": None}
+    return host
 
-    def tick() -> bool:
-        try:
-            engine.check()
-        except Exception as e:  # noqa: BLE001 - re-raised after the window closed
-            state["error"] = e
-            return False
-        now = time.perf_counter()
-        if now - state["last"] >= interval:
-            s = engine.stats()
-            host.dropped_blocks = s.dropped_blocks
-            if not quiet and engine.mailbox.read_latest(frame):
-                line = status.format(frame, s) + f" | {host.current}"
-                print(("\r" + line + "\x1b[K") if tty else line, end="" if tty else "\n",
-                      file=sys.stderr, flush=True)
-            state["last"] = now
-        if duration and host.t >= duration:  # the audio clock of the frame on screen
-            return False
-        return not engine.finished
 
-    engine.start()
-    try:
-        win = VisualWindow(host, engine.mailbox, fullscreen=args.fullscreen, screen=args.screen,
-                           vsync=not args.no_vsync, on_tick=tick)
-        if not quiet:
-            print(f"sonolux: window open, preset {host.current} (←/→ presets, F fullscreen, "
-                  "H HUD, B blackout, Esc quit)", file=sys.stderr)
-        app.run()
-        del win
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.stop()
-        if not quiet and tty:
-            print(file=sys.stderr)
-    if state["error"] is not None:
-        raise state["error"]
-    engine.check()
+def show_window(host, engine, args, *, on_tick, quiet: bool = False) -> None:
+    """Open the window and run the GUI loop until it closes or ``on_tick()`` is False."""
+    from vispy import app
+
+    from .window import VisualWindow
+
+    win = VisualWindow(host, engine.mailbox, fullscreen=args.fullscreen, screen=args.screen,
+                       vsync=not args.no_vsync, on_tick=on_tick)
     if not quiet:
-        from ..status import run_summary
-
-        print(run_summary(engine.stats(), f", preset errors {host.errors}"), file=sys.stderr)
-    return 0
+        print(f"sonolux: window open, preset {host.current} (←/→ presets, F fullscreen, "
+              "H HUD, B blackout, Esc quit)", file=sys.stderr)
+    try:
+        app.run()
+    finally:
+        del win
 
 
 def render_demo_clip(path=DEMO_CLIP, *, seconds: float = 10.0, size=(640, 360), fps: float = 30.0,

@@ -19,7 +19,6 @@ the bad value, e.g. ``presets/x.json: parameters[2] (gain).max: 'big' must be a 
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import config
+from ..config import did_you_mean
 from ..errors import ConfigError
 from . import fields as F
 
@@ -104,18 +105,12 @@ class _Where:
 
 
 def _number(w: _Where, key: str, v, *, positive=False, nonneg=False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        w.fail(key, f"{v!r} must be a finite number")
-    if positive and v <= 0:
-        w.fail(key, f"{v!r} must be > 0")
-    if nonneg and v < 0:
-        w.fail(key, f"{v!r} must be ≥ 0")
-    return float(v)
+    return config.number(v, f"{w.path}: {key}", positive=positive, lo=0 if nonneg else None,
+                         error=ConfigError)
 
 
 def _suggest(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    return did_you_mean(name, choices)
 
 
 def parse_source(w: _Where, key: str, src) -> tuple[str, int | None, bool]:
@@ -254,10 +249,7 @@ def validate_config(doc, path=None) -> PresetConfig:
 def load_config(path) -> PresetConfig:
     """Read and validate a preset JSON file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read ({e.strerror or e})") from None
+    text = config.read_text(p)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:

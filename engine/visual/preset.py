@@ -39,7 +39,8 @@ vec3 hsv2rgb(vec3 c) {
 }
 """
 
-_BLIT_VERT = """
+#: a full-screen quad with texture coordinates only (blits and the host's crossfade)
+BLIT_VERT = """
 attribute vec2 a_pos;
 varying vec2 v_uv;
 void main() { v_uv = 0.5 * (a_pos + 1.0); gl_Position = vec4(a_pos, 0.0, 1.0); }
@@ -106,7 +107,7 @@ class Preset:
         if lo is None or lo[0] != (w, h):
             tex = gloo.Texture2D(shape=(h, w, 4), interpolation="linear", wrapping="clamp_to_edge")
             fbo = gloo.FrameBuffer(tex)
-            blit = gloo.Program(_BLIT_VERT, _BLIT_FRAG)
+            blit = gloo.Program(BLIT_VERT, _BLIT_FRAG)
             blit["a_pos"] = gloo.VertexBuffer(QUAD)
             blit["u_tex"] = tex
             lo = self._lowres = ((w, h), fbo, blit)

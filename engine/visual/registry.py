@@ -27,7 +27,8 @@ from pathlib import Path
 
 from .. import resources
 from ..errors import ConfigError
-from .params import PresetConfig, load_config
+from .fallback import FALLBACK_JSON, FallbackPreset
+from .params import PresetConfig, load_config, validate_config
 from .preset import Preset
 
 log = logging.getLogger("sonolux.visual")
@@ -67,6 +68,12 @@ class PresetEntry:
             except OSError:
                 out[p] = None
         return out
+
+
+def fallback_entry() -> PresetEntry:
+    """The built-in fallback preset (see :mod:`sonolux.visual.fallback`)."""
+    cfg = validate_config(FALLBACK_JSON, None)
+    return PresetEntry("fallback", cfg, None, cls=FallbackPreset, origin="built-in")
 
 
 def _pick_class(module, wanted: str | None, where: str) -> type:
@@ -114,8 +121,6 @@ class PresetRegistry:
 
     # --- discovery -------------------------------------------------------------------------
     def scan(self) -> None:
-        from .fallback import fallback_entry
-
         self.entries = {}
         self.errors = {}
         fb = fallback_entry()

@@ -106,18 +106,14 @@ def ffmpeg_command(out, size, fps, audio, *, crf=20, preset="veryfast", duration
 def analyze_like_live(signal, spec, config=None, models=None, inference=None):
     """The FrameTable of ``signal`` through the live engine's chain (features, inference when
     models are given, the operator override stage, emotion regions), as ``sonolux analyze``."""
-    try:
-        from ..engine import make_analyzer
-    except ImportError:  # an engine without the full chain
-        from ..analysis import Analyzer
+    from ..analysis import Analyzer
 
-        return Analyzer(spec, config).analyze(signal)
     stage = worker = None
     if models:
         from ..inference.runtime import InferenceConfig, make_inference
 
         stage, worker = make_inference(models, inference or InferenceConfig())
-    analyzer = make_analyzer(spec, config, None, stage)
+    analyzer = Analyzer(spec, config, inference_stage=stage)
     return analyzer.analyze(signal, after_hop=worker.poll if worker else None)
 
 

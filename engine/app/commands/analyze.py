@@ -1,0 +1,51 @@
+"""Run FILE through the same analysis as the live engine, as fast as possible, and print
+tempo, beats, onsets (and, where models are installed, mood and tags). --json prints the
+document described in docs/architecture.md."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("analyze", help="analyse an audio file through the live path", description=__doc__)
+    p.add_argument("file", metavar="FILE", help="audio file (anything soundfile reads)")
+    p.add_argument("--json", action="store_true", help="print the full JSON document")
+    p.add_argument("--output", "-o", default=None, metavar="PATH", help="also write the JSON here")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="draw waveform, energy, z-coefficients with their bands, valence/arousal and "
+                        "the labelled emotion regions on one timeline")
+    options.add_stream_options(p)
+    options.add_model_options(p)
+
+
+def run(args) -> int:
+    from ...offline import run_analysis
+
+    models, inference = options.inference_setup(args)
+    result = run_analysis(args.file, spec=options.stream_spec(args), config=options.analysis_config(args),
+                     models=models, inference=inference)
+    doc = result.doc
+    if args.plot:
+        from ...plot import plot_analysis
+
+        print(f"sonolux: plot written to {plot_analysis(result, args.plot)}", file=sys.stderr)
+    text = json.dumps(doc, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    if args.json:
+        print(text)
+        return 0
+    t = doc["tempo"]
+    print(f"{doc['file']}: {doc['duration_s']:.1f} s, tempo {t['bpm']:.1f} BPM "
+          f"(confidence {t['confidence']:.2f}), {len(doc['beats'])} beats, {len(doc['onsets'])} onsets")
+    if doc["emotion"]:
+        e = doc["emotion"]
+        print(f"mood: {e['quadrant']} (valence {e['valence']:+.2f}, arousal {e['arousal']:+.2f})")
+    if doc["tags"]:
+        top = sorted(doc["tags"].items(), key=lambda kv: -kv[1])[:5]
+        print("tags: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+    return 0

@@ -1,0 +1,250 @@
+"""OSC control input: the operator steers sonolux from a console, a tablet or a script.
+
+``ControlServer`` receives UDP packets (bound to 127.0.0.1 unless told otherwise), checks
+the optional sender allow-list, parses them with python-osc and calls the handler for each
+address. Unknown addresses, malformed packets, refused senders and bad arguments are counted
+and logged once per address — never fatal. ``engine_controls`` builds the handler table for
+an Engine: preset, tap tempo, BPM range, thresholds, emotion override, blackout;
+``open_control`` starts a server for a running engine::
+
+    server = open_control(engine, "127.0.0.1", 9001)   # then: oscsend ... /sonolux/tap
+    ...
+    server.stop()
+"""
+from __future__ import annotations
+
+import collections
+import inspect
+import logging
+import socket
+import threading
+import time
+
+from pythonosc.osc_packet import OscPacket
+
+from ..config import number, parse_range
+from ..config import did_you_mean
+from ..errors import ParameterError, SonoluxError
+
+log = logging.getLogger("sonolux.control")
+
+QUADRANT_NAMES = {"q1": 1, "happy": 1, "cheerful": 1, "q2": 2, "tense": 2, "anxious": 2, "fierce": 2,
+                  "q3": 3, "sad": 3, "low": 3, "q4": 4, "calm": 4, "relaxed": 4, "gentle": 4}
+
+
+def arity(handler) -> tuple[int, int | None, list[str]]:
+    """(required, maximum or None, names) of a handler's positional arguments."""
+    params = [p for p in inspect.signature(handler).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    star = any(p.kind == p.VAR_POSITIONAL for p in inspect.signature(handler).parameters.values())
+    required = sum(1 for p in params if p.default is p.empty)
+    return required, None if star else len(params), [p.name for p in params]
+
+
+class Controls:
+    """The control addresses and their handlers, for every way in (OSC, the web panel).
+
+    ``apply(address, args)`` checks the argument count, calls the handler and returns None,
+    or a one-line message saying what is wrong (never Python internals). Problems are logged
+    once per distinct (address, message), at most ``max_lines_per_s`` lines a second.
+    """
+
+    def __init__(self, handlers: dict, *, max_lines_per_s: int = 5):
+        self.handlers = dict(handlers)
+        self.counts = {"messages": 0, "unknown": 0, "bad_args": 0}
+        self.max_lines_per_s = max_lines_per_s
+        self._reported: set = set()
+        self._recent: collections.deque = collections.deque()
+        self.suppressed = 0
+
+    def report(self, key, line: str) -> None:
+        """Log ``line`` unless this problem was logged before or the rate limit is reached."""
+        if key in self._reported:
+            return
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] > 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.max_lines_per_s:
+            self.suppressed += 1  # not marked as reported: it may be told once the burst is over
+            return
+        self._recent.append(now)
+        self._reported.add(key)
+        log.warning("%s", line)
+
+    def apply(self, address: str, args=()) -> str | None:
+        self.counts["messages"] += 1
+        handler = self.handlers.get(address)
+        if handler is None:
+            self.counts["unknown"] += 1
+            msg = f"unknown address {address}" + did_you_mean(address, self.handlers)
+            self.report(("unknown", address), f"control: {msg} ignored")
+            return msg
+        required, most, names = arity(handler)
+        if len(args) < required or (most is not None and len(args) > most):
+            want = f"{required}" if most == required else f"{required}-{most}" if most is not None else f"at least {required}"
+            msg = (f"{address} needs {want} argument(s)" + (f" ({', '.join(names)})" if names else "")
+                   + f", got {len(args)}")
+        else:
+            try:
+                handler(*args)
+                return None
+            except (SonoluxError, ValueError) as e:
+                msg = str(e)
+                if not msg.startswith(address):
+                    msg = f"{address} {list(args)}: {msg}"
+            except Exception as e:  # noqa: BLE001 - a handler bug must not reach the operator as a traceback
+                log.debug("control handler %s failed", address, exc_info=True)
+                msg = f"{address} {list(args)}: could not be applied ({type(e).__name__})"
+        self.counts["bad_args"] += 1
+        self.report(("bad", address, msg), f"control: {msg}")
+        return msg
+
+
+class ControlServer:
+    def __init__(self, host: str, port: int, handlers: dict, *, allow=None):
+        self.controls = handlers if isinstance(handlers, Controls) else Controls(handlers)
+        self.allow = set(allow) if allow else None
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
+        try:
+            self.sock.bind(info[4])
+        except OSError as e:
+            self.sock.close()
+            raise ParameterError(f"control input {host}:{port}: cannot listen ({e.strerror})") from None
+        self.address = self.sock.getsockname()
+        self.sock.settimeout(0.2)
+        self.packet_counts = {"packets": 0, "malformed": 0, "refused": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sonolux-control", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    @property
+    def counts(self) -> dict:
+        """packets, malformed, refused (senders), messages, unknown (addresses), bad_args."""
+        return {**self.packet_counts, **self.controls.counts}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self.sock.close()
+
+    def handle_packet(self, data: bytes, sender: str = "127.0.0.1") -> None:
+        self.packet_counts["packets"] += 1
+        if self.allow is not None and sender not in self.allow:
+            self.packet_counts["refused"] += 1
+            self.controls.report(("refused", sender), f"control: ignoring packets from {sender} (not in the allow-list)")
+            return
+        try:
+            messages = [m.message for m in OscPacket(data).messages]
+        except Exception:  # python-osc raises ParseError, and sometimes others, on junk
+            self.packet_counts["malformed"] += 1
+            self.controls.report("malformed", f"control: malformed OSC packet from {sender} ignored "
+                                              "(further ones are only counted)")
+            return
+        for msg in messages:
+            self.controls.apply(msg.address, list(msg.params))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                continue
+            self.handle_packet(data, addr[0])
+
+
+def parse_quadrant(v) -> int:
+    """1..4, 'Q1'..'Q4' or a mood name → 1..4; 0, 'auto', 'off' → 0 (no override)."""
+    if isinstance(v, str):
+        key = v.strip().lower()
+        if key in ("auto", "off", "none", "0", ""):
+            return 0
+        if key in QUADRANT_NAMES:
+            return QUADRANT_NAMES[key]
+        if key.isdigit():
+            v = int(key)
+        else:
+            raise ParameterError(f"quadrant {v!r} is not 1-4, Q1-Q4, a mood name or 'auto'")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or not 0 <= v <= 4:
+        raise ParameterError(f"quadrant {v!r} is not 1-4 (0 = auto)")
+    return int(v)
+
+
+def thresholds(engine) -> dict:
+    """Setters for ``/sonolux/threshold/<name>``, each validating its value: ``onset`` (k of
+    the onset detector), ``gate`` (dBFS below which no onset fires) and ``osc`` (the outputs'
+    on-change threshold)."""
+    out = {}
+    onsets = next((p for p in engine.analyzer.chain.processors if hasattr(p, "gate_db")), None)
+    if onsets is not None:
+        def onset(v, *_):
+            onsets.k = number(v, "/sonolux/threshold/onset", lo=0.1, hi=20)
+
+        def gate(v, *_):
+            onsets.gate_db = number(v, "/sonolux/threshold/gate (dBFS)", lo=-120, hi=0)
+
+        out.update(onset=onset, gate=gate)
+
+    def osc(v, *_):
+        engine.set_osc_threshold(number(v, "/sonolux/threshold/osc", lo=0, hi=1))
+
+    out["osc"] = osc
+    return out
+
+
+def engine_controls(engine) -> dict:
+    """Handler table acting on a running Engine."""
+    analyzer = engine.analyzer
+
+    def preset(name, *rest):
+        if not isinstance(name, str) or not name:
+            raise ParameterError(f"preset name must be a string, got {name!r}")
+        if engine.preset_handler is None:
+            raise ParameterError(f"preset {name!r} ignored: this run shows no visuals (no window)")
+        names = engine.preset_names
+        if names is not None and name not in names:
+            raise ParameterError(f"no preset named {name!r}" + did_you_mean(name, names)
+                                 + f"; available: {', '.join(sorted(names))}")
+        engine.request_preset(name)
+
+    def tap(*_):
+        if not hasattr(analyzer, "tap"):
+            raise ParameterError("tap tempo is not available in this analysis chain")
+        analyzer.tap()
+
+    def bpm_range(lo, hi, *rest):
+        lo, hi = parse_range([lo, hi], "/sonolux/bpm/range", lo=20, hi=400, min_ratio=1.5)
+        if not hasattr(analyzer, "set_bpm_range"):
+            raise ParameterError("the BPM range cannot be set in this analysis chain")
+        analyzer.set_bpm_range(lo, hi)
+
+    def override(q=0, *rest):
+        engine.control_state.emotion_override = parse_quadrant(q)
+
+    def blackout(on=None, *rest):
+        state = engine.control_state
+        engine.set_blackout((not state.blackout) if on is None
+                            else bool(number(on, "/sonolux/blackout", lo=0, hi=1)))
+
+    handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
+                "/sonolux/emotion/override": override, "/sonolux/blackout": blackout}
+    for name, setter in thresholds(engine).items():
+        handlers[f"/sonolux/threshold/{name}"] = setter
+    return handlers
+
+
+def open_control(engine, host: str, port: int, allow=None, controls: Controls | None = None) -> ControlServer:
+    """Listen for OSC control messages for ``engine`` (started; ``stop()`` when done)."""
+    server = ControlServer(host, port, controls or Controls(engine_controls(engine)), allow=allow)
+    server.start()
+    return server

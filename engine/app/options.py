@@ -1,0 +1,217 @@
+"""Option groups shared by several commands, and what a command builds from them (stream
+spec, analysis config, OSC targets, models). Values are checked with :mod:`sonolux.config`,
+so a bad flag reads like a bad key in a file: ``--osc '127.0.0.1:99999': port 99999 is
+outside 1..65535``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import config
+from ..analysis import AnalysisConfig
+from ..errors import ParameterError
+from ..spec import StreamSpec
+
+
+def _flag(name: str, **kw):
+    """An argparse ``type`` checking a number with :func:`sonolux.config.number_text`."""
+    def parse(text):
+        try:
+            return config.number_text(text, name, **kw)
+        except ParameterError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
+def integer(name: str):
+    return _flag(name, integer=True)
+
+
+def _channels(text):
+    try:
+        return config.parse_list(text, "--channels", int)
+    except ParameterError:
+        raise argparse.ArgumentTypeError(f"--channels {text!r} must be channel numbers like 1 or 1,2") from None
+
+
+def _float_list(text):
+    try:
+        return config.parse_list(text, text, float)
+    except ParameterError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be comma-separated numbers") from None
+
+
+def add_stream_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("stream")
+    g.add_argument("--samplerate", "-r", type=integer("samplerate"), default=48000,
+                   help="engine sample rate in Hz; files are resampled to it (default 48000)")
+    g.add_argument("--blocksize", "-b", type=integer("blocksize"), default=256,
+                   help="samples per audio callback block (default 256)")
+    g.add_argument("--hop", type=integer("hop"), default=256,
+                   help="samples per analysis step; one FeatureFrame per hop (default 256)")
+    g.add_argument("--n-fft", type=integer("n_fft"), default=1024,
+                   help="FFT size, a power of two ≥ hop (default 1024)")
+    g.add_argument("--channels", type=_channels, default=None,
+                   help="input channels to use, 1-based, averaged to mono (default: all)")
+    g.add_argument("--bands", type=_float_list, default=None, metavar="LOW,HIGH",
+                   help="bass/mid and mid/high crossovers in Hz (default 250,4000)")
+
+
+def add_osc_options(p: argparse.ArgumentParser, default_targets=None) -> None:
+    g = p.add_argument_group("OSC output")
+    g.add_argument("--osc", action="append", metavar="HOST:PORT[@PROFILE]", default=None,
+                   help="send OSC to this target, optionally with its own profile "
+                        "(e.g. 10.0.0.5:3032@eos); repeat for several"
+                        + (f" (default {', '.join(default_targets)})" if default_targets else ""))
+    g.add_argument("--osc-profile", default=None, metavar="NAME|FILE.toml",
+                   help="mapping profile for targets without @PROFILE: a shipped one "
+                        "(`sonolux osc profiles`) or your own TOML; alone, it sends to the "
+                        "host and port the profile names (default profile: sonolux)")
+    g.add_argument("--osc-threshold", type=float, default=None,
+                   help="send a value only when it moved by at least this fraction of its range "
+                        "(profile default, 0.01)")
+    g.add_argument("--osc-rate", type=float, default=None,
+                   help="maximum messages per second per address (profile default, 44)")
+    g.add_argument("--osc-bundle", action="store_true",
+                   help="send each frame's messages as one bundle (off by default: grandMA3 rejects bundles)")
+    g.add_argument("--osc-delay", type=float, default=None, metavar="MS",
+                   help="hold OSC back by this many milliseconds, to line lights up with a PA or projector")
+    c = p.add_argument_group("OSC control input")
+    c.add_argument("--control", default=None, metavar="[HOST:]PORT",
+                   help="listen for OSC control (/sonolux/preset, /tap, /bpm/range, /threshold/<name>, "
+                        "/emotion/override, /blackout); HOST defaults to 127.0.0.1")
+    c.add_argument("--control-allow", default=None, metavar="IP[,IP...]",
+                   help="accept control packets only from these sender addresses")
+
+
+MODELS_HELP = ("folder with emotion.onnx / tagger.onnx / latent.onnx (default: the shipped models, "
+               "or $SONOLUX_MODELS)")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models (mood, tags, latent)")
+    g.add_argument("--no-models", action="store_true",
+                   help="run without the ONNX encoders (levels, onsets and beats never need them)")
+    g.add_argument("--models", default=None, metavar="DIR", help=MODELS_HELP)
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="inference device: auto = CUDA (or TensorRT) when present, else CPU (default auto)")
+    g.add_argument("--model-threads", type=integer("model_threads"), default=1,
+                   help="onnxruntime threads (default 1: leaves a core to the analysis on small machines)")
+    g.add_argument("--inference-every", type=float, default=0.5, metavar="SECONDS",
+                   help="run the models once per this much audio (default 0.5)")
+    g.add_argument("--smoothing", choices=("ema", "one-euro", "none"), default="ema",
+                   help="smoothing of the predictions for live use (default ema, 2 s)")
+
+
+def add_visual_options(p: argparse.ArgumentParser) -> None:
+    """Options of the visual window, shared by ``run`` and ``demo``."""
+    g = p.add_argument_group("visuals")
+    g.add_argument("--no-window", action="store_true",
+                   help="do not open the visual window (it opens by default when a display is present)")
+    g.add_argument("--preset", default=None, metavar="NAME",
+                   help="preset to start with (default: the playlist's start, else the first found)")
+    g.add_argument("--presets", action="append", default=None, metavar="DIR",
+                   help="also load presets (NAME.json + NAME.py) from this folder; repeatable")
+    g.add_argument("--playlist", default=None, metavar="FILE|off",
+                   help="mood playlist JSON (default: the shipped presets' playlist.json); 'off' "
+                        "disables automatic switching")
+    g.add_argument("--fullscreen", action="store_true", help="start fullscreen (F toggles)")
+    g.add_argument("--screen", type=int, default=None, metavar="N", help="monitor for fullscreen (0, 1, ...)")
+    g.add_argument("--no-vsync", action="store_true", help="do not sync to the display refresh")
+    g.add_argument("--hud", action="store_true", help="show the HUD (levels, BPM, quadrant, drops; H toggles)")
+
+
+def add_image_arguments(p: argparse.ArgumentParser) -> None:
+    """``--images DIR`` for ``render`` and ``run`` (the image_bank preset's folder)."""
+    p.add_argument("--images", default=None, metavar="DIR",
+                   help="folder of images / video loops for the image_bank preset (indexed on "
+                        "first use; see `sonolux images index`)")
+
+
+# -- what the options build ----------------------------------------------------------------
+
+def stream_spec(args) -> StreamSpec:
+    return StreamSpec(sample_rate=args.samplerate, block_size=args.blocksize, channels=1,
+                      n_fft=args.n_fft, hop=args.hop)
+
+
+def analysis_config(args) -> AnalysisConfig:
+    from ..features.bands import bands_from_edges
+
+    if getattr(args, "bands", None):
+        return AnalysisConfig(bands=bands_from_edges(args.bands))
+    return AnalysisConfig()
+
+
+def osc_targets(args, default=()) -> list:
+    """TargetConfigs from --osc / --osc-profile and the override flags."""
+    from ..outputs.osc import DEFAULT_PROFILE, parse_target
+    from ..outputs.osc_config import load_profile, with_overrides
+
+    if args.osc_rate is not None:
+        config.number(args.osc_rate, "--osc-rate", positive=True)
+    if args.osc_threshold is not None:
+        config.number(args.osc_threshold, "--osc-threshold", lo=0, hi=1)
+    if args.osc_delay is not None:
+        config.number(args.osc_delay, "--osc-delay (ms)", lo=0, hi=10000)
+    overrides = dict(threshold=args.osc_threshold, max_rate_hz=args.osc_rate,
+                     bundle=True if args.osc_bundle else None, delay_ms=args.osc_delay)
+    default_profile = args.osc_profile or DEFAULT_PROFILE
+    specs = args.osc or ([] if args.osc_profile else list(default))
+    targets = []
+    for spec_text in specs:
+        addr, _, prof = spec_text.partition("@")
+        host, port = parse_target(addr, "--osc")
+        targets.append(with_overrides(load_profile(prof or default_profile), host=host, port=port, **overrides))
+    if not specs and args.osc_profile:  # the profile's own host and port
+        targets.append(with_overrides(load_profile(args.osc_profile), **overrides))
+    return targets
+
+
+def control_address(args) -> tuple[str, int, list | None] | None:
+    """(host, port, allow-list) from --control / --control-allow, or None."""
+    if not getattr(args, "control", None):
+        return None
+    host, port = config.parse_host_port(args.control, "--control", default_host="127.0.0.1",
+                                        allow_zero=True)
+    allow = config.parse_list(args.control_allow, "--control-allow") if args.control_allow else None
+    return host, port, allow
+
+
+def load_models_or_warn(cfg) -> tuple[dict, list[str]]:
+    """(task → model, warnings): a missing, corrupt or mismatched model is a warning and the
+    run goes on without it (levels, onsets and beats never need one)."""
+    from pathlib import Path
+
+    from ..errors import ModelError
+    from ..inference.models import default_model_dir, find_models, load_model
+
+    model_dir = Path(cfg.model_dir) if cfg.model_dir else default_model_dir()
+    found = find_models(model_dir)
+    models, warnings = {}, []
+    missing = [t for t in ("emotion", "tags", "latent") if t not in found]
+    if missing:
+        warnings.append(f"no {', '.join(missing)} model in {model_dir}: those outputs are off "
+                        "(see models_onnx/README.md)")
+    for task, path in found.items():
+        try:
+            models[task] = load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
+        except ModelError as e:
+            warnings.append(f"{e}; running without the {task} model")
+    return models, warnings
+
+
+def inference_setup(args):
+    """(models, InferenceConfig) for a run; warnings for missing or broken models go to stderr."""
+    from ..inference.runtime import InferenceConfig
+
+    config.number(args.inference_every, "--inference-every (s)", positive=True, hi=30)
+    config.number(args.model_threads, "--model-threads", lo=1, integer=True)
+    cfg = InferenceConfig(model_dir=args.models, device=args.device, threads=args.model_threads,
+                          every_s=args.inference_every, smoothing=args.smoothing)
+    if args.no_models:
+        return {}, cfg
+    models, warnings = load_models_or_warn(cfg)
+    for w in warnings:
+        print(f"sonolux: warning: {w}", file=sys.stderr)
+    return models, cfg

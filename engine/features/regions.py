@@ -1,0 +1,369 @@
+"""Emotion regions live: feeds the Segmenter from the frame's energy / tempo coefficients and
+mood, and publishes the region on every frame.
+
+Fields: ``region_index`` (0, 1, …), ``region_label`` (running label of the current region:
+1 fierce, 2 cheerful, 3 gentle, 4 low, 0 unknown), ``region_start`` (s), ``region_change``
+(1 on the hop a cut is decided) with ``region_change_count``, and ``region_boundary`` (the
+cut's time: a cut is decided up to a few energy segments after the boundary it marks).
+
+Two ways to decide cuts (``AnalysisConfig.region_method``):
+
+* ``"seed"``: the seed paper's soft cutting alone (the :class:`Segmenter`'s energy and tempo
+  z-coefficients on a fixed grid of segments);
+* ``"cues"`` (default): the cues named in ``region_cues`` (novelty, energy contrast, mood
+  change) fused with hysteresis, one sensitivity and a minimum region length
+  (:mod:`sonolux.features.regioncues`). The frame then also carries the cue values at the
+  boundary they judge (``region_cue_t``, the boundary time; ``region_novelty``,
+  ``region_energy_cue``, ``region_mood_cue``; ``region_score``, their weighted sum, and
+  ``region_threshold``), so a plot shows why a cut happened.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..errors import ParameterError
+from ..segment import LABEL_CODES, LABELS, Segmenter
+from .base import Processor
+from .checks import finite
+from .regioncues import RegionCues
+
+REGION_METHODS = ("cues", "seed")
+CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_mood_cue", "region_score",
+              "region_threshold")
+
+
+class RegionStage(Processor):
+    """Cuts land on energy-segment boundaries; ``refine`` moves each to the hop where the
+    level steps most (mean dB over ``step_window_s`` before vs. after) within one segment
+    either side, so boundary times are accurate to a hop, not to a segment."""
+
+    def __init__(self, segmenter: Segmenter, config, *, cues: RegionCues | None = None):
+        """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
+        ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
+        the segment, hops with confidence below ``region_min_confidence`` ignored;
+        "onset_rate" — the ``tempo_z`` field (onset-rate contrast), used only when both
+        segments had at least ``region_min_onset_rate`` onsets per second (sparse onsets give
+        meaningless ratios).
+
+        ``cues``: a ready :class:`RegionCues` (tests, benchmarks); by default it is built from
+        ``config`` when ``region_method`` is "cues" (sized in ``prepare``).
+
+        The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
+        operator's override): each piece goes to the segmenter once, weighted by its hops,
+        when it ends or an energy segment ends, so a hop only compares two numbers."""
+        tempo_source = config.region_tempo_source
+        if tempo_source not in ("bpm", "onset_rate"):
+            raise ParameterError(f"region_tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
+        self.tempo_source = tempo_source
+        if config.region_method not in REGION_METHODS:
+            raise ParameterError(f"region_method={config.region_method!r} must be one of {list(REGION_METHODS)}")
+        self.config = config
+        self._given_cues = cues
+        self.cues = cues
+        self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
+        self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
+        self.segmenter = segmenter
+        self.energy_segment_s = finite("energy_segment_s", config.energy_segment_s, positive=True)
+        self.tempo_segment_s = finite("tempo_segment_s", config.tempo_segment_s, positive=True)
+        self.step_window_s = finite("region_step_window_s", config.region_step_window_s, positive=True)
+        if segmenter.refine is None:
+            segmenter.refine = self.refine
+
+    def prepare(self, spec, layout, facts):
+        self.m = max(1, int(round(self.energy_segment_s * spec.sample_rate)))
+        self.hops_per_tempo = max(1, int(round(self.tempo_segment_s * spec.frame_rate)))
+        self.hop, self.sr, self.n_fft = spec.hop, spec.sample_rate, spec.n_fft
+        self._i_e = layout.scalars.get("energy")
+        n_mels = layout.vectors.get("mel_db", 0)
+        self._mel_sum = np.zeros(n_mels)
+        self._mel_prev = np.zeros(n_mels)
+        self._mel_tmp = np.zeros(n_mels)
+        self._mel_n = 0
+        self._has_prev_mel = False
+        self._i_tz = layout.scalars.get("tempo_z")
+        self._i_bpm = layout.scalars.get("bpm")
+        self._i_conf = layout.scalars.get("bpm_confidence")
+        self._i_onset = layout.scalars.get("onset")
+        qs = [layout.scalars.get(f"q{k}") for k in range(1, 5)]
+        self._q = np.array(qs) if all(i is not None for i in qs) else None
+        self._i_quadrant = layout.scalars.get("quadrant")  # 1..4 once a prediction or override is in
+        self._i_level = layout.scalars.get("level_db")
+        # what identifies the current mood piece (either may be absent from a chain)
+        self._i_prediction = layout.scalars.get("prediction_id")
+        self._i_override = layout.scalars.get("emotion_override")
+        self._piece_p = np.zeros(4)
+        n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
+        self._level_t = np.full(n, -np.inf)
+        self._level_db = np.zeros(n)
+        self._mel_hist = np.zeros((n, layout.vectors.get("mel_db", 0)))
+        self._level_pos = 0
+        self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
+        # load the Numba kernel of the first segment boundary now, not 2 s into the show
+        _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
+        names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
+                 "region_boundary")
+        self.cues = self._given_cues
+        n_mels = layout.vectors.get("mel_db", 0)
+        if self.cues is None and self.config.region_method == "cues":
+            if not n_mels:
+                raise ParameterError("region_method='cues' needs the mel stage (n_mels > 0) before the regions")
+            self.cues = RegionCues(self.config, n_mels=n_mels, hop_s=spec.hop / spec.sample_rate)
+        if self.cues is not None:
+            names += CUE_FIELDS
+        self._i = {n: layout.add_scalar(n) for n in names}
+        self.reset()
+
+    def _timbre_distance(self) -> float | None:
+        """RMS dB difference between this energy segment's mean log-mel and the last one's."""
+        if not self._mel_n:
+            return None
+        if self._mel_sum.shape[0] > MAX_PAIRWISE:  # very many mel bands: numpy (allocates)
+            m = self._mel_sum / self._mel_n
+            d = float(np.sqrt(np.mean(np.square(m - self._mel_prev))))
+            self._mel_prev[:] = m
+            self._mel_sum[:] = 0.0
+        else:
+            d = _mean_step_db(self._mel_sum, self._mel_n, self._mel_prev, self._mel_tmp)
+        d = d if self._has_prev_mel else None
+        self._has_prev_mel = True
+        self._mel_n = 0
+        return d
+
+    def _collect_tempo(self, v) -> None:
+        if self._i_bpm is not None and self._i_conf is not None and v[self._i_conf] >= self.min_confidence:
+            self._bpm_sum += v[self._i_bpm]
+            self._bpm_n += 1
+        if self._i_onset is not None:
+            self._onsets += v[self._i_onset]
+
+    def _tempo_z(self, v) -> float | None:
+        """The contrast between the tempo segment that just ended and the one before."""
+        if self.tempo_source == "bpm":
+            gamma = self._bpm_sum / self._bpm_n if self._bpm_n > 0.5 * self.hops_per_tempo else None
+        else:
+            enough = self._onsets >= self.min_onset_rate * self.tempo_segment_s
+            gamma = self._onsets if enough else None
+        prev, self._gamma_prev = self._gamma_prev, gamma
+        self._bpm_sum = self._bpm_n = self._onsets = 0.0
+        if gamma is None or prev is None:
+            return None
+        return float(v[self._i_tz]) if self.tempo_source == "onset_rate" else gamma / prev
+
+    def refine(self, t: float) -> float:
+        """The hop near ``t`` (± one energy segment) where the sound changes most: first the
+        largest step of the mean log-mel spectrum (RMS dB, ``step_window_s`` after vs.
+        before; mel windows are centred half an FFT before the hop's end), then, within one
+        FFT of it, the hop where the level steps most if it steps by more than 3 dB (hop
+        levels are sharper in time than spectra)."""
+        order = np.argsort(self._level_t)
+        ts = self._level_t[order]
+        ok = np.isfinite(ts)
+        ts = ts[ok]
+        if ts.shape[0] < 2 * self._w + 1:
+            return t
+        if self._mel_hist.shape[1]:
+            centre = ts + self.hop / self.sr - self.n_fft / (2 * self.sr)
+            t_mel, _ = self._largest_step(centre, self._mel_hist[order][ok], t, self.energy_segment_s)
+            if t_mel is not None:
+                t = t_mel
+        t_lvl, step = self._largest_step(ts, self._level_db[order][ok][:, None], t,
+                                         self.n_fft / self.sr if self._mel_hist.shape[1] else self.energy_segment_s)
+        return t_lvl if t_lvl is not None and (step > 3.0 or not self._mel_hist.shape[1]) else \
+            float(ts[np.argmin(np.abs(ts - t))])
+
+    def _largest_step(self, ts, feats, t, radius):
+        """(time, size in dB) of the largest before/after step of ``feats`` within ``radius`` of ``t``."""
+        w = self._w
+        c = np.concatenate([np.zeros((1, feats.shape[1])), np.cumsum(feats, axis=0)])
+        idx = np.arange(w, ts.shape[0] - w + 1)
+        diff = ((c[idx + w] - c[idx]) - (c[idx] - c[idx - w])) / w
+        step = np.sqrt(np.mean(diff ** 2, axis=1))
+        near = np.abs(ts[idx] - t) <= radius
+        if not near.any():
+            return None, 0.0
+        k = np.argmax(step[near])
+        return float(ts[idx[near][k]]), float(step[near][k])
+
+    def reset(self):
+        self._mel_sum[:] = 0.0
+        self._mel_n = 0
+        self._has_prev_mel = False
+        self._level_t[:] = -np.inf
+        self._level_pos = 0
+        self.segmenter.reset()
+        self.n_energy = self.n_tempo = self.hops = 0
+        self._bpm_sum = self._bpm_n = self._onsets = 0.0
+        self._gamma_prev = None  # previous tempo segment's γ (BPM) or onset count
+        self.changes = 0
+        self.last_boundary = 0.0
+        self._piece_id = self._piece_override = None  # the mood piece being held
+        self._piece_q, self._piece_t, self._piece_hops = 0.0, 0.0, 0
+        self._cue_pid = self._cue_override = None
+        if self.cues is not None:
+            self.cues.reset()
+
+    def _follow_mood(self, t_start: float, v) -> None:
+        """Count this hop into the current mood piece; a new prediction or override ends it."""
+        pid = v[self._i_prediction] if self._i_prediction is not None else 0.0
+        override = v[self._i_override] if self._i_override is not None else 0.0
+        if pid != self._piece_id or override != self._piece_override:
+            self._end_piece()
+            self._piece_id, self._piece_override = pid, override
+            self._piece_q = v[self._i_quadrant]
+            self._piece_p[:] = v[self._q]
+            self._piece_t = t_start
+        self._piece_hops += 1
+
+    def _end_piece(self) -> None:
+        if self._piece_hops and self._piece_q > 0:  # quadrant 0: no prediction yet, no mood
+            self.segmenter.mood(self._piece_t, self._piece_p, weight=self._piece_hops)
+        self._piece_hops = 0
+
+    def _cue_hop(self, ctx, frame) -> float | None:
+        """Feed the fused cues one hop; a decided cut is refined to the hop and applied."""
+        v = frame.values
+        probs, new = None, False
+        if self._q is not None and v[self._i_quadrant] > 0:
+            pid = v[self._i_prediction] if self._i_prediction is not None else 0.0
+            override = v[self._i_override] if self._i_override is not None else 0.0
+            new = pid != self._cue_pid or override != self._cue_override
+            self._cue_pid, self._cue_override = pid, override
+            if new:
+                probs = v[self._q]
+        power = 10.0 ** (0.1 * v[self._i_level]) if self._i_level is not None else 0.0
+        cues = self.cues
+        t = cues.hop(ctx.t, frame.vectors["mel_db"], power, probs, new)
+        i = self._i
+        v[i["region_cue_t"]] = cues.boundary_t
+        v[i["region_novelty"]], v[i["region_energy_cue"]], v[i["region_mood_cue"]] = cues.values
+        v[i["region_score"]] = cues.fusion.score
+        v[i["region_threshold"]] = cues.fusion.threshold
+        if t != t:  # NaN: no cut
+            return None
+        return self.segmenter.cut(self.refine(t))
+
+    def finish(self, t_end: float) -> list[dict]:
+        """Hand over the last mood piece, close the last region, return all regions."""
+        self._end_piece()
+        return self.segmenter.finish(t_end)
+
+    def process(self, ctx, frame):
+        v = frame.values
+        seg = self.segmenter
+        self.hops += 1
+        if self._i_level is not None:
+            i = self._level_pos % self._level_t.shape[0]
+            self._level_t[i] = ctx.t - self.hop / self.sr  # the hop's start
+            self._level_db[i] = v[self._i_level]
+            if self._mel_hist.shape[1]:
+                self._mel_hist[i] = frame.vectors["mel_db"]
+            self._level_pos += 1
+        cut = None
+        if self._mel_sum.shape[0]:
+            self._mel_sum += frame.vectors["mel_db"]
+            self._mel_n += 1
+        if self._q is not None:
+            self._follow_mood(ctx.t - self.hop / self.sr, v)
+        if self.cues is not None:
+            cut = self._cue_hop(ctx, frame)
+        n = ctx.sample_end // self.m
+        if n > self.n_energy and self.cues is None:
+            self.n_energy = n
+            self._end_piece()  # pieces never span a segment boundary (cuts fall on those)
+            self._piece_t = ctx.t
+            cut = seg.segment((n - 1) * self.m / self.sr,
+                              e=v[self._i_e] if self._i_e is not None else None,
+                              d_db=self._timbre_distance())
+        self._collect_tempo(v)
+        n = self.hops // self.hops_per_tempo
+        if n > self.n_tempo:
+            self.n_tempo = n
+            z = self._tempo_z(v)
+            if z is not None and cut is None and self.cues is None:
+                cut = seg.tempo((n - 1) * self.hops_per_tempo * self.hop / self.sr, z)
+        if cut is not None:
+            self.changes += 1
+            self.last_boundary = cut
+        cur = seg.current
+        v[self._i["region_index"]] = len(seg.regions) - 1
+        v[self._i["region_label"]] = LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0)
+        v[self._i["region_start"]] = cur.start
+        v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
+        v[self._i["region_change_count"]] = self.changes
+        v[self._i["region_boundary"]] = self.last_boundary
+
+
+@njit(cache=True)
+def _block_sum(a, lo, n):
+    """``a[lo:lo + n].sum()`` for n <= 128 in numpy's order (8 partial sums, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _half(n):
+    n2 = n // 2
+    return n2 - n2 % 8
+
+
+@njit(cache=True)
+def _pairwise_sum(a, lo, n):
+    """``a[lo:lo + n].sum()`` in numpy's pairwise order (so results equal ``np.mean``'s),
+    for n <= MAX_PAIRWISE (written out two levels deep: Numba's cache and recursion do not
+    mix)."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    h = _half(n)
+    parts = 0.0
+    for k in range(2):
+        s_lo = lo if k == 0 else lo + h
+        s_n = h if k == 0 else n - h
+        if s_n <= 128:
+            part = _block_sum(a, s_lo, s_n)
+        else:
+            h2 = _half(s_n)
+            part = _block_sum(a, s_lo, h2) + _block_sum(a, s_lo + h2, s_n - h2)
+        parts = part if k == 0 else parts + part
+    return parts
+
+
+MAX_PAIRWISE = 256
+
+
+@njit(cache=True)
+def _mean_step_db(acc, count, prev, tmp):
+    """Mean of the ``count`` spectra summed in ``acc``; returns the RMS dB difference to
+    ``prev`` (as ``sqrt(mean((m - prev)²))`` in numpy's summation order), then makes the mean
+    the new ``prev`` and clears ``acc``. No allocation (runs on the analysis thread)."""
+    n = acc.shape[0]
+    for i in range(n):
+        m = acc[i] / count
+        d = m - prev[i]
+        tmp[i] = d * d
+        prev[i] = m
+        acc[i] = 0.0
+    return math.sqrt(_pairwise_sum(tmp, 0, n) / n)

@@ -1,0 +1,136 @@
+"""The operator's surface: failures you can see (targets named at start, the failing target
+and its cause on the status line and in /sonolux/status, retries instead of a dead run),
+profile typos with a suggestion, headless runs that say what they ignore, --wait-for-device."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import run_sonolux, sonolux_cmd, wait_until
+from sonolux import ConfigError, Engine, StreamSpec
+from sonolux.outputs.osc import build_targets
+from sonolux.outputs.osc_config import load_profile
+from sonolux.sources import SynthSource
+
+SPEC = StreamSpec()
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TcpMonitor:
+    """``sonolux osc monitor --tcp`` as the console: a real TCP OSC peer in its own process,
+    its printed lines collected by a reader thread."""
+
+    def __init__(self, port: int):
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(sonolux_cmd("osc", "monitor", "--tcp", "--port", str(port)),
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def test_refused_tcp_target_is_shown_and_recovers_when_a_listener_appears(tmp_path):
+    port = free_tcp_port()  # nothing listens here yet
+    targets = build_targets([f"127.0.0.1:{port}"], "eos")
+    engine = Engine(SPEC, SynthSource("clicks:120", SPEC.sample_rate, SPEC.block_size), osc_targets=targets)
+    listener = None
+    try:
+        with engine:
+            health = wait_until(lambda: [h for h in engine.output_health() if h.state == "refused"], 10,
+                                "the target reported refused")
+            assert health[0].last_error == "connection refused" and f":{port}" in health[0].name
+            status = engine.status_args()
+            assert status[9] == 1 and "refused (connection refused)" in status[10]
+            listener = TcpMonitor(port)
+            wait_until(lambda: engine.output_health()[0].state == "ok", 30, "the target connected")
+            wait_until(lambda: listener.lines, 10, "messages at the listener")
+            assert engine.status_args()[9] == 0 and engine.status_args()[10] == ""
+    finally:
+        if listener is not None:
+            listener.close()
+    assert listener.lines and all(line.split()[1].startswith("/eos/") for line in listener.lines)
+
+
+def test_run_names_its_targets_and_survives_unresolvable_and_refused_ones():
+    port = free_tcp_port()
+    res = run_sonolux("run", "--input", "synth", "--no-models", "--duration", "2",
+                      "--osc", "no.such.host.invalid:9000", "--osc", f"127.0.0.1:{port}@eos", timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    start = [line for line in lines if line.startswith("sonolux: OSC to ")]
+    assert start and "udp://no.such.host.invalid:9000 (sonolux)" in start[0] and f"tcp://127.0.0.1:{port} (eos)" in start[0]
+    assert "cannot resolve host 'no.such.host.invalid'" in res.stderr
+    summary = [line for line in lines if line.startswith("sonolux: OSC ") and not line.startswith("sonolux: OSC to")]
+    assert any("unresolved" in line for line in summary) and any("refused: connection refused" in line for line in summary)
+    assert "Traceback" not in res.stderr
+
+
+def test_a_profile_alone_says_it_uses_the_profiles_own_address():
+    res = run_sonolux("run", "--input", "synth", "--no-models", "--duration", "0.5", "--osc-profile", "grandma3",
+                      timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "udp://127.0.0.1:8000 (grandma3)" in res.stderr
+    assert "the grandma3 profile's own address" in res.stderr and "--osc HOST:PORT@grandma3" in res.stderr
+
+
+def test_profile_field_typo_is_an_error_with_a_suggestion(tmp_path):
+    p = tmp_path / "mine.toml"
+    p.write_text('[[map]]\nfield = "levle"\naddress = "/fader/1"\n')
+    with pytest.raises(ConfigError) as e:
+        load_profile(str(p))
+    assert f"{p}: map[0].field: 'levle'" in str(e.value) and "did you mean 'level'" in str(e.value)
+    res = run_sonolux("run", "--input", "synth", "--osc-profile", str(p), "--duration", "0.5", timeout=60)
+    assert res.returncode == 2 and "did you mean 'level'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_every_field_the_engine_produces_is_known_to_profiles_and_presets():
+    from sonolux.analysis import Analyzer
+    from sonolux.inference.stage import InferenceStage
+    from sonolux.visual import fields
+
+    stage = InferenceStage(["emotion", "tags", "latent"], every_s=0.5, tag_labels=list(fields.TAG_NAMES))
+    layout = Analyzer(SPEC, inference_stage=stage).layout
+    produced = set(layout.scalars) | set(layout.vectors)
+    assert produced and produced <= set(fields.all_field_names()), produced - set(fields.all_field_names())
+
+
+def test_headless_run_says_which_window_options_it_ignores():
+    res = run_sonolux("run", "--input", "synth", "--no-models", "--duration", "0.5", "--no-window",
+                      "--fullscreen", "--hud", "--preset", "kaleidoscope", timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "no visual window (--no-window): ignoring --fullscreen, --hud, --preset" in res.stderr
+    bad = run_sonolux("run", "--input", "synth", "--no-models", "--duration", "0.5", "--no-window",
+                      "--preset", "kaleidoskope", timeout=60)
+    assert bad.returncode == 2 and "no preset named 'kaleidoskope'" in bad.stderr and "kaleidoscope" in bad.stderr
+
+
+def test_wait_for_device_waits_until_the_input_appears(pulse):
+    sink = "sonolux_late"
+    proc = subprocess.Popen(sonolux_cmd("run", "--input", f"{sink}.monitor", "--wait-for-device", "--no-models",
+                                        "--duration", "1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=pulse.env)
+    try:
+        first = proc.stderr.readline()
+        assert "waiting for the input device" in first and f"{sink}.monitor" in first, first
+        assert proc.poll() is None  # still waiting, not failed
+        pulse._pactl("load-module", "module-null-sink", f"sink_name={sink}", "rate=48000")
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        mods = pulse._pactl("list", "short", "modules").stdout
+        for line in mods.splitlines():
+            if f"sink_name={sink}" in line:
+                pulse._pactl("unload-module", line.split()[0])
+    assert proc.returncode == 0, err
+    assert "frames" in err and "dropped blocks 0" in err, err
