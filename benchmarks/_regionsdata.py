@@ -27,7 +27,7 @@ from sonolux.sources.file import load_audio
 
 SR = 48000
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: frames of the features-package chain (main after the features merge)
 
 
 @dataclass
