@@ -27,7 +27,7 @@ from sonolux.sources.file import load_audio
 
 SR = 48000
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
-CACHE_VERSION = 2  # 2: frames of the features-package chain (main after the features merge)
+CACHE_VERSION = 1  # bump when the chain's output changes (the features-package refactor did not: same frames)
 
 
 @dataclass

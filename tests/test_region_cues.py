@@ -238,3 +238,28 @@ def test_region_cues_and_sections_allocate_nothing_per_hop():
 
     net, transient = _growth(one_hop)  # blocks close every 19 hops, so the block path is measured
     assert net < 1024 and transient < 2048, (net, transient)
+
+
+def test_live_cue_regions_and_sections_equal_offline(tmp_path, rng):
+    """The default chain (fused cues, sections) live through the Engine, block by block,
+    gives the regions and section events the offline ``analyze`` gives."""
+    import soundfile as sf
+
+    from sonolux.engine import Engine
+    from sonolux.features.sections import SectionStage
+    from sonolux.offline import analyze_file
+    from sonolux.sources import ArraySource
+
+    y, _ = _sectiontracks.track(("full", "breakdown", "full"), bpm=128, sr=SR, seed=4)
+    x = np.concatenate([y, textures(rng, 14.0, 6.0)])
+    wav = tmp_path / "set.wav"
+    sf.write(wav, x, SR, subtype="FLOAT")
+    config = AnalysisConfig(region_min_s=8.0)
+    offline = analyze_file(wav, spec=SPEC, config=config)
+    engine = Engine(SPEC, ArraySource(x, SR, 333, realtime=False), config=config)
+    with engine:
+        assert engine.wait(120)
+    live = engine.analyzer.find(RegionStage).finish(len(x) / SR)
+    assert len(offline["regions"]) >= 2 and offline["sections"], offline
+    assert live == offline["regions"]
+    assert engine.analyzer.find(SectionStage).events == offline["sections"]
