@@ -283,6 +283,21 @@ def sections_benchmark(spec) -> dict:
     return out
 
 
+def all_sections(spec, pop) -> dict:
+    """The generated tracks, and the events per minute on the POP909 renders (no truth)."""
+    out = sections_benchmark(spec)
+    counts = {k: 0 for k in ("build", "drop", "breakdown")}
+    minutes = 0.0
+    for rec, fr in pop:
+        t = (np.arange(fr.values.shape[0]) + 1) * spec.hop_seconds
+        for k, _, _ in section_events(fr.names, fr.values, spec.hop_seconds, t)[0]:
+            counts[k] += 1
+        minutes += t[-1] / 60 if t.size else 0
+    out["pop909_events_per_min"] = {k: round(v / minutes, 2) for k, v in counts.items()} if minutes else None
+    out["pop909_minutes"] = round(minutes, 1)
+    return out
+
+
 # ---- main --------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -294,17 +309,29 @@ def main(argv=None):
     ap.add_argument("--pop909", type=int, default=8, help="POP909 songs rendered and played alone")
     ap.add_argument("--no-sweep", action="store_true", help="skip the development sweep")
     ap.add_argument("--sweep-only", action="store_true", help="stop after the development sweep")
+    ap.add_argument("--sections-only", action="store_true",
+                    help="rerun only the section part and replace it in the existing result JSON")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/segmentation.json)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "emotion4q" / "clips.csv").exists():
         sys.exit(f"{data}/emotion4q not found: pass --data")
     t_start = time.perf_counter()
+    spec = StreamSpec()
+    if args.sections_only:
+        path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "segmentation.json"
+        result = json.loads(path.read_text())
+        pop = [(rec, D.Analysed(Path(args.cache) / "frames", {"emotion": None}, spec, AnalysisConfig()).frames(rec))
+               for rec in D.pop909_songs(data, Path(args.cache), args.pop909)]
+        result["sections"] = all_sections(spec, pop)
+        result["sections_rerun"] = machine()["date"]
+        print(json.dumps({k: v for k, v in result["sections"].items() if k != "per_track"}, indent=1))
+        print(f"wrote {write_result('segmentation', result, str(path))}", file=sys.stderr)
+        return
     models, warnings = load_models(InferenceConfig(device="cpu"))
     models = {k: v for k, v in models.items() if k == "emotion"}
     for w in warnings:
         print("warning:", w, file=sys.stderr)
-    spec = StreamSpec()
     audio = D.AudioCache(data)
     an = D.Analysed(Path(args.cache) / "frames", models, spec, AnalysisConfig())
 
@@ -385,16 +412,7 @@ def main(argv=None):
             entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues)
         result["reporting"]["variants"][name] = entry
         print(name, json.dumps(entry["medleys"]["f"]), file=sys.stderr)
-    result["sections"] = sections_benchmark(spec)
-    pop_events = {k: 0 for k in ("build", "drop", "breakdown")}
-    minutes = 0.0
-    for rec, fr in pop:
-        t = (np.arange(fr.values.shape[0]) + 1) * spec.hop_seconds
-        for k, _, _ in section_events(fr.names, fr.values, spec.hop_seconds, t)[0]:
-            pop_events[k] += 1
-        minutes += t[-1] / 60 if t.size else 0
-    result["sections"]["pop909_events_per_min"] = {k: round(v / minutes, 2) for k, v in pop_events.items()} \
-        if minutes else None
+    result["sections"] = all_sections(spec, pop)
     result["wall_s"] = round(time.perf_counter() - t_start, 1)
     path = write_result("segmentation", result, args.out)
     print(json.dumps({k: v for k, v in result.items() if k not in ("development",)}, indent=1)[:4000])

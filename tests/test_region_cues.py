@@ -263,3 +263,15 @@ def test_live_cue_regions_and_sections_equal_offline(tmp_path, rng):
     assert len(offline["regions"]) >= 2 and offline["sections"], offline
     assert live == offline["regions"]
     assert engine.analyzer.find(SectionStage).events == offline["sections"]
+
+
+def test_operator_controls_change_the_fusion_live():
+    cues = RegionCues(AnalysisConfig(), n_mels=8, hop_s=0.01)
+    t0 = cues.fusion.threshold
+    cues.control(sensitivity=1.0, min_region_s=20.0, cues=("novelty",))
+    assert cues.fusion.threshold == pytest.approx(t0 / math.e)
+    assert cues.fusion.min_region_s == 20.0 and cues.fusion.w_mood == 0.0 and cues.fusion.w_novelty == 1.0
+    with pytest.raises(ParameterError, match="region_sensitivity=-0.1"):
+        cues.control(sensitivity=-0.1)
+    with pytest.raises(ParameterError, match="unknown"):
+        cues.control(cues=("vibes",))

@@ -55,12 +55,31 @@ class CutFusion:
         if hold_s < 0 or min_region_s < 0:
             raise ParameterError(f"region_hold_s={hold_s} and region_min_s={min_region_s} must not be negative")
         self.w_novelty, self.w_energy, self.w_mood = (float(w) for w in weights)
-        self.threshold = float(base_threshold) * math.exp(2.0 * (0.5 - check_sensitivity(sensitivity)))
-        self.release = float(release) * self.threshold
+        self.base_threshold, self.release_ratio = float(base_threshold), float(release)
+        self.set_sensitivity(sensitivity)
         self.hold_s = float(hold_s)
         self.min_region_s = float(min_region_s)
         self.start_s = float(start_s)
         self.reset()
+
+    # ---- operator control (from another thread: each call swaps plain floats) -------------
+    def set_sensitivity(self, sensitivity: float) -> None:
+        """0..1; 0.5 = the tuned threshold, higher cuts on less evidence."""
+        threshold = self.base_threshold * math.exp(2.0 * (0.5 - check_sensitivity(sensitivity)))
+        self.sensitivity = float(sensitivity)
+        self.release = self.release_ratio * threshold
+        self.threshold = threshold
+
+    def set_min_region(self, min_region_s: float) -> None:
+        if not min_region_s >= 0:
+            raise ParameterError(f"region_min_s={min_region_s!r} must not be negative")
+        self.min_region_s = float(min_region_s)
+
+    def set_weights(self, novelty: float, energy: float, mood: float) -> None:
+        """0 turns a cue off (the operator's "which cues are on")."""
+        if min(novelty, energy, mood) < 0:
+            raise ParameterError(f"region_weights={[novelty, energy, mood]} must be >= 0")
+        self.w_novelty, self.w_energy, self.w_mood = float(novelty), float(energy), float(mood)
 
     def reset(self) -> None:
         self.armed = self.spent = False

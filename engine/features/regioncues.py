@@ -70,11 +70,25 @@ class RegionCues:
         self.fusion = CutFusion(weights=w, base_threshold=c.region_threshold, sensitivity=c.region_sensitivity,
                                 hold_s=hold_s, min_region_s=c.region_min_s)
         self.cues = on
+        self._weights = tuple(float(x) for x in c.region_weights)
         #: the decision delay: a cut is published at most this long after its boundary
         self.delay_s = self.future_s + hold_s + self.block_s
         self._probs = np.zeros(4)
         self._warm_kernels()
         self.reset()
+
+    def control(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
+                cues=None) -> None:
+        """The operator's knobs, live (any thread: each swaps plain numbers the next block
+        reads): sensitivity 0..1, minimum region length (s), which cues are on."""
+        if sensitivity is not None:
+            self.fusion.set_sensitivity(sensitivity)
+        if min_region_s is not None:
+            self.fusion.set_min_region(min_region_s)
+        if cues is not None:
+            on = check_cues(cues)
+            self.fusion.set_weights(*(w if name in on else 0.0 for w, name in zip(self._weights, CUES)))
+            self.cues = on
 
     def _warm_kernels(self) -> None:
         """Run every code path once now (Numba loads its compiled kernels on the first call),

@@ -96,6 +96,7 @@ class SectionTracker:
         self.ref = -math.inf
         self.state = FULL
         self.state_since = 0.0
+        self._was_full = False  # a breakdown needs the music to have been full since the last event
         self.event_t = 0.0  # time of the newest event (the change in the music, not the decision)
         self.label = 0  # the newest event's code (SECTION_CODES)
         self._last_event = [-math.inf] * 4  # per event code: two of a kind at least min_gap_s apart
@@ -151,6 +152,7 @@ class SectionTracker:
         jump = fast - slow >= self.drop_jump_db or bass_jump >= self.drop_bass_db
         if jump and fast >= self.ref - self.drop_near_full_db:
             self.state, self.state_since = FULL, t
+            self._was_full = False
             return self._fire(SECTION_CODES["drop"], self._t_cross_up, t)
         return 0
 
@@ -163,8 +165,11 @@ class SectionTracker:
             self.ref = max(slow, self.ref - self.ref_decay)
         if self._k <= self.span or self.ref == -math.inf:
             return 0
+        if slow >= self.ref - 2.0:
+            self._was_full = True  # the slow level is back near the full level
         if self.state == FULL:
-            if slow < self.ref - self.breakdown_db:
+            if slow < self.ref - self.breakdown_db and self._was_full:
+                self._was_full = False
                 self.state, self.state_since = BREAKDOWN, t
                 return self._fire(SECTION_CODES["breakdown"], self._t_cross_down, t)
             return self._build(t, slow, old_slow, old_dens, below_full=2.0)
