@@ -16,10 +16,11 @@ frames are cached, see ``_regionsdata.py``):
 2. **False cuts per minute** inside single whole songs played alone: every 4Q clip (dev
    folds for tuning, reporting folds for the figure) and POP909 songs rendered by FluidSynth
    (never used for tuning).
-3. **Tuning** (development only): the fusion's weights, threshold and minimum region length
-   are swept over the cue series of the dev medleys and dev clips (cut times at block
-   resolution, before the hop refinement); the chosen point maximises dev boundary F with
-   dev false cuts ≤ 0.2 / min. The ``region_*`` defaults of ``AnalysisConfig`` are that
+3. **Tuning** (development only): the cues' future window, the fusion's weights, threshold
+   and minimum region length are swept over the cue series of the dev medleys and dev clips
+   (cut times at block resolution, before the hop refinement); the chosen point maximises dev
+   boundary F with dev false cuts ≤ 0.2 / min. Then the radius of the hop refinement is swept
+   with the live stage on the dev medleys. The ``region_*`` defaults of ``AnalysisConfig`` are that
    point; the reporting numbers use the defaults.
 4. **Sections** on generated tracks (``_sectiontracks.py``: 2 plans × 6 tempi, drum
    patterns, risers, filter sweeps): per event precision / recall (an event matches a true
@@ -82,6 +83,7 @@ SWEEP_FUTURE_S = (2.5, 4.0)  # the cues' future block (= most of the decision de
 SWEEP = {"w_energy": (0.0, 0.25, 0.5), "w_mood": (0.0, 1.0), "threshold": (0.5, 0.6, 0.8, 1.0, 1.3, 1.7),
          "min_region_s": (8.0,)}
 SWEEP_MIN_REGION_S = (6.0, 10.0, 12.0)  # tried at the best point
+SWEEP_REFINE_S = (0.0, 0.15, 0.3, 1.0)  # how far a cue cut may move to the sharpest step (live stage)
 
 
 # ---- replay ------------------------------------------------------------------------------
@@ -386,6 +388,15 @@ def main(argv=None):
             rows.append({"future_s": best["future_s"], **point(*series[best["future_s"]], **opts, min_region_s=mr)})
         ok = [r for r in rows if r["clip_false_cuts_per_min"] <= 0.2] or rows
         best = max(ok, key=lambda r: (r["f"], r["precision"]))
+        refine = {}
+        for rs in SWEEP_REFINE_S:  # the hop refinement of a cue cut: the live stage over dev medleys
+            tal = Tally()
+            for rec, fr in tqdm(dev, desc=f"dev refine {rs} s", file=sys.stderr):
+                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues, region_refine_s=rs)
+                tal.add_medley(rec, regions, decisions)
+            b = tal.boundary()
+            refine[str(rs)] = {k: b[k] for k in ("precision", "recall", "f", "error_ms")}
+        result["development"]["refine_sweep"] = refine
         no_mood = max([r for r in ok if r["w_mood"] == 0] or ok, key=lambda r: (r["f"], r["precision"]))
         result["development"].update({"sweep": rows, "chosen": best, "best_without_mood": no_mood})
         print("dev best:", best, "\n     without mood:", no_mood, file=sys.stderr)

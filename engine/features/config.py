@@ -93,6 +93,7 @@ class AnalysisConfig:
     region_past_s: float = 6.0  # the cues compare this much audio before a boundary ...
     region_future_s: float = 4.0  # ... with this much after it: the cues' lag, most of the decision delay
     region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long
+    region_refine_s: float = 0.15  # a cue cut moves to the sharpest step of the sound within this (0: stays)
     region_mood_window_s: float = 4.0  # the emotion model's window (a prediction covers this much audio)
     # sections inside a song (features/sections.py): build / drop / breakdown events
     sections: bool = True

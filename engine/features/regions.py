@@ -61,6 +61,7 @@ class RegionStage(Processor):
         if config.region_method not in REGION_METHODS:
             raise ParameterError(f"region_method={config.region_method!r} must be one of {list(REGION_METHODS)}")
         self.config = config
+        self.cue_refine_s = finite("region_refine_s", config.region_refine_s, minimum=0.0)
         self._given_cues = cues
         self.cues = cues
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
@@ -152,8 +153,9 @@ class RegionStage(Processor):
             return None
         return float(v[self._i_tz]) if self.tempo_source == "onset_rate" else gamma / prev
 
-    def refine(self, t: float) -> float:
-        """The hop near ``t`` (± one energy segment) where the sound changes most: first the
+    def refine(self, t: float, radius: float | None = None) -> float:
+        """The hop near ``t`` (± ``radius``, default one energy segment) where the sound
+        changes most: first the
         largest step of the mean log-mel spectrum (RMS dB, ``step_window_s`` after vs.
         before; mel windows are centred half an FFT before the hop's end), then, within one
         FFT of it, the hop where the level steps most if it steps by more than 3 dB (hop
@@ -166,7 +168,8 @@ class RegionStage(Processor):
             return t
         if self._mel_hist.shape[1]:
             centre = ts + self.hop / self.sr - self.n_fft / (2 * self.sr)
-            t_mel, _ = self._largest_step(centre, self._mel_hist[order][ok], t, self.energy_segment_s)
+            t_mel, _ = self._largest_step(centre, self._mel_hist[order][ok], t,
+                                          self.energy_segment_s if radius is None else radius)
             if t_mel is not None:
                 t = t_mel
         t_lvl, step = self._largest_step(ts, self._level_db[order][ok][:, None], t,
@@ -243,7 +246,9 @@ class RegionStage(Processor):
         v[i["region_threshold"]] = cues.fusion.threshold
         if t != t:  # NaN: no cut
             return None
-        return self.segmenter.cut(self.refine(t))
+        if self.cue_refine_s > 0:
+            t = self.refine(t, self.cue_refine_s)
+        return self.segmenter.cut(t)
 
     def finish(self, t_end: float) -> list[dict]:
         """Hand over the last mood piece, close the last region, return all regions."""
