@@ -146,10 +146,12 @@ def pop909_songs(data: Path, cache: Path, n: int) -> list[Recording]:
     """The first ``n`` songs of the POP909 benchmark subset, rendered (cached) when played."""
     import os
 
-    os.environ.setdefault("SONOLUX_DATA", str(data))
-    os.environ.setdefault("SONOLUX_RENDER_CACHE", str(cache / "pop909"))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _pop909  # noqa: E402
+
+    _pop909.POP909 = data / "pop909"  # this run's data folder (the module's default is $SONOLUX_DATA)
+    if "SONOLUX_RENDER_CACHE" not in os.environ:
+        _pop909.CACHE = cache / "pop909"
 
     if _pop909.available():
         print("POP909:", _pop909.available(), file=sys.stderr)
