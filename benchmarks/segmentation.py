@@ -171,6 +171,7 @@ class Tally:
         self.errors, self.delays = [], []
         self.conf = np.zeros((4, 5))
         self.minutes = 0.0
+        self.by_join = {"hard": [0, 0], "crossfade": [0, 0]}  # [found, true] per kind of join
 
     def add_medley(self, rec, regions, decisions):
         pred = [r["start"] for r in regions[1:]]
@@ -178,6 +179,9 @@ class Tally:
         self.tp += len(m)
         self.pred += len(pred)
         self.true += len(rec.bounds)
+        join = self.by_join["crossfade" if any(rec.meta["crossfade_s"]) else "hard"]
+        join[0] += len(m)
+        join[1] += len(rec.bounds)
         decided = dict(decisions)
         for i, j in m:
             self.errors.append(abs(pred[j] - rec.bounds[i]))
@@ -208,7 +212,9 @@ class Tally:
             per_label[lab] = {"precision": round(float(self.conf[i, i] / col), 3) if col else None,
                               "recall": round(float(self.conf[i, i] / row), 3) if row else None}
         return {"precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3), "predicted": self.pred,
-                "true": self.true, "false_cuts_per_min": round((self.pred - self.tp) / self.minutes, 3),
+                "true": self.true,
+                "recall_by_join": {k: f"{f}/{t}" for k, (f, t) in self.by_join.items()},
+                "false_cuts_per_min": round((self.pred - self.tp) / self.minutes, 3),
                 "error_ms": {"min": round(float(err.min()), 1), "median": round(float(np.median(err)), 1),
                              "max": round(float(err.max()), 1)} if err.size else None,
                 "decision_delay_s": {"median": round(float(np.median(d)), 2),

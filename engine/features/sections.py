@@ -83,7 +83,9 @@ class SectionTracker:
         self._slow_ring = np.zeros(self.span)  # slow level (dB) per block
         self._dens_ring = np.zeros(self.span)  # onset density per block
         #: decision delay of each event (s): how long after the event's time it is published
-        self.delays = {"breakdown": slow_s + block_s, "build": build_confirm_s + slow_s,
+        #: (typical; the slow level needs ln(10^(dB/10)) time constants to move dB decibels)
+        self.delays = {"breakdown": slow_s * math.log(10 ** (breakdown_db / 10)) + block_s,
+                       "build": build_confirm_s + slow_s * math.log(10 ** (build_rise_db / 10)) + block_s,
                        "drop": 2 * fast_s + block_s}
         self.reset()
 
