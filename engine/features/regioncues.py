@@ -106,8 +106,10 @@ class RegionCues:
         self._n = 0
         self._power = 0.0
         self._new_pred = False
-        self.boundary_t = math.nan  # the boundary the newest cue values belong to
-        self.values = [math.nan, math.nan, math.nan]  # novelty, energy, mood at boundary_t
+        # the boundary the newest cue values belong to, and the values (0 while a cue fills:
+        # frames carry finite numbers only)
+        self.boundary_t = 0.0
+        self.values = [0.0, 0.0, 0.0]  # novelty, energy, mood at boundary_t
 
     def hop(self, t_end: float, mel_db: np.ndarray, power: float, probs, new_prediction: bool) -> float:
         """One hop ending at ``t_end`` s: its log-mel vector, mean power, and — when a new
@@ -127,5 +129,7 @@ class RegionCues:
         self._n, self._power, self._new_pred = 0, 0.0, False
         self.boundary_t = t_end - self.future_s
         v = self.values
-        v[0], v[1], v[2] = nov, en, mood
+        v[0] = nov if nov == nov else 0.0
+        v[1] = en if en == en else 0.0
+        v[2] = mood if mood == mood else 0.0
         return self.fusion.push(self.boundary_t, nov, en, mood)
