@@ -139,6 +139,16 @@ class Analyzer:
         """Change the beat tracker's BPM range (validated now, applied on the next hop)."""
         self._beat_tracker().set_bpm_range(lo, hi)
 
+    def set_region_controls(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
+                            cues=None) -> None:
+        """The operator's region knobs, live (validated now, read by the next cue block):
+        ``sensitivity`` 0..1, ``min_region_s`` (s), ``cues`` (any of "novelty", "energy",
+        "mood"). Needs ``region_method = "cues"``."""
+        stage = self.find(RegionStage)
+        if stage is None or stage.cues is None:
+            raise ParameterError("region controls need region_method='cues' (this chain cuts by the seed method)")
+        stage.cues.control(sensitivity=sensitivity, min_region_s=min_region_s, cues=cues)
+
     def warm_up(self, hops: int = 8) -> None:
         """Run a few silent hops (loads or compiles the Numba kernels), then reset, so the
         first live hop is not slow."""

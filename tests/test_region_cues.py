@@ -275,3 +275,14 @@ def test_operator_controls_change_the_fusion_live():
         cues.control(sensitivity=-0.1)
     with pytest.raises(ParameterError, match="unknown"):
         cues.control(cues=("vibes",))
+
+
+def test_analyzer_region_controls():
+    an = Analyzer(SPEC)
+    an.set_region_controls(sensitivity=0.8, min_region_s=30.0, cues=("novelty",))
+    fusion = an.find(RegionStage).cues.fusion
+    assert fusion.min_region_s == 30.0 and fusion.w_mood == 0.0
+    with pytest.raises(ParameterError, match="region_method='cues'"):
+        Analyzer(SPEC, AnalysisConfig(region_method="seed")).set_region_controls(sensitivity=0.5)
+    with pytest.raises(ParameterError, match="region_method='vibes'"):
+        Analyzer(SPEC, AnalysisConfig(region_method="vibes"))
