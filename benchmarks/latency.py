@@ -9,6 +9,13 @@
 * ``audio_to_osc``: from a block entering the callback path (``BlockWriter.write``, paced in
   real time like a sound card) to each OSC datagram carrying that audio leaving the socket
   (``sendto`` returned), over a real UDP socket to a loopback receiver.
+* ``audio_to_dmx_sacn``: for every block, from entering the callback path to the first sACN
+  packet (44 Hz, the shipped ``wash`` map, unicast to a loopback receiver on port 5568)
+  built from a frame that contains it: includes the wait for the next DMX tick (up to one
+  DMX period, 22.7 ms). Skipped when port 5568 is taken.
+* ``midi_clock_send_lateness``: each MIDI clock tick's send time against its own schedule,
+  the clock on a virtual port (ALSA sequencer, or a private JACK server as in
+  ``midi_clock.py``), in the same run. Skipped without a MIDI system.
 
 Prints and writes JSON (p50 / p99 / max in ms, ratios). No pass/fail: numbers only.
 """
@@ -25,6 +32,8 @@ import numpy as np
 from _common import machine, summary_ms, write_result
 
 from sonolux import Engine, StreamSpec
+from sonolux.outputs.dmx_config import DmxTarget, load_map
+from sonolux.outputs.dmx_output import DmxOutput
 from sonolux.outputs.osc import build_targets
 from sonolux.ringbuffer import BlockWriter
 from sonolux.sources.base import AudioSource
@@ -103,7 +112,7 @@ def numpy_reference_hop_times(signal, spec: StreamSpec, n_hops: int) -> list[flo
 LIVE_ADDRESSES = ("/sonolux/level", "/sonolux/band/", "/sonolux/onset")
 
 
-def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> dict:
+def measure_live(spec: StreamSpec, signal, *, models=None, inference=None, midi: bool = False) -> dict:
     """Play ``signal`` in real time through the engine (OSC to a loopback receiver) and
     return per-hop analysis times, audio→OSC latencies (s) and the run's stats."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -130,6 +139,18 @@ def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> di
     engine = Engine(spec, source, osc_targets=build_targets([f"127.0.0.1:{port}"]), models=models,
                     inference=inference,
                     on_send=lambda addr, v, seq, sample_end, t: sends.append((addr, sample_end, t)))
+    dmx_sends = []  # (sample_end of the frame sent, send time)
+    dmx_receiver = _bind_or_none(5568)
+    if dmx_receiver is not None:
+        threading.Thread(target=_drain, args=(dmx_receiver, done), daemon=True).start()
+        engine.add_output(DmxOutput(engine.mailbox, load_map("wash"), DmxTarget("sacn", 1, host="127.0.0.1"),
+                                    on_send=lambda seq, sample_end, t: dmx_sends.append((sample_end, t))))
+    clock = None
+    if midi:
+        from sonolux.outputs.midi import MidiClock, open_midi_output
+
+        clock = MidiClock(engine.mailbox, open_midi_output("virtual:sonolux latency clock"), history=100000)
+        engine.add_output(clock)
     hop_times = []
     inner = engine.worker.step
 
@@ -151,8 +172,37 @@ def measure_live(spec: StreamSpec, signal, *, models=None, inference=None) -> di
             lat.append(t_sent - source.t_in[block])
             if address.startswith(LIVE_ADDRESSES):
                 live_lat.append(lat[-1])
-    return {"hop_times": hop_times, "latencies": lat, "live_latencies": live_lat,
+    dmx_lat = []
+    if dmx_sends:
+        covered = np.maximum.accumulate(np.array([e for e, _ in dmx_sends]))  # newest audio sent so far
+        t_sent = np.array([t for _, t in dmx_sends])
+        for block in range(source.n_blocks):
+            first = np.searchsorted(covered, (block + 1) * spec.block_size)  # first packet with it
+            if first < len(covered) and np.isfinite(source.t_in[block]):
+                dmx_lat.append(t_sent[first] - source.t_in[block])
+    return {"hop_times": hop_times, "latencies": lat, "live_latencies": live_lat, "dmx_latencies": dmx_lat,
+            "midi_lateness": list(clock.lateness) if clock is not None else [],
             "stats": engine.stats(), "received": received[0], "inference": engine.inference}
+
+
+def _bind_or_none(port: int):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        return None
+    s.settimeout(0.2)
+    return s
+
+
+def _drain(sock, done) -> None:
+    while not done.is_set():
+        try:
+            sock.recv(2048)
+        except (socket.timeout, OSError):
+            continue
+    sock.close()
 
 
 def main(argv=None):
@@ -169,7 +219,14 @@ def main(argv=None):
     signal = demo_signal(spec, args.seconds)
     print(f"running {args.seconds:g} s of audio in real time (hop {spec.hop} @ {spec.sample_rate} Hz) …",
           file=sys.stderr)
-    run = measure_live(spec, signal)
+    from midi_clock import start_midi_system
+
+    midi_system, jackd = start_midi_system()
+    try:
+        run = measure_live(spec, signal, midi=midi_system is not None)
+    finally:
+        if jackd is not None:
+            jackd.terminate()
     hop_times, stats = run["hop_times"], run["stats"]
     ref = numpy_reference_hop_times(signal, spec, min(len(hop_times), 5000))
     hop_summary, ref_summary = summary_ms(hop_times), summary_ms(ref)
@@ -187,6 +244,10 @@ def main(argv=None):
         "audio_to_osc": summary_ms(run["latencies"]),
         "audio_to_osc_levels_onsets": summary_ms(run["live_latencies"]),
         "audio_to_osc_budget_ms": round(hop_budget_ms + 3.0, 3),
+        "audio_to_dmx_sacn": summary_ms(run["dmx_latencies"]),
+        "audio_to_dmx_budget_ms": round(hop_budget_ms + 1e3 / 44, 3),
+        "midi_system": midi_system or "none (no ALSA sequencer, no jackd): MIDI clock not measured",
+        "midi_clock_send_lateness": summary_ms(run["midi_lateness"]),
         "osc_messages": stats.osc_messages, "osc_received": run["received"], "osc_errors": stats.osc_errors,
         "dropped_blocks": stats.dropped_blocks, "skipped_samples": stats.skipped_samples,
     }

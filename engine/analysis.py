@@ -22,6 +22,7 @@ from .features.override import EmotionOverride
 from .features.preemphasis import PreEmphasis
 from .features.regions import RegionStage
 from .features.sections import SectionStage
+from .features.silence import SilenceGate
 from .features.spectrum import Spectrum
 from .features.wavelet import WaveletEnergies
 from .frame import FeatureFrame, FrameLayout
@@ -37,8 +38,9 @@ def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Proces
 
     Order: levels and energy (on the input samples) → optional pre-emphasis → STFT → band
     levels → mel → wavelet → onsets (log-mel flux, per band) → tempo z → beat tracker →
-    the models' results (``inference_stage``) → the operator's override (``override_state``:
-    an object whose ``emotion_override`` the control thread sets; None: nobody overrides) →
+    the models' results (``inference_stage``) → the silence gate (events stop, tempo and mood
+    hold below ``silence_db``) → the operator's override (``override_state``: an object
+    whose ``emotion_override`` the control thread sets; None: nobody overrides) →
     emotion regions (``segmenter``; default ``Segmenter()``) → sections (``config.sections``).
     Later stages read what earlier
     ones put in the hop context and the prepare-time facts.
@@ -59,7 +61,7 @@ def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Proces
         processors.append(BeatTracker(config))
     if inference_stage is not None:
         processors.append(inference_stage)
-    processors += [EmotionOverride(override_state),
+    processors += [SilenceGate(config), EmotionOverride(override_state),
                    RegionStage(Segmenter() if segmenter is None else segmenter, config)]
     if config.sections:
         processors.append(SectionStage(config))
@@ -134,6 +136,19 @@ class Analyzer:
         Safe to call from any thread; three or more taps less than 2 s apart lock the tracker
         to their tempo and phase."""
         self._beat_tracker().tap(t)
+
+    def release_tap(self) -> None:
+        """End a tap lock: the audio decides tempo and phase again (any thread)."""
+        self._beat_tracker().release_tap()
+
+    def nudge_phase(self, beats: float) -> None:
+        """Move the beat phase by ``beats`` of a beat, -0.5..0.5; positive: later (any thread)."""
+        self._beat_tracker().nudge(beats)
+
+    @property
+    def tap_locked(self) -> bool:
+        tracker = self.find(BeatTracker)
+        return tracker is not None and tracker.tap_locked
 
     def set_bpm_range(self, lo: float, hi: float) -> None:
         """Change the beat tracker's BPM range (validated now, applied on the next hop)."""

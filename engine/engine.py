@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from .analysis import AnalysisConfig, Analyzer
 from .errors import SonoluxError
 from .frame import Mailbox
+from .features.silence import SilenceGate
+from .gain import InputGain
 from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
 from .record import Recorder
@@ -44,6 +46,10 @@ class EngineStats:
     prediction_age_s: float = -1.0
     blackout: bool = False
     emotion_override: int = 0  # 0 = the models decide, 1..4 = the operator's quadrant
+    gain_db: float = 0.0  # the input gain applied now
+    gain_auto: bool = False
+    tap_locked: bool = False  # a tap lock holds the beat tracker
+    silent: bool = False  # the input is below the silence threshold
 
 
 class Engine:
@@ -78,9 +84,12 @@ class Engine:
         self.worker = AnalysisWorker(self.ring, self.analyzer, self.mailbox,
                                      source_finished=lambda: source.finished,
                                      drop_stale=source.realtime)
+        self.gain = InputGain()  # unity until set (show file, --gain, /sonolux/gain, the panel)
+        self.worker.gain = self.gain
         self.osc = None
         if osc_targets:
             self.osc = OscSender(self.mailbox, list(osc_targets), on_send=on_send, status=self.status_args)
+        self.extra_outputs: list = []  # rig outputs (DMX, MIDI, OS2L, Link): see add_output
         self.recorder = None
         if record_dir is not None:
             self.recorder = Recorder(record_dir, self.analyzer.layout, spec, audio=record_audio)
@@ -91,6 +100,14 @@ class Engine:
         self.input_losses = 0
         self._supervisor = None
         self._supervisor_stop = threading.Event()
+
+    def add_output(self, output) -> None:
+        """Add an output that reads ``self.mailbox`` (``outputs.rig_options.build_rig_outputs``).
+        It needs ``start()``, ``stop()``, a ``blackout`` attribute and ``health()``; the
+        engine starts it with the analysis, stops it last and reports its health."""
+        if self._started:
+            raise SonoluxError("add outputs before the engine starts")
+        self.extra_outputs.append(output)
 
     def _supervise(self) -> None:
         """Watch a live input: when its stream dies (unplugged, server restarted) log it
@@ -128,6 +145,8 @@ class Engine:
             self.inference.start()
         if self.osc:
             self.osc.start()
+        for out in self.extra_outputs:
+            out.start()
         if hasattr(self.source, "rate_listener"):
             self.source.rate_listener = self.worker.set_input_rate
         try:
@@ -151,8 +170,14 @@ class Engine:
         self.control_state.blackout = bool(on)
         if self.osc is not None:
             self.osc.blackout = bool(on)
+        for out in self.extra_outputs:  # DMX sends zeroes, MIDI / OS2L / Link hold events back
+            out.blackout = bool(on)
         if self.blackout_handler is not None:
             self.blackout_handler(bool(on))
+
+    def set_gain(self, gain) -> None:
+        """Input gain: dB (±24) or "auto" (see :mod:`sonolux.gain`)."""
+        self.gain.set(gain)
 
     def set_osc_threshold(self, threshold: float) -> None:
         """The on-change threshold of every OSC mapping (0..1 of its range)."""
@@ -160,8 +185,10 @@ class Engine:
             self.osc.set_threshold(threshold)
 
     def output_health(self) -> list:
-        """Each output target's health (:class:`~sonolux.outputs.osc.TargetHealth`)."""
-        return self.osc.health() if self.osc is not None else []
+        """Each output target's health (:class:`~sonolux.outputs.osc.TargetHealth`): the OSC
+        targets, then the rig outputs (DMX universes, MIDI, OS2L, Link)."""
+        osc = self.osc.health() if self.osc is not None else []
+        return osc + [out.health() for out in self.extra_outputs]
 
     def stop(self) -> None:
         """Stop everything, flush files and sockets. Safe to call more than once."""
@@ -183,6 +210,8 @@ class Engine:
                 # let the sender flush the last frame's changes
                 self.osc.poll_once()
                 self.osc.stop()
+            for out in self.extra_outputs:
+                out.stop()
             if self.recorder is not None:
                 self.recorder.close()
 
@@ -223,6 +252,9 @@ class Engine:
             inference_skipped=self.inference.skipped if self.inference else 0,
             prediction_age_s=self._prediction_age(),
             blackout=bool(self.control_state.blackout),
+            gain_db=self.gain.db, gain_auto=self.gain.auto,
+            tap_locked=self.analyzer.tap_locked,
+            silent=bool(getattr(self.analyzer.find(SilenceGate), "silent", False)),
             emotion_override=int(self.control_state.emotion_override),
         )
 
@@ -239,6 +271,8 @@ class Engine:
         ("i", "emotion override: 0 = the models decide, 1-4 = forced quadrant"),
         ("i", "output targets failing now (refused, unresolved, send errors)"),
         ("s", "the first failing target and its cause, '' when none"),
+        ("i", "tap lock: 1 while tapped tempo holds the beat tracker"),
+        ("i", "silence: 1 while the input is below the silence threshold"),
     )
 
     def status_args(self) -> tuple:
@@ -248,7 +282,8 @@ class Engine:
         first = f"{failing[0].name}: {failing[0].state} ({failing[0].last_error})" if failing else ""
         return (int(s.dropped_blocks), int(s.late_hops), float(s.skipped_samples / self.spec.sample_rate),
                 float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops),
-                int(s.blackout), int(s.emotion_override), len(failing), first)
+                int(s.blackout), int(s.emotion_override), len(failing), first, int(s.tap_locked),
+                int(s.silent))
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

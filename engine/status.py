@@ -43,6 +43,10 @@ class StatusLine:
             parts.append(f"OVERRIDE Q{stats.emotion_override}")
         if stats.blackout:
             parts.append("BLACKOUT")
+        if stats.tap_locked:
+            parts.append("TAP LOCK")
+        if stats.silent:
+            parts.append("SILENCE")
         parts.append(f"dropped {stats.dropped_blocks}")
         if stats.skipped_samples:
             parts.append(f"skipped {stats.skipped_samples}")
@@ -58,14 +62,20 @@ def run_summary(stats: EngineStats, extra: str = "", health=()) -> str:
     """The lines printed when a run ends: totals, then each target that is failing."""
     lines = [f"sonolux: {stats.hops} frames, {stats.t:.1f} s of audio, dropped blocks {stats.dropped_blocks}, "
              f"OSC messages {stats.osc_messages} (errors {stats.osc_errors}){extra}"]
-    lines += [f"sonolux: OSC {h.name} {h.state}: {h.last_error or 'no cause known'} ({h.errors} send errors)"
-              for h in health if h.failing]
+    lines += [f"sonolux: {'OSC ' if _is_osc(h) else ''}{h.name} {h.state}: {h.last_error or 'no cause known'} "
+              f"({h.errors} send errors)" for h in health if h.failing]
     return "\n".join(lines)
 
 
+def _is_osc(h) -> bool:
+    return h.transport in ("udp", "tcp")  # the rig outputs say sacn, artnet, midi:…, os2l/tcp, link
+
+
 def describe_targets(health) -> str:
-    """The start-up line naming where OSC goes."""
-    if not health:
-        return "sonolux: no OSC targets (add --osc HOST:PORT[@PROFILE])"
-    return "sonolux: OSC to " + ", ".join(
-        h.name + (f" [{h.state}: {h.last_error}]" if h.failing and h.last_error else "") for h in health)
+    """The start-up line naming where OSC goes (and the rig outputs: DMX, MIDI, OS2L, Link)."""
+    def named(hs):
+        return ", ".join(h.name + (f" [{h.state}: {h.last_error}]" if h.failing and h.last_error else "") for h in hs)
+
+    osc, rig = [h for h in health if _is_osc(h)], [h for h in health if not _is_osc(h)]
+    line = f"sonolux: OSC to {named(osc)}" if osc else "sonolux: no OSC targets (add --osc HOST:PORT[@PROFILE])"
+    return line + (f"; rig outputs: {named(rig)}" if rig else "")

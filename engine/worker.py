@@ -41,6 +41,7 @@ class AnalysisWorker:
         self._resample_path = None  # (raw buffer, resampler, staged ring) for a foreign input rate
         self.on_frame = on_frame  # called on the worker thread with each published frame
         self.recorder = None  # a Recorder: gets each frame and its hop of audio
+        self.gain = None  # an InputGain: scales each hop before the analysis
         self._hop = np.zeros(spec.hop, dtype=np.float32)
         self._stop = threading.Event()
         self.done = threading.Event()
@@ -110,6 +111,8 @@ class AnalysisWorker:
         else:
             return False
         t0 = time.perf_counter()
+        if self.gain is not None:
+            self.gain.apply(hop, self.analyzer.spec.hop_seconds)
         frame = self.mailbox.begin()
         self.analyzer.process_hop(hop, frame)
         self.mailbox.publish(frame)

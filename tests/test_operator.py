@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 
+import numpy as np
 import pytest
 
 from conftest import run_sonolux, sonolux_cmd, wait_until
@@ -134,3 +135,92 @@ def test_wait_for_device_waits_until_the_input_appears(pulse):
                 pulse._pactl("unload-module", line.split()[0])
     assert proc.returncode == 0, err
     assert "frames" in err and "dropped blocks 0" in err, err
+
+
+def test_osc_addresses_table_lists_every_address_status_field_and_control():
+    from sonolux.app.control import CONTROL_ADDRESSES, engine_controls
+    from sonolux.app.commands.run import make_controls
+
+    res = run_sonolux("osc", "addresses")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for m in load_profile("sonolux").maps:
+        assert m.address in out, m.address
+    assert "/sonolux/silence" in out and "/sonolux/status" in out
+    assert f"/sonolux/status            {''.join(t for t, _ in Engine.STATUS_FIELDS)}" in out
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), osc_targets=build_targets(["127.0.0.1:9"]))
+    assert len(engine.status_args()) == len(Engine.STATUS_FIELDS)
+    for address in engine_controls(engine):
+        assert address in out, address
+    import argparse
+
+    handlers = make_controls(engine, argparse.Namespace()).handlers
+    assert {a for a, _, _ in CONTROL_ADDRESSES} == set(handlers)
+    eos = run_sonolux("osc", "addresses", "--profile", "eos")
+    assert eos.returncode == 0 and "/eos/user/0/sub/1" in eos.stdout and "tcp://" in eos.stdout
+
+
+def test_tap_lock_shows_can_be_released_and_the_phase_nudged():
+    """On a drumless pad: taps at 100 BPM lock the tracker (frame field tap_lock, stats), a
+    nudge of +0.25 beat moves every later beat 0.15 s, release hands the tempo back."""
+    from sonolux.analysis import Analyzer
+
+    sr, period = SPEC.sample_rate, 0.6
+    t = np.arange(14 * sr) / sr
+    pad = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    analyzer = Analyzer(SPEC)
+    taps = [1.0 + k * period for k in range(5)]
+    done = {"nudge": False, "release": False}
+
+    def after_hop():
+        now = analyzer.sample_pos / sr
+        while taps and now >= taps[0]:
+            analyzer.tap(taps.pop(0))
+        if now >= 6.0 and not done["nudge"]:
+            analyzer.nudge_phase(0.25)
+            done["nudge"] = True
+        if now >= 11.0 and not done["release"]:
+            analyzer.release_tap()
+            done["release"] = True
+
+    table = analyzer.analyze(pad, after_hop=after_hop)
+    lock = table.column("tap_lock")
+    times = np.arange(1, len(table) + 1) * SPEC.hop / sr
+    assert lock[(times > 4.0) & (times < 10.9)].min() == 1.0  # locked, and it shows
+    assert lock[times > 11.1].max() == 0.0  # released
+    beats = table.event_times("beat")
+    before = beats[(beats > 3.5) & (beats < 5.9)]
+    after = beats[(beats > 6.7) & (beats < 10.9)]
+    assert before.size >= 3 and after.size >= 5
+    grid = np.median(np.mod(before - before[0], period))
+    shift = np.median(np.mod(after - before[0], period)) - grid
+    assert shift == pytest.approx(0.25 * period, abs=0.02), shift
+    with pytest.raises(Exception, match="nudge=0.9 must be within -0.5..0.5"):
+        analyzer.nudge_phase(0.9)
+
+
+def test_an_unresolvable_host_is_looked_up_again_and_recovers(oscdump, monkeypatch):
+    """DNS that fails at start (a console not on the network yet) and answers later: the
+    target shows "unresolved" with the cause, then delivers to the real peer."""
+    from sonolux.outputs import osc_transport
+
+    dump = oscdump()
+    real = socket.getaddrinfo
+    state = {"dns_up": False}
+
+    def flaky(host, *args, **kw):
+        if host == "console.local" and not state["dns_up"]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real("127.0.0.1" if host == "console.local" else host, *args, **kw)
+
+    monkeypatch.setattr(osc_transport.socket, "getaddrinfo", flaky)
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size),
+                    osc_targets=build_targets([f"console.local:{dump.port}"]))
+    with engine:
+        h = wait_until(lambda: engine.output_health()[0].errors > 0 and engine.output_health()[0], 10,
+                       "sends counted as failed")
+        assert h.state == "unresolved" and "cannot resolve host 'console.local'" in h.last_error
+        state["dns_up"] = True
+        wait_until(lambda: engine.output_health()[0].state == "ok", 30, "the host resolved")
+        dump.wait_for(lambda m: any(a == "/sonolux/level" for _, a, _, _ in m), 10, "levels at the peer")
+    assert dump.stop()

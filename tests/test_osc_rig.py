@@ -282,7 +282,7 @@ def test_oscsend_drives_control(live_engine_with_control):
 def test_bad_control_values_are_counted_not_fatal(live_engine_with_control):
     engine, ctl, dump, presets = live_engine_with_control
     oscsend(ctl.port, "/sonolux/emotion/override", "i", "7")
-    oscsend(ctl.port, "/sonolux/bpm/range", "f", "200", "f", "100")
+    oscsend(ctl.port, "/sonolux/bpm/range", "ff", "200", "100")
     oscsend(ctl.port, "/sonolux/threshold/osc", "f", "5")
     oscsend(ctl.port, "/sonolux/no/such/thing", "i", "1")
     wait_until(lambda: ctl.counts["messages"] == 4, what="four control messages handled")
@@ -438,6 +438,8 @@ def test_control_errors_are_one_clean_line_per_distinct_problem(live_engine_with
         oscsend(ctl.port, "/sonolux/blackout", "i", "7")
         oscsend(ctl.port, "/sonolux/preset", "s", "kaleidoscop")
         wait_until(lambda: ctl.counts["messages"] == 6, what="six control messages handled")
+        wait_until(lambda: len([r for r in caplog.records if r.name == "sonolux.control"]) >= 4,
+                   what="the four problems logged")
     lines = [r.getMessage() for r in caplog.records if r.name == "sonolux.control"]
     assert lines, "no control problem was logged"
     assert len(lines) == 4, lines

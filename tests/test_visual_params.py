@@ -293,3 +293,14 @@ def test_playlist_errors_name_file_and_key(tmp_path):
     p.write_text(json.dumps({"quadrants": {"Q1": ["nope"]}}))
     with pytest.raises(ConfigError, match=r"quadrants.Q1: 'nope' is not a known preset"):
         load_playlist(p, known={"a"})
+
+
+def test_playlist_argument_default_off_and_file(tmp_path):
+    from sonolux.visual.live import load_playlist_arg
+
+    reg = PresetRegistry()
+    shipped = load_playlist_arg("default", reg)  # what a show file's playlist = "default" means
+    assert shipped is not None and load_playlist_arg(None, reg) is not None
+    assert load_playlist_arg("off", reg) is None
+    with pytest.raises(ConfigError, match="missing.json"):
+        load_playlist_arg(str(tmp_path / "missing.json"), reg)

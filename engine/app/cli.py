@@ -15,7 +15,8 @@ from .. import __version__
 from ..errors import SonoluxError
 
 #: the commands, in the order ``sonolux --help`` lists them
-COMMANDS = ("devices", "run", "analyze", "models", "replay", "osc", "demo", "render", "images")
+COMMANDS = ("devices", "run", "show", "analyze", "models", "replay", "osc", "dmx", "midi", "demo", "render",
+            "images", "batch", "catalogue")
 
 
 def command_module(name: str):
@@ -33,7 +34,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         command_module(name).add_parser(sub)
+    parser.command_parsers = sub.choices
     return parser
+
+
+def with_show(parser, args, argv):
+    """``--show FILE``: the file's settings become the command's defaults, so every option
+    given on the command line still wins; ``args.show_doc`` is the loaded show. A file that
+    does not exist yet becomes a new show of this run's options, written on the first save."""
+    from pathlib import Path
+
+    from .show import load_show, new_show
+
+    command = parser.command_parsers[args.command]
+    if not Path(args.show_file).exists():
+        args.show_doc = new_show(args.show_file, args, command.parse_args([]))
+        print(f"sonolux: {args.show_file} does not exist yet: Save (the panel, /sonolux/show/save) "
+              "writes this run's set-up there", file=sys.stderr)
+        return args
+    show = load_show(args.show_file)
+    command.set_defaults(**show.options)
+    args = parser.parse_args(argv)
+    args.show_doc = show
+    if show.rig and hasattr(args, "dmx"):  # a command with the rig outputs (run, demo)
+        from ..outputs.rig_options import apply_show_file
+
+        apply_show_file(args, show.rig, str(show.path))
+    return args
 
 
 def _sigterm(signum, frame):
@@ -49,6 +76,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
     logging.basicConfig(level=logging.WARNING, format="sonolux: %(message)s")
     try:
+        if getattr(args, "show_file", None):
+            args = with_show(parser, args, argv)
         return command_module(args.command).run(args)
     except SonoluxError as e:
         print(f"sonolux: error: {e}", file=sys.stderr)

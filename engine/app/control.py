@@ -1,11 +1,11 @@
 """OSC control input: the operator steers sonolux from a console, a tablet or a script.
 
 ``ControlServer`` receives UDP packets (bound to 127.0.0.1 unless told otherwise), checks
-the optional sender allow-list, parses them with python-osc and calls the handler for each
-address. Unknown addresses, malformed packets, refused senders and bad arguments are counted
-and logged once per address — never fatal. ``engine_controls`` builds the handler table for
-an Engine: preset, tap tempo, BPM range, thresholds, emotion override, blackout;
-``open_control`` starts a server for a running engine::
+the optional sender allow-list, parses them with python-osc and hands each message to
+:class:`Controls`, which the web panel uses too: argument counts checked, one clean line per
+distinct problem (rate-limited), counted, never fatal. ``engine_controls`` builds the handler
+table for an Engine: preset, tap tempo, BPM range, thresholds, gain, emotion override,
+blackout; ``open_control`` starts a server for a running engine::
 
     server = open_control(engine, "127.0.0.1", 9001)   # then: oscsend ... /sonolux/tap
     ...
@@ -22,9 +22,10 @@ import time
 
 from pythonosc.osc_packet import OscPacket
 
-from ..config import number, parse_range
-from ..config import did_you_mean
+from ..config import did_you_mean, number, parse_range
 from ..errors import ParameterError, SonoluxError
+from ..gain import parse_gain
+from ..features.silence import SilenceGate
 
 log = logging.getLogger("sonolux.control")
 
@@ -53,6 +54,7 @@ class Controls:
         self.handlers = dict(handlers)
         self.counts = {"messages": 0, "unknown": 0, "bad_args": 0}
         self.max_lines_per_s = max_lines_per_s
+        self.on_applied = None  # called with (address, args) after a change was applied
         self._reported: set = set()
         self._recent: collections.deque = collections.deque()
         self.suppressed = 0
@@ -71,13 +73,14 @@ class Controls:
         self._reported.add(key)
         log.warning("%s", line)
 
-    def apply(self, address: str, args=()) -> str | None:
+    def apply(self, address: str, args=(), *, log: bool = True) -> str | None:
         self.counts["messages"] += 1
         handler = self.handlers.get(address)
         if handler is None:
             self.counts["unknown"] += 1
             msg = f"unknown address {address}" + did_you_mean(address, self.handlers)
-            self.report(("unknown", address), f"control: {msg} ignored")
+            if log:
+                self.report(("unknown", address), f"control: {msg} ignored")
             return msg
         required, most, names = arity(handler)
         if len(args) < required or (most is not None and len(args) > most):
@@ -87,6 +90,8 @@ class Controls:
         else:
             try:
                 handler(*args)
+                if self.on_applied is not None:
+                    self.on_applied(address, args)
                 return None
             except (SonoluxError, ValueError) as e:
                 msg = str(e)
@@ -96,7 +101,8 @@ class Controls:
                 log.debug("control handler %s failed", address, exc_info=True)
                 msg = f"{address} {list(args)}: could not be applied ({type(e).__name__})"
         self.counts["bad_args"] += 1
-        self.report(("bad", address, msg), f"control: {msg}")
+        if log:
+            self.report(("bad", address, msg), f"control: {msg}")
         return msg
 
 
@@ -180,10 +186,31 @@ def parse_quadrant(v) -> int:
     return int(v)
 
 
+#: what sonolux receives: address | arguments | what it does (``sonolux osc addresses`` prints
+#: it; a test keeps it in step with the handler table)
+CONTROL_TABLE = """
+/sonolux/preset            | s name                     | switch the visuals to this preset (crossfaded)
+/sonolux/tap               |                            | tap tempo: 3+ taps < 2 s apart lock tempo and phase
+/sonolux/tap/release       |                            | end a tap lock: the audio decides tempo and phase again
+/sonolux/phase/nudge       | f -0.5-0.5                 | move the beat phase by this much of a beat (positive: later)
+/sonolux/bpm/range         | f low, f high              | the beat tracker's tempo range (high >= 1.5 x low)
+/sonolux/emotion/override  | i 0-4 or s Q1-Q4/mood/auto | force the mood quadrant (0/auto: the models)
+/sonolux/blackout          | [i 0/1]                    | outputs to rest, visuals dark; no argument toggles
+/sonolux/threshold/onset   | f 0.1-20                   | onset sensitivity k (lower: more onsets)
+/sonolux/threshold/gate    | f -120-0                   | no onsets below this level (dBFS)
+/sonolux/threshold/osc     | f 0-1                      | every mapping's on-change threshold
+/sonolux/threshold/silence | f -120-0                   | silence threshold (dBFS)
+/sonolux/gain              | f -24-24 or s auto         | input gain in dB, or automatic gain
+/sonolux/show/save         | [s path]                   | save the show file (with --show; the old one kept as .bak)
+"""
+CONTROL_ADDRESSES = tuple(tuple(cell.strip() for cell in line.split("|"))
+                          for line in CONTROL_TABLE.strip().splitlines())
+
+
 def thresholds(engine) -> dict:
     """Setters for ``/sonolux/threshold/<name>``, each validating its value: ``onset`` (k of
-    the onset detector), ``gate`` (dBFS below which no onset fires) and ``osc`` (the outputs'
-    on-change threshold)."""
+    the onset detector), ``gate`` (dBFS below which no onset fires), ``osc`` (the outputs'
+    on-change threshold) and ``silence`` (dBFS below which the show holds still)."""
     out = {}
     onsets = next((p for p in engine.analyzer.chain.processors if hasattr(p, "gate_db")), None)
     if onsets is not None:
@@ -199,6 +226,12 @@ def thresholds(engine) -> dict:
         engine.set_osc_threshold(number(v, "/sonolux/threshold/osc", lo=0, hi=1))
 
     out["osc"] = osc
+    silence = engine.analyzer.find(SilenceGate)
+    if silence is not None:
+        def silence_db(v, *_):
+            silence.threshold_db = number(v, "/sonolux/threshold/silence (dBFS)", lo=-120, hi=0)
+
+        out["silence"] = silence_db
     return out
 
 
@@ -222,6 +255,14 @@ def engine_controls(engine) -> dict:
             raise ParameterError("tap tempo is not available in this analysis chain")
         analyzer.tap()
 
+    def release_tap(*_):
+        if not hasattr(analyzer, "release_tap"):
+            raise ParameterError("tap tempo is not available in this analysis chain")
+        analyzer.release_tap()
+
+    def nudge(beats, *rest):
+        analyzer.nudge_phase(number(beats, "/sonolux/phase/nudge (beats)", lo=-0.5, hi=0.5))
+
     def bpm_range(lo, hi, *rest):
         lo, hi = parse_range([lo, hi], "/sonolux/bpm/range", lo=20, hi=400, min_ratio=1.5)
         if not hasattr(analyzer, "set_bpm_range"):
@@ -236,8 +277,12 @@ def engine_controls(engine) -> dict:
         engine.set_blackout((not state.blackout) if on is None
                             else bool(number(on, "/sonolux/blackout", lo=0, hi=1)))
 
+    def gain(value, *rest):
+        engine.set_gain(parse_gain(value, "/sonolux/gain"))
+
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
-                "/sonolux/emotion/override": override, "/sonolux/blackout": blackout}
+                "/sonolux/emotion/override": override, "/sonolux/blackout": blackout,
+                "/sonolux/gain": gain, "/sonolux/tap/release": release_tap, "/sonolux/phase/nudge": nudge}
     for name, setter in thresholds(engine).items():
         handlers[f"/sonolux/threshold/{name}"] = setter
     return handlers

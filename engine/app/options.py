@@ -76,16 +76,65 @@ def add_osc_options(p: argparse.ArgumentParser, default_targets=None) -> None:
                    help="send each frame's messages as one bundle (off by default: grandMA3 rejects bundles)")
     g.add_argument("--osc-delay", type=float, default=None, metavar="MS",
                    help="hold OSC back by this many milliseconds, to line lights up with a PA or projector")
-    c = p.add_argument_group("OSC control input")
+    c = p.add_argument_group("control: OSC input and the web panel")
     c.add_argument("--control", default=None, metavar="[HOST:]PORT",
                    help="listen for OSC control (/sonolux/preset, /tap, /bpm/range, /threshold/<name>, "
                         "/emotion/override, /blackout); HOST defaults to 127.0.0.1")
     c.add_argument("--control-allow", default=None, metavar="IP[,IP...]",
                    help="accept control packets only from these sender addresses")
+    c.add_argument("--panel", default=None, metavar="[HOST:]PORT",
+                   help="serve the web control panel (meters, output health, controls) on this port; "
+                        "HOST defaults to 127.0.0.1, a LAN address needs a token")
+    c.add_argument("--panel-token", default=None, metavar="TOKEN",
+                   help="the panel's access token (default: a random one, printed at start, for a LAN bind)")
 
 
 MODELS_HELP = ("folder with emotion.onnx / tagger.onnx / latent.onnx (default: the shipped models, "
                "or $SONOLUX_MODELS)")
+
+
+def _bpm_range(text):
+    try:
+        return list(config.parse_range(text, "--bpm-range", lo=20, hi=400, min_ratio=1.5))
+    except ParameterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_show_options(p: argparse.ArgumentParser) -> None:
+    """The show file and the analysis knobs it (and the panel, and OSC control) can set."""
+    p.add_argument("--show", dest="show_file", default=None, metavar="FILE.toml",
+                   help="run the set-up in this show file (`sonolux show init FILE` writes one); "
+                        "options given here win over the file")
+    g = p.add_argument_group("analysis knobs (also live: OSC control, the web panel)")
+    g.add_argument("--gain", default=None, metavar="DB|auto",
+                   help="input gain in dB (-24..24), or auto: follow the input's loudness (default 0)")
+    g.add_argument("--bpm-range", type=_bpm_range, default=None, metavar="LOW..HIGH",
+                   help="the beat tracker's tempo range, e.g. 90..160 (default 70..180)")
+    g.add_argument("--onset-sensitivity", type=_flag("--onset-sensitivity", lo=0.1, hi=20), default=None,
+                   metavar="K", help="onset threshold k: lower = more onsets (default 1.0)")
+    g.add_argument("--gate", dest="gate_db", type=_flag("--gate", lo=-120, hi=0), default=None,
+                   metavar="DBFS", help="no onsets below this level (default -60)")
+    g.add_argument("--silence-db", type=_flag("--silence-db", lo=-120, hi=0), default=None, metavar="DBFS",
+                   help="below this level events stop and tempo and mood hold (default -60)")
+
+
+#: the knobs of add_show_options, applied through the control addresses once the engine runs
+KNOBS = (("gain", "/sonolux/gain", "--gain"),
+         ("bpm_range", "/sonolux/bpm/range", "--bpm-range"),
+         ("onset_sensitivity", "/sonolux/threshold/onset", "--onset-sensitivity"),
+         ("gate_db", "/sonolux/threshold/gate", "--gate"),
+         ("silence_db", "/sonolux/threshold/silence", "--silence-db"))
+
+
+def apply_knobs(controls, args) -> None:
+    """Set the analysis knobs given by flags or the show file (the same path as OSC control)."""
+    for dest, address, flag in KNOBS:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        error = controls.apply(address, list(value) if isinstance(value, (list, tuple)) else [value], log=False)
+        if error:
+            raise ParameterError(f"{flag}: {error}")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -157,6 +206,15 @@ def osc_targets(args, default=()) -> list:
     overrides = dict(threshold=args.osc_threshold, max_rate_hz=args.osc_rate,
                      bundle=True if args.osc_bundle else None, delay_ms=args.osc_delay)
     default_profile = args.osc_profile or DEFAULT_PROFILE
+    show = getattr(args, "show_doc", None)
+    if not args.osc and show is not None and show.targets:  # --osc on the command line wins
+        targets = []
+        for i, t in enumerate(show.targets):
+            host, port = parse_target(t.target, f"{show.path}: osc[{i}].target")
+            delay = t.delay_ms if t.delay_ms is not None else overrides["delay_ms"]
+            targets.append(with_overrides(load_profile(t.profile or default_profile), host=host, port=port,
+                                          **{**overrides, "delay_ms": delay}))
+        return targets
     specs = args.osc or ([] if args.osc_profile else list(default))
     targets = []
     for spec_text in specs:

@@ -72,10 +72,10 @@ class RunLoop:
 
 
 def run_engine(engine, *, duration: float | None = None, quiet: bool = False, window_args=None,
-               control=None) -> int:
+               servers=()) -> int:
     """Start ``engine`` and run until Ctrl-C, the end of the source or ``duration`` seconds of
     audio; with ``window_args`` (the parsed visual options) in the visual window. Stops the
-    ``control`` server (if any) and the engine on the way out."""
+    ``servers`` (OSC control, the panel: anything with ``stop()``) and the engine on the way out."""
     host = None
     if window_args is not None:
         from ..visual.live import open_host
@@ -95,7 +95,7 @@ def run_engine(engine, *, duration: float | None = None, quiet: bool = False, wi
     except KeyboardInterrupt:
         pass
     finally:
-        if control is not None:
-            control.stop()
+        for server in servers:
+            server.stop()
         engine.stop()
     return loop.finish()

@@ -468,6 +468,22 @@ class BeatState:
     def tap(self, tap_pos: float, tap_period: float, hold_s: float) -> None:
         apply_tap(self.pr, self.st, tap_pos, tap_period, hold_s * self.fps)
 
+    def release_tap(self) -> None:
+        """End a tap lock now: the audio decides tempo and phase again."""
+        self.st[S_TAP_PERIOD] = 0.0
+        self.st[S_TAP_UNTIL] = 0.0
+
+    def nudge(self, beats: float) -> None:
+        """Move the beat grid by ``beats`` of a beat (positive: later)."""
+        if self.st[S_PERIOD] > 0.0 and self.st[S_NEXT] > 0.0:
+            shift = beats * self.st[S_PERIOD]
+            self.st[S_NEXT] += shift
+            self.st[S_LAST] += shift
+
+    @property
+    def tap_locked(self) -> bool:
+        return bool(self.st[S_TAP_PERIOD] > 0.0 and self.st[S_T] < self.st[S_TAP_UNTIL])
+
     def reset(self) -> None:
         self.env[:] = 0.0
         self.xr[:] = 0.0
@@ -496,9 +512,10 @@ class BeatTracker(Processor):
     that range; the default 70–180 covers most pop / dance music). ``offset_s`` shifts beat
     events earlier (positive) or later to line lights up with a PA or projector.
 
-    Thread safety: :meth:`tap` and :meth:`set_bpm_range` may be called from any thread. They
-    only append to a ``collections.deque`` / swap one reference; ``process`` picks the change
-    up on the next hop. The analysis thread never waits.
+    Thread safety: :meth:`tap`, :meth:`release_tap`, :meth:`nudge` and :meth:`set_bpm_range`
+    may be called from any thread. They only append to a ``collections.deque`` / swap one
+    reference; ``process`` picks the change up on the next hop. The analysis thread never
+    waits. ``tap_lock`` (a frame field, and :attr:`tap_locked`) is 1 while a tap lock holds.
     """
 
     def __init__(self, config):
@@ -510,6 +527,7 @@ class BeatTracker(Processor):
         BeatState(100.0, config)  # validates the tuning now, so a bad config fails at build time
         self._taps: collections.deque = collections.deque(maxlen=64)
         self._pending_range = None
+        self._requests: collections.deque = collections.deque(maxlen=64)  # ("release", 0) / ("nudge", beats)
         self.state: BeatState | None = None
         self._ctx = None
 
@@ -524,6 +542,21 @@ class BeatTracker(Processor):
     def set_bpm_range(self, lo: float, hi: float) -> None:
         """Change the BPM range; validated here (raises ParameterError), applied next hop."""
         self._pending_range = check_bpm_range(lo, hi)
+
+    def release_tap(self) -> None:
+        """End a tap lock (applied on the next hop)."""
+        self._requests.append(("release", 0.0))
+
+    def nudge(self, beats: float) -> None:
+        """Move the beat phase by ``beats`` of a beat, -0.5..0.5 (positive: the beats come later)."""
+        beats = finite("nudge", beats)
+        if not -0.5 <= beats <= 0.5:
+            raise ParameterError(f"nudge={beats:g} must be within -0.5..0.5 of a beat")
+        self._requests.append(("nudge", beats))
+
+    @property
+    def tap_locked(self) -> bool:
+        return self.state is not None and self.state.tap_locked
 
     # ---- lifecycle -----------------------------------------------------------------------
     def prepare(self, spec, layout, facts):
@@ -540,6 +573,7 @@ class BeatTracker(Processor):
         self._i_bpm = layout.add_scalar("bpm")
         self._i_phase = layout.add_scalar("beat_phase")
         self._i_conf = layout.add_scalar("bpm_confidence")
+        self._i_tap = layout.add_scalar("tap_lock")
         self._tap_times = np.zeros(MAX_TAPS)
         self._n_taps = 0
 
@@ -552,6 +586,13 @@ class BeatTracker(Processor):
             self.bpm_lo, self.bpm_hi = lo, hi
         if self._taps:
             self._drain_taps()
+        while self._requests:
+            what, beats = self._requests.popleft()
+            if what == "release":
+                st.release_tap()
+                self._n_taps = 0
+            else:
+                st.nudge(beats)
         beat = st.step(ctx.onset_flux + ctx.low_flux)
         s = st.st
         v = frame.values
@@ -560,6 +601,7 @@ class BeatTracker(Processor):
         v[self._i_bpm] = st.pr[0] * 60.0 / s[S_PERIOD] if s[S_PERIOD] > 0.0 else 0.0
         v[self._i_phase] = s[S_PHASE]
         v[self._i_conf] = s[S_CONF]
+        v[self._i_tap] = 1.0 if s[S_TAP_PERIOD] > 0.0 and s[S_T] < s[S_TAP_UNTIL] else 0.0
         self._ctx = ctx
 
     def _drain_taps(self) -> None:
@@ -589,6 +631,7 @@ class BeatTracker(Processor):
         if self.state is not None:
             self.state.reset()
         self._taps.clear()
+        self._requests.clear()
         self._n_taps = 0
 
 

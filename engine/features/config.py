@@ -102,6 +102,11 @@ class AnalysisConfig:
     section_drop_jump_db: float = 5.0  # fast level this far above the slow level (or the bass ...)
     section_drop_bass_db: float = 4.5  # ... this far): drop, after a build or a breakdown
     section_min_gap_s: float = 4.0  # two events of one kind at least this far apart
+    # silence (SilenceGate): below silence_db for silence_enter_s, events stop and tempo and
+    # mood hold; the mood goes neutral after silence_mood_hold_s more
+    silence_db: float = -60.0
+    silence_enter_s: float = 0.5
+    silence_mood_hold_s: float = 10.0
     extra: dict = field(default_factory=dict)
 
     def mel_fmax_hz(self, sample_rate: int) -> float:

@@ -211,7 +211,8 @@ class SectionStage(Processor):
     decided) with ``section_change_count``, ``section_label`` (the newest event: 1 build,
     2 drop, 3 breakdown, 0 none yet) and ``section_time`` (when that event happened in the
     music: decided up to :attr:`SectionTracker.delays` later). Reads ``level_db``,
-    ``band_bass_db`` and ``onset`` (the levels, bands and onset stages must come first)."""
+    ``band_bass_db`` and ``onset`` (the levels, bands and onset stages must come first);
+    while the silence gate says ``silence`` the tracker is not fed (no events between songs)."""
 
     def __init__(self, config):
         self.config = config
@@ -229,6 +230,7 @@ class SectionStage(Processor):
             drop_bass_db=finite("section_drop_bass_db", c.section_drop_bass_db, positive=True),
             min_gap_s=finite("section_min_gap_s", c.section_min_gap_s, minimum=0.0))
         self._in = tuple(layout.scalars[n] for n in ("level_db", "band_bass_db", "onset"))
+        self._i_silence = layout.scalars.get("silence")  # the silence gate's flag, when in the chain
         self._i = tuple(layout.add_scalar(n) for n in ("section_change", "section_change_count",
                                                           "section_label", "section_time"))
         self.reset()
@@ -242,7 +244,8 @@ class SectionStage(Processor):
         v = frame.values
         i_level, i_bass, i_onset = self._in
         tr = self.tracker
-        code = tr.hop(ctx.t, v[i_level], v[i_bass], v[i_onset])
+        silent = self._i_silence is not None and v[self._i_silence] > 0
+        code = 0 if silent else tr.hop(ctx.t, v[i_level], v[i_bass], v[i_onset])  # silence: no events
         i_change, i_count, i_label, i_time = self._i
         v[i_change] = 1.0 if code else 0.0
         if code:

@@ -236,7 +236,7 @@ class TargetHealth:
 
     name: str  # e.g. "udp://10.0.0.5:3032 (eos)"
     transport: str  # "udp" | "tcp"
-    state: str  # "ok" | "connecting" | "refused" | "unresolved" | "error"
+    state: str  # "ok" | "waiting" (nothing to send yet) | "connecting" | "refused" | "unresolved" | "error"
     last_error: str | None
     messages: int
     errors: int
@@ -244,7 +244,7 @@ class TargetHealth:
 
     @property
     def failing(self) -> bool:
-        return self.state not in ("ok",)
+        return self.state not in ("ok", "waiting")
 
 
 class OscSender:

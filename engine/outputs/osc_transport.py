@@ -93,8 +93,11 @@ class Resolver:
 
 
 class UdpTransport:
-    def __init__(self, host: str, port: int, ttl: int = 1):
+    """``bind``: a local address to send from (for multicast it also picks the interface)."""
+
+    def __init__(self, host: str, port: int, ttl: int = 1, bind: str = ""):
         self.ttl = ttl
+        self.bind = bind
         self.resolver = Resolver(host, port, socket.SOCK_DGRAM)
         self.sock = None
         self.address = None
@@ -114,6 +117,8 @@ class UdpTransport:
         family, self.address = self.resolver.info
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+        if self.bind:
+            self.sock.bind((self.bind, 0))
         try:
             ip = ipaddress.ip_address(self.address[0])
         except ValueError:
@@ -123,6 +128,8 @@ class UdpTransport:
         if ip is not None and ip.is_multicast:
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            if self.bind:
+                self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.bind))
         self.state, self.last_error = "ok", None
         return True
 
@@ -153,9 +160,10 @@ class TcpTransport:
     """Stream transport with a bounded send buffer and non-blocking (re)connects."""
 
     def __init__(self, host: str, port: int, framing: str = "len"):
+        """``framing``: "len" (OSC 1.0), "slip" (OSC 1.1) or "raw" (bytes as they are: OS2L)."""
         self.host, self.port = host, port
         self.resolver = Resolver(host, port, socket.SOCK_STREAM)
-        self.frame = slip_encode if framing == "slip" else length_prefix
+        self.frame = slip_encode if framing == "slip" else length_prefix if framing == "len" else bytes
         self.sock: socket.socket | None = None
         self.connected = False
         self.out = bytearray()

@@ -31,7 +31,7 @@ SCALARS: dict[str, tuple[float, float]] = {
     "onset_hihat_strength": (0.0, 1.0),
     "energy": (0.0, 1.0), "energy_z": (0.0, 2.0), "tempo_z": (0.0, 2.0),
     "beat": _UNIT, "beat_count": _COUNT, "bpm": (60.0, 180.0), "beat_phase": _UNIT,
-    "bpm_confidence": _UNIT,
+    "bpm_confidence": _UNIT, "tap_lock": _UNIT,
     "valence": _BIPOLAR, "arousal": _BIPOLAR, "quadrant": (1.0, 4.0),
     "q1": _UNIT, "q2": _UNIT, "q3": _UNIT, "q4": _UNIT, "prediction_age": (0.0, 10.0),
     "region_index": (0.0, 16.0), "region_label": (1.0, 4.0),
@@ -43,6 +43,7 @@ SCALARS: dict[str, tuple[float, float]] = {
     "section_time": (0.0, 600.0),
     "energy_same": _UNIT, "tempo_same": _UNIT,
     "emotion_override": (0.0, 4.0), "prediction_id": (0.0, 1e6),
+    "silence": _UNIT, "silence_s": (0.0, 60.0),
 }
 
 #: vector fields: name -> (default input range, nominal size)

@@ -38,13 +38,15 @@ def window_wanted(args) -> bool:
 
 
 def load_playlist_arg(value, registry):
+    """``--playlist``: None or "default" (the shipped playlist, if any), "off"/"none", or a file."""
     from .playlist import load_playlist
     from .registry import default_presets_dir
 
     if value in ("off", "none"):
         return None
-    path = Path(value) if value else default_presets_dir() / "playlist.json"
-    if value is None and not path.exists():
+    default = value in (None, "default")
+    path = default_presets_dir() / "playlist.json" if default else Path(value)
+    if default and not path.exists():
         return None
     return load_playlist(path, known=set(registry.entries))
 

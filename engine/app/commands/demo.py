@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ...outputs.rig_options import add_rig_options, build_rig_outputs
 from .. import options
 
 DEMO_OSC = "127.0.0.1:9000"
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
                    help="how long to run (default 32, one pass of the demo track; 0 = until Ctrl-C)")
     p.add_argument("--quiet", "-q", action="store_true", help="no status line")
     options.add_osc_options(p, [DEMO_OSC])
+    add_rig_options(p)
     options.add_model_options(p)
     options.add_visual_options(p)
 
@@ -26,7 +28,7 @@ def run(args) -> int:
     from ...spec import StreamSpec
     from ...visual.live import demo_without_display
     from ..runloop import run_engine
-    from .run import announce_targets, start_control, window_args
+    from .run import announce_targets, make_controls, start_control, start_panel, window_args
 
     spec = StreamSpec()
     targets = options.osc_targets(args, default=[DEMO_OSC])
@@ -37,9 +39,12 @@ def run(args) -> int:
     if not args.quiet:
         print("sonolux demo: built-in 120 BPM track (Ctrl-C to stop)", file=sys.stderr)
     engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
+    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):
+        engine.add_output(out)  # DMX, MIDI, OS2L, Link
     announce_targets(engine, args)
-    control = start_control(engine, args)
+    controls = make_controls(engine, args)
+    servers = [start_control(engine, args, controls), start_panel(engine, args, controls)]
     if window is None:
         demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
     return run_engine(engine, duration=args.duration or None, quiet=args.quiet, window_args=window,
-                      control=control)
+                      servers=[s for s in servers if s is not None])

@@ -74,7 +74,7 @@ def run(args) -> int:
     preset = args.preset or registry.names()[0]
     playlist = None
     if args.playlist != "off":
-        playlist = load_playlist_arg(None if args.playlist == "default" else args.playlist, registry)
+        playlist = load_playlist_arg(args.playlist, registry)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.audio).stem + ".mp4")
     res = render_file(args.audio, out, preset=preset, size=size, fps=args.fps,
                       presets_dirs=args.presets or (), spec=spec, config=config, gl=args.gl,

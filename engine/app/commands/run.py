@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ...outputs.rig_options import add_rig_options, build_rig_outputs
 from .. import options
 
 
@@ -25,14 +26,39 @@ def add_parser(sub) -> None:
     p.add_argument("--wait-for-device", action="store_true",
                    help="if the input device is not there yet, wait for it (retrying with backoff) "
                         "instead of stopping with an error")
+    options.add_show_options(p)
     options.add_stream_options(p)
     options.add_osc_options(p)
+    add_rig_options(p)
     options.add_model_options(p)
     options.add_visual_options(p)
     options.add_image_arguments(p)
 
 
-def start_control(engine, args):
+def make_controls(engine, args):
+    """The control addresses for ``engine`` (OSC control and the panel share them); with a
+    show file, applied changes are recorded into it and ``/sonolux/show/save`` saves it."""
+    from ...errors import ParameterError
+    from ..control import Controls, engine_controls
+
+    show = getattr(args, "show_doc", None)
+    handlers = engine_controls(engine)
+
+    def save_show(path=None, *rest):
+        if show is None:
+            raise ParameterError("no show file to save into: write one with `sonolux show init FILE` "
+                                 "and run with --show FILE")
+        saved = show.save(path or None)
+        print(f"sonolux: show saved to {saved}", file=sys.stderr)
+
+    handlers["/sonolux/show/save"] = save_show
+    controls = Controls(handlers)
+    if show is not None:
+        controls.on_applied = show.record
+    return controls
+
+
+def start_control(engine, args, controls=None):
     """The OSC control server asked for by ``--control`` (or None), announced on stderr."""
     address = options.control_address(args)
     if address is None:
@@ -40,7 +66,7 @@ def start_control(engine, args):
     from ..control import open_control
 
     host, port, allow = address
-    server = open_control(engine, host, port, allow)
+    server = open_control(engine, host, port, allow, controls=controls)
     print(f"sonolux: OSC control on udp://{server.address[0]}:{server.port}", file=sys.stderr)
     return server
 
@@ -111,7 +137,27 @@ def run(args) -> int:
     models, inference = options.inference_setup(args)  # after the input: a typo in a device name fails fast
     engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
                     record_dir=args.record, record_audio=args.record_audio)
+    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):  # DMX, MIDI, OS2L, Link
+        engine.add_output(out)
     announce_targets(engine, args)
-    control = start_control(engine, args) if control else None
+    controls = make_controls(engine, args)
+    options.apply_knobs(controls, args)
+    servers = [start_control(engine, args, controls) if control else None, start_panel(engine, args, controls)]
     setup_live(engine, args)  # --images DIR: the image bank's folder
-    return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window, control=control)
+    return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window,
+                      servers=[s for s in servers if s is not None])
+
+
+def start_panel(engine, args, controls):
+    """The web control panel asked for by ``--panel`` (or None), announced with its URL."""
+    if not getattr(args, "panel", None):
+        return None
+    from ... import config
+    from ..panel import Panel
+
+    host, port = config.parse_host_port(args.panel, "--panel", default_host="127.0.0.1", allow_zero=True)
+    panel = Panel(engine, controls, host, port, token=args.panel_token,
+                  show_path=getattr(getattr(args, "show_doc", None), "path", None))
+    panel.start()
+    print(f"sonolux: control panel on {panel.url}", file=sys.stderr, flush=True)
+    return panel

@@ -1,0 +1,116 @@
+"""Silence: below a level threshold the show holds still instead of chasing noise.
+
+Between songs, or when the input dies, the onset detector and the beat tracker would go on
+firing on hum and hiss (and the mood models would call silence "sad"). :class:`SilenceGate`
+runs after the features and the inference results, before the operator's override:
+
+* after ``enter_s`` seconds with ``level_db`` below ``threshold_db`` the frame says
+  ``silence`` = 1 (``silence_s``: for how long) — ``/sonolux/silence`` in the sonolux profile;
+* every event counter (``onset_count``, ``beat_count``, the per-band ``onset_*_count``) stops
+  counting and the event flags read 0, so no trigger fires; counting resumes with the first
+  event once the level is back (counters stay monotonic: they resume where they stopped);
+* ``bpm`` and ``bpm_confidence`` hold their last values heard with sound and ``beat_phase``
+  keeps turning at that tempo, ready for re-entry;
+* the mood (valence, arousal, quadrant, q1..q4) holds its last value heard with sound (the
+  models would call silence "sad") for ``mood_hold_s``, then goes neutral (0, 0, quadrant 0).
+
+The same stage runs live and offline, so ``analyze`` and a live run agree. Its defaults
+are ``AnalysisConfig.silence_db`` / ``silence_enter_s`` / ``silence_mood_hold_s``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .base import Processor
+from .checks import finite
+
+MOOD_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
+HELD_FIELDS = ("bpm", "bpm_confidence")
+NOT_GATED = ("region_change",)  # region changes are about the music's shape, silence included
+
+# state slots of the kernel
+QUIET_S, SILENT, PHASE = 0, 1, 2
+
+
+@njit(cache=True)
+def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase, i_silence,
+                 i_silence_s, counts, offsets, last_raw, flags, held, held_values, mood, mood_values, st):
+    """One hop of the gate on the frame's values ``v`` (indices -1: the field is absent)."""
+    quiet = v[i_level] < threshold_db
+    st[QUIET_S] = st[QUIET_S] + hop_s if quiet else 0.0
+    silent = st[QUIET_S] >= enter_s
+    if not quiet:  # the values silence will hold: the last ones heard with sound
+        for k in range(held.shape[0]):
+            held_values[k] = v[held[k]]
+        for k in range(mood.shape[0]):
+            mood_values[k] = v[mood[k]]
+    elif silent and st[SILENT] == 0.0 and i_phase >= 0:
+        st[PHASE] = v[i_phase]
+    st[SILENT] = 1.0 if silent else 0.0
+    for k in range(counts.shape[0]):
+        raw = v[counts[k]]
+        if silent:
+            offsets[k] += raw - last_raw[k]
+        last_raw[k] = raw
+        v[counts[k]] = raw - offsets[k]
+    v[i_silence] = 1.0 if silent else 0.0
+    v[i_silence_s] = st[QUIET_S] if silent else 0.0
+    if not silent:
+        return
+    for k in range(flags.shape[0]):
+        v[flags[k]] = 0.0
+    for k in range(held.shape[0]):
+        v[held[k]] = held_values[k]
+    if i_phase >= 0 and i_bpm >= 0:
+        st[PHASE] = (st[PHASE] + hop_s * v[i_bpm] / 60.0) % 1.0
+        v[i_phase] = st[PHASE]
+    neutral = st[QUIET_S] - enter_s >= mood_hold_s
+    for k in range(mood.shape[0]):
+        v[mood[k]] = 0.0 if neutral else mood_values[k]
+
+
+class SilenceGate(Processor):
+    """Holds events, tempo and mood while the input is silent (see the module docstring).
+
+    >>> gate = SilenceGate(AnalysisConfig(silence_db=-55.0))   # doctest: +SKIP
+    >>> gate.threshold_db = -50.0          # from another thread: applies from the next hop
+    """
+
+    def __init__(self, config):
+        self.threshold_db = finite("silence_db", config.silence_db)
+        self.enter_s = finite("silence_enter_s", config.silence_enter_s, minimum=0.0)
+        self.mood_hold_s = finite("silence_mood_hold_s", config.silence_mood_hold_s, minimum=0.0)
+
+    def prepare(self, spec, layout, facts):
+        self.hop_s = spec.hop / spec.sample_rate
+        s = layout.scalars
+        if "level_db" not in s:
+            raise ValueError("SilenceGate needs the level meter's level_db before it in the chain")
+        counters = [n for n in s if n.endswith("_count") and n[:-len("_count")] not in NOT_GATED]
+        index = lambda names: np.array([s[n] for n in names if n in s], dtype=np.int64)  # noqa: E731
+        self._counts = index(counters)
+        self._flags = index([n[:-len("_count")] for n in counters])
+        self._held = index(HELD_FIELDS)
+        self._mood = index(MOOD_FIELDS)
+        self._idx = (s["level_db"], s.get("bpm", -1), s.get("beat_phase", -1),
+                     layout.add_scalar("silence"), layout.add_scalar("silence_s"))
+        self._offsets = np.zeros(self._counts.shape[0])
+        self._last_raw = np.zeros(self._counts.shape[0])
+        self._held_values = np.zeros(self._held.shape[0])
+        self._mood_values = np.zeros(self._mood.shape[0])
+        self._st = np.zeros(3)
+        self.reset()
+
+    @property
+    def silent(self) -> bool:
+        return bool(getattr(self, "_st", (0.0, 0.0))[SILENT])
+
+    def reset(self):
+        for a in (self._offsets, self._last_raw, self._st):
+            a[:] = 0.0
+
+    def process(self, ctx, frame):
+        silence_step(frame.values, self.threshold_db, self.enter_s, self.mood_hold_s, self.hop_s,
+                     *self._idx, self._counts, self._offsets, self._last_raw, self._flags, self._held,
+                     self._held_values, self._mood, self._mood_values, self._st)
