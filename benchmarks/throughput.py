@@ -1,24 +1,30 @@
-"""Throughput and per-hop cost of the analysis chain, next to librosa / pywt on the same
-features, one core.
+"""Offline throughput of the analysis chain next to librosa + pywt and Essentia on the same
+features, same signal, one core; and the live per-hop cost.
 
     python benchmarks/throughput.py [--seconds 60] [--repeat 3]
 
-Offline speed (× real time = audio seconds / wall seconds, best of ``--repeat``) for the same
-feature set, 48 kHz, n_fft 1024, hop 256:
+Offline speed (× real time = audio seconds / seconds, best of ``--repeat``; wall and this
+process's CPU time) at 48 kHz, n_fft 1024, hop 256 (the StreamSpec / AnalysisConfig
+defaults):
 
-* STFT (Hann) power → 64-band Slaney mel → dB; db4 Mallat DWT to level 5 over the last 1024
-  samples at every hop (6 band energies); short-term energy over AnalysisConfig's
-  energy_segment_s (2 s) segments; log-mel flux
-  onsets with a peak picker.
-* sonolux: the engine's per-hop path (``Analyzer.analyze`` with exactly those stages), and the
-  whole default live chain (adds levels, band levels, per-band onsets, tempo z, beat tracker).
+* the feature set: STFT (Hann) power → 64-band Slaney mel → dB; db4 Mallat DWT to level 5
+  over the last 1024 samples at every hop (6 band energies); short-term energy over
+  AnalysisConfig's energy_segment_s (2 s) + z; log-mel flux onsets with a peak picker.
+* sonolux: ``offline_features`` (those stages of the live chain, run in bulk), and the whole
+  default live chain in bulk (``Analyzer.analyze``: adds levels, band levels, per-band
+  onsets, tempo z, beat tracker, override, emotion regions).
 * librosa / pywt, vectorised over the whole signal: ``librosa.stft`` (center=False on the
   left-padded signal) → ``melspectrogram(S=…)`` → ``power_to_db`` → ``onset_strength(S=…)`` →
   ``onset_detect``; ``pywt.wavedec`` on all sliding windows at once (axis=-1); numpy energies.
+* Essentia (standard mode, when installed): FrameGenerator → Windowing (hann) → Spectrum →
+  MelBands (64, Slaney, power) → dB, OnsetDetection('flux') → Onsets. Essentia has no DWT, so
+  it is compared with sonolux and librosa on the same subset without the wavelet energies.
 
-Live cost: wall time of each ``Analyzer.process_hop`` (default chain) over the signal after
-warm-up; p50 / p99 / max in µs. The signal is a POP909 render when available, else a
-synthetic mix. Results: benchmarks/results/throughput.json.
+Live cost: wall and thread-CPU time of each ``Analyzer.process_hop`` (default chain) after
+warm-up; p50 / p99 / max in µs. The machine is shared: the load average before and after is
+recorded, and CPU times (this process only) are less affected by other jobs than wall
+times. The signal is a POP909 render when available, else a synthetic mix.
+Results: benchmarks/results/throughput.json.
 """
 from __future__ import annotations
 
@@ -34,8 +40,8 @@ from _common import ALL_THREAD_VARS, single_thread, write_result
 single_thread(ALL_THREAD_VARS)  # before numpy and numba: one core
 import numpy as np  # noqa: E402
 
-from sonolux.features.config import AnalysisConfig
-from sonolux.spec import StreamSpec
+from sonolux.features.config import AnalysisConfig  # noqa: E402
+from sonolux.spec import StreamSpec  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.json"
 SPEC, CONFIG = StreamSpec(), AnalysisConfig()  # the defaults: 48 kHz, n_fft 1024, hop 256, 64 mels
@@ -65,15 +71,9 @@ def signal(seconds: float) -> tuple[np.ndarray, str]:
 
 
 def librosa_features(y):
-    import librosa
     import pywt
 
-    yp = np.pad(y.astype(np.float32), (N_FFT - HOP, 0))
-    S = np.abs(librosa.stft(yp, n_fft=N_FFT, hop_length=HOP, center=False, window="hann")) ** 2
-    mel = librosa.feature.melspectrogram(S=S, sr=SR, n_mels=N_MELS, fmax=CONFIG.mel_fmax_hz(SR))
-    mel_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
-    env = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=HOP)
-    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP)
+    mel_db, onsets = librosa_subset(y)
     # wavelet: every hop's last 1024 samples, zeros before the start, in one call
     w = CONFIG.wavelet_window
     yw = np.pad(y.astype(np.float64), (w, 0))
@@ -88,19 +88,50 @@ def librosa_features(y):
     return mel_db, wl, onsets, z
 
 
-def feature_chain():
+def librosa_subset(y):
+    """librosa's part of the set Essentia also computes: STFT power → mel dB → flux onsets."""
+    import librosa
+
+    yp = np.pad(y.astype(np.float32), (N_FFT - HOP, 0))
+    S = np.abs(librosa.stft(yp, n_fft=N_FFT, hop_length=HOP, center=False, window="hann")) ** 2
+    mel = librosa.feature.melspectrogram(S=S, sr=SR, n_mels=N_MELS, fmax=CONFIG.mel_fmax_hz(SR))
+    mel_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    env = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=HOP)
+    return mel_db, librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP)
+
+
+def essentia_subset(y):
+    """Essentia standard mode: Windowing → Spectrum → MelBands → dB, flux onset detection."""
+    import essentia.standard as es
+
+    win = es.Windowing(type="hann", size=N_FFT, normalized=False)
+    spec = es.Spectrum(size=N_FFT)
+    mel = es.MelBands(numberBands=N_MELS, sampleRate=SR, inputSize=N_FFT // 2 + 1,
+                      highFrequencyBound=CONFIG.mel_fmax_hz(SR), lowFrequencyBound=CONFIG.mel_fmin,
+                      type="power", warpingFormula="slaneyMel", normalize="unit_tri")
+    odf = es.OnsetDetection(method="flux", sampleRate=SR)
+    rows, flux = [], []
+    for frame in es.FrameGenerator(y.astype(np.float32), frameSize=N_FFT, hopSize=HOP,
+                                   startFromZero=True):
+        s = spec(win(frame))
+        m = mel(s)
+        rows.append(10.0 * np.log10(np.maximum(m, 1e-10)))
+        flux.append(odf(s, np.zeros_like(s)))
+    onsets = es.Onsets(frameRate=SR / HOP)(np.array([flux], dtype=np.float32), [1.0])
+    return np.array(rows), onsets
+
+
+def subset_chain():
+    """sonolux's stages for the Essentia subset (no wavelet, no energy)."""
     from dataclasses import replace
 
     from sonolux.features.base import Chain
-    from sonolux.features.energy import EnergyContrast
     from sonolux.features.mel import MelSpectrum
     from sonolux.features.onsets import FluxOnsets
     from sonolux.features.spectrum import Spectrum
-    from sonolux.features.wavelet import WaveletEnergies
 
-    cfg = replace(CONFIG, onset_bands=())
-    return Chain([EnergyContrast(cfg), Spectrum(cfg), MelSpectrum(cfg), WaveletEnergies(cfg),
-                  FluxOnsets(cfg)])
+    c = replace(CONFIG, onset_bands=())
+    return Chain([Spectrum(c), MelSpectrum(c), FluxOnsets(c)])
 
 
 def best_time(fn, repeat):
@@ -123,33 +154,37 @@ def main(argv=None):
 
     from sonolux.analysis import Analyzer
 
+    from sonolux.features.offline import offline_features
+
+    load_before = os.getloadavg()
     y, source = signal(args.seconds)
     dur = len(y) / SR
-    spec = SPEC
-    feat = Analyzer(spec, chain=feature_chain())
-    full = Analyzer(spec)
-    for a in (feat, full):
+    subset = Analyzer(SPEC, chain=subset_chain())
+    full = Analyzer(SPEC)
+    for a in (subset, full):
         a.warm_up()
-        a.analyze(y[: SR])  # JIT / cache warm
+        a.analyze(y[: SR * 2])  # load the bulk kernels
         a.reset()
 
     def run(a):
         a.reset()
         a.analyze(y)
 
-    from sonolux.features.offline import offline_features
-
-    def fused():
-        offline_features(y, SPEC, CONFIG)
-
     librosa_features(y[: SR * 2])  # imports and caches
+    librosa_subset(y[: SR * 2])
     offline_features(y[: SR * 2], SPEC, CONFIG)
     timings = {
         "librosa_pywt_features": best_time(lambda: librosa_features(y), args.repeat),
-        "sonolux_fused_offline": best_time(fused, args.repeat),
-        "sonolux_per_hop_features": best_time(lambda: run(feat), args.repeat),
+        "sonolux_offline_features": best_time(lambda: offline_features(y, SPEC, CONFIG), args.repeat),
         "sonolux_default_chain": best_time(lambda: run(full), args.repeat),
+        "librosa_subset": best_time(lambda: librosa_subset(y), args.repeat),
+        "sonolux_subset": best_time(lambda: run(subset), args.repeat),
     }
+    try:
+        essentia_subset(y[: SR * 2])
+        timings["essentia_subset"] = best_time(lambda: essentia_subset(y), args.repeat)
+    except ImportError:
+        print("essentia is not installed: its row is left out", file=sys.stderr)
 
     # per-hop live cost, default chain
     full.reset()
@@ -167,16 +202,18 @@ def main(argv=None):
         cpu[i] = tt() - c0
     us = costs * 1e6
     cus = cpu * 1e6
-    lib_w, lib_c = timings["librosa_pywt_features"]
+    ref = {k: "librosa_subset" if k.endswith("subset") else "librosa_pywt_features" for k in timings}
     out = {
         "benchmark": "throughput", "signal": source, "audio_s": round(dur, 2),
         "sample_rate": SR, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS,
         "features": "STFT power, 64 mel dB, db4 DWT level 5 over 1024 samples each hop, "
-                    "energy 0.5 s segments + z, log-mel flux onsets",
+                    f"energy {CONFIG.energy_segment_s:g} s segments + z, log-mel flux onsets",
+        "subset": "STFT power, 64 mel dB, flux onsets (what Essentia's row computes)",
+        "compared_with": ref,
         "xrt_wall": {k: dur / w for k, (w, c) in timings.items()},
         "xrt_cpu": {k: dur / c for k, (w, c) in timings.items()},
-        "speedup_vs_librosa_wall": {k: lib_w / w for k, (w, c) in timings.items()},
-        "speedup_vs_librosa_cpu": {k: lib_c / c for k, (w, c) in timings.items()},
+        "speedup_vs_librosa_wall": {k: timings[ref[k]][0] / w for k, (w, c) in timings.items()},
+        "speedup_vs_librosa_cpu": {k: timings[ref[k]][1] / c for k, (w, c) in timings.items()},
         "seconds": {k: {"wall": w, "cpu": c} for k, (w, c) in timings.items()},
         "per_hop_us": {"wall": {"p50": float(np.percentile(us, 50)), "p99": float(np.percentile(us, 99)),
                                 "max": float(us.max()), "mean": float(us.mean())},
@@ -185,19 +222,25 @@ def main(argv=None):
                                       "max": float(cus.max()), "mean": float(cus.mean())},
                        "hop_budget_us": HOP / SR * 1e6},
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-                    "cores_used": 1, "load_avg_1min": os.getloadavg()[0],
-                    "note": "2-core VM shared with other jobs (model training): wall times are "
-                            "inflated by preemption; CPU times count only this process"},
+                    "cores_used": 1, "cpus": os.cpu_count(),
+                    "load_avg_before": [round(x, 2) for x in load_before],
+                    "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                    "note": "VM shared with other jobs: wall times are inflated by preemption; "
+                            "CPU times count only this process"},
         "repeat": args.repeat,
     }
     write_result("throughput", out, args.out, indent=1)
-    print(f"signal: {source}, {dur:.1f} s; best of {args.repeat}; load avg {os.getloadavg()[0]:.1f}")
-    print("| path | × real time (wall) | × real time (CPU) | vs librosa/pywt (wall) | (CPU) |")
+    m = out["machine"]
+    print(f"signal: {source}, {dur:.1f} s; best of {args.repeat}; load avg before "
+          f"{m['load_avg_before'][0]:.1f}, after {m['load_avg_after'][0]:.1f}")
+    print("| path | × real time (wall) | × real time (CPU) | vs librosa (wall) | (CPU) |")
     print("|---|---|---|---|---|")
-    names = {"sonolux_fused_offline": "sonolux offline, fused kernels",
-             "sonolux_per_hop_features": "sonolux per-hop path, same features",
-             "sonolux_default_chain": "sonolux whole default live chain (+ levels, bands, per-band onsets, tempo z, beats)",
-             "librosa_pywt_features": "librosa + pywt, vectorised"}
+    names = {"librosa_pywt_features": "librosa + pywt, vectorised (full set)",
+             "sonolux_offline_features": "sonolux offline_features (full set, chain in bulk)",
+             "sonolux_default_chain": "sonolux whole default live chain, in bulk",
+             "librosa_subset": "librosa, subset (STFT, mel dB, flux onsets)",
+             "essentia_subset": "Essentia standard mode, subset",
+             "sonolux_subset": "sonolux, subset, chain in bulk"}
     for k in timings:
         print(f"| {names[k]} | {out['xrt_wall'][k]:.0f}× | {out['xrt_cpu'][k]:.0f}× | "
               f"{out['speedup_vs_librosa_wall'][k]:.2f}× | {out['speedup_vs_librosa_cpu'][k]:.2f}× |")

@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .features.bands import BandLevels
-from .features.base import Chain, HopContext, Processor
+from .features.base import Chain, HopBlock, HopContext, Processor
 from .features.beat import BeatTracker
 from .features.config import AnalysisConfig
 from .features.energy import EnergyContrast, TempoContrast
@@ -30,6 +30,9 @@ from .segment import Segmenter
 from .spec import StreamSpec
 
 __all__ = ["AnalysisConfig", "Analyzer", "FrameTable", "build_chain"]
+
+#: hops per bulk block offline (1024 hops of 256 samples: 5.5 s at 48 kHz, ~10 MB of arrays)
+BLOCK_HOPS = 1024
 
 
 def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Processor | None = None,
@@ -173,21 +176,75 @@ class Analyzer:
             self.process_hop(silence, frame)
         self.reset()
 
-    def analyze(self, signal: np.ndarray, after_hop=None) -> "FrameTable":
-        """Offline: every whole hop of ``signal`` through the same path as live.
-        ``after_hop()`` runs after each hop (offline inference steps in lockstep there)."""
-        hop = self.spec.hop
-        n = signal.shape[0] // hop
+    def analyze(self, signal: np.ndarray, after_hop=None, *, block_hops: int = BLOCK_HOPS,
+                progress=None) -> "FrameTable":
+        """Offline: every whole hop of ``signal`` through the live chain, run in bulk
+        (:meth:`analyze_stream`); the frames equal a hop-by-hop run's bit for bit.
+        ``after_hop()`` runs after each hop (offline inference steps in lockstep there).
+        Controls called from ``after_hop`` (``tap``, ``nudge_phase``, ``set_bpm_range``) reach
+        the bulk stages at the next block: pass ``block_hops=1`` to apply them hop by hop, as
+        live."""
+        n = signal.shape[0] // self.spec.hop
         table = FrameTable.empty(self.layout, n)
-        frame = self.layout.new_frame()
-        x = np.asarray(signal, dtype=np.float32)
-        for i in range(n):
-            self.process_hop(x[i * hop:(i + 1) * hop], frame)
-            frame.seq = i
-            table.store(i, frame)
-            if after_hop is not None:
-                after_hop()
+        self.analyze_stream([signal], table.store_block,
+                            after_hop=None if after_hop is None else (lambda i: after_hop()),
+                            block_hops=block_hops, progress=progress)
         return table
+
+    def analyze_stream(self, chunks, sink, *, after_hop=None, block_hops: int = BLOCK_HOPS,
+                       progress=None) -> int:
+        """Bulk analysis of a signal that arrives in ``chunks`` (arrays of any length, e.g.
+        read from a file), in constant memory: every ``block_hops`` hops the chain runs over
+        the block (:meth:`Chain.process_block`) and ``sink(first_hop, block)`` receives it
+        (``block.values`` / ``block.vectors`` rows ``0..block.n-1``, ``block.sample_end``).
+        ``after_hop(i)`` runs after hop ``i`` (stream index); ``progress(samples)`` after each
+        block. Trailing samples that do not fill a hop are ignored. Returns the hop count.
+
+        >>> an = Analyzer(StreamSpec(sample_rate=48000))
+        >>> an.analyze_stream([np.zeros(30000), np.zeros(18000)], lambda i, b: None)
+        187
+        """
+        hop, sr = self.spec.hop, self.spec.sample_rate
+        block = HopBlock(self.spec, self.layout, max(1, int(block_hops)))
+        raw = np.zeros((block.samples.shape[0], hop), dtype=np.float32)  # input as it came
+        flat = raw.reshape(-1)
+        frame, ctx, history = self.layout.new_frame(), self.ctx, self._history
+        filled, done = 0, 0  # samples in the block being filled; hops analysed
+        scratch = np.zeros(hop)
+
+        def run_block(n_hops: int) -> None:
+            nonlocal done
+            block.n = n_hops
+            block.samples[:n_hops] = raw[:n_hops]
+            block.sample_end[:n_hops] = self.sample_pos + hop * np.arange(1, n_hops + 1)
+            first = done
+
+            def before(i):
+                if history is not None:
+                    history.write(raw[i], scratch)
+
+            self.chain.process_block(block, ctx, frame, before_hop=before,
+                                     after_hop=None if after_hop is None else (lambda i: after_hop(first + i)))
+            self.sample_pos += n_hops * hop
+            sink(first, block)
+            done += n_hops
+            if progress is not None:
+                progress(n_hops * hop)
+
+        for chunk in chunks:
+            x = np.asarray(chunk, dtype=np.float32).reshape(-1)
+            pos = 0
+            while pos < x.shape[0]:
+                take = min(x.shape[0] - pos, flat.shape[0] - filled)
+                flat[filled:filled + take] = x[pos:pos + take]
+                filled += take
+                pos += take
+                if filled == flat.shape[0]:
+                    run_block(block.samples.shape[0])
+                    filled = 0
+        if filled >= hop:
+            run_block(filled // hop)
+        return done
 
 
 @dataclass
@@ -203,6 +260,14 @@ class FrameTable:
     def empty(cls, layout: FrameLayout, n: int) -> "FrameTable":
         return cls(layout, np.zeros(n), np.zeros((n, len(layout.scalars))),
                    {k: np.zeros((n, s), dtype=np.float32) for k, s in layout.vectors.items()})
+
+    def store_block(self, first: int, block: HopBlock) -> None:
+        """Rows ``0..block.n-1`` of a bulk block as frames ``first..``."""
+        n, sr = block.n, block.spec.sample_rate
+        self.t[first:first + n] = block.sample_end[:n] / sr
+        self.values[first:first + n] = block.values[:n]
+        for k, v in self.vectors.items():
+            v[first:first + n] = block.vectors[k][:n]
 
     def store(self, i: int, frame: FeatureFrame) -> None:
         self.t[i] = frame.t

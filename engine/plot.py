@@ -30,9 +30,7 @@ def plot_analysis(analysis, out: str | Path) -> Path:
     fig, axes = plt.subplots(6, 1, figsize=(14, 12), sharex=True,
                              gridspec_kw={"height_ratios": [1.2, 1, 1, 1.2, 1, 0.6]})
     ax = axes[0]
-    y = analysis.signal
-    step = max(1, len(y) // 4000)
-    env = np.abs(y[:len(y) // step * step]).reshape(-1, step).max(axis=1)
+    env, step = analysis.envelope, analysis.envelope_step  # peaks of every `step` samples
     te = np.arange(env.size) * step / sr
     ax.fill_between(te, -env, env, color="#555555", lw=0)
     ax.set_ylabel("waveform")
@@ -95,7 +93,8 @@ def plot_analysis(analysis, out: str | Path) -> Path:
 
 def _plot_cues(ax, table, col) -> None:
     """The fused cues against the boundary time they judge, the threshold, and the cuts:
-    a dot at (decision time, score) joined to the boundary it placed."""
+    a dot at (decision time, score) joined to the boundary it placed (the decision time is
+    the plotted frame's: the plot's table keeps every n-th frame of a long file)."""
     t_cue = col("region_cue_t")
     if t_cue is None:
         ax.text(0.5, 0.5, "cues off (region_method = seed)", transform=ax.transAxes, ha="center", color="#888888")
@@ -111,9 +110,10 @@ def _plot_cues(ax, table, col) -> None:
     thr = col("region_threshold")
     if thr is not None and thr.size:
         ax.axhline(thr[-1], color="#d62728", ls="--", lw=0.8, label=f"threshold {thr[-1]:.2f}")
-    change, boundary, score = col("region_change"), col("region_boundary"), col("region_score")
-    if change is not None:
-        for i in np.flatnonzero(change > 0):
+    count, boundary, score = col("region_change_count"), col("region_boundary"), col("region_score")
+    if count is not None and count.size:
+        # the table may be decimated: a cut shows as the change counter stepping up
+        for i in np.flatnonzero(np.diff(count, prepend=0.0) > 0):
             ax.plot([boundary[i], table.t[i]], [score[i], score[i]], color="#d62728", lw=0.8)
             ax.plot(table.t[i], score[i], "o", color="#d62728", ms=4)
     ax.set_ylim(0, 3)

@@ -76,3 +76,28 @@ def test_python_dash_m_sonolux_is_the_command():
 
     res = subprocess.run([sys.executable, "-m", "sonolux", "--version"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("sonolux "), res.stderr
+
+
+def test_analyze_output_file_and_progress(tmp_path):
+    """`analyze -o FILE` writes the document there and prints no JSON on stdout; a long
+    input shows a progress bar on stderr (unless --quiet)."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    sr = 48000
+    t = np.arange(12 * sr) / sr
+    clicks = (np.sin(2 * np.pi * 1000 * t) * (np.mod(t, 0.5) < 0.01)).astype(np.float32)
+    wav = tmp_path / "clicks.wav"
+    sf.write(wav, clicks, sr)
+    out = tmp_path / "doc.json"
+    res = run_sonolux("analyze", str(wav), "--no-models", "-o", str(out), timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""
+    doc = json.loads(out.read_text())
+    assert doc["duration_s"] == pytest.approx(12.0, abs=0.01) and len(doc["onsets"]) > 10
+    assert "%|" in res.stderr  # the tqdm bar
+    quiet = run_sonolux("analyze", str(wav), "--no-models", "--json", "--quiet", timeout=300)
+    assert quiet.returncode == 0 and "%|" not in quiet.stderr
+    assert json.loads(quiet.stdout)["onsets"] == doc["onsets"]

@@ -93,6 +93,38 @@ def test_analysis_hop_allocates_nothing():
     assert largest < LIMIT, largest
 
 
+def test_region_cut_hops_allocate_only_the_new_region():
+    """Level steps make the region stage cut. Every other hop stays under ``LIMIT``; the hop
+    where a cut is decided refines it in one Numba call over preallocated buffers and makes
+    only the segmenter's new region record (a few small Python objects, < 8 KiB; the numpy
+    refinement made ~1.8 MB of temporaries there)."""
+    from sonolux.analysis import AnalysisConfig
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([a * rng.standard_normal(SPEC.sample_rate * 5) for a in (0.02, 0.3, 0.02, 0.2)])
+    x = x.astype(np.float32)
+    analyzer = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0))
+    analyzer.warm_up()
+    frame, i_change = analyzer.layout.new_frame(), analyzer.layout.scalars["region_change"]
+    hops = [x[k * SPEC.hop:(k + 1) * SPEC.hop] for k in range(len(x) // SPEC.hop)]
+    pos = [0]
+
+    def one_hop():
+        analyzer.process_hop(hops[pos[0]], frame)
+        pos[0] += 1
+
+    growth = call_growths(one_hop, warm=5, n=len(hops) - 5)
+    cut = np.zeros(len(growth), dtype=bool)
+    analyzer.reset()  # replay to learn which hops cut (same input, same decisions)
+    for k, h in enumerate(hops):
+        analyzer.process_hop(h, frame)
+        if k >= 5:
+            cut[k - 5] = frame.values[i_change] > 0.5
+    assert cut.sum() >= 2
+    assert growth[~cut].max() < LIMIT, growth[~cut].max()
+    assert growth[cut].max() < 8 * 1024, growth[cut]
+
+
 def test_osc_poll_allocates_little():
     """One OSC poll of a fresh frame (all default mappings) to a real UDP socket.
 
@@ -191,7 +223,7 @@ def test_per_hop_kernels_keep_the_gil():
     from numba.core.registry import CPUDispatcher
 
     import sonolux.features
-    bulk = {"sonolux.features.offline._run", "sonolux.features.resample.resample_into_nogil",
+    bulk = {"sonolux.features.resample.resample_into_nogil",
             "sonolux.modelinput._push_samples", "sonolux.modelinput._newest_rows"}
     names = [f"sonolux.features.{m.name}" for m in pkgutil.iter_modules(sonolux.features.__path__)]
     releasing, seen = set(), 0

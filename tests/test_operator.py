@@ -183,7 +183,7 @@ def test_tap_lock_shows_can_be_released_and_the_phase_nudged():
             analyzer.release_tap()
             done["release"] = True
 
-    table = analyzer.analyze(pad, after_hop=after_hop)
+    table = analyzer.analyze(pad, after_hop=after_hop, block_hops=1)  # controls hop by hop, as live
     lock = table.column("tap_lock")
     times = np.arange(1, len(table) + 1) * SPEC.hop / sr
     assert lock[(times > 4.0) & (times < 10.9)].min() == 1.0  # locked, and it shows

@@ -177,3 +177,60 @@ def test_analyze_plot_draws_a_timeline(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     bad = run_sonolux("analyze", str(wav), "--no-models", "--plot", str(tmp_path / "no" / "dir.png"), timeout=120)
     assert bad.returncode == 2 and "cannot write" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _refine_numpy(stage, t):
+    """The region stage's cut refinement as it was written in numpy (the reference)."""
+    def largest_step(ts, feats, t, radius):
+        w = stage._w
+        c = np.concatenate([np.zeros((1, feats.shape[1])), np.cumsum(feats, axis=0)])
+        idx = np.arange(w, ts.shape[0] - w + 1)
+        diff = ((c[idx + w] - c[idx]) - (c[idx] - c[idx - w])) / w
+        step = np.sqrt(np.mean(diff ** 2, axis=1))
+        near = np.abs(ts[idx] - t) <= radius
+        if not near.any():
+            return None, 0.0
+        k = np.argmax(step[near])
+        return float(ts[idx[near][k]]), float(step[near][k])
+
+    order = np.argsort(stage._level_t)
+    ts = stage._level_t[order]
+    ok = np.isfinite(ts)
+    ts = ts[ok]
+    if ts.shape[0] < 2 * stage._w + 1:
+        return t
+    mel = stage._mel_hist.shape[1] > 0
+    if mel:
+        centre = ts + stage.hop / stage.sr - stage.n_fft / (2 * stage.sr)
+        t_mel, _ = largest_step(centre, stage._mel_hist[order][ok], t, stage.energy_segment_s)
+        if t_mel is not None:
+            t = t_mel
+    t_lvl, step = largest_step(ts, stage._level_db[order][ok][:, None], t,
+                               stage.n_fft / stage.sr if mel else stage.energy_segment_s)
+    return t_lvl if t_lvl is not None and (step > 3.0 or not mel) else \
+        float(ts[np.argmin(np.abs(ts - t))])
+
+
+@pytest.mark.parametrize("hops", [5, 300, 1000, 5000])
+def test_cut_refinement_kernel_equals_the_numpy_reference(hops, rng):
+    """The allocation-free refinement picks the very hop the numpy formulation picks."""
+    from sonolux.features.base import ChainFacts, HopContext
+    from sonolux.features.regions import RegionStage
+    from sonolux.frame import FrameLayout
+
+    layout = FrameLayout()
+    for name in ("energy", "level_db"):
+        layout.add_scalar(name)
+    layout.add_vector("mel_db", 64)
+    stage = RegionStage(Segmenter(), AnalysisConfig(energy_segment_s=2.0))
+    stage.prepare(SPEC, layout, ChainFacts())
+    frame, ctx = layout.new_frame(), HopContext(SPEC)
+    step_at = rng.integers(1, hops + 1)
+    for i in range(hops):  # a level / timbre step at a random hop, noise around it
+        loud = i >= step_at
+        frame.values[1] = -40.0 + 20.0 * loud + rng.normal()
+        frame.vectors["mel_db"][:] = -60.0 + 15.0 * loud * rng.random(64) + rng.normal(size=64)
+        ctx.sample_end = (i + 1) * SPEC.hop
+        stage.process(ctx, frame)
+    for t in np.linspace(0, hops * HOP_S, 9):
+        assert stage.refine(float(t)) == _refine_numpy(stage, float(t))

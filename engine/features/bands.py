@@ -26,6 +26,13 @@ def band_levels(power, starts, stops, scale, floor_db, values, idx_db, idx_unit)
         values[idx_unit[b]] = db_to_unit(db, floor_db)
 
 
+@njit(cache=True)
+def band_levels_block(power, n, starts, stops, scale, floor_db, values, idx_db, idx_unit):
+    """``band_levels`` of the first ``n`` rows of ``power`` into the rows of ``values``."""
+    for i in range(n):
+        band_levels(power[i], starts, stops, scale, floor_db, values[i], idx_db, idx_unit)
+
+
 def power_scale(window: np.ndarray) -> float:
     """Factor turning a one-sided |X|² sum into the signal's mean square (Parseval)."""
     return 2.0 / (window.shape[0] * float(np.sum(window ** 2)))
@@ -70,6 +77,12 @@ class BandLevels(Processor):
         self.idx_db = np.array([layout.add_scalar(f"band_{b[0]}_db") for b in self.bands])
         self.idx_unit = np.array([layout.add_scalar(f"band_{b[0]}") for b in self.bands])
         self._scale = power_scale(facts.require("window", "BandLevels", "Spectrum"))
+
+    blockwise = True
+
+    def process_block(self, block):
+        band_levels_block(block.power, block.n, self.starts, self.stops, self._scale,
+                          self.floor_db, block.values, self.idx_db, self.idx_unit)
 
     def process(self, ctx, frame):
         band_levels(ctx.power, self.starts, self.stops, self._scale, self.floor_db,

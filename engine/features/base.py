@@ -7,6 +7,11 @@ frame)`` every hop, ``reset()`` to forget the past. Data passes explicitly:
   cannot invent a field);
 * at prepare time, through :class:`ChainFacts`: what an earlier stage knows that a later one
   needs (the analysis window, the mel band edges), handed over once, never looked up per hop.
+
+Offline, the same processors run in bulk (``process_block``): a :class:`HopBlock` carries many
+hops at once and each feature processor runs its per-hop kernel over all of them in one Numba
+call, on the same state in the same order, so the frames are bit-identical to the live
+chain's. Processors without a block kernel (inference, override, regions) run hop by hop.
 """
 from __future__ import annotations
 
@@ -62,6 +67,48 @@ class ChainFacts:
         return value
 
 
+class HopBlock:
+    """Many consecutive hops at once (offline bulk runs): row ``i`` of every array is hop
+    ``i`` of the block; ``n`` rows are in use (capacity ``samples.shape[0]``).
+
+    ``values`` / ``vectors`` are the frames' fields (as ``FeatureFrame.values`` /
+    ``.vectors``, one row per hop); the rest mirror :class:`HopContext`'s fields."""
+
+    __slots__ = ("spec", "n", "samples", "sample_end", "power", "mel_db", "onset_flux",
+                 "low_flux", "values", "vectors")
+
+    def __init__(self, spec: StreamSpec, layout: FrameLayout, capacity: int):
+        self.spec = spec
+        self.n = 0
+        self.samples = np.zeros((capacity, spec.hop))
+        self.sample_end = np.zeros(capacity, dtype=np.int64)
+        self.power = np.zeros((capacity, spec.n_fft // 2 + 1))
+        self.mel_db = np.zeros((capacity, max(layout.vectors.get("mel_db", 0), 1)))
+        self.onset_flux = np.zeros(capacity)
+        self.low_flux = np.zeros(capacity)
+        self.values = np.zeros((capacity, len(layout.scalars)))
+        self.vectors = {k: np.zeros((capacity, n), dtype=np.float32)
+                        for k, n in layout.vectors.items()}
+
+    def load_hop(self, i: int, ctx: HopContext, frame: FeatureFrame) -> None:
+        """Hop ``i`` into a context and a frame (for a processor that runs hop by hop)."""
+        ctx.samples[:] = self.samples[i]
+        ctx.sample_end = int(self.sample_end[i])
+        ctx.power, ctx.mel_db = self.power[i], self.mel_db[i]
+        ctx.onset_flux, ctx.low_flux = self.onset_flux[i], self.low_flux[i]
+        frame.sample_end = ctx.sample_end
+        frame.t = ctx.sample_end / self.spec.sample_rate
+        frame.values[:] = self.values[i]
+        for k, v in frame.vectors.items():
+            v[:] = self.vectors[k][i]
+
+    def store_hop(self, i: int, frame: FeatureFrame) -> None:
+        """The frame's fields back into row ``i``."""
+        self.values[i] = frame.values
+        for k, v in frame.vectors.items():
+            self.vectors[k][i] = v
+
+
 class Processor:
     """Base class. Subclasses declare their frame fields in ``prepare`` and fill them in
     ``process`` without allocating.
@@ -80,6 +127,14 @@ class Processor:
 
     def reset(self) -> None:
         """Forget the past (state), keep the sizes (buffers)."""
+
+    #: True when ``process_block`` runs the whole block in one call (a feature's Numba
+    #: kernel); False: the chain runs this processor hop by hop in bulk runs
+    blockwise = False
+
+    def process_block(self, block: HopBlock) -> None:
+        """All ``block.n`` hops at once, with results equal to ``process`` hop by hop."""
+        raise NotImplementedError
 
 
 class Chain(Processor):
@@ -100,3 +155,24 @@ class Chain(Processor):
     def reset(self) -> None:
         for p in self.processors:
             p.reset()
+
+    def process_block(self, block: HopBlock, ctx: HopContext, frame: FeatureFrame,
+                      before_hop=None, after_hop=None) -> None:
+        """Bulk: the leading blockwise processors over the whole block, then the rest hop by
+        hop (``before_hop(i)`` / ``after_hop(i)`` around each of those hops). A processor
+        reads only what earlier ones wrote, so this order gives the live chain's numbers."""
+        k = 0
+        while k < len(self.processors) and self.processors[k].blockwise:
+            self.processors[k].process_block(block)
+            k += 1
+        rest = self.processors[k:]
+        for i in range(block.n):
+            if before_hop is not None:
+                before_hop(i)
+            if rest:
+                block.load_hop(i, ctx, frame)
+                for p in rest:
+                    p.process(ctx, frame)
+                block.store_hop(i, frame)
+            if after_hop is not None:
+                after_hop(i)

@@ -332,8 +332,11 @@ def beat_step(novelty, pr, st, env, xr, acf, acf_s, kern, phase_buf):
         st[S_FILLED] += 1.0
     a = pr[P_ALPHA_ACF]
     n_lag = acf.shape[0]
-    for lag in range(n_lag):
-        acf[lag] += a * (x * xr[(pos - lag) % h] - acf[lag])
+    split = pos + 1 if pos + 1 < n_lag else n_lag  # lags up to pos: no wrap-around
+    for lag in range(split):
+        acf[lag] += a * (x * xr[pos - lag] - acf[lag])
+    for lag in range(split, n_lag):
+        acf[lag] += a * (x * xr[pos - lag + h] - acf[lag])
     st[S_COUNTDOWN] -= 1.0
     if st[S_COUNTDOWN] <= 0.0:
         st[S_COUNTDOWN] = pr[P_EST_EVERY]
@@ -379,6 +382,27 @@ def apply_tap(pr, st, tap_pos, tap_period, hold_frames):
     st[S_CAND_N] = 0.0
     if st[S_CONF] < 0.5:
         st[S_CONF] = 0.5
+
+
+@njit(cache=True)
+def beat_block(n, onset_flux, low_flux, pr, st, env, xr, acf, acf_s, kern, phase_buf, values,
+               i_beat, i_count, i_bpm, i_phase, i_conf, i_tap):
+    """``BeatTracker.process`` over the first ``n`` hops of a block (novelty: the onset
+    stage's flux + low-band flux)."""
+    for i in range(n):
+        beat = beat_step(onset_flux[i] + low_flux[i], pr, st, env, xr, acf, acf_s, kern,
+                         phase_buf)
+        _publish_beat(values[i], beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf, i_tap)
+
+
+@njit(cache=True)
+def _publish_beat(v, beat, pr, st, i_beat, i_count, i_bpm, i_phase, i_conf, i_tap):
+    v[i_beat] = 1.0 if beat else 0.0
+    v[i_count] = st[S_COUNT]
+    v[i_bpm] = pr[0] * 60.0 / st[S_PERIOD] if st[S_PERIOD] > 0.0 else 0.0
+    v[i_phase] = st[S_PHASE]
+    v[i_conf] = st[S_CONF]
+    v[i_tap] = 1.0 if st[S_TAP_PERIOD] > 0.0 and st[S_T] < st[S_TAP_UNTIL] else 0.0
 
 
 def check_bpm_range(lo, hi) -> tuple[float, float]:
@@ -577,32 +601,39 @@ class BeatTracker(Processor):
         self._tap_times = np.zeros(MAX_TAPS)
         self._n_taps = 0
 
-    def process(self, ctx, frame):
-        st = self.state
+    def _take_control(self) -> None:
+        """Apply what other threads asked for since the last hop (BPM range, taps)."""
         if self._pending_range is not None:
             lo, hi = self._pending_range
             self._pending_range = None
-            st.set_range(lo, hi)
+            self.state.set_range(lo, hi)
             self.bpm_lo, self.bpm_hi = lo, hi
         if self._taps:
             self._drain_taps()
         while self._requests:
             what, beats = self._requests.popleft()
             if what == "release":
-                st.release_tap()
+                self.state.release_tap()
                 self._n_taps = 0
             else:
-                st.nudge(beats)
+                self.state.nudge(beats)
+
+    def process(self, ctx, frame):
+        self._take_control()
+        st = self.state
         beat = st.step(ctx.onset_flux + ctx.low_flux)
-        s = st.st
-        v = frame.values
-        v[self._i_beat] = 1.0 if beat else 0.0
-        v[self._i_count] = s[S_COUNT]
-        v[self._i_bpm] = st.pr[0] * 60.0 / s[S_PERIOD] if s[S_PERIOD] > 0.0 else 0.0
-        v[self._i_phase] = s[S_PHASE]
-        v[self._i_conf] = s[S_CONF]
-        v[self._i_tap] = 1.0 if s[S_TAP_PERIOD] > 0.0 and s[S_T] < s[S_TAP_UNTIL] else 0.0
+        _publish_beat(frame.values, beat, st.pr, st.st, self._i_beat, self._i_count,
+                      self._i_bpm, self._i_phase, self._i_conf, self._i_tap)
         self._ctx = ctx
+
+    blockwise = True
+
+    def process_block(self, block):
+        self._take_control()
+        st = self.state
+        beat_block(block.n, block.onset_flux, block.low_flux, st.pr, st.st, st.env, st.xr,
+                   st.acf, st.acf_s, st.kern, st.phase_buf, block.values, self._i_beat,
+                   self._i_count, self._i_bpm, self._i_phase, self._i_conf, self._i_tap)
 
     def _drain_taps(self) -> None:
         """Turn queued taps into a tempo + phase lock (runs only on hops with new taps)."""

@@ -90,6 +90,29 @@ def tempo_update(n_onsets, hops_per_segment, state):
     return False
 
 
+@njit(cache=True)
+def _publish_z(values, z, i_z, i_same, lo, hi):
+    values[i_z] = z
+    values[i_same] = 1.0 if lo <= z <= hi else 0.0
+
+
+@njit(cache=True)
+def energy_block(samples, n, m, state, values, i_e, i_z, i_same, lo, hi):
+    """``EnergyContrast`` over the first ``n`` rows (consecutive hops) of ``samples``."""
+    for i in range(n):
+        energy_update(samples[i], m, state, EPS)
+        values[i, i_e] = state[E_LAST]
+        _publish_z(values[i], state[E_Z], i_z, i_same, lo, hi)
+
+
+@njit(cache=True)
+def tempo_block(n, hops, state, values, i_onset, i_z, i_same, lo, hi):
+    """``TempoContrast`` over the first ``n`` rows of ``values`` (reads the onset field)."""
+    for i in range(n):
+        tempo_update(values[i, i_onset], hops, state)
+        _publish_z(values[i], state[T_Z], i_z, i_same, lo, hi)
+
+
 def check_band(name: str, band) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in band)
@@ -131,10 +154,10 @@ class _SegmentContrast(Processor):
         self.segment_s = finite(f"{name}_segment_s", segment_s, positive=True)
         self.lo, self.hi = check_band(f"{name}_band", band)
 
+    blockwise = True
+
     def _publish(self, frame, z: float) -> None:
-        v = frame.values
-        v[self._i_z] = z
-        v[self._i_same] = 1.0 if self.lo <= z <= self.hi else 0.0
+        _publish_z(frame.values, z, self._i_z, self._i_same, self.lo, self.hi)
 
 
 class EnergyContrast(_SegmentContrast):
@@ -159,6 +182,10 @@ class EnergyContrast(_SegmentContrast):
         energy_update(ctx.samples, self.m, s, EPS)
         frame.values[self._i_e] = s[E_LAST]
         self._publish(frame, s[E_Z])
+
+    def process_block(self, block):
+        energy_block(block.samples, block.n, self.m, self.state, block.values, self._i_e,
+                     self._i_z, self._i_same, self.lo, self.hi)
 
     def reset(self):
         self.state[:] = new_energy_state()
@@ -185,6 +212,10 @@ class TempoContrast(_SegmentContrast):
     def process(self, ctx, frame):
         tempo_update(frame.values[self._i_onset], self.hops, self.state)
         self._publish(frame, self.state[T_Z])
+
+    def process_block(self, block):
+        tempo_block(block.n, self.hops, self.state, block.values, self._i_onset, self._i_z,
+                    self._i_same, self.lo, self.hi)
 
     def reset(self):
         self.state[:] = new_tempo_state()

@@ -58,6 +58,13 @@ def hop_levels(samples, floor_db, values, i_rms_db, i_rms, i_peak_db, i_peak):
     values[i_peak] = db_to_unit(peak_db, floor_db)
 
 
+@njit(cache=True)
+def hop_levels_block(samples, n, floor_db, values, i_rms_db, i_rms, i_peak_db, i_peak):
+    """``hop_levels`` of the first ``n`` rows of ``samples`` into the rows of ``values``."""
+    for i in range(n):
+        hop_levels(samples[i], floor_db, values[i], i_rms_db, i_rms, i_peak_db, i_peak)
+
+
 class LevelMeter(Processor):
     """Fields: ``level_db``, ``level`` (RMS) and ``peak_db``, ``peak``; 0..1 spans
     ``config.floor_db``..0 dBFS."""
@@ -71,4 +78,9 @@ class LevelMeter(Processor):
 
     def process(self, ctx, frame):
         hop_levels(ctx.samples, self.floor_db, frame.values, *self._idx)
+
+    blockwise = True
+
+    def process_block(self, block):
+        hop_levels_block(block.samples, block.n, self.floor_db, block.values, *self._idx)
 

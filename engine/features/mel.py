@@ -166,6 +166,16 @@ def mel_db_hop(power, fb, starts, stops, mel_power, out, amin):
     power_to_db(mel_power, out, amin)
 
 
+@njit(cache=True)
+def mel_db_block(power, n, fb, starts, stops, mel_power, mel_db_rows, amin, out32):
+    """``mel_db_hop`` over the first ``n`` rows of ``power``: dB into ``mel_db_rows[i]`` and,
+    as float32 (the frame's field), into ``out32[i]``."""
+    for i in range(n):
+        mel_db_hop(power[i], fb, starts, stops, mel_power, mel_db_rows[i], amin)
+        for m in range(out32.shape[1]):
+            out32[i, m] = mel_db_rows[i, m]
+
+
 class MelState:
     """Filterbank and buffers for one stream: ``push(power)`` fills ``mel_power`` and ``mel_db``
     (float64, owned here, valid until the next push)."""
@@ -238,6 +248,13 @@ class MelSpectrum(Processor):
                             fmin=self.fmin, fmax=fmax, amin=self.config.mel_amin)
         facts.mel_fmin, facts.mel_fmax, facts.n_mels = float(self.fmin), fmax, self.n_mels
         layout.add_vector("mel_db", self.n_mels)
+
+    blockwise = True
+
+    def process_block(self, block):
+        m = self.mel
+        mel_db_block(block.power, block.n, m.fb, m.starts, m.stops, m.mel_power, block.mel_db,
+                     m.amin, block.vectors["mel_db"])
 
     def process(self, ctx, frame):
         mel_db = self.mel.push(ctx.power)

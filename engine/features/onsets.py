@@ -175,6 +175,42 @@ def band_flux_relative(mel_db, prev_db, band_of_mel, band_count, peak_db, decay_
             band_flux[b] /= band_count[b]
 
 
+@njit(cache=True)
+def onsets_block(n, use_mel, mel_db, power, values, i_level, gate_db, prev_db, floor_db,
+                 low_of_mel, low_count, low_flux, prev_log, gamma, history, state, k, delta,
+                 min_gap, count, i_strength, i_onset, i_count, prev_band_db, band_of_mel,
+                 band_counts, band_peak, band_decay, band_range_db, band_flux, band_hist,
+                 band_state, band_k, band_delta, band_min_gap, band_total, i_band, n_bands,
+                 flux_out, low_out):
+    """``FluxOnsets.process`` over the first ``n`` hops of a block (``i_level`` < 0: no
+    level gate); returns the onset count after them."""
+    for i in range(n):
+        v = values[i]
+        gated = i_level >= 0 and v[i_level] < gate_db
+        low = 0.0
+        if use_mel:
+            flux = mel_flux(mel_db[i], prev_db, floor_db, low_of_mel, low_count, low_flux)
+            low = low_flux[0]
+            if n_bands > 0:
+                band_flux_relative(mel_db[i], prev_band_db, band_of_mel, band_counts, band_peak,
+                                   band_decay, band_range_db, floor_db, band_flux)
+                pick_band_onsets(band_flux, band_hist, band_state, band_k, band_delta,
+                                 band_min_gap, gated, band_total, v, i_band)
+        else:
+            flux = log_flux(power[i], prev_log, gamma)
+        flux_out[i] = flux
+        low_out[i] = low
+        hit = pick_onset(flux, history, state, k, delta, min_gap)
+        if hit and gated:
+            hit = False
+        if hit:
+            count += 1
+        v[i_strength] = flux
+        v[i_onset] = 1.0 if hit else 0.0
+        v[i_count] = count
+    return count
+
+
 class FluxOnsets(Processor):
     """Fields: ``onset_strength`` (flux), ``onset`` (1 on an onset hop, else 0),
     ``onset_count`` (cumulative, so a reader that skips frames still sees every onset) and,
@@ -293,6 +329,20 @@ class FluxOnsets(Processor):
         v[self._i_strength] = flux
         v[self._i_onset] = 1.0 if hit else 0.0
         v[self._i_count] = self._count
+
+    blockwise = True
+
+    def process_block(self, block):
+        self._count = onsets_block(
+            block.n, self.use_mel, block.mel_db, block.power, block.values,
+            -1 if self._i_level is None else self._i_level, self.gate_db, self._prev_db,
+            self.floor_db, self._low_of_mel, self._low_count, self._low_flux, self._prev_log,
+            self.gamma, self._history, self._state, self.k, self.delta, self._min_gap,
+            self._count, self._i_strength, self._i_onset, self._i_count, self._prev_band_db,
+            self._band_of_mel, self._band_counts, self._band_peak, self._band_decay,
+            self.band_range_db, self._band_flux, self._band_hist, self._band_state, self.band_k,
+            self.band_delta, self._band_min_gap, self._band_total, self._i_band,
+            len(self.band_names), block.onset_flux, block.low_flux)
 
     def reset(self):
         self._prev_log[:] = 0.0

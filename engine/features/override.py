@@ -40,16 +40,26 @@ class EmotionOverride(Processor):
         self._q = np.array([self._idx[f"q{k}"] for k in range(1, 5)])
         self._i_prediction = layout.scalars.get("prediction_id")
 
+    blockwise = True
+
+    def process_block(self, block):
+        """Every hop of the block as ``process`` (offline: the override does not change
+        within a block; it is read once)."""
+        self._apply(block.values[:block.n], self.state.emotion_override)
+
     def process(self, ctx, frame):
-        q = self.state.emotion_override
-        v = frame.values
-        v[self._i_override] = q
+        self._apply(frame.values, self.state.emotion_override)
+
+    def _apply(self, v, q) -> None:
+        """Write the override ``q`` into the frame row ``v`` or a block's rows (``v[..., i]``
+        is one field of every row)."""
+        v[..., self._i_override] = q
         if q:
             sv, sa = SIGNS[q]
-            v[self._idx["valence"]] = 0.5 * sv
-            v[self._idx["arousal"]] = 0.5 * sa
-            v[self._idx["quadrant"]] = q
-            v[self._q] = 0.0
-            v[self._q[q - 1]] = 1.0
+            v[..., self._idx["valence"]] = 0.5 * sv
+            v[..., self._idx["arousal"]] = 0.5 * sa
+            v[..., self._idx["quadrant"]] = q
+            v[..., self._q] = 0.0
+            v[..., self._q[q - 1]] = 1.0
             if self._i_prediction is not None:
-                v[self._i_prediction] = -1
+                v[..., self._i_prediction] = -1

@@ -19,6 +19,13 @@ def preemphasis_inplace(x, alpha, last):
     last[0] = prev
 
 
+@njit(cache=True)
+def preemphasis_block(samples, n, alpha, last):
+    """``preemphasis_inplace`` over the first ``n`` rows (consecutive hops) of ``samples``."""
+    for i in range(n):
+        preemphasis_inplace(samples[i], alpha, last)
+
+
 def check_alpha(alpha) -> float:
     try:
         a = float(alpha)
@@ -50,6 +57,11 @@ class PreEmphasis(Processor):
 
     def process(self, ctx, frame):
         preemphasis_inplace(ctx.samples, self.alpha, self._last)
+
+    blockwise = True
+
+    def process_block(self, block):
+        preemphasis_block(block.samples, block.n, self.alpha, self._last)
 
     def reset(self):
         self._last[:] = 0.0

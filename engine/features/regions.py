@@ -26,7 +26,7 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
-from .base import Processor
+from .base import HopContext, Processor
 from .checks import finite
 from .regioncues import RegionCues
 
@@ -102,8 +102,16 @@ class RegionStage(Processor):
         self._mel_hist = np.zeros((n, layout.vectors.get("mel_db", 0)))
         self._level_pos = 0
         self._w = max(1, int(round(self.step_window_s * spec.frame_rate)))
-        # load the Numba kernel of the first segment boundary now, not 2 s into the show
-        _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
+        n_mels = self._mel_hist.shape[1]
+        if n_mels > MAX_PAIRWISE:
+            raise ParameterError(f"n_mels={n_mels} is more than the region stage's "
+                                 f"{MAX_PAIRWISE} mel bands")
+        self._mel_shift_s = np.array([self.hop / self.sr, self.n_fft / (2 * self.sr)])
+        self._refine_buffers = (np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n),
+                                np.zeros((n + 1, n_mels)), np.zeros((n + 1, 1)),
+                                np.zeros(max(n_mels, 1)))
+        self._layout, self._scratch = layout, None
+        self._no_mel = np.zeros((1, 1), dtype=np.float32)
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
         self.cues = self._given_cues
@@ -115,19 +123,68 @@ class RegionStage(Processor):
         if self.cues is not None:
             names += CUE_FIELDS
         self._i = {n: layout.add_scalar(n) for n in names}
+        opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
+               self._i_onset, 0 if self._q is not None else None]
+        self._idx_block = np.array([-1 if j is None else j for j in opt]
+                                   + [self._i[n] for n in names], dtype=np.int64)
         self.reset()
+        # load the Numba kernels of segment boundaries and cuts now, not 2 s into the show
+        _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
+        self.refine(0.0)
+
+    blockwise = True
+
+    def process_block(self, block):
+        """The block's hops as ``process`` would do them one by one: the quiet hops in one
+        Numba call, the hops where a mood piece ends or a segment completes in Python (with
+        the fused cues, which read every hop, all hops in Python)."""
+        if self._scratch is None:  # the layout is complete once the whole chain is prepared
+            self._scratch = (HopContext(block.spec), self._layout.new_frame())
+        ctx, frame = self._scratch
+        if self.cues is not None:  # the cues read every hop: no quiet hops to batch
+            for i in range(block.n):
+                block.load_hop(i, ctx, frame)
+                self.process(ctx, frame)
+                block.store_hop(i, frame)
+            return
+        mel32 = block.vectors.get("mel_db", self._no_mel)
+        i = 0
+        while i < block.n:
+            ist, fst, pub = self._pack()
+            i = regions_quiet_run(i, block.n, block.values, mel32, block.sample_end,
+                                  float(self.sr), float(self.hop), self.m, self.hops_per_tempo,
+                                  ist, fst, self._level_t, self._level_db, self._mel_hist,
+                                  self._mel_sum, self._idx_block, pub)
+            self._unpack(ist, fst)
+            if i < block.n:
+                block.load_hop(i, ctx, frame)
+                self.process(ctx, frame)
+                block.store_hop(i, frame)
+                i += 1
+
+    def _pack(self):
+        cur = self.segmenter.current
+        ist = np.array([self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
+                        self.n_tempo], dtype=np.int64)
+        none = float("nan")
+        fst = np.array([self._bpm_sum, self._bpm_n, self._onsets,
+                        none if self._piece_id is None else self._piece_id,
+                        none if self._piece_override is None else self._piece_override])
+        pub = np.array([len(self.segmenter.regions) - 1,
+                        LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0), cur.start,
+                        self.changes, self.last_boundary, self.min_confidence], dtype=np.float64)
+        return ist, fst, pub
+
+    def _unpack(self, ist, fst) -> None:
+        (self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
+         self.n_tempo) = (int(x) for x in ist)
+        self._bpm_sum, self._bpm_n, self._onsets = fst[0], fst[1], fst[2]
 
     def _timbre_distance(self) -> float | None:
         """RMS dB difference between this energy segment's mean log-mel and the last one's."""
         if not self._mel_n:
             return None
-        if self._mel_sum.shape[0] > MAX_PAIRWISE:  # very many mel bands: numpy (allocates)
-            m = self._mel_sum / self._mel_n
-            d = float(np.sqrt(np.mean(np.square(m - self._mel_prev))))
-            self._mel_prev[:] = m
-            self._mel_sum[:] = 0.0
-        else:
-            d = _mean_step_db(self._mel_sum, self._mel_n, self._mel_prev, self._mel_tmp)
+        d = _mean_step_db(self._mel_sum, self._mel_n, self._mel_prev, self._mel_tmp)
         d = d if self._has_prev_mel else None
         self._has_prev_mel = True
         self._mel_n = 0
@@ -159,36 +216,14 @@ class RegionStage(Processor):
         largest step of the mean log-mel spectrum (RMS dB, ``step_window_s`` after vs.
         before; mel windows are centred half an FFT before the hop's end), then, within one
         FFT of it, the hop where the level steps most if it steps by more than 3 dB (hop
-        levels are sharper in time than spectra)."""
-        order = np.argsort(self._level_t)
-        ts = self._level_t[order]
-        ok = np.isfinite(ts)
-        ts = ts[ok]
-        if ts.shape[0] < 2 * self._w + 1:
-            return t
-        if self._mel_hist.shape[1]:
-            centre = ts + self.hop / self.sr - self.n_fft / (2 * self.sr)
-            t_mel, _ = self._largest_step(centre, self._mel_hist[order][ok], t,
-                                          self.energy_segment_s if radius is None else radius)
-            if t_mel is not None:
-                t = t_mel
-        t_lvl, step = self._largest_step(ts, self._level_db[order][ok][:, None], t,
-                                         self.n_fft / self.sr if self._mel_hist.shape[1] else self.energy_segment_s)
-        return t_lvl if t_lvl is not None and (step > 3.0 or not self._mel_hist.shape[1]) else \
-            float(ts[np.argmin(np.abs(ts - t))])
-
-    def _largest_step(self, ts, feats, t, radius):
-        """(time, size in dB) of the largest before/after step of ``feats`` within ``radius`` of ``t``."""
-        w = self._w
-        c = np.concatenate([np.zeros((1, feats.shape[1])), np.cumsum(feats, axis=0)])
-        idx = np.arange(w, ts.shape[0] - w + 1)
-        diff = ((c[idx + w] - c[idx]) - (c[idx] - c[idx - w])) / w
-        step = np.sqrt(np.mean(diff ** 2, axis=1))
-        near = np.abs(ts[idx] - t) <= radius
-        if not near.any():
-            return None, 0.0
-        k = np.argmax(step[near])
-        return float(ts[idx[near][k]]), float(step[near][k])
+        levels are sharper in time than spectra). Runs on the hop a cut is decided, in one
+        Numba call over the stage's buffers (no allocation)."""
+        has_mel = self._mel_hist.shape[1] > 0
+        return float(refine_cut(
+            self._level_t, self._level_db[:, None], self._mel_hist, self._level_pos, t, self._w,
+            self._mel_shift_s, self.energy_segment_s if radius is None else radius,
+            self.n_fft / self.sr if has_mel else self.energy_segment_s,
+            *self._refine_buffers))
 
     def reset(self):
         self._mel_sum[:] = 0.0
@@ -299,6 +334,114 @@ class RegionStage(Processor):
         v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
         v[self._i["region_change_count"]] = self.changes
         v[self._i["region_boundary"]] = self.last_boundary
+
+
+@njit(cache=True)
+def regions_quiet_run(i, n, values, mel32, sample_end, sr, hop, m, hops_per_tempo, ist, fst,
+                      level_t, level_db, mel_hist, mel_sum, idx, pub):
+    """Hops ``i..`` of a block on which nothing happens but counting (no mood piece ends, no
+    energy or tempo segment completes), as ``RegionStage.process`` does them; returns the
+    first hop where something happens (or ``n``), untouched, for Python to run.
+
+    ``ist`` = [hops, level_pos, mel_n, piece_hops, n_energy, n_tempo]; ``fst`` = [bpm_sum,
+    bpm_n, onsets, piece_id, piece_override] (NaN: no piece yet); ``idx`` = field indices
+    [level, prediction, override, bpm, conf, onset, has_q, region_index, region_label,
+    region_start, region_change, region_change_count, region_boundary, min_confidence×0]
+    (-1: absent); ``pub`` = the region fields to publish [index, label, start, count,
+    boundary] and ``pub[5]`` = min_confidence."""
+    while i < n:
+        v = values[i]
+        if idx[6] >= 0:
+            pid = v[idx[1]] if idx[1] >= 0 else 0.0
+            ov = v[idx[2]] if idx[2] >= 0 else 0.0
+            if pid != fst[3] or ov != fst[4]:
+                return i
+        if sample_end[i] // m > ist[4] or (ist[0] + 1) // hops_per_tempo > ist[5]:
+            return i
+        ist[0] += 1
+        if idx[0] >= 0:
+            k = ist[1] % level_t.shape[0]
+            level_t[k] = sample_end[i] / sr - hop / sr
+            level_db[k] = v[idx[0]]
+            if mel_hist.shape[1]:
+                for b in range(mel_hist.shape[1]):
+                    mel_hist[k, b] = mel32[i, b]
+            ist[1] += 1
+        if mel_sum.shape[0]:
+            for b in range(mel_sum.shape[0]):
+                mel_sum[b] += mel32[i, b]
+            ist[2] += 1
+        if idx[6] >= 0:
+            ist[3] += 1
+        if idx[3] >= 0 and idx[4] >= 0 and v[idx[4]] >= pub[5]:
+            fst[0] += v[idx[3]]
+            fst[1] += 1.0
+        if idx[5] >= 0:
+            fst[2] += v[idx[5]]
+        v[idx[7]] = pub[0]
+        v[idx[8]] = pub[1]
+        v[idx[9]] = pub[2]
+        v[idx[10]] = 0.0
+        v[idx[11]] = pub[3]
+        v[idx[12]] = pub[4]
+        i += 1
+    return n
+
+
+@njit(cache=True)
+def _largest_step(ts, feats, order, n, t, radius, w, c, sq):
+    """(found, time, size in dB) of the largest before/after step of the ring rows
+    ``feats[order[:n]]`` (chronological) within ``radius`` of ``t``: the RMS over the columns
+    of (mean of the ``w`` rows after) − (mean of the ``w`` rows before), from running sums in
+    ``c`` (n+1 rows). The arithmetic of ``np.cumsum`` / ``np.mean`` (pairwise), so the result
+    equals the numpy formulation; ``c`` and ``sq`` are work buffers (no allocation)."""
+    n_cols = feats.shape[1]
+    for f in range(n_cols):
+        c[0, f] = 0.0
+    for r in range(n):
+        src = order[r]
+        for f in range(n_cols):
+            c[r + 1, f] = c[r, f] + feats[src, f]
+    found = False
+    best, best_t = 0.0, 0.0
+    for j in range(w, n - w + 1):
+        if not abs(ts[j] - t) <= radius:
+            continue
+        for f in range(n_cols):
+            d = ((c[j + w, f] - c[j, f]) - (c[j, f] - c[j - w, f])) / w
+            sq[f] = d * d
+        step = math.sqrt(_pairwise_sum(sq, 0, n_cols) / n_cols)
+        if not found or step > best:
+            found, best, best_t = True, step, ts[j]
+    return found, best_t, best
+
+
+@njit(cache=True)
+def refine_cut(level_t, level_db, mel_hist, level_pos, t, w, mel_shift_s, mel_radius,
+               level_radius, order, ts, centre, c_mel, c_lvl, sq):
+    """``RegionStage.refine`` without allocating (all arrays are the stage's buffers)."""
+    size = level_t.shape[0]
+    n = level_pos if level_pos < size else size
+    for k in range(n):  # the ring in time order (what argsort of the times gives)
+        order[k] = (level_pos - n + k) % size
+        ts[k] = level_t[order[k]]
+    if n < 2 * w + 1:
+        return t
+    has_mel = mel_hist.shape[1] > 0
+    if has_mel:
+        for k in range(n):
+            centre[k] = ts[k] + mel_shift_s[0] - mel_shift_s[1]
+        found, t_mel, _ = _largest_step(centre, mel_hist, order, n, t, mel_radius, w, c_mel, sq)
+        if found:
+            t = t_mel
+    found, t_lvl, step = _largest_step(ts, level_db, order, n, t, level_radius, w, c_lvl, sq)
+    if found and (step > 3.0 or not has_mel):
+        return t_lvl
+    best_k = 0
+    for k in range(1, n):
+        if abs(ts[k] - t) < abs(ts[best_k] - t):
+            best_k = k
+    return ts[best_k]
 
 
 @njit(cache=True)

@@ -70,6 +70,17 @@ def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i
         v[mood[k]] = 0.0 if neutral else mood_values[k]
 
 
+@njit(cache=True)
+def silence_block(values, n, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
+                  i_silence, i_silence_s, counts, offsets, last_raw, flags, held, held_values, mood,
+                  mood_values, st):
+    """``silence_step`` over the first ``n`` rows (consecutive hops) of ``values``."""
+    for i in range(n):
+        silence_step(values[i], threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
+                     i_silence, i_silence_s, counts, offsets, last_raw, flags, held, held_values,
+                     mood, mood_values, st)
+
+
 class SilenceGate(Processor):
     """Holds events, tempo and mood while the input is silent (see the module docstring).
 
@@ -109,6 +120,14 @@ class SilenceGate(Processor):
     def reset(self):
         for a in (self._offsets, self._last_raw, self._st):
             a[:] = 0.0
+
+    blockwise = True
+
+    def process_block(self, block):
+        silence_block(block.values, block.n, self.threshold_db, self.enter_s, self.mood_hold_s,
+                      self.hop_s, *self._idx, self._counts, self._offsets, self._last_raw,
+                      self._flags, self._held, self._held_values, self._mood, self._mood_values,
+                      self._st)
 
     def process(self, ctx, frame):
         silence_step(frame.values, self.threshold_db, self.enter_s, self.mood_hold_s, self.hop_s,

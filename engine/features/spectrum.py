@@ -16,102 +16,39 @@ from ..spec import is_power_of_two
 from .base import Processor
 from .checks import positive_int
 
+
+def _import_r2c():
+    """rocket-fft's ``r2c``, imported without the scipy.fft overloads its package would also
+    register (importing scipy.fft costs ~0.45 s and ~14 MB at every start; we only need the
+    low-level transform). Numba's extension hook finds the package already imported."""
+    import sys
+
+    blocked = "scipy.fft" not in sys.modules
+    if blocked:
+        sys.modules["scipy.fft"] = None  # makes rocket_fft's optional `import scipy.fft` fail
+    try:
+        from rocket_fft.lowlevel import r2c as transform
+    finally:
+        if blocked:
+            del sys.modules["scipy.fft"]
+    return transform
+
+
+r2c = _import_r2c()
+
 # ---- real FFT --------------------------------------------------------------------------------
-# An iterative radix-2 complex FFT of half size plus the standard split step, so an N-point
-# real frame costs one N/2-point complex transform. ``RealFFTPlan`` precomputes bit-reversal
-# and twiddle tables once; the kernels then run without allocating.
+# pocketfft (DUCC0, numpy's and scipy's FFT) through rocket-fft's low-level ``r2c``, callable
+# inside @njit and writing into a caller-owned complex buffer: no array is made per hop.
 
 
 @njit(cache=True)
-def _fft_inplace(re, im, bitrev, tw_re, tw_im):
-    """Radix-2 decimation-in-time complex FFT of len(re) points, in place."""
-    n = re.shape[0]
-    for i in range(n):
-        j = bitrev[i]
-        if j > i:
-            t = re[i]; re[i] = re[j]; re[j] = t
-            t = im[i]; im[i] = im[j]; im[j] = t
-    size = 2
-    while size <= n:
-        half = size >> 1
-        step = n // size
-        for start in range(0, n, size):
-            k = 0
-            for j in range(start, start + half):
-                wr = tw_re[k]
-                wi = tw_im[k]
-                l = j + half
-                xr = re[l] * wr - im[l] * wi
-                xi = re[l] * wi + im[l] * wr
-                re[l] = re[j] - xr
-                im[l] = im[j] - xi
-                re[j] += xr
-                im[j] += xi
-                k += step
-        size <<= 1
-
-
-@njit(cache=True)
-def rfft_inplace(frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, out_re, out_im):
-    """Spectrum of the real ``frame`` (length N) into ``out_re/out_im`` (length N/2+1).
-
-    ``z_re/z_im`` are N/2 work arrays; ``sp_re/sp_im`` are the split twiddles
-    exp(-2πik/N) for k < N/2.
-    """
-    m = z_re.shape[0]
-    for i in range(m):
-        z_re[i] = frame[2 * i]
-        z_im[i] = frame[2 * i + 1]
-    _fft_inplace(z_re, z_im, bitrev, tw_re, tw_im)
-    # X[k] = (Z[k] + conj Z[m-k]) / 2 - i/2 * W^k (Z[k] - conj Z[m-k])
-    for k in range(m + 1):
-        a = k % m
-        b = (m - k) % m
-        zr = z_re[a]; zi = z_im[a]
-        cr = z_re[b]; ci = -z_im[b]
-        er = 0.5 * (zr + cr); ei = 0.5 * (zi + ci)
-        dr = 0.5 * (zr - cr); di = 0.5 * (zi - ci)
-        if k < m:
-            wr = sp_re[k]; wi = sp_im[k]
-        else:
-            wr = -1.0; wi = 0.0
-        # (-i) * W * D
-        pr = wr * dr - wi * di
-        pi = wr * di + wi * dr
-        out_re[k] = er + pi
-        out_im[k] = ei - pr
-
-
-@njit(cache=True)
-def power_from_complex(re, im, out):
-    for k in range(out.shape[0]):
-        out[k] = re[k] * re[k] + im[k] * im[k]
-
-
-class RealFFTPlan:
-    """Tables and work buffers for an ``n``-point real FFT (``n`` a power of two ≥ 4)."""
-
-    def __init__(self, n: int):
-        if not is_power_of_two(n) or n < 4:
-            raise ParameterError(f"n_fft={n} must be a power of two of at least 4")
-        self.n = n
-        m = n // 2
-        bits = m.bit_length() - 1
-        idx = np.arange(m)
-        rev = np.zeros(m, dtype=np.int64)
-        for b in range(bits):
-            rev |= ((idx >> b) & 1) << (bits - 1 - b)
-        self.bitrev = rev
-        k = np.arange(max(m // 2, 1))
-        self.tw_re = np.cos(-2.0 * np.pi * k / m)
-        self.tw_im = np.sin(-2.0 * np.pi * k / m)
-        k = np.arange(m)
-        self.sp_re = np.cos(-2.0 * np.pi * k / n)
-        self.sp_im = np.sin(-2.0 * np.pi * k / n)
-        self.z_re = np.zeros(m)
-        self.z_im = np.zeros(m)
-        self.re = np.zeros(m + 1)
-        self.im = np.zeros(m + 1)
+def rfft_power(frame, spectrum, axes, power):
+    """|X|² of the real ``frame`` into ``power`` (n/2+1); ``spectrum`` (complex128, n/2+1) is
+    the work buffer, ``axes`` = [0] (int64)."""
+    r2c(frame, spectrum, axes, True, 1.0, 1)
+    for k in range(power.shape[0]):
+        c = spectrum[k]
+        power[k] = c.real * c.real + c.imag * c.imag
 
 
 # ---- STFT ------------------------------------------------------------------------------------
@@ -151,18 +88,24 @@ def apply_window(history, window, out):
 
 
 @njit(cache=True)
-def stft_power_hop(hop_samples, history, window, frame, bitrev, tw_re, tw_im, sp_re, sp_im,
-                   z_re, z_im, re, im, power):
+def stft_power_hop(hop_samples, history, window, frame, spectrum, axes, power):
     """One hop in one call (``StftState.push``; fused loops pass ``*StftState.kernel_args``):
     slide the hop in, window, real FFT, |X|² into ``power``."""
     shift_in(history, hop_samples)
     apply_window(history, window, frame)
-    rfft_inplace(frame, bitrev, tw_re, tw_im, sp_re, sp_im, z_re, z_im, re, im)
-    power_from_complex(re, im, power)
+    rfft_power(frame, spectrum, axes, power)
+
+
+@njit(cache=True)
+def stft_power_block(samples, n, history, window, frame, spectrum, axes, power_rows):
+    """``stft_power_hop`` over the first ``n`` rows (consecutive hops) of ``samples``, the
+    power of hop ``i`` into ``power_rows[i]``."""
+    for i in range(n):
+        stft_power_hop(samples[i], history, window, frame, spectrum, axes, power_rows[i])
 
 
 class StftState:
-    """History buffer, window and FFT plan for one stream; ``push(hop)`` updates ``power``.
+    """History buffer, window and FFT buffer for one stream; ``push(hop)`` updates ``power``.
 
     ``power`` (|X|², length n_fft/2+1) is owned by this object and valid until the next push.
     """
@@ -172,17 +115,19 @@ class StftState:
         positive_int("hop", hop)
         if hop > n_fft:
             raise ParameterError(f"hop={hop} must not exceed n_fft={n_fft}")
+        if not is_power_of_two(n_fft) or n_fft < 4:
+            raise ParameterError(f"n_fft={n_fft} must be a power of two of at least 4")
         self.n_fft = n_fft
         self.hop = hop
         self.window = make_window(window, n_fft)
-        self.plan = RealFFTPlan(n_fft)
         self.history = np.zeros(n_fft)
         self.frame = np.zeros(n_fft)
+        self.spectrum = np.zeros(n_fft // 2 + 1, dtype=np.complex128)
         self.power = np.zeros(n_fft // 2 + 1)
-        p = self.plan
         #: the state arrays in ``stft_power_hop``'s order, for kernels that fuse several steps
-        self.kernel_args = (self.history, self.window, self.frame, p.bitrev, p.tw_re, p.tw_im,
-                            p.sp_re, p.sp_im, p.z_re, p.z_im, p.re, p.im, self.power)
+        #: (``power`` last)
+        self.kernel_args = (self.history, self.window, self.frame, self.spectrum,
+                            np.zeros(1, dtype=np.int64), self.power)
 
     def push(self, hop_samples: np.ndarray) -> np.ndarray:
         if hop_samples.shape[0] != self.hop:
@@ -223,6 +168,11 @@ class Spectrum(Processor):
 
     def process(self, ctx, frame):
         ctx.power = self.stft.push(ctx.samples)
+
+    blockwise = True
+
+    def process_block(self, block):
+        stft_power_block(block.samples, block.n, *self.stft.kernel_args[:-1], block.power)
 
     def reset(self):
         self.stft.reset()

@@ -32,17 +32,11 @@ from .checks import positive_int
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ext(x, n, k, mode):
-    """x_ext[k] for a signal x[0:n] extended by ``mode`` (0..4, see ``MODES``)."""
+    """x_ext[k] for a signal x[0:n] extended by ``mode`` (1..4, see ``MODES``)."""
     if 0 <= k < n:
         return x[k]
-    if mode == 0:  # periodization: period n rounded up to even, the last sample repeated
-        ne = n + (n & 1)
-        m = k % ne
-        if m < 0:
-            m += ne
-        return x[m] if m < n else x[n - 1]
     if mode == 3:  # zero
         return 0.0
     if mode == 4:  # constant (edge value)
@@ -67,23 +61,37 @@ def _ext(x, n, k, mode):
     return x[m]
 
 
-@njit(cache=True)
-def _coef_pair(x, n, dec_lo, dec_hi, base, mode):
-    """(approximation, detail) = Σ_j (dec_lo[j], dec_hi[j]) · x_ext[base − j]: one output
-    coefficient of a Mallat step of ``x[0:n]`` extended by ``mode``."""
-    f = dec_lo.shape[0]
+@njit(cache=True, inline="always")
+def _interior_pair(x, base, dec_lo, dec_hi):
+    """Σ_j (dec_lo[j], dec_hi[j]) · x[base − j], all indices inside ``x``."""
     acc_a = 0.0
     acc_d = 0.0
+    for j in range(dec_lo.shape[0]):
+        v = x[base - j]
+        acc_a += dec_lo[j] * v
+        acc_d += dec_hi[j] * v
+    return acc_a, acc_d
+
+
+@njit(cache=True, inline="always")
+def _coef_pair(x, n, dec_lo, dec_hi, base, mode):
+    """(approximation, detail) = Σ_j (dec_lo[j], dec_hi[j]) · x_ext[base − j]: one output
+    coefficient of a Mallat step of ``x[0:n]`` extended by ``mode`` (0: periodization, the
+    period n rounded up to even with the last sample repeated, as pywt does)."""
+    f = dec_lo.shape[0]
     if base - (f - 1) >= 0 and base < n:  # interior: no extension needed
-        for j in range(f):
-            v = x[base - j]
-            acc_a += dec_lo[j] * v
-            acc_d += dec_hi[j] * v
-    else:
-        for j in range(f):
+        return _interior_pair(x, base, dec_lo, dec_hi)
+    acc_a = 0.0
+    acc_d = 0.0
+    ne = n + (n & 1)
+    for j in range(f):
+        if mode == 0:
+            k = (base - j) % ne
+            v = x[k] if k < n else x[n - 1]
+        else:
             v = _ext(x, n, base - j, mode)
-            acc_a += dec_lo[j] * v
-            acc_d += dec_hi[j] * v
+        acc_a += dec_lo[j] * v
+        acc_d += dec_hi[j] * v
     return acc_a, acc_d
 
 
@@ -211,6 +219,30 @@ def wavelet_hop_sliding(history, samples, dec_lo, dec_hi, level, approx, a_off, 
     wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offsets, dirty,
                     dirty_off, shifts, full)
     band_energies(coeffs, offsets, energies)
+
+
+@njit(cache=True)
+def wavelet_sliding_block(samples, n, history, dec_lo, dec_hi, level, approx, a_off, coeffs,
+                          offsets, dirty, dirty_off, shifts, full, energies, out32):
+    """``wavelet_hop_sliding`` over the first ``n`` rows (consecutive hops) of ``samples``;
+    hop ``i``'s band energies into ``out32[i]`` (float32, the frame's field)."""
+    for i in range(n):
+        wavelet_hop_sliding(history, samples[i], dec_lo, dec_hi, level, approx, a_off, coeffs,
+                            offsets, dirty, dirty_off, shifts, full and i == 0, energies)
+        for b in range(energies.shape[0]):
+            out32[i, b] = energies[b]
+
+
+@njit(cache=True)
+def wavelet_full_block(samples, n, history, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs,
+                       offsets, energies, out32):
+    """``wavelet_hop`` over the first ``n`` rows of ``samples`` (modes without the sliding
+    update); hop ``i``'s band energies into ``out32[i]``."""
+    for i in range(n):
+        wavelet_hop(history, samples[i], dec_lo, dec_hi, level, mode, work_a, work_b, coeffs,
+                    offsets, energies)
+        for b in range(energies.shape[0]):
+            out32[i, b] = energies[b]
 
 
 def _sliding_plan(n: int, hop: int, f: int, level: int):
@@ -368,6 +400,21 @@ class WaveletState:
                         p.work_a, p.work_b, p.coeffs, p.offsets, self.energies)
         return self.energies
 
+    def push_block(self, samples: np.ndarray, n: int, out32: np.ndarray) -> None:
+        """``push`` of the first ``n`` rows of ``samples`` (hops of ``hop`` samples), hop
+        ``i``'s energies into ``out32[i]``."""
+        p, sl = self.plan, self.sliding
+        if sl is not None:
+            if samples.shape[1] != self.hop:
+                raise ParameterError(f"hops have {samples.shape[1]} samples, expected hop={self.hop}")
+            wavelet_sliding_block(samples, n, self.history, p.dec_lo, p.dec_hi, p.level,
+                                  self.approx, self.a_off, p.coeffs, p.offsets, sl[0], sl[1],
+                                  sl[2], self._full, self.energies, out32)
+            self._full = self._full and n == 0
+        else:
+            wavelet_full_block(samples, n, self.history, p.dec_lo, p.dec_hi, p.level, p.mode_id,
+                               p.work_a, p.work_b, p.coeffs, p.offsets, self.energies, out32)
+
     def reset(self) -> None:
         self.history[:] = 0.0
         self.energies[:] = 0.0
@@ -425,6 +472,11 @@ class WaveletEnergies(Processor):
 
     def process(self, ctx, frame):
         frame.vectors["wavelet_energy"][:] = self.state.push(ctx.samples)
+
+    blockwise = True
+
+    def process_block(self, block):
+        self.state.push_block(block.samples, block.n, block.vectors["wavelet_energy"])
 
     def reset(self):
         self.state.reset()

@@ -3,10 +3,7 @@ tempo, beats, onsets (and, where models are installed, mood and tags). --json pr
 document described in docs/architecture.md."""
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
-
 from .. import options
 
 
@@ -14,7 +11,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("analyze", help="analyse an audio file through the live path", description=__doc__)
     p.add_argument("file", metavar="FILE", help="audio file (anything soundfile reads)")
     p.add_argument("--json", action="store_true", help="print the full JSON document")
-    p.add_argument("--output", "-o", default=None, metavar="PATH", help="also write the JSON here")
+    p.add_argument("--output", "-o", default=None, metavar="PATH",
+                   help="write the JSON document to PATH (atomically) instead of printing it")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar (it shows on stderr for inputs longer than a few seconds)")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="draw waveform, energy, z-coefficients with their bands, valence/arousal and "
                         "the labelled emotion regions on one timeline")
@@ -23,21 +23,22 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ...offline import run_analysis
+    from ...offline import run_analysis, write_document
 
     models, inference = options.inference_setup(args)
     result = run_analysis(args.file, spec=options.stream_spec(args), config=options.analysis_config(args),
-                     models=models, inference=inference)
+                          models=models, inference=inference, progress=not args.quiet)
     doc = result.doc
     if args.plot:
         from ...plot import plot_analysis
 
         print(f"sonolux: plot written to {plot_analysis(result, args.plot)}", file=sys.stderr)
-    text = json.dumps(doc, indent=2)
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        write_document(doc, args.output)
+        print(f"sonolux: JSON written to {args.output}", file=sys.stderr)
+        return 0
     if args.json:
-        print(text)
+        write_document(doc, sys.stdout)
         return 0
     t = doc["tempo"]
     print(f"{doc['file']}: {doc['duration_s']:.1f} s, tempo {t['bpm']:.1f} BPM "
