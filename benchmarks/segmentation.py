@@ -1,267 +1,438 @@
-"""Emotion-region segmentation benchmark (the seed paper's evaluation, on medleys with known
-boundaries).
+"""Region cuts and sections, measured (issue 17).
 
-    python benchmarks/segmentation.py [--data ../shared/data] [--medleys 50] [--models DIR]
+    nice -n 5 python benchmarks/segmentation.py [--data ../shared/data] [--cache /work/cache/regions]
 
-Medleys: a fixed seed picks 4–6 excerpts (8–16 s) of 4Q clips, each of a different quadrant
-than its neighbour, joined hard (half of the medleys) or with a 1 s crossfade (the other
-half): the true boundaries (the joins; a crossfade's midpoint) and region labels (the clip's
-quadrant → fierce Q2 / cheerful Q1 / gentle Q4 / low Q3) are known exactly.
+What it measures, all through the live region stage replayed over cached analysis frames
+(each recording is analysed once by the live chain with the shipped emotion model; the
+frames are cached, see ``_regionsdata.py``):
 
-Each medley goes once through the live analysis chain (with the emotion model when present);
-the segmenter variants are then replayed over the same frames with the live RegionStage:
-the paper's energy + tempo, energy only, tempo only, timbre only, all three (sonolux's
-default), the region-mean energy reference, and segment sizes M of 0.5 / 1 / 2 s.
+1. **Medleys of 4Q clips**: 3–5 excerpts of 15–30 s of different songs, neighbours of
+   different quadrants, hard joins (half) or 1–2 s linear crossfades (half). Development
+   medleys use clips of folds 0–1 only, reporting medleys folds 2–4 only. Boundary precision /
+   recall / F within ±0.5 s, the error of matched boundaries, per-label precision / recall
+   (time-weighted, the paper's Table 4.1 layout), and the decision delay (when the cut was
+   published minus the true boundary) — for the fused cues (the default), single cues, and
+   the seed paper's soft cutting alone.
+2. **False cuts per minute** inside single whole songs played alone: every 4Q clip (dev
+   folds for tuning, reporting folds for the figure) and POP909 songs rendered by FluidSynth
+   (never used for tuning).
+3. **Tuning** (development only): the cues' future window, the fusion's weights, threshold
+   and minimum region length are swept over the cue series of the dev medleys and dev clips
+   (cut times at block resolution, before the hop refinement); the chosen point maximises dev
+   boundary F with dev false cuts ≤ 0.2 / min. Then the radius of the hop refinement is swept
+   with the live stage on the dev medleys. The ``region_*`` defaults of ``AnalysisConfig`` are that
+   point; the reporting numbers use the defaults.
+4. **Sections** on generated tracks (``_sectiontracks.py``: 2 plans × 6 tempi, drum
+   patterns, risers, filter sweeps): per event precision / recall (an event matches a true
+   one of its kind within ±2 bars of its estimated time), onset error, decision delay;
+   and events per minute on the POP909 renders (no section truth there: reported only).
 
-The defaults (M = 2 s, timbre off) were chosen on development medleys built from folds 0–1
-(the sweep is reported); the evaluation medleys use only clips of folds 2–4. Reported: boundary precision / recall / F within ±0.5 s,
-boundary time error (min / median / max ms) and per-region precision / recall (time-weighted)
-in the paper's Table 4.1 layout, next to the paper's figures.
-
-Caveat, printed in the result: the shipped emotion model was trained on all 600 clips, so
-region *labels* are measured on clips it has seen (optimistic); boundaries do not depend on it.
+Caveat printed in the result: the shipped emotion model was trained on all 600 4Q clips, so
+the mood cue and the region labels are measured on clips it has seen (optimistic); the
+"without mood" variant is the figure that does not depend on it.
 """
 from __future__ import annotations
 
 import argparse
-import csv
+import itertools
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import DATA, machine, write_result
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _regionsdata as D  # noqa: E402
+import _sectiontracks  # noqa: E402
+from _common import machine, write_result  # noqa: E402
 
-from sonolux import StreamSpec
-from sonolux.analysis import AnalysisConfig, Analyzer
-from sonolux.frame import FrameLayout
-from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
-from sonolux.features.base import ChainFacts, HopContext
-from sonolux.features.regions import RegionStage
-from sonolux.segment import LABELS, Segmenter
-from sonolux.sources.file import load_audio
+from sonolux import StreamSpec  # noqa: E402
+from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
+from sonolux.features.cutfusion import CutFusion  # noqa: E402
+from sonolux.features.regioncues import RegionCues  # noqa: E402
+from sonolux.features.sections import SECTION_LABELS, SectionTracker  # noqa: E402
+from sonolux.frame import FrameLayout  # noqa: E402
+from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
+from sonolux.features.base import HopContext  # noqa: E402
+from sonolux.features.regions import RegionStage  # noqa: E402
+from sonolux.segment import LABELS, Segmenter  # noqa: E402
 
-SR = 48000
-QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
-REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
-PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
+try:
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover
+    def tqdm(x, **_):
+        return x
+
 TOLERANCE_S = 0.5
-XFADE_S = 1.0
-NO_TIMBRE = {"use_timbre": False}
-VARIANTS = {  # name: (energy segment M in s, segmenter options); M = 2 s and no timbre won on dev
-    "energy+tempo (the paper's; sonolux default, M=2 s)": (2.0, {}),
-    "energy only (M=2 s)": (2.0, {"use_tempo": False}),
-    "tempo only": (2.0, {"use_energy": False}),
-    "energy+tempo+timbre (6 dB, M=2 s)": (2.0, {"use_timbre": True, "timbre_db": 6.0}),
-    "energy+tempo, region-mean reference (M=2 s)": (2.0, {"reference": "region"}),
-    "energy+tempo (M=1 s)": (1.0, {}),
-    "energy+tempo (M=0.5 s)": (0.5, {}),
+REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
+QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
+PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
+SEED = "seed: energy+tempo z soft cutting alone (M=2 s)"
+DEFAULT = "default: novelty + mood (fused)"
+NO_MOOD = "novelty only (no model)"
+VARIANTS = {  # name: region_cues (None: the seed method)
+    DEFAULT: AnalysisConfig().region_cues,
+    NO_MOOD: ("novelty",),
+    "novelty + energy + mood": ("novelty", "energy", "mood"),
+    "mood only": ("mood",),
+    SEED: None,
 }
-TIMBRE_SWEEP_DB = (3.0, 4.0, 6.0)
-SWEEP_M = (1.0, 2.0, 3.0)
+SWEEP_FUTURE_S = (2.5, 4.0)  # the cues' future block (= most of the decision delay)
+SWEEP = {"w_energy": (0.0, 0.25, 0.5), "w_mood": (0.0, 1.0), "threshold": (0.5, 0.6, 0.8, 1.0, 1.3, 1.7),
+         "min_region_s": (8.0,)}
+SWEEP_MIN_REGION_S = (6.0, 10.0, 12.0)  # tried at the best point
+SWEEP_REFINE_S = (0.0, 0.15, 0.3, 1.0)  # how far a cue cut may move to the sharpest step (live stage)
 
 
-def build_medleys(data: Path, n: int, seed: int = 2024, folds=(2, 3, 4)):
-    clips = [c for c in csv.DictReader(open(data / "emotion4q" / "clips.csv")) if int(c["fold"]) in folds]
-    by_q = {q: [c for c in clips if c["quadrant"] == q] for q in QUADRANT_OF}
-    rng = np.random.default_rng(seed)
-    cache: dict = {}
-    medleys = []
-    for m in range(n):
-        k = int(rng.integers(4, 7))
-        quads, prev = [], None
-        for _ in range(k):
-            q = rng.choice([q for q in QUADRANT_OF if q != prev])
-            quads.append(str(q))
-            prev = q
-        parts, names = [], []
-        for q in quads:
-            c = by_q[q][int(rng.integers(0, len(by_q[q])))]
-            if c["song"] not in cache:
-                cache[c["song"]] = load_audio(data / "emotion4q" / c["path"], SR)
-            y = cache[c["song"]]
-            dur = int(rng.uniform(8, 16) * SR)
-            start = int(rng.integers(0, max(1, len(y) - dur)))
-            parts.append(y[start:start + dur])
-            names.append(c["song"])
-        xfade = m % 2 == 1
-        signal, bounds, spans = join(parts, xfade)
-        medleys.append({"signal": signal, "bounds": bounds, "spans": spans, "quadrants": quads,
-                        "songs": names, "crossfade": xfade})
-    return medleys
-
-
-def join(parts, xfade: bool):
-    """Concatenate, optionally with linear crossfades; returns signal, boundary times and the
-    true (start, end) of each part (a crossfade's midpoint separates two parts)."""
-    if not xfade:
-        signal = np.concatenate(parts)
-        ends = np.cumsum([len(p) for p in parts]) / SR
-    else:
-        n = int(XFADE_S * SR)
-        ramp = np.linspace(0, 1, n, dtype=np.float32)
-        signal = parts[0].copy()
-        ends = []
-        for p in parts[1:]:
-            mid = (len(signal) - n / 2) / SR
-            ends.append(mid)
-            head = signal[-n:] * (1 - ramp) + p[:n] * ramp
-            signal = np.concatenate([signal[:-n], head, p[n:]])
-        ends.append(len(signal) / SR)
-        ends = np.array(ends)
-    starts = np.concatenate([[0.0], ends[:-1]])
-    return signal.astype(np.float32), list(ends[:-1]), list(zip(starts, ends))
-
-
-def replay_regions(table, spec: StreamSpec, M: float, tempo_s: float, seg_opts: dict) -> list[dict]:
-    """Run a fresh RegionStage (the live code) over a run's frames."""
-    names = [n for n in table.layout.scalars if not n.startswith("region_")]
-    idx = np.array([table.layout.scalars[n] for n in names])
+# ---- replay ------------------------------------------------------------------------------
+def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: bool = False, **config_opts):
+    """Run a fresh live RegionStage over a recording's frames: the seed method (``cues``
+    None) or the fused cues with ``region_cues=cues`` and other AnalysisConfig values in
+    ``config_opts``. Returns (regions, decisions [(boundary s, decided at s)], cue series
+    (block rows: t, novelty, energy, mood) or None)."""
     layout = FrameLayout()
-    for n in names:
+    for n in fr.names:
         layout.add_scalar(n)
-    n_mels = table.layout.vectors.get("mel_db", 0)
-    if n_mels:
-        layout.add_vector("mel_db", n_mels)
-    segmenter = Segmenter(**seg_opts)
-    stage = RegionStage(segmenter, AnalysisConfig(energy_segment_s=M, tempo_segment_s=tempo_s))
-    stage.prepare(spec, layout, ChainFacts())
+    layout.add_vector("mel_db", fr.mel.shape[1])
+    if cues is None:
+        config = AnalysisConfig(region_method="seed", **config_opts)
+    else:
+        config = AnalysisConfig(region_method="cues", region_cues=cues, **config_opts)
+    stage = RegionStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config)
+    stage.prepare(spec, layout, None)
     frame = layout.new_frame()
     ctx = HopContext(spec)
-    energy_i = layout.scalars["energy"]
-    level = table.column("level_db")
-    m_hops = M * spec.frame_rate
-    for i in range(len(table)):
-        frame.values[:len(names)] = table.values[i, idx]
-        if n_mels:
-            frame.vectors["mel_db"][:] = table.vectors["mel_db"][i]
-        # E over the variant's own M from the hop levels (mean square = 10^(dB/10))
-        lo = max(0, int(round((i + 1) - m_hops)))
-        frame.values[energy_i] = np.mean(10 ** (level[lo:i + 1] / 10))
+    n_names = len(fr.names)
+    mel = frame.vectors["mel_db"]
+    i_change = layout.scalars["region_change"]
+    i_boundary = layout.scalars["region_boundary"]
+    i_cue_t = layout.scalars.get("region_cue_t")
+    decisions, series = [], []
+    last_cue_t = None
+    for i in range(fr.values.shape[0]):
+        frame.values[:n_names] = fr.values[i]
+        mel[:] = fr.mel[i]
         ctx.sample_end = (i + 1) * spec.hop
         stage.process(ctx, frame)
-    return stage.finish(len(table) * spec.hop / spec.sample_rate)
+        v = frame.values
+        if v[i_change]:
+            decisions.append((float(v[i_boundary]), ctx.t))
+        if record_cues and i_cue_t is not None and v[i_cue_t] != last_cue_t and v[i_cue_t] == v[i_cue_t]:
+            last_cue_t = v[i_cue_t]
+            series.append((last_cue_t, v[i_cue_t + 1], v[i_cue_t + 2], v[i_cue_t + 3]))
+    regions = stage.finish(fr.values.shape[0] * spec.hop_seconds)
+    return regions, decisions, (np.array(series) if record_cues else None)
 
 
-def boundary_scores(pred, true):
-    pred, true = sorted(pred), list(true)
-    used, errors = set(), []
-    for b in true:
-        cands = [(abs(p - b), j) for j, p in enumerate(pred) if j not in used and abs(p - b) <= TOLERANCE_S]
-        if cands:
-            d, j = min(cands)
-            used.add(j)
-            errors.append(d)
-    tp = len(errors)
-    return tp, len(pred), len(true), errors
+def fuse(series: np.ndarray, *, w_energy, w_mood, threshold, min_region_s) -> list[float]:
+    """The fusion alone over recorded cue series (dev sweeps; block-resolution cut times)."""
+    f = CutFusion(weights=(1.0, w_energy, w_mood), base_threshold=threshold, hold_s=AnalysisConfig().region_hold_s,
+                  min_region_s=min_region_s)
+    cuts = []
+    for t, n, e, m in series:
+        c = f.push(t, n, e, m)
+        if c == c:
+            cuts.append(c)
+    return cuts
+
+
+# ---- scores ------------------------------------------------------------------------------
+def match(pred, true):
+    """Greedy one-to-one matching within the tolerance: [(true, pred)]."""
+    pairs = sorted((abs(p - b), i, j) for i, b in enumerate(true) for j, p in enumerate(pred)
+                   if abs(p - b) <= TOLERANCE_S)
+    used_t, used_p, out = set(), set(), []
+    for _, i, j in pairs:
+        if i not in used_t and j not in used_p:
+            used_t.add(i)
+            used_p.add(j)
+            out.append((i, j))
+    return out
 
 
 def label_overlap(regions, spans, quads, step=0.05):
     """Time-weighted confusion (true label, predicted label) sampled every ``step`` seconds."""
-    end = spans[-1][1]
     conf = np.zeros((4, 5))  # 5th column: "unknown"
-    for t in np.arange(0, end, step):
-        true_q = next(QUADRANT_OF[q] for (s, e), q in zip(spans, quads) if s <= t < e)
+    for t in np.arange(0, spans[-1][1], step):
+        true_q = next((QUADRANT_OF[q] for (s, e), q in zip(spans, quads) if s <= t < e), None)
+        if true_q is None:
+            continue
         r = next((r for r in regions if r["start"] <= t < r["end"]), regions[-1])
-        true_i = REGION_LABELS.index(LABELS[true_q])
         pred_i = REGION_LABELS.index(r["label"]) if r["label"] in REGION_LABELS else 4
-        conf[true_i, pred_i] += step
+        conf[REGION_LABELS.index(LABELS[true_q]), pred_i] += step
     return conf
 
 
-def _f(st) -> float:
-    p = st["tp"] / st["pred"] if st["pred"] else 0.0
-    r = st["tp"] / st["true"] if st["true"] else 0.0
-    return 2 * p * r / (p + r) if p + r else 0.0
+class Tally:
+    def __init__(self):
+        self.tp = self.pred = self.true = 0
+        self.errors, self.delays = [], []
+        self.conf = np.zeros((4, 5))
+        self.minutes = 0.0
+        self.by_join = {"hard": [0, 0], "crossfade": [0, 0]}  # [found, true] per kind of join
+
+    def add_medley(self, rec, regions, decisions):
+        pred = [r["start"] for r in regions[1:]]
+        m = match(pred, rec.bounds)
+        self.tp += len(m)
+        self.pred += len(pred)
+        self.true += len(rec.bounds)
+        join = self.by_join["crossfade" if any(rec.meta["crossfade_s"]) else "hard"]
+        join[0] += len(m)
+        join[1] += len(rec.bounds)
+        decided = dict(decisions)
+        for i, j in m:
+            self.errors.append(abs(pred[j] - rec.bounds[i]))
+            if pred[j] in decided:
+                self.delays.append(decided[pred[j]] - rec.bounds[i])
+        self.conf += label_overlap(regions, rec.spans, rec.quadrants)
+        self.minutes += rec.spans[-1][1] / 60
+
+    def add_cuts(self, cuts: list, bounds: list, minutes: float):
+        m = match(cuts, bounds)
+        self.tp += len(m)
+        self.pred += len(cuts)
+        self.true += len(bounds)
+        self.minutes += minutes
+
+    def prf(self):
+        p = self.tp / self.pred if self.pred else 0.0
+        r = self.tp / self.true if self.true else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    def boundary(self) -> dict:
+        p, r, f = self.prf()
+        err = np.array(self.errors) * 1e3
+        d = np.array(self.delays)
+        per_label = {}
+        for i, lab in enumerate(REGION_LABELS):
+            col, row = self.conf[:, i].sum(), self.conf[i].sum()
+            per_label[lab] = {"precision": round(float(self.conf[i, i] / col), 3) if col else None,
+                              "recall": round(float(self.conf[i, i] / row), 3) if row else None}
+        return {"precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3), "predicted": self.pred,
+                "true": self.true,
+                "recall_by_join": {k: f"{f}/{t}" for k, (f, t) in self.by_join.items()},
+                "false_cuts_per_min": round((self.pred - self.tp) / self.minutes, 3),
+                "error_ms": {"min": round(float(err.min()), 1), "median": round(float(np.median(err)), 1),
+                             "max": round(float(err.max()), 1)} if err.size else None,
+                "decision_delay_s": {"median": round(float(np.median(d)), 2),
+                                     "p90": round(float(np.percentile(d, 90)), 2)} if d.size else None,
+                "regions": per_label}
 
 
+def false_cuts(frames_list, spec, cues) -> dict:
+    n_cuts, minutes, worst = 0, 0.0, []
+    for key, fr in frames_list:
+        regions, _, _ = replay(fr, spec, cues)
+        n_cuts += len(regions) - 1
+        minutes += fr.values.shape[0] * spec.hop_seconds / 60
+        if len(regions) > 1:
+            worst.append((len(regions) - 1, key))
+    return {"recordings": len(frames_list), "minutes": round(minutes, 1), "cuts": n_cuts,
+            "false_cuts_per_min": round(n_cuts / minutes, 3) if minutes else None,
+            "recordings_with_cuts": len(worst)}
+
+
+# ---- sections ----------------------------------------------------------------------------
+def section_events(fr_names, values, hop_s, t):
+    idx = {n: fr_names.index(n) for n in ("level_db", "band_bass_db", "onset")}
+    tr = SectionTracker(hop_s=hop_s)
+    out = []
+    for i in range(values.shape[0]):
+        v = values[i]
+        e = tr.hop(t[i], v[idx["level_db"]], v[idx["band_bass_db"]], v[idx["onset"]])
+        if e:
+            out.append((SECTION_LABELS[e], float(tr.event_t), float(t[i])))
+    return out, tr.delays
+
+
+def sections_benchmark(spec) -> dict:
+    kinds = ("build", "drop", "breakdown")
+    st = {k: {"tp": 0, "pred": 0, "true": 0, "err": [], "delay": []} for k in kinds}
+    per_track = {}
+    for name, y, truth in tqdm(list(_sectiontracks.tracks(spec.sample_rate)), desc="section tracks", file=sys.stderr):
+        an = Analyzer(spec)
+        table = an.analyze(y)
+        names = list(table.layout.scalars)
+        events, delays = section_events(names, table.values, spec.hop_seconds, table.t)
+        bpm = float(name.split("@")[1])
+        tol = 2 * 4 * 60.0 / bpm  # two bars
+        per_track[name] = {"truth": [(k, round(t, 2)) for k, t in truth],
+                           "found": [(k, round(t, 2), round(d, 2)) for k, t, d in events]}
+        for k in kinds:
+            tt = [t for kk, t in truth if kk == k]
+            pp = [(t, d) for kk, t, d in events if kk == k]
+            pairs = sorted((abs(p[0] - b), i, j) for i, b in enumerate(tt) for j, p in enumerate(pp)
+                           if abs(p[0] - b) <= tol)
+            ui, uj = set(), set()
+            for _, i, j in pairs:
+                if i in ui or j in uj:
+                    continue
+                ui.add(i)
+                uj.add(j)
+                st[k]["err"].append(pp[j][0] - tt[i])
+                st[k]["delay"].append(pp[j][1] - tt[i])
+            st[k]["tp"] += len(ui)
+            st[k]["pred"] += len(pp)
+            st[k]["true"] += len(tt)
+    out = {"tracks": len(per_track), "tolerance": "two bars", "stated_delay_s": {k: round(v, 2) for k, v in delays.items()},
+           "events": {}, "per_track": per_track}
+    for k, s in st.items():
+        err, d = np.array(s["err"]), np.array(s["delay"])
+        out["events"][k] = {
+            "precision": round(s["tp"] / s["pred"], 3) if s["pred"] else None,
+            "recall": round(s["tp"] / s["true"], 3) if s["true"] else None, "true": s["true"], "found": s["pred"],
+            "onset_error_s": {"median_abs": round(float(np.median(np.abs(err))), 2),
+                              "mean": round(float(err.mean()), 2)} if err.size else None,
+            "decision_delay_s": {"median": round(float(np.median(d)), 2),
+                                 "p90": round(float(np.percentile(d, 90)), 2)} if d.size else None}
+    return out
+
+
+def all_sections(spec, pop) -> dict:
+    """The generated tracks, and the events per minute on the POP909 renders (no truth)."""
+    out = sections_benchmark(spec)
+    counts = {k: 0 for k in ("build", "drop", "breakdown")}
+    minutes = 0.0
+    for rec, fr in pop:
+        t = (np.arange(fr.values.shape[0]) + 1) * spec.hop_seconds
+        for k, _, _ in section_events(fr.names, fr.values, spec.hop_seconds, t)[0]:
+            counts[k] += 1
+        minutes += t[-1] / 60 if t.size else 0
+    out["pop909_events_per_min"] = {k: round(v / minutes, 2) for k, v in counts.items()} if minutes else None
+    out["pop909_minutes"] = round(minutes, 1)
+    return out
+
+
+# ---- main --------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(DATA),
-                    help="shared data folder with emotion4q/ (default $SONOLUX_DATA or ../shared/data)")
-    ap.add_argument("--medleys", type=int, default=50,
-                    help="evaluation medleys, from clips of folds 2-4 (default 50)")
-    ap.add_argument("--dev-medleys", type=int, default=12,
-                    help="development medleys for the parameter sweep, folds 0-1 (default 12)")
-    ap.add_argument("--models", default=None, help="model folder (default: the shipped models)")
-    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/segmentation.json)")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"),
+                    help="the shared data folder (emotion4q/, pop909/)")
+    ap.add_argument("--cache", default="/work/cache/regions", help="where analysed frames are cached")
+    ap.add_argument("--medleys", type=int, default=40, help="reporting medleys (folds 2-4)")
+    ap.add_argument("--dev-medleys", type=int, default=24, help="development medleys (folds 0-1)")
+    ap.add_argument("--pop909", type=int, default=8, help="POP909 songs rendered and played alone")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the development sweep")
+    ap.add_argument("--sweep-only", action="store_true", help="stop after the development sweep")
+    ap.add_argument("--sections-only", action="store_true",
+                    help="rerun only the section part and replace it in the existing result JSON")
+    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/segmentation.json)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not (data / "emotion4q" / "clips.csv").exists():
         sys.exit(f"{data}/emotion4q not found: pass --data")
     t_start = time.perf_counter()
-    models, warnings = load_models(InferenceConfig(model_dir=args.models, device="cpu"))
+    spec = StreamSpec()
+    if args.sections_only:
+        path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "segmentation.json"
+        result = json.loads(path.read_text())
+        pop = [(rec, D.Analysed(Path(args.cache) / "frames", {"emotion": None}, spec, AnalysisConfig()).frames(rec))
+               for rec in D.pop909_songs(data, Path(args.cache), args.pop909)]
+        result["sections"] = all_sections(spec, pop)
+        result["sections_rerun"] = machine()["date"]
+        print(json.dumps({k: v for k, v in result["sections"].items() if k != "per_track"}, indent=1))
+        print(f"wrote {write_result('segmentation', result, str(path))}", file=sys.stderr)
+        return
+    models, warnings = load_models(InferenceConfig(device="cpu"))
     models = {k: v for k, v in models.items() if k == "emotion"}
     for w in warnings:
         print("warning:", w, file=sys.stderr)
-    spec = StreamSpec()
-    config = AnalysisConfig()
+    audio = D.AudioCache(data)
+    an = D.Analysed(Path(args.cache) / "frames", models, spec, AnalysisConfig())
 
-    def analyse(med):
-        stage = worker = None
-        if models:
-            stage, worker = make_inference(models, InferenceConfig())
-        an = Analyzer(spec, config, inference_stage=stage)
-        return an.analyze(med["signal"], after_hop=worker.poll if worker else None)
+    def load(recs, what):
+        out = []
+        for rec in tqdm(recs, desc=what, file=sys.stderr):
+            if rec.kind == "medley":
+                D.medley_truth(rec, audio)
+            out.append((rec, an.frames(rec)))
+        return out
 
-    def score(variants, medleys_iter):
-        st = {v: {"tp": 0, "pred": 0, "true": 0, "errors": [], "conf": np.zeros((4, 5))} for v in variants}
-        for med, table in medleys_iter:
-            for name, (M, opts) in variants.items():
-                regions = replay_regions(table, spec, M, config.tempo_segment_s, opts)
-                tp, n_pred, n_true, errors = boundary_scores([r["start"] for r in regions[1:]], med["bounds"])
-                s_ = st[name]
-                s_["tp"] += tp
-                s_["pred"] += n_pred
-                s_["true"] += n_true
-                s_["errors"] += errors
-                s_["conf"] += label_overlap(regions, med["spans"], med["quadrants"])
-        return st
+    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7), "dev medleys")
+    dev_clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
+    result = {"benchmark": "segmentation", "machine": machine(), "tolerance_s": TOLERANCE_S, "paper": PAPER,
+              "emotion_model": bool(models),
+              "defaults": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(AnalysisConfig()).items()
+                           if k.startswith("region_")},
+              "caveat": "the shipped emotion model was trained on all 600 4Q clips: the mood cue and the "
+                        "region labels are measured on clips it has seen (optimistic); the variant without "
+                        "mood does not use the model",
+              "development": {"folds": [0, 1], "medleys": len(dev), "clips": len(dev_clips)}}
 
-    def analysed(medleys, what):
-        for k, med in enumerate(medleys):
-            yield med, analyse(med)
-            print(f"{what} medley {k + 1}/{len(medleys)} done", file=sys.stderr)
+    if not args.no_sweep:
+        rows = []
+        all_cues = ("novelty", "energy", "mood")
 
-    dev = build_medleys(data, args.dev_medleys, seed=7, folds=(0, 1))
-    sweep = {f"M={M:g} s, timbre_db={db:g}": (M, {"use_timbre": True, "timbre_db": db})
-             for M in SWEEP_M for db in TIMBRE_SWEEP_DB}
-    sweep.update({f"M={M:g} s, no timbre": (M, NO_TIMBRE) for M in SWEEP_M})
-    dev_stats = score(sweep, analysed(dev, "development"))
-    medleys = build_medleys(data, args.medleys)
-    stats = score(VARIANTS, analysed(medleys, "evaluation"))
-    audio_s = sum(len(m["signal"]) for m in medleys) / SR
+        def point(series_m, series_c, **opts):
+            med, clip = Tally(), Tally()
+            for rec, s in series_m:
+                med.add_cuts(fuse(s, **opts), rec.bounds, rec.spans[-1][1] / 60)
+            for minutes, s in series_c:
+                clip.add_cuts(fuse(s, **opts), [], minutes)
+            p, r, f = med.prf()
+            return {**opts, "precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3),
+                    "clip_false_cuts_per_min": round(clip.pred / clip.minutes, 3)}
 
-    result = {"benchmark": "segmentation", "machine": machine(), "medleys": len(medleys),
-              "audio_minutes": round(audio_s / 60, 1), "tolerance_s": TOLERANCE_S, "crossfade_s": XFADE_S,
-              "emotion_model": bool(models), "paper": PAPER, "evaluation_folds": [2, 3, 4],
-              "development": {"medleys": len(dev), "folds": [0, 1], "boundary_f_sweep": {
-                  k: round(_f(v), 3) for k, v in dev_stats.items()}},
-              "caveat": "region labels come from the shipped emotion model, trained on all 600 4Q clips "
-                        "(labels are measured on clips it has seen); boundaries do not use the model",
-              "variants": {}}
-    for name, st in stats.items():
-        p = st["tp"] / st["pred"] if st["pred"] else 0.0
-        r = st["tp"] / st["true"] if st["true"] else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        err = np.array(st["errors"]) * 1e3
-        conf = st["conf"]
-        per_label = {}
-        for i, lab in enumerate(REGION_LABELS):
-            pred_time = conf[:, i].sum()
-            per_label[lab] = {"precision": round(float(conf[i, i] / pred_time), 3) if pred_time else None,
-                              "recall": round(float(conf[i, i] / conf[i].sum()), 3) if conf[i].sum() else None}
-        result["variants"][name] = {
-            "boundary": {"precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3),
-                         "predicted": st["pred"], "true": st["true"]},
-            "error_ms": {"min": round(float(err.min()), 1), "median": round(float(np.median(err)), 1),
-                         "max": round(float(err.max()), 1)} if err.size else None,
-            "regions": per_label}
+        series = {}
+        for fut in SWEEP_FUTURE_S:
+            series_m = [(rec, replay(fr, spec, all_cues, record_cues=True, region_future_s=fut)[2])
+                        for rec, fr in tqdm(dev, desc=f"dev cue series (future {fut} s)", file=sys.stderr)]
+            series_c = [(fr.values.shape[0] * spec.hop_seconds / 60,
+                         replay(fr, spec, all_cues, record_cues=True, region_future_s=fut)[2])
+                        for rec, fr in tqdm(dev_clips, desc="dev clip cue series", file=sys.stderr)]
+            series[fut] = (series_m, series_c)
+            for w_e, w_m, thr, mr in tqdm(list(itertools.product(*SWEEP.values())), desc="sweep", file=sys.stderr):
+                rows.append({"future_s": fut, **point(series_m, series_c, w_energy=w_e, w_mood=w_m,
+                                                       threshold=thr, min_region_s=mr)})
+        ok = [r for r in rows if r["clip_false_cuts_per_min"] <= 0.2] or rows
+        best = max(ok, key=lambda r: (r["f"], r["precision"]))
+        for mr in SWEEP_MIN_REGION_S:
+            opts = {k: best[k] for k in ("w_energy", "w_mood", "threshold")}
+            rows.append({"future_s": best["future_s"], **point(*series[best["future_s"]], **opts, min_region_s=mr)})
+        ok = [r for r in rows if r["clip_false_cuts_per_min"] <= 0.2] or rows
+        best = max(ok, key=lambda r: (r["f"], r["precision"]))
+        refine = {}
+        for rs in SWEEP_REFINE_S:  # the hop refinement of a cue cut: the live stage over dev medleys
+            tal = Tally()
+            for rec, fr in tqdm(dev, desc=f"dev refine {rs} s", file=sys.stderr):
+                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues, region_refine_s=rs)
+                tal.add_medley(rec, regions, decisions)
+            b = tal.boundary()
+            refine[str(rs)] = {k: b[k] for k in ("precision", "recall", "f", "error_ms")}
+        result["development"]["refine_sweep"] = refine
+        no_mood = max([r for r in ok if r["w_mood"] == 0] or ok, key=lambda r: (r["f"], r["precision"]))
+        result["development"].update({"sweep": rows, "chosen": best, "best_without_mood": no_mood})
+        print("dev best:", best, "\n     without mood:", no_mood, file=sys.stderr)
+        if args.sweep_only:
+            write_result("segmentation_dev", result, str(Path(args.cache) / "dev.json"))
+            return
+
+    report = load(D.medleys(data, audio, args.medleys, folds=(2, 3, 4), seed=2024), "report medleys")
+    rep_clips = load(D.single_clips(data, audio, (2, 3, 4)), "report clips")
+    pop = load(D.pop909_songs(data, Path(args.cache), args.pop909), "POP909 renders")
+    result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report),
+                           "audio_minutes": round(sum(r.spans[-1][1] for r, _ in report) / 60, 1),
+                           "hard_joins": sum(1 for r, _ in report if not any(r.meta["crossfade_s"])),
+                           "crossfaded": sum(1 for r, _ in report if any(r.meta["crossfade_s"])),
+                           "variants": {}}
+    for name, cues in VARIANTS.items():
+        tal = Tally()
+        for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
+            regions, decisions, _ = replay(fr, spec, cues)
+            tal.add_medley(rec, regions, decisions)
+        entry = {"medleys": tal.boundary()}
+        if name in (DEFAULT, SEED, NO_MOOD):
+            entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues)
+            entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues)
+        result["reporting"]["variants"][name] = entry
+        print(name, json.dumps(entry["medleys"]["f"]), file=sys.stderr)
+    result["sections"] = all_sections(spec, pop)
     result["wall_s"] = round(time.perf_counter() - t_start, 1)
     path = write_result("segmentation", result, args.out)
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("development",)}, indent=1)[:4000])
     print(f"wrote {path}", file=sys.stderr)
 
 

@@ -21,6 +21,7 @@ from .features.onsets import FluxOnsets
 from .features.override import EmotionOverride
 from .features.preemphasis import PreEmphasis
 from .features.regions import RegionStage
+from .features.sections import SectionStage
 from .features.silence import SilenceGate
 from .features.spectrum import Spectrum
 from .features.wavelet import WaveletEnergies
@@ -43,7 +44,8 @@ def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Proces
     the models' results (``inference_stage``) → the silence gate (events stop, tempo and mood
     hold below ``silence_db``) → the operator's override (``override_state``: an object
     whose ``emotion_override`` the control thread sets; None: nobody overrides) →
-    emotion regions (``segmenter``; default ``Segmenter()``). Later stages read what earlier
+    emotion regions (``segmenter``; default ``Segmenter()``) → sections (``config.sections``).
+    Later stages read what earlier
     ones put in the hop context and the prepare-time facts.
 
     >>> chain = build_chain(AnalysisConfig(beat=False))
@@ -64,6 +66,8 @@ def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Proces
         processors.append(inference_stage)
     processors += [SilenceGate(config), EmotionOverride(override_state),
                    RegionStage(Segmenter() if segmenter is None else segmenter, config)]
+    if config.sections:
+        processors.append(SectionStage(config))
     return Chain(processors)
 
 
@@ -152,6 +156,16 @@ class Analyzer:
     def set_bpm_range(self, lo: float, hi: float) -> None:
         """Change the beat tracker's BPM range (validated now, applied on the next hop)."""
         self._beat_tracker().set_bpm_range(lo, hi)
+
+    def set_region_controls(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
+                            cues=None) -> None:
+        """The operator's region knobs, live (validated now, read by the next cue block):
+        ``sensitivity`` 0..1, ``min_region_s`` (s), ``cues`` (any of "novelty", "energy",
+        "mood"). Needs ``region_method = "cues"``."""
+        stage = self.find(RegionStage)
+        if stage is None or stage.cues is None:
+            raise ParameterError("region controls need region_method='cues' (this chain cuts by the seed method)")
+        stage.cues.control(sensitivity=sensitivity, min_region_s=min_region_s, cues=cues)
 
     def warm_up(self, hops: int = 8) -> None:
         """Run a few silent hops (loads or compiles the Numba kernels), then reset, so the

@@ -30,6 +30,7 @@ from .config import number
 from .errors import ParameterError
 from .features.base import HopBlock
 from .features.regions import RegionStage
+from .features.sections import SectionStage
 from .inference.mood import confidence, quadrant_of, va_from_probs
 from .segment import Segmenter
 from .sources.file import audio_chunks
@@ -201,6 +202,8 @@ def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | N
         results.take(worker)
         doc.update(results.summary())
     doc["regions"] = analyzer.find(RegionStage).finish(doc["duration_s"])
+    sections = analyzer.find(SectionStage)
+    doc["sections"] = list(sections.events) if sections is not None else []
     return Analysis(doc, summary.table(), envelope.values(), envelope.step, segmenter)
 
 
@@ -377,6 +380,7 @@ def document(summary: Summary, *, file: str, sample_rate: int, duration_s: float
         "tags": {},
         "timeline": [],
         "regions": [],
+        "sections": [],
         "frames": summary.n,
         "name": Path(file).name,
     }

@@ -93,7 +93,8 @@ def test_analysis_hop_allocates_nothing():
     assert largest < LIMIT, largest
 
 
-def test_region_cut_hops_allocate_only_the_new_region():
+@pytest.mark.parametrize("method", ["seed", "cues"])
+def test_region_cut_hops_allocate_only_the_new_region(method):
     """Level steps make the region stage cut. Every other hop stays under ``LIMIT``; the hop
     where a cut is decided refines it in one Numba call over preallocated buffers and makes
     only the segmenter's new region record (a few small Python objects, < 8 KiB; the numpy
@@ -103,7 +104,7 @@ def test_region_cut_hops_allocate_only_the_new_region():
     rng = np.random.default_rng(0)
     x = np.concatenate([a * rng.standard_normal(SPEC.sample_rate * 5) for a in (0.02, 0.3, 0.02, 0.2)])
     x = x.astype(np.float32)
-    analyzer = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0))
+    analyzer = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0, region_method=method, region_min_s=4.0))
     analyzer.warm_up()
     frame, i_change = analyzer.layout.new_frame(), analyzer.layout.scalars["region_change"]
     hops = [x[k * SPEC.hop:(k + 1) * SPEC.hop] for k in range(len(x) // SPEC.hop)]

@@ -30,7 +30,9 @@ TYPE_TAGS = {"float": "f", "int": "i", "none": "", "string": "s", "bool": "T"}
 @pytest.fixture(scope="module")
 def demo_wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("audio") / "demo.wav"
-    sf.write(path, demo_track(48000, bars=16), 48000)  # 32 s: drums, beats, a breakdown (regions)
+    # 32 s of drums, beats and a breakdown (sections), then 12 s of another sound (a region change)
+    other = np.diff(np.random.default_rng(3).standard_normal(12 * 48000 + 1)) * 0.05
+    sf.write(path, np.concatenate([demo_track(48000, bars=16), other]).astype(np.float32), 48000)
     return path
 
 
@@ -74,7 +76,9 @@ def test_every_udp_profile_reaches_oscdump(oscdump, demo_wav):
                 assert types.startswith(tag) if tag else types == "", (profile, m.address, types)
                 if m.type in ("float", "int"):
                     assert lo - 1e-6 <= vals[0] <= hi + 1e-6, (profile, m.address, vals)
-                if m.labels:
+                if m.labels and m.type == "string":  # the name alone, e.g. /sonolux/section "drop"
+                    assert types == "s" and vals[0] in m.labels, (profile, m.address, vals)
+                elif m.labels:
                     want = vals[1] in m.labels if m.label_field else vals[1] == m.labels[vals[0]]
                     assert types == "is" and want, (profile, m.address, vals)
 

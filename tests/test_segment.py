@@ -9,6 +9,7 @@ from sonolux.analysis import AnalysisConfig
 from sonolux.offline import analyze_file
 from sonolux.analysis import Analyzer
 from sonolux.engine import Engine
+from sonolux.features.regions import RegionStage
 from sonolux.segment import Segmenter
 from sonolux.sources import ArraySource
 
@@ -25,9 +26,9 @@ def noise_steps(levels, seconds, seed=0):
 
 
 def regions_of(signal, **seg):
-    table_an = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0), segmenter=Segmenter(**seg))
+    table_an = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0, region_method="seed"), segmenter=Segmenter(**seg))
     table_an.analyze(signal)
-    stage = table_an.chain.processors[-1]
+    stage = table_an.find(RegionStage)
     return stage.finish(len(signal) / SR)
 
 
@@ -106,7 +107,8 @@ def test_live_stage_weighs_each_mood_piece_by_its_hops():
         layout = FrameLayout()
         for name in ("energy", "quadrant", "q1", "q2", "q3", "q4", "prediction_id", "emotion_override"):
             layout.add_scalar(name)
-        stage = RegionStage(Segmenter(), AnalysisConfig(energy_segment_s=2.0, tempo_segment_s=4.0))
+        stage = RegionStage(Segmenter(), AnalysisConfig(energy_segment_s=2.0, tempo_segment_s=4.0,
+                                                       region_method="seed"))
         stage.prepare(SPEC, layout, ChainFacts())
         frame, ctx = layout.new_frame(), HopContext(SPEC)
         per_hop = Segmenter()
@@ -151,13 +153,14 @@ def test_live_regions_equal_offline(tmp_path):
     x = noise_steps([0.3, 0.03, 0.3], 6.0)
     wav = tmp_path / "steps.wav"
     sf.write(wav, x, SR, subtype="FLOAT")
-    offline = analyze_file(wav, spec=SPEC, config=AnalysisConfig(energy_segment_s=1.0))["regions"]
-    engine = Engine(SPEC, ArraySource(x, SR, 333, realtime=False), config=AnalysisConfig(energy_segment_s=1.0))
+    config = AnalysisConfig(energy_segment_s=1.0, region_method="seed")
+    offline = analyze_file(wav, spec=SPEC, config=config)["regions"]
+    engine = Engine(SPEC, ArraySource(x, SR, 333, realtime=False), config=config)
     changes = []
     engine.worker.on_frame = lambda f: changes.append((f["region_boundary"], f["region_index"])) if f["region_change"] else None
     with engine:
         assert engine.wait(60)
-    live = engine.analyzer.chain.processors[-1].finish(len(x) / SR)
+    live = engine.analyzer.find(RegionStage).finish(len(x) / SR)
     assert live == offline and len(live) == 3
     assert [round(b, 4) for b, _ in changes] == [r["start"] for r in offline[1:]]
     assert [i for _, i in changes] == [1, 2]

@@ -142,15 +142,16 @@ def test_bulk_run_with_models_equals_hop_by_hop(tmp_path):
     assert np.any(ids[1] > 0) and np.sum(np.diff(ids[1]) != 0) > 10
 
 
+@pytest.mark.parametrize("method", ["seed", "cues"])
 @pytest.mark.parametrize("block_hops", [1, 50, 1024])
-def test_bulk_regions_equal_hop_by_hop(block_hops, rng):
+def test_bulk_regions_equal_hop_by_hop(block_hops, method, rng):
     """Level steps make the region stage cut: its bulk run (quiet hops in one call, the
     hops where a segment completes in Python) gives the same frames and regions."""
     from sonolux.analysis import AnalysisConfig
     from sonolux.features.regions import RegionStage
 
     x = np.concatenate([a * rng.standard_normal(48000 * 5) for a in (0.02, 0.3, 0.02, 0.2)])
-    config = AnalysisConfig(energy_segment_s=1.0)
+    config = AnalysisConfig(energy_segment_s=1.0, region_method=method, region_min_s=4.0)
     live_an, bulk_an = Analyzer(SPEC, config), Analyzer(SPEC, config)
     live = hop_by_hop(live_an, x.astype(np.float32))
     bulk = bulk_an.analyze(x.astype(np.float32), block_hops=block_hops)

@@ -81,6 +81,27 @@ class AnalysisConfig:
     region_tempo_source: str = "bpm"
     region_min_confidence: float = 0.3
     region_min_onset_rate: float = 1.0
+    # how region cuts are decided (features/regioncues.py); the numbers were chosen on the
+    # development folds 0-1 of the 4Q medleys (benchmarks/segmentation.py, README table)
+    region_method: str = "cues"  # "cues": the fused cues below; "seed": the paper's z soft cutting alone
+    region_cues: tuple = ("novelty", "mood")  # any of "novelty", "energy", "mood"
+    region_sensitivity: float = 0.5  # the operator's one number, 0..1 (0.5: as tuned; higher cuts more)
+    region_min_s: float = 12.0  # no region shorter than this (a cut closer to the last is dropped)
+    region_threshold: float = 0.8  # fused score that arms a cut at sensitivity 0.5
+    region_weights: tuple = (1.0, 0.25, 1.0)  # novelty, energy, mood weights (for the cues that are on)
+    region_block_s: float = 0.1  # cue step: hops are grouped into blocks of this length
+    region_past_s: float = 6.0  # the cues compare this much audio before a boundary ...
+    region_future_s: float = 4.0  # ... with this much after it: the cues' lag, most of the decision delay
+    region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long
+    region_refine_s: float = 0.15  # a cue cut moves to the sharpest step of the sound within this (0: stays)
+    region_mood_window_s: float = 4.0  # the emotion model's window (a prediction covers this much audio)
+    # sections inside a song (features/sections.py): build / drop / breakdown events
+    sections: bool = True
+    section_breakdown_db: float = 6.0  # slow level this far below the full level: breakdown
+    section_build_rise_db: float = 3.0  # slow level risen this much from its recent minimum: build
+    section_drop_jump_db: float = 5.0  # fast level this far above the slow level (or the bass ...)
+    section_drop_bass_db: float = 4.5  # ... this far): drop, after a build or a breakdown
+    section_min_gap_s: float = 4.0  # two events of one kind at least this far apart
     # silence (SilenceGate): below silence_db for silence_enter_s, events stop and tempo and
     # mood hold; the mood goes neutral after silence_mood_hold_s more
     silence_db: float = -60.0

@@ -5,6 +5,17 @@ Fields: ``region_index`` (0, 1, …), ``region_label`` (running label of the cur
 1 fierce, 2 cheerful, 3 gentle, 4 low, 0 unknown), ``region_start`` (s), ``region_change``
 (1 on the hop a cut is decided) with ``region_change_count``, and ``region_boundary`` (the
 cut's time: a cut is decided up to a few energy segments after the boundary it marks).
+
+Two ways to decide cuts (``AnalysisConfig.region_method``):
+
+* ``"seed"``: the seed paper's soft cutting alone (the :class:`Segmenter`'s energy and tempo
+  z-coefficients on a fixed grid of segments);
+* ``"cues"`` (default): the cues named in ``region_cues`` (novelty, energy contrast, mood
+  change) fused with hysteresis, one sensitivity and a minimum region length
+  (:mod:`sonolux.features.regioncues`). The frame then also carries the cue values at the
+  boundary they judge (``region_cue_t``, the boundary time; ``region_novelty``,
+  ``region_energy_cue``, ``region_mood_cue``; ``region_score``, their weighted sum, and
+  ``region_threshold``), so a plot shows why a cut happened.
 """
 from __future__ import annotations
 
@@ -17,6 +28,11 @@ from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
 from .base import HopContext, Processor
 from .checks import finite
+from .regioncues import RegionCues
+
+REGION_METHODS = ("cues", "seed")
+CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_mood_cue", "region_score",
+              "region_threshold")
 
 
 class RegionStage(Processor):
@@ -24,13 +40,16 @@ class RegionStage(Processor):
     level steps most (mean dB over ``step_window_s`` before vs. after) within one segment
     either side, so boundary times are accurate to a hop, not to a segment."""
 
-    def __init__(self, segmenter: Segmenter, config):
+    def __init__(self, segmenter: Segmenter, config, *, cues: RegionCues | None = None):
         """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
         ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
         the segment, hops with confidence below ``region_min_confidence`` ignored;
         "onset_rate" — the ``tempo_z`` field (onset-rate contrast), used only when both
         segments had at least ``region_min_onset_rate`` onsets per second (sparse onsets give
         meaningless ratios).
+
+        ``cues``: a ready :class:`RegionCues` (tests, benchmarks); by default it is built from
+        ``config`` when ``region_method`` is "cues" (sized in ``prepare``).
 
         The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
         operator's override): each piece goes to the segmenter once, weighted by its hops,
@@ -39,6 +58,12 @@ class RegionStage(Processor):
         if tempo_source not in ("bpm", "onset_rate"):
             raise ParameterError(f"region_tempo_source={tempo_source!r} must be 'bpm' or 'onset_rate'")
         self.tempo_source = tempo_source
+        if config.region_method not in REGION_METHODS:
+            raise ParameterError(f"region_method={config.region_method!r} must be one of {list(REGION_METHODS)}")
+        self.config = config
+        self.cue_refine_s = finite("region_refine_s", config.region_refine_s, minimum=0.0)
+        self._given_cues = cues
+        self.cues = cues
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
@@ -89,6 +114,14 @@ class RegionStage(Processor):
         self._no_mel = np.zeros((1, 1), dtype=np.float32)
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
+        self.cues = self._given_cues
+        n_mels = layout.vectors.get("mel_db", 0)
+        if self.cues is None and self.config.region_method == "cues":
+            if not n_mels:
+                raise ParameterError("region_method='cues' needs the mel stage (n_mels > 0) before the regions")
+            self.cues = RegionCues(self.config, n_mels=n_mels, hop_s=spec.hop / spec.sample_rate)
+        if self.cues is not None:
+            names += CUE_FIELDS
         self._i = {n: layout.add_scalar(n) for n in names}
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
                self._i_onset, 0 if self._q is not None else None]
@@ -103,10 +136,17 @@ class RegionStage(Processor):
 
     def process_block(self, block):
         """The block's hops as ``process`` would do them one by one: the quiet hops in one
-        Numba call, the hops where a mood piece ends or a segment completes in Python."""
+        Numba call, the hops where a mood piece ends or a segment completes in Python (with
+        the fused cues, which read every hop, all hops in Python)."""
         if self._scratch is None:  # the layout is complete once the whole chain is prepared
             self._scratch = (HopContext(block.spec), self._layout.new_frame())
         ctx, frame = self._scratch
+        if self.cues is not None:  # the cues read every hop: no quiet hops to batch
+            for i in range(block.n):
+                block.load_hop(i, ctx, frame)
+                self.process(ctx, frame)
+                block.store_hop(i, frame)
+            return
         mel32 = block.vectors.get("mel_db", self._no_mel)
         i = 0
         while i < block.n:
@@ -170,8 +210,9 @@ class RegionStage(Processor):
             return None
         return float(v[self._i_tz]) if self.tempo_source == "onset_rate" else gamma / prev
 
-    def refine(self, t: float) -> float:
-        """The hop near ``t`` (± one energy segment) where the sound changes most: first the
+    def refine(self, t: float, radius: float | None = None) -> float:
+        """The hop near ``t`` (± ``radius``, default one energy segment) where the sound
+        changes most: first the
         largest step of the mean log-mel spectrum (RMS dB, ``step_window_s`` after vs.
         before; mel windows are centred half an FFT before the hop's end), then, within one
         FFT of it, the hop where the level steps most if it steps by more than 3 dB (hop
@@ -180,7 +221,7 @@ class RegionStage(Processor):
         has_mel = self._mel_hist.shape[1] > 0
         return float(refine_cut(
             self._level_t, self._level_db[:, None], self._mel_hist, self._level_pos, t, self._w,
-            self._mel_shift_s, self.energy_segment_s,
+            self._mel_shift_s, self.energy_segment_s if radius is None else radius,
             self.n_fft / self.sr if has_mel else self.energy_segment_s,
             *self._refine_buffers))
 
@@ -198,6 +239,9 @@ class RegionStage(Processor):
         self.last_boundary = 0.0
         self._piece_id = self._piece_override = None  # the mood piece being held
         self._piece_q, self._piece_t, self._piece_hops = 0.0, 0.0, 0
+        self._cue_pid = self._cue_override = None
+        if self.cues is not None:
+            self.cues.reset()
 
     def _follow_mood(self, t_start: float, v) -> None:
         """Count this hop into the current mood piece; a new prediction or override ends it."""
@@ -215,6 +259,31 @@ class RegionStage(Processor):
         if self._piece_hops and self._piece_q > 0:  # quadrant 0: no prediction yet, no mood
             self.segmenter.mood(self._piece_t, self._piece_p, weight=self._piece_hops)
         self._piece_hops = 0
+
+    def _cue_hop(self, ctx, frame) -> float | None:
+        """Feed the fused cues one hop; a decided cut is refined to the hop and applied."""
+        v = frame.values
+        probs, new = None, False
+        if self._q is not None and v[self._i_quadrant] > 0:
+            pid = v[self._i_prediction] if self._i_prediction is not None else 0.0
+            override = v[self._i_override] if self._i_override is not None else 0.0
+            new = pid != self._cue_pid or override != self._cue_override
+            self._cue_pid, self._cue_override = pid, override
+            if new:
+                probs = v[self._q]
+        power = 10.0 ** (0.1 * v[self._i_level]) if self._i_level is not None else 0.0
+        cues = self.cues
+        t = cues.hop(ctx.t, frame.vectors["mel_db"], power, probs, new)
+        i = self._i
+        v[i["region_cue_t"]] = cues.boundary_t
+        v[i["region_novelty"]], v[i["region_energy_cue"]], v[i["region_mood_cue"]] = cues.values
+        v[i["region_score"]] = cues.fusion.score
+        v[i["region_threshold"]] = cues.fusion.threshold
+        if t != t:  # NaN: no cut
+            return None
+        if self.cue_refine_s > 0:
+            t = self.refine(t, self.cue_refine_s)
+        return self.segmenter.cut(t)
 
     def finish(self, t_end: float) -> list[dict]:
         """Hand over the last mood piece, close the last region, return all regions."""
@@ -238,8 +307,10 @@ class RegionStage(Processor):
             self._mel_n += 1
         if self._q is not None:
             self._follow_mood(ctx.t - self.hop / self.sr, v)
+        if self.cues is not None:
+            cut = self._cue_hop(ctx, frame)
         n = ctx.sample_end // self.m
-        if n > self.n_energy:
+        if n > self.n_energy and self.cues is None:
             self.n_energy = n
             self._end_piece()  # pieces never span a segment boundary (cuts fall on those)
             self._piece_t = ctx.t
@@ -251,7 +322,7 @@ class RegionStage(Processor):
         if n > self.n_tempo:
             self.n_tempo = n
             z = self._tempo_z(v)
-            if z is not None and cut is None:
+            if z is not None and cut is None and self.cues is None:
                 cut = seg.tempo((n - 1) * self.hops_per_tempo * self.hop / self.sr, z)
         if cut is not None:
             self.changes += 1

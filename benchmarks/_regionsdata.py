@@ -1,0 +1,189 @@
+"""Recordings for the region benchmark, analysed once through the live chain and cached.
+
+* Medleys of 4Q clips: 3–5 excerpts of 15–30 s of different songs, each of another quadrant
+  than its neighbour, joined hard (even medleys) or with a linear crossfade of 1–2 s (odd
+  ones); true boundaries are the joins (a crossfade's midpoint).
+* Single 4Q clips played alone, and POP909 songs rendered with FluidSynth and played alone
+  (no boundary inside: every cut is false).
+
+A recording's frames (all scalar fields but the region ones, and ``mel_db``) are cached as
+``.npz`` under the cache folder, keyed by what the recording is made of, so reruns replay
+the region stage without decoding or analysing audio again.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sonolux import StreamSpec
+from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.inference.runtime import InferenceConfig, make_inference
+from sonolux.sources.file import load_audio
+
+SR = 48000
+QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+CACHE_VERSION = 1  # bump when the chain's output changes (the features-package refactor did not: same frames)
+
+
+@dataclass
+class Recording:
+    """What to play: a name (cache key), how to make the audio, and the truth."""
+
+    key: str
+    make: object  # () -> float32 signal at SR
+    bounds: list = field(default_factory=list)  # true boundary times (s)
+    spans: list = field(default_factory=list)  # (start, end) per part
+    quadrants: list = field(default_factory=list)  # per part
+    kind: str = "medley"
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Frames:
+    """A cached run: scalar columns by name, the mel_db vectors, the hop count."""
+
+    names: list
+    values: np.ndarray  # (n, len(names)) float64
+    mel: np.ndarray  # (n, n_mels) float32
+
+    def column(self, name):
+        return self.values[:, self.names.index(name)]
+
+
+def clips(data: Path, folds) -> list[dict]:
+    return [c for c in csv.DictReader(open(data / "emotion4q" / "clips.csv")) if int(c["fold"]) in folds]
+
+
+class AudioCache:
+    def __init__(self, data: Path):
+        self.data = data
+        self._y: dict = {}
+
+    def clip(self, c: dict) -> np.ndarray:
+        if c["song"] not in self._y:
+            self._y[c["song"]] = load_audio(self.data / "emotion4q" / c["path"], SR)
+        return self._y[c["song"]]
+
+
+def join(parts, xfade_s: list[float]):
+    """Concatenate parts; ``xfade_s[i]`` > 0 crossfades part i+1 in linearly. Returns the
+    signal, the boundaries (a crossfade's midpoint) and each part's (start, end)."""
+    signal = parts[0].astype(np.float32)
+    ends = []
+    for p, xf in zip(parts[1:], xfade_s):
+        n = int(xf * SR)
+        if n == 0:
+            ends.append(len(signal) / SR)
+            signal = np.concatenate([signal, p])
+            continue
+        ramp = np.linspace(0, 1, n, dtype=np.float32)
+        ends.append((len(signal) - n / 2) / SR)
+        head = signal[-n:] * (1 - ramp) + p[:n] * ramp
+        signal = np.concatenate([signal[:-n], head, p[n:]])
+    ends.append(len(signal) / SR)
+    starts = [0.0] + ends[:-1]
+    return signal.astype(np.float32), ends[:-1], list(zip(starts, ends))
+
+
+def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int) -> list[Recording]:
+    pool = clips(data, folds)
+    by_q = {q: [c for c in pool if c["quadrant"] == q] for q in QUADRANTS}
+    rng = np.random.default_rng(seed)
+    out = []
+    for m in range(n):
+        k = int(rng.integers(3, 6))
+        picked, prev_q, songs = [], None, set()
+        while len(picked) < k:
+            q = str(rng.choice([q for q in QUADRANTS if q != prev_q]))
+            c = by_q[q][int(rng.integers(0, len(by_q[q])))]
+            if c["song"] in songs:
+                continue
+            songs.add(c["song"])
+            picked.append((c, float(rng.uniform(15, 30)), float(rng.uniform(0, 1))))
+            prev_q = q
+        xf = [0.0 if m % 2 == 0 else round(float(rng.uniform(1, 2)), 2) for _ in range(k - 1)]
+        desc = repr([(c["song"], round(d, 3), round(s, 3)) for c, d, s in picked] + xf)
+        key = "medley-" + hashlib.sha1(desc.encode()).hexdigest()[:16]
+
+        def make(picked=picked, xf=xf):
+            parts = []
+            for c, dur, pos in picked:
+                y = audio.clip(c)
+                n_s = min(len(y), int(dur * SR))
+                start = int(pos * (len(y) - n_s))
+                parts.append(y[start:start + n_s])
+            return join(parts, xf)[0]
+
+        # the truth needs the real lengths: computed from the clip lengths without decoding twice
+        rec = Recording(key, make, quadrants=[c["quadrant"] for c, _, _ in picked], kind="medley",
+                        meta={"songs": [c["song"] for c, _, _ in picked], "crossfade_s": xf,
+                              "folds": sorted({int(c["fold"]) for c, _, _ in picked})})
+        rec.meta["_picked"] = picked
+        out.append(rec)
+    return out
+
+
+def medley_truth(rec: Recording, audio: AudioCache) -> None:
+    """Fill ``bounds`` and ``spans`` (needs the clips' lengths)."""
+    lengths = []
+    for c, dur, _ in rec.meta["_picked"]:
+        lengths.append(min(len(audio.clip(c)), int(dur * SR)))
+    parts = [np.zeros(n, dtype=np.float32) for n in lengths]
+    _, rec.bounds, rec.spans = join(parts, rec.meta["crossfade_s"])
+
+
+def single_clips(data: Path, audio: AudioCache, folds) -> list[Recording]:
+    return [Recording(f"clip-{c['song']}", (lambda c=c: audio.clip(c)), quadrants=[c["quadrant"]], kind="clip",
+                      meta={"song": c["song"], "folds": [int(c["fold"])]}) for c in clips(data, folds)]
+
+
+def pop909_songs(data: Path, cache: Path, n: int) -> list[Recording]:
+    """The first ``n`` songs of the POP909 benchmark subset, rendered (cached) when played."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _pop909  # noqa: E402
+
+    _pop909.POP909 = data / "pop909"  # this run's data folder (the module's default is $SONOLUX_DATA)
+    if "SONOLUX_RENDER_CACHE" not in os.environ:
+        _pop909.CACHE = cache / "pop909"
+
+    if _pop909.available():
+        print("POP909:", _pop909.available(), file=sys.stderr)
+        return []
+    return [Recording(f"pop909-{s}", (lambda s=s: _pop909.render(s, SR)), kind="pop909", meta={"song": s})
+            for s in _pop909.subset(limit=n)]
+
+
+class Analysed:
+    """Runs recordings through the live chain (with the emotion model) or loads the cache."""
+
+    def __init__(self, cache: Path, models: dict, spec: StreamSpec, config: AnalysisConfig):
+        self.cache = cache
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.models, self.spec, self.config = models, spec, config
+
+    def frames(self, rec: Recording) -> Frames:
+        path = self.cache / f"v{CACHE_VERSION}-{rec.key}-{'m' if self.models else 'nm'}.npz"
+        if path.exists():
+            z = np.load(path, allow_pickle=False)
+            return Frames(list(z["names"]), z["values"].astype(np.float64), z["mel"])
+        signal = rec.make()
+        stage = worker = None
+        if self.models:
+            stage, worker = make_inference(self.models, InferenceConfig())
+        an = Analyzer(self.spec, self.config, inference_stage=stage)
+        table = an.analyze(signal, after_hop=worker.poll if worker else None)
+        names = [n for n in table.layout.scalars if not n.startswith("region_")]
+        idx = [table.layout.scalars[n] for n in names]
+        fr = Frames(names, table.values[:, idx], table.vectors["mel_db"].astype(np.float32))
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, names=np.array(names), values=fr.values.astype(np.float32), mel=fr.mel)
+        tmp.rename(path)
+        fr.values = fr.values.astype(np.float32).astype(np.float64)  # same numbers as a cached run
+        return fr

@@ -1,0 +1,135 @@
+"""The region cues hop by hop: groups hops into blocks, feeds the novelty, energy and mood
+cues, fuses them and returns decided cuts. No frames, no layout — the region processor hands
+it the hop's log-mel vector, mean power and mood, and publishes what it says.
+
+The boundary every cue looks at lies ``future_s`` behind the newest audio (the kernel
+centre); a cut is decided at most ``hold_s`` after that: :attr:`RegionCues.delay_s` states
+the decision delay (the time from a change in the music to the cut being published is
+between ``future_s`` and ``delay_s``, plus a block).
+
+Example
+-------
+>>> import numpy as np
+>>> from sonolux.analysis import AnalysisConfig
+>>> cues = RegionCues(AnalysisConfig(region_cues=("novelty",)), n_mels=8, hop_s=0.01)
+>>> a, b = np.full(8, -30.0), np.linspace(-60, 0, 8)
+>>> cuts = [cues.hop(0.01 * (i + 1), a if i < 2000 else b, 1e-3, None, False) for i in range(3000)]
+>>> [round(c, 1) for c in cuts if c == c]   # the timbre changes at 20 s
+[20.0]
+>>> round(cues.delay_s, 1)   # published at most this long after the change
+4.6
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ParameterError
+from .cues import EnergyCue, MoodCue
+from .checks import finite
+from .cutfusion import CUES, CutFusion
+from .novelty import FooteNovelty
+
+def check_cues(cues) -> tuple:
+    cues = tuple(cues)
+    bad = [c for c in cues if c not in CUES]
+    if bad:
+        raise ParameterError(f"region cues={list(cues)}: unknown {bad}; choose from {list(CUES)}")
+    return cues
+
+
+class RegionCues:
+    """Novelty + energy + mood cues and their fusion, fed one hop at a time."""
+
+    def __init__(self, config=None, *, n_mels: int, hop_s: float):
+        """Reads the ``region_*`` parameters of ``config`` (an :class:`AnalysisConfig`;
+        default: the defaults) and ``energy_band``; ``n_mels`` and ``hop_s`` size it."""
+        from .config import AnalysisConfig
+
+        c = AnalysisConfig() if config is None else config
+        block_s = finite("region_block_s", c.region_block_s, positive=True)
+        if not hop_s > 0 or not block_s >= hop_s:
+            raise ParameterError(f"region_block_s={block_s} must be at least one hop ({hop_s} s)")
+        on = check_cues(c.region_cues)
+        self.block_hops = max(1, int(round(block_s / hop_s)))
+        self.block_s = self.block_hops * hop_s
+        past = max(2, int(round(finite("region_past_s", c.region_past_s, positive=True) / self.block_s)))
+        future = max(2, int(round(finite("region_future_s", c.region_future_s, positive=True) / self.block_s)))
+        self.future_s = future * self.block_s
+        self.novelty = FooteNovelty(n_mels=n_mels, past_blocks=past, future_blocks=future)
+        self.energy = EnergyCue(window_blocks=max(1, int(round(c.energy_segment_s / self.block_s))),
+                                future_blocks=future, band=c.energy_band)
+        self.mood = MoodCue(past_blocks=past, future_blocks=future, block_s=self.block_s,
+                            window_s=c.region_mood_window_s)
+        if len(c.region_weights) != len(CUES):
+            raise ParameterError(f"region_weights={list(c.region_weights)} must be {len(CUES)} numbers "
+                                 f"({', '.join(CUES)})")
+        w = tuple(wi if name in on else 0.0 for wi, name in zip(c.region_weights, CUES))
+        hold_s = finite("region_hold_s", c.region_hold_s, minimum=0.0)
+        self.fusion = CutFusion(weights=w, base_threshold=c.region_threshold, sensitivity=c.region_sensitivity,
+                                hold_s=hold_s, min_region_s=c.region_min_s)
+        self.cues = on
+        self._weights = tuple(float(x) for x in c.region_weights)
+        #: the decision delay: a cut is published at most this long after its boundary
+        self.delay_s = self.future_s + hold_s + self.block_s
+        self._probs = np.zeros(4)
+        self._warm_kernels()
+        self.reset()
+
+    def control(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
+                cues=None) -> None:
+        """The operator's knobs, live (any thread: each swaps plain numbers the next block
+        reads): sensitivity 0..1, minimum region length (s), which cues are on."""
+        if sensitivity is not None:
+            self.fusion.set_sensitivity(sensitivity)
+        if min_region_s is not None:
+            self.fusion.set_min_region(min_region_s)
+        if cues is not None:
+            on = check_cues(cues)
+            self.fusion.set_weights(*(w if name in on else 0.0 for w, name in zip(self._weights, CUES)))
+            self.cues = on
+
+    def _warm_kernels(self) -> None:
+        """Run every code path once now (Numba loads its compiled kernels on the first call),
+        so the first full ring, seconds into a show, does not allocate; ``reset`` follows."""
+        for _ in range(self.novelty.ring.shape[0]):
+            self.novelty.push(self.novelty.acc[:-1])
+            self.energy.push(1.0)
+            self.mood.push(self._probs, True)
+
+    def reset(self) -> None:
+        self.novelty.reset()
+        self.energy.reset()
+        self.mood.reset()
+        self.fusion.reset()
+        self._n = 0
+        self._power = 0.0
+        self._new_pred = False
+        # the boundary the newest cue values belong to, and the values (0 while a cue fills:
+        # frames carry finite numbers only)
+        self.boundary_t = 0.0
+        self.values = [0.0, 0.0, 0.0]  # novelty, energy, mood at boundary_t
+
+    def hop(self, t_end: float, mel_db: np.ndarray, power: float, probs, new_prediction: bool) -> float:
+        """One hop ending at ``t_end`` s: its log-mel vector, mean power, and — when a new
+        prediction arrived with it (``new_prediction``) — the quadrant probabilities (else
+        None). Returns the time of a decided cut (a boundary in the past) or NaN."""
+        self.novelty.add(mel_db)
+        self._power += power
+        if new_prediction and probs is not None:
+            self._probs[:] = probs
+            self._new_pred = True
+        self._n += 1
+        if self._n < self.block_hops:
+            return math.nan
+        nov = self.novelty.close()
+        en = self.energy.push(self._power / self._n)
+        mood = self.mood.push(self._probs, self._new_pred)
+        self._n, self._power, self._new_pred = 0, 0.0, False
+        self.boundary_t = t_end - self.future_s
+        v = self.values
+        v[0] = nov if nov == nov else 0.0
+        v[1] = en if en == en else 0.0
+        v[2] = mood if mood == mood else 0.0
+        return self.fusion.push(self.boundary_t, nov, en, mood)
