@@ -22,7 +22,7 @@ import time
 
 from pythonosc.osc_packet import OscPacket
 
-from ..config import did_you_mean, number, parse_range
+from ..config import did_you_mean, number, parse_list, parse_range
 from ..errors import ParameterError, SonoluxError
 from ..gain import parse_gain
 from ..features.silence import SilenceGate
@@ -201,6 +201,9 @@ CONTROL_TABLE = """
 /sonolux/threshold/osc     | f 0-1                      | every mapping's on-change threshold
 /sonolux/threshold/silence | f -120-0                   | silence threshold (dBFS)
 /sonolux/gain              | f -24-24 or s auto         | input gain in dB, or automatic gain
+/sonolux/region/sensitivity | f 0-1                     | how readily regions cut (0.5: as tuned; higher: more cuts)
+/sonolux/region/min_s      | f seconds                  | no region shorter than this
+/sonolux/region/cues       | s novelty,mood,energy      | which region cues are on (comma-separated)
 /sonolux/show/save         | [s path]                   | save the show file (with --show; the old one kept as .bak)
 """
 CONTROL_ADDRESSES = tuple(tuple(cell.strip() for cell in line.split("|"))
@@ -280,7 +283,25 @@ def engine_controls(engine) -> dict:
     def gain(value, *rest):
         engine.set_gain(parse_gain(value, "/sonolux/gain"))
 
+    def regions(**knob):
+        if not hasattr(analyzer, "set_region_controls"):
+            raise ParameterError("the region knobs are not available in this analysis chain")
+        analyzer.set_region_controls(**knob)
+
+    def region_sensitivity(v, *rest):
+        regions(sensitivity=number(v, "/sonolux/region/sensitivity", lo=0, hi=1))
+
+    def region_min_s(v, *rest):
+        regions(min_region_s=number(v, "/sonolux/region/min_s (s)", lo=0, hi=600))
+
+    def region_cues(*names):
+        """One comma-separated string or one cue name per argument; none: every cue off."""
+        cues = [c for n in names for c in parse_list(str(n), "/sonolux/region/cues")]
+        regions(cues=tuple(cues))
+
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
+                "/sonolux/region/sensitivity": region_sensitivity, "/sonolux/region/min_s": region_min_s,
+                "/sonolux/region/cues": region_cues,
                 "/sonolux/emotion/override": override, "/sonolux/blackout": blackout,
                 "/sonolux/gain": gain, "/sonolux/tap/release": release_tap, "/sonolux/phase/nudge": nudge}
     for name, setter in thresholds(engine).items():

@@ -121,6 +121,14 @@ def add_show_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--silence-db", type=_flag("--silence-db", lo=-120, hi=0), default=None, metavar="DBFS",
                    help="below this level events stop and tempo and mood hold "
                         f"(default {_DEFAULTS.silence_db:g})")
+    g.add_argument("--region-sensitivity", type=_flag("--region-sensitivity", lo=0, hi=1), default=None,
+                   metavar="S", help="how readily emotion regions cut, 0..1 "
+                                     f"(default {_DEFAULTS.region_sensitivity:g}: as tuned; higher: more cuts)")
+    g.add_argument("--region-min-s", type=_flag("--region-min-s", lo=0, hi=600), default=None,
+                   metavar="SECONDS", help=f"no region shorter than this (default {_DEFAULTS.region_min_s:g})")
+    g.add_argument("--region-cues", default=None, metavar="LIST",
+                   help="region cues that are on, from novelty,mood,energy "
+                        f"(default {','.join(_DEFAULTS.region_cues)})")
 
 
 #: the knobs of add_show_options, applied through the control addresses once the engine runs
@@ -128,7 +136,10 @@ KNOBS = (("gain", "/sonolux/gain", "--gain"),
          ("bpm_range", "/sonolux/bpm/range", "--bpm-range"),
          ("onset_sensitivity", "/sonolux/threshold/onset", "--onset-sensitivity"),
          ("gate_db", "/sonolux/threshold/gate", "--gate"),
-         ("silence_db", "/sonolux/threshold/silence", "--silence-db"))
+         ("silence_db", "/sonolux/threshold/silence", "--silence-db"),
+         ("region_sensitivity", "/sonolux/region/sensitivity", "--region-sensitivity"),
+         ("region_min_s", "/sonolux/region/min_s", "--region-min-s"),
+         ("region_cues", "/sonolux/region/cues", "--region-cues"))
 
 
 def apply_knobs(controls, args) -> None:

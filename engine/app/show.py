@@ -94,6 +94,9 @@ SCHEMA: dict[str, dict[str, tuple[str, object]]] = {
         "onset_sensitivity": ("onset_sensitivity", _num(lo=0.1, hi=20)),
         "gate_db": ("gate_db", _num(lo=-120, hi=0)),
         "silence_db": ("silence_db", _num(lo=-120, hi=0)),
+        "region_sensitivity": ("region_sensitivity", _num(lo=0, hi=1)),
+        "region_min_s": ("region_min_s", _num(lo=0, hi=600)),
+        "region_cues": ("region_cues", _list_of(_str)),
         "bands": ("bands", _pair),
     },
     "models": {
@@ -139,6 +142,9 @@ LIVE_KEYS = {
     "/sonolux/threshold/gate": ("analysis", "gate_db", lambda a: float(a[0])),
     "/sonolux/threshold/silence": ("analysis", "silence_db", lambda a: float(a[0])),
     "/sonolux/preset": ("visuals", "preset", lambda a: str(a[0])),
+    "/sonolux/region/sensitivity": ("analysis", "region_sensitivity", lambda a: float(a[0])),
+    "/sonolux/region/min_s": ("analysis", "region_min_s", lambda a: float(a[0])),
+    "/sonolux/region/cues": ("analysis", "region_cues", lambda a: [c.strip() for x in a for c in str(x).split(",") if c.strip()]),
 }
 
 
@@ -270,6 +276,9 @@ bpm_range = [70, 180]     # the beat tracker's tempo range (high at least 1.5 x 
 onset_sensitivity = 1.0   # onset threshold k (mean + k.std of the recent flux): lower = more onsets
 gate_db = -60.0           # no onsets below this level (dBFS)
 silence_db = -60.0        # below this level events stop and tempo and mood hold (dBFS)
+region_sensitivity = 0.5  # how readily emotion regions cut, 0..1 (0.5: as tuned)
+region_min_s = 12.0       # no region shorter than this (s)
+region_cues = ["novelty", "mood"]  # which region cues are on: novelty, mood, energy
 # bands = [250, 4000]     # bass/mid and mid/high crossovers (Hz)
 
 [models]
