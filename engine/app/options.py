@@ -255,32 +255,9 @@ def control_address(args) -> tuple[str, int, list | None] | None:
     return host, port, allow
 
 
-def load_models_or_warn(cfg) -> tuple[dict, list[str]]:
-    """(task → model, warnings): a missing, corrupt or mismatched model is a warning and the
-    run goes on without it (levels, onsets and beats never need one)."""
-    from pathlib import Path
-
-    from ..errors import ModelError
-    from ..inference.models import default_model_dir, find_models, load_model
-
-    model_dir = Path(cfg.model_dir) if cfg.model_dir else default_model_dir()
-    found = find_models(model_dir)
-    models, warnings = {}, []
-    missing = [t for t in ("emotion", "tags", "latent") if t not in found]
-    if missing:
-        warnings.append(f"no {', '.join(missing)} model in {model_dir}: those outputs are off "
-                        "(see models_onnx/README.md)")
-    for task, path in found.items():
-        try:
-            models[task] = load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
-        except ModelError as e:
-            warnings.append(f"{e}; running without the {task} model")
-    return models, warnings
-
-
 def inference_setup(args):
     """(models, InferenceConfig) for a run; warnings for missing or broken models go to stderr."""
-    from ..inference.runtime import InferenceConfig, load_calibration
+    from ..inference.runtime import InferenceConfig, load_calibration, load_models
 
     config.number(args.inference_every, "--inference-every (s)", positive=True, hi=30)
     config.number(args.model_threads, "--model-threads", lo=1, integer=True)
@@ -289,7 +266,7 @@ def inference_setup(args):
                           calibration=getattr(args, "mood_calibration", None))
     if args.no_models:
         return {}, cfg
-    models, warnings = load_models_or_warn(cfg)
+    models, warnings = load_models(cfg, skip_broken=True)
     if "emotion" in models and cfg.calibration:
         warnings.append(load_calibration(cfg.calibration)[1])
     for w in filter(None, warnings):

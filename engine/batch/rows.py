@@ -1,7 +1,7 @@
 """The catalogue's two tables and how an ``analyze`` document becomes their rows.
 
 ``tracks``: one row per track (identity, status and error, where it ran, tempo, beats and
-onsets, mood, quadrant probabilities, tags, regions as a nested list). ``timelines``: one row
+onsets, mood, quadrant probabilities, tags, regions and sections as nested lists). ``timelines``: one row
 per inference window of each track (the ``timeline`` of the document). Both carry ``path``,
 ``content_hash``, ``analysis_version`` and ``analyzed_at``, which tie a window to its track.
 """
@@ -32,6 +32,7 @@ def _schemas():
     tags = pa.map_(pa.string(), pa.float64())
     region = pa.struct([("start", pa.float64()), ("end", pa.float64()),
                         ("label", pa.string()), ("quadrant", pa.string())])
+    section = pa.struct([("t", pa.float64()), ("label", pa.string()), ("decided", pa.float64())])
     identity = [("path", pa.string()), ("content_hash", pa.string()),
                 ("analysis_version", pa.string()), ("analyzed_at", pa.timestamp("us", tz="UTC"))]
     tracks = pa.schema(identity + [
@@ -42,15 +43,18 @@ def _schemas():
         ("bpm", pa.float64()), ("bpm_confidence", pa.float64()),
         ("n_beats", pa.int32()), ("n_onsets", pa.int32()),
         ("beats", pa.list_(pa.float64())), ("onsets", pa.list_(pa.float64())),
-        ("mood", pa.string()), ("mood_confidence", pa.float64()), ("quadrant", pa.string()),
+        ("mood", pa.string()), ("mood_confidence", pa.float64()), ("mood_fill", pa.float64()),
+        ("quadrant", pa.string()),
         ("valence", pa.float64()), ("arousal", pa.float64()),
         ("p_q1", pa.float64()), ("p_q2", pa.float64()), ("p_q3", pa.float64()), ("p_q4", pa.float64()),
         ("top_tags", pa.list_(pa.string())), ("tags", tags),
         ("regions", pa.list_(region)), ("n_regions", pa.int32()),
+        ("sections", pa.list_(section)), ("n_sections", pa.int32()),
     ])
     timelines = pa.schema(identity + [
         ("t", pa.float64()), ("valence", pa.float64()), ("arousal", pa.float64()),
-        ("quadrant", pa.string()), ("tags", tags), ("latent", pa.list_(pa.float64())),
+        ("quadrant", pa.string()), ("confidence", pa.float64()), ("fill", pa.float64()),
+        ("tags", tags), ("latent", pa.list_(pa.float64())),
     ])
     return tracks, timelines
 
@@ -103,16 +107,18 @@ def track_rows(task: TrackTask, version: str, result: dict) -> tuple[dict, list[
                beats=doc["beats"], onsets=doc["onsets"],
                tags=list(doc["tags"].items()),
                top_tags=[k for k, _ in sorted(doc["tags"].items(), key=lambda kv: -kv[1])[:TOP_TAGS]],
-               regions=doc["regions"], n_regions=len(doc["regions"]))
+               regions=doc["regions"], n_regions=len(doc["regions"]),
+               sections=doc.get("sections", []), n_sections=len(doc.get("sections", [])))
     emotion = doc.get("emotion")
     if emotion:
         probs = emotion["probs"]
         row.update(mood=QUADRANT_MOODS[emotion["quadrant"]], quadrant=emotion["quadrant"],
-                   mood_confidence=probs[emotion["quadrant"]], valence=emotion["valence"],
+                   mood_confidence=emotion.get("confidence", probs[emotion["quadrant"]]),
+                   mood_fill=emotion.get("fill"), valence=emotion["valence"],
                    arousal=emotion["arousal"], **{f"p_{q.lower()}": p for q, p in probs.items()})
     identity = _identity(task, version, row["analyzed_at"])
     timeline = [{**identity, "t": w["t"], "valence": w.get("valence"), "arousal": w.get("arousal"),
-                 "quadrant": w.get("quadrant"),
+                 "quadrant": w.get("quadrant"), "confidence": w.get("confidence"), "fill": w.get("fill"),
                  "tags": list(w["tags"].items()) if w.get("tags") is not None else None,
                  "latent": w.get("latent")} for w in doc["timeline"]]
     return row, timeline
@@ -126,12 +132,14 @@ def document_of(row: dict, timeline: list[dict]) -> dict:
     emotion = None
     if row.get("quadrant"):
         emotion = {"valence": row["valence"], "arousal": row["arousal"], "quadrant": row["quadrant"],
-                   "probs": {q: row[f"p_{q.lower()}"] for q in QUADRANT_MOODS}}
+                   "probs": {q: row[f"p_{q.lower()}"] for q in QUADRANT_MOODS},
+                   "confidence": row["mood_confidence"], "fill": row["mood_fill"]}
     windows = []
     for w in sorted(timeline, key=lambda w: w["t"]):
         entry = {"t": w["t"]}
         if w["quadrant"] is not None or w["valence"] is not None:
-            entry.update(valence=w["valence"], arousal=w["arousal"], quadrant=w["quadrant"])
+            entry.update(valence=w["valence"], arousal=w["arousal"], quadrant=w["quadrant"],
+                         confidence=w["confidence"], fill=w["fill"])
         if w["tags"] is not None:
             entry["tags"] = dict(w["tags"])
         if w["latent"] is not None:
@@ -141,4 +149,5 @@ def document_of(row: dict, timeline: list[dict]) -> dict:
             "tempo": {"bpm": row["bpm"], "confidence": row["bpm_confidence"]},
             "beats": list(row["beats"]), "onsets": list(row["onsets"]), "emotion": emotion,
             "tags": dict(row["tags"] or []), "timeline": windows, "regions": list(row["regions"]),
+            "sections": list(row["sections"]),
             "frames": row["frames"], "name": row["name"]}

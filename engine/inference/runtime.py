@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ModelError
 from .calibration import CalibrationError, QuadrantCalibration
 from .models import default_model_dir, find_models, load_model
 from .stage import InferenceStage
@@ -27,8 +28,10 @@ class InferenceConfig:
     calibration: Path | None = None  # per-show mood calibration (JSON): loaded, taught, saved at stop
 
 
-def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
-    """(task → OnnxModel, warnings). Corrupt or mismatched models raise ModelError."""
+def load_models(cfg: InferenceConfig, *, skip_broken: bool = False) -> tuple[dict, list[str]]:
+    """(task → OnnxModel, warnings). A corrupt or mismatched model raises ModelError, or, with
+    ``skip_broken`` (a live run), is a warning and the run goes on without it. An emotion
+    model whose trunk gives tags replaces the tagger (which is then not loaded)."""
     model_dir = Path(cfg.model_dir) if cfg.model_dir else default_model_dir()
     found = find_models(model_dir)
     warnings = []
@@ -39,14 +42,27 @@ def load_models(cfg: InferenceConfig) -> tuple[dict, list[str]]:
                         f"{'/' if 'emotion' in missing and len(missing) > 1 else ''}"
                         f"{'tags/latent' if set(missing) - {'emotion'} else ''} outputs are off; "
                         "see models_onnx/README.md)")
+
+    def load(task, path):
+        try:
+            return load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
+        except ModelError as e:
+            if not skip_broken:
+                raise
+            warnings.append(f"{e}; running without the {task} model")
+            return None
+
     models = {}
     if "emotion" in found:
-        models["emotion"] = load_model(found.pop("emotion"), device=cfg.device, threads=cfg.threads,
-                                       expect_task="emotion")
-        if models["emotion"].tag_labels:  # tags from the emotion model's trunk replace the tagger
-            found.pop("tags", None)
-    models.update({task: load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
-                   for task, path in found.items()})
+        emotion = load("emotion", found.pop("emotion"))
+        if emotion is not None:
+            models["emotion"] = emotion
+            if emotion.tag_labels:  # tags from the emotion model's trunk replace the tagger
+                found.pop("tags", None)
+    for task, path in found.items():
+        model = load(task, path)
+        if model is not None:
+            models[task] = model
     return models, warnings
 
 
