@@ -51,16 +51,16 @@ class BatchSettings:
 
 @dataclass
 class BatchReport:
+    version: str = ""  # the analysis version the batch ran
     found: int = 0
     skipped: int = 0  # already in the catalogue …
     skipped_failed: int = 0  # … of which recorded as failed
+    nodes: set = field(default_factory=set)  # Ray node ids that analysed tracks
     ok: int = 0
     failed: int = 0
     parts: int = 0
     workers: int = 0
     seconds: float = 0.0
-    version: str = ""
-    nodes: set = field(default_factory=set)
     failures: list = field(default_factory=list)  # (path, error)
     worker_info: list = field(default_factory=list)  # each started worker's ready() answer
 
