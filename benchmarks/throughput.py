@@ -154,7 +154,7 @@ def main(argv=None):
 
     from sonolux.analysis import Analyzer
 
-    from sonolux.features.offline import offline_features
+    from sonolux.features.bulk import offline_features
 
     load_before = os.getloadavg()
     y, source = signal(args.seconds)

@@ -17,7 +17,7 @@ from .features.silence import SilenceGate
 from .gain import InputGain
 from .operator_state import ControlState
 from .inference.runtime import InferenceConfig, make_inference
-from .record import Recorder
+from .outputs.record import Recorder
 from .outputs.osc import OscSender
 from .ringbuffer import RingBuffer
 from .sources import AudioSource

@@ -15,7 +15,7 @@ from sonolux.features.beat import BeatState, BeatTracker
 from sonolux.features.energy import EnergyContrast, TempoContrast, segment_energies, same_region
 from sonolux.features.levels import LevelMeter
 from sonolux.features.mel import MelSpectrum, MelState, log_mel_frames, mel_filterbank
-from sonolux.features.offline import offline_features
+from sonolux.features.bulk import offline_features
 from sonolux.features.onsets import FluxOnsets
 from sonolux.features.preemphasis import PreEmphasis, preemphasis
 from sonolux.features.regions import RegionStage

@@ -145,7 +145,7 @@ def test_tap_without_beat_stage_is_a_clear_error():
 
 def test_offline_features_equal_the_chain_hop_by_hop(rng):
     """``offline_features`` (the feature stages in bulk) equals those stages run hop by hop."""
-    from sonolux.features.offline import feature_chain, offline_features
+    from sonolux.features.bulk import feature_chain, offline_features
 
     y = music_like(rng, seconds=4.0)
     cfg = AnalysisConfig()

@@ -18,7 +18,7 @@ from sonolux import ConfigError, Engine, StreamSpec
 from sonolux.inference.runtime import InferenceConfig, load_models
 from sonolux.outputs.osc import build_targets
 from sonolux.outputs.osc_config import PROFILE_DIR, load_profile
-from sonolux.record import read_recording
+from sonolux.outputs.record import read_recording
 from sonolux.sources import ArraySource
 from sonolux.sources.live import LiveSource
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..status import StatusLine, run_summary
+from .status import StatusLine, run_summary
 
 
 class RunLoop:

@@ -30,7 +30,7 @@ def run(args) -> int:
                           models=models, inference=inference, progress=not args.quiet)
     doc = result.doc
     if args.plot:
-        from ...plot import plot_analysis
+        from ..plot import plot_analysis
 
         print(f"sonolux: plot written to {plot_analysis(result, args.plot)}", file=sys.stderr)
     if args.output:

@@ -21,8 +21,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ...record import read_recording
-    from ...replay import dry_run_report, replay
+    from ...outputs.record import read_recording
+    from ..replay import dry_run_report, replay
 
     rec = read_recording(args.folder)
     if args.dry_run:

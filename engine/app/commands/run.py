@@ -115,7 +115,7 @@ def open_input(args, spec):
 
 def announce_targets(engine, args) -> None:
     """Say where OSC goes, and when a profile's own address is used, that it is."""
-    from ...status import describe_targets
+    from ..status import describe_targets
 
     print(describe_targets(engine.output_health()), file=sys.stderr)
     if args.osc_profile and not args.osc:

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from .frame import FrameLayout, Mailbox
-from .record import Recording
+from ..frame import FrameLayout, Mailbox
+from ..outputs.record import Recording
 
 
 def layout_of(rec: Recording) -> FrameLayout:
@@ -89,7 +89,7 @@ def replay(rec: Recording, targets, *, speed: float = 1.0, progress=None):
     """Play ``rec`` into OSC ``targets`` (TargetConfigs) at its recorded pace × ``speed``
     until it ends or Ctrl-C; ``progress(frames_played)`` is called four times a second.
     Returns (frames played, the OscSender or None)."""
-    from .outputs.osc import OscSender
+    from ..outputs.osc import OscSender
 
     mailbox = Mailbox(layout_of(rec))
     sender = OscSender(mailbox, list(targets)) if targets else None

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioFileError, SonoluxError
+from ..errors import AudioFileError, SonoluxError
 
 FRAME_MAGIC, AUDIO_MAGIC = b"SLXF", b"SLXA"
 HEADER = struct.Struct("<4sIII")  # magic, rows, columns, crc32 of the payload

@@ -1,8 +1,8 @@
 """The one-line live status shown by ``sonolux run`` / ``demo``."""
 from __future__ import annotations
 
-from .engine import EngineStats
-from .frame import FeatureFrame
+from ..engine import EngineStats
+from ..frame import FeatureFrame
 
 
 def meter(u: float, width: int = 10) -> str:

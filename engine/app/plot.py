@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SonoluxError
+from ..errors import SonoluxError
 
 REGION_COLOURS = {"fierce": "#d62728", "cheerful": "#ffbf00", "gentle": "#2ca02c", "low": "#1f77b4",
                   "unknown": "#bbbbbb"}
