@@ -213,9 +213,7 @@ class Engine:
                 if path is not None and self.inference.calibration.n_examples:
                     self.inference.calibration.save(path)  # kept with the show
             if self.osc:
-                # let the sender flush the last frame's changes
-                self.osc.poll_once()
-                self.osc.stop()
+                self.osc.stop()  # after its thread ends, it sends the last frame's changes
             for out in self.extra_outputs:
                 out.stop()
             if self.recorder is not None:

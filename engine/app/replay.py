@@ -106,6 +106,5 @@ def replay(rec: Recording, targets, *, speed: float = 1.0, progress=None):
     finally:
         player.stop()
         if sender:
-            sender.poll_once()
-            sender.stop()
+            sender.stop()  # sends the last frame's changes once its thread has ended
     return player.played, sender

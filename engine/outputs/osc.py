@@ -299,9 +299,13 @@ class OscSender:
         self._thread.start()
 
     def stop(self) -> None:
+        """End the sender thread, then, on this thread alone, send what the last frame calls
+        for, release held triggers, flush delayed packets and close the transports (a
+        transport is not thread-safe: nothing may poll it while the sender thread runs)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2.0)
+        self.poll_once()
         for t in self.targets:
             pending = [st for st in t.states if st.off_due is not None]
             offs = [(st.m.format_address(st.m.off), st.m.event_output(False)) for st in pending]
