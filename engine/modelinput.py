@@ -270,6 +270,13 @@ class FeatureStream:
         _newest_rows(ring, next_row, out[0])
         return out
 
+    def mel_frames(self, n: int) -> np.ndarray:
+        """The ``n`` newest mel frames (1, n, n_mels) float32, silence before the stream start
+        (``n`` at most ``max_frames``): what a streaming model reads."""
+        if not 0 < n <= self.max_frames:
+            raise ParameterError(f"n={n} mel frames: this stream keeps 1..{self.max_frames}")
+        return self._newest(self._mel, int(self.counters[ROW]), n)
+
     def window(self, kind: str) -> dict[str, np.ndarray]:
         """Newest context window for model ``kind`` as float32 arrays with a batch axis."""
         c = FEATURE_CONTRACT

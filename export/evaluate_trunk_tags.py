@@ -23,6 +23,7 @@ from sonolux import modelinput as mi
 
 from . import data as D
 from .evaluate import tag_scores
+from .musicnn_embed import POOLS, span
 from .train_emotion_musicnn import DEV_FOLDS, FEATURE_SETS, features, load_embeddings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,13 +31,13 @@ ALPHAS = (10.0, 100.0, 1000.0, 10000.0)
 WIN = mi.FEATURE_CONTRACT["emotion_frames"]
 
 
-def window_targets(emb: dict, teach: dict) -> np.ndarray:
-    """Mean teacher taggram over the 3 s patches centred inside each window."""
+def window_targets(emb: dict, teach: dict, frames: int = WIN) -> np.ndarray:
+    """Mean teacher taggram over the 3 s patches centred inside each window of ``frames``."""
     out = np.zeros((len(emb["song"]), 50), np.float32)
     for i, (song, end) in enumerate(zip(emb["song"], emb["end"])):
         tg = teach[f"{song}__musicnn_taggram"]
         t1 = end * mi.HOP / mi.SR
-        t0 = t1 - WIN * mi.HOP / mi.SR
+        t0 = t1 - frames * mi.HOP / mi.SR
         centres = 3.0 * np.arange(len(tg)) + 1.5
         inside = (centres >= t0) & (centres < t1)
         out[i] = tg[inside].mean(0) if inside.any() else tg[np.abs(centres - (t0 + t1) / 2).argmin()]
@@ -59,10 +60,10 @@ def fold_scores(X, T, fold, test, train_folds, alpha) -> dict:
     return tag_scores(T[te] > thr, pred)
 
 
-def evaluate(emb: dict, teach: dict) -> dict:
+def evaluate(emb: dict, teach: dict, pool: int) -> dict:
     """Ridge strength chosen on the dev folds, then the 5-fold agreement (see module doc)."""
     X = features(emb, "all")
-    T = window_targets(emb, teach)
+    T = window_targets(emb, teach, span(pool))
     fold = emb["fold"]
     dev = {}
     for alpha in ALPHAS:
@@ -76,15 +77,15 @@ def evaluate(emb: dict, teach: dict) -> dict:
            "roc_auc_5fold": float(np.mean(roc)), "roc_auc_5fold_std": float(np.std(roc)),
            "pr_auc_5fold": float(np.mean([s["pr_auc"] for s in per])),
            "roc_auc_dev_folds": float(np.mean(roc[:3])), "roc_auc_untouched_folds": float(np.mean(roc[3:])),
-           "per_fold": per, "unit": "4 s windows, one per 128 frames; target = mean MTT taggram of the 3 s "
-                                   "patches centred in the window"}
+           "per_fold": per, "unit": f"windows of {span(pool)} frames, one per 128 frames; target = mean MTT taggram "
+                                   "of the 3 s patches centred in the window"}
     return rep
 
 
-def fit_head(emb: dict, teach: dict, alpha: float):
+def fit_head(emb: dict, teach: dict, alpha: float, pool: int):
     """(W (dim, 50), b (50,), mean, std): the shipped tag head on all windows."""
     X = features(emb, "all")
-    T = window_targets(emb, teach)
+    T = window_targets(emb, teach, span(pool))
     logit = np.log(np.clip(T, 1e-4, 1 - 1e-4) / (1 - np.clip(T, 1e-4, 1 - 1e-4)))
     mean, std = X.mean(0), X.std(0) + 1e-6
     Z = (X - mean) / std
@@ -97,9 +98,10 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
     p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--pool", type=int, default=POOLS[1], choices=POOLS, help="pooled feature columns")
     a = p.parse_args(argv)
     root = D.data_root(a.data)
-    rep = evaluate(load_embeddings("MSD_musicnn", a.stride), D.load_teachers(root))
+    rep = evaluate(load_embeddings("MSD_musicnn", a.stride, a.pool), D.load_teachers(root), a.pool)
     (REPO / "models_onnx" / "trunk_tags_metrics.json").write_text(json.dumps(rep, indent=2) + "\n")
     print(f"tags as a ridge head on the MSD trunk: ROC-AUC {rep['roc_auc_5fold']:.3f} ± "
           f"{rep['roc_auc_5fold_std']:.3f} (dev {rep['roc_auc_dev_folds']:.3f}, untouched "

@@ -1,13 +1,19 @@
-"""Cache musicnn outputs of every emotion window of the 4Q clips (PyTorch port, exact per
-window, run through onnxruntime: the same 250-frame dB log-mel windows the live engine feeds the emotion model).
+"""Cache the streaming musicnn embeddings of every emotion window of the 4Q clips: exactly what
+the live engine's streaming emotion model pools (``sonolux.inference.stream``).
 
     python -m export.musicnn_embed [--data ../shared/data] [--model MSD_musicnn] [--stride 128]
 
-Writes ``export/work/musicnn/emb_<model>_s<stride>.npz``: per window ``penultimate`` (200),
+The trunk runs "valid" in time over the whole clip, preceded by the silence a stream starts
+from (``musicnn_torch.Musicnn.front_valid`` / ``mid_valid``, through onnxruntime): each
+centre's 753 densely connected features are computed once, with all their context. The
+window ending at frame ``e`` (frames ``< e`` heard) pools the ``P`` newest final centres,
+``e - 74 - P + 1 .. e - 74`` (a centre is final ``LOOKAHEAD`` = 73 frames after it), so it
+covers ``P + 145`` frames of input. For each pool length in ``POOLS`` this writes
+``export/work/musicnn/emb_<model>_p<P>_s<stride>.npz``: per window ``penultimate`` (200),
 ``mean_pool`` / ``max_pool`` (753), ``taggram`` (50), plus ``song``, ``q``, ``fold``,
-``end`` (end frame). Needs the feature cache of ``export.data`` and the weights of
-``export/musicnn_tf.py weights``. Resumable per clip is not needed: ~7 min per model on 2
-threads.
+``end`` (end frame). Windows start once the first span is full and come every ``stride``
+frames. Needs the feature cache of ``export.data`` and the weights of
+``export/musicnn_tf.py weights``.
 """
 from __future__ import annotations
 
@@ -20,56 +26,92 @@ from tqdm import tqdm
 from sonolux import modelinput as mi
 
 from . import data as D
-from .musicnn_torch import WEIGHTS, Musicnn
+from .musicnn_torch import LOOKAHEAD, LOOKBEHIND, WEIGHTS, Musicnn, db_to_musicnn
 
-WIN = mi.FEATURE_CONTRACT["emotion_frames"]
 KEYS = ("penultimate", "mean_pool", "max_pool", "taggram")
+POOLS = (105, 187, 250)  # pooled centres: 4.0 s, 5.3 s, 6.3 s of input per window
+CONTEXT = LOOKBEHIND + LOOKAHEAD + 1  # 146 input frames around one final centre
 
 
-def clip_windows(mel: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """(windows (n, WIN, 96), end frames) of one clip, as the live engine cuts them."""
-    sil = mi.silence_features()["mel"]
-    ends = mi.frame_windows(len(mel), window=WIN, stride=stride)
-    return np.stack([mi.window_at(mel, int(e), WIN, sil) for e in ends]), ends
+def span(pool: int) -> int:
+    """Input frames one window covers: ``pool`` centres and their context."""
+    return pool + CONTEXT - 1
 
 
-class _Outputs(torch.nn.Module):
+class _Trunk(torch.nn.Module):
+    """Engine dB log-mel (1, T, 96) → densely connected features (1, 753, T - 145)."""
+
     def __init__(self, net: Musicnn):
         super().__init__()
         self.net = net
 
     def forward(self, mel):
-        out = self.net(mel)
+        return self.net.mid_valid(self.net.front_valid(db_to_musicnn(mel)))
+
+
+class _PoolHead(torch.nn.Module):
+    def __init__(self, net: Musicnn):
+        super().__init__()
+        self.net = net
+
+    def forward(self, feats):
+        out = self.net.pool_head(feats)
         return tuple(out[k] for k in KEYS)
 
 
-def onnx_session(net: Musicnn, path, threads: int = 2):
-    """onnxruntime runs this network ~5x faster than eager PyTorch on CPU: embed through it."""
+def trunk_session(net: Musicnn, path, threads: int = 2):
+    """onnxruntime runs the trunk several times faster than eager PyTorch on CPU."""
     import onnxruntime as ort
 
-    torch.onnx.export(_Outputs(net).eval(), (torch.full((1, WIN, mi.N_MELS), -50.0),), str(path),
-                      input_names=["mel"], output_names=list(KEYS), opset_version=17,
-                      dynamic_axes={"mel": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(_Trunk(net).eval(), (torch.full((1, 400, mi.N_MELS), -50.0),), str(path),
+                      input_names=["mel"], output_names=["features"], opset_version=17,
+                      dynamic_axes={"mel": {1: "frames"}, "features": {2: "centres"}}, dynamo=False)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def embed_clips(session, clips: list[dict], feats: dict, stride: int, batch: int = 8) -> dict:
-    out = {k: [] for k in KEYS}
-    meta = {"song": [], "q": [], "fold": [], "end": []}
-    for c in tqdm(clips, desc="musicnn windows", unit="clip", mininterval=5):
-        wins, ends = clip_windows(feats[c["song"]]["mel"], stride)
-        for i in range(0, len(wins), batch):
-            res = session.run(None, {"mel": wins[i:i + batch].astype(np.float32)})
+def clip_centres(session, mel: np.ndarray, pad: int) -> np.ndarray:
+    """(753, n) final features of a clip preceded by ``pad`` frames of silence; column ``j``
+    is the centre at clip frame ``j + LOOKBEHIND - pad``."""
+    sil = mi.silence_features()["mel"]
+    x = np.concatenate([np.repeat(sil[None], pad, 0), mel]).astype(np.float32)[None]
+    return session.run(None, {"mel": x})[0][0]
+
+
+def window_ends(n_frames: int, pool: int, stride: int) -> np.ndarray:
+    return mi.frame_windows(n_frames, window=span(pool), stride=stride)
+
+
+def pooled_windows(feats: np.ndarray, ends: np.ndarray, pool: int, pad: int) -> np.ndarray:
+    """(n_windows, 753, pool): the centres each window ending at ``ends`` pools."""
+    last = ends - LOOKAHEAD - 1 - LOOKBEHIND + pad  # column of the newest final centre
+    return np.stack([feats[:, j - pool + 1:j + 1] for j in last])
+
+
+def embed_clips(session, head: torch.nn.Module, clips: list[dict], feats: dict, stride: int) -> dict:
+    pad = span(max(POOLS))
+    out = {p: {k: [] for k in KEYS} for p in POOLS}
+    meta = {p: {"song": [], "q": [], "fold": [], "end": []} for p in POOLS}
+    for c in tqdm(clips, desc="musicnn stream", unit="clip", mininterval=5):
+        mel = feats[c["song"]]["mel"]
+        centres = clip_centres(session, mel, pad)
+        for p in POOLS:
+            ends = window_ends(len(mel), p, stride)
+            with torch.no_grad():
+                res = head(torch.from_numpy(pooled_windows(centres, ends, p, pad)))
             for k, r in zip(KEYS, res):
-                out[k].append(r)
-        meta["song"] += [c["song"]] * len(ends)
-        meta["q"] += [c["q"]] * len(ends)
-        meta["fold"] += [c["fold"]] * len(ends)
-        meta["end"] += list(ends)
-    return {**{k: np.concatenate(v).astype(np.float32) for k, v in out.items()},
-            **{k: np.array(v) for k, v in meta.items()}}
+                out[p][k].append(r.numpy())
+            meta[p]["song"] += [c["song"]] * len(ends)
+            meta[p]["q"] += [c["q"]] * len(ends)
+            meta[p]["fold"] += [c["fold"]] * len(ends)
+            meta[p]["end"] += list(ends)
+    return {p: {**{k: np.concatenate(v).astype(np.float32) for k, v in out[p].items()},
+                **{k: np.array(v) for k, v in meta[p].items()}} for p in POOLS}
+
+
+def embedding_path(model: str, pool: int, stride: int):
+    return WEIGHTS / f"emb_{model}_p{pool}_s{stride}.npz"
 
 
 def main(argv=None) -> None:
@@ -83,11 +125,11 @@ def main(argv=None) -> None:
     clips = D.load_clips(root)
     feats = D.load_cache(D.emotion4q_cache(root, clips), [c["song"] for c in clips])
     net = Musicnn.from_npz(WEIGHTS / f"{a.model}.npz")
-    session = onnx_session(net, WEIGHTS / f"{a.model}_windows.onnx")
-    res = embed_clips(session, clips, feats, a.stride)
-    dst = WEIGHTS / f"emb_{a.model}_s{a.stride}.npz"
-    np.savez(dst, **res)
-    print(f"{len(res['song'])} windows -> {dst}")
+    session = trunk_session(net, WEIGHTS / f"{a.model}_trunk.onnx")
+    for pool, res in embed_clips(session, _PoolHead(net).eval(), clips, feats, a.stride).items():
+        dst = embedding_path(a.model, pool, a.stride)
+        np.savez(dst, **res)
+        print(f"pool {pool}: {len(res['song'])} windows -> {dst}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,13 @@ from torch import nn
 WEIGHTS = Path(__file__).resolve().parent / "work" / "musicnn"
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization default
 N_MELS = 96
+#: input frames a front-end feature needs before / after its centre (the 128-frame filter)
+FRONT_BEFORE, FRONT_AFTER = 63, 64
+#: front-end centres each side of a mid-end feature (three 7-frame convolutions)
+MID_SIDE = 9
+#: input frames a densely connected feature needs before / after its centre: a feature is
+#: final ``LOOKAHEAD`` frames after its centre, which is the streaming trunk's decision delay
+LOOKBEHIND, LOOKAHEAD = FRONT_BEFORE + MID_SIDE, FRONT_AFTER + MID_SIDE  # 72, 73
 
 
 def db_to_musicnn(mel_db: torch.Tensor) -> torch.Tensor:
@@ -153,14 +160,44 @@ class Musicnn(nn.Module):
         m3 = self.bn_mid[2](F.relu(self.mid[2](F.pad(m2, (3, 3)))), 1) + m2
         return torch.cat([f, m1, m2, m3], dim=1)
 
-    def forward(self, mel_db: torch.Tensor) -> dict:
-        """Engine log-mel dB (B, T, 96) → taggram (sigmoid), penultimate, mean/max pool."""
-        return self.forward_musicnn(db_to_musicnn(mel_db))
+    # -- the same network over a stream: "valid" in time, no padding ---------------------
+    # Away from a window's edges ``features`` above equals these; a stream has no edges, so a
+    # feature is computed once, when its whole context has arrived, and pooled by every
+    # window that holds it (engine/inference/stream.py, export/musicnn_embed.py).
+    def front_valid(self, x: torch.Tensor) -> torch.Tensor:
+        """musicnn input (B, T, 96) → front-end features (B, 561, T - 127) of the centres
+        ``63 .. T - 65``."""
+        h = self.bn_in(x.unsqueeze(1), 1)
+        t = h.shape[2]
+        front = []
+        for conv, bn in zip(self.timbral, self.bn_timbral):
+            y = bn(F.relu(conv(h[:, :, FRONT_BEFORE - 3:t - FRONT_AFTER + 3])), 1)
+            front.append(y.amax(dim=3))
+        for k, conv, bn in zip(self.temporal_k, self.temporal, self.bn_temporal):
+            before, after = _same_pad(k)
+            y = bn(F.relu(conv(h[:, :, FRONT_BEFORE - before:t - FRONT_AFTER + after])), 1)
+            front.append(y.amax(dim=3))
+        return torch.cat(front, dim=1)
 
-    def forward_musicnn(self, x: torch.Tensor) -> dict:
-        feats = self.features(x)
+    def mid_valid(self, f: torch.Tensor) -> torch.Tensor:
+        """Front-end features (B, 561, N) → densely connected features (B, 753, N - 18) of
+        the centres ``9 .. N - 10``."""
+        m1 = self.bn_mid[0](F.relu(self.mid[0](f)), 1)
+        m2 = self.bn_mid[1](F.relu(self.mid[1](m1)), 1) + m1[:, :, 3:-3]
+        m3 = self.bn_mid[2](F.relu(self.mid[2](m2)), 1) + m2[:, :, 3:-3]
+        return torch.cat([f[:, :, MID_SIDE:-MID_SIDE], m1[:, :, 6:-6], m2[:, :, 3:-3], m3], dim=1)
+
+    def pool_head(self, feats: torch.Tensor) -> dict:
+        """Densely connected features (B, 753, P) → taggram, penultimate, mean/max pool."""
         max_pool, mean_pool = feats.amax(dim=2), feats.mean(dim=2)
         pooled = self.bn_pool(torch.cat([max_pool, mean_pool], dim=1), 1)
         pen = self.bn_dense(F.relu(self.dense(pooled)), 1)
         return {"taggram": torch.sigmoid(self.out(pen)), "penultimate": pen,
                 "mean_pool": mean_pool, "max_pool": max_pool}
+
+    def forward(self, mel_db: torch.Tensor) -> dict:
+        """Engine log-mel dB (B, T, 96) → taggram (sigmoid), penultimate, mean/max pool."""
+        return self.forward_musicnn(db_to_musicnn(mel_db))
+
+    def forward_musicnn(self, x: torch.Tensor) -> dict:
+        return self.pool_head(self.features(x))

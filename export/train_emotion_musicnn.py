@@ -13,7 +13,9 @@ is the generalisation gap; the mean ± std over all 5 is the headline figure. Th
 peer is evaluated in the same run (thresholds tuned on the training folds of each split).
 
 Clip level = the mean of a clip's window probabilities (what a live run over the clip
-aggregates); window level = every 4 s window (one per ``--stride`` frames).
+aggregates); window level = every window (one per ``--stride`` frames). A window is what the
+streaming model pools: the newest ``pool`` feature columns of the trunk run over the stream
+(``export/musicnn_embed.py``); the pool length is one of the choices made on the dev folds.
 
 The shipped model is trained on all 600 clips and exported as ``models_onnx/emotion.onnx``
 (musicnn trunk + head in one graph; same inputs as before: ``mel`` and ``wavelet`` — the
@@ -37,11 +39,13 @@ from sonolux import modelinput as mi
 
 from . import data as D
 from .evaluate import fill_readme, macro_f1, mean_folds, vibenet_peer
-from .musicnn_torch import WEIGHTS, Musicnn
+from .musicnn_embed import CONTEXT, POOLS, embedding_path
+from .musicnn_torch import LOOKAHEAD, MID_SIDE, WEIGHTS, Musicnn, db_to_musicnn
 from .onnx_export import add_metrics, check_parity, export
 
 REPO = Path(__file__).resolve().parents[1]
 WIN = mi.FEATURE_CONTRACT["emotion_frames"]
+MEL_CONTEXT = CONTEXT - 1 - 2 * 9  # 127 input frames before the new ones (the front end's context)
 DEV_FOLDS = (0, 1, 2)
 UNTOUCHED_FOLDS = (3, 4)
 FEATURE_SETS = {"penultimate": ("penultimate",), "all": ("penultimate", "mean_pool", "max_pool")}
@@ -101,8 +105,8 @@ class Head:
 
 # ------------------------------------------------------------------------------ data
 
-def load_embeddings(model: str, stride: int) -> dict:
-    path = WEIGHTS / f"emb_{model}_s{stride}.npz"
+def load_embeddings(model: str, stride: int, pool: int) -> dict:
+    path = embedding_path(model, pool, stride)
     if not path.is_file():
         raise D.DataMissing(f"{path} is missing: run `python -m export.musicnn_embed --model {model} "
                             f"--stride {stride}` first")
@@ -151,19 +155,21 @@ def evaluate_head(emb, X, test_fold: int, head: Head, temperature: float, rule: 
 
 # ------------------------------------------------------------------------------ protocol
 
-def select_on_dev(emb) -> tuple[dict, list]:
-    """Grid over feature set × C, scored by clip macro-F1 (shipped rule) on the dev folds only."""
+def select_on_dev(embs: dict) -> tuple[dict, list]:
+    """Grid over pool length × feature set × C, scored by clip macro-F1 (shipped rule) on the
+    dev folds only. ``embs``: pool → embeddings."""
     table = []
-    for name in FEATURE_SETS:
-        X = features(emb, name)
-        for C in C_GRID:
-            res = [run_fold(emb, X, f, [g for g in DEV_FOLDS if g != f], C, "argmax")
-                   for f in DEV_FOLDS]
-            for rule in RULES:
-                f1 = [macro_f1(r["clip_q"], decide(r["clip_probs"], rule)) for r in res]
-                table.append({"features": name, "C": C, "rule": rule,
-                              "dev_clip_macro_f1": float(np.mean(f1))})
-                print(f"dev  {name:12s} C={C:<6} {rule:7s} clip macro-F1 {np.mean(f1):.3f}")
+    for pool, emb in embs.items():
+        for name in FEATURE_SETS:
+            X = features(emb, name)
+            for C in C_GRID:
+                res = [run_fold(emb, X, f, [g for g in DEV_FOLDS if g != f], C, "argmax")
+                       for f in DEV_FOLDS]
+                for rule in RULES:
+                    f1 = [macro_f1(r["clip_q"], decide(r["clip_probs"], rule)) for r in res]
+                    table.append({"pool": pool, "features": name, "C": C, "rule": rule,
+                                  "dev_clip_macro_f1": float(np.mean(f1))})
+                    print(f"dev  pool {pool} {name:12s} C={C:<6} {rule:7s} clip macro-F1 {np.mean(f1):.3f}")
     best = max((r for r in table if r["rule"] == SHIPPED_RULE), key=lambda r: r["dev_clip_macro_f1"])
     return best, table
 
@@ -273,17 +279,22 @@ def reliability(p: np.ndarray, q: np.ndarray, rule: str, bins: int = 5) -> dict:
 
 # ------------------------------------------------------------------------------ export
 
-class EmotionMusicnn(nn.Module):
-    """musicnn trunk + linear quadrant head; ``va`` derived from the quadrant probabilities.
+class EmotionStream(nn.Module):
+    """The streaming emotion model (``sonolux.inference.stream``): musicnn trunk evaluated
+    "valid" over the stream, the newest ``pool`` feature columns pooled, a linear quadrant
+    head; ``va`` derived from the quadrant probabilities; tags from a ridge head.
 
-    Inputs ``mel`` (B, 250, 96) dB and ``wavelet`` (B, 250, 6) dB (unused: kept so every
-    emotion model shares one interface). Outputs ``va`` (B, 2) and ``quadrant_probs`` (B, 4).
+    Inputs ``mel`` (1, 127 + n, 96) dB (the 127 frames before the n new ones, then those),
+    ``front_past`` (1, 561, 18) and ``features_past`` (1, 753, pool): the state. Outputs the
+    next state ``front`` / ``features``, then ``va`` (1, 2), ``quadrant_probs`` (1, 4),
+    ``tags`` (1, 50).
     """
 
-    def __init__(self, trunk: Musicnn, head: Head, feature_keys, tag_head=None):
+    def __init__(self, trunk: Musicnn, head: Head, feature_keys, pool: int, tag_head=None):
         super().__init__()
         self.trunk = trunk
         self.keys = tuple(feature_keys)
+        self.pool = int(pool)
         dim = head.coef.shape[1]
         self.linear = nn.Linear(dim, 4)
         with torch.no_grad():  # fold the standardisation into the linear layer
@@ -300,16 +311,29 @@ class EmotionMusicnn(nn.Module):
             with torch.no_grad():
                 self.tags.weight.copy_(torch.from_numpy(w.astype(np.float32)))
                 self.tags.bias.copy_(torch.from_numpy((b - w @ mean).astype(np.float32)))
-    def forward(self, mel, wavelet):
-        out = self.trunk(mel)
-        # an empty slice (sum 0, exactly) keeps ``wavelet`` a graph input: the exporter drops
-        # inputs nothing reads, and the engine feeds every emotion model both
-        z = torch.cat([out[k] for k in self.keys], dim=1) + wavelet[:, :0].sum(dim=(1, 2))[:, None]
-        probs = torch.softmax(self.linear(z), dim=1)
+
+    def forward(self, mel, front_past, features_past):
+        front = torch.cat([front_past, self.trunk.front_valid(db_to_musicnn(mel))], dim=2)
+        feats = torch.cat([features_past, self.trunk.mid_valid(front)], dim=2)[:, :, -self.pool:]
+        out = self.trunk.pool_head(feats)
+        probs = torch.softmax(self.linear(torch.cat([out[k] for k in self.keys], dim=1)), dim=1)
+        state = (front[:, :, -2 * MID_SIDE:], feats)
         if self.tags is None:
-            return probs @ self.signs, probs
+            return (*state, probs @ self.signs, probs)
         all_feats = torch.cat([out[k] for k in FEATURE_SETS["all"]], dim=1)
-        return probs @ self.signs, probs, torch.sigmoid(self.tags(all_feats))
+        return (*state, probs @ self.signs, probs, torch.sigmoid(self.tags(all_feats)))
+
+
+def stream_inputs(net: EmotionStream, mel: np.ndarray) -> dict:
+    """Example inputs: ``mel`` (1, 127 + n, 96) and a state drawn from real features."""
+    with torch.no_grad():
+        front = net.trunk.front_valid(db_to_musicnn(torch.from_numpy(mel[:, :400])))
+        feats = net.trunk.mid_valid(front)
+    f = feats.numpy()
+    reps = -(-net.pool // f.shape[2])
+    return {"mel": mel.astype(np.float32),
+            "front_past": front.numpy()[:, :, :2 * MID_SIDE].astype(np.float32),
+            "features_past": np.tile(f, (1, 1, reps))[:, :, :net.pool].astype(np.float32)}
 
 
 def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: dict) -> dict:
@@ -320,37 +344,41 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
     head.coef, head.intercept = head.coef / choice["temperature"], head.intercept / choice["temperature"]
     trunk = Musicnn.from_npz(WEIGHTS / f"{model}.npz")
     teach = D.load_teachers(root)
-    tag_head = fit_head(emb, teach, report["trunk_tags"]["alpha"])
-    net = EmotionMusicnn(trunk, head, FEATURE_SETS[choice["features"]], tag_head).eval()
-    clips = D.load_clips(root)[:3]
-    feats = D.load_cache(D.emotion4q_cache(root, D.load_clips(root)), [c["song"] for c in clips])
-    sil = mi.silence_features()
-    ends = [mi.frame_windows(len(feats[c["song"]]["mel"]), window=WIN, stride=400)[:2] for c in clips]
-    real = {k: np.stack([mi.window_at(feats[c["song"]][k], int(e), WIN, sil[k])
-                         for c, es in zip(clips, ends) for e in es]).astype(np.float32)
-            for k in ("mel", "wavelet")}
+    tag_head = fit_head(emb, teach, report["trunk_tags"]["alpha"], int(choice["pool"]))
+    pool = int(choice["pool"])
+    net = EmotionStream(trunk, head, FEATURE_SETS[choice["features"]], pool, tag_head).eval()
+    clip = D.load_clips(root)[0]
+    mel = D.load_cache(D.emotion4q_cache(root, D.load_clips(root)), [clip["song"]])[clip["song"]]["mel"]
+    real = stream_inputs(net, mel[None, :MEL_CONTEXT + 31])
     rng = np.random.default_rng(0)
-    rand = {"mel": rng.normal(-30, 20, (2, WIN, mi.N_MELS)).astype(np.float32),
-            "wavelet": rng.normal(-15, 20, (2, WIN, mi.N_WAVELET)).astype(np.float32)}
+    rand = stream_inputs(net, rng.normal(-30, 20, (1, 600, mi.N_MELS)).astype(np.float32))
+    rand["mel"] = rand["mel"][:, :MEL_CONTEXT + 7]
     path = model_dir / "emotion.onnx"
     n_params = sum(p.numel() for p in net.parameters())
-    export(net, path=path, inputs=real, outputs=["va", "quadrant_probs", "tags"], contract={
-        "name": "sonolux-emotion-musicnn", "version": "2.0.0", "task": "emotion",
-        "window_frames": WIN, "window_s": WIN * mi.HOP / mi.SR, "eval_stride_frames": 64,
+    span = pool + CONTEXT - 1
+    export(net, path=path, inputs=real, outputs=["front", "features", "va", "quadrant_probs", "tags"],
+           dynamic={"mel": {1: "frames"}}, contract={
+        "name": "sonolux-emotion-musicnn-stream", "version": "2.1.0", "task": "emotion",
+        "window_frames": span, "window_s": span * mi.HOP / mi.SR, "eval_stride_frames": 64,
+        "stream": {"mel_context": MEL_CONTEXT, "front_dim": int(real["front_past"].shape[1]),
+                   "front_context": 2 * MID_SIDE, "feature_dim": int(real["features_past"].shape[1]),
+                   "pool": pool, "lookahead": LOOKAHEAD},
+        "decision_delay_frames": LOOKAHEAD,
         "labels": ["Q1", "Q2", "Q3", "Q4"],
         "quadrants": {"Q1": "+V+A happy", "Q2": "-V+A anxious", "Q3": "-V-A sad", "Q4": "+V-A relaxed"},
         "va_labels": ["valence", "arousal"], "va_range": [-1.0, 1.0],
         "va_definition": "va = quadrant_probs @ [[1,1],[-1,1],[-1,-1],[1,-1]] (P(+) - P(-) per axis)",
         "quadrant_rule": choice["rule"], "temperature": choice["temperature"],
         "calibration_l2": choice["calibration_l2"],
-        "unused_inputs": ["wavelet"],
         "output_shapes": {"va": [2], "quadrant_probs": [4], "tags": [50]},
         "tag_labels": [str(x) for x in teach["musicnn_labels"]],
         "tags_head": f"ridge (alpha {report['trunk_tags']['alpha']:g}) from penultimate+mean_pool+max_pool "
                      "to the logits of the musicnn MTT taggram (distillation on the 600 clips' windows)",
-        "architecture": f"musicnn {model} trunk (Pons & Serra 2019, ISC; ported from its TF "
-                        f"checkpoint) + standardised multinomial logistic regression on "
-                        f"{'+'.join(FEATURE_SETS[choice['features']])} (C={choice['C']})",
+        "architecture": f"musicnn {model} trunk (Pons & Serra 2019, ISC; ported from its TF checkpoint) "
+                        f"run valid in time over the stream, the newest {pool} feature columns max+mean "
+                        f"pooled ({span} input frames, {span * mi.HOP / mi.SR:.1f} s), standardised "
+                        f"multinomial logistic regression on {'+'.join(FEATURE_SETS[choice['features']])} "
+                        f"(C={choice['C']})",
         "training_data": "emotion4q: 600 clips of the Panda et al. 4Q set (research use only); "
                          f"front end: musicnn {model} weights (ISC licence)",
         "n_params": int(n_params),
@@ -389,7 +417,9 @@ def table(rep: dict) -> str:
               f"best argmax-rule setting on dev {best_argmax:.3f}). The published quadrant is the "
               f"quadrant of the signs of V/A (rule `{ch['rule']}`), hence agreement 1.000. Generalisation gap, clip macro-F1 of the frozen "
               f"choice, dev folds minus untouched folds: {gap:+.3f}. "
-              f"Windows: 4 s, one per {rep['stride']} frames; clip = mean of its window probabilities."]
+              f"Windows: the streaming trunk's newest {ch['pool']} feature columns ({ch['pool'] + CONTEXT - 1} input frames, "
+              f"{(ch['pool'] + CONTEXT - 1) * mi.HOP / mi.SR:.1f} s; pool length chosen on the dev folds), one per "
+              f"{rep['stride']} frames; clip = mean of its window probabilities."]
     rel, sim = cv["confidence_reliability"], cv["calibration_simulation"]
     lines.append(f"Confidence (P of the published quadrant, full window) on held-out clips: expected "
                  f"calibration error {rel['ece']:.3f}; accuracy per confidence bin " + ", ".join(
@@ -406,7 +436,7 @@ def table(rep: dict) -> str:
     lines.append(f"Tags from the same trunk (output `tags`: a ridge head distilled from the musicnn MTT "
                  f"taggram, strength chosen on the dev folds): agreement with musicnn ROC-AUC "
                  f"{tt['roc_auc_5fold']:.3f} ± {tt['roc_auc_5fold_std']:.3f} (dev {tt['roc_auc_dev_folds']:.3f}, "
-                 f"untouched {tt['roc_auc_untouched_folds']:.3f}), PR-AUC {tt['pr_auc_5fold']:.3f}, per 4 s window "
+                 f"untouched {tt['roc_auc_untouched_folds']:.3f}), PR-AUC {tt['pr_auc_5fold']:.3f}, per window "
                  f"(target binarised at its 90th percentile on the training folds).")
     if "parity" in rep:
         lines.append(f"Shipped model: {rep['n_params']:,} parameters, {rep['size_bytes'] / 1e6:.2f} MB, "
@@ -426,15 +456,16 @@ def main(argv=None) -> dict:
     t0 = time.time()
     torch.set_num_threads(2)
     root = D.data_root(a.data)
-    emb = load_embeddings(a.model, a.stride)
-    choice, grid = select_on_dev(emb)
+    embs = {pool: load_embeddings(a.model, a.stride, pool) for pool in POOLS}
+    choice, grid = select_on_dev(embs)
     print(f"chosen on dev folds: {choice}")
+    emb = embs[choice["pool"]]
     rep = {"model": a.model, "stride": a.stride, "choice": choice, "dev_grid": grid,
            "five_fold": five_fold(emb, choice, D.load_clips(root)),
            "vibenet": vibenet_peer(D.load_clips(root), D.load_teachers(root))}
     from .evaluate_trunk_tags import evaluate as evaluate_trunk_tags
 
-    rep["trunk_tags"] = evaluate_trunk_tags(emb, D.load_teachers(root))
+    rep["trunk_tags"] = evaluate_trunk_tags(emb, D.load_teachers(root), choice["pool"])
     model_dir = Path(a.out)
     if not a.no_final:
         rep["wall_s"] = time.time() - t0

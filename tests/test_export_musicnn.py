@@ -52,19 +52,40 @@ def _contract(path):
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped emotion model")
 def test_shipped_emotion_model_is_consistent_small_and_documented():
-    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime")
+    from sonolux.inference.models import load_model
+    from sonolux.modelinput import FeatureStream
+
     contract = _contract(SHIPPED)
-    if contract.get("version", "1").split(".")[0] != "2":
-        pytest.skip("models_onnx/emotion.onnx is not the musicnn-based model")
+    if "stream" not in contract:
+        pytest.skip("models_onnx/emotion.onnx is not the streaming musicnn model")
     assert SHIPPED.stat().st_size <= 5 * 1024 * 1024
-    assert contract["labels"] == ["Q1", "Q2", "Q3", "Q4"] and contract["window_frames"] == 250
+    assert contract["labels"] == ["Q1", "Q2", "Q3", "Q4"]
+    assert contract["window_frames"] == contract["stream"]["pool"] + 145  # pooled + trunk context
     assert "metrics" in contract and 0 < contract["metrics"]["clip_macro_f1_5fold"] <= 1
-    sess = ort.InferenceSession(str(SHIPPED), providers=["CPUExecutionProvider"])
+    model = load_model(SHIPPED, device="cpu")
+    stream = FeatureStream(model.history_frames)
     rng = np.random.default_rng(0)
-    mel = rng.normal(-30, 20, (3, 250, 96)).astype(np.float32)
-    wl = rng.normal(-15, 10, (3, 250, 6)).astype(np.float32)
-    va, probs, tags = sess.run(["va", "quadrant_probs", "tags"], {"mel": mel, "wavelet": wl})
-    assert np.allclose(probs.sum(1), 1, atol=1e-5)
-    assert tags.shape == (3, 50) and np.all((tags >= 0) & (tags <= 1)) and len(contract["tag_labels"]) == 50
     signs = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], np.float32)
-    np.testing.assert_allclose(va, probs @ signs, atol=1e-5)  # V/A derived from the quadrant
+    for _ in range(3):
+        stream.push((0.1 * rng.standard_normal(16000)).astype(np.float32))
+        out = model.infer(stream)
+        probs, tags = out["quadrant_probs"], out["tags"]
+        assert np.allclose(probs.sum(1), 1, atol=1e-5)
+        assert tags.shape == (1, 50) and np.all((tags >= 0) & (tags <= 1)) and len(contract["tag_labels"]) == 50
+        np.testing.assert_allclose(out["va"], probs @ signs, atol=1e-5)  # V/A derived from the quadrant
+
+
+@pytest.mark.skipif(not (WEIGHTS / "MSD_musicnn.npz").is_file(),
+                    reason="musicnn weights not converted (run export/musicnn_tf.py weights)")
+def test_the_valid_trunk_equals_the_padded_network_away_from_the_edges():
+    torch = pytest.importorskip("torch")
+    from export.musicnn_torch import LOOKBEHIND, Musicnn
+
+    net = Musicnn.from_npz(WEIGHTS / "MSD_musicnn.npz")
+    x = torch.randn(1, 400, 96) * 0.5 + 1
+    with torch.no_grad():
+        padded = net.features(x)
+        valid = net.mid_valid(net.front_valid(x))
+    assert valid.shape == (1, 753, 400 - 145)
+    torch.testing.assert_close(valid, padded[:, :, LOOKBEHIND:LOOKBEHIND + valid.shape[2]], atol=2e-4, rtol=1e-4)

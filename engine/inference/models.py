@@ -117,6 +117,10 @@ class OnnxModel(SessionModel):
     def warm_up(self) -> None:
         self.run({n: np.zeros((1, *s), np.float32) for n, s in self.input_shapes.items()})
 
+    def infer(self, stream) -> dict:
+        """Outputs (batch axis 1) for the newest window of ``stream`` (a FeatureStream)."""
+        return self.run(stream.window(WINDOW_KIND[self.task]))
+
 
 def _fail(path, msg) -> ModelError:
     return ModelError(f"{path}: {msg}")
@@ -171,8 +175,9 @@ def contract_int(contract: dict, key: str, path) -> int:
         raise _fail(path, f"contract has no integer {key}") from None
 
 
-def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str | None = None) -> OnnxModel:
-    """Open ``path`` with onnxruntime and validate its contract (see module docstring)."""
+def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str | None = None):
+    """Open ``path`` with onnxruntime and validate its contract (see module docstring): an
+    OnnxModel, or a StreamingModel for an emotion model with a ``stream`` table."""
     session, contract = open_session(path, device=device, threads=threads)
     path = Path(path)
     task = contract.get("task")
@@ -185,6 +190,10 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         want, got = FEATURE_CONTRACT.get(key), features.get(key)
         if got != want and not (isinstance(want, float) and isinstance(got, (int, float)) and float(got) == want):
             raise _fail(path, f"feature contract mismatch: {key}={got!r}, the engine computes {key}={want!r}")
+    if device == "cuda" and session.get_providers()[0] == "CPUExecutionProvider":
+        raise _fail(path, "device=cuda, but the CUDA provider could not start here (CUDA/cuDNN libraries missing?)")
+    if task == "emotion" and "stream" in contract:
+        return _load_stream_model(path, contract, session)
     in_names, out_names = TASKS[task]
     sess_inputs = {i.name: i.shape for i in session.get_inputs()}
     if tuple(sess_inputs) != in_names:
@@ -210,8 +219,6 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         shapes[name] = expected[name]
     labels = list(contract.get("labels", []))
     tag_labels = list(contract.get("tag_labels", [])) if "tags" in extra else []
-    if device == "cuda" and session.get_providers()[0] == "CPUExecutionProvider":
-        raise _fail(path, "device=cuda, but the CUDA provider could not start here (CUDA/cuDNN libraries missing?)")
     model = OnnxModel(path, task, contract, session, shapes, labels, tag_labels)
     try:
         out = model.run({n: np.zeros((1, *s), np.float32) for n, s in shapes.items()})
@@ -220,10 +227,32 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
     first = out[out_names[0]]
     if task == "tags" and first.shape[-1] != len(labels):
         raise _fail(path, f"gives {first.shape[-1]} tags but its contract lists {len(labels)} labels")
-    if task == "emotion" and (first.shape[-1] != 2 or out["quadrant_probs"].shape[-1] != 4):
+    _check_outputs(path, task, out, tag_labels)
+    return model
+
+
+def _check_outputs(path, task: str, out: dict, tag_labels: list) -> None:
+    if task == "emotion" and (out["va"].shape[-1] != 2 or out["quadrant_probs"].shape[-1] != 4):
         raise _fail(path, "emotion outputs must be va (2) and quadrant_probs (4)")
-    if "tags" in extra and out["tags"].shape[-1] != len(tag_labels):
+    if "tags" in out and out["tags"].shape[-1] != len(tag_labels):
         raise _fail(path, f"gives {out['tags'].shape[-1]} tags but its contract lists {len(tag_labels)} tag_labels")
+
+
+def _load_stream_model(path: Path, contract: dict, session):
+    """A streaming emotion model (``sonolux.inference.stream``), primed and checked."""
+    from .stream import StreamingModel, check_stream_model
+
+    outputs = [o.name for o in session.get_outputs()]
+    tag_labels = list(contract.get("tag_labels", [])) if "tags" in outputs else []
+    try:
+        model = StreamingModel(path, "emotion", contract, session, list(contract.get("labels", [])),
+                               tag_labels)
+    except ModelError:
+        raise
+    except Exception as e:  # onnxruntime's complaint about the priming call
+        raise _fail(path, f"fails on a test input ({str(e).splitlines()[0][:200]})") from None
+    check_stream_model(model, path, outputs, TASKS["emotion"][1])
+    _check_outputs(path, "emotion", model.last, tag_labels)
     return model
 
 

@@ -18,7 +18,6 @@ import numpy as np
 from ..features.resample import StreamResampler
 from ..modelinput import FEATURE_CONTRACT, FeatureStream
 from .calibration import QuadrantCalibration
-from .models import WINDOW_KIND
 from .mood import AxisHysteresis, confidence, quadrant_of, va_from_probs
 from .smoothing import make_smoother
 from .stage import MARKS, InferenceStage, Prediction
@@ -43,7 +42,8 @@ class InferenceWorker:
         self.calibration = calibration or QuadrantCalibration()
         self.override = lambda: 0
         self.models = models  # task → OnnxModel
-        self.features = FeatureStream()
+        # a streaming model reads the newest frames since its last call: keep enough of them
+        self.features = FeatureStream(max([256, *(getattr(m, "history_frames", 0) for m in models.values())]))
         self._buf = np.zeros(1 << 16, dtype=np.float32)
         self.resampler: StreamResampler | None = None  # made once the stage knows its rate
         self._smooth = {k: make_smoother(smoothing, tau_s) for k in ("probs", "tags", "latent")}
@@ -95,8 +95,7 @@ class InferenceWorker:
         t0 = time.perf_counter()
         raw = {}
         for task, model in self.models.items():
-            out = model.run(self.features.window(WINDOW_KIND[task]))
-            raw[task] = {k: v[0] for k, v in out.items()}
+            raw[task] = {k: v[0] for k, v in model.infer(self.features).items()}
         if "tags" not in raw and "tags" in raw.get("emotion", {}):  # the emotion trunk's tags
             raw["tags"] = {"tags": raw["emotion"]["tags"]}
         ms = (time.perf_counter() - t0) * 1e3

@@ -1,0 +1,169 @@
+"""A streaming emotion model: the encoder's trunk runs over the stream once, not per window.
+
+A window model (``OnnxModel``) recomputes its whole 4 s window at every mark, so most of its
+work repeats the previous mark's. The streaming model (emotion v2.1, ``models_onnx/emotion.onnx``)
+is a convolutional trunk evaluated "valid" in time: each frame's features are computed once,
+when all the input they depend on has arrived (``lookahead`` frames after the frame, the
+stated delay), kept in a window of the newest ``pool`` feature columns, and pooled by a small
+head into the quadrant probabilities (and tags). Per mark it costs the new frames only.
+
+The graph carries its own state in and out, so the engine holds three arrays and no
+framework: inputs ``mel`` (the ``mel_context`` frames before the new ones + the new ones),
+``front_past`` and ``features_past``; outputs ``front`` and ``features`` (the next call's
+pasts), then ``va``, ``quadrant_probs`` and optionally ``tags``. Its contract's ``stream``
+table gives the sizes. The state starts as the model's own answer to silence, which is what
+precedes a stream, so a clip analysed offline (``export/musicnn_embed.py``: silence, then the
+clip, in one call) and the same audio streamed in any chunk sizes give the same windows.
+
+Example::
+
+    model = load_model("models_onnx/emotion.onnx")          # a StreamingModel
+    stream = FeatureStream(model.history_frames)
+    stream.push(samples_16k)
+    out = model.infer(stream)                               # va, quadrant_probs, tags
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ModelError
+from ..modelinput import silence_features
+
+STREAM_INPUTS = ("mel", "front_past", "features_past")
+STATE_OUTPUTS = ("front", "features")
+STREAM_KEYS = ("mel_context", "front_dim", "front_context", "feature_dim", "pool", "lookahead")
+
+
+def stream_layout(contract: dict, path) -> dict:
+    """The contract's ``stream`` table with every size a positive integer, or ModelError."""
+    table = contract.get("stream")
+    if not isinstance(table, dict):
+        raise ModelError(f"{path}: contract has no 'stream' table")
+    out = {}
+    for key in STREAM_KEYS:
+        try:
+            out[key] = int(table[key])
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"{path}: contract stream.{key} must be an integer") from None
+        if out[key] < 0 or (out[key] == 0 and key != "lookahead"):
+            raise ModelError(f"{path}: contract stream.{key}={out[key]} must be positive")
+    return out
+
+
+@dataclass
+class StreamingModel:
+    """An emotion model whose trunk streams (see module docstring); duck-types OnnxModel."""
+
+    path: object
+    task: str
+    contract: dict
+    session: object
+    labels: list
+    tag_labels: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.layout = stream_layout(self.contract, self.path)
+        self.frames_done = 0
+        self._primed = None
+        self.reset()
+
+    # -- what the worker and the cards read ----------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.contract.get("name", str(self.path))
+
+    @property
+    def provider(self) -> str:
+        return self.session.get_providers()[0]
+
+    @property
+    def window_frames(self) -> int:
+        """Input frames one prediction covers (pooled frames and their context): the
+        denominator of ``emotion_fill``."""
+        return int(self.contract["window_frames"])
+
+    @property
+    def input_shapes(self) -> dict:
+        """Input name → shape without the batch axis (``mel``: context + new frames)."""
+        lay = self.layout
+        return {"mel": (f"{lay['mel_context']}+new", 96),
+                "front_past": (lay["front_dim"], lay["front_context"]),
+                "features_past": (lay["feature_dim"], lay["pool"])}
+
+    @property
+    def history_frames(self) -> int:
+        """Feature frames the FeatureStream must keep so a late call still finds its input."""
+        return 4 * self.window_frames
+
+    def run(self, inputs: dict) -> dict:
+        outs = self.session.run(None, inputs)
+        return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
+
+    # -- the stream -----------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the state of a stream that has heard only silence."""
+        if self._primed is None:
+            self._primed = self._prime()
+        self.front, self.features, self.last = (v.copy() if isinstance(v, np.ndarray) else dict(v)
+                                                for v in self._primed)
+        self.frames_done = 0
+
+    def _prime(self):
+        lay = self.layout
+        n = lay["front_context"] + lay["pool"]  # enough new frames to flush every past
+        sil = silence_features()["mel"]
+        mel = np.repeat(sil[None, None, :], lay["mel_context"] + n, axis=1).astype(np.float32)
+        out = self.run({"mel": mel,
+                        "front_past": np.zeros((1, lay["front_dim"], lay["front_context"]), np.float32),
+                        "features_past": np.zeros((1, lay["feature_dim"], lay["pool"]), np.float32)})
+        return out["front"], out["features"], self._heads(out)
+
+    def _heads(self, out: dict) -> dict:
+        return {k: v for k, v in out.items() if k not in STATE_OUTPUTS}
+
+    def infer(self, stream) -> dict:
+        """Outputs (batch axis 1) for the newest frames of ``stream`` (a FeatureStream):
+        runs the trunk on the frames since the last call only. A stream that was reset
+        resets this state; frames beyond the stream's history are lost (a gap, as after a
+        lapped ring) and the trunk continues from the oldest it still has."""
+        total = stream.n_frames
+        if total < self.frames_done:
+            self.reset()
+        new = total - self.frames_done
+        if new > 0:
+            ctx = self.layout["mel_context"]
+            new = min(new, stream.max_frames - ctx)
+            out = self.run({"mel": stream.mel_frames(new + ctx), "front_past": self.front,
+                            "features_past": self.features})
+            self.front, self.features = out["front"], out["features"]
+            self.last = self._heads(out)
+            self.frames_done = total
+        return self.last
+
+    def warm_up(self) -> None:
+        self.run({"mel": np.repeat(silence_features()["mel"][None, None, :],
+                                   self.layout["mel_context"] + 1, axis=1).astype(np.float32),
+                  "front_past": self.front, "features_past": self.features})
+
+
+def check_stream_model(model: StreamingModel, path, outputs: list[str], required: tuple) -> None:
+    """ModelError unless the session's names and the state sizes match the contract."""
+    inputs = [i.name for i in model.session.get_inputs()]
+    if tuple(inputs) != STREAM_INPUTS:
+        raise ModelError(f"{path}: inputs are {inputs}, a streaming emotion model must take "
+                         f"{list(STREAM_INPUTS)}")
+    want = [*STATE_OUTPUTS, *required]
+    if outputs[:len(want)] != want or not set(outputs[len(want):]) <= {"tags"}:
+        raise ModelError(f"{path}: outputs are {outputs}, a streaming emotion model must give "
+                         f"{want} (optionally followed by ['tags'])")
+    lay = model.layout
+    if model.front.shape != (1, lay["front_dim"], lay["front_context"]) or \
+            model.features.shape != (1, lay["feature_dim"], lay["pool"]):
+        raise ModelError(f"{path}: state shapes {model.front.shape}/{model.features.shape} do not "
+                         f"match the contract's stream table {lay}")
+    span = lay["pool"] + lay["mel_context"] + lay["front_context"]
+    if int(model.contract.get("window_frames", -1)) != span:
+        raise ModelError(f"{path}: window_frames={model.contract.get('window_frames')!r}, its stream "
+                         f"table makes one window {span} frames")

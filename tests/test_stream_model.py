@@ -1,0 +1,129 @@
+"""The streaming emotion model (sonolux.inference.stream): the shipped emotion.onnx runs its
+trunk once per frame, so how the stream is cut into calls must not change what it says, and
+a broken stream table is a clear load error."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from sonolux.errors import ModelError
+from sonolux.inference.models import default_model_dir, load_model
+from sonolux.modelinput import SR, FeatureStream
+
+SHIPPED = default_model_dir() / "emotion.onnx"
+
+
+@pytest.fixture(scope="module")
+def model():
+    if not SHIPPED.is_file():
+        pytest.skip("no shipped emotion model")
+    m = load_model(SHIPPED, device="cpu")
+    if not hasattr(m, "infer") or "stream" not in m.contract:
+        pytest.skip("the shipped emotion model is a window model")
+    return m
+
+
+def _music(seconds: float, seed: int = 0) -> np.ndarray:
+    """Chords with a pulse and a little noise: enough structure to move the trunk."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    y = np.zeros_like(t)
+    for k, f in enumerate((220.0, 277.2, 329.6, 440.0)):
+        y += np.sin(2 * np.pi * f * (1 + 0.5 * (t // 2 % 2)) * t + k) / (k + 2)
+    y *= 0.5 + 0.5 * (np.sin(2 * np.pi * 2.0 * t) > 0)
+    return (0.3 * y + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _stream_through(model, y: np.ndarray, chunk_frames: int) -> list[dict]:
+    """Outputs after every ``chunk_frames`` frames (and at the end)."""
+    model.reset()
+    stream = FeatureStream(model.history_frames)
+    hop = 256
+    outs = []
+    for start in range(0, len(y), chunk_frames * hop):
+        stream.push(y[start:start + chunk_frames * hop])
+        outs.append((stream.n_frames, {k: v.copy() for k, v in model.infer(stream).items()}))
+    return outs
+
+
+def test_how_the_stream_is_cut_into_calls_does_not_change_the_answer(model):
+    y = _music(12.0)
+    every_mark = _stream_through(model, y, 31)  # one call per 0.5 s mark
+    one_by_one = dict(_stream_through(model, y, 1))
+    assert len(every_mark) > 20
+    for n, out in every_mark:
+        ref = one_by_one[n]
+        for k in out:
+            np.testing.assert_allclose(out[k], ref[k], atol=2e-4, err_msg=f"{k} after {n} frames")
+    late = _stream_through(model, y, 200)  # a worker that fell behind: one call per 3.2 s
+    final = dict(every_mark)[late[-1][0]]
+    for k, v in late[-1][1].items():
+        np.testing.assert_allclose(v, final[k], atol=2e-4, err_msg=k)
+
+
+def test_a_fresh_stream_is_the_silence_it_starts_from_and_music_moves_it(model):
+    model.reset()
+    silent = {k: v.copy() for k, v in model.last.items()}
+    stream = FeatureStream(model.history_frames)
+    stream.push(np.zeros(SR * 2, np.float32))
+    for k, v in model.infer(stream).items():
+        np.testing.assert_allclose(v, silent[k], atol=1e-5, err_msg=k)
+    stream.push(_music(6.0))
+    moved = model.infer(stream)
+    assert np.abs(moved["quadrant_probs"] - silent["quadrant_probs"]).max() > 1e-3
+    p = moved["quadrant_probs"][0]
+    assert p.shape == (4,) and abs(p.sum() - 1) < 1e-4
+    np.testing.assert_allclose(moved["va"][0], p @ np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]),
+                               atol=1e-5)
+
+
+def test_a_stream_reset_resets_the_model(model):
+    stream = FeatureStream(model.history_frames)
+    model.reset()
+    stream.push(_music(5.0))
+    model.infer(stream)
+    stream.reset()
+    stream.push(_music(5.0))
+    after_reset = {k: v.copy() for k, v in model.infer(stream).items()}
+    fresh = _stream_through(model, _music(5.0), 10_000)[-1][1]
+    for k in fresh:
+        np.testing.assert_allclose(after_reset[k], fresh[k], atol=2e-4, err_msg=k)
+
+
+def _with_contract(tmp_path, edit) -> object:
+    import onnx
+
+    proto = onnx.load(str(SHIPPED))
+    for e in proto.metadata_props:
+        if e.key == "sonolux_contract":
+            c = json.loads(e.value)
+            edit(c)
+            e.value = json.dumps(c)
+    path = tmp_path / "emotion.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda c: c.pop("stream"), None),  # without the table it is checked as a window model
+    (lambda c: c["stream"].update(pool="many"), "stream.pool must be an integer"),
+    (lambda c: c["stream"].update(front_dim=7), "fails on a test input"),
+    (lambda c: c.update(window_frames=250 if c["window_frames"] != 250 else 251), "window_frames="),
+])
+def test_a_broken_stream_table_is_a_clear_load_error(model, tmp_path, edit, words):
+    path = _with_contract(tmp_path, edit)
+    with pytest.raises(ModelError) as e:
+        load_model(path, device="cpu")
+    assert str(path) in str(e.value)
+    if words:
+        assert words in str(e.value)
+    assert "Traceback" not in str(e.value)
+
+
+def test_the_model_folder_copy_with_the_stream_model_loads(model, tmp_path):
+    shutil.copy(SHIPPED, tmp_path / "emotion.onnx")
+    m = load_model(tmp_path / "emotion.onnx", device="cpu")
+    assert m.window_frames == model.window_frames and m.tag_labels == model.tag_labels
