@@ -234,7 +234,7 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
 def _check_outputs(path, task: str, out: dict, tag_labels: list) -> None:
     if task == "emotion" and (out["va"].shape[-1] != 2 or out["quadrant_probs"].shape[-1] != 4):
         raise _fail(path, "emotion outputs must be va (2) and quadrant_probs (4)")
-    if "tags" in out and out["tags"].shape[-1] != len(tag_labels):
+    if task == "emotion" and "tags" in out and out["tags"].shape[-1] != len(tag_labels):
         raise _fail(path, f"gives {out['tags'].shape[-1]} tags but its contract lists {len(tag_labels)} tag_labels")
 
 
