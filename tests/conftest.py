@@ -128,15 +128,37 @@ def pulse(tmp_path_factory):
             os.environ[k] = v
 
 
-def wait_until(condition, timeout: float = 10.0, what: str = "condition", poll: float = 0.01):
-    """Poll ``condition()`` until it is truthy (returned) or ``timeout`` seconds pass (fail)."""
+def wait_until(condition, timeout: float = 10.0, what="condition", *, poll: float = 0.01,
+               hold: float = 0.0):
+    """Poll ``condition()`` until it is truthy and return that value; fail the test, naming
+    ``what``, when ``timeout`` seconds pass first. The one wait helper of the tests: a thread,
+    a process or a peer is waited for by polling with a deadline, never by a fixed sleep.
+    ``what`` may be a function, called at the failure, to say where things stood then.
+
+    ``hold``: the condition must stay truthy that many seconds without a break (a value that
+    has settled, not one passing through); the deadline includes the hold. ``poll``: the pause
+    between checks (raise it for a costly condition, e.g. one that runs a command). The
+    condition is checked once more after the deadline, so a descheduled test still sees it.
+
+    >>> wait_until(lambda: 6 * 7, 1.0, "the answer")
+    42
+    """
     deadline = time.monotonic() + timeout
+    since = None  # when the condition became true (and stayed so)
+    held = 0.0  # the longest unbroken stretch seen, for the failure message
     while True:
         value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        now = time.monotonic()
+        if not value:
+            since = None
+        else:
+            since = now if since is None else since
+            held = max(held, now - since)
+            if now - since >= hold:
+                return value
+        if now > deadline:
+            note = f" (it must hold for {hold:g} s; it held at most {held:.2f} s)" if hold else ""
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what() if callable(what) else what}{note}")
         time.sleep(poll)
 
 
