@@ -104,7 +104,9 @@ def test_notes_on_beats_and_cc_for_level(midi_system):
     with engine:
         rx = Receiver("sonolux notes")
         wait_until(lambda: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6, 20, "6 beat notes")
-    wait_until(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2, "every note released")
+    wait_until(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2,
+               lambda: f"every note released ({len(rx.of('note_off'))} note_off for {len(rx.of('note_on'))} "
+                       f"note_on; the last: {[m for _, m in rx.got[-4:]]})")
     rx.close()
     beats = np.array([t for t, m in rx.of("note_on") if m.note == 37 and m.channel == 9])
     assert np.median(np.diff(beats)) == pytest.approx(0.5, abs=0.05)
