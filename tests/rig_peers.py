@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 NETNS_ENV = "SONOLUX_TEST_NETNS"
 NETNS_ADDR = "10.77.0.1"
@@ -91,15 +93,16 @@ class Olad:
         self.log = open(self.dir / "olad.log", "w")
         self.proc = subprocess.Popen([*drop, "olad", "-c", str(cfg), "-l", "3", "--no-register-with-dns-sd",
                                       "-p", "9090"], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        log = self.dir / "olad.log"
+
+        def devices():
+            assert self.proc.poll() is None, f"olad exited: {log.read_text()[-3000:]}"
             info = subprocess.run(["ola_dev_info"], capture_output=True, text=True).stdout
-            if "E1.31" in info and "ArtNet" in info:
-                self.devices = {name: int(d) for d, name in re.findall(r"Device (\d+): (E1\.31|ArtNet)", info)}
-                return self
-            assert self.proc.poll() is None, (self.dir / "olad.log").read_text()[-3000:]
-            time.sleep(0.1)
-        raise AssertionError(f"olad did not come up: {(self.dir / 'olad.log').read_text()[-3000:]}")
+            return info if "E1.31" in info and "ArtNet" in info else None
+        info = wait_until(devices, 20, lambda: f"olad's E1.31 and ArtNet devices; its log:\n{log.read_text()[-3000:]}",
+                          poll=0.1)
+        self.devices = {name: int(d) for d, name in re.findall(r"Device (\d+): (E1\.31|ArtNet)", info)}
+        return self
 
     def patch(self, plugin: str, port: int, universe: int) -> None:
         """Patch input ``port`` of the E1.31 / ArtNet device to OLA universe ``universe``
@@ -149,24 +152,6 @@ class Recording:
             elif len(parts) == 2:
                 frames.append((t, int(parts[0]), [int(v) for v in parts[1].split(",")]))
         return frames
-
-
-def wait_for(predicate, timeout: float, what: str, step: float = 0.02, hold: float = 0.0):
-    """Poll ``predicate`` until it returns something truthy (for ``hold`` seconds without a
-    break, when given) or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    since = None
-    while time.monotonic() < deadline:
-        got = predicate()
-        now = time.monotonic()
-        if got:
-            since = now if since is None else since
-            if now - since >= hold:
-                return got
-        else:
-            since = None
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1") -> int:

@@ -29,6 +29,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("duckdb")
 sf = pytest.importorskip("soundfile")
 
+from conftest import wait_until  # noqa: E402
 from sonolux.app import cli  # noqa: E402
 from sonolux.batch.rows import document_of  # noqa: E402
 from sonolux.batch.runner import BatchSettings, plan, run_batch  # noqa: E402
@@ -42,16 +43,6 @@ RAY = Path(sys.executable).with_name("ray")
 
 
 # ---------------------------------------------------------------- helpers
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
 
 def _proc_stat(pid: int):
     try:
@@ -105,7 +96,7 @@ def end_sessions(*sids: int, grace: float = 45.0) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_for(lambda: not any(session_pids(s) for s in sids), 15, f"sessions {sids} to end")
+    wait_until(lambda: not any(session_pids(s) for s in sids), 15, f"sessions {sids} to end", poll=0.2)
 
 
 def free_port() -> int:
@@ -189,9 +180,9 @@ def local_batch(ray_env, tmp_path_factory):
     settings = BatchSettings([folder], str(out), workers=2, retries=1, batch_size=2, progress=False)
     report = run_batch(settings, worker_class=DiesOnCrashTracks)
     # the embedded Ray (started in this process by the batch) is gone again
-    wait_for(lambda: not [p for p in descendants(os.getpid())
-                          if "ray" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")],
-             60, "the embedded Ray's processes to end")
+    wait_until(lambda: not [p for p in descendants(os.getpid())
+                            if "ray" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")],
+               60, "the embedded Ray's processes to end", poll=0.2)
     return {"folder": folder, "good": good, "out": out, "report": report,
             "rows": {r["path"]: r for r in read_rows(out)}, "timelines": read_rows(out, "timelines")}
 
@@ -283,7 +274,7 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
             assert proc.poll() is None, "the batch ended before the kill: " + (tmp_path / "first.log").read_text()
             return len(list((out / "tracks").glob("part-*.parquet"))) >= 2
 
-        wait_for(two_parts_committed, 180, "two committed parts")
+        wait_until(two_parts_committed, 180, "two committed parts", poll=0.2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -339,11 +330,11 @@ def test_batch_joins_a_two_node_cluster(ray_env, tmp_path):
                                  "--dashboard-port", str(free_port()),
                                  "--dashboard-agent-listen-port", str(free_port()),
                                  "--temp-dir", ray_env["RAY_TMPDIR"]], ray_env, tmp_path / "head.log"))
-        wait_for(lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(), 120, "the head node")
+        wait_until(lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(), 120, "the head node", poll=0.2)
         nodes.append(_ray_start(["--address", address, "--resources", '{"second_node": 1}',
                                  "--dashboard-agent-listen-port", str(free_port())],
                                 ray_env, tmp_path / "second.log"))
-        found = wait_for(lambda: _cluster_nodes(address, ray_env), 120, "two nodes in the cluster", 1.0)
+        found = wait_until(lambda: _cluster_nodes(address, ray_env), 120, "two nodes in the cluster", poll=1.0)
         second_id = next(n for n, text in found.items() if "second_node" in text)
         out = tmp_path / "catalogue"
         res = subprocess.run(sonolux_cmd("batch", folder, "--out", out, "--ray", address,

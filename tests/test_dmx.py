@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import assert_rate_cap
-from rig_peers import NETNS_ADDR, Olad, in_private_netns, wait_for
+from conftest import assert_rate_cap, wait_until
+from rig_peers import NETNS_ADDR, Olad, in_private_netns
 from sonolux import ConfigError, Engine, StreamSpec
 from sonolux.app.control import engine_controls
 from sonolux.analysis import Analyzer
@@ -185,14 +185,14 @@ def run_into_olad(tmp_path, ola, targets, universes):
     engine = rig_engine(tmp_path, *targets)
     with engine:
         for u in universes:  # the demo is loud and the constant channel is set …
-            wait_for(lambda: ola.dmx(u)[:5] and ola.dmx(u)[4] == 200 and ola.dmx(u)[0] > 150, 8, f"universe {u} lit")
+            wait_until(lambda: ola.dmx(u)[:5] and ola.dmx(u)[4] == 200 and ola.dmx(u)[0] > 150, 8, f"universe {u} lit")
         for u in universes:  # … then the quiet tail brings the level down (per-hop RMS dips
             # to silence between two bars of the demo too: the tail is the first long quiet)
-            wait_for(lambda: ola.dmx(u)[0] < 30, 12, f"universe {u} level down in the quiet tail", hold=0.6)
+            wait_until(lambda: ola.dmx(u)[0] < 30, 12, f"universe {u} level down in the quiet tail", hold=0.6)
         frames = rec.stop()
         engine_controls(engine)["/sonolux/blackout"](1)
         for u in universes:
-            wait_for(lambda: not any(ola.dmx(u)), 3, f"universe {u} blacked out")
+            wait_until(lambda: not any(ola.dmx(u)), 3, f"universe {u} blacked out")
         health = engine.output_health()
     for out in engine.extra_outputs:
         assert_rate_cap(out.sent_at, 30, out.name)

@@ -97,7 +97,7 @@ def test_field_names_contract():
     assert an.layout.vectors["mel_db"] == 64 and an.layout.vectors["wavelet_energy"] == 6
 
 
-def test_hops_allocate_nothing_with_beats_and_preemphasis(rng):
+def test_hops_allocate_nothing_with_beats_and_preemphasis(rng, measured_alone):
     """Net growth over 1000 hops of music (onsets, beats, estimates) after warm-up ~0."""
     y = music_like(rng, seconds=12.0)
     an = Analyzer(SPEC, AnalysisConfig(preemphasis=0.97))

@@ -6,9 +6,9 @@ audio (real OSMesa + ffmpeg)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
-import time
 import warnings
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from sonolux.imagery.models import load_image_model, load_music_model, model_pat
 from sonolux.imagery.periods import Period, boundaries, choose_images, make_periods, period_at
 from sonolux.visual.gl import osmesa_available
 
-from conftest import sonolux_cmd
+from conftest import sonolux_cmd, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
@@ -79,8 +79,10 @@ def test_index_embeds_a_folder_and_reindexes_only_what_changed(folder):
     # one changed (new content), one added, one removed
     from PIL import Image
 
-    time.sleep(0.01)
+    old = (folder / "red.png").stat()
     Image.fromarray(np.full((40, 40, 3), (0, 255, 0), np.uint8)).save(folder / "red.png")
+    # a later edit, whatever the file system's timestamp granularity (same size: only mtime tells)
+    os.utime(folder / "red.png", ns=(old.st_atime_ns, old.st_mtime_ns + 10**9))
     Image.fromarray(np.full((40, 40, 3), (255, 128, 0), np.uint8)).save(folder / "orange.png")
     (folder / "grey.png").unlink()
     idx3, rep3 = build_index(folder, progress=False)
@@ -217,16 +219,11 @@ def test_matcher_thread_hands_over_prepared_images(folder):
     m.update(FrameSnapshot(0.0, None, 0.9, 0.9, 0.5))  # bright, saturated (colour matching)
     m.start()
     try:
-        deadline = time.time() + 5
-        while m.next is None and time.time() < deadline:
-            time.sleep(0.01)
-        first = m.next
-        assert first is not None and first.mode == "colour" and first.rgb.dtype == np.uint8
+        first = wait_until(lambda: m.next, 5, "the matcher's first prepared image")
+        assert first.mode == "colour" and first.rgb.dtype == np.uint8
         assert first.rgb.shape[2] == 3 and max(first.rgb.shape[:2]) <= 64
         m.shown(first.index)  # shown now: the worker prepares another one of the top K
-        while (m.next is first or m.next.index == first.index) and time.time() < deadline:
-            time.sleep(0.01)
-        assert m.next.index != first.index
+        wait_until(lambda: m.next.index != first.index, 5, "another of the top K prepared after the first was shown")
         assert m.next.index in index.rank(k=3, scores=index.colour_scores(0.95, 0.95)).tolist()
     finally:
         m.stop()
@@ -374,8 +371,8 @@ def test_image_bank_and_generative_presets_run_live(tmp_path):
             t = k / 60
             host.step(syn.frame(t, quadrant=1 + (k // 60)), t)
             img = target.render(host)
-            if k < 10:
-                time.sleep(0.02)  # give the matcher thread its first pass
+            if k == 0:  # the matcher thread prepares its first image off the GUI thread
+                wait_until(lambda: host.active.preset.matcher.next, 10, "the matcher's first image")
         preset = host.active.preset
         assert host.errors == 0 and host.current == "image_bank"
         assert preset.matcher is not None and preset.matcher._thread.is_alive()  # ranking off the GUI thread
@@ -389,11 +386,11 @@ def test_image_bank_and_generative_presets_run_live(tmp_path):
             t = k / 60
             host.step(syn.frame(t), t)
             frames.append(target.render(host))
-            time.sleep(0.002)
         assert host.errors == 0 and host.current == "generative"
         drv = host.active.preset.driver
         if model_path("generator").is_file():
-            assert drv is not None and drv.image_seq > 0  # the worker thread generated images
+            assert drv is not None
+            wait_until(lambda: drv.image_seq > 0, 20, "the generator thread's first image")
         assert frames[-1].std() > 1.0
         assert np.abs(frames[-1].astype(int) - frames[-40].astype(int)).mean() > 0.2  # it moves
         host._release(host.active)

@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from rig_peers import in_private_netns, wait_for
+from conftest import wait_until
+from rig_peers import in_private_netns
 from sonolux import Engine, StreamSpec
 from sonolux.sources import SynthSource
 
@@ -25,9 +26,9 @@ def test_a_link_peer_follows_tempo_and_phase():
     peer.enabled = True
     try:
         with engine:
-            wait_for(lambda: peer.num_peers >= 1, 10, "the Link peer to join")
-            wait_for(lambda: out.sent > 0, 20, "the tracker to lock and sonolux to publish its tempo")
-            wait_for(lambda: abs(peer.tempo - 120.0) < 0.5, 10, "the session tempo near 120 BPM", hold=1.0)
+            wait_until(lambda: peer.num_peers >= 1, 10, "the Link peer to join")
+            wait_until(lambda: out.sent > 0, 20, "the tracker to lock and sonolux to publish its tempo")
+            wait_until(lambda: abs(peer.tempo - 120.0) < 0.5, 10, "the session tempo near 120 BPM", hold=1.0)
             offsets, tempos = [], []
             for _ in range(40):  # 2 s of samples: the peer's phase against the tracker's
                 offsets.append(abs(out.session_offset_ms(time.perf_counter(), beat=peer.beat)))
@@ -66,12 +67,12 @@ def test_follow_takes_a_peers_tempo_as_the_trackers_prior():
 
     try:
         with engine:
-            wait_for(lambda: peer.num_peers >= 1 and out.sent > 0, 20, "sonolux publishing to the peer")
-            wait_for(lambda: abs(peer.tempo - 120.0) < 0.5, 10, "the session at the tracked 120 BPM")
+            wait_until(lambda: peer.num_peers >= 1 and out.sent > 0, 20, "sonolux publishing to the peer")
+            wait_until(lambda: abs(peer.tempo - 120.0) < 0.5, 10, "the session at the tracked 120 BPM")
             peer.tempo = 60.0  # the DJ halves the session tempo
-            wait_for(lambda: out.followed >= 1, 5, "sonolux to notice the peer's tempo")
-            wait_for(lambda: abs(tracked_bpm() - 60.0) < 1.0, 15, "the tracker re-locked at 60 BPM", hold=1.0)
-            wait_for(lambda: abs(peer.tempo - 60.0) < 1.0, 5, "the session still at 60 after the hold", hold=2.0)
+            wait_until(lambda: out.followed >= 1, 5, "sonolux to notice the peer's tempo")
+            wait_until(lambda: abs(tracked_bpm() - 60.0) < 1.0, 15, "the tracker re-locked at 60 BPM", hold=1.0)
+            wait_until(lambda: abs(peer.tempo - 60.0) < 1.0, 5, "the session still at 60 after the hold", hold=2.0)
     finally:
         peer.enabled = False
     assert ranges[0] == (48.0, 75.0)

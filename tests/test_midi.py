@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from rig_peers import wait_for
+from conftest import wait_until
 from sonolux import Engine, StreamSpec
 from sonolux.analysis import Analyzer
 from sonolux.errors import DeviceError
@@ -45,7 +45,7 @@ def midi_system():
             return True
         except Exception:
             return proc.poll() is not None  # died: fall through to the assert
-    wait_for(up, 10, "jackd")
+    wait_until(up, 10, "jackd")
     assert proc.poll() is None, "jackd exited"
     yield "jack"
     proc.terminate()
@@ -58,8 +58,8 @@ class Receiver:
     """A mido input connected to sonolux's port; keeps (arrival time, message)."""
 
     def __init__(self, port_name: str):
-        name = wait_for(lambda: next((n for n in mido.get_input_names() if port_name in n), None), 5,
-                        f"port {port_name!r} to appear")
+        name = wait_until(lambda: next((n for n in mido.get_input_names() if port_name in n), None), 5,
+                          f"port {port_name!r} to appear")
         self.got = []
         self.port = mido.open_input(name, callback=lambda m: self.got.append((time.perf_counter(), m)))
 
@@ -80,10 +80,10 @@ def test_clock_follows_the_tracked_tempo(midi_system):
     engine.add_output(MidiClock(engine.mailbox, open_midi_output("virtual:sonolux clock")))
     with engine:
         rx = Receiver("sonolux clock")
-        wait_for(lambda: len(rx.of("clock")) >= 8 * PPQN, 20, "8 beats of MIDI clock")
+        wait_until(lambda: len(rx.of("clock")) >= 8 * PPQN, 20, "8 beats of MIDI clock")
         clock = engine.extra_outputs[0]
         health = clock.health()
-    wait_for(lambda: rx.got and rx.got[-1][1].type == "stop", 2, "Stop after the engine stops")
+    wait_until(lambda: rx.got and rx.got[-1][1].type == "stop", 2, "Stop after the engine stops")
     rx.close()
     kinds = [m.type for _, m in rx.got]
     assert kinds[:3] == ["songpos", "start", "clock"] and rx.got[0][1].pos == 0
@@ -103,8 +103,10 @@ def test_notes_on_beats_and_cc_for_level(midi_system):
     engine.add_output(MidiNotes(engine.mailbox, open_midi_output("virtual:sonolux notes")))
     with engine:
         rx = Receiver("sonolux notes")
-        wait_for(lambda: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6, 20, "6 beat notes")
-    wait_for(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2, "every note released")
+        wait_until(lambda: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6, 20, "6 beat notes")
+    wait_until(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2,
+               lambda: f"every note released ({len(rx.of('note_off'))} note_off for {len(rx.of('note_on'))} "
+                       f"note_on; the last: {[m for _, m in rx.got[-4:]]})")
     rx.close()
     beats = np.array([t for t, m in rx.of("note_on") if m.note == 37 and m.channel == 9])
     assert np.median(np.diff(beats)) == pytest.approx(0.5, abs=0.05)

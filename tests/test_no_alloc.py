@@ -11,10 +11,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from conftest import call_growths
 from sonolux import Analyzer, Mailbox, RingBuffer, StreamSpec
 from sonolux.ringbuffer import BlockWriter
 from sonolux.sources.live import LiveSource
 from sonolux.worker import AnalysisWorker
+
+pytestmark = pytest.mark.usefixtures("measured_alone")  # tracemalloc counts every thread's
 
 SPEC = StreamSpec()
 BLOCK_BYTES = SPEC.block_size * np.dtype(np.float32).itemsize  # 1 KiB
@@ -26,29 +29,6 @@ class _Status:
 
     def __bool__(self):
         return False
-
-
-def call_growths(fn, *, setup=None, warm: int = 200, n: int = 2000) -> np.ndarray:
-    """The memory growth (bytes, peak over the call) of each of ``n`` calls of ``fn`` after
-    ``warm`` warm-up calls (JIT, caches, freelists); ``setup()`` runs before each call,
-    unmeasured."""
-    for _ in range(warm):
-        if setup is not None:
-            setup()
-        fn()
-    growth = np.zeros(n, dtype=np.int64)
-    tracemalloc.start()
-    try:
-        for k in range(n):
-            if setup is not None:
-                setup()
-            before = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
-            fn()
-            growth[k] = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
-    return growth
 
 
 def largest_call(fn, **kw) -> int:

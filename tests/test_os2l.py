@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from rig_peers import NETNS_ADDR, in_private_netns, wait_for
+from conftest import wait_until
+from rig_peers import NETNS_ADDR, in_private_netns
 from sonolux import Engine, StreamSpec
 from sonolux.outputs.os2l import SERVICE_TYPE, Os2lOutput
 from sonolux.sources import SynthSource
@@ -80,7 +81,7 @@ def test_found_by_dns_sd_and_beats_arrive():
     try:
         engine, out = engine_with(lambda box: Os2lOutput(box, interfaces=[NETNS_ADDR]))
         with engine:
-            wait_for(lambda: len(peer.beats()) >= 6, 25, "6 OS2L beats from a DNS-SD-discovered peer")
+            wait_until(lambda: len(peer.beats()) >= 6, 25, "6 OS2L beats from a DNS-SD-discovered peer")
             check_beats(peer, out, 6)
     finally:
         zc.unregister_service(info)
@@ -95,7 +96,7 @@ def test_direct_peer_and_a_dead_one_counted():
     engine, out = engine_with(lambda box: Os2lOutput(box, peers=[("127.0.0.1", peer.port), ("127.0.0.1", dead_port)],
                                                          discover=False))
     with engine:
-        wait_for(lambda: len(peer.beats()) >= 4, 25, "4 OS2L beats")
+        wait_until(lambda: len(peer.beats()) >= 4, 25, "4 OS2L beats")
         h = out.health()
     assert h.errors >= 4 and f"127.0.0.1:{dead_port}" in h.last_error
     events = [e for _, e in peer.beats()]

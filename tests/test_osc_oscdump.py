@@ -65,6 +65,7 @@ def test_threshold_and_rate_options(oscdump, tmp_path):
                       "--osc-rate", "5", "--osc-threshold", "0.2", "-q", timeout=60)
     assert res.returncode == 0, res.stderr
     msgs = by_address(dump.stop())
+    assert ADDRESSES <= set(msgs), sorted(msgs)
     for addr, items in msgs.items():
         times = np.array([t for t, _, _ in items])
         assert len(items) <= 4.5 * 5 + 2, (addr, len(items))

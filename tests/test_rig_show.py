@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import sonolux_cmd
-from rig_peers import in_private_netns, wait_for
+from conftest import sonolux_cmd, wait_until
+from rig_peers import in_private_netns
 
 mido = pytest.importorskip("mido")
 pytest.importorskip("sacn")
@@ -71,16 +71,16 @@ def test_one_show_drives_dmx_link_and_midi_clock(tmp_path):
                 return True
             except Exception:  # noqa: BLE001 - not up yet
                 return False
-        wait_for(jack_up, 10, "jackd")
+        wait_until(jack_up, 10, "jackd")
         run = subprocess.Popen(sonolux_cmd("run", "--show", str(show), "--duration", "12"), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        port = wait_for(lambda: next((n for n in mido.get_input_names() if "sonolux-clock" in n), None)
-                        or (run.poll() is not None and pytest.fail(run.stderr.read())), 20,
-                        "sonolux's MIDI clock port")
+        port = wait_until(lambda: next((n for n in mido.get_input_names() if "sonolux-clock" in n), None)
+                          or (run.poll() is not None and pytest.fail(run.stderr.read())), 20,
+                          "sonolux's MIDI clock port")
         clocks = []
         with mido.open_input(port, callback=lambda m: clocks.append(m.type)):
-            wait_for(lambda: clocks.count("clock") >= 48, 20, "two beats of MIDI clock")
-            wait_for(lambda: abs(peer.tempo - 120.0) < 1.0, 20, "the Link session at the demo's 120 BPM")
+            wait_until(lambda: clocks.count("clock") >= 48, 20, "two beats of MIDI clock")
+            wait_until(lambda: abs(peer.tempo - 120.0) < 1.0, 20, "the Link session at the demo's 120 BPM")
         packets = []
         rx.settimeout(5)  # a blocking read with a deadline: sACN comes at 20 Hz
         while len(packets) < 20:

@@ -33,17 +33,14 @@ def latest(engine):
 
 
 def wait_for_level(engine, db, timeout=10.0):
-    """The captured level settles at ``db`` (±1.5) within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """The captured level reaches ``db`` (±1.5) within ``timeout`` seconds and is still there
+    half a second of audio later."""
     f = engine.mailbox.layout.new_frame()
-    while time.monotonic() < deadline:
-        if engine.mailbox.read_latest(f) and abs(f["level_db"] - db) <= 1.5:
-            t0 = f.t  # and stays there for half a second of audio
-            wait_until(lambda: latest(engine).t >= t0 + 0.5, 10, "half a second more audio")
-            assert latest(engine)["level_db"] == pytest.approx(db, abs=1.5)
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"level {latest(engine)['level_db']:.1f} dB, expected {db} dB within {timeout} s")
+    wait_until(lambda: engine.mailbox.read_latest(f) and abs(f["level_db"] - db) <= 1.5, timeout,
+               lambda: f"the level at {db} dB (it is {latest(engine)['level_db']:.1f} dB)")
+    t0 = f.t
+    wait_until(lambda: latest(engine).t >= t0 + 0.5, 10, "half a second more audio")
+    assert latest(engine)["level_db"] == pytest.approx(db, abs=1.5)
 
 
 def test_device_unplugged_and_back(pulse, tmp_path, caplog):
@@ -60,10 +57,7 @@ def test_device_unplugged_and_back(pulse, tmp_path, caplog):
             hops = engine.worker.hops
             wait_until(lambda: engine.worker.hops > hops + 50, 5, "50 more hops")  # frames keep coming
             pulse.add_sink()
-            deadline = time.monotonic() + 10
-            while engine.input_lost and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert not engine.input_lost
+            wait_until(lambda: not engine.input_lost, 10, "the input back with the sink")
             wait_for_level(engine, -9.0)
     finally:
         os.killpg(player.pid, signal.SIGKILL)
@@ -123,6 +117,7 @@ def test_pathological_audio_keeps_every_output_finite_and_in_range(tmp_path):
         assert np.abs(values[:, layout[name]]).max() <= 1.0
     assert engine.source.writer.nonfinite_samples == 2000 + 100
     assert len(frames) == len(pathological_signal()) // SPEC.hop
+    assert datagrams, "no OSC datagram arrived"
     for d in datagrams:
         for tm in OscPacket(d).messages:
             for p in tm.message.params:
@@ -130,18 +125,15 @@ def test_pathological_audio_keeps_every_output_finite_and_in_range(tmp_path):
 
 
 def wait_for_chunks(folder, n, timeout=30):
-    path = folder / "frames.sfr"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            try:
-                rec = read_recording(folder)
-                if rec.frames.shape[0] and rec.t[-1] >= n:
-                    return rec
-            except Exception:
-                pass
-        time.sleep(0.1)
-    raise AssertionError(f"no {n} s of recording in {timeout} s")
+    """The recording in ``folder`` once it holds ``n`` seconds of frames (the recorder writes
+    whole chunks; until the first one, or while one is written, it does not read)."""
+    def recorded():
+        try:
+            rec = read_recording(folder)
+        except Exception:  # noqa: BLE001 - not there yet
+            return None
+        return rec if rec.frames.shape[0] and rec.t[-1] >= n else None
+    return wait_until(recorded, timeout, f"{n:g} s of recording in {folder}", poll=0.1)
 
 
 def test_recording_killed_with_sigkill_is_readable(tmp_path):
