@@ -4,7 +4,8 @@ way of the live path.
     python benchmarks/inference.py [--models DIR] [--seconds 60] [--rounds 6] [--windows 300]
                                    [--device auto]
 
-1. Per-window latency (emotion + tags + latent, the worker's whole step on one window),
+1. Per-window latency (the worker's whole step at one 0.5 s mark: the new audio's model
+   features, then emotion — a streaming model computes the new frames only — tags, latent),
    p50 / p99 / max, with onnxruntime on 1 thread and on all threads; on a GPU machine also
    with the provider actually used (printed).
 2. The same real-time run (demo track, hop 256 @ 48 kHz) without and with the models, in
@@ -80,7 +81,8 @@ def main(argv=None):
     spec = StreamSpec()
     signal = demo_signal(spec, args.seconds)
     model_dir = args.models or default_model_dir()
-    result = {"benchmark": "inference", "machine": machine(), "models": str(model_dir), "windows": {}}
+    result = {"benchmark": "inference", "machine": machine(), "models": str(model_dir), "windows": {},
+              "load_average_before": list(os.getloadavg())}
 
     all_threads = os.cpu_count() or 1
     for label, threads, device in (("cpu_1_thread", 1, "cpu"), (f"cpu_{all_threads}_threads", all_threads, "cpu")):
@@ -139,6 +141,7 @@ def main(argv=None):
         "audio_to_osc_all_addresses_p99": round(b["audio_to_osc_all_addresses"]["p99_ms"]
                                                 / a["audio_to_osc_all_addresses"]["p99_ms"], 3),
     }
+    result["load_average_after"] = list(os.getloadavg())
     path = write_result("inference", result, args.out)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}", file=sys.stderr)
