@@ -250,6 +250,8 @@ class FeatureStream:
         self._mel = np.tile(sil["mel"], (self.max_frames, 1))
         self._wl = np.tile(sil["wavelet"], (self.max_frames, 1))
         self._wave = np.zeros(c["tagger_samples"])  # a whole number of hops
+        # bumped by every reset: a streaming model's state for this stream starts over
+        self.generation = getattr(self, "generation", -1) + 1
 
     @property
     def n_frames(self) -> int:

@@ -169,9 +169,7 @@ def emotion_windows(model, feats: dict, ids: list[str], stride: int) -> tuple:
     FeatureStream and ``model.infer`` (a window model or the streaming emotion model)."""
     va, qp, owner = [], [], []
     for k, cid in enumerate(ids):
-        if hasattr(model, "reset"):  # a streaming model starts each clip from silence
-            model.reset()
-        stream = mi.FeatureStream(max(256, getattr(model, "history_frames", 0)))
+        stream = mi.FeatureStream(max(256, getattr(model, "history_frames", 0)))  # from silence
         audio = feats[cid]["audio"]
         n = len(audio) // mi.HOP
         for end in mi.frame_windows(n, window=model.window_frames, stride=stride):

@@ -38,8 +38,7 @@ def _music(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def _stream_through(model, y: np.ndarray, chunk_frames: int) -> list[dict]:
-    """Outputs after every ``chunk_frames`` frames (and at the end)."""
-    model.reset()
+    """Outputs after every ``chunk_frames`` frames (and at the end) of a new stream."""
     stream = FeatureStream(model.history_frames)
     hop = 256
     outs = []
@@ -65,8 +64,7 @@ def test_how_the_stream_is_cut_into_calls_does_not_change_the_answer(model):
 
 
 def test_a_fresh_stream_is_the_silence_it_starts_from_and_music_moves_it(model):
-    model.reset()
-    silent = {k: v.copy() for k, v in model.last.items()}
+    silent = model.silence_outputs()
     stream = FeatureStream(model.history_frames)
     stream.push(np.zeros(SR * 2, np.float32))
     for k, v in model.infer(stream).items():
@@ -82,15 +80,25 @@ def test_a_fresh_stream_is_the_silence_it_starts_from_and_music_moves_it(model):
 
 def test_a_stream_reset_resets_the_model(model):
     stream = FeatureStream(model.history_frames)
-    model.reset()
-    stream.push(_music(5.0))
+    stream.push(_music(3.0, seed=1))
     model.infer(stream)
-    stream.reset()
+    stream.reset()  # then more frames than before: the reset is seen all the same
     stream.push(_music(5.0))
     after_reset = {k: v.copy() for k, v in model.infer(stream).items()}
     fresh = _stream_through(model, _music(5.0), 10_000)[-1][1]
     for k in fresh:
         np.testing.assert_allclose(after_reset[k], fresh[k], atol=2e-4, err_msg=k)
+
+
+def test_two_streams_on_one_model_do_not_share_a_past(model):
+    """An offline analysis and a live run may share one loaded model."""
+    a, b = FeatureStream(model.history_frames), FeatureStream(model.history_frames)
+    a.push(_music(6.0, seed=2))
+    model.infer(a)
+    b.push(_music(2.0))  # fewer frames than a has seen
+    fresh = _stream_through(model, _music(2.0), 10_000)[-1][1]
+    for k, v in model.infer(b).items():
+        np.testing.assert_allclose(v, fresh[k], atol=2e-4, err_msg=k)
 
 
 def _with_contract(tmp_path, edit) -> object:

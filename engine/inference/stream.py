@@ -18,12 +18,13 @@ clip, in one call) and the same audio streamed in any chunk sizes give the same 
 Example::
 
     model = load_model("models_onnx/emotion.onnx")          # a StreamingModel
-    stream = FeatureStream(model.history_frames)
+    stream = FeatureStream(model.history_frames)            # the state lives per stream
     stream.push(samples_16k)
     out = model.infer(stream)                               # va, quadrant_probs, tags
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,9 +53,25 @@ def stream_layout(contract: dict, path) -> dict:
     return out
 
 
+class StreamState:
+    """One stream's state of a streaming model: what the next call feeds back."""
+
+    __slots__ = ("front", "features", "last", "frames_done", "generation")
+
+    def __init__(self, primed: tuple, generation: int):
+        front, features, last = primed
+        self.front, self.features, self.last = front.copy(), features.copy(), dict(last)
+        self.frames_done = 0
+        self.generation = generation
+
+
 @dataclass
 class StreamingModel:
-    """An emotion model whose trunk streams (see module docstring); duck-types OnnxModel."""
+    """An emotion model whose trunk streams (see module docstring); duck-types OnnxModel.
+
+    The model (its session) may be shared; the state belongs to each FeatureStream it is
+    asked about, so an offline analysis and a live run on the same loaded model, or two
+    runs one after the other, never see each other's past."""
 
     path: object
     task: str
@@ -65,9 +82,8 @@ class StreamingModel:
 
     def __post_init__(self):
         self.layout = stream_layout(self.contract, self.path)
-        self.frames_done = 0
-        self._primed = None
-        self.reset()
+        self._primed = self._prime()
+        self._states = weakref.WeakKeyDictionary()  # FeatureStream → StreamState
 
     # -- what the worker and the cards read ----------------------------------------------
     @property
@@ -102,15 +118,8 @@ class StreamingModel:
         return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
 
     # -- the stream -----------------------------------------------------------------------
-    def reset(self) -> None:
-        """Back to the state of a stream that has heard only silence."""
-        if self._primed is None:
-            self._primed = self._prime()
-        self.front, self.features, self.last = (v.copy() if isinstance(v, np.ndarray) else dict(v)
-                                                for v in self._primed)
-        self.frames_done = 0
-
-    def _prime(self):
+    def _prime(self) -> tuple:
+        """(front, features, outputs) of a stream that has heard only silence."""
         lay = self.layout
         n = lay["front_context"] + lay["pool"]  # enough new frames to flush every past
         sil = silence_features()["mel"]
@@ -123,29 +132,40 @@ class StreamingModel:
     def _heads(self, out: dict) -> dict:
         return {k: v for k, v in out.items() if k not in STATE_OUTPUTS}
 
+    def silence_outputs(self) -> dict:
+        """What the model says before a stream has heard anything."""
+        return dict(self._primed[2])
+
+    def state_of(self, stream) -> StreamState:
+        """This model's state for ``stream``; new (silence) for a new or reset stream."""
+        state = self._states.get(stream)
+        if state is None or state.generation != stream.generation:
+            state = self._states[stream] = StreamState(self._primed, stream.generation)
+        return state
+
     def infer(self, stream) -> dict:
         """Outputs (batch axis 1) for the newest frames of ``stream`` (a FeatureStream):
-        runs the trunk on the frames since the last call only. A stream that was reset
-        resets this state; frames beyond the stream's history are lost (a gap, as after a
-        lapped ring) and the trunk continues from the oldest it still has."""
+        runs the trunk on the frames since the last call only. Frames beyond the stream's
+        history are lost (a gap, as after a lapped ring): the trunk continues from the
+        oldest it still has."""
+        state = self.state_of(stream)
         total = stream.n_frames
-        if total < self.frames_done:
-            self.reset()
-        new = total - self.frames_done
+        new = total - state.frames_done
         if new > 0:
             ctx = self.layout["mel_context"]
             new = min(new, stream.max_frames - ctx)
-            out = self.run({"mel": stream.mel_frames(new + ctx), "front_past": self.front,
-                            "features_past": self.features})
-            self.front, self.features = out["front"], out["features"]
-            self.last = self._heads(out)
-            self.frames_done = total
-        return self.last
+            out = self.run({"mel": stream.mel_frames(new + ctx), "front_past": state.front,
+                            "features_past": state.features})
+            state.front, state.features = out["front"], out["features"]
+            state.last = self._heads(out)
+            state.frames_done = total
+        return state.last
 
     def warm_up(self) -> None:
+        front, features, _ = self._primed
         self.run({"mel": np.repeat(silence_features()["mel"][None, None, :],
                                    self.layout["mel_context"] + 1, axis=1).astype(np.float32),
-                  "front_past": self.front, "features_past": self.features})
+                  "front_past": front, "features_past": features})
 
 
 def check_stream_model(model: StreamingModel, path, outputs: list[str], required: tuple) -> None:
@@ -159,9 +179,10 @@ def check_stream_model(model: StreamingModel, path, outputs: list[str], required
         raise ModelError(f"{path}: outputs are {outputs}, a streaming emotion model must give "
                          f"{want} (optionally followed by ['tags'])")
     lay = model.layout
-    if model.front.shape != (1, lay["front_dim"], lay["front_context"]) or \
-            model.features.shape != (1, lay["feature_dim"], lay["pool"]):
-        raise ModelError(f"{path}: state shapes {model.front.shape}/{model.features.shape} do not "
+    front, features, _ = model._primed
+    if front.shape != (1, lay["front_dim"], lay["front_context"]) or \
+            features.shape != (1, lay["feature_dim"], lay["pool"]):
+        raise ModelError(f"{path}: state shapes {front.shape}/{features.shape} do not "
                          f"match the contract's stream table {lay}")
     span = lay["pool"] + lay["mel_context"] + lay["front_context"]
     if int(model.contract.get("window_frames", -1)) != span:
