@@ -90,23 +90,22 @@ class HopBlock:
         self.vectors = {k: np.zeros((capacity, n), dtype=np.float32)
                         for k, n in layout.vectors.items()}
 
-    def load_hop(self, i: int, ctx: HopContext, frame: FeatureFrame) -> None:
-        """Hop ``i`` into a context and a frame (for a processor that runs hop by hop)."""
+    def bind_hop(self, i: int, ctx: HopContext, frame: FeatureFrame) -> None:
+        """Hop ``i`` into a context and a scratch frame, for processors that run hop by hop:
+        the hop's samples are copied into ``ctx.samples`` (stages may filter them in place);
+        ``frame.values`` and ``frame.vectors`` become views of row ``i``, so what the
+        processors write lands in the block with no copy back. ``frame`` must be a frame of
+        the bulk run alone (its arrays are re-pointed at every hop)."""
         ctx.samples[:] = self.samples[i]
-        ctx.sample_end = int(self.sample_end[i])
+        ctx.sample_end = end = int(self.sample_end[i])
         ctx.power, ctx.mel_db = self.power[i], self.mel_db[i]
         ctx.onset_flux, ctx.low_flux = self.onset_flux[i], self.low_flux[i]
-        frame.sample_end = ctx.sample_end
-        frame.t = ctx.sample_end / self.spec.sample_rate
-        frame.values[:] = self.values[i]
-        for k, v in frame.vectors.items():
-            v[:] = self.vectors[k][i]
-
-    def store_hop(self, i: int, frame: FeatureFrame) -> None:
-        """The frame's fields back into row ``i``."""
-        self.values[i] = frame.values
-        for k, v in frame.vectors.items():
-            self.vectors[k][i] = v
+        frame.sample_end = end
+        frame.t = end / self.spec.sample_rate
+        frame.values = self.values[i]
+        vectors = frame.vectors
+        for k in vectors:
+            vectors[k] = self.vectors[k][i]
 
 
 class Processor:
@@ -170,9 +169,8 @@ class Chain(Processor):
             if before_hop is not None:
                 before_hop(i)
             if rest:
-                block.load_hop(i, ctx, frame)
+                block.bind_hop(i, ctx, frame)
                 for p in rest:
                     p.process(ctx, frame)
-                block.store_hop(i, frame)
             if after_hop is not None:
                 after_hop(i)

@@ -93,6 +93,32 @@ def mel_flux(mel_db, prev_db, floor_db, band_of_mel, band_count, band_flux):
 
 
 @njit(cache=True)
+def _sum4(x, n, centre, square):
+    """Σ (x[i] − centre) over i < n, or Σ (x[i] − centre)² when ``square``: four interleaved
+    partial sums added pairwise (four independent add chains; the picker runs this over
+    its whole history every hop)."""
+    s0 = s1 = s2 = s3 = 0.0
+    i = 0
+    while i + 4 <= n:
+        a = x[i] - centre
+        b = x[i + 1] - centre
+        c = x[i + 2] - centre
+        d = x[i + 3] - centre
+        if square:
+            a, b, c, d = a * a, b * b, c * c, d * d
+        s0 += a
+        s1 += b
+        s2 += c
+        s3 += d
+        i += 4
+    while i < n:
+        a = x[i] - centre
+        s0 += a * a if square else a
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True)
 def pick_onset(novelty, history, state, k, delta, min_gap):
     """Feed one novelty value; return True if this hop is an onset."""
     n = history.shape[0]
@@ -100,13 +126,8 @@ def pick_onset(novelty, history, state, k, delta, min_gap):
     mean = 0.0
     var = 0.0
     if filled > 0:
-        for i in range(filled):
-            mean += history[i]
-        mean /= filled
-        for i in range(filled):
-            d = history[i] - mean
-            var += d * d
-        var /= filled
+        mean = _sum4(history, filled, 0.0, False) / filled
+        var = _sum4(history, filled, mean, True) / filled
     threshold = mean + k * math.sqrt(var) + delta
     hop = state[P_HOP]
     warm = n // 4 if n // 4 < 24 else 24  # ~0.13 s at 187.5 hops/s before the first onset

@@ -132,21 +132,18 @@ class RegionStage(Processor):
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
 
-    blockwise = True
+    @property
+    def blockwise(self) -> bool:
+        """The fused cues read every hop in Python: with them, the chain runs this stage hop
+        by hop in bulk runs, in one loop with the stages after it."""
+        return self.cues is None
 
     def process_block(self, block):
         """The block's hops as ``process`` would do them one by one: the quiet hops in one
-        Numba call, the hops where a mood piece ends or a segment completes in Python (with
-        the fused cues, which read every hop, all hops in Python)."""
+        Numba call, the hops where a mood piece ends or a segment completes in Python."""
         if self._scratch is None:  # the layout is complete once the whole chain is prepared
             self._scratch = (HopContext(block.spec), self._layout.new_frame())
         ctx, frame = self._scratch
-        if self.cues is not None:  # the cues read every hop: no quiet hops to batch
-            for i in range(block.n):
-                block.load_hop(i, ctx, frame)
-                self.process(ctx, frame)
-                block.store_hop(i, frame)
-            return
         mel32 = block.vectors.get("mel_db", self._no_mel)
         i = 0
         while i < block.n:
@@ -157,9 +154,8 @@ class RegionStage(Processor):
                                   self._mel_sum, self._idx_block, pub)
             self._unpack(ist, fst)
             if i < block.n:
-                block.load_hop(i, ctx, frame)
+                block.bind_hop(i, ctx, frame)
                 self.process(ctx, frame)
-                block.store_hop(i, frame)
                 i += 1
 
     def _pack(self):
