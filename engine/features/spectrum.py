@@ -65,7 +65,7 @@ def rfft_power_rows(frames, n, spectrum, axes, power_rows):
     for i in range(n):
         row = spectrum[i]
         out = power_rows[i]
-        for k in range(out.shape[0]):
+        for k in range(uint64(out.shape[0])):
             c = row[k]
             out[k] = c.real * c.real + c.imag * c.imag
 
@@ -115,7 +115,7 @@ def stft_power_hop(hop_samples, history, window, frame, spectrum, axes, power):
     apply_window(history, window, frame[0])
     r2c(frame, spectrum, axes, True, 1.0, 1)
     row = spectrum[0]
-    for k in range(power.shape[0]):
+    for k in range(uint64(power.shape[0])):
         c = row[k]
         power[k] = c.real * c.real + c.imag * c.imag
 
