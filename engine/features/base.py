@@ -165,6 +165,8 @@ class Chain(Processor):
             self.processors[k].process_block(block)
             k += 1
         rest = self.processors[k:]
+        if not rest and before_hop is None and after_hop is None:
+            return
         for i in range(block.n):
             if before_hop is not None:
                 before_hop(i)
