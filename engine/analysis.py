@@ -188,7 +188,7 @@ class Analyzer:
         table = FrameTable.empty(self.layout, n)
         self.analyze_stream([signal], table.store_block,
                             after_hop=None if after_hop is None else (lambda i: after_hop()),
-                            block_hops=block_hops, progress=progress)
+                            block_hops=min(block_hops, max(n, 1)), progress=progress)
         return table
 
     def analyze_stream(self, chunks, sink, *, after_hop=None, block_hops: int = BLOCK_HOPS,
