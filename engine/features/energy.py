@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from ..errors import ParameterError
 from .base import Processor
@@ -67,17 +67,20 @@ def energy_update(samples, m, state, eps):
             count += 1
             i += 1
         a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
-        while i + 4 <= stop:
-            x0 = samples[i]
-            x1 = samples[i + 1]
-            x2 = samples[i + 2]
-            x3 = samples[i + 3]
+        fours = (stop - i) // 4
+        u = uint64(i)  # unsigned indices: no negative-index wrap check per load
+        for _ in range(fours):
+            x0 = samples[u]
+            x1 = samples[u + uint64(1)]
+            x2 = samples[u + uint64(2)]
+            x3 = samples[u + uint64(3)]
             a0 += x0 * x0
             a1 += x1 * x1
             a2 += x2 * x2
             a3 += x3 * x3
-            count += 4
-            i += 4
+            u += uint64(4)
+        i += 4 * fours
+        count += 4 * fours
         acc[0], acc[1], acc[2], acc[3] = a0, a1, a2, a3
         while i < stop:
             x = samples[i]

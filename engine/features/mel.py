@@ -160,7 +160,7 @@ DB_PER_NEPER = 10.0 / math.log(10.0)
 def power_to_db(power, out, amin=1e-10):
     """``out = 10·log10(max(power, amin))`` elementwise (ref 1.0, no top_db clipping),
     computed as ``(10 / ln 10)·ln(·)``."""
-    for i in range(power.shape[0]):
+    for i in range(uint64(power.shape[0])):  # unsigned: no negative-index wrap check
         p = power[i]
         if p < amin:
             p = amin
@@ -180,8 +180,10 @@ def mel_db_block(power, n, fb, starts, stops, mel_power, mel_db_rows, amin, out3
     as float32 (the frame's field), into ``out32[i]``."""
     for i in range(n):
         mel_db_hop(power[i], fb, starts, stops, mel_power, mel_db_rows[i], amin)
-        for m in range(out32.shape[1]):
-            out32[i, m] = mel_db_rows[i, m]
+        row = mel_db_rows[i]
+        out = out32[i]
+        for m in range(uint64(out.shape[0])):
+            out[m] = row[m]
 
 
 @functools.lru_cache(maxsize=16)

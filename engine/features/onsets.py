@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from ..errors import ParameterError
 from .base import Processor
@@ -98,23 +98,24 @@ def _sum4(x, n, centre, square):
     partial sums added pairwise (four independent add chains; the picker runs this over
     its whole history every hop)."""
     s0 = s1 = s2 = s3 = 0.0
-    i = 0
-    while i + 4 <= n:
+    i = uint64(0)  # unsigned indices: no negative-index wrap check per load
+    end = uint64(n)
+    while i + uint64(4) <= end:
         a = x[i] - centre
-        b = x[i + 1] - centre
-        c = x[i + 2] - centre
-        d = x[i + 3] - centre
+        b = x[i + uint64(1)] - centre
+        c = x[i + uint64(2)] - centre
+        d = x[i + uint64(3)] - centre
         if square:
             a, b, c, d = a * a, b * b, c * c, d * d
         s0 += a
         s1 += b
         s2 += c
         s3 += d
-        i += 4
-    while i < n:
+        i += uint64(4)
+    while i < end:
         a = x[i] - centre
         s0 += a * a if square else a
-        i += 1
+        i += uint64(1)
     return (s0 + s1) + (s2 + s3)
 
 

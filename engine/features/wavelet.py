@@ -66,8 +66,8 @@ def _interior_pair(x, base, dec_lo, dec_hi):
     """Σ_j (dec_lo[j], dec_hi[j]) · x[base − j], all indices inside ``x``."""
     acc_a = 0.0
     acc_d = 0.0
-    for j in range(dec_lo.shape[0]):
-        v = x[base - j]
+    for j in range(uint64(dec_lo.shape[0])):
+        v = x[uint64(base) - j]  # unsigned: no negative-index wrap check per load
         acc_a += dec_lo[j] * v
         acc_d += dec_hi[j] * v
     return acc_a, acc_d
@@ -198,21 +198,22 @@ def band_energies(coeffs, offsets, out):
         lo = offsets[b]
         hi = offsets[b + 1]
         s0 = s1 = s2 = s3 = 0.0
-        i = lo
-        while i + 4 <= hi:
+        i = uint64(lo)  # unsigned indices: no negative-index wrap check per load
+        end = uint64(hi)
+        while i + uint64(4) <= end:
             c0 = coeffs[i]
-            c1 = coeffs[i + 1]
-            c2 = coeffs[i + 2]
-            c3 = coeffs[i + 3]
+            c1 = coeffs[i + uint64(1)]
+            c2 = coeffs[i + uint64(2)]
+            c3 = coeffs[i + uint64(3)]
             s0 += c0 * c0
             s1 += c1 * c1
             s2 += c2 * c2
             s3 += c3 * c3
-            i += 4
-        while i < hi:
+            i += uint64(4)
+        while i < end:
             c0 = coeffs[i]
             s0 += c0 * c0
-            i += 1
+            i += uint64(1)
         acc = (s0 + s1) + (s2 + s3)
         out[b] = acc / (hi - lo) if hi > lo else 0.0
 
