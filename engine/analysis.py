@@ -31,8 +31,9 @@ from .spec import StreamSpec
 
 __all__ = ["AnalysisConfig", "Analyzer", "FrameTable", "build_chain"]
 
-#: hops per bulk block offline (1024 hops of 256 samples: 5.5 s at 48 kHz, ~10 MB of arrays)
-BLOCK_HOPS = 1024
+#: hops per bulk block offline (256 hops of 256 samples: 1.4 s at 48 kHz, ~2.5 MB of arrays,
+#: which stay in cache from one stage to the next; 1024-hop blocks measured ~7 % slower)
+BLOCK_HOPS = 256
 
 
 def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Processor | None = None,
