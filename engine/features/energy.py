@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
 from ..errors import ParameterError
 from .base import Processor
 from .checks import finite, positive_int
+from .sums import add4
 
 # energy state slots (E_ACC: the first of four partial sums, E_ACC..E_ACC + 3)
 E_ACC, E_COUNT, E_LAST, E_PREV, E_Z, E_NSEG = 0, 4, 5, 6, 7, 8
@@ -66,22 +67,10 @@ def energy_update(samples, m, state, eps):
             acc[count & 3] += x * x
             count += 1
             i += 1
-        a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
-        fours = (stop - i) // 4
-        u = uint64(i)  # unsigned indices: no negative-index wrap check per load
-        for _ in range(fours):
-            x0 = samples[u]
-            x1 = samples[u + uint64(1)]
-            x2 = samples[u + uint64(2)]
-            x3 = samples[u + uint64(3)]
-            a0 += x0 * x0
-            a1 += x1 * x1
-            a2 += x2 * x2
-            a3 += x3 * x3
-            u += uint64(4)
-        i += 4 * fours
-        count += 4 * fours
-        acc[0], acc[1], acc[2], acc[3] = a0, a1, a2, a3
+        acc[0], acc[1], acc[2], acc[3], end = add4(samples, i, stop, 0.0, True,
+                                                   acc[0], acc[1], acc[2], acc[3])
+        count += end - i
+        i = end
         while i < stop:
             x = samples[i]
             acc[count & 3] += x * x

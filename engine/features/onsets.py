@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
 from ..errors import ParameterError
 from .base import Processor
 from .checks import finite, floor_db as check_floor_db
 from .mel import mel_centres
+from .sums import sum4
 
 # picker state slots
 P_POS, P_FILLED, P_LAST_ONSET, P_PREV, P_HOP = 0, 1, 2, 3, 4
@@ -93,33 +94,6 @@ def mel_flux(mel_db, prev_db, floor_db, band_of_mel, band_count, band_flux):
 
 
 @njit(cache=True)
-def _sum4(x, n, centre, square):
-    """Σ (x[i] − centre) over i < n, or Σ (x[i] − centre)² when ``square``: four interleaved
-    partial sums added pairwise (four independent add chains; the picker runs this over
-    its whole history every hop)."""
-    s0 = s1 = s2 = s3 = 0.0
-    i = uint64(0)  # unsigned indices: no negative-index wrap check per load
-    end = uint64(n)
-    while i + uint64(4) <= end:
-        a = x[i] - centre
-        b = x[i + uint64(1)] - centre
-        c = x[i + uint64(2)] - centre
-        d = x[i + uint64(3)] - centre
-        if square:
-            a, b, c, d = a * a, b * b, c * c, d * d
-        s0 += a
-        s1 += b
-        s2 += c
-        s3 += d
-        i += uint64(4)
-    while i < end:
-        a = x[i] - centre
-        s0 += a * a if square else a
-        i += uint64(1)
-    return (s0 + s1) + (s2 + s3)
-
-
-@njit(cache=True)
 def pick_onset(novelty, history, state, k, delta, min_gap):
     """Feed one novelty value; return True if this hop is an onset."""
     n = history.shape[0]
@@ -127,8 +101,8 @@ def pick_onset(novelty, history, state, k, delta, min_gap):
     mean = 0.0
     var = 0.0
     if filled > 0:
-        mean = _sum4(history, filled, 0.0, False) / filled
-        var = _sum4(history, filled, mean, True) / filled
+        mean = sum4(history, 0, filled, 0.0, False) / filled
+        var = sum4(history, 0, filled, mean, True) / filled
     threshold = mean + k * math.sqrt(var) + delta
     hop = state[P_HOP]
     warm = n // 4 if n // 4 < 24 else 24  # ~0.13 s at 187.5 hops/s before the first onset

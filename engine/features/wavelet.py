@@ -28,6 +28,7 @@ from numba import njit, uint64
 from ..errors import ParameterError
 from .base import Processor
 from .checks import positive_int
+from .sums import sum4
 
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
@@ -191,31 +192,12 @@ def wavedec_into(x, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs, offsets
 def band_energies(coeffs, offsets, out):
     """Mean-square energy of each band: ``out[b] = mean(coeffs[offsets[b]:offsets[b+1]]²)``.
 
-    The squares are summed in four interleaved partial sums (``i mod 4``) added pairwise at
-    the end: four independent add chains instead of one (the sum runs every hop over the
-    whole window's coefficients), in an order fixed by the band length alone."""
+    The squares are summed in four partial sums (``sums.sum4``: the sum runs every hop over
+    the whole window's coefficients), in an order fixed by the band length alone."""
     for b in range(offsets.shape[0] - 1):
         lo = offsets[b]
         hi = offsets[b + 1]
-        s0 = s1 = s2 = s3 = 0.0
-        i = uint64(lo)  # unsigned indices: no negative-index wrap check per load
-        end = uint64(hi)
-        while i + uint64(4) <= end:
-            c0 = coeffs[i]
-            c1 = coeffs[i + uint64(1)]
-            c2 = coeffs[i + uint64(2)]
-            c3 = coeffs[i + uint64(3)]
-            s0 += c0 * c0
-            s1 += c1 * c1
-            s2 += c2 * c2
-            s3 += c3 * c3
-            i += uint64(4)
-        while i < end:
-            c0 = coeffs[i]
-            s0 += c0 * c0
-            i += uint64(1)
-        acc = (s0 + s1) + (s2 + s3)
-        out[b] = acc / (hi - lo) if hi > lo else 0.0
+        out[b] = sum4(coeffs, lo, hi, 0.0, True) / (hi - lo) if hi > lo else 0.0
 
 
 @njit(cache=True)
