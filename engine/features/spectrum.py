@@ -122,18 +122,40 @@ def stft_power_hop(hop_samples, history, window, frame, spectrum, axes, power):
 
 @njit(cache=True)
 def stft_power_block(samples, n, history, window, frames, spectrum, axes, power_rows):
-    """``stft_power_hop`` over the first ``n`` rows (consecutive hops) of ``samples``, the
-    power of hop ``i`` into ``power_rows[i]``: the frames are windowed ``frames.shape[0]`` at
-    a time and transformed in one call each (``rfft_power_rows``)."""
+    """``stft_power_hop`` over the first ``n`` rows (consecutive hops, C-contiguous) of
+    ``samples``, the power of hop ``i`` into ``power_rows[i]``: each frame is windowed
+    straight from the block (the history only for the frames that reach back before it), the
+    frames ``frames.shape[0]`` at a time transformed in one call each (``rfft_power_rows``);
+    ``history`` ends as ``n`` pushes would leave it."""
     rows = frames.shape[0]
+    hop = samples.shape[1]
+    n_fft = history.shape[0]
+    flat = samples.reshape(-1)
     i = 0
     while i < n:
         c = min(rows, n - i)
         for r in range(c):
-            shift_in(history, samples[i + r])
-            apply_window(history, window, frames[r])
+            window_frame(history, flat, (i + r + 1) * hop - n_fft, window, frames[r])
         rfft_power_rows(frames, c, spectrum, axes, power_rows[i:i + c])
         i += c
+    for r in range(max(0, n - n_fft // hop - 1), n):  # the history the last frame saw
+        shift_in(history, samples[r])
+
+
+@njit(cache=True)
+def window_frame(history, flat, start, window, out):
+    """``out = window · x[start : start + n_fft]`` where ``x`` is ``flat`` (the block's
+    samples) and negative positions reach back into ``history`` (the n_fft samples before
+    the block)."""
+    n_fft = out.shape[0]
+    split = -start if start < 0 else 0  # samples taken from the history
+    if split > n_fft:
+        split = n_fft
+    for j in range(split):
+        out[j] = history[n_fft + start + j] * window[j]
+    base = uint64(start + split)
+    for j in range(uint64(split), uint64(n_fft)):
+        out[j] = flat[base + j - uint64(split)] * window[j]
 
 
 class StftState:
