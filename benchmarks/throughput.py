@@ -20,6 +20,10 @@ defaults):
   MelBands (64, Slaney, power) → dB, OnsetDetection('flux') → Onsets. Essentia has no DWT, so
   it is compared with sonolux and librosa on the same subset without the wavelet energies.
 
+Where the time goes: thread-CPU µs per hop of each stage, for ``offline_features``'s chain
+and the default chain (``stage_us_per_hop_cpu``); ``seconds_spread`` gives the median and
+worst of the ``--repeat`` runs next to the best.
+
 Live cost: wall and thread-CPU time of each ``Analyzer.process_hop`` (default chain) after
 warm-up; p50 / p99 / max in µs. The machine is shared: the load average before and after is
 recorded, and CPU times (this process only) are less affected by other jobs than wall
@@ -134,15 +138,59 @@ def subset_chain():
     return Chain([Spectrum(c), MelSpectrum(c), FluxOnsets(c)])
 
 
-def best_time(fn, repeat):
-    """(best wall seconds, best CPU seconds of this process) over ``repeat`` runs."""
-    best, best_cpu = float("inf"), float("inf")
+SPREAD = {}  # path -> every run's (wall, CPU) seconds, for the spread in the JSON
+
+
+def best_time(fn, repeat, name=None):
+    """(best wall seconds, best CPU seconds of this process) over ``repeat`` runs; every
+    run's times go to ``SPREAD[name]``."""
+    runs = []
     for _ in range(repeat):
         c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
-        best_cpu = min(best_cpu, time.process_time() - c0)
-    return best, best_cpu
+        runs.append((time.perf_counter() - t0, time.process_time() - c0))
+    if name is not None:
+        SPREAD[name] = runs
+    return min(w for w, _ in runs), min(c for _, c in runs)
+
+
+def stage_profile(analyzer, y, repeat):
+    """Thread-CPU µs per hop of each stage of ``analyzer``'s chain in a bulk run (best run of
+    ``repeat``): block stages timed around ``process_block``, hop-by-hop stages around each
+    ``process`` call; ``(per-hop loop, block glue)`` is the rest of the run."""
+    tt = time.thread_time
+    spent = {}
+    originals = []
+    for p in analyzer.chain.processors:
+        name = type(p).__name__
+        attr = "process_block" if p.blockwise else "process"
+        fn = getattr(p, attr)
+        originals.append((p, attr))
+
+        def timed(*a, _fn=fn, _name=name):
+            c = tt()
+            _fn(*a)
+            spent[_name] = spent.get(_name, 0.0) + tt() - c
+
+        setattr(p, attr, timed)
+    best, best_spent = float("inf"), {}
+    try:
+        for _ in range(repeat):
+            spent.clear()
+            analyzer.reset()
+            c = tt()
+            analyzer.analyze(y)
+            total = tt() - c
+            if total < best:
+                best, best_spent = total, dict(spent)
+    finally:
+        for p, attr in originals:
+            delattr(p, attr)  # the class's method again
+    n = len(y) // HOP
+    out = {k: round(v / n * 1e6, 3) for k, v in best_spent.items()}
+    out["(per-hop loop, block glue)"] = round((best - sum(best_spent.values())) / n * 1e6, 3)
+    out["total"] = round(best / n * 1e6, 3)
+    return out
 
 
 def main(argv=None):
@@ -154,7 +202,7 @@ def main(argv=None):
 
     from sonolux.analysis import Analyzer
 
-    from sonolux.features.bulk import offline_features
+    from sonolux.features.bulk import feature_chain, offline_features
 
     load_before = os.getloadavg()
     y, source = signal(args.seconds)
@@ -174,17 +222,22 @@ def main(argv=None):
     librosa_subset(y[: SR * 2])
     offline_features(y[: SR * 2], SPEC, CONFIG)
     timings = {
-        "librosa_pywt_features": best_time(lambda: librosa_features(y), args.repeat),
-        "sonolux_offline_features": best_time(lambda: offline_features(y, SPEC, CONFIG), args.repeat),
-        "sonolux_default_chain": best_time(lambda: run(full), args.repeat),
-        "librosa_subset": best_time(lambda: librosa_subset(y), args.repeat),
-        "sonolux_subset": best_time(lambda: run(subset), args.repeat),
+        "librosa_pywt_features": best_time(lambda: librosa_features(y), args.repeat, "librosa_pywt_features"),
+        "sonolux_offline_features": best_time(lambda: offline_features(y, SPEC, CONFIG), args.repeat,
+                                              "sonolux_offline_features"),
+        "sonolux_default_chain": best_time(lambda: run(full), args.repeat, "sonolux_default_chain"),
+        "librosa_subset": best_time(lambda: librosa_subset(y), args.repeat, "librosa_subset"),
+        "sonolux_subset": best_time(lambda: run(subset), args.repeat, "sonolux_subset"),
     }
     try:
         essentia_subset(y[: SR * 2])
-        timings["essentia_subset"] = best_time(lambda: essentia_subset(y), args.repeat)
+        timings["essentia_subset"] = best_time(lambda: essentia_subset(y), args.repeat, "essentia_subset")
     except ImportError:
         print("essentia is not installed: its row is left out", file=sys.stderr)
+    features = Analyzer(SPEC, CONFIG, chain=feature_chain(CONFIG))
+    features.analyze(y[: SR * 2])
+    profile = {"offline_features": stage_profile(features, y, args.repeat),
+               "default_chain": stage_profile(full, y, args.repeat)}
 
     # per-hop live cost, default chain
     full.reset()
@@ -215,6 +268,11 @@ def main(argv=None):
         "speedup_vs_librosa_wall": {k: timings[ref[k]][0] / w for k, (w, c) in timings.items()},
         "speedup_vs_librosa_cpu": {k: timings[ref[k]][1] / c for k, (w, c) in timings.items()},
         "seconds": {k: {"wall": w, "cpu": c} for k, (w, c) in timings.items()},
+        "seconds_spread": {k: {"cpu_p50": float(np.median([c for _, c in r])),
+                               "cpu_max": max(c for _, c in r),
+                               "wall_p50": float(np.median([w for w, _ in r])),
+                               "wall_max": max(w for w, _ in r)} for k, r in SPREAD.items()},
+        "stage_us_per_hop_cpu": profile,
         "per_hop_us": {"wall": {"p50": float(np.percentile(us, 50)), "p99": float(np.percentile(us, 99)),
                                 "max": float(us.max()), "mean": float(us.mean())},
                        "thread_cpu": {"p50": float(np.percentile(cus, 50)),
@@ -244,6 +302,8 @@ def main(argv=None):
     for k in timings:
         print(f"| {names[k]} | {out['xrt_wall'][k]:.0f}× | {out['xrt_cpu'][k]:.0f}× | "
               f"{out['speedup_vs_librosa_wall'][k]:.2f}× | {out['speedup_vs_librosa_cpu'][k]:.2f}× |")
+    for name, prof in profile.items():
+        print(f"{name}, thread-CPU µs per hop: " + ", ".join(f"{k} {v:.2f}" for k, v in prof.items()))
     h = out["per_hop_us"]
     print(f"\nper hop, default chain (hop 256 @ 48 kHz = {h['hop_budget_us']:.0f} µs): "
           f"wall p50 {h['wall']['p50']:.0f} / p99 {h['wall']['p99']:.0f} / max {h['wall']['max']:.0f} µs; "

@@ -24,15 +24,37 @@ Live, with OSC out::
 """
 __version__ = "0.1.0"
 
-from .analysis import AnalysisConfig, Analyzer, FrameTable
-from .engine import Engine
-from .errors import (AudioFileError, ConfigError, DeviceError, ModelError, ParameterError,
-                     SonoluxError)
-from .frame import FeatureFrame, FrameLayout, Mailbox
-from .offline import analyze
-from .ringbuffer import RingBuffer
-from .spec import StreamSpec
+import importlib
 
-__all__ = ["AnalysisConfig", "Analyzer", "analyze", "AudioFileError", "ConfigError", "DeviceError", "Engine",
-           "FeatureFrame", "FrameLayout", "FrameTable", "Mailbox", "ModelError", "ParameterError",
-           "RingBuffer", "SonoluxError", "StreamSpec", "__version__"]
+#: the public names and the module that defines each, imported on first use (PEP 562), so
+#: ``import sonolux`` and commands such as ``sonolux analyze`` do not load the live engine,
+#: the outputs and the visuals they do not need
+_EXPORTS = {
+    "AnalysisConfig": "analysis", "Analyzer": "analysis", "FrameTable": "analysis",
+    "Engine": "engine", "AudioFileError": "errors", "ConfigError": "errors",
+    "DeviceError": "errors", "ModelError": "errors", "ParameterError": "errors",
+    "SonoluxError": "errors", "FeatureFrame": "frame", "FrameLayout": "frame",
+    "Mailbox": "frame", "analyze": "offline", "RingBuffer": "ringbuffer", "StreamSpec": "spec",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str):
+    """``sonolux.Analyzer`` and the other public names, and subpackages such as
+    ``sonolux.sources``, imported when first used."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])

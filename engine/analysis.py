@@ -31,8 +31,9 @@ from .spec import StreamSpec
 
 __all__ = ["AnalysisConfig", "Analyzer", "FrameTable", "build_chain"]
 
-#: hops per bulk block offline (1024 hops of 256 samples: 5.5 s at 48 kHz, ~10 MB of arrays)
-BLOCK_HOPS = 1024
+#: hops per bulk block offline (256 hops of 256 samples: 1.4 s at 48 kHz, ~2.5 MB of arrays,
+#: which stay in cache from one stage to the next; 1024-hop blocks measured ~7 % slower)
+BLOCK_HOPS = 256
 
 
 def build_chain(config: AnalysisConfig | None = None, *, inference_stage: Processor | None = None,
@@ -188,7 +189,7 @@ class Analyzer:
         table = FrameTable.empty(self.layout, n)
         self.analyze_stream([signal], table.store_block,
                             after_hop=None if after_hop is None else (lambda i: after_hop()),
-                            block_hops=block_hops, progress=progress)
+                            block_hops=min(block_hops, max(n, 1)), progress=progress)
         return table
 
     def analyze_stream(self, chunks, sink, *, after_hop=None, block_hops: int = BLOCK_HOPS,
@@ -212,16 +213,17 @@ class Analyzer:
         filled, done = 0, 0  # samples in the block being filled; hops analysed
         scratch = np.zeros(hop)
 
-        def run_block(n_hops: int) -> None:
+        def run_block(n_hops: int, rows: np.ndarray) -> None:
+            """The chain over ``rows`` (n_hops × hop, the input as it came)."""
             nonlocal done
             block.n = n_hops
-            block.samples[:n_hops] = raw[:n_hops]
+            block.samples[:n_hops] = rows[:n_hops]
             block.sample_end[:n_hops] = self.sample_pos + hop * np.arange(1, n_hops + 1)
             first = done
-
-            def before(i):
-                if history is not None:
-                    history.write(raw[i], scratch)
+            before = None
+            if history is not None:
+                def before(i):
+                    history.write(rows[i], scratch)
 
             self.chain.process_block(block, ctx, frame, before_hop=before,
                                      after_hop=None if after_hop is None else (lambda i: after_hop(first + i)))
@@ -235,15 +237,19 @@ class Analyzer:
             x = np.asarray(chunk, dtype=np.float32).reshape(-1)
             pos = 0
             while pos < x.shape[0]:
+                if filled == 0 and x.shape[0] - pos >= flat.shape[0]:  # a whole block: no copy
+                    run_block(raw.shape[0], x[pos:pos + flat.shape[0]].reshape(raw.shape))
+                    pos += flat.shape[0]
+                    continue
                 take = min(x.shape[0] - pos, flat.shape[0] - filled)
                 flat[filled:filled + take] = x[pos:pos + take]
                 filled += take
                 pos += take
                 if filled == flat.shape[0]:
-                    run_block(block.samples.shape[0])
+                    run_block(raw.shape[0], raw)
                     filled = 0
         if filled >= hop:
-            run_block(filled // hop)
+            run_block(filled // hop, raw)
         return done
 
 

@@ -23,7 +23,9 @@ def command_module(name: str):
     return importlib.import_module(f"{__package__}.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
+    """The parser with ``commands``' subcommands (all by default; ``main`` builds only the
+    one it runs, so a command does not import the other commands' modules)."""
     parser = argparse.ArgumentParser(
         prog="sonolux",
         description="Real-time audio analysis for live shows: levels, bands, onsets, beats, mood, "
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `sonolux COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"sonolux {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         command_module(name).add_parser(sub)
     parser.command_parsers = sub.choices
     return parser
@@ -68,7 +70,9 @@ def _sigterm(signum, frame):
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)  # the command, if any
+    parser = build_parser((first,) if first in COMMANDS else COMMANDS)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -15,7 +15,28 @@ Holding it makes one analysis hop one uninterrupted stretch. Only kernels that r
 the analysis thread, release it (``nogil=True``): the inference worker's ``resample_into_nogil`` and ``sonolux.modelinput``'s feature kernels
 (``tests/test_no_alloc.py`` checks the list).
 """
-from .base import Chain, ChainFacts, HopContext, Processor
-from .config import AnalysisConfig
+import sys
+
+
+def _numba_array_math_without_scipy_linalg() -> None:
+    """Import Numba's array-math implementations (the registry Numba loads before the first
+    kernel compiles or loads from its cache) without ``scipy.linalg``: at import, that module
+    checks for a BLAS by importing scipy.linalg, ~0.3 s and ~20 MB at every start, and uses
+    the answer only for ``np.convolve`` / ``np.correlate`` in jitted code (a plain loop
+    without it; no kernel here calls them). ``np.dot`` and friends still import scipy when
+    they are compiled."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    sys.modules["scipy.linalg"] = None  # makes numba's `import scipy.linalg.cython_blas` fail
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg"]
+
+
+_numba_array_math_without_scipy_linalg()
+
+from .base import Chain, ChainFacts, HopContext, Processor  # noqa: E402
+from .config import AnalysisConfig  # noqa: E402
 
 __all__ = ["AnalysisConfig", "Chain", "ChainFacts", "HopContext", "Processor"]

@@ -75,7 +75,7 @@ class HopBlock:
     ``.vectors``, one row per hop); the rest mirror :class:`HopContext`'s fields."""
 
     __slots__ = ("spec", "n", "samples", "sample_end", "power", "mel_db", "onset_flux",
-                 "low_flux", "values", "vectors")
+                 "low_flux", "values", "vectors", "_rows")
 
     def __init__(self, spec: StreamSpec, layout: FrameLayout, capacity: int):
         self.spec = spec
@@ -89,24 +89,28 @@ class HopBlock:
         self.values = np.zeros((capacity, len(layout.scalars)))
         self.vectors = {k: np.zeros((capacity, n), dtype=np.float32)
                         for k, n in layout.vectors.items()}
+        self._rows = None  # per-row views for bind_hop, made on first use
 
-    def load_hop(self, i: int, ctx: HopContext, frame: FeatureFrame) -> None:
-        """Hop ``i`` into a context and a frame (for a processor that runs hop by hop)."""
-        ctx.samples[:] = self.samples[i]
-        ctx.sample_end = int(self.sample_end[i])
-        ctx.power, ctx.mel_db = self.power[i], self.mel_db[i]
-        ctx.onset_flux, ctx.low_flux = self.onset_flux[i], self.low_flux[i]
-        frame.sample_end = ctx.sample_end
-        frame.t = ctx.sample_end / self.spec.sample_rate
-        frame.values[:] = self.values[i]
-        for k, v in frame.vectors.items():
-            v[:] = self.vectors[k][i]
-
-    def store_hop(self, i: int, frame: FeatureFrame) -> None:
-        """The frame's fields back into row ``i``."""
-        self.values[i] = frame.values
-        for k, v in frame.vectors.items():
-            self.vectors[k][i] = v
+    def bind_hop(self, i: int, ctx: HopContext, frame: FeatureFrame) -> None:
+        """Hop ``i`` into a context and a scratch frame, for processors that run hop by hop:
+        the hop's samples are copied into ``ctx.samples`` (stages may filter them in place);
+        ``frame.values`` and ``frame.vectors`` become views of row ``i``, so what the
+        processors write lands in the block with no copy back. ``frame`` must be a frame of
+        the bulk run alone (its arrays are re-pointed at every hop). The row views are made
+        once per block object, not per hop."""
+        if self._rows is None:
+            self._rows = [(self.samples[r], self.power[r], self.mel_db[r], self.values[r],
+                           {k: v[r] for k, v in self.vectors.items()})
+                          for r in range(self.samples.shape[0])]
+        samples, power, mel_db, values, vectors = self._rows[i]
+        ctx.samples[:] = samples
+        ctx.sample_end = end = int(self.sample_end[i])
+        ctx.power, ctx.mel_db = power, mel_db
+        ctx.onset_flux, ctx.low_flux = float(self.onset_flux[i]), float(self.low_flux[i])
+        frame.sample_end = end
+        frame.t = end / self.spec.sample_rate
+        frame.values = values
+        frame.vectors = vectors
 
 
 class Processor:
@@ -166,13 +170,14 @@ class Chain(Processor):
             self.processors[k].process_block(block)
             k += 1
         rest = self.processors[k:]
+        if not rest and before_hop is None and after_hop is None:
+            return
         for i in range(block.n):
             if before_hop is not None:
                 before_hop(i)
             if rest:
-                block.load_hop(i, ctx, frame)
+                block.bind_hop(i, ctx, frame)
                 for p in rest:
                     p.process(ctx, frame)
-                block.store_hop(i, frame)
             if after_hop is not None:
                 after_hop(i)

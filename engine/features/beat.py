@@ -34,7 +34,7 @@ import collections
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from ..errors import ParameterError
 from .base import Processor
@@ -333,10 +333,11 @@ def beat_step(novelty, pr, st, env, xr, acf, acf_s, kern, phase_buf):
     a = pr[P_ALPHA_ACF]
     n_lag = acf.shape[0]
     split = pos + 1 if pos + 1 < n_lag else n_lag  # lags up to pos: no wrap-around
-    for lag in range(split):
-        acf[lag] += a * (x * xr[pos - lag] - acf[lag])
-    for lag in range(split, n_lag):
-        acf[lag] += a * (x * xr[pos - lag + h] - acf[lag])
+    upos = uint64(pos)  # unsigned indices: no negative-index wrap check per load
+    for lag in range(uint64(split)):
+        acf[lag] += a * (x * xr[upos - lag] - acf[lag])
+    for lag in range(uint64(split), uint64(n_lag)):
+        acf[lag] += a * (x * xr[upos + uint64(h) - lag] - acf[lag])
     st[S_COUNTDOWN] -= 1.0
     if st[S_COUNTDOWN] <= 0.0:
         st[S_COUNTDOWN] = pr[P_EST_EVERY]

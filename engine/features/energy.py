@@ -22,10 +22,11 @@ from numba import njit
 from ..errors import ParameterError
 from .base import Processor
 from .checks import finite, positive_int
+from .sums import add4
 
-# energy state slots
-E_ACC, E_COUNT, E_LAST, E_PREV, E_Z, E_NSEG = 0, 1, 2, 3, 4, 5
-ENERGY_STATE_SIZE = 6
+# energy state slots (E_ACC: the first of four partial sums, E_ACC..E_ACC + 3)
+E_ACC, E_COUNT, E_LAST, E_PREV, E_Z, E_NSEG = 0, 4, 5, 6, 7, 8
+ENERGY_STATE_SIZE = 9
 # tempo state slots
 T_COUNT, T_HOPS, T_LAST, T_PREV, T_Z, T_NSEG = 0, 1, 2, 3, 4, 5
 TEMPO_STATE_SIZE = 6
@@ -49,25 +50,42 @@ def new_tempo_state() -> np.ndarray:
 def energy_update(samples, m, state, eps):
     """Accumulate ``samples`` into segments of ``m`` samples; returns the number of segments
     completed during this call. ``state[E_LAST]`` is the newest complete E_t, ``state[E_Z]``
-    the newest z = E_last / E_prev (1 until two segments exist)."""
+    the newest z = E_last / E_prev (1 until two segments exist).
+
+    The squares go into four partial sums by position in the segment (mod 4), added pairwise
+    when the segment completes: four independent add chains, and the same sum however the
+    samples are split into calls."""
     done = 0
-    acc = state[E_ACC]
-    count = state[E_COUNT]
-    for i in range(samples.shape[0]):
-        x = samples[i]
-        acc += x * x
-        count += 1.0
+    acc = state[E_ACC:E_ACC + 4]
+    count = int(state[E_COUNT])
+    n = samples.shape[0]
+    i = 0
+    while i < n:
+        stop = min(n, i + (m - count))  # this call's samples up to the end of the segment
+        while i < stop and count & 3:
+            x = samples[i]
+            acc[count & 3] += x * x
+            count += 1
+            i += 1
+        acc[0], acc[1], acc[2], acc[3], end = add4(samples, i, stop, 0.0, True,
+                                                   acc[0], acc[1], acc[2], acc[3])
+        count += end - i
+        i = end
+        while i < stop:
+            x = samples[i]
+            acc[count & 3] += x * x
+            count += 1
+            i += 1
         if count >= m:
-            e = acc / m
+            e = ((acc[0] + acc[1]) + (acc[2] + acc[3])) / m
             state[E_PREV] = state[E_LAST]
             state[E_LAST] = e
             if state[E_NSEG] >= 1.0:
                 state[E_Z] = (e + eps) / (state[E_PREV] + eps)
             state[E_NSEG] += 1.0
-            acc = 0.0
-            count = 0.0
+            acc[:] = 0.0
+            count = 0
             done += 1
-    state[E_ACC] = acc
     state[E_COUNT] = count
     return done
 

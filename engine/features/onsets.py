@@ -22,6 +22,7 @@ from ..errors import ParameterError
 from .base import Processor
 from .checks import finite, floor_db as check_floor_db
 from .mel import mel_centres
+from .sums import sum4
 
 # picker state slots
 P_POS, P_FILLED, P_LAST_ONSET, P_PREV, P_HOP = 0, 1, 2, 3, 4
@@ -100,13 +101,8 @@ def pick_onset(novelty, history, state, k, delta, min_gap):
     mean = 0.0
     var = 0.0
     if filled > 0:
-        for i in range(filled):
-            mean += history[i]
-        mean /= filled
-        for i in range(filled):
-            d = history[i] - mean
-            var += d * d
-        var /= filled
+        mean = sum4(history, 0, filled, 0.0, False) / filled
+        var = sum4(history, 0, filled, mean, True) / filled
     threshold = mean + k * math.sqrt(var) + delta
     hop = state[P_HOP]
     warm = n // 4 if n // 4 < 24 else 24  # ~0.13 s at 187.5 hops/s before the first onset

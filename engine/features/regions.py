@@ -123,6 +123,7 @@ class RegionStage(Processor):
         if self.cues is not None:
             names += CUE_FIELDS
         self._i = {n: layout.add_scalar(n) for n in names}
+        self._i_pub = tuple(self._i[n] for n in names[:6])  # what process publishes every hop
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
                self._i_onset, 0 if self._q is not None else None]
         self._idx_block = np.array([-1 if j is None else j for j in opt]
@@ -132,21 +133,18 @@ class RegionStage(Processor):
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
 
-    blockwise = True
+    @property
+    def blockwise(self) -> bool:
+        """The fused cues read every hop in Python: with them, the chain runs this stage hop
+        by hop in bulk runs, in one loop with the stages after it."""
+        return self.cues is None
 
     def process_block(self, block):
         """The block's hops as ``process`` would do them one by one: the quiet hops in one
-        Numba call, the hops where a mood piece ends or a segment completes in Python (with
-        the fused cues, which read every hop, all hops in Python)."""
+        Numba call, the hops where a mood piece ends or a segment completes in Python."""
         if self._scratch is None:  # the layout is complete once the whole chain is prepared
             self._scratch = (HopContext(block.spec), self._layout.new_frame())
         ctx, frame = self._scratch
-        if self.cues is not None:  # the cues read every hop: no quiet hops to batch
-            for i in range(block.n):
-                block.load_hop(i, ctx, frame)
-                self.process(ctx, frame)
-                block.store_hop(i, frame)
-            return
         mel32 = block.vectors.get("mel_db", self._no_mel)
         i = 0
         while i < block.n:
@@ -157,9 +155,8 @@ class RegionStage(Processor):
                                   self._mel_sum, self._idx_block, pub)
             self._unpack(ist, fst)
             if i < block.n:
-                block.load_hop(i, ctx, frame)
+                block.bind_hop(i, ctx, frame)
                 self.process(ctx, frame)
-                block.store_hop(i, frame)
                 i += 1
 
     def _pack(self):
@@ -302,7 +299,7 @@ class RegionStage(Processor):
                 self._mel_hist[i] = frame.vectors["mel_db"]
             self._level_pos += 1
         cut = None
-        if self._mel_sum.shape[0]:
+        if self._mel_sum.shape[0] and self.cues is None:  # the timbre distance of segments
             self._mel_sum += frame.vectors["mel_db"]
             self._mel_n += 1
         if self._q is not None:
@@ -328,12 +325,13 @@ class RegionStage(Processor):
             self.changes += 1
             self.last_boundary = cut
         cur = seg.current
-        v[self._i["region_index"]] = len(seg.regions) - 1
-        v[self._i["region_label"]] = LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0)
-        v[self._i["region_start"]] = cur.start
-        v[self._i["region_change"]] = 1.0 if cut is not None else 0.0
-        v[self._i["region_change_count"]] = self.changes
-        v[self._i["region_boundary"]] = self.last_boundary
+        i_index, i_label, i_start, i_change, i_count, i_boundary = self._i_pub
+        v[i_index] = len(seg.regions) - 1
+        v[i_label] = LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0)
+        v[i_start] = cur.start
+        v[i_change] = 1.0 if cut is not None else 0.0
+        v[i_count] = self.changes
+        v[i_boundary] = self.last_boundary
 
 
 @njit(cache=True)

@@ -23,11 +23,12 @@ Band order everywhere is pywt's: ``[cA_level, cD_level, …, cD_1]`` (coarse to 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from ..errors import ParameterError
 from .base import Processor
 from .checks import positive_int
+from .sums import sum4
 
 MODES = {"periodization": 0, "symmetric": 1, "reflect": 2, "zero": 3, "constant": 4}
 
@@ -66,8 +67,8 @@ def _interior_pair(x, base, dec_lo, dec_hi):
     """Σ_j (dec_lo[j], dec_hi[j]) · x[base − j], all indices inside ``x``."""
     acc_a = 0.0
     acc_d = 0.0
-    for j in range(dec_lo.shape[0]):
-        v = x[base - j]
+    for j in range(uint64(dec_lo.shape[0])):
+        v = x[uint64(base) - j]  # unsigned: no negative-index wrap check per load
         acc_a += dec_lo[j] * v
         acc_d += dec_hi[j] * v
     return acc_a, acc_d
@@ -86,13 +87,65 @@ def _coef_pair(x, n, dec_lo, dec_hi, base, mode):
     ne = n + (n & 1)
     for j in range(f):
         if mode == 0:
-            k = (base - j) % ne
+            k = base - j  # (base - j) mod ne, without an integer division per tap
+            while k < 0:
+                k += ne
+            while k >= ne:
+                k -= ne
             v = x[k] if k < n else x[n - 1]
         else:
             v = _ext(x, n, base - j, mode)
         acc_a += dec_lo[j] * v
         acc_d += dec_hi[j] * v
     return acc_a, acc_d
+
+
+@njit(cache=True)
+def dwt_run(x, n, dec_lo, dec_hi, shift, mode, o_lo, o_hi, out_a, out_d):
+    """Coefficients ``o_lo..o_hi-1`` of a Mallat step of ``x[0:n]`` (output ``o`` is
+    ``_coef_pair`` at ``2·o + shift``) into ``out_a[o]`` / ``out_d[o]``.
+
+    The interior outputs (no extension needed) are computed four at a time: eight
+    independent sums instead of two, so the CPU is not waiting on one add chain (about
+    twice as fast as one output at a time). Each sum
+    still adds ``h[j]·x[2o + shift − j]`` for j = 0, 1, … from 0.0, as ``_coef_pair`` does, so
+    every coefficient has the same bits either way."""
+    f = dec_lo.shape[0]
+    # interior: 2o + shift − (f − 1) >= 0 and 2o + shift < n
+    i_lo = max(o_lo, (f - shift) // 2)
+    i_hi = min(o_hi, (n - 1 - shift) // 2 + 1)
+    if i_hi < i_lo:
+        i_hi = i_lo
+    for o in range(o_lo, min(i_lo, o_hi)):
+        out_a[o], out_d[o] = _coef_pair(x, n, dec_lo, dec_hi, 2 * o + shift, mode)
+    o = i_lo
+    while o + 4 <= i_hi:
+        b = 2 * o + shift
+        a0 = a1 = a2 = a3 = 0.0
+        d0 = d1 = d2 = d3 = 0.0
+        for j in range(f):
+            hl = dec_lo[j]
+            hh = dec_hi[j]
+            k = uint64(b - j)  # >= 0 here: unsigned, so no negative-index wrap per load
+            v0 = x[k]
+            v1 = x[k + uint64(2)]
+            v2 = x[k + uint64(4)]
+            v3 = x[k + uint64(6)]
+            a0 += hl * v0
+            a1 += hl * v1
+            a2 += hl * v2
+            a3 += hl * v3
+            d0 += hh * v0
+            d1 += hh * v1
+            d2 += hh * v2
+            d3 += hh * v3
+        out_a[o], out_a[o + 1], out_a[o + 2], out_a[o + 3] = a0, a1, a2, a3
+        out_d[o], out_d[o + 1], out_d[o + 2], out_d[o + 3] = d0, d1, d2, d3
+        o += 4
+    for o in range(o, max(i_hi, o_lo), 1):
+        out_a[o], out_d[o] = _interior_pair(x, 2 * o + shift, dec_lo, dec_hi)
+    for o in range(max(i_hi, o_lo), o_hi):
+        out_a[o], out_d[o] = _coef_pair(x, n, dec_lo, dec_hi, 2 * o + shift, mode)
 
 
 @njit(cache=True)
@@ -106,8 +159,7 @@ def dwt_step(x, n, dec_lo, dec_hi, mode, out_a, out_d):
     else:
         m = (n + f - 1) // 2
         shift = 1
-    for o in range(m):
-        out_a[o], out_d[o] = _coef_pair(x, n, dec_lo, dec_hi, 2 * o + shift, mode)
+    dwt_run(x, n, dec_lo, dec_hi, shift, mode, 0, m, out_a, out_d)
     return m
 
 
@@ -138,14 +190,14 @@ def wavedec_into(x, dec_lo, dec_hi, level, mode, work_a, work_b, coeffs, offsets
 
 @njit(cache=True)
 def band_energies(coeffs, offsets, out):
-    """Mean-square energy of each band: ``out[b] = mean(coeffs[offsets[b]:offsets[b+1]]²)``."""
+    """Mean-square energy of each band: ``out[b] = mean(coeffs[offsets[b]:offsets[b+1]]²)``.
+
+    The squares are summed in four partial sums (``sums.sum4``: the sum runs every hop over
+    the whole window's coefficients), in an order fixed by the band length alone."""
     for b in range(offsets.shape[0] - 1):
-        acc = 0.0
         lo = offsets[b]
         hi = offsets[b + 1]
-        for i in range(lo, hi):
-            acc += coeffs[i] * coeffs[i]
-        out[b] = acc / (hi - lo) if hi > lo else 0.0
+        out[b] = sum4(coeffs, lo, hi, 0.0, True) / (hi - lo) if hi > lo else 0.0
 
 
 @njit(cache=True)
@@ -157,10 +209,10 @@ def push_history(history, samples):
         for i in range(n):
             history[i] = samples[h - n + i]
         return
-    for i in range(n - h):
-        history[i] = history[i + h]
-    for i in range(h):
-        history[n - h + i] = samples[i]
+    for i in range(uint64(n - h)):  # unsigned: no negative-index wrap, a plain memmove
+        history[i] = history[i + uint64(h)]
+    for i in range(uint64(h)):
+        history[uint64(n - h) + i] = samples[i]
 
 
 @njit(cache=True)
@@ -192,20 +244,26 @@ def wavedec_sliding(history, dec_lo, dec_hi, level, approx, a_off, coeffs, offse
         m = a_off[lev] - a0
         d0 = offsets[level - lev + 1]
         src = history if lev == 1 else approx[a_off[lev - 2]:a0]
+        out_a = approx[a0:a0 + m]
+        out_d = coeffs[d0:d0 + m]
         if full:
-            q_lo = 0
-            q_hi = m
-        else:
-            sh = shifts[lev - 1]
-            for i in range(m - sh):
-                approx[a0 + i] = approx[a0 + i + sh]
-                coeffs[d0 + i] = coeffs[d0 + i + sh]
-            q_lo = dirty_off[lev - 1]
-            q_hi = dirty_off[lev]
-        for q in range(q_lo, q_hi):
-            o = q if full else dirty[q]
-            approx[a0 + o], coeffs[d0 + o] = _coef_pair(src, src.shape[0], dec_lo, dec_hi,
-                                                        2 * o + half, 0)
+            dwt_run(src, src.shape[0], dec_lo, dec_hi, half, 0, 0, m, out_a, out_d)
+            continue
+        sh = uint64(shifts[lev - 1])
+        for i in range(uint64(m) - sh):
+            out_a[i] = out_a[i + sh]
+            out_d[i] = out_d[i + sh]
+        # the dirty indices (ascending) as runs of consecutive outputs, one dwt_run each
+        q = dirty_off[lev - 1]
+        q_end = dirty_off[lev]
+        while q < q_end:
+            start = dirty[q]
+            stop = start + 1
+            q += 1
+            while q < q_end and dirty[q] == stop:
+                stop += 1
+                q += 1
+            dwt_run(src, src.shape[0], dec_lo, dec_hi, half, 0, start, stop, out_a, out_d)
     a0 = a_off[level - 1]
     for i in range(offsets[1] - offsets[0]):
         coeffs[offsets[0] + i] = approx[a0 + i]
