@@ -16,11 +16,12 @@ frames are cached, see ``_regionsdata.py``):
 2. **False cuts per minute** inside single whole songs played alone: every 4Q clip (dev
    folds for tuning, reporting folds for the figure) and POP909 songs rendered by FluidSynth
    (never used for tuning).
-3. **Tuning** (development only): the cues' future window, the fusion's weights, threshold
-   and minimum region length are swept over the cue series of the dev medleys and dev clips
-   (cut times at block resolution, before the hop refinement); the chosen point maximises dev
-   boundary F with dev false cuts ≤ 0.2 / min. Then the radius of the hop refinement is swept
-   with the live stage on the dev medleys. The ``region_*`` defaults of ``AnalysisConfig`` are that
+3. **Tuning** (development only): the cues' future window, the fusion's weights (timbre
+   contrast at 1, novelty, energy and mood swept), threshold and minimum region length are
+   swept over the cue series of the dev medleys and dev clips (cut times at block resolution,
+   before localisation and hop refinement); the chosen point maximises dev boundary F with dev
+   false cuts ≤ 0.2 / min. Then the radius of the equal-window localisation and of the hop
+   refinement are swept with the live stage on the dev medleys. The ``region_*`` defaults of ``AnalysisConfig`` are that
    point; the reporting numbers use the defaults.
 4. **Sections** on generated tracks (``_sectiontracks.py``: 2 plans × 6 tempi, drum
    patterns, risers, filter sweeps): per event precision / recall (an event matches a true
@@ -29,7 +30,7 @@ frames are cached, see ``_regionsdata.py``):
 
 Caveat printed in the result: the shipped emotion model was trained on all 600 4Q clips, so
 the mood cue and the region labels are measured on clips it has seen (optimistic); the
-"without mood" variant is the figure that does not depend on it.
+"no model" variant is the figure that does not depend on it.
 """
 from __future__ import annotations
 
@@ -70,20 +71,23 @@ REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
 PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
 SEED = "seed: energy+tempo z soft cutting alone (M=2 s)"
-DEFAULT = "default: novelty + mood (fused)"
-NO_MOOD = "novelty only (no model)"
-VARIANTS = {  # name: region_cues (None: the seed method)
+DEFAULT = "default: " + " + ".join(AnalysisConfig().region_cues) + " (fused)"
+NO_MODEL = "contrast + novelty (no model)"
+NOVELTY = "Foote novelty only (SSM checkerboard)"
+VARIANTS = {  # name: region_cues (None: the seed method); all with the default weights and threshold
     DEFAULT: AnalysisConfig().region_cues,
-    NO_MOOD: ("novelty",),
-    "novelty + energy + mood": ("novelty", "energy", "mood"),
+    NO_MODEL: ("contrast", "novelty"),
+    "contrast only": ("contrast",),
+    NOVELTY: ("novelty",),
     "mood only": ("mood",),
     SEED: None,
 }
-SWEEP_FUTURE_S = (2.5, 4.0)  # the cues' future block (= most of the decision delay)
-SWEEP = {"w_energy": (0.0, 0.25, 0.5), "w_mood": (0.0, 1.0), "threshold": (0.5, 0.6, 0.8, 1.0, 1.3, 1.7),
-         "min_region_s": (8.0,)}
+SWEEP_FUTURE_S = (4.0, 6.0)  # the cues' future block (= most of the decision delay)
+SWEEP = {"w_novelty": (0.0, 0.5), "w_energy": (0.0, 0.25), "w_mood": (0.0, 0.5, 1.0),
+         "threshold": (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4), "min_region_s": (8.0,)}
 SWEEP_MIN_REGION_S = (6.0, 10.0, 12.0)  # tried at the best point
-SWEEP_REFINE_S = (0.0, 0.15, 0.3, 1.0)  # how far a cue cut may move to the sharpest step (live stage)
+SWEEP_REFINE_S = (0.0, 0.15, 0.3)  # how far a cue cut may move to the sharpest step (live stage)
+SWEEP_LOCALISE_RADIUS_S = (0.0, 0.5, 1.0)  # how far the equal-window localisation may move a cut
 
 
 # ---- replay ------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
     """Run a fresh live RegionStage over a recording's frames: the seed method (``cues``
     None) or the fused cues with ``region_cues=cues`` and other AnalysisConfig values in
     ``config_opts``. Returns (regions, decisions [(boundary s, decided at s)], cue series
-    (block rows: t, novelty, energy, mood) or None)."""
+    (block rows: t, novelty, energy, mood, contrast) or None)."""
     layout = FrameLayout()
     for n in fr.names:
         layout.add_scalar(n)
@@ -121,18 +125,19 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
             decisions.append((float(v[i_boundary]), ctx.t))
         if record_cues and i_cue_t is not None and v[i_cue_t] != last_cue_t and v[i_cue_t] == v[i_cue_t]:
             last_cue_t = v[i_cue_t]
-            series.append((last_cue_t, v[i_cue_t + 1], v[i_cue_t + 2], v[i_cue_t + 3]))
+            series.append((last_cue_t, v[i_cue_t + 1], v[i_cue_t + 2], v[i_cue_t + 3], v[i_cue_t + 4]))
     regions = stage.finish(fr.values.shape[0] * spec.hop_seconds)
     return regions, decisions, (np.array(series) if record_cues else None)
 
 
-def fuse(series: np.ndarray, *, w_energy, w_mood, threshold, min_region_s) -> list[float]:
-    """The fusion alone over recorded cue series (dev sweeps; block-resolution cut times)."""
-    f = CutFusion(weights=(1.0, w_energy, w_mood), base_threshold=threshold, hold_s=AnalysisConfig().region_hold_s,
-                  min_region_s=min_region_s)
+def fuse(series: np.ndarray, *, w_novelty, w_energy, w_mood, threshold, min_region_s) -> list[float]:
+    """The fusion alone over recorded cue series (dev sweeps; block-resolution cut times, no
+    localisation) with the contrast cue at weight 1 and the others at the given weights."""
+    f = CutFusion(weights=(w_novelty, w_energy, w_mood, 1.0), base_threshold=threshold,
+                  hold_s=AnalysisConfig().region_hold_s, min_region_s=min_region_s)
     cuts = []
-    for t, n, e, m in series:
-        c = f.push(t, n, e, m)
+    for t, n, e, m, c in series:
+        c = f.push(t, n, e, m, c)
         if c == c:
             cuts.append(c)
     return cuts
@@ -358,13 +363,13 @@ def main(argv=None):
               "defaults": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(AnalysisConfig()).items()
                            if k.startswith("region_")},
               "caveat": "the shipped emotion model was trained on all 600 4Q clips: the mood cue and the "
-                        "region labels are measured on clips it has seen (optimistic); the variant without "
-                        "mood does not use the model",
+                        "region labels are measured on clips it has seen (optimistic); the 'no model' "
+                        "variant does not use the model",
               "development": {"folds": [0, 1], "medleys": len(dev), "clips": len(dev_clips)}}
 
     if not args.no_sweep:
         rows = []
-        all_cues = ("novelty", "energy", "mood")
+        all_cues = ("novelty", "energy", "mood", "contrast")
 
         def point(series_m, series_c, **opts):
             med, clip = Tally(), Tally()
@@ -384,25 +389,26 @@ def main(argv=None):
                          replay(fr, spec, all_cues, record_cues=True, region_future_s=fut)[2])
                         for rec, fr in tqdm(dev_clips, desc="dev clip cue series", file=sys.stderr)]
             series[fut] = (series_m, series_c)
-            for w_e, w_m, thr, mr in tqdm(list(itertools.product(*SWEEP.values())), desc="sweep", file=sys.stderr):
-                rows.append({"future_s": fut, **point(series_m, series_c, w_energy=w_e, w_mood=w_m,
-                                                       threshold=thr, min_region_s=mr)})
+            for values in tqdm(list(itertools.product(*SWEEP.values())), desc="sweep", file=sys.stderr):
+                rows.append({"future_s": fut, **point(series_m, series_c, **dict(zip(SWEEP, values)))})
         ok = [r for r in rows if r["clip_false_cuts_per_min"] <= 0.2] or rows
         best = max(ok, key=lambda r: (r["f"], r["precision"]))
         for mr in SWEEP_MIN_REGION_S:
-            opts = {k: best[k] for k in ("w_energy", "w_mood", "threshold")}
+            opts = {k: best[k] for k in ("w_novelty", "w_energy", "w_mood", "threshold")}
             rows.append({"future_s": best["future_s"], **point(*series[best["future_s"]], **opts, min_region_s=mr)})
         ok = [r for r in rows if r["clip_false_cuts_per_min"] <= 0.2] or rows
         best = max(ok, key=lambda r: (r["f"], r["precision"]))
-        refine = {}
-        for rs in SWEEP_REFINE_S:  # the hop refinement of a cue cut: the live stage over dev medleys
+        def live_dev(**opts):  # the live stage (localisation and hop refinement) over dev medleys
             tal = Tally()
-            for rec, fr in tqdm(dev, desc=f"dev refine {rs} s", file=sys.stderr):
-                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues, region_refine_s=rs)
+            for rec, fr in tqdm(dev, desc=f"dev live {opts}", file=sys.stderr):
+                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues, **opts)
                 tal.add_medley(rec, regions, decisions)
             b = tal.boundary()
-            refine[str(rs)] = {k: b[k] for k in ("precision", "recall", "f", "error_ms")}
-        result["development"]["refine_sweep"] = refine
+            return {k: b[k] for k in ("precision", "recall", "f", "recall_by_join", "error_ms")}
+
+        result["development"]["localise_sweep"] = {str(r): live_dev(region_localise_radius_s=r)
+                                                   for r in SWEEP_LOCALISE_RADIUS_S}
+        result["development"]["refine_sweep"] = {str(r): live_dev(region_refine_s=r) for r in SWEEP_REFINE_S}
         no_mood = max([r for r in ok if r["w_mood"] == 0] or ok, key=lambda r: (r["f"], r["precision"]))
         result["development"].update({"sweep": rows, "chosen": best, "best_without_mood": no_mood})
         print("dev best:", best, "\n     without mood:", no_mood, file=sys.stderr)
@@ -424,7 +430,7 @@ def main(argv=None):
             regions, decisions, _ = replay(fr, spec, cues)
             tal.add_medley(rec, regions, decisions)
         entry = {"medleys": tal.boundary()}
-        if name in (DEFAULT, SEED, NO_MOOD):
+        if name in (DEFAULT, NO_MODEL, SEED, NOVELTY):
             entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues)
             entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues)
         result["reporting"]["variants"][name] = entry
