@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ParameterError
-from .novelty import block_accumulate, dct_matrix
+from .novelty import BlockCue, close_block, dct_matrix
 
 
 @njit(cache=True)
@@ -87,18 +87,8 @@ def contrast_push(acc, dct, ring, state, n_past, n_future, floor, share, work):
     return the contrast at the boundary ``n_future`` blocks back: with as many past blocks
     as there are (at most ``n_past``), NaN while fewer than ``n_future`` precede the
     boundary. ``state``: [blocks pushed]."""
-    n_ring, n_coef = ring.shape
-    n_in = acc.shape[0] - 1
-    cnt = acc[n_in]
     k = int(state[0])
-    slot = k % n_ring
-    for c in range(n_coef):
-        s = 0.0
-        for i in range(n_in):
-            s += dct[c, i] * acc[i]
-        ring[slot, c] = s / cnt if cnt > 0 else 0.0
-    for i in range(acc.shape[0]):
-        acc[i] = 0.0
+    close_block(acc, dct, ring, k % ring.shape[0])
     state[0] = k + 1
     before = min(k + 1 - n_future, n_past)
     if before < n_future:
@@ -122,8 +112,8 @@ def localise_block(ring, newest, around, radius, width, floor, share, work):
     return best_k
 
 
-class WindowContrast:
-    """The two-window timbre contrast, fed one hop (``add``) or block (``close``) at a time."""
+class WindowContrast(BlockCue):
+    """The two-window timbre contrast, fed one hop (``add``) or block (``push``) at a time."""
 
     def __init__(self, *, n_mels: int, past_blocks: int, future_blocks: int, n_coef: int = 20,
                  floor: float = 1.0, spread_share: float = 0.2, localise_blocks: int = 40,
@@ -163,19 +153,10 @@ class WindowContrast:
         """Absolute index of the first block after the boundary the newest value judges."""
         return int(self.state[0]) - self.future_blocks
 
-    def add(self, mel_db: np.ndarray) -> None:
-        """One hop's log-mel vector into the open block."""
-        block_accumulate(self.acc, mel_db)
-
     def close(self) -> float:
         """Close the open block; the contrast ``future_blocks`` blocks back (NaN while filling)."""
         return contrast_push(self.acc, self.dct, self.ring, self.state, self.past_blocks,
                              self.future_blocks, self.floor, self.spread_share, self.work)
-
-    def push(self, mel_block: np.ndarray) -> float:
-        """A whole block at once (tests, examples): ``add`` + ``close``."""
-        self.add(mel_block)
-        return self.close()
 
     def localise(self, block: int) -> int:
         """Re-place a cut at absolute block index ``block`` with equal windows either side."""
