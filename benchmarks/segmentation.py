@@ -86,7 +86,7 @@ VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig
 }
 SWEEP_FUTURE_S = (4.0, 6.0)  # the cues' future block (= most of the decision delay)
 SWEEP = {"w_novelty": (0.0, 0.5), "w_energy": (0.0, 0.25), "w_mood": (0.0, 0.5, 1.0),
-         "threshold": (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4), "min_region_s": (8.0,)}
+         "threshold": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4), "min_region_s": (8.0,)}
 SWEEP_MIN_REGION_S = (6.0, 10.0, 12.0)  # tried at the best point
 SWEEP_REFINE_S = (0.0, 0.15, 0.3)  # how far a cue cut may move to the sharpest step (live stage)
 SWEEP_LOCALISE_RADIUS_S = (0.0, 0.5, 1.0)  # how far the equal-window localisation may move a cut

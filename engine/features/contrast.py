@@ -23,8 +23,10 @@ re-places a decided cut with equal windows either side (``localise_blocks``), se
 ``radius_blocks`` around it, over blocks still held in the ring (no look-ahead beyond the
 audio already heard).
 
-Block timbre: the DCT (MFCC-like) of the block's mean log-mel spectrum, coefficients
-0..``n_coef``-1. All state is preallocated; ``add``/``close``/``localise`` allocate nothing.
+Block vector: the timbre — the DCT (MFCC-like) of the block's mean log-mel spectrum,
+coefficients 0..``n_coef``-1 — and the texture — the DCT of each mel band's standard
+deviation over the block's hops (how much the sound moves within 0.1 s: drums, tremolo),
+``n_texture`` coefficients. All state is preallocated; ``add``/``close``/``localise`` allocate nothing.
 
 Example
 -------
@@ -39,6 +41,8 @@ True
 True
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -82,13 +86,36 @@ def window_contrast(ring, first, n_before, n_after, floor, share, work):
 
 
 @njit(cache=True)
-def contrast_push(acc, dct, ring, state, n_past, n_future, floor, share, work):
-    """Close the open block (``acc``: sum of hop log-mel vectors + count) into the ring and
+def texture_accumulate(sq, x):
+    """sq += x² — one hop into the open block's sum of squares (for the texture part)."""
+    for i in range(x.shape[0]):
+        sq[i] += x[i] * x[i]
+
+
+@njit(cache=True)
+def contrast_push(acc, sq, dct, dct_tex, ring, spread, state, n_past, n_future, floor, share, work):
+    """Close the open block into the ring — its timbre (DCT of the mean log-mel, from
+    ``acc``: sum of hop vectors + count) and texture (DCT of each band's standard deviation
+    over the block's hops, from ``sq``: sum of squares; ``spread``: scratch per band) — and
     return the contrast at the boundary ``n_future`` blocks back: with as many past blocks
     as there are (at most ``n_past``), NaN while fewer than ``n_future`` precede the
     boundary. ``state``: [blocks pushed]."""
     k = int(state[0])
-    close_block(acc, dct, ring, k % ring.shape[0])
+    slot = k % ring.shape[0]
+    n_in = spread.shape[0]
+    cnt = acc[n_in]
+    for i in range(n_in):
+        m = acc[i] / cnt if cnt > 0 else 0.0
+        v = sq[i] / cnt - m * m if cnt > 0 else 0.0
+        spread[i] = math.sqrt(v) if v > 0 else 0.0
+        sq[i] = 0.0
+    n_timbre = dct.shape[0]
+    for c in range(dct_tex.shape[0]):
+        s = 0.0
+        for i in range(n_in):
+            s += dct_tex[c, i] * spread[i]
+        ring[slot, n_timbre + c] = s
+    close_block(acc, dct, ring, slot)
     state[0] = k + 1
     before = min(k + 1 - n_future, n_past)
     if before < n_future:
@@ -116,14 +143,15 @@ class WindowContrast(BlockCue):
     """The two-window timbre contrast, fed one hop (``add``) or block (``push``) at a time."""
 
     def __init__(self, *, n_mels: int, past_blocks: int, future_blocks: int, n_coef: int = 20,
-                 floor: float = 1.0, spread_share: float = 0.2, localise_blocks: int = 40,
+                 n_texture: int = 8, floor: float = 1.0, spread_share: float = 0.2, localise_blocks: int = 40,
                  radius_blocks: int = 10):
         """``floor``: added to each coefficient's spread (cepstral units, ~dB²) so a steady
         synthetic sound does not turn a tiny change into a huge ratio; ``spread_share``: each
         coefficient's spread is also raised by this share of the mean spread over all
         coefficients, so a coefficient along which the song is unusually steady (a held pad)
         cannot alone make a chord change look like a new song. ``localise_blocks``: the equal
-        window either side used to re-place a cut; ``radius_blocks``: how far."""
+        window either side used to re-place a cut; ``radius_blocks``: how far. ``n_coef`` and
+        ``n_texture``: cepstral coefficients of the block's mean and of its per-band spread."""
         if past_blocks < 2 or future_blocks < 2:
             raise ParameterError(f"contrast past_blocks={past_blocks} and future_blocks={future_blocks} "
                                  "must be at least 2")
@@ -136,16 +164,21 @@ class WindowContrast(BlockCue):
                                  f"radius_blocks={radius_blocks} >= 0")
         self.past_blocks, self.future_blocks = int(past_blocks), int(future_blocks)
         self.dct = dct_matrix(min(n_coef, n_mels), n_mels)
+        self.dct_texture = dct_matrix(min(n_texture, n_mels), n_mels)
         self.floor, self.spread_share = float(floor), float(spread_share)
         self.localise_blocks, self.radius_blocks = int(localise_blocks), int(radius_blocks)
-        self.ring = np.zeros((self.past_blocks + self.future_blocks, self.dct.shape[0]))
+        n_cols = self.dct.shape[0] + self.dct_texture.shape[0]
+        self.ring = np.zeros((self.past_blocks + self.future_blocks, n_cols))
         self.acc = np.zeros(n_mels + 1)
+        self.sq = np.zeros(n_mels)
+        self.spread = np.zeros(n_mels)
         self.state = np.zeros(1)
-        self.work = np.zeros((2, self.dct.shape[0]))
+        self.work = np.zeros((2, n_cols))
 
     def reset(self) -> None:
         self.ring[:] = 0.0
         self.acc[:] = 0.0
+        self.sq[:] = 0.0
         self.state[:] = 0.0
 
     @property
@@ -153,10 +186,15 @@ class WindowContrast(BlockCue):
         """Absolute index of the first block after the boundary the newest value judges."""
         return int(self.state[0]) - self.future_blocks
 
+    def add(self, mel_db: np.ndarray) -> None:
+        """One hop's log-mel vector into the open block (its sum and sum of squares)."""
+        super().add(mel_db)
+        texture_accumulate(self.sq, mel_db)
+
     def close(self) -> float:
         """Close the open block; the contrast ``future_blocks`` blocks back (NaN while filling)."""
-        return contrast_push(self.acc, self.dct, self.ring, self.state, self.past_blocks,
-                             self.future_blocks, self.floor, self.spread_share, self.work)
+        return contrast_push(self.acc, self.sq, self.dct, self.dct_texture, self.ring, self.spread, self.state,
+                             self.past_blocks, self.future_blocks, self.floor, self.spread_share, self.work)
 
     def localise(self, block: int) -> int:
         """Re-place a cut at absolute block index ``block`` with equal windows either side."""

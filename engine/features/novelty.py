@@ -70,7 +70,7 @@ def close_block(acc, dct, ring, slot):
     count) into ``ring[slot]``; ``acc`` is cleared for the next block."""
     n_in = acc.shape[0] - 1
     cnt = acc[n_in]
-    for c in range(ring.shape[1]):
+    for c in range(dct.shape[0]):  # the ring may hold more columns after these
         s = 0.0
         for i in range(n_in):
             s += dct[c, i] * acc[i]
