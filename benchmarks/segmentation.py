@@ -68,6 +68,7 @@ except ImportError:  # pragma: no cover
         return x
 
 TOLERANCE_S = 0.5
+LOOSE_S = 1.5  # a second tolerance, to tell joins not seen from joins placed too far off
 REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
 PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
@@ -146,10 +147,10 @@ def fuse(series: np.ndarray, *, w_novelty, w_energy, w_mood, threshold, min_regi
 
 
 # ---- scores ------------------------------------------------------------------------------
-def match(pred, true):
+def match(pred, true, tolerance=TOLERANCE_S):
     """Greedy one-to-one matching within the tolerance: [(true, pred)]."""
     pairs = sorted((abs(p - b), i, j) for i, b in enumerate(true) for j, p in enumerate(pred)
-                   if abs(p - b) <= TOLERANCE_S)
+                   if abs(p - b) <= tolerance)
     used_t, used_p, out = set(), set(), []
     for _, i, j in pairs:
         if i not in used_t and j not in used_p:
@@ -175,6 +176,7 @@ def label_overlap(regions, spans, quads, step=0.05):
 class Tally:
     def __init__(self):
         self.tp = self.pred = self.true = 0
+        self.tp_loose = 0  # matched within LOOSE_S: a join seen but placed more than TOLERANCE_S off
         self.errors, self.delays = [], []
         self.conf = np.zeros((4, 5))
         self.minutes = 0.0
@@ -183,6 +185,7 @@ class Tally:
     def add_medley(self, rec, regions, decisions):
         pred = [r["start"] for r in regions[1:]]
         m = match(pred, rec.bounds)
+        self.tp_loose += len(match(pred, rec.bounds, LOOSE_S))
         self.tp += len(m)
         self.pred += len(pred)
         self.true += len(rec.bounds)
@@ -221,6 +224,7 @@ class Tally:
         return {"precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3), "predicted": self.pred,
                 "true": self.true,
                 "recall_by_join": {k: f"{f}/{t}" for k, (f, t) in self.by_join.items()},
+                f"recall_within_{LOOSE_S}_s": round(self.tp_loose / self.true, 3) if self.true else 0.0,
                 "false_cuts_per_min": round((self.pred - self.tp) / self.minutes, 3),
                 "error_ms": {"min": round(float(err.min()), 1), "median": round(float(np.median(err)), 1),
                              "max": round(float(err.max()), 1)} if err.size else None,

@@ -94,7 +94,7 @@ class AnalysisConfig:
     region_future_s: float = 6.0  # ... with this much after it: the cues' lag, most of the decision delay
     region_contrast_past_s: float = 15.0  # the timbre contrast's past window ("what this song sounds like")
     region_localise_s: float = 4.0  # a decided cut is re-placed with equal windows of this length either side ...
-    region_localise_radius_s: float = 1.0  # ... within this distance (0: stays at the fused peak)
+    region_localise_radius_s: float = 0.0  # ... within this distance (0: stays at the fused peak)
     region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long
     region_refine_s: float = 0.15  # a cue cut moves to the sharpest step of the sound within this (0: stays)
     region_mood_window_s: float = 4.0  # the emotion model's window (a prediction covers this much audio)
