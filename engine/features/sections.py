@@ -89,7 +89,10 @@ class SectionTracker:
         #: decision delay of each event (s): how long after the event's time it is published
         #: (typical; the slow level needs ln(10^(dB/10)) time constants to move dB decibels)
         self.delays = {"breakdown": slow_s * math.log(10 ** (breakdown_db / 10)) + block_s,
-                       "build": build_confirm_s + slow_s * math.log(10 ** (build_rise_db / 10)) + block_s,
+                       # a level build: confirmed after the rise; a density build: the density
+                       # is compared with the span's start, so it shows about a span in
+                       "build": max(build_confirm_s + slow_s * math.log(10 ** (build_rise_db / 10)),
+                                    build_span_s) + block_s,
                        "drop": 2 * fast_s + block_s}
         self.reset()
 
