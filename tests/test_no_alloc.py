@@ -84,7 +84,11 @@ def test_region_cut_hops_allocate_only_the_new_region(method):
     rng = np.random.default_rng(0)
     x = np.concatenate([a * rng.standard_normal(SPEC.sample_rate * 5) for a in (0.02, 0.3, 0.02, 0.2)])
     x = x.astype(np.float32)
-    analyzer = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0, region_method=method, region_min_s=4.0))
+    # the cues' windows shortened so that each 5-s level step is judged (the defaults need 6 s
+    # of audio after a change); every kernel is loaded by warm_up and the stage's prepare
+    analyzer = Analyzer(SPEC, AnalysisConfig(energy_segment_s=1.0, region_method=method, region_min_s=4.0,
+                                             region_future_s=2.0, region_localise_s=1.0,
+                                             region_contrast_past_s=4.0))
     analyzer.warm_up()
     frame, i_change = analyzer.layout.new_frame(), analyzer.layout.scalars["region_change"]
     hops = [x[k * SPEC.hop:(k + 1) * SPEC.hop] for k in range(len(x) // SPEC.hop)]

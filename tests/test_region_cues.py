@@ -1,4 +1,4 @@
-"""Region cues (novelty, energy, mood), their fusion with hysteresis, section events, and a
+"""Region cues (novelty, energy, mood, timbre contrast), their fusion with hysteresis, section events, and a
 steady song that must not be cut — on constructed signals and generated tracks."""
 import math
 import sys
@@ -10,6 +10,7 @@ import pytest
 
 from sonolux import ParameterError, StreamSpec
 from sonolux.analysis import AnalysisConfig, Analyzer
+from sonolux.features.contrast import WindowContrast
 from sonolux.features.cues import EnergyCue, MoodCue
 from sonolux.features.cutfusion import CutFusion
 from sonolux.features.novelty import FooteNovelty
@@ -99,6 +100,48 @@ def test_novelty_is_nan_while_filling_and_validates():
         FooteNovelty(n_mels=8, past_blocks=1, future_blocks=3)
 
 
+# ---- timbre contrast -----------------------------------------------------------------------
+def test_contrast_peaks_at_a_timbre_change_and_stays_low_on_a_steady_sound(rng):
+    table = frames_of(textures(rng))
+    cues = RegionCues(AnalysisConfig(region_cues=("contrast",)), n_mels=64, hop_s=SPEC.hop_seconds)
+    con, ts = [], []
+    for i in range(len(table.t)):
+        cues.hop(table.t[i], table.vectors["mel_db"][i], 1e-3, None, False)
+        if cues.boundary_t > 0 and (not ts or ts[-1] != cues.boundary_t):
+            ts.append(cues.boundary_t)
+            con.append(cues.values[3])
+    ts, con = np.array(ts), np.array(con)
+    judged = ts > cues.future_s - 0.5 * cues.block_s  # at least a future window's worth of past
+    assert judged.sum() > 50 and np.all(con[~judged] == 0.0)
+    assert abs(ts[np.argmax(con)] - 14.0) < 0.3
+    assert con.max() > 10 * AnalysisConfig().region_threshold
+    steady = WindowContrast(n_mels=64, past_blocks=150, future_blocks=60)
+    noise = [steady.push(-40 + rng.normal(0, 3, 64)) for _ in range(400)]
+    assert max(noise[300:]) < 0.5 * AnalysisConfig().region_threshold
+
+
+def test_contrast_localises_a_crossfade_at_its_middle(rng):
+    """With unequal windows a linear crossfade's peak lands late; equal windows put it back."""
+    c = WindowContrast(n_mels=16, past_blocks=150, future_blocks=60, localise_blocks=40, radius_blocks=10)
+    a, b = np.zeros(16), np.linspace(-10, 10, 16)
+    fade = 20  # blocks, the change's middle at block 210
+    vals = []
+    for k in range(300):
+        r = min(max((k - 200) / fade, 0.0), 1.0)
+        vals.append(c.push((1 - r) * a + r * b + rng.normal(0, 1, 16)))
+    assert c.boundary_block == 240
+    peak = int(np.nanargmax(vals)) + 1 - 60  # the boundary block the highest value judged
+    assert peak > 210  # unequal windows: late
+    assert abs(c.localise(peak) - 210) <= 1
+
+
+def test_contrast_validates():
+    with pytest.raises(ParameterError, match="past_blocks=1"):
+        WindowContrast(n_mels=8, past_blocks=1, future_blocks=3)
+    with pytest.raises(ParameterError, match="floor"):
+        WindowContrast(n_mels=8, past_blocks=4, future_blocks=3, floor=0.0)
+
+
 # ---- energy and mood cues ------------------------------------------------------------------
 def test_energy_cue_is_the_seed_z_at_the_boundary():
     cue = EnergyCue(window_blocks=5, future_blocks=5, band=(0.6, 1.4))
@@ -124,12 +167,12 @@ def test_mood_cue_sees_a_confident_change_and_nothing_without_predictions():
 
 # ---- fusion and hysteresis -----------------------------------------------------------------
 def _cuts(fusion, scores, t0=0.0, dt=0.1):
-    out = [fusion.push(t0 + dt * k, s, 0.0, 0.0) for k, s in enumerate(scores)]
+    out = [fusion.push(t0 + dt * k, s, 0.0, 0.0, 0.0) for k, s in enumerate(scores)]
     return [round(c, 2) for c in out if c == c]
 
 
 def test_fusion_cuts_once_per_excursion_at_its_peak():
-    f = CutFusion(weights=(1, 0, 0), base_threshold=1.0, hold_s=0.5, min_region_s=2.0)
+    f = CutFusion(weights=(1, 0, 0, 0), base_threshold=1.0, hold_s=0.5, min_region_s=2.0)
     plateau = [0.0] * 50 + [1.2, 1.5, 1.4] + [1.3] * 40 + [0.0] * 30  # long high plateau: one cut
     assert _cuts(f, plateau) == [5.1]
     f.reset()
@@ -138,13 +181,13 @@ def test_fusion_cuts_once_per_excursion_at_its_peak():
 
 
 def test_fusion_min_region_and_sensitivity():
-    f = CutFusion(weights=(1, 0, 0), base_threshold=1.0, min_region_s=8.0)
+    f = CutFusion(weights=(1, 0, 0, 0), base_threshold=1.0, min_region_s=8.0)
     twice = [0.0] * 100 + [2.0] + [0.0] * 30 + [2.0] + [0.0] * 100  # 3.1 s apart
     assert _cuts(f, twice) == [10.0]
     assert f.suppressed == 1
     weak = [0.0] * 100 + [0.8] + [0.0] * 30
-    assert _cuts(CutFusion(weights=(1, 0, 0), sensitivity=0.5), weak) == []
-    assert _cuts(CutFusion(weights=(1, 0, 0), sensitivity=0.7), weak) == [10.0]
+    assert _cuts(CutFusion(weights=(1, 0, 0, 0), sensitivity=0.5), weak) == []
+    assert _cuts(CutFusion(weights=(1, 0, 0, 0), sensitivity=0.7), weak) == [10.0]
     with pytest.raises(ParameterError, match="sensitivity=1.5"):
         CutFusion(sensitivity=1.5)
     with pytest.raises(ParameterError, match="unknown"):
@@ -152,9 +195,11 @@ def test_fusion_min_region_and_sensitivity():
 
 
 def test_fusion_weights_add_agreeing_cues():
-    f = CutFusion(weights=(1.0, 0.5, 1.0), base_threshold=1.0)
-    assert f.score_of(0.5, 0.4, 0.3) == pytest.approx(1.0)
-    assert f.score_of(math.nan, -1.0, 0.2) == pytest.approx(0.2)  # NaN and negatives count as 0
+    f = CutFusion(weights=(1.0, 0.5, 1.0, 2.0), base_threshold=1.0)
+    assert f.score_of(0.5, 0.4, 0.3, 0.0) == pytest.approx(1.0)
+    assert f.score_of(math.nan, -1.0, 0.2, 0.1) == pytest.approx(0.4)  # NaN and negatives count as 0
+    with pytest.raises(ParameterError, match="4 numbers"):
+        CutFusion(weights=(1.0, 0.5, 1.0))
 
 
 # ---- the region stage ----------------------------------------------------------------------
@@ -227,7 +272,8 @@ def test_region_cues_and_sections_allocate_nothing_per_hop(measured_alone):
     rng = np.random.default_rng(3)
     mel = rng.normal(-40, 3, size=64)
     probs = np.array([0.4, 0.3, 0.2, 0.1])
-    cues = RegionCues(AnalysisConfig(region_cues=("novelty", "energy", "mood")), n_mels=64, hop_s=SPEC.hop_seconds)
+    cues = RegionCues(AnalysisConfig(region_cues=("novelty", "energy", "mood", "contrast")), n_mels=64,
+                      hop_s=SPEC.hop_seconds)
     sections = SectionTracker(hop_s=SPEC.hop_seconds)
     state = {"i": 0}
 
@@ -273,7 +319,8 @@ def test_operator_controls_change_the_fusion_live():
     t0 = cues.fusion.threshold
     cues.control(sensitivity=1.0, min_region_s=20.0, cues=("novelty",))
     assert cues.fusion.threshold == pytest.approx(t0 / math.e)
-    assert cues.fusion.min_region_s == 20.0 and cues.fusion.w_mood == 0.0 and cues.fusion.w_novelty == 1.0
+    assert cues.fusion.min_region_s == 20.0 and cues.fusion.w_mood == 0.0 and cues.fusion.w_contrast == 0.0
+    assert cues.fusion.w_novelty == AnalysisConfig().region_weights[0] > 0
     with pytest.raises(ParameterError, match="region_sensitivity=-0.1"):
         cues.control(sensitivity=-0.1)
     with pytest.raises(ParameterError, match="unknown"):

@@ -151,7 +151,9 @@ def test_bulk_regions_equal_hop_by_hop(block_hops, method, rng):
     from sonolux.features.regions import RegionStage
 
     x = np.concatenate([a * rng.standard_normal(48000 * 5) for a in (0.02, 0.3, 0.02, 0.2)])
-    config = AnalysisConfig(energy_segment_s=1.0, region_method=method, region_min_s=4.0)
+    # the cues' windows shortened so that each 5-s step is judged (the defaults need 6 s after it)
+    config = AnalysisConfig(energy_segment_s=1.0, region_method=method, region_min_s=4.0, region_future_s=2.0,
+                            region_localise_s=1.0, region_contrast_past_s=4.0)
     live_an, bulk_an = Analyzer(SPEC, config), Analyzer(SPEC, config)
     live = hop_by_hop(live_an, x.astype(np.float32))
     bulk = bulk_an.analyze(x.astype(np.float32), block_hops=block_hops)

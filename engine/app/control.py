@@ -203,7 +203,7 @@ CONTROL_TABLE = """
 /sonolux/gain              | f -24-24 or s auto         | input gain in dB, or automatic gain
 /sonolux/region/sensitivity | f 0-1                     | how readily regions cut (0.5: as tuned; higher: more cuts)
 /sonolux/region/min_s      | f seconds                  | no region shorter than this
-/sonolux/region/cues       | s novelty,mood,energy      | which region cues are on (comma-separated)
+/sonolux/region/cues       | s contrast,novelty,mood,energy | which region cues are on (comma-separated)
 /sonolux/show/save         | [s path]                   | save the show file (with --show; the old one kept as .bak)
 """
 CONTROL_ADDRESSES = tuple(tuple(cell.strip() for cell in line.split("|"))

@@ -127,7 +127,7 @@ def add_show_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region-min-s", type=_flag("--region-min-s", lo=0, hi=600), default=None,
                    metavar="SECONDS", help=f"no region shorter than this (default {_DEFAULTS.region_min_s:g})")
     g.add_argument("--region-cues", default=None, metavar="LIST",
-                   help="region cues that are on, from novelty,mood,energy "
+                   help="region cues that are on, from contrast,novelty,mood,energy "
                         f"(default {','.join(_DEFAULTS.region_cues)})")
 
 

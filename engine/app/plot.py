@@ -102,7 +102,8 @@ def _plot_cues(ax, table, col) -> None:
         return
     ok = np.isfinite(t_cue)
     for name, colour, label in (("region_novelty", "#2ca02c", "novelty"), ("region_energy_cue", "#9467bd", "energy"),
-                                ("region_mood_cue", "#ff7f0e", "mood"), ("region_score", "#000000", "score")):
+                                ("region_mood_cue", "#ff7f0e", "mood"), ("region_contrast_cue", "#1f77b4", "contrast"),
+                                ("region_score", "#000000", "score")):
         v = col(name)
         if v is not None and np.any(np.isfinite(v[ok])):
             ax.plot(t_cue[ok], np.clip(v[ok], 0, 3), color=colour, lw=1.4 if name == "region_score" else 0.8,

@@ -277,8 +277,8 @@ onset_sensitivity = 1.0   # onset threshold k (mean + k.std of the recent flux):
 gate_db = -60.0           # no onsets below this level (dBFS)
 silence_db = -60.0        # below this level events stop and tempo and mood hold (dBFS)
 region_sensitivity = 0.5  # how readily emotion regions cut, 0..1 (0.5: as tuned)
-region_min_s = 12.0       # no region shorter than this (s)
-region_cues = ["novelty", "mood"]  # which region cues are on: novelty, mood, energy
+region_min_s = 6.0        # no region shorter than this (s)
+region_cues = ["contrast", "novelty", "mood"]  # which region cues are on: contrast, novelty, mood, energy
 # bands = [250, 4000]     # bass/mid and mid/high crossovers (Hz)
 
 [models]

@@ -84,14 +84,17 @@ class AnalysisConfig:
     # how region cuts are decided (features/regioncues.py); the numbers were chosen on the
     # development folds 0-1 of the 4Q medleys (benchmarks/segmentation.py, README table)
     region_method: str = "cues"  # "cues": the fused cues below; "seed": the paper's z soft cutting alone
-    region_cues: tuple = ("novelty", "mood")  # any of "novelty", "energy", "mood"
+    region_cues: tuple = ("contrast", "novelty", "mood")  # any of "novelty", "energy", "mood", "contrast"
     region_sensitivity: float = 0.5  # the operator's one number, 0..1 (0.5: as tuned; higher cuts more)
-    region_min_s: float = 12.0  # no region shorter than this (a cut closer to the last is dropped)
-    region_threshold: float = 0.8  # fused score that arms a cut at sensitivity 0.5
-    region_weights: tuple = (1.0, 0.25, 1.0)  # novelty, energy, mood weights (for the cues that are on)
+    region_min_s: float = 6.0  # no region shorter than this (a cut closer to the last is dropped)
+    region_threshold: float = 1.0  # fused score that arms a cut at sensitivity 0.5
+    region_weights: tuple = (0.5, 0.25, 0.5, 1.0)  # novelty, energy, mood, contrast weights (for the cues that are on)
     region_block_s: float = 0.1  # cue step: hops are grouped into blocks of this length
-    region_past_s: float = 6.0  # the cues compare this much audio before a boundary ...
-    region_future_s: float = 4.0  # ... with this much after it: the cues' lag, most of the decision delay
+    region_past_s: float = 6.0  # the novelty and mood cues compare this much audio before a boundary ...
+    region_future_s: float = 6.0  # ... with this much after it: the cues' lag, most of the decision delay
+    region_contrast_past_s: float = 15.0  # the timbre contrast's past window ("what this song sounds like")
+    region_localise_s: float = 4.0  # a decided cut is re-placed with equal windows of this length either side ...
+    region_localise_radius_s: float = 0.0  # ... within this distance (0: stays at the fused peak)
     region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long
     region_refine_s: float = 0.15  # a cue cut moves to the sharpest step of the sound within this (0: stays)
     region_mood_window_s: float = 4.0  # the emotion model's window (a prediction covers this much audio)

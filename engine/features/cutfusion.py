@@ -2,7 +2,7 @@
 
 Every block the cues report on the same boundary (the kernel centre, a fixed delay behind the
 newest audio). The score is the weighted sum of the enabled cues (novelty, energy contrast,
-mood change), each clipped at 0. The operator's ``sensitivity`` (0..1, 0.5 = the tuned
+mood change, timbre contrast), each clipped at 0. The operator's ``sensitivity`` (0..1, 0.5 = the tuned
 default) moves one threshold: ``threshold = base_threshold · exp(2 · (0.5 − sensitivity))``
 (sensitivity 0 needs e≈2.7× the evidence, 1 needs a third of it).
 
@@ -17,9 +17,9 @@ Decision delay = the cues' centre lag + up to ``hold_s``: stated by :attr:`max_d
 
 Example
 -------
->>> f = CutFusion(weights=(1.0, 0.0, 0.0), base_threshold=1.0, min_region_s=4.0, hold_s=0.3)
+>>> f = CutFusion(weights=(1.0, 0.0, 0.0, 0.0), base_threshold=1.0, min_region_s=4.0, hold_s=0.3)
 >>> score = [0.1] * 50 + [1.5, 2.0, 1.5] + [0.1] * 50
->>> cuts = [f.push(10.0 + 0.1 * k, s, 0.0, 0.0) for k, s in enumerate(score)]
+>>> cuts = [f.push(10.0 + 0.1 * k, s, 0.0, 0.0, 0.0) for k, s in enumerate(score)]
 >>> [round(c, 1) for c in cuts if c == c]   # one cut, at the peak's boundary
 [15.1]
 """
@@ -29,7 +29,7 @@ import math
 
 from ..errors import ParameterError
 
-CUES = ("novelty", "energy", "mood")
+CUES = ("novelty", "energy", "mood", "contrast")
 
 
 def check_sensitivity(sensitivity: float) -> float:
@@ -42,19 +42,20 @@ def check_sensitivity(sensitivity: float) -> float:
 class CutFusion:
     """The cut state machine (see the module doc). ``push`` takes floats and allocates nothing."""
 
-    def __init__(self, *, weights=(1.0, 1.0, 1.0), base_threshold: float = 1.0, sensitivity: float = 0.5,
+    def __init__(self, *, weights=(1.0, 1.0, 1.0, 1.0), base_threshold: float = 1.0, sensitivity: float = 0.5,
                  release: float = 0.6, hold_s: float = 0.5, min_region_s: float = 8.0, start_s: float = 0.0):
-        """``weights``: (novelty, energy, mood); 0 turns a cue off. ``start_s``: the time the
+        """``weights``: (novelty, energy, mood, contrast); 0 turns a cue off. ``start_s``: the time the
         first region starts (a cut closer than ``min_region_s`` to it is suppressed too)."""
-        if len(weights) != 3 or any(w < 0 for w in weights):
-            raise ParameterError(f"region_weights={list(weights)} must be three numbers >= 0 (novelty, energy, mood)")
+        if len(weights) != len(CUES) or any(w < 0 for w in weights):
+            raise ParameterError(f"region_weights={list(weights)} must be {len(CUES)} numbers >= 0 "
+                                 f"({', '.join(CUES)})")
         if not base_threshold > 0:
             raise ParameterError(f"region_threshold={base_threshold} must be positive")
         if not 0 < release <= 1:
             raise ParameterError(f"release={release} must be in (0, 1]")
         if hold_s < 0 or min_region_s < 0:
             raise ParameterError(f"region_hold_s={hold_s} and region_min_s={min_region_s} must not be negative")
-        self.w_novelty, self.w_energy, self.w_mood = (float(w) for w in weights)
+        self.w_novelty, self.w_energy, self.w_mood, self.w_contrast = (float(w) for w in weights)
         self.base_threshold, self.release_ratio = float(base_threshold), float(release)
         self.set_sensitivity(sensitivity)
         self.hold_s = float(hold_s)
@@ -75,11 +76,12 @@ class CutFusion:
             raise ParameterError(f"region_min_s={min_region_s!r} must not be negative")
         self.min_region_s = float(min_region_s)
 
-    def set_weights(self, novelty: float, energy: float, mood: float) -> None:
+    def set_weights(self, novelty: float, energy: float, mood: float, contrast: float) -> None:
         """0 turns a cue off (the operator's "which cues are on")."""
-        if min(novelty, energy, mood) < 0:
-            raise ParameterError(f"region_weights={[novelty, energy, mood]} must be >= 0")
+        if min(novelty, energy, mood, contrast) < 0:
+            raise ParameterError(f"region_weights={[novelty, energy, mood, contrast]} must be >= 0")
         self.w_novelty, self.w_energy, self.w_mood = float(novelty), float(energy), float(mood)
+        self.w_contrast = float(contrast)
 
     def reset(self) -> None:
         self.armed = self.spent = False
@@ -89,7 +91,7 @@ class CutFusion:
         self.suppressed = 0
         self.score = 0.0
 
-    def score_of(self, novelty: float, energy: float, mood: float) -> float:
+    def score_of(self, novelty: float, energy: float, mood: float, contrast: float) -> float:
         """The weighted sum of the cues (NaN — a cue still filling — counts as 0)."""
         s = 0.0
         if self.w_novelty and novelty > 0:
@@ -98,12 +100,14 @@ class CutFusion:
             s += self.w_energy * energy
         if self.w_mood and mood > 0:
             s += self.w_mood * mood
+        if self.w_contrast and contrast > 0:
+            s += self.w_contrast * contrast
         return s
 
-    def push(self, t: float, novelty: float, energy: float, mood: float) -> float:
+    def push(self, t: float, novelty: float, energy: float, mood: float, contrast: float) -> float:
         """The cues at boundary time ``t`` (blocks in order); returns the time of a decided
         cut or NaN."""
-        s = self.score_of(novelty, energy, mood)
+        s = self.score_of(novelty, energy, mood, contrast)
         self.score = s
         if self.spent:
             if s < self.release:

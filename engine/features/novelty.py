@@ -65,23 +65,30 @@ def block_accumulate(acc, x):
 
 
 @njit(cache=True)
+def close_block(acc, dct, ring, slot):
+    """The open block's timbre vector (the DCT of its mean log-mel; ``acc``: sum of hops +
+    count) into ``ring[slot]``; ``acc`` is cleared for the next block."""
+    n_in = acc.shape[0] - 1
+    cnt = acc[n_in]
+    for c in range(dct.shape[0]):  # the ring may hold more columns after these
+        s = 0.0
+        for i in range(n_in):
+            s += dct[c, i] * acc[i]
+        ring[slot, c] = s / cnt if cnt > 0 else 0.0
+    for i in range(acc.shape[0]):
+        acc[i] = 0.0
+
+
+@njit(cache=True)
 def novelty_push(acc, dct, loud_w, ring, dist, state, w_past, w_future, spread_floor):
     """Close the open block (``acc``: sum of hops + count), push its timbre vector into the
     ring, update the distance SSM and return the novelty at the kernel centre (NaN until
     the ring is full). ``state``: [blocks pushed]. Writes only into its arguments."""
     n_ring, n_coef = ring.shape
-    n_in = acc.shape[0] - 1
-    cnt = acc[n_in]
     k = int(state[0])
     slot = k % n_ring
-    for c in range(n_coef):
-        s = 0.0
-        for i in range(n_in):
-            s += dct[c, i] * acc[i]
-        ring[slot, c] = s / cnt if cnt > 0 else 0.0
+    close_block(acc, dct, ring, slot)
     ring[slot, 0] *= loud_w
-    for i in range(acc.shape[0]):
-        acc[i] = 0.0
     filled = min(k + 1, n_ring)
     for j in range(filled):
         jj = (k - j) % n_ring
@@ -122,7 +129,28 @@ def novelty_push(acc, dct, loud_w, ring, dist, state, w_past, w_future, spread_f
     return (sx / wx) / (within + spread_floor) - 1.0
 
 
-class FooteNovelty:
+class BlockCue:
+    """A cue fed hop by hop and judged per block: ``add`` sums one hop's log-mel vector into
+    the open block (``self.acc``: the sum and the count), the subclass's ``close`` ends the
+    block and returns the cue's value; ``push`` does both with a whole block (tests,
+    examples)."""
+
+    acc: np.ndarray
+
+    def add(self, mel_db: np.ndarray) -> None:
+        """One hop's log-mel vector into the open block."""
+        block_accumulate(self.acc, mel_db)
+
+    def close(self) -> float:  # pragma: no cover - every cue defines it
+        raise NotImplementedError
+
+    def push(self, mel_block: np.ndarray) -> float:
+        """A whole block at once: ``add`` + ``close``."""
+        self.add(mel_block)
+        return self.close()
+
+
+class FooteNovelty(BlockCue):
     """Incremental, causal checkerboard novelty over log-mel blocks (see the module doc).
 
     ``push(mel_block)`` takes one *block's* mean log-mel vector (the :class:`BlockNovelty`
@@ -159,16 +187,7 @@ class FooteNovelty:
         self.acc[:] = 0.0
         self.state[:] = 0.0
 
-    def add(self, mel_db: np.ndarray) -> None:
-        """One hop's log-mel vector into the open block."""
-        block_accumulate(self.acc, mel_db)
-
     def close(self) -> float:
         """Close the open block; the novelty ``future_blocks`` blocks back (NaN while filling)."""
         return novelty_push(self.acc, self.dct, self.loudness_weight, self.ring, self.dist,
                             self.state, self.w_past, self.w_future, self.spread_floor)
-
-    def push(self, mel_block: np.ndarray) -> float:
-        """A whole block at once (tests, examples): ``add`` + ``close``."""
-        self.add(mel_block)
-        return self.close()

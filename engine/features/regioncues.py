@@ -1,23 +1,27 @@
-"""The region cues hop by hop: groups hops into blocks, feeds the novelty, energy and mood
-cues, fuses them and returns decided cuts. No frames, no layout — the region processor hands
+"""The region cues hop by hop: groups hops into blocks, feeds the novelty, energy, mood and
+timbre-contrast cues, fuses them and returns decided cuts. No frames, no layout — the region processor hands
 it the hop's log-mel vector, mean power and mood, and publishes what it says.
 
 The boundary every cue looks at lies ``future_s`` behind the newest audio (the kernel
 centre); a cut is decided at most ``hold_s`` after that: :attr:`RegionCues.delay_s` states
 the decision delay (the time from a change in the music to the cut being published is
-between ``future_s`` and ``delay_s``, plus a block).
+between ``future_s`` and ``delay_s``, plus a block). The published cut time is the estimated
+time of the change, in the past: with the contrast cue on, the fused peak is re-placed by
+:meth:`~sonolux.features.contrast.WindowContrast.localise` (equal windows either side).
 
 Example
 -------
 >>> import numpy as np
 >>> from sonolux.analysis import AnalysisConfig
->>> cues = RegionCues(AnalysisConfig(region_cues=("novelty",)), n_mels=8, hop_s=0.01)
+>>> cues = RegionCues(AnalysisConfig(), n_mels=8, hop_s=0.01)
+>>> rng = np.random.default_rng(1)
 >>> a, b = np.full(8, -30.0), np.linspace(-60, 0, 8)
->>> cuts = [cues.hop(0.01 * (i + 1), a if i < 2000 else b, 1e-3, None, False) for i in range(3000)]
+>>> cuts = [cues.hop(0.01 * (i + 1), (a if i < 2000 else b) + rng.normal(0, 2, 8), 1e-3, None, False)
+...         for i in range(3000)]
 >>> [round(c, 1) for c in cuts if c == c]   # the timbre changes at 20 s
 [20.0]
 >>> round(cues.delay_s, 1)   # published at most this long after the change
-4.6
+6.6
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import numpy as np
 from ..errors import ParameterError
 from .cues import EnergyCue, MoodCue
 from .checks import finite
+from .contrast import WindowContrast
 from .cutfusion import CUES, CutFusion
 from .novelty import FooteNovelty
 
@@ -40,7 +45,7 @@ def check_cues(cues) -> tuple:
 
 
 class RegionCues:
-    """Novelty + energy + mood cues and their fusion, fed one hop at a time."""
+    """Novelty + energy + mood + contrast cues and their fusion, fed one hop at a time."""
 
     def __init__(self, config=None, *, n_mels: int, hop_s: float):
         """Reads the ``region_*`` parameters of ``config`` (an :class:`AnalysisConfig`;
@@ -62,6 +67,13 @@ class RegionCues:
                                 future_blocks=future, band=c.energy_band)
         self.mood = MoodCue(past_blocks=past, future_blocks=future, block_s=self.block_s,
                             window_s=c.region_mood_window_s)
+        contrast_past = finite("region_contrast_past_s", c.region_contrast_past_s, positive=True)
+        localise = finite("region_localise_s", c.region_localise_s, positive=True)
+        radius = finite("region_localise_radius_s", c.region_localise_radius_s, minimum=0.0)
+        self.contrast = WindowContrast(
+            n_mels=n_mels, past_blocks=max(2, int(round(contrast_past / self.block_s))), future_blocks=future,
+            localise_blocks=max(1, int(round(localise / self.block_s))),
+            radius_blocks=int(round(radius / self.block_s)))
         if len(c.region_weights) != len(CUES):
             raise ParameterError(f"region_weights={list(c.region_weights)} must be {len(CUES)} numbers "
                                  f"({', '.join(CUES)})")
@@ -71,7 +83,8 @@ class RegionCues:
                                 hold_s=hold_s, min_region_s=c.region_min_s)
         self.cues = on
         self._weights = tuple(float(x) for x in c.region_weights)
-        #: the decision delay: a cut is published at most this long after its boundary
+        #: the decision delay: a cut is published at most this long after the change it marks
+        #: (plus the localisation's radius when it moves a cut earlier)
         self.delay_s = self.future_s + hold_s + self.block_s
         self._probs = np.zeros(4)
         self._warm_kernels()
@@ -93,13 +106,16 @@ class RegionCues:
     def _warm_kernels(self) -> None:
         """Run every code path once now (Numba loads its compiled kernels on the first call),
         so the first full ring, seconds into a show, does not allocate; ``reset`` follows."""
-        for _ in range(self.novelty.ring.shape[0]):
+        for _ in range(max(self.novelty.ring.shape[0], self.contrast.ring.shape[0])):
             self.novelty.push(self.novelty.acc[:-1])
+            self.contrast.push(self.contrast.acc[:-1])
             self.energy.push(1.0)
             self.mood.push(self._probs, True)
+        self.contrast.localise(self.contrast.boundary_block)
 
     def reset(self) -> None:
         self.novelty.reset()
+        self.contrast.reset()
         self.energy.reset()
         self.mood.reset()
         self.fusion.reset()
@@ -109,13 +125,14 @@ class RegionCues:
         # the boundary the newest cue values belong to, and the values (0 while a cue fills:
         # frames carry finite numbers only)
         self.boundary_t = 0.0
-        self.values = [0.0, 0.0, 0.0]  # novelty, energy, mood at boundary_t
+        self.values = [0.0, 0.0, 0.0, 0.0]  # novelty, energy, mood, contrast at boundary_t
 
     def hop(self, t_end: float, mel_db: np.ndarray, power: float, probs, new_prediction: bool) -> float:
         """One hop ending at ``t_end`` s: its log-mel vector, mean power, and — when a new
         prediction arrived with it (``new_prediction``) — the quadrant probabilities (else
         None). Returns the time of a decided cut (a boundary in the past) or NaN."""
         self.novelty.add(mel_db)
+        self.contrast.add(mel_db)
         self._power += power
         if new_prediction and probs is not None:
             self._probs[:] = probs
@@ -124,6 +141,7 @@ class RegionCues:
         if self._n < self.block_hops:
             return math.nan
         nov = self.novelty.close()
+        con = self.contrast.close()
         en = self.energy.push(self._power / self._n)
         mood = self.mood.push(self._probs, self._new_pred)
         self._n, self._power, self._new_pred = 0, 0.0, False
@@ -132,4 +150,10 @@ class RegionCues:
         v[0] = nov if nov == nov else 0.0
         v[1] = en if en == en else 0.0
         v[2] = mood if mood == mood else 0.0
-        return self.fusion.push(self.boundary_t, nov, en, mood)
+        v[3] = con if con == con else 0.0
+        cut = self.fusion.push(self.boundary_t, nov, en, mood, con)
+        if cut == cut and self.fusion.w_contrast:
+            lag = int(round((self.boundary_t - cut) / self.block_s))
+            block = self.contrast.boundary_block - lag
+            cut += (self.contrast.localise(block) - block) * self.block_s
+        return cut

@@ -14,7 +14,7 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   change) fused with hysteresis, one sensitivity and a minimum region length
   (:mod:`sonolux.features.regioncues`). The frame then also carries the cue values at the
   boundary they judge (``region_cue_t``, the boundary time; ``region_novelty``,
-  ``region_energy_cue``, ``region_mood_cue``; ``region_score``, their weighted sum, and
+  ``region_energy_cue``, ``region_mood_cue``, ``region_contrast_cue``; ``region_score``, their weighted sum, and
   ``region_threshold``), so a plot shows why a cut happened.
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ from .checks import finite
 from .regioncues import RegionCues
 
 REGION_METHODS = ("cues", "seed")
-CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_mood_cue", "region_score",
-              "region_threshold")
+CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_mood_cue", "region_contrast_cue",
+              "region_score", "region_threshold")
 
 
 class RegionStage(Processor):
@@ -96,7 +96,12 @@ class RegionStage(Processor):
         self._i_prediction = layout.scalars.get("prediction_id")
         self._i_override = layout.scalars.get("emotion_override")
         self._piece_p = np.zeros(4)
-        n = int(4 * self.energy_segment_s * spec.frame_rate) + 8
+        # the hops a cut may be refined over: four energy segments, or — with the cues — the
+        # cues' decision delay plus how far localisation and refinement may move a cut
+        c = self.config
+        cue_s = (c.region_future_s + c.region_hold_s + c.region_localise_radius_s + self.cue_refine_s
+                 + self.step_window_s + 1.0) if c.region_method == "cues" else 0.0
+        n = int(max(4 * self.energy_segment_s, cue_s) * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
         self._level_db = np.zeros(n)
         self._mel_hist = np.zeros((n, layout.vectors.get("mel_db", 0)))
@@ -273,7 +278,8 @@ class RegionStage(Processor):
         t = cues.hop(ctx.t, frame.vectors["mel_db"], power, probs, new)
         i = self._i
         v[i["region_cue_t"]] = cues.boundary_t
-        v[i["region_novelty"]], v[i["region_energy_cue"]], v[i["region_mood_cue"]] = cues.values
+        (v[i["region_novelty"]], v[i["region_energy_cue"]], v[i["region_mood_cue"]],
+         v[i["region_contrast_cue"]]) = cues.values
         v[i["region_score"]] = cues.fusion.score
         v[i["region_threshold"]] = cues.fusion.threshold
         if t != t:  # NaN: no cut

@@ -10,8 +10,10 @@ the onset flags; levels are smoothed as power):
 * ``build``: energy or onset density rising over bars, below the full level. The slow level
   is ``build_rise_db`` above its minimum of the last ``build_span_s`` and has risen for the
   last ``build_confirm_s`` (or the onset density is ``build_density_ratio`` times what it was
-  ``build_span_s`` ago, at a level not falling). Decided a few bars into the build; the
-  event's time is the minimum the rise started from.
+  ``build_span_s`` ago and at least ``build_min_density`` onsets a second — a snare roll, not
+  the odd note of a sparse breakdown — at a level not falling). Decided a few bars into the
+  build; the event's time is the minimum the rise started from (of the level, or of the
+  onset density).
 * ``drop``: a strong return after a build or a breakdown. The fast level jumps more than
   ``drop_jump_db`` above the slow level or the bass band jumps ``drop_bass_db`` (the kick and
   bass return after a riser as loud as the drop), and the fast level reaches within
@@ -59,9 +61,10 @@ class SectionTracker:
 
     def __init__(self, *, hop_s: float, fast_s: float = 0.15, slow_s: float = 1.5, block_s: float = 0.1,
                  ref_decay_db_s: float = 0.2, breakdown_db: float = 6.0, build_rise_db: float = 3.0,
-                 build_span_s: float = 6.0, build_confirm_s: float = 1.5, build_density_ratio: float = 1.6,
+                 build_span_s: float = 6.0, build_confirm_s: float = 1.5, build_density_ratio: float = 1.4,
                  density_s: float = 2.0, drop_jump_db: float = 5.0, drop_near_full_db: float = 4.0,
-                 drop_bass_db: float = 4.5, min_gap_s: float = 4.0, build_timeout_s: float = 40.0):
+                 drop_bass_db: float = 4.5, min_gap_s: float = 4.0, build_timeout_s: float = 40.0,
+                 build_min_density: float = 3.0):
         if not hop_s > 0 or not block_s >= hop_s:
             raise ParameterError(f"hop_s={hop_s} must be positive and block_s={block_s} at least one hop")
         for name, v in (("fast_s", fast_s), ("slow_s", slow_s), ("build_span_s", build_span_s),
@@ -78,6 +81,7 @@ class SectionTracker:
         self.span = max(2, int(round(build_span_s / self.block_s)))
         self.confirm = max(1, int(round(build_confirm_s / self.block_s)))
         self.build_density_ratio = build_density_ratio
+        self.build_min_density = build_min_density
         self.drop_jump_db, self.drop_near_full_db, self.drop_bass_db = drop_jump_db, drop_near_full_db, drop_bass_db
         self.min_gap_s, self.build_timeout_s = min_gap_s, build_timeout_s
         self._slow_ring = np.zeros(self.span)  # slow level (dB) per block
@@ -85,7 +89,10 @@ class SectionTracker:
         #: decision delay of each event (s): how long after the event's time it is published
         #: (typical; the slow level needs ln(10^(dB/10)) time constants to move dB decibels)
         self.delays = {"breakdown": slow_s * math.log(10 ** (breakdown_db / 10)) + block_s,
-                       "build": build_confirm_s + slow_s * math.log(10 ** (build_rise_db / 10)) + block_s,
+                       # a level build: confirmed after the rise; a density build: the density
+                       # is compared with the span's start, so it shows about a span in
+                       "build": max(build_confirm_s + slow_s * math.log(10 ** (build_rise_db / 10)),
+                                    build_span_s) + block_s,
                        "drop": 2 * fast_s + block_s}
         self.reset()
 
@@ -198,10 +205,19 @@ class SectionTracker:
                 if ring[(k - 1 - i) % n] < ring[(k - 2 - i) % n] - 0.05:
                     rising = False
                     break
-        denser = old_dens > 0.5 and self._dens >= self.build_density_ratio * old_dens and slow >= old_slow - 1.0
+        denser = (old_dens > 0.5 and self._dens >= self.build_density_ratio * old_dens and slow >= old_slow - 1.0
+                  and self._dens >= self.build_min_density)
         if rising or denser:
             self.state, self.state_since = BUILD, t
-            t_event = t - lo_i * self.block_s if rising else t - 0.5 * n * self.block_s
+            if rising:
+                t_event = t - lo_i * self.block_s
+            else:  # where the onset density was lowest in the span: the rise started there
+                dens, d_lo, d_i = self._dens_ring, math.inf, 0
+                for i in range(n):
+                    v = dens[(k - 1 - i) % n]
+                    if v < d_lo:
+                        d_lo, d_i = v, i
+                t_event = t - d_i * self.block_s
             return self._fire(SECTION_CODES["build"], t_event, t)
         return 0
 

@@ -39,7 +39,7 @@ SCALARS: dict[str, tuple[float, float]] = {
     "region_change": _UNIT, "region_change_count": _COUNT,
     "region_boundary": _UNIT, "region_start": (0.0, 600.0),
     "region_cue_t": (0.0, 600.0), "region_novelty": (0.0, 2.0), "region_energy_cue": (0.0, 4.0),
-    "region_mood_cue": _UNIT, "region_score": (0.0, 2.0), "region_threshold": (0.0, 2.0),
+    "region_mood_cue": _UNIT, "region_contrast_cue": (0.0, 4.0), "region_score": (0.0, 2.0), "region_threshold": (0.0, 2.0),
     "section_change": _UNIT, "section_change_count": _COUNT, "section_label": (0.0, 3.0),
     "section_time": (0.0, 600.0),
     "energy_same": _UNIT, "tempo_same": _UNIT,
