@@ -21,7 +21,9 @@ and quadrant.
 Ports: ``NAME`` opens the existing output port whose name contains NAME (case-insensitive,
 it must be the only match); ``virtual:NAME`` creates a port other programs connect to
 (ALSA sequencer on Linux, CoreMIDI on macOS; set ``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``
-for JACK).
+for JACK). Over JACK, a send never drops (rtmidi queues it for the next cycle), but a cycle that
+a client misses (an xrun) loses that cycle's events between the clients, a note_off among them:
+run JACK with realtime scheduling and a period the machine keeps up with.
 
 >>> clock = MidiClock(mailbox, open_midi_output("virtual:sonolux clock"))   # doctest: +SKIP
 >>> clock.start(); ...; clock.stop(); clock.jitter_ms()                     # doctest: +SKIP
