@@ -36,8 +36,19 @@ from sonolux.sources import SynthSource
 mido = pytest.importorskip("mido")
 
 
+JACKD_LOG = []  # the private jackd's log file, for failure messages
+
+
+def jackd_said() -> str:
+    """jackd's log without its routine lines (each late timer wake-up is one), for a failure message."""
+    if not JACKD_LOG:
+        return ""
+    lines = [ln for ln in JACKD_LOG[0].read_text(errors="replace").splitlines() if "Process XRun =" not in ln]
+    return "; jackd said: " + " | ".join(lines[-8:])
+
+
 @pytest.fixture(scope="module")
-def midi_system():
+def midi_system(tmp_path_factory):
     """The MIDI system the ports go through: ALSA if /dev/snd/seq exists, else private JACK."""
     if os.path.exists("/dev/snd/seq"):
         mido.set_backend("mido.backends.rtmidi/LINUX_ALSA")
@@ -49,10 +60,12 @@ def midi_system():
     # the same machine must neither make ours exit ("already running") nor carry our ports
     server = f"sonolux-test-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = server
+    JACKD_LOG[:] = [tmp_path_factory.mktemp("jackd") / "jackd.log"]
+    log = JACKD_LOG[0].open("w")
     # -S: synchronous (a late client delays the cycle instead of losing its MIDI; see the module docstring)
     proc = subprocess.Popen(["jackd", "-n", server, "--no-realtime", "-S", "-t", "10000",
                              "-d", "dummy", "-r", "48000", "-p", "64"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
     mido.set_backend("mido.backends.rtmidi/UNIX_JACK")
 
     def up():
@@ -62,7 +75,7 @@ def midi_system():
         except Exception:
             return proc.poll() is not None  # died: fall through to the assert
     wait_until(up, 10, "jackd")
-    assert proc.poll() is None, "jackd exited"
+    assert proc.poll() is None, f"jackd exited{jackd_said()}"
     yield "jack"
     proc.terminate()
     try:
@@ -70,6 +83,8 @@ def midi_system():
     except subprocess.TimeoutExpired:  # jackd sometimes hangs in its shutdown: never leave it behind
         proc.kill()
         proc.wait(5)
+    log.close()
+    JACKD_LOG.clear()
     mido.set_backend("mido.backends.rtmidi")
     os.environ.pop("JACK_DEFAULT_SERVER", None)
 
@@ -127,6 +142,13 @@ class SentLog:
         self.port.close()
 
 
+def tails(rx: Receiver, port: SentLog) -> str:
+    """The last messages sent and received, and how long ago, for a failure message."""
+    now = time.perf_counter()
+    sent = [(round(now - t, 3), m) for t, m in port.sent[-4:]]
+    return f"{len(port.sent)} sent, the last (s ago, message): {sent}; {len(rx.got)} received, the last: {[m for _, m in rx.got[-4:]]}"
+
+
 def demo_engine():
     spec = StreamSpec()
     return Engine(spec, SynthSource("", spec.sample_rate, spec.block_size))  # 120 BPM demo
@@ -144,7 +166,8 @@ def test_clock_follows_the_tracked_tempo(midi_system):
         wait_until(lambda: len(rx.of("clock")) > (SETTLE + STEADY) * PPQN, 30, f"{SETTLE + STEADY} beats of MIDI clock")
         clock = engine.extra_outputs[0]
         health = clock.health()
-    wait_until(lambda: rx.got and rx.got[-1][1].type == "stop", 2, "Stop after the engine stops")
+    wait_until(lambda: rx.got and rx.got[-1][1].type == "stop", 2,
+               lambda: f"Stop after the engine stops ({tails(rx, port)}{jackd_said()})")
     rx.close()
     got = [m for _, m in rx.got]
     assert [m.type for m in got[:3]] == ["songpos", "start", "clock"] and got[0].pos == 0
@@ -174,7 +197,7 @@ def test_notes_on_beats_and_cc_for_level(midi_system):
         wait_until(lambda: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6, 20, "6 beat notes")
     wait_until(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2,
                lambda: f"every note released ({len(rx.of('note_off'))} note_off for {len(rx.of('note_on'))} "
-                       f"note_on; the last: {[m for _, m in rx.got[-4:]]})")
+                       f"note_on; {tails(rx, port)}{jackd_said()})")
     rx.close()
     # from the moment the receiver was connected, every message the engine sent arrived, in order, once
     got = [m.bytes() for _, m in rx.got]
