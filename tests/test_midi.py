@@ -154,18 +154,27 @@ def demo_engine():
     return Engine(spec, SynthSource("", spec.sample_rate, spec.block_size))  # 120 BPM demo
 
 
+def run_demo_out(midi_system, output_cls, name: str, until, timeout: float, what: str):
+    """Play the demo into ``output_cls`` on the virtual port ``name`` until the receiver has
+    ``until(rx)``; returns (output, its sent log, receiver, output health before the stop)."""
+    engine = demo_engine()
+    port = SentLog(open_midi_output(f"virtual:{name}"))
+    out = output_cls(engine.mailbox, port)
+    engine.add_output(out)
+    with engine:
+        rx = Receiver(midi_system, name)
+        wait_until(lambda: until(rx), timeout, what)
+        health = out.health()
+    return out, port, rx, health
+
+
 SETTLE, STEADY = 4, 16  # beats of phase settling after Start (skipped), beats measured
 
 
 def test_clock_follows_the_tracked_tempo(midi_system):
-    engine = demo_engine()
-    port = SentLog(open_midi_output("virtual:sonolux clock"))
-    engine.add_output(MidiClock(engine.mailbox, port))
-    with engine:
-        rx = Receiver(midi_system, "sonolux clock")
-        wait_until(lambda: len(rx.of("clock")) > (SETTLE + STEADY) * PPQN, 30, f"{SETTLE + STEADY} beats of MIDI clock")
-        clock = engine.extra_outputs[0]
-        health = clock.health()
+    clock, port, rx, health = run_demo_out(
+        midi_system, MidiClock, "sonolux clock", lambda rx: len(rx.of("clock")) > (SETTLE + STEADY) * PPQN,
+        30, f"{SETTLE + STEADY} beats of MIDI clock")
     wait_until(lambda: rx.got and rx.got[-1][1].type == "stop", 2,
                lambda: f"Stop after the engine stops ({tails(rx, port)}{jackd_said()})")
     rx.close()
@@ -189,12 +198,9 @@ def test_clock_follows_the_tracked_tempo(midi_system):
 
 
 def test_notes_on_beats_and_cc_for_level(midi_system):
-    engine = demo_engine()
-    port = SentLog(open_midi_output("virtual:sonolux notes"))
-    engine.add_output(MidiNotes(engine.mailbox, port))
-    with engine:
-        rx = Receiver(midi_system, "sonolux notes")
-        wait_until(lambda: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6, 20, "6 beat notes")
+    _, port, rx, _ = run_demo_out(
+        midi_system, MidiNotes, "sonolux notes", lambda rx: len([m for _, m in rx.of("note_on") if m.note == 37]) >= 6,
+        20, "6 beat notes")
     wait_until(lambda: len(rx.of("note_off")) >= len(rx.of("note_on")), 2,
                lambda: f"every note released ({len(rx.of('note_off'))} note_off for {len(rx.of('note_on'))} "
                        f"note_on; {tails(rx, port)}{jackd_said()})")

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..modelinput import silence_features
+from .models import SessionModel
 
 STREAM_INPUTS = ("mel", "front_past", "features_past")
 STATE_OUTPUTS = ("front", "features")
@@ -66,33 +67,20 @@ class StreamState:
 
 
 @dataclass
-class StreamingModel:
+class StreamingModel(SessionModel):
     """An emotion model whose trunk streams (see module docstring); duck-types OnnxModel.
 
     The model (its session) may be shared; the state belongs to each FeatureStream it is
     asked about, so an offline analysis and a live run on the same loaded model, or two
     runs one after the other, never see each other's past."""
 
-    path: object
-    task: str
-    contract: dict
-    session: object
-    labels: list
+    labels: list = field(default_factory=list)
     tag_labels: list = field(default_factory=list)
 
     def __post_init__(self):
         self.layout = stream_layout(self.contract, self.path)
         self._primed = self._prime()
         self._states = weakref.WeakKeyDictionary()  # FeatureStream → StreamState
-
-    # -- what the worker and the cards read ----------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.contract.get("name", str(self.path))
-
-    @property
-    def provider(self) -> str:
-        return self.session.get_providers()[0]
 
     @property
     def window_frames(self) -> int:
@@ -112,10 +100,6 @@ class StreamingModel:
     def history_frames(self) -> int:
         """Feature frames the FeatureStream must keep so a late call still finds its input."""
         return 4 * self.window_frames
-
-    def run(self, inputs: dict) -> dict:
-        outs = self.session.run(None, inputs)
-        return {o.name: v for o, v in zip(self.session.get_outputs(), outs)}
 
     # -- the stream -----------------------------------------------------------------------
     def _prime(self) -> tuple:
@@ -160,12 +144,6 @@ class StreamingModel:
             state.last = self._heads(out)
             state.frames_done = total
         return state.last
-
-    def warm_up(self) -> None:
-        front, features, _ = self._primed
-        self.run({"mel": np.repeat(silence_features()["mel"][None, None, :],
-                                   self.layout["mel_context"] + 1, axis=1).astype(np.float32),
-                  "front_past": front, "features_past": features})
 
 
 def check_stream_model(model: StreamingModel, path, outputs: list[str], required: tuple) -> None:
