@@ -40,12 +40,12 @@ from sonolux import modelinput as mi
 from . import data as D
 from .evaluate import fill_readme, macro_f1, mean_folds, vibenet_peer
 from .musicnn_embed import CONTEXT, POOLS, embedding_path
-from .musicnn_torch import LOOKAHEAD, MID_SIDE, WEIGHTS, Musicnn, db_to_musicnn
+from .musicnn_torch import FRONT_AFTER, FRONT_BEFORE, LOOKAHEAD, MID_SIDE, WEIGHTS, Musicnn, db_to_musicnn
 from .onnx_export import add_metrics, check_parity, export
 
 REPO = Path(__file__).resolve().parents[1]
 WIN = mi.FEATURE_CONTRACT["emotion_frames"]
-MEL_CONTEXT = CONTEXT - 1 - 2 * 9  # 127 input frames before the new ones (the front end's context)
+MEL_CONTEXT = FRONT_BEFORE + FRONT_AFTER  # 127 input frames before the new ones (the front end's context)
 DEV_FOLDS = (0, 1, 2)
 UNTOUCHED_FOLDS = (3, 4)
 FEATURE_SETS = {"penultimate": ("penultimate",), "all": ("penultimate", "mean_pool", "max_pool")}

@@ -114,9 +114,6 @@ class OnnxModel(SessionModel):
     def window_frames(self) -> int:
         return int(self.contract["window_frames"])
 
-    def warm_up(self) -> None:
-        self.run({n: np.zeros((1, *s), np.float32) for n, s in self.input_shapes.items()})
-
     def infer(self, stream) -> dict:
         """Outputs (batch axis 1) for the newest window of ``stream`` (a FeatureStream)."""
         return self.run(stream.window(WINDOW_KIND[self.task]))
