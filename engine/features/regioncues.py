@@ -157,3 +157,15 @@ class RegionCues:
             block = self.contrast.boundary_block - lag
             cut += (self.contrast.localise(block) - block) * self.block_s
         return cut
+
+    # ---- bulk runs: RegionStage.process_block adds the hops between block ends itself, in one
+    # Numba call (each hop's log-mel vector into ``novelty.acc`` and ``contrast.acc``/``sq``, as
+    # ``novelty.add`` and ``contrast.add`` do, and its power into the sum), then hands back the
+    # open block's count and sum; the hop that ends a block goes through ``hop``.
+    def open_block(self) -> tuple[int, float]:
+        """(hops, power sum) of the open block: what ``hop`` added since the last block ended."""
+        return self._n, self._power
+
+    def set_open_block(self, hops: int, power: float) -> None:
+        """The open block's count and power sum after a bulk run added hops to it."""
+        self._n, self._power = int(hops), float(power)
