@@ -161,3 +161,70 @@ def test_bulk_regions_equal_hop_by_hop(block_hops, method, rng):
     assert bulk.column("region_change").sum() >= 2
     end = len(x) / 48000
     assert live_an.find(RegionStage).finish(end) == bulk_an.find(RegionStage).finish(end)
+
+
+class _Override:
+    """An operator who forces a quadrant from a given hop on (``emotion_override``)."""
+
+    emotion_override = 0
+
+
+@pytest.fixture(scope="module")
+def set_with_sections():
+    """A generated dance track (breakdown, build, drops), a pause, then two textures: the
+    default region cues cut at the song change and at the timbre change, the section tracker
+    fires every kind of event, the silence gate stops it in the pause."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import _sectiontracks
+
+    rng = np.random.default_rng(4)
+    song, _ = _sectiontracks.track(_sectiontracks.PLANS[0], bpm=128, sr=48000, seed=4)
+    dark = np.convolve(rng.standard_normal(14 * 48000), np.ones(8) / 8, mode="same")
+    bright = np.diff(rng.standard_normal(12 * 48000 + 1))
+    parts = [song, np.zeros(3 * 48000), 0.1 * dark / dark.std(), 0.1 * bright / bright.std()]
+    return np.concatenate(parts).astype(np.float32)
+
+
+@pytest.mark.parametrize("block_hops", [1, 19, 256, 1000])
+@pytest.mark.parametrize("operator", [False, True])
+def test_default_chain_with_cues_and_sections_in_bulk_equals_hop_by_hop(set_with_sections, block_hops,
+                                                                       operator):
+    """The whole default chain — fused region cues and sections, both run block-wise in bulk
+    (quiet hops in one Numba call per stage; block ends, cuts and events in Python) — gives
+    the live chain's frames bit for bit, with real cuts and every kind of section event; and
+    when the operator forces one quadrant, then another (at block boundaries: offline the
+    override reaches the bulk stages at the next block), so that mood pieces end and the mood
+    cue sees a change. The regions and section events are the same."""
+    from sonolux.features.regions import RegionStage
+    from sonolux.features.sections import SectionStage
+
+    x = set_with_sections
+    # hop → forced quadrant, on the first hop of a block (about 9.5 s and 14 s in)
+    switches = {round(h / block_hops) * block_hops: q for h, q in ((1792, 2), (2560, 4))} if operator else {}
+    runs = []
+    for bulk in (False, True):
+        state = _Override()
+        an = Analyzer(SPEC, override_state=state)
+        done = [0]
+
+        def after_hop():
+            done[0] += 1
+            state.emotion_override = switches.get(done[0], state.emotion_override)
+
+        table = an.analyze(x, after_hop=after_hop, block_hops=block_hops) if bulk else hop_by_hop(an, x, after_hop)
+        end = len(x) / SPEC.sample_rate
+        runs.append((table, an.find(RegionStage).finish(end), an.find(SectionStage).events))
+    (live, live_regions, live_events), (bulk, bulk_regions, bulk_events) = runs
+    assert_tables_equal(live, bulk)
+    assert live_regions == bulk_regions and len(bulk_regions) >= 3, bulk_regions
+    assert live_events == bulk_events
+    assert {e["label"] for e in bulk_events} == {"build", "drop", "breakdown"}, bulk_events
+    assert bulk.column("silence").sum() > 100
+    assert np.ptp(bulk.column("region_contrast_cue")) > 1.0 and np.ptp(bulk.column("region_score")) > 1.0
+    if operator:
+        first, second = sorted(switches)
+        assert set(bulk.column("quadrant")[[first - 1, first, second]]) == {0, 2, 4}
+        assert bulk.column("region_mood_cue").max() > 0.5

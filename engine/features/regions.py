@@ -28,6 +28,8 @@ from ..errors import ParameterError
 from ..segment import LABEL_CODES, LABELS, Segmenter
 from .base import HopContext, Processor
 from .checks import finite
+from .contrast import texture_accumulate
+from .novelty import block_accumulate
 from .regioncues import RegionCues
 
 REGION_METHODS = ("cues", "seed")
@@ -117,6 +119,7 @@ class RegionStage(Processor):
                                 np.zeros(max(n_mels, 1)))
         self._layout, self._scratch = layout, None
         self._no_mel = np.zeros((1, 1), dtype=np.float32)
+        self._no_acc = np.zeros(1)  # the bulk kernel's cue accumulators when there are no cues
         names = ("region_index", "region_label", "region_start", "region_change", "region_change_count",
                  "region_boundary")
         self.cues = self._given_cues
@@ -130,57 +133,69 @@ class RegionStage(Processor):
         self._i = {n: layout.add_scalar(n) for n in names}
         self._i_pub = tuple(self._i[n] for n in names[:6])  # what process publishes every hop
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
-               self._i_onset, 0 if self._q is not None else None]
+               self._i_onset, 0 if self._q is not None else None, self._i_quadrant]
         self._idx_block = np.array([-1 if j is None else j for j in opt]
                                    + [self._i[n] for n in names], dtype=np.int64)
+        # the bulk kernel's state, filled from the attributes before each call (_pack)
+        self._ist, self._fst, self._pub = np.zeros(8, dtype=np.int64), np.zeros(8), np.zeros(13)
         self.reset()
         # load the Numba kernels of segment boundaries and cuts now, not 2 s into the show
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
 
-    @property
-    def blockwise(self) -> bool:
-        """The fused cues read every hop in Python: with them, the chain runs this stage hop
-        by hop in bulk runs, in one loop with the stages after it."""
-        return self.cues is None
+    blockwise = True
 
     def process_block(self, block):
-        """The block's hops as ``process`` would do them one by one: the quiet hops in one
-        Numba call, the hops where a mood piece ends or a segment completes in Python."""
+        """The block's hops as ``process`` would do them one by one: the quiet hops (nothing
+        happens but counting, accumulating and publishing) in one Numba call, the others in
+        Python through ``process``: where a mood piece ends or a new prediction reaches the
+        cues, a segment completes, or — with the fused cues — a cue block ends (every
+        ``region_block_s``: the cues close, fuse and may cut there)."""
         if self._scratch is None:  # the layout is complete once the whole chain is prepared
             self._scratch = (HopContext(block.spec), self._layout.new_frame())
         ctx, frame = self._scratch
         mel32 = block.vectors.get("mel_db", self._no_mel)
+        cues = self.cues
+        nov_acc, con_acc, con_sq = ((cues.novelty.acc, cues.contrast.acc, cues.contrast.sq) if cues is not None
+                                    else (self._no_acc,) * 3)
+        ist, fst, pub = self._ist, self._fst, self._pub
         i = 0
         while i < block.n:
-            ist, fst, pub = self._pack()
+            self._pack()
             i = regions_quiet_run(i, block.n, block.values, mel32, block.sample_end,
                                   float(self.sr), float(self.hop), self.m, self.hops_per_tempo,
                                   ist, fst, self._level_t, self._level_db, self._mel_hist,
-                                  self._mel_sum, self._idx_block, pub)
-            self._unpack(ist, fst)
+                                  self._mel_sum, self._idx_block, pub, nov_acc, con_acc, con_sq)
+            self._unpack()
             if i < block.n:
                 block.bind_hop(i, ctx, frame)
                 self.process(ctx, frame)
                 i += 1
 
-    def _pack(self):
-        cur = self.segmenter.current
-        ist = np.array([self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
-                        self.n_tempo], dtype=np.int64)
-        none = float("nan")
-        fst = np.array([self._bpm_sum, self._bpm_n, self._onsets,
+    def _pack(self) -> None:
+        """The stage's state into the bulk kernel's arrays (see :func:`regions_quiet_run`)."""
+        cur, cues, none = self.segmenter.current, self.cues, math.nan
+        n_open, power = cues.open_block() if cues is not None else (0, 0.0)
+        self._ist[:] = (self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy, self.n_tempo,
+                        n_open, cues.block_hops if cues is not None else 0)
+        self._fst[:] = (self._bpm_sum, self._bpm_n, self._onsets,
                         none if self._piece_id is None else self._piece_id,
-                        none if self._piece_override is None else self._piece_override])
-        pub = np.array([len(self.segmenter.regions) - 1,
-                        LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0), cur.start,
-                        self.changes, self.last_boundary, self.min_confidence], dtype=np.float64)
-        return ist, fst, pub
+                        none if self._piece_override is None else self._piece_override, power,
+                        none if self._cue_pid is None else self._cue_pid,
+                        none if self._cue_override is None else self._cue_override)
+        pub = self._pub
+        pub[:6] = (len(self.segmenter.regions) - 1, LABEL_CODES.get(LABELS.get(cur.quadrant, ""), 0), cur.start,
+                   self.changes, self.last_boundary, self.min_confidence)
+        if cues is not None:  # the cue fields every hop repeats until the next block ends
+            pub[6:] = (cues.boundary_t, *cues.values, cues.fusion.score, cues.fusion.threshold)
 
-    def _unpack(self, ist, fst) -> None:
+    def _unpack(self) -> None:
+        ist, fst = self._ist, self._fst
         (self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
-         self.n_tempo) = (int(x) for x in ist)
+         self.n_tempo) = (int(x) for x in ist[:6])
         self._bpm_sum, self._bpm_n, self._onsets = fst[0], fst[1], fst[2]
+        if self.cues is not None:
+            self.cues.set_open_block(ist[6], fst[5])
 
     def _timbre_distance(self) -> float | None:
         """RMS dB difference between this energy segment's mean log-mel and the last one's."""
@@ -342,17 +357,22 @@ class RegionStage(Processor):
 
 @njit(cache=True)
 def regions_quiet_run(i, n, values, mel32, sample_end, sr, hop, m, hops_per_tempo, ist, fst,
-                      level_t, level_db, mel_hist, mel_sum, idx, pub):
+                      level_t, level_db, mel_hist, mel_sum, idx, pub, nov_acc, con_acc, con_sq):
     """Hops ``i..`` of a block on which nothing happens but counting (no mood piece ends, no
-    energy or tempo segment completes), as ``RegionStage.process`` does them; returns the
-    first hop where something happens (or ``n``), untouched, for Python to run.
+    new prediction reaches the cues, no energy or tempo segment completes, no cue block
+    ends), as ``RegionStage.process`` does them; returns the first hop where something
+    happens (or ``n``), untouched, for Python to run.
 
-    ``ist`` = [hops, level_pos, mel_n, piece_hops, n_energy, n_tempo]; ``fst`` = [bpm_sum,
-    bpm_n, onsets, piece_id, piece_override] (NaN: no piece yet); ``idx`` = field indices
-    [level, prediction, override, bpm, conf, onset, has_q, region_index, region_label,
-    region_start, region_change, region_change_count, region_boundary, min_confidence×0]
-    (-1: absent); ``pub`` = the region fields to publish [index, label, start, count,
-    boundary] and ``pub[5]`` = min_confidence."""
+    ``ist`` = [hops, level_pos, mel_n, piece_hops, n_energy, n_tempo, hops in the open cue
+    block, cue block_hops (0: no cues)]; ``fst`` = [bpm_sum, bpm_n, onsets, piece_id,
+    piece_override, open cue block's power sum, cue_pid, cue_override] (NaN: None); ``idx`` =
+    field indices [level, prediction, override, bpm, conf, onset, has_q, quadrant,
+    region_index, region_label, region_start, region_change, region_change_count,
+    region_boundary, then with cues the 7 cue fields] (-1: absent); ``pub`` = the values to
+    publish [index, label, start, count, boundary], ``pub[5]`` = min_confidence, then the 7
+    cue fields' values. With cues, each hop's log-mel vector goes into the cues' open block
+    (``nov_acc``, ``con_acc``, ``con_sq``) by the kernels their ``add`` methods call."""
+    cues = ist[7] > 0
     while i < n:
         v = values[i]
         if idx[6] >= 0:
@@ -360,7 +380,14 @@ def regions_quiet_run(i, n, values, mel32, sample_end, sr, hop, m, hops_per_temp
             ov = v[idx[2]] if idx[2] >= 0 else 0.0
             if pid != fst[3] or ov != fst[4]:
                 return i
-        if sample_end[i] // m > ist[4] or (ist[0] + 1) // hops_per_tempo > ist[5]:
+            if cues and idx[7] >= 0 and v[idx[7]] > 0 and (pid != fst[6] or ov != fst[7]):
+                return i
+        if (ist[0] + 1) // hops_per_tempo > ist[5]:
+            return i
+        if cues:
+            if ist[6] + 1 >= ist[7]:
+                return i
+        elif sample_end[i] // m > ist[4]:
             return i
         ist[0] += 1
         if idx[0] >= 0:
@@ -371,23 +398,31 @@ def regions_quiet_run(i, n, values, mel32, sample_end, sr, hop, m, hops_per_temp
                 for b in range(mel_hist.shape[1]):
                     mel_hist[k, b] = mel32[i, b]
             ist[1] += 1
-        if mel_sum.shape[0]:
+        if mel_sum.shape[0] and not cues:
             for b in range(mel_sum.shape[0]):
                 mel_sum[b] += mel32[i, b]
             ist[2] += 1
         if idx[6] >= 0:
             ist[3] += 1
+        if cues:
+            block_accumulate(nov_acc, mel32[i])
+            block_accumulate(con_acc, mel32[i])
+            texture_accumulate(con_sq, mel32[i])
+            fst[5] += 10.0 ** (0.1 * v[idx[0]]) if idx[0] >= 0 else 0.0
+            ist[6] += 1
+            for f in range(7):
+                v[idx[14 + f]] = pub[6 + f]
         if idx[3] >= 0 and idx[4] >= 0 and v[idx[4]] >= pub[5]:
             fst[0] += v[idx[3]]
             fst[1] += 1.0
         if idx[5] >= 0:
             fst[2] += v[idx[5]]
-        v[idx[7]] = pub[0]
-        v[idx[8]] = pub[1]
-        v[idx[9]] = pub[2]
-        v[idx[10]] = 0.0
-        v[idx[11]] = pub[3]
-        v[idx[12]] = pub[4]
+        v[idx[8]] = pub[0]
+        v[idx[9]] = pub[1]
+        v[idx[10]] = pub[2]
+        v[idx[11]] = 0.0
+        v[idx[12]] = pub[3]
+        v[idx[13]] = pub[4]
         i += 1
     return n
 

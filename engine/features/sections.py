@@ -38,9 +38,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from ..errors import ParameterError
-from .base import Processor
+from .base import HopContext, Processor
 from .checks import finite
 
 SECTION_LABELS = {0: "", 1: "build", 2: "drop", 3: "breakdown"}
@@ -110,6 +111,7 @@ class SectionTracker:
         self.label = 0  # the newest event's code (SECTION_CODES)
         self._last_event = [-math.inf] * 4  # per event code: two of a kind at least min_gap_s apart
         self._t_cross_down = self._t_cross_up = 0.0
+        self._prev_fast = self._prev_bass = -math.inf
         self._started = False
 
     def hop(self, t_end: float, level_db: float, bass_db: float, onset: float) -> int:
@@ -145,7 +147,26 @@ class SectionTracker:
                 event = self._block(t_end, slow)
         return event
 
-    _prev_fast = _prev_bass = -math.inf
+    # ---- bulk runs: the hops between block ends in one Numba call (sections_quiet_run) -----
+    #: the attributes a quiet hop reads or changes, in the order of the kernel's ``st`` array
+    QUIET_STATE = ("_fast", "_slow", "_bass_fast", "_bass_slow", "_dens", "ref", "_prev_fast", "_prev_bass",
+                   "_t_cross_down", "_t_cross_up", "state", "_n", "_started")
+
+    def quiet_params(self) -> np.ndarray:
+        """The constants a quiet hop needs, in the order :func:`sections_quiet_run` reads them."""
+        return np.array([self.a_fast, self.a_slow, self.a_dens, self.hop_s, self.breakdown_db,
+                         self.drop_jump_db, self.drop_bass_db, self.drop_near_full_db, self.block_hops])
+
+    def save_quiet(self, st: np.ndarray) -> None:
+        """The state quiet hops change into ``st`` (see ``QUIET_STATE``)."""
+        for k, name in enumerate(self.QUIET_STATE):
+            st[k] = getattr(self, name)
+
+    def load_quiet(self, st: np.ndarray) -> None:
+        """The state back from ``st`` after a bulk run (floats stay floats, counters ints)."""
+        for k, name in enumerate(self.QUIET_STATE[:10]):
+            setattr(self, name, float(st[k]))
+        self.state, self._n, self._started = int(st[10]), int(st[11]), bool(st[12])
 
     def _fire(self, code: int, t_event: float, t_now: float) -> int:
         if t_now - self._last_event[code] < self.min_gap_s:
@@ -249,12 +270,42 @@ class SectionStage(Processor):
         self._i_silence = layout.scalars.get("silence")  # the silence gate's flag, when in the chain
         self._i = tuple(layout.add_scalar(n) for n in ("section_change", "section_change_count",
                                                           "section_label", "section_time"))
+        # bulk runs: the quiet-hop kernel's field indices, constants and state (process_block)
+        silence = -1 if self._i_silence is None else self._i_silence
+        self._idx_block = np.array([*self._in, silence, *self._i], dtype=np.int64)
+        self._params = self.tracker.quiet_params()
+        self._st = np.zeros(len(SectionTracker.QUIET_STATE) + 3)
+        self._layout, self._scratch = layout, None
         self.reset()
 
     def reset(self):
         self.tracker.reset()
         self.count = 0
         self.events: list[dict] = []  # every event so far (the analyze document's ``sections``)
+
+    blockwise = True
+
+    def process_block(self, block):
+        """The block's hops as ``process`` would do them one by one: the quiet hops (the
+        levels' smoothing and crossings, no block end, no drop) in one Numba call, the others
+        — a section block ends (every ``region_block_s``) or a drop fires — in Python through
+        ``process``."""
+        if self._scratch is None:  # the layout is complete once the whole chain is prepared
+            self._scratch = (HopContext(block.spec), self._layout.new_frame())
+        ctx, frame = self._scratch
+        tr, st, n_state = self.tracker, self._st, len(SectionTracker.QUIET_STATE)
+        sr = float(block.spec.sample_rate)
+        i = 0
+        while i < block.n:
+            tr.save_quiet(st)
+            st[n_state:] = (self.count, tr.label, tr.event_t)
+            i = sections_quiet_run(i, block.n, block.values, block.sample_end, sr, self._idx_block,
+                                   self._params, st)
+            tr.load_quiet(st)
+            if i < block.n:
+                block.bind_hop(i, ctx, frame)
+                self.process(ctx, frame)
+                i += 1
 
     def process(self, ctx, frame):
         v = frame.values
@@ -271,3 +322,65 @@ class SectionStage(Processor):
         v[i_count] = self.count
         v[i_label] = tr.label
         v[i_time] = tr.event_t
+
+
+@njit(cache=True)
+def _db_nb(p):
+    return 10.0 * math.log10(p + 1e-12)
+
+
+@njit(cache=True)
+def sections_quiet_run(i, n, values, sample_end, sr, idx, par, st):
+    """Hops ``i..`` of a block as ``SectionStage.process`` does them, as long as nothing
+    happens but smoothing the levels and remembering crossings; returns the first hop where
+    a section block ends or a drop fires (or ``n``), untouched, for Python to run.
+
+    ``idx`` = field indices [level_db, band_bass_db, onset, silence (-1: absent),
+    section_change, section_change_count, section_label, section_time]; ``par`` =
+    :meth:`SectionTracker.quiet_params`; ``st`` = the tracker's ``QUIET_STATE`` then
+    [count, label, event_t] (what every hop publishes)."""
+    a_fast, a_slow, a_dens, hop_s = par[0], par[1], par[2], par[3]
+    breakdown_db, drop_jump_db, drop_bass_db, near_full_db = par[4], par[5], par[6], par[7]
+    block_hops = par[8]
+    while i < n:
+        v = values[i]
+        if not (idx[3] >= 0 and v[idx[3]] > 0):  # silence: the tracker is not fed
+            if st[11] + 1 >= block_hops:
+                return i
+            level_db, bass_db, onset = v[idx[0]], v[idx[1]], v[idx[2]]
+            t_end = sample_end[i] / sr
+            p, pb = 10.0 ** (0.1 * level_db), 10.0 ** (0.1 * bass_db)
+            fast_p, slow_p, bfast_p, bslow_p = st[0], st[1], st[2], st[3]
+            if st[12] == 0.0:
+                fast_p = slow_p = p
+                bfast_p = bslow_p = pb
+            fast_p += a_fast * (p - fast_p)
+            slow_p += a_slow * (p - slow_p)
+            bfast_p += a_fast * (pb - bfast_p)
+            bslow_p += a_slow * (pb - bslow_p)
+            fast, slow = _db_nb(fast_p), _db_nb(slow_p)
+            ref = st[5]
+            if st[10] != 0.0:  # not FULL: would a drop fire?
+                bass_jump = _db_nb(bfast_p) - _db_nb(bslow_p)
+                jump = fast - slow >= drop_jump_db or bass_jump >= drop_bass_db
+                if jump and fast >= ref - near_full_db:
+                    return i
+            st[0], st[1], st[2], st[3], st[12] = fast_p, slow_p, bfast_p, bslow_p, 1.0
+            st[4] += a_dens * (onset / hop_s - st[4])
+            if ref > -math.inf:
+                line = ref - breakdown_db
+                if fast < line <= st[6]:
+                    st[8] = t_end
+                mid = slow + 0.5 * drop_jump_db
+                bass_fast, bass_mid = _db_nb(bfast_p), _db_nb(bslow_p) + 0.5 * drop_bass_db
+                if (fast >= mid > st[6]) or (bass_fast >= bass_mid > st[7]):
+                    st[9] = t_end
+                st[7] = bass_fast
+            st[6] = fast
+            st[11] += 1
+        v[idx[4]] = 0.0
+        v[idx[5]] = st[13]
+        v[idx[6]] = st[14]
+        v[idx[7]] = st[15]
+        i += 1
+    return n
