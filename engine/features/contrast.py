@@ -55,28 +55,34 @@ from .novelty import BlockCue, close_block, dct_matrix
 def window_contrast(ring, first, n_before, n_after, floor, share, work):
     """The contrast of the ``n_before`` blocks before absolute block index ``first`` and the
     ``n_after`` blocks from it on (rows of ``ring`` modulo its length). ``work``: scratch
-    (2, n_coef) for the squared mean differences and spreads; no allocation."""
+    (4, n_coef) for the sums, then the squared mean differences and spreads; no allocation.
+    The blocks are walked row by row (one modulo per block), each coefficient's sums in
+    block order."""
     n_ring, n_coef = ring.shape
+    for c in range(n_coef):
+        for s in range(4):
+            work[s, c] = 0.0
+    for side in range(2):  # sums, then means: work[0] before, work[1] after
+        lo = first - n_before if side == 0 else first
+        for i in range(lo, lo + (n_before if side == 0 else n_after)):
+            r = i % n_ring
+            for c in range(n_coef):
+                work[side, c] += ring[r, c]
+    for c in range(n_coef):
+        work[0, c] /= n_before
+        work[1, c] /= n_after
+    for side in range(2):  # sums of squared deviations: work[2] before, work[3] after
+        lo = first - n_before if side == 0 else first
+        for i in range(lo, lo + (n_before if side == 0 else n_after)):
+            r = i % n_ring
+            for c in range(n_coef):
+                d = ring[r, c] - work[side, c]
+                work[2 + side, c] += d * d
     mean_spread = 0.0
     for c in range(n_coef):
-        mb = 0.0
-        for i in range(first - n_before, first):
-            mb += ring[i % n_ring, c]
-        mb /= n_before
-        ma = 0.0
-        for i in range(first, first + n_after):
-            ma += ring[i % n_ring, c]
-        ma /= n_after
-        vb = 0.0
-        for i in range(first - n_before, first):
-            d = ring[i % n_ring, c] - mb
-            vb += d * d
-        va = 0.0
-        for i in range(first, first + n_after):
-            d = ring[i % n_ring, c] - ma
-            va += d * d
+        mb, ma = work[0, c], work[1, c]
         work[0, c] = (ma - mb) * (ma - mb)
-        work[1, c] = 0.5 * (vb / n_before + va / n_after)
+        work[1, c] = 0.5 * (work[2, c] / n_before + work[3, c] / n_after)
         mean_spread += work[1, c]
     mean_spread /= n_coef
     total = 0.0
@@ -99,7 +105,7 @@ def contrast_push(acc, sq, dct, dct_tex, ring, spread, state, n_past, n_future, 
     over the block's hops, from ``sq``: sum of squares; ``spread``: scratch per band) — and
     return the contrast at the boundary ``n_future`` blocks back: with as many past blocks
     as there are (at most ``n_past``), NaN while fewer than ``n_future`` precede the
-    boundary. ``state``: [blocks pushed]."""
+    boundary. ``state``: [blocks pushed]; ``work``: scratch (4, n_coef)."""
     k = int(state[0])
     slot = k % ring.shape[0]
     n_in = spread.shape[0]
@@ -173,7 +179,7 @@ class WindowContrast(BlockCue):
         self.sq = np.zeros(n_mels)
         self.spread = np.zeros(n_mels)
         self.state = np.zeros(1)
-        self.work = np.zeros((2, n_cols))
+        self.work = np.zeros((4, n_cols))
 
     def reset(self) -> None:
         self.ring[:] = 0.0
