@@ -63,15 +63,24 @@ class EnergyCue:
         self.k += 1
         if self.k < n:
             return math.nan
-        after = before = 0.0
-        first_future = self.k - self.future_blocks  # index of the block right after the boundary
-        for i in range(self.n_after):
-            after += self.ring[(first_future + i) % n]
-        for i in range(self.n_before):
-            before += self.ring[(first_future - 1 - i) % n]
-        z = (after / self.n_after + self.eps) / (before / self.n_before + self.eps)
-        ln = math.log(z)
-        return ln / self.ln_hi if ln >= 0 else -ln / self.ln_lo
+        return energy_change(self.ring, self.k - self.future_blocks, self.n_after, self.n_before, self.eps,
+                             self.ln_lo, self.ln_hi)
+
+
+@njit(cache=True)
+def energy_change(ring, first_future, n_after, n_before, eps, ln_lo, ln_hi):
+    """The energy cue from the block ring: |ln z| over the band edge, z the mean power of
+    the ``n_after`` blocks from ``first_future`` (the block right after the boundary) over
+    that of the ``n_before`` blocks before it (indices modulo the ring)."""
+    n = ring.shape[0]
+    after = before = 0.0
+    for i in range(n_after):
+        after += ring[(first_future + i) % n]
+    for i in range(n_before):
+        before += ring[(first_future - 1 - i) % n]
+    z = (after / n_after + eps) / (before / n_before + eps)
+    ln = math.log(z)
+    return ln / ln_hi if ln >= 0 else -ln / ln_lo
 
 
 @njit(cache=True)

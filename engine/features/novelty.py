@@ -80,10 +80,11 @@ def close_block(acc, dct, ring, slot):
 
 
 @njit(cache=True)
-def novelty_push(acc, dct, loud_w, ring, dist, state, w_past, w_future, spread_floor):
+def novelty_push(acc, dct, loud_w, ring, dist, state, w_past, w_future, spread_floor, rows):
     """Close the open block (``acc``: sum of hops + count), push its timbre vector into the
     ring, update the distance SSM and return the novelty at the kernel centre (NaN until
-    the ring is full). ``state``: [blocks pushed]. Writes only into its arguments."""
+    the ring is full). ``state``: [blocks pushed]; ``rows``: scratch (ring length) for the
+    ring rows of the future and past blocks. Writes only into its arguments."""
     n_ring, n_coef = ring.shape
     k = int(state[0])
     slot = k % n_ring
@@ -105,25 +106,30 @@ def novelty_push(acc, dct, loud_w, ring, dist, state, w_past, w_future, spread_f
     n_f = w_future.shape[0]
     n_p = w_past.shape[0]
     # future block: the newest n_f blocks; index d = 0 is the block right after the centre
-    # (oldest of them); past block: d = 0 is the block right before the centre
+    # (oldest of them); past block: d = 0 is the block right before the centre. Their ring
+    # rows first (rows[:n_f] future, rows[n_f:] past), so the sums below index no modulo.
+    for a in range(n_f):
+        rows[a] = (k - n_f + 1 + a) % n_ring
+    for b in range(n_p):
+        rows[n_f + b] = (k - n_f - b) % n_ring
     wp = ww = wx = 0.0
     sp = sf = sx = 0.0
     for a in range(n_f):
-        ia = (k - n_f + 1 + a) % n_ring
+        ia = rows[a]
         wa = w_future[a]
         for b in range(a + 1, n_f):
             w = wa * w_future[b]
-            sf += w * dist[ia, (k - n_f + 1 + b) % n_ring]
+            sf += w * dist[ia, rows[b]]
             ww += w
         for b in range(n_p):
             w = wa * w_past[b]
-            sx += w * dist[ia, (k - n_f - b) % n_ring]
+            sx += w * dist[ia, rows[n_f + b]]
             wx += w
     for a in range(n_p):
-        ia = (k - n_f - a) % n_ring
+        ia = rows[n_f + a]
         for b in range(a + 1, n_p):
             w = w_past[a] * w_past[b]
-            sp += w * dist[ia, (k - n_f - b) % n_ring]
+            sp += w * dist[ia, rows[n_f + b]]
             wp += w
     within = 0.5 * (sp / wp + sf / ww)
     return (sx / wx) / (within + spread_floor) - 1.0
@@ -180,6 +186,7 @@ class FooteNovelty(BlockCue):
         self.dist = np.zeros((n, n))
         self.acc = np.zeros(n_mels + 1)
         self.state = np.zeros(1)
+        self._rows = np.zeros(n, dtype=np.int64)
 
     def reset(self) -> None:
         self.ring[:] = 0.0
@@ -190,4 +197,4 @@ class FooteNovelty(BlockCue):
     def close(self) -> float:
         """Close the open block; the novelty ``future_blocks`` blocks back (NaN while filling)."""
         return novelty_push(self.acc, self.dct, self.loudness_weight, self.ring, self.dist,
-                            self.state, self.w_past, self.w_future, self.spread_floor)
+                            self.state, self.w_past, self.w_future, self.spread_floor, self._rows)
