@@ -12,7 +12,8 @@ defaults):
   AnalysisConfig's energy_segment_s (2 s) + z; log-mel flux onsets with a peak picker.
 * sonolux: ``offline_features`` (those stages of the live chain, run in bulk), and the whole
   default live chain in bulk (``Analyzer.analyze``: adds levels, band levels, per-band
-  onsets, tempo z, beat tracker, override, emotion regions).
+  onsets, tempo z, beat tracker, silence gate, override, emotion regions with the fused cues,
+  sections).
 * librosa / pywt, vectorised over the whole signal: ``librosa.stft`` (center=False on the
   left-padded signal) → ``melspectrogram(S=…)`` → ``power_to_db`` → ``onset_strength(S=…)`` →
   ``onset_detect``; ``pywt.wavedec`` on all sliding windows at once (axis=-1); numpy energies.

@@ -182,9 +182,9 @@ class Analyzer:
         """Offline: every whole hop of ``signal`` through the live chain, run in bulk
         (:meth:`analyze_stream`); the frames equal a hop-by-hop run's bit for bit.
         ``after_hop()`` runs after each hop (offline inference steps in lockstep there).
-        Controls called from ``after_hop`` (``tap``, ``nudge_phase``, ``set_bpm_range``) reach
-        the bulk stages at the next block: pass ``block_hops=1`` to apply them hop by hop, as
-        live."""
+        Controls called from ``after_hop`` (``tap``, ``nudge_phase``, ``set_bpm_range``,
+        ``set_region_controls``, the operator's override) reach the bulk stages at the next
+        block: pass ``block_hops=1`` to apply them hop by hop, as live."""
         n = signal.shape[0] // self.spec.hop
         table = FrameTable.empty(self.layout, n)
         self.analyze_stream([signal], table.store_block,

@@ -11,7 +11,10 @@ frame)`` every hop, ``reset()`` to forget the past. Data passes explicitly:
 Offline, the same processors run in bulk (``process_block``): a :class:`HopBlock` carries many
 hops at once and each feature processor runs its per-hop kernel over all of them in one Numba
 call, on the same state in the same order, so the frames are bit-identical to the live
-chain's. Processors without a block kernel (inference, override, regions) run hop by hop.
+chain's. Stages whose decisions live in Python (regions, sections) run their quiet hops in
+one Numba call and hand the rare hops where something happens (a cue block ends, a cut or an
+event is decided) to ``process``. The inference stage has no block kernel: it and the stages
+after it run hop by hop, around the callbacks that step the models in lockstep.
 """
 from __future__ import annotations
 

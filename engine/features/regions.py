@@ -16,6 +16,10 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   boundary they judge (``region_cue_t``, the boundary time; ``region_novelty``,
   ``region_energy_cue``, ``region_mood_cue``, ``region_contrast_cue``; ``region_score``, their weighted sum, and
   ``region_threshold``), so a plot shows why a cut happened.
+
+Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
+close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
+the others go through ``process``, so the cue logic exists once, in Python.
 """
 from __future__ import annotations
 
