@@ -80,7 +80,7 @@ class Analyzer:
 
     >>> an = Analyzer(StreamSpec(sample_rate=48000))
     >>> table = an.analyze(np.zeros(48000, np.float32))
-    >>> len(table), table.column("level_db")[0]
+    >>> len(table), float(table.column("level_db")[0])
     (187, -120.0)
     """
 
