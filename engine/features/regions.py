@@ -194,10 +194,10 @@ class RegionStage(Processor):
             pub[6:] = (cues.boundary_t, *cues.values, cues.fusion.score, cues.fusion.threshold)
 
     def _unpack(self) -> None:
-        ist, fst = self._ist, self._fst
+        ist, fst = self._ist.tolist(), self._fst.tolist()
         (self.hops, self._level_pos, self._mel_n, self._piece_hops, self.n_energy,
-         self.n_tempo) = (int(x) for x in ist[:6])
-        self._bpm_sum, self._bpm_n, self._onsets = fst[0], fst[1], fst[2]
+         self.n_tempo) = ist[:6]
+        self._bpm_sum, self._bpm_n, self._onsets = fst[:3]
         if self.cues is not None:
             self.cues.set_open_block(ist[6], fst[5])
 

@@ -36,6 +36,7 @@ Example
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 from numba import njit
@@ -151,6 +152,7 @@ class SectionTracker:
     #: the attributes a quiet hop reads or changes, in the order of the kernel's ``st`` array
     QUIET_STATE = ("_fast", "_slow", "_bass_fast", "_bass_slow", "_dens", "ref", "_prev_fast", "_prev_bass",
                    "_t_cross_down", "_t_cross_up", "state", "_n", "_started")
+    _quiet_state = staticmethod(operator.attrgetter(*QUIET_STATE))
 
     def quiet_params(self) -> np.ndarray:
         """The constants a quiet hop needs, in the order :func:`sections_quiet_run` reads them."""
@@ -159,14 +161,14 @@ class SectionTracker:
 
     def save_quiet(self, st: np.ndarray) -> None:
         """The state quiet hops change into ``st`` (see ``QUIET_STATE``)."""
-        for k, name in enumerate(self.QUIET_STATE):
-            st[k] = getattr(self, name)
+        st[:len(self.QUIET_STATE)] = self._quiet_state(self)
 
     def load_quiet(self, st: np.ndarray) -> None:
         """The state back from ``st`` after a bulk run (floats stay floats, counters ints)."""
-        for k, name in enumerate(self.QUIET_STATE[:10]):
-            setattr(self, name, float(st[k]))
-        self.state, self._n, self._started = int(st[10]), int(st[11]), bool(st[12])
+        values = st.tolist()
+        for name, x in zip(self.QUIET_STATE[:10], values):
+            setattr(self, name, x)
+        self.state, self._n, self._started = int(values[10]), int(values[11]), bool(values[12])
 
     def _fire(self, code: int, t_event: float, t_now: float) -> int:
         if t_now - self._last_event[code] < self.min_gap_s:
