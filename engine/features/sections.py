@@ -327,7 +327,8 @@ class SectionStage(Processor):
 
 
 @njit(cache=True)
-def _db_nb(p):
+def _db_kernel(p):
+    """:func:`_db` inside Numba kernels (the same libm log10, so the same numbers)."""
     return 10.0 * math.log10(p + 1e-12)
 
 
@@ -360,10 +361,10 @@ def sections_quiet_run(i, n, values, sample_end, sr, idx, par, st):
             slow_p += a_slow * (p - slow_p)
             bfast_p += a_fast * (pb - bfast_p)
             bslow_p += a_slow * (pb - bslow_p)
-            fast, slow = _db_nb(fast_p), _db_nb(slow_p)
+            fast, slow = _db_kernel(fast_p), _db_kernel(slow_p)
             ref = st[5]
             if st[10] != 0.0:  # not FULL: would a drop fire?
-                bass_jump = _db_nb(bfast_p) - _db_nb(bslow_p)
+                bass_jump = _db_kernel(bfast_p) - _db_kernel(bslow_p)
                 jump = fast - slow >= drop_jump_db or bass_jump >= drop_bass_db
                 if jump and fast >= ref - near_full_db:
                     return i
@@ -374,7 +375,7 @@ def sections_quiet_run(i, n, values, sample_end, sr, idx, par, st):
                 if fast < line <= st[6]:
                     st[8] = t_end
                 mid = slow + 0.5 * drop_jump_db
-                bass_fast, bass_mid = _db_nb(bfast_p), _db_nb(bslow_p) + 0.5 * drop_bass_db
+                bass_fast, bass_mid = _db_kernel(bfast_p), _db_kernel(bslow_p) + 0.5 * drop_bass_db
                 if (fast >= mid > st[6]) or (bass_fast >= bass_mid > st[7]):
                     st[9] = t_end
                 st[7] = bass_fast
