@@ -93,6 +93,7 @@ class AnalysisConfig:
     region_past_s: float = 6.0  # the novelty and mood cues compare this much audio before a boundary ...
     region_future_s: float = 6.0  # ... with this much after it: the cues' lag, most of the decision delay
     region_contrast_past_s: float = 15.0  # the timbre contrast's past window ("what this song sounds like")
+    region_contrast_min_past_s: float = 6.0  # ... judged only with this much of the current region (after a cut or the start)
     region_localise_s: float = 4.0  # a decided cut is re-placed with equal windows of this length either side ...
     region_localise_radius_s: float = 0.0  # ... within this distance (0: stays at the fused peak)
     region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long
