@@ -103,7 +103,8 @@ def test_novelty_is_nan_while_filling_and_validates():
 # ---- timbre contrast -----------------------------------------------------------------------
 def test_contrast_peaks_at_a_timbre_change_and_stays_low_on_a_steady_sound(rng):
     table = frames_of(textures(rng))
-    cues = RegionCues(AnalysisConfig(region_cues=("contrast",)), n_mels=64, hop_s=SPEC.hop_seconds)
+    cues = RegionCues(AnalysisConfig(region_cues=("contrast",), region_contrast_min_past_s=6.0), n_mels=64,
+                      hop_s=SPEC.hop_seconds)
     con, ts = [], []
     for i in range(len(table.t)):
         cues.hop(table.t[i], table.vectors["mel_db"][i], 1e-3, None, False)

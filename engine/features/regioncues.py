@@ -69,10 +69,9 @@ class RegionCues:
         self.mood = MoodCue(past_blocks=past, future_blocks=future, block_s=self.block_s,
                             window_s=c.region_mood_window_s)
         contrast_past = finite("region_contrast_past_s", c.region_contrast_past_s, positive=True)
-        min_past = finite("region_contrast_min_past_s", c.region_contrast_min_past_s, positive=True)
-        if min_past > contrast_past:
-            raise ParameterError(f"region_contrast_min_past_s={min_past} must not exceed "
-                                 f"region_contrast_past_s={contrast_past}")
+        # a past shorter than asked for caps the minimum (region_contrast_past_s=4 judges with 4 s)
+        min_past = min(finite("region_contrast_min_past_s", c.region_contrast_min_past_s, positive=True),
+                       contrast_past)
         localise = finite("region_localise_s", c.region_localise_s, positive=True)
         radius = finite("region_localise_radius_s", c.region_localise_radius_s, minimum=0.0)
         self.contrast = WindowContrast(
