@@ -8,6 +8,8 @@ the decision delay (the time from a change in the music to the cut being publish
 between ``future_s`` and ``delay_s``, plus a block). The published cut time is the estimated
 time of the change, in the past: with the contrast cue on, the fused peak is re-placed by
 :meth:`~sonolux.features.contrast.WindowContrast.localise` (equal windows either side).
+A decided cut begins a new region: :meth:`RegionCues.restart` makes the cues' past windows
+start there, so the song before a join is not compared with the song after it again.
 
 Example
 -------
