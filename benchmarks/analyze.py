@@ -7,6 +7,10 @@ Each run is a fresh process (``sonolux analyze FILE -o OUT``); wall time is meas
 it, the child's CPU time (user + system) and peak RSS (``ru_maxrss``) come from ``os.wait4``
 (CPU time is less affected than wall time when other jobs share the machine). Cold start: an empty Numba
 cache folder (``NUMBA_CACHE_DIR``), so every kernel compiles; warm: the same folder again.
+Python writes its bytecode caches in the children even where the caller's environment says
+not to (``PYTHONDONTWRITEBYTECODE``, set on some CI machines): a user's installed sonolux has
+them (pip compiles a wheel's modules at install), and without them every start compiles
+sonolux's sources again (~0.07 s).
 The clips are synthetic (the demo track's drum-and-synth loop at several tempi, 16-bit WAV,
 48 kHz). The breakdown runs the steps of ``analyze`` one by one in a warm process. The
 machine's load average is recorded before and after. Results: benchmarks/results/analyze.json.
@@ -48,9 +52,16 @@ def make_clip(path: Path, seconds: float) -> Path:
     return path
 
 
+def child_env(cache: Path) -> dict:
+    """The environment of a measured run: the Numba cache folder, bytecode caches allowed."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run_analyze(path: Path, out: Path, cache: Path, models: bool) -> dict:
     """One ``sonolux analyze`` process: wall seconds, peak RSS (MB), exit status."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    env = child_env(cache)
     cmd = [sys.executable, "-c", CLI, "analyze", str(path), "-o", str(out)]
     if not models:
         cmd.append("--no-models")
@@ -75,20 +86,24 @@ t["import numpy + numba"] = time.perf_counter() - t0
 t0 = time.perf_counter()
 from sonolux.offline import run_analysis, write_document  # noqa
 from sonolux.analysis import Analyzer  # noqa
+from sonolux.features import numba_typing_without_cffi
+numba_typing_without_cffi()  # as the sonolux command does
 t["import sonolux (analysis side)"] = time.perf_counter() - t0
 t0 = time.perf_counter()
 models = {}
+from sonolux.app.options import offline_threads
+from sonolux.inference.runtime import InferenceConfig, load_models
+inference = InferenceConfig(threads=offline_threads())  # analyze's default
 if sys.argv[2] == "1":
-    from sonolux.inference.runtime import InferenceConfig, load_models
-    models, _ = load_models(InferenceConfig())
-t["load models (onnxruntime sessions)"] = time.perf_counter() - t0
+    models, _ = load_models(inference)
+t["load models (onnxruntime sessions; the command overlaps this with the next step)"] = time.perf_counter() - t0
 t0 = time.perf_counter()
 import numpy as np
 from sonolux.spec import StreamSpec
 Analyzer(StreamSpec()).analyze(np.zeros(48000, np.float32))  # what a bulk run loads
 t["build chain + load Numba kernels (a 1 s bulk run)"] = time.perf_counter() - t0
 t0 = time.perf_counter()
-doc = run_analysis(sys.argv[1], models=models).doc
+doc = run_analysis(sys.argv[1], models=models, inference=inference).doc
 t["analyze (read, chain, models, summary)"] = time.perf_counter() - t0
 t0 = time.perf_counter()
 write_document(doc, sys.argv[1] + ".json")
@@ -98,7 +113,7 @@ print(json.dumps({k: round(v, 3) for k, v in t.items()}))
 
 
 def breakdown(path: Path, cache: Path, models: bool) -> dict:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    env = child_env(cache)
     out = subprocess.run([sys.executable, "-c", BREAKDOWN, str(path), "1" if models else "0"],
                          env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -103,7 +103,8 @@ def test_novelty_is_nan_while_filling_and_validates():
 # ---- timbre contrast -----------------------------------------------------------------------
 def test_contrast_peaks_at_a_timbre_change_and_stays_low_on_a_steady_sound(rng):
     table = frames_of(textures(rng))
-    cues = RegionCues(AnalysisConfig(region_cues=("contrast",)), n_mels=64, hop_s=SPEC.hop_seconds)
+    cues = RegionCues(AnalysisConfig(region_cues=("contrast",), region_contrast_min_past_s=6.0), n_mels=64,
+                      hop_s=SPEC.hop_seconds)
     con, ts = [], []
     for i in range(len(table.t)):
         cues.hop(table.t[i], table.vectors["mel_db"][i], 1e-3, None, False)
@@ -133,6 +134,64 @@ def test_contrast_localises_a_crossfade_at_its_middle(rng):
     peak = int(np.nanargmax(vals)) + 1 - 60  # the boundary block the highest value judged
     assert peak > 210  # unequal windows: late
     assert abs(c.localise(peak) - 210) <= 1
+
+
+def test_contrast_restart_compares_only_with_the_current_region(rng):
+    """After ``restart(block)`` the contrast is NaN until ``min_past_blocks`` blocks of the new
+    region precede the boundary, then equals a contrast that never heard the old region."""
+    blocks = [rng.normal(0, 1, 16) + (0 if k < 50 else np.linspace(-5, 5, 16)) for k in range(160)]
+    c = WindowContrast(n_mels=16, past_blocks=40, future_blocks=10, min_past_blocks=20)
+    fresh = WindowContrast(n_mels=16, past_blocks=40, future_blocks=10, min_past_blocks=20)
+    for k in range(60):
+        c.push(blocks[k])
+    c.restart(50)  # the region of the second sound began at block 50
+    after = [c.push(blocks[k]) for k in range(60, 160)]
+    alone = [fresh.push(blocks[k]) for k in range(50, 160)][10:]
+    boundary_first = np.arange(60, 160) - 10 + 1  # each value's first block after its boundary
+    waiting = boundary_first - 50 < 20
+    assert waiting.sum() > 0 and np.all(np.isnan(np.array(after)[waiting]))
+    assert np.array_equal(np.array(after)[~waiting], np.array(alone)[~waiting])
+    with pytest.raises(ParameterError, match="min_past_blocks=50"):
+        WindowContrast(n_mels=8, past_blocks=40, future_blocks=10, min_past_blocks=50)
+
+
+class _CuesWithoutRestart(RegionCues):
+    def restart(self, block, t):  # the cues before the fix: a cut leaves their past as it was
+        pass
+
+
+def _medley_cuts(cues_class, seed):
+    """A constructed medley: song A (20 s), then song B whose sound moves a little (a third
+    of the join's size) 12 s after the join. Returns the decided cut times."""
+    rng = np.random.default_rng(104)
+    a, b = rng.normal(0, 6, 16), rng.normal(0, 6, 16)
+    move = rng.normal(0, rng.uniform(1, 5), 16)
+    spread_a, spread_b = rng.uniform(1, 6), rng.uniform(1, 6)
+    parts = [(a, spread_a, 20.0), (b, spread_b, 12.0), (b + move, spread_b, 14.0)]
+    config = AnalysisConfig(region_cues=("contrast", "novelty"), region_weights=(0.5, 0.0, 0.0, 1.0),
+                            region_threshold=1.0, region_min_s=6.0, region_contrast_past_s=15.0,
+                            region_contrast_min_past_s=15.0)
+    hop = SPEC.hop_seconds
+    cues = cues_class(config, n_mels=16, hop_s=hop)
+    noise = np.random.default_rng(seed)
+    cuts, i = [], 0
+    for centre, spread, seconds in parts:
+        for _ in range(int(seconds / hop)):
+            i += 1
+            t = cues.hop(i * hop, centre + noise.normal(0, spread, 16), 1e-3, None, False)
+            if t == t:
+                cuts.append(t)
+    return cuts
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cut_restarts_the_contrast_past_so_the_new_song_is_not_cut_again(seed):
+    """Without the restart the 15-s past still holds song A 12 s after the join and the
+    small move inside song B reads as a new song (a false cut at 32 s); with it, one cut."""
+    before = _medley_cuts(_CuesWithoutRestart, seed)
+    assert len(before) == 2 and abs(before[1] - 32.0) < 0.5, before  # the construction shows the fault
+    cuts = _medley_cuts(RegionCues, seed)
+    assert len(cuts) == 1 and abs(cuts[0] - 20.0) < 0.3, cuts
 
 
 def test_contrast_validates():

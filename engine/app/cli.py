@@ -82,7 +82,10 @@ def main(argv=None) -> int:
     try:
         if getattr(args, "show_file", None):
             args = with_show(parser, args, argv)
-        return command_module(args.command).run(args)
+        command = command_module(args.command)
+        if "sonolux.features" in sys.modules:  # a command that runs kernels: a faster start
+            sys.modules["sonolux.features"].numba_typing_without_cffi()
+        return command.run(args)
     except SonoluxError as e:
         print(f"sonolux: error: {e}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ outside 1..65535``."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import config
@@ -153,15 +154,29 @@ def apply_knobs(controls, args) -> None:
             raise ParameterError(f"{flag}: {error}")
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def offline_threads() -> int:
+    """onnxruntime threads for offline work (``analyze``): the cores this process may use, up
+    to 4. Offline, the chain waits while a model runs (they take turns, hop by hop), so a
+    second core helps the model and takes nothing from the analysis."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def add_model_options(p: argparse.ArgumentParser, *, offline: bool = False) -> None:
+    """The model options; ``offline`` (``analyze``): onnxruntime gets the free cores by
+    default instead of one (see :func:`offline_threads`)."""
     g = p.add_argument_group("models (mood, tags, latent)")
     g.add_argument("--no-models", action="store_true",
                    help="run without the ONNX encoders (levels, onsets and beats never need them)")
     g.add_argument("--models", default=None, metavar="DIR", help=MODELS_HELP)
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="inference device: auto = CUDA (or TensorRT) when present, else CPU (default auto)")
-    g.add_argument("--model-threads", type=integer("model_threads"), default=1,
-                   help="onnxruntime threads (default 1: leaves a core to the analysis on small machines)")
+    if offline:
+        g.add_argument("--model-threads", type=integer("model_threads"), default=offline_threads(),
+                       help="onnxruntime threads (default: the cores available, up to 4, here "
+                            f"{offline_threads()}; offline the analysis waits while a model runs)")
+    else:
+        g.add_argument("--model-threads", type=integer("model_threads"), default=1,
+                       help="onnxruntime threads (default 1: leaves a core to the analysis on small machines)")
     g.add_argument("--inference-every", type=float, default=0.5, metavar="SECONDS",
                    help="run the models once per this much audio (default 0.5)")
     g.add_argument("--smoothing", choices=("ema", "one-euro", "none"), default="ema",

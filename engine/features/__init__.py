@@ -36,6 +36,25 @@ def _numba_array_math_without_scipy_linalg() -> None:
 
 _numba_array_math_without_scipy_linalg()
 
+
+def numba_typing_without_cffi() -> None:
+    """For the ``sonolux`` command's own process: load Numba's cffi typing module with cffi
+    hidden, so it records "no cffi support". Otherwise Numba's first kernel load builds a
+    ``cffi.FFI()``, which imports and sets up pycparser: ~0.09 s of every command's start,
+    for a feature no sonolux kernel uses. Not done on ``import sonolux``: a library user's
+    own jitted code may call cffi functions."""
+    if "numba.core.typing.cffi_utils" in sys.modules:
+        return
+    saved = sys.modules.get("cffi")
+    sys.modules["cffi"] = None  # makes numba's `import cffi` fail
+    try:
+        import numba.core.typing.cffi_utils  # noqa: F401
+    finally:
+        if saved is None:
+            del sys.modules["cffi"]
+        else:
+            sys.modules["cffi"] = saved
+
 from .base import Chain, ChainFacts, HopContext, Processor  # noqa: E402
 from .config import AnalysisConfig  # noqa: E402
 

@@ -88,11 +88,12 @@ class AnalysisConfig:
     region_sensitivity: float = 0.5  # the operator's one number, 0..1 (0.5: as tuned; higher cuts more)
     region_min_s: float = 6.0  # no region shorter than this (a cut closer to the last is dropped)
     region_threshold: float = 1.0  # fused score that arms a cut at sensitivity 0.5
-    region_weights: tuple = (0.5, 0.25, 0.5, 1.0)  # novelty, energy, mood, contrast weights (for the cues that are on)
+    region_weights: tuple = (1.0, 0.25, 0.25, 1.0)  # novelty, energy, mood, contrast weights (for the cues that are on)
     region_block_s: float = 0.1  # cue step: hops are grouped into blocks of this length
     region_past_s: float = 6.0  # the novelty and mood cues compare this much audio before a boundary ...
     region_future_s: float = 6.0  # ... with this much after it: the cues' lag, most of the decision delay
     region_contrast_past_s: float = 15.0  # the timbre contrast's past window ("what this song sounds like")
+    region_contrast_min_past_s: float = 15.0  # ... judged only with this much of the current region (after a cut or the start; at most the past)
     region_localise_s: float = 4.0  # a decided cut is re-placed with equal windows of this length either side ...
     region_localise_radius_s: float = 0.0  # ... within this distance (0: stays at the fused peak)
     region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long

@@ -15,7 +15,10 @@ makes the new sound a stable estimate instead of one fill or one drum break — 
 keeps single songs from being cut (measured in ``benchmarks/segmentation.py``). The future
 window is the cue's lag: the boundary is judged ``future_blocks`` blocks after it happened.
 Until ``past_blocks`` blocks precede the boundary (the start of a stream) the past window is
-what there is, but at least ``future_blocks`` blocks (NaN before that).
+what there is, but at least ``min_past_blocks`` blocks (NaN before that). After a decided cut
+:meth:`WindowContrast.restart` makes the cut the new start: the past window then holds only
+the current region, so the song before a join no longer inflates the contrast for the
+``past_blocks`` after it (which, in medleys, cut the new song again).
 
 With unequal windows the peak of a gradual change (a crossfade) lands late by about
 ``fade · (past − future) / (past + future) / 2``; :meth:`WindowContrast.localise` therefore
@@ -99,13 +102,14 @@ def texture_accumulate(sq, x):
 
 
 @njit(cache=True)
-def contrast_push(acc, sq, dct, dct_tex, ring, spread, state, n_past, n_future, floor, share, work):
+def contrast_push(acc, sq, dct, dct_tex, ring, spread, state, n_past, n_future, n_min_past, floor, share, work):
     """Close the open block into the ring — its timbre (DCT of the mean log-mel, from
     ``acc``: sum of hop vectors + count) and texture (DCT of each band's standard deviation
     over the block's hops, from ``sq``: sum of squares; ``spread``: scratch per band) — and
     return the contrast at the boundary ``n_future`` blocks back: with as many past blocks
-    as there are (at most ``n_past``), NaN while fewer than ``n_future`` precede the
-    boundary. ``state``: [blocks pushed]; ``work``: scratch (4, n_coef)."""
+    as there are since the current region began (at most ``n_past``), NaN while fewer than
+    ``n_min_past`` precede the boundary. ``state``: [blocks pushed, first block of the region];
+    ``work``: scratch (4, n_coef)."""
     k = int(state[0])
     slot = k % ring.shape[0]
     n_in = spread.shape[0]
@@ -123,8 +127,8 @@ def contrast_push(acc, sq, dct, dct_tex, ring, spread, state, n_past, n_future, 
         ring[slot, n_timbre + c] = s
     close_block(acc, dct, ring, slot)
     state[0] = k + 1
-    before = min(k + 1 - n_future, n_past)
-    if before < n_future:
+    before = min(k + 1 - n_future - int(state[1]), n_past)
+    if before < n_min_past:
         return np.nan
     return window_contrast(ring, k - n_future + 1, before, n_future, floor, share, work)
 
@@ -150,14 +154,17 @@ class WindowContrast(BlockCue):
 
     def __init__(self, *, n_mels: int, past_blocks: int, future_blocks: int, n_coef: int = 20,
                  n_texture: int = 8, floor: float = 1.0, spread_share: float = 0.2, localise_blocks: int = 40,
-                 radius_blocks: int = 10):
+                 radius_blocks: int = 10, min_past_blocks: int | None = None):
         """``floor``: added to each coefficient's spread (cepstral units, ~dB²) so a steady
         synthetic sound does not turn a tiny change into a huge ratio; ``spread_share``: each
         coefficient's spread is also raised by this share of the mean spread over all
         coefficients, so a coefficient along which the song is unusually steady (a held pad)
         cannot alone make a chord change look like a new song. ``localise_blocks``: the equal
         window either side used to re-place a cut; ``radius_blocks``: how far. ``n_coef`` and
-        ``n_texture``: cepstral coefficients of the block's mean and of its per-band spread."""
+        ``n_texture``: cepstral coefficients of the block's mean and of its per-band spread.
+        ``min_past_blocks`` (default ``future_blocks``, at most ``past_blocks``): the fewest
+        blocks of the current region a boundary is judged with — a short past is a noisy
+        estimate of "this song", so right after a cut (or the start) the cue waits for it."""
         if past_blocks < 2 or future_blocks < 2:
             raise ParameterError(f"contrast past_blocks={past_blocks} and future_blocks={future_blocks} "
                                  "must be at least 2")
@@ -169,6 +176,11 @@ class WindowContrast(BlockCue):
             raise ParameterError(f"localise_blocks={localise_blocks} must be >= 1 and "
                                  f"radius_blocks={radius_blocks} >= 0")
         self.past_blocks, self.future_blocks = int(past_blocks), int(future_blocks)
+        min_past = self.future_blocks if min_past_blocks is None else int(min_past_blocks)
+        if not 2 <= min_past <= self.past_blocks:
+            raise ParameterError(f"contrast min_past_blocks={min_past_blocks} must be between 2 and "
+                                 f"past_blocks={past_blocks}")
+        self.min_past_blocks = min_past
         self.dct = dct_matrix(min(n_coef, n_mels), n_mels)
         self.dct_texture = dct_matrix(min(n_texture, n_mels), n_mels)
         self.floor, self.spread_share = float(floor), float(spread_share)
@@ -178,7 +190,7 @@ class WindowContrast(BlockCue):
         self.acc = np.zeros(n_mels + 1)
         self.sq = np.zeros(n_mels)
         self.spread = np.zeros(n_mels)
-        self.state = np.zeros(1)
+        self.state = np.zeros(2)  # blocks pushed, first block of the current region
         self.work = np.zeros((4, n_cols))
 
     def reset(self) -> None:
@@ -200,7 +212,13 @@ class WindowContrast(BlockCue):
     def close(self) -> float:
         """Close the open block; the contrast ``future_blocks`` blocks back (NaN while filling)."""
         return contrast_push(self.acc, self.sq, self.dct, self.dct_texture, self.ring, self.spread, self.state,
-                             self.past_blocks, self.future_blocks, self.floor, self.spread_share, self.work)
+                             self.past_blocks, self.future_blocks, self.min_past_blocks, self.floor, self.spread_share, self.work)
+
+    def restart(self, block: int) -> None:
+        """A new region begins at absolute block index ``block`` (a decided cut): later
+        boundaries compare their future only with the blocks from ``block`` on (NaN until
+        ``min_past_blocks`` of them precede the boundary), as at the start of a stream."""
+        self.state[1] = float(block)
 
     def localise(self, block: int) -> int:
         """Re-place a cut at absolute block index ``block`` with equal windows either side."""

@@ -8,6 +8,8 @@ the decision delay (the time from a change in the music to the cut being publish
 between ``future_s`` and ``delay_s``, plus a block). The published cut time is the estimated
 time of the change, in the past: with the contrast cue on, the fused peak is re-placed by
 :meth:`~sonolux.features.contrast.WindowContrast.localise` (equal windows either side).
+A decided cut begins a new region: :meth:`RegionCues.restart` makes the cues' past windows
+start there, so the song before a join is not compared with the song after it again.
 
 Example
 -------
@@ -62,18 +64,23 @@ class RegionCues:
         past = max(2, int(round(finite("region_past_s", c.region_past_s, positive=True) / self.block_s)))
         future = max(2, int(round(finite("region_future_s", c.region_future_s, positive=True) / self.block_s)))
         self.future_s = future * self.block_s
+        self.past_s = past * self.block_s  # the novelty's and the mood's past window
         self.novelty = FooteNovelty(n_mels=n_mels, past_blocks=past, future_blocks=future)
         self.energy = EnergyCue(window_blocks=max(1, int(round(c.energy_segment_s / self.block_s))),
                                 future_blocks=future, band=c.energy_band)
         self.mood = MoodCue(past_blocks=past, future_blocks=future, block_s=self.block_s,
                             window_s=c.region_mood_window_s)
         contrast_past = finite("region_contrast_past_s", c.region_contrast_past_s, positive=True)
+        # a past shorter than asked for caps the minimum (region_contrast_past_s=4 judges with 4 s)
+        min_past = min(finite("region_contrast_min_past_s", c.region_contrast_min_past_s, positive=True),
+                       contrast_past)
         localise = finite("region_localise_s", c.region_localise_s, positive=True)
         radius = finite("region_localise_radius_s", c.region_localise_radius_s, minimum=0.0)
         self.contrast = WindowContrast(
             n_mels=n_mels, past_blocks=max(2, int(round(contrast_past / self.block_s))), future_blocks=future,
             localise_blocks=max(1, int(round(localise / self.block_s))),
-            radius_blocks=int(round(radius / self.block_s)))
+            radius_blocks=int(round(radius / self.block_s)),
+            min_past_blocks=max(2, int(round(min_past / self.block_s))))
         if len(c.region_weights) != len(CUES):
             raise ParameterError(f"region_weights={list(c.region_weights)} must be {len(CUES)} numbers "
                                  f"({', '.join(CUES)})")
@@ -119,6 +126,7 @@ class RegionCues:
         self.energy.reset()
         self.mood.reset()
         self.fusion.reset()
+        self.region_start_t = 0.0  # the last decided cut: the cues' past windows begin there
         self._n = 0
         self._power = 0.0
         self._new_pred = False
@@ -146,17 +154,33 @@ class RegionCues:
         mood = self.mood.push(self._probs, self._new_pred)
         self._n, self._power, self._new_pred = 0, 0.0, False
         self.boundary_t = t_end - self.future_s
+        if self.boundary_t - self.region_start_t < self.past_s:
+            nov = mood = math.nan  # their past still holds the region before the last cut
         v = self.values
         v[0] = nov if nov == nov else 0.0
         v[1] = en if en == en else 0.0
         v[2] = mood if mood == mood else 0.0
         v[3] = con if con == con else 0.0
         cut = self.fusion.push(self.boundary_t, nov, en, mood, con)
-        if cut == cut and self.fusion.w_contrast:
+        if cut == cut:
             lag = int(round((self.boundary_t - cut) / self.block_s))
             block = self.contrast.boundary_block - lag
-            cut += (self.contrast.localise(block) - block) * self.block_s
+            if self.fusion.w_contrast:
+                moved = self.contrast.localise(block)
+                cut += (moved - block) * self.block_s
+                block = moved
+            self.restart(block, cut)
         return cut
+
+    def restart(self, block: int, t: float) -> None:
+        """A cut at ``t`` s (absolute block ``block``) begins a new region: the cues' past
+        windows restart there, so the region before it (the previous song) is no longer
+        compared with what follows — the contrast's long past would otherwise keep firing
+        for ``region_contrast_past_s`` after every join. The novelty's and the mood's past
+        (``region_past_s``) are not cut short: their values are withheld (counted as 0)
+        until their whole past lies after ``t``."""
+        self.contrast.restart(block)
+        self.region_start_t = t
 
     # ---- bulk runs: RegionStage.process_block adds the hops between block ends itself, in one
     # Numba call (each hop's log-mel vector into ``novelty.acc`` and ``contrast.acc``/``sq``, as
