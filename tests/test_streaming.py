@@ -170,7 +170,7 @@ class _Override:
 
 
 @pytest.fixture(scope="module")
-def set_with_sections():
+def set_parts():
     """A generated dance track (breakdown, build, drops), a pause, then two textures: the
     default region cues cut at the song change and at the timbre change, the section tracker
     fires every kind of event, the silence gate stops it in the pause."""
@@ -184,8 +184,13 @@ def set_with_sections():
     song, _ = _sectiontracks.track(_sectiontracks.PLANS[0], bpm=128, sr=48000, seed=4)
     dark = np.convolve(rng.standard_normal(14 * 48000), np.ones(8) / 8, mode="same")
     bright = np.diff(rng.standard_normal(12 * 48000 + 1))
-    parts = [song, np.zeros(3 * 48000), 0.1 * dark / dark.std(), 0.1 * bright / bright.std()]
-    return np.concatenate(parts).astype(np.float32)
+    return [x.astype(np.float32) for x in (song, np.zeros(3 * 48000), 0.1 * dark / dark.std(),
+                                             0.1 * bright / bright.std())]
+
+
+@pytest.fixture(scope="module")
+def set_with_sections(set_parts):
+    return np.concatenate(set_parts)
 
 
 @pytest.mark.parametrize("block_hops", [1, 19, 256, 1000])
@@ -228,3 +233,37 @@ def test_default_chain_with_cues_and_sections_in_bulk_equals_hop_by_hop(set_with
         first, second = sorted(switches)
         assert set(bulk.column("quadrant")[[first - 1, first, second]]) == {0, 2, 4}
         assert bulk.column("region_mood_cue").max() > 0.5
+
+
+@pytest.mark.parametrize("block_hops", [1, 256])
+def test_default_chain_with_models_in_bulk_equals_hop_by_hop(set_parts, block_hops, tmp_path):
+    """With the models (tiny ONNX encoders stepped in lockstep after every hop), the bulk run
+    steps the inference stage hop by hop and then runs the silence gate, the override, the
+    regions and the sections over the whole block: the frames equal the live chain's, with
+    mood pieces, the mood cue, cuts and section events.
+
+    The set is played without its pauses: after the silence gate held the mood, the live frame
+    keeps the held mood until the next prediction (the inference stage rewrites its fields
+    only when the frame holds another prediction id), while a bulk row gets the prediction's
+    own values — a difference of the inference stage and the gate, there before bulk regions."""
+    import tiny_models
+    from sonolux.features.regions import RegionStage
+    from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
+
+    models, _ = load_models(InferenceConfig(model_dir=tiny_models.model_dir(tmp_path), device="cpu"))
+    runs = []
+    for bulk in (False, True):
+        stage, worker = make_inference(models, InferenceConfig(every_s=0.5))
+        an = Analyzer(SPEC, inference_stage=stage)
+        x = np.concatenate([set_parts[0][:90 * 48000], *set_parts[2:]])  # without the song's silent tail
+        table = (an.analyze(x, after_hop=worker.poll, block_hops=block_hops) if bulk
+                 else hop_by_hop(an, x, worker.poll))
+        runs.append((table, an.find(RegionStage).finish(len(x) / SPEC.sample_rate)))
+    (live, live_regions), (bulk, bulk_regions) = runs
+    ids = [t.column("prediction_id").copy() for t in (live, bulk)]
+    for t, i in zip((live, bulk), ids):  # ids are unique in the process: compare where they change
+        t.values[:, t.layout.scalars["prediction_id"]] = np.r_[0, np.diff(i) != 0]
+    assert_tables_equal(live, bulk)
+    assert live_regions == bulk_regions and len(bulk_regions) >= 3, bulk_regions
+    assert np.sum(np.diff(ids[1]) != 0) > 100 and bulk.column("region_mood_cue").max() > 0
+    assert bulk.column("section_change").sum() >= 3 and bulk.column("silence").sum() == 0

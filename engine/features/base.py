@@ -13,8 +13,9 @@ hops at once and each feature processor runs its per-hop kernel over all of them
 call, on the same state in the same order, so the frames are bit-identical to the live
 chain's. Stages whose decisions live in Python (regions, sections) run their quiet hops in
 one Numba call and hand the rare hops where something happens (a cue block ends, a cut or an
-event is decided) to ``process``. The inference stage has no block kernel: it and the stages
-after it run hop by hop, around the callbacks that step the models in lockstep.
+event is decided) to ``process``. The inference stage has no block kernel: it runs hop by
+hop, around the callbacks that step the models in lockstep, and the stages after it then run
+over the whole block (:meth:`Chain.process_block`).
 """
 from __future__ import annotations
 
@@ -165,22 +166,37 @@ class Chain(Processor):
 
     def process_block(self, block: HopBlock, ctx: HopContext, frame: FeatureFrame,
                       before_hop=None, after_hop=None) -> None:
-        """Bulk: the leading blockwise processors over the whole block, then the rest hop by
-        hop (``before_hop(i)`` / ``after_hop(i)`` around each of those hops). A processor
-        reads only what earlier ones wrote, so this order gives the live chain's numbers."""
+        """Bulk: the leading blockwise processors over the whole block; then, from the first
+        processor without a block kernel (the inference stage) to the last one, hop by hop
+        with ``before_hop(i)`` / ``after_hop(i)`` around each hop; then the trailing blockwise
+        processors (silence gate, override, regions, sections) over the whole block, before
+        the block's last ``after_hop``. A processor reads only what earlier ones wrote into
+        the hop's row (and the callbacks feed only the hop-by-hop ones: the models' results),
+        so this order gives the live chain's numbers; with one hop per block it is the live
+        order itself.
+
+        Controls set from a callback (the override, region controls, tap) reach the leading
+        processors at the next block and the trailing ones at the end of the current one."""
+        procs = self.processors
         k = 0
-        while k < len(self.processors) and self.processors[k].blockwise:
-            self.processors[k].process_block(block)
+        while k < len(procs) and procs[k].blockwise:
+            procs[k].process_block(block)
             k += 1
-        rest = self.processors[k:]
-        if not rest and before_hop is None and after_hop is None:
-            return
-        for i in range(block.n):
-            if before_hop is not None:
-                before_hop(i)
-            if rest:
-                block.bind_hop(i, ctx, frame)
-                for p in rest:
-                    p.process(ctx, frame)
-            if after_hop is not None:
-                after_hop(i)
+        end = len(procs)
+        while end > k and procs[end - 1].blockwise:
+            end -= 1
+        middle, trailing = procs[k:end], procs[end:]
+        if middle or before_hop is not None or after_hop is not None:
+            for i in range(block.n):
+                if before_hop is not None:
+                    before_hop(i)
+                if middle:
+                    block.bind_hop(i, ctx, frame)
+                    for p in middle:
+                        p.process(ctx, frame)
+                if after_hop is not None and i < block.n - 1:
+                    after_hop(i)
+        for p in trailing:
+            p.process_block(block)
+        if after_hop is not None and block.n:
+            after_hop(block.n - 1)
