@@ -12,7 +12,9 @@ runs after the features and the inference results, before the operator's overrid
 * ``bpm`` and ``bpm_confidence`` hold their last values heard with sound and ``beat_phase``
   keeps turning at that tempo, ready for re-entry;
 * the mood (valence, arousal, quadrant, q1..q4) holds its last value heard with sound (the
-  models would call silence "sad") for ``mood_hold_s``, then goes neutral (0, 0, quadrant 0).
+  models would call silence "sad") for ``mood_hold_s``, then goes neutral (0, 0, quadrant 0);
+  ``prediction_id`` reads -1 meanwhile (the frame's mood is not a prediction's, as under the
+  operator's override), so the first hop with sound gets the newest prediction back.
 
 The same stage runs live and offline, so ``analyze`` and a live run agree. Its defaults
 are ``AnalysisConfig.silence_db`` / ``silence_enter_s`` / ``silence_mood_hold_s``.
@@ -35,7 +37,8 @@ QUIET_S, SILENT, PHASE = 0, 1, 2
 
 @njit(cache=True)
 def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase, i_silence,
-                 i_silence_s, counts, offsets, last_raw, flags, held, held_values, mood, mood_values, st):
+                 i_silence_s, i_prediction, counts, offsets, last_raw, flags, held, held_values, mood,
+                 mood_values, st):
     """One hop of the gate on the frame's values ``v`` (indices -1: the field is absent)."""
     quiet = v[i_level] < threshold_db
     st[QUIET_S] = st[QUIET_S] + hop_s if quiet else 0.0
@@ -68,16 +71,20 @@ def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i
     neutral = st[QUIET_S] - enter_s >= mood_hold_s
     for k in range(mood.shape[0]):
         v[mood[k]] = 0.0 if neutral else mood_values[k]
+    if mood.shape[0] and i_prediction >= 0:
+        # the inference stage rewrites a frame whose id is not its newest prediction's: live
+        # (one frame for all hops) and in bulk (a row per hop) alike, sound brings it back
+        v[i_prediction] = -1.0
 
 
 @njit(cache=True)
 def silence_block(values, n, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
-                  i_silence, i_silence_s, counts, offsets, last_raw, flags, held, held_values, mood,
-                  mood_values, st):
+                  i_silence, i_silence_s, i_prediction, counts, offsets, last_raw, flags, held,
+                  held_values, mood, mood_values, st):
     """``silence_step`` over the first ``n`` rows (consecutive hops) of ``values``."""
     for i in range(n):
         silence_step(values[i], threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
-                     i_silence, i_silence_s, counts, offsets, last_raw, flags, held, held_values,
+                     i_silence, i_silence_s, i_prediction, counts, offsets, last_raw, flags, held, held_values,
                      mood, mood_values, st)
 
 
@@ -105,7 +112,8 @@ class SilenceGate(Processor):
         self._held = index(HELD_FIELDS)
         self._mood = index(MOOD_FIELDS)
         self._idx = (s["level_db"], s.get("bpm", -1), s.get("beat_phase", -1),
-                     layout.add_scalar("silence"), layout.add_scalar("silence_s"))
+                     layout.add_scalar("silence"), layout.add_scalar("silence_s"),
+                     s.get("prediction_id", -1))
         self._offsets = np.zeros(self._counts.shape[0])
         self._last_raw = np.zeros(self._counts.shape[0])
         self._held_values = np.zeros(self._held.shape[0])
