@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sonolux import modelinput as mi
-
 from . import data as D
+from .musicnn_embed import cpu_session
 from .musicnn_torch import WEIGHTS, Musicnn, db_to_musicnn
 from .workspace import WORK
 
@@ -40,15 +39,6 @@ def front_path(model: str = "MSD_musicnn"):
     return OUT / f"front_{model}.npz"
 
 
-def front_session(net: Musicnn, path, threads: int = 1):
-    import onnxruntime as ort
-
-    torch.onnx.export(_Front(net).eval(), (torch.full((1, 400, mi.N_MELS), -50.0),), str(path),
-                      input_names=["mel"], output_names=["front"], opset_version=17,
-                      dynamic_axes={"mel": {1: "frames"}, "front": {2: "centres"}}, dynamo=False)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def load_front(model: str = "MSD_musicnn") -> dict[str, np.ndarray]:
@@ -69,7 +59,7 @@ def main(argv=None) -> None:
     clips = D.load_clips(root)
     OUT.mkdir(parents=True, exist_ok=True)
     net = Musicnn.from_npz(WEIGHTS / f"{a.model}.npz")
-    session = front_session(net, OUT / f"{a.model}_front.onnx")
+    session = cpu_session(_Front(net), OUT / f"{a.model}_front.onnx", "front", threads=1)
     cache = D.emotion4q_cache(root, clips)
     out = {}
     with np.load(cache) as z:

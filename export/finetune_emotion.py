@@ -2,7 +2,7 @@
 
     python -m export.finetune_cache                      # front-end outputs per clip (once)
     python -m export.finetune_emotion dev  [--configs A,B]   # choices on dev folds 0-2 only
-    python -m export.finetune_emotion five-fold --config B --epochs N   # frozen choice, 5 folds
+    python -m export.finetune_emotion summary            # dev runs → export/results/emotion_finetune_dev.json
 
 The shipped emotion model (v2.1, ``export.train_emotion_musicnn``) is the TF-converted
 musicnn trunk, frozen, with a logistic-regression quadrant head on the penultimate layer of a
@@ -18,9 +18,10 @@ Protocol (issue 16): a configuration and its epoch count are chosen on the dev f
 only (train on two, test on the third, clip macro-F1 of the published "signs" rule after
 every epoch); the frozen choice then runs the fixed 5-fold split (train on four, test on
 the fifth), whose folds 3–4 were never used for a choice. Clip = mean of its window
-probabilities (stride 128 frames, as ``export.musicnn_embed``). Results are written to
-``export/work/mood/finetune_<stage>.json`` and copied to ``models_onnx/`` by the caller
-when kept.
+probabilities (stride 128 frames, as ``export.musicnn_embed``). Each dev run writes
+``export/work/mood/finetune_dev_<configs>_s<seed>.json`` (after every fold); ``summary``
+gathers them into ``export/results/emotion_finetune_dev.json``. No configuration beat epoch
+0 (the shipped model) on the dev folds, so the 5-fold stage and an export were never written.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from .musicnn_embed import span
 from .musicnn_torch import WEIGHTS, Musicnn
 from .train_emotion_musicnn import DEV_FOLDS, SHIPPED_RULE, Head, decide, load_embeddings
 
+RESULTS = Path(__file__).resolve().parent / "results"
 POOL = 105  # the shipped model's pool (the features_past state's length): not a choice here
 STRIDE = 128
 FRONT_COLS = POOL + 18  # front-end columns one window needs (pool centres ± MID_SIDE)
@@ -249,15 +251,43 @@ def dev_curves(name: str, front, clips, emb, trunk, epochs: int, seed: int, save
     return res
 
 
+def summary() -> dict:
+    """Every dev run in ``export/work/mood`` side by side: the mean over the dev folds a run
+    finished of the clip macro-F1 per epoch, against epoch 0 (the shipped model's head refitted
+    on the same training folds) over the same folds."""
+    out = {}
+    for path in sorted(OUT.glob("finetune_dev_*.json")):
+        for name, run in json.loads(path.read_text()).items():
+            folds = sorted(run["per_fold"])
+            curve = lambda key: [float(np.mean([run["per_fold"][f][e][key] for f in folds]))
+                                 for e in range(len(run["per_fold"][folds[0]]))]
+            row = {"config": run["config"], "epochs": len(run["per_fold"][folds[0]]) - 1, "folds_done": folds,
+                   "complete": run.get("complete", len(folds) == len(DEV_FOLDS)),
+                   "dev_clip_f1_signs_per_epoch": curve("signs")}
+            if "refit_signs" in run["per_fold"][folds[0]][0]:
+                row["dev_clip_f1_signs_refitted_head_per_epoch"] = curve("refit_signs")
+            sig = row["dev_clip_f1_signs_per_epoch"]
+            row.update(epoch0=sig[0], best_epoch=int(np.argmax(sig[1:]) + 1), best_trained=float(max(sig[1:])))
+            out[name] = row
+            print(f"{name:14s} folds {','.join(folds)}: epoch 0 {sig[0]:.3f}, best trained epoch "
+                  f"{row['best_epoch']} {row['best_trained']:.3f}, last {sig[-1]:.3f}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "emotion_finetune_dev.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
-    p.add_argument("stage", choices=("dev",))
+    p.add_argument("stage", choices=("dev", "summary"))
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma list of configurations")
     p.add_argument("--epochs", type=int, default=MAX_EPOCHS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clips-limit", type=int, default=0, help="debug: first N clips of each fold")
     a = p.parse_args(argv)
+    if a.stage == "summary":
+        summary()
+        return
     torch.set_num_threads(1)
     root = D.data_root(a.data)
     clips = D.load_clips(root)
