@@ -263,7 +263,10 @@ def summary() -> dict:
                                  for e in range(len(run["per_fold"][folds[0]]))]
             row = {"config": run["config"], "epochs": len(run["per_fold"][folds[0]]) - 1, "folds_done": folds,
                    "complete": run.get("complete", len(folds) == len(DEV_FOLDS)),
-                   "dev_clip_f1_signs_per_epoch": curve("signs")}
+                   "dev_clip_f1_signs_per_epoch": curve("signs"),
+                   # test-time aggregation: clip = mean of window logits instead of probabilities
+                   "dev_clip_f1_signs_mean_logits_per_epoch": curve("signs_mean_logits"),
+                   "dev_clip_f1_argmax_per_epoch": curve("argmax")}
             if "refit_signs" in run["per_fold"][folds[0]][0]:
                 row["dev_clip_f1_signs_refitted_head_per_epoch"] = curve("refit_signs")
             sig = row["dev_clip_f1_signs_per_epoch"]
