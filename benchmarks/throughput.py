@@ -1,7 +1,7 @@
 """Offline throughput of the analysis chain next to librosa + pywt and Essentia on the same
 features, same signal, one core; and the live per-hop cost.
 
-    python benchmarks/throughput.py [--seconds 60] [--repeat 3]
+    python benchmarks/throughput.py [--seconds 60] [--repeat 5]
 
 Offline speed (× real time = audio seconds / seconds, best of ``--repeat``; wall and this
 process's CPU time) at 48 kHz, n_fft 1024, hop 256 (the StreamSpec / AnalysisConfig
@@ -142,17 +142,20 @@ def subset_chain():
 SPREAD = {}  # path -> every run's (wall, CPU) seconds, for the spread in the JSON
 
 
-def best_time(fn, repeat, name=None):
-    """(best wall seconds, best CPU seconds of this process) over ``repeat`` runs; every
-    run's times go to ``SPREAD[name]``."""
-    runs = []
+def best_times(paths: dict, repeat: int) -> dict:
+    """name -> (best wall seconds, best CPU seconds of this process) over ``repeat`` rounds;
+    each round runs every path once, in turn, so a path and its peer are timed seconds apart
+    (on a shared VM the machine's speed drifts over tens of seconds: timing all of one path's
+    runs, then all of the other's, moved the ratios by ±15 %). Every run's times go to
+    ``SPREAD[name]``."""
+    runs = {name: [] for name in paths}
     for _ in range(repeat):
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - t0, time.process_time() - c0))
-    if name is not None:
-        SPREAD[name] = runs
-    return min(w for w, _ in runs), min(c for _, c in runs)
+        for name, fn in paths.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            runs[name].append((time.perf_counter() - t0, time.process_time() - c0))
+    SPREAD.update(runs)
+    return {name: (min(w for w, _ in r), min(c for _, c in r)) for name, r in runs.items()}
 
 
 def stage_profile(analyzer, y, repeat):
@@ -197,7 +200,7 @@ def stage_profile(analyzer, y, repeat):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
 
@@ -222,19 +225,19 @@ def main(argv=None):
     librosa_features(y[: SR * 2])  # imports and caches
     librosa_subset(y[: SR * 2])
     offline_features(y[: SR * 2], SPEC, CONFIG)
-    timings = {
-        "librosa_pywt_features": best_time(lambda: librosa_features(y), args.repeat, "librosa_pywt_features"),
-        "sonolux_offline_features": best_time(lambda: offline_features(y, SPEC, CONFIG), args.repeat,
-                                              "sonolux_offline_features"),
-        "sonolux_default_chain": best_time(lambda: run(full), args.repeat, "sonolux_default_chain"),
-        "librosa_subset": best_time(lambda: librosa_subset(y), args.repeat, "librosa_subset"),
-        "sonolux_subset": best_time(lambda: run(subset), args.repeat, "sonolux_subset"),
+    paths = {
+        "librosa_pywt_features": lambda: librosa_features(y),
+        "sonolux_offline_features": lambda: offline_features(y, SPEC, CONFIG),
+        "sonolux_default_chain": lambda: run(full),
+        "librosa_subset": lambda: librosa_subset(y),
+        "sonolux_subset": lambda: run(subset),
     }
     try:
         essentia_subset(y[: SR * 2])
-        timings["essentia_subset"] = best_time(lambda: essentia_subset(y), args.repeat, "essentia_subset")
+        paths["essentia_subset"] = lambda: essentia_subset(y)
     except ImportError:
         print("essentia is not installed: its row is left out", file=sys.stderr)
+    timings = best_times(paths, args.repeat)
     features = Analyzer(SPEC, CONFIG, chain=feature_chain(CONFIG))
     features.analyze(y[: SR * 2])
     profile = {"offline_features": stage_profile(features, y, args.repeat),
