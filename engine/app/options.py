@@ -171,9 +171,10 @@ def add_model_options(p: argparse.ArgumentParser, *, offline: bool = False) -> N
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="inference device: auto = CUDA (or TensorRT) when present, else CPU (default auto)")
     if offline:
-        g.add_argument("--model-threads", type=integer("model_threads"), default=offline_threads(),
+        threads = offline_threads()
+        g.add_argument("--model-threads", type=integer("model_threads"), default=threads,
                        help="onnxruntime threads (default: the cores available, up to 4, here "
-                            f"{offline_threads()}; offline the analysis waits while a model runs)")
+                            f"{threads}; offline the analysis waits while a model runs)")
     else:
         g.add_argument("--model-threads", type=integer("model_threads"), default=1,
                        help="onnxruntime threads (default 1: leaves a core to the analysis on small machines)")

@@ -15,7 +15,26 @@ Holding it makes one analysis hop one uninterrupted stretch. Only kernels that r
 the analysis thread, release it (``nogil=True``): the inference worker's ``resample_into_nogil`` and ``sonolux.modelinput``'s feature kernels
 (``tests/test_no_alloc.py`` checks the list).
 """
+import importlib
 import sys
+
+
+def _import_without(module: str, hidden: str) -> None:
+    """Import ``module`` while ``hidden`` cannot be imported (a ``None`` entry in
+    ``sys.modules`` makes ``import hidden`` raise ImportError, which ``module`` handles);
+    ``hidden``'s entry is put back as it was. Nothing happens when ``module`` is loaded."""
+    if module in sys.modules:
+        return
+    missing = object()
+    saved = sys.modules.get(hidden, missing)
+    sys.modules[hidden] = None
+    try:
+        importlib.import_module(module)
+    finally:
+        if saved is missing:
+            del sys.modules[hidden]
+        else:
+            sys.modules[hidden] = saved
 
 
 def _numba_array_math_without_scipy_linalg() -> None:
@@ -25,13 +44,8 @@ def _numba_array_math_without_scipy_linalg() -> None:
     the answer only for ``np.convolve`` / ``np.correlate`` in jitted code (a plain loop
     without it; no kernel here calls them). ``np.dot`` and friends still import scipy when
     they are compiled."""
-    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
-        return
-    sys.modules["scipy.linalg"] = None  # makes numba's `import scipy.linalg.cython_blas` fail
-    try:
-        import numba.np.arraymath  # noqa: F401
-    finally:
-        del sys.modules["scipy.linalg"]
+    if "scipy.linalg" not in sys.modules:  # already paid for: let Numba use it
+        _import_without("numba.np.arraymath", "scipy.linalg")
 
 
 _numba_array_math_without_scipy_linalg()
@@ -43,17 +57,8 @@ def numba_typing_without_cffi() -> None:
     ``cffi.FFI()``, which imports and sets up pycparser: ~0.09 s of every command's start,
     for a feature no sonolux kernel uses. Not done on ``import sonolux``: a library user's
     own jitted code may call cffi functions."""
-    if "numba.core.typing.cffi_utils" in sys.modules:
-        return
-    saved = sys.modules.get("cffi")
-    sys.modules["cffi"] = None  # makes numba's `import cffi` fail
-    try:
-        import numba.core.typing.cffi_utils  # noqa: F401
-    finally:
-        if saved is None:
-            del sys.modules["cffi"]
-        else:
-            sys.modules["cffi"] = saved
+    _import_without("numba.core.typing.cffi_utils", "cffi")
+
 
 from .base import Chain, ChainFacts, HopContext, Processor  # noqa: E402
 from .config import AnalysisConfig  # noqa: E402
