@@ -18,7 +18,7 @@ from sonolux import ConfigError, Engine, StreamSpec
 from sonolux.inference.runtime import InferenceConfig, load_models
 from sonolux.outputs.osc import build_targets
 from sonolux.outputs.osc_config import PROFILE_DIR, load_profile
-from sonolux.outputs.record import read_recording
+from sonolux.outputs.record import HEADER, read_recording
 from sonolux.sources import ArraySource
 from sonolux.sources.live import LiveSource
 
@@ -170,6 +170,25 @@ def test_cut_off_chunk_is_reported_not_read(tmp_path):
     np.testing.assert_array_equal(rec.frames, whole.frames[:rec.frames.shape[0]])
     out = subprocess.run(sonolux_cmd("replay", str(folder), "--dry-run"), capture_output=True, text=True, timeout=60)
     assert "cut off" in out.stdout
+
+
+def test_audio_past_the_last_frame_chunk_is_set_aside(tmp_path):
+    """A kill between a second's audio write and its frames write leaves one audio chunk more:
+    the reader keeps frames and audio aligned and says what it left out."""
+    folder = tmp_path / "show"
+    proc = subprocess.run(sonolux_cmd("run", "--input", "synth", "--record", str(folder), "--record-audio",
+                                      "--no-models", "--duration", "2.5", "-q"), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    whole = read_recording(folder)
+    path = folder / "frames.sfr"
+    data = path.read_bytes()
+    _, rows, cols, _ = HEADER.unpack_from(data, 0)
+    path.write_bytes(data[:HEADER.size + rows * cols * 8])  # only the first second's frames
+    rec = read_recording(folder)
+    assert rec.frames.shape[0] == rows
+    assert rec.audio.size == rows * SPEC.hop
+    np.testing.assert_array_equal(rec.audio, whole.audio[:rows * SPEC.hop])
+    assert len(rec.problems) == 1 and "past the last frame chunk" in rec.problems[0]
 
 
 def test_sigterm_exits_within_a_second_with_files_closed(tmp_path):

@@ -70,6 +70,10 @@ class _ChunkFile:
         self._fill += 1
         return r
 
+    @property
+    def has_pending(self) -> bool:
+        return self._pending is not None
+
     def write_pending(self) -> bool:
         p = self._pending
         if p is None:
@@ -127,6 +131,8 @@ class Recorder:
 
     def capture(self, frame, hop_samples) -> None:
         """Called on the analysis thread after each hop: copies, never blocks."""
+        if self._audio is not None:  # audio first: a pending frame chunk implies its audio chunk
+            self._audio.row()[:] = hop_samples
         r = self._frames.row()
         r[0] = frame.t
         r[1] = frame.seq
@@ -136,8 +142,6 @@ class Recorder:
         for v in frame.vectors.values():
             r[i:i + v.shape[0]] = v
             i += v.shape[0]
-        if self._audio is not None:
-            self._audio.row()[:] = hop_samples
         self.frames += 1
 
     @property
@@ -145,20 +149,23 @@ class Recorder:
         return self._frames.dropped_chunks + (self._audio.dropped_chunks if self._audio else 0)
 
     def _run(self) -> None:
+        """Writes a second's audio before its frames, so a kill between the two writes leaves
+        at most extra audio (which the reader sets aside), never frames without their audio."""
         while not self._stop.is_set():
-            wrote = self._frames.write_pending()
-            if self._audio is not None:
-                wrote = self._audio.write_pending() or wrote
-            if not wrote:
+            if not self._frames.has_pending:
                 self._stop.wait(0.02)
+                continue
+            if self._audio is not None:
+                self._audio.write_pending()
+            self._frames.write_pending()
 
     def close(self) -> None:
         """Stop the writer and flush everything (call after the analysis has stopped)."""
         self._stop.set()
         self._thread.join(5.0)
-        self._frames.close()
         if self._audio is not None:
             self._audio.close()
+        self._frames.close()
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -236,4 +243,9 @@ def read_recording(folder) -> Recording:
     apath = folder / "audio.sfa"
     if meta.get("audio") and apath.exists():
         audio = _read_chunks(apath, AUDIO_MAGIC, meta["hop"], np.float32, problems).ravel()
+        extra = audio.size - frames.shape[0] * meta["hop"]
+        if extra > 0:  # killed between a second's audio write and its frames write
+            problems.append(f"audio.sfa: {extra / meta['sample_rate']:.3f} s of audio past the last frame "
+                            "chunk (the recording stopped between the two writes); not read")
+            audio = audio[:frames.shape[0] * meta["hop"]]
     return Recording(folder, meta, frames, audio, problems)
