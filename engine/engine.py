@@ -143,6 +143,8 @@ class Engine:
         # so the analysis thread never waits long behind the inference or output threads
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.analyzer.warm_up()
+        if self.inference:
+            self.inference.warm_up()
         self.worker.start()
         if self.inference:
             self.inference.start()

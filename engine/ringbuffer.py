@@ -191,6 +191,10 @@ class BlockWriter:
         self.blocks = 0
         self.oversized_blocks = 0
         self.nonfinite_samples = 0
+        # load (or, on a first run, compile) the kernel now, not in the audio callback: a
+        # compile there holds the GIL for seconds while the input keeps coming
+        width = int(self.channels.max()) + 1 if self.channels.size else 1
+        downmix(np.zeros((1, width), np.float32), self.channels, self._mono)
 
     def write(self, block: np.ndarray) -> None:
         n = block.shape[0]

@@ -146,6 +146,50 @@ def test_a_worker_lapped_by_the_history_starts_again_from_the_newest_audio(model
     assert worker.features.n_frames == produced // FEATURE_CONTRACT["hop"] > 0
 
 
+def test_warm_up_runs_each_model_once_on_its_own_stream_and_leaves_no_trace(models, monkeypatch):
+    """The engine warms the worker before the stream opens (a first run after an install
+    compiles the model-input kernels then, not while audio flows): every model runs once, on a
+    throwaway stream; the worker's own stream, state and results are as if it had not."""
+    def run(warm):
+        stage, worker = make_inference(models, InferenceConfig(every_s=0.5), keep_results=True)
+        analyzer = Analyzer(SPEC, inference_stage=stage)
+        if warm:
+            calls = []
+            for task, model in models.items():
+                monkeypatch.setattr(model, "infer", lambda stream, m=model, task=task:
+                                    calls.append((task, stream, stream.n_frames)) or type(m).infer(m, stream))
+            worker.warm_up()
+            monkeypatch.undo()
+            assert sorted(c[0] for c in calls) == sorted(models)
+            assert all(stream is not worker.features and n > 0 for _, stream, n in calls)
+            assert worker.features.n_frames == 0 and worker.resampler is None and worker.windows == 0
+        sig = demo_track(48000, bars=2)
+        hop = SPEC.hop
+        for i in range(len(sig) // hop):
+            analyzer.process_hop(sig[i * hop:(i + 1) * hop], analyzer.layout.new_frame())
+            worker.poll()
+        return worker.results
+
+    cold, warmed = run(False), run(True)
+    assert len(cold) == len(warmed) > 3
+    for a, b in zip(cold, warmed):
+        for task in a["raw"]:
+            for k in a["raw"][task]:
+                np.testing.assert_array_equal(a["raw"][task][k], b["raw"][task][k])
+
+
+def test_engine_warms_the_models_before_the_source_starts(models, monkeypatch):
+    order = []
+    source = ArraySource(demo_track(48000, bars=1), 48000, SPEC.block_size)
+    engine = Engine(SPEC, source, models=models)
+    monkeypatch.setattr(engine.inference, "warm_up", lambda: order.append("models"))
+    real_start = source.start
+    monkeypatch.setattr(source, "start", lambda ring: order.append("source") or real_start(ring))
+    with engine:
+        wait_until(lambda: engine.finished, 30, "the end of the clip")
+    assert order == ["models", "source"]
+
+
 def test_frames_carry_prediction_and_age(models):
     stage, worker = make_inference(models, InferenceConfig())
     analyzer = Analyzer(SPEC, inference_stage=stage)

@@ -134,3 +134,25 @@ def test_history_rejects_bad_sizes():
         HistoryRing(16, max_write=16)
     with pytest.raises(ParameterError, match="block has 5 samples, more than max_write=4"):
         HistoryRing(16, max_write=4).write(np.zeros(5))
+
+
+def test_the_callbacks_kernel_is_ready_before_the_first_block(tmp_path):
+    """A first run after an install compiles the Numba kernels: the audio callback's downmix
+    must be compiled when the writer is made (before the stream opens), not at the first block
+    — in a fresh process with an empty kernel cache, writing blocks compiles nothing more."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from sonolux.ringbuffer import BlockWriter, RingBuffer, downmix\n"
+        "w = BlockWriter(RingBuffer(1 << 12), np.array([0, 1]), 256)\n"
+        "ready = len(downmix.signatures)\n"
+        "for n in (256, 7, 0):\n"
+        "    w.write(np.ones((n, 2), np.float32))\n"
+        "print(ready, len(downmix.signatures), w.blocks)\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1", "3"]

@@ -72,3 +72,39 @@ def test_analyze_model_threads_do_not_change_the_document(clip, tmp_path):
     assert docs[0] == docs[1]
     helptext = run_sonolux("analyze", "--help").stdout
     assert f"here {offline_threads()}" in " ".join(helptext.split())
+
+
+# -- the notice of a slow (first) start ----------------------------------------------------
+
+def test_a_slow_start_says_why_and_then_how_long_it_took():
+    import io
+
+    from conftest import wait_until
+    from sonolux.app.runloop import StartupNotice
+
+    out = io.StringIO()
+    with StartupNotice(after_s=0.05, out=out) as notice:
+        wait_until(lambda: notice.shown, 10, "the start-up notice")
+        notice.done()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "first run after installing or upgrading compiles" in lines[0]
+    assert lines[1].startswith("sonolux: ready (start-up took")
+
+
+def test_a_fast_or_failed_start_prints_nothing():
+    import io
+
+    from sonolux.app.runloop import StartupNotice
+
+    out = io.StringIO()
+    with StartupNotice(after_s=0.2, out=out) as fast:
+        fast.done()
+    with pytest.raises(KeyboardInterrupt):
+        with StartupNotice(after_s=0.2, out=out) as failed:
+            raise KeyboardInterrupt
+    quiet = StartupNotice(after_s=0.0, quiet=True, out=out)
+    for notice in (fast, failed):
+        assert notice._timer is None and not notice.shown  # cancelled: it can never fire
+    quiet.done()
+    assert out.getvalue() == "" and not quiet.shown

@@ -62,6 +62,19 @@ class InferenceWorker:
     def start(self) -> None:
         self._thread.start()
 
+    def warm_up(self) -> None:
+        """Before the stream opens: one mark's work on a throwaway stream of silence — the
+        resampler, the model features and each model once — so that the first run after an
+        install compiles those Numba kernels now, not while audio flows (compiling holds the
+        GIL: it stalled the analysis thread and the first run lost audio), and onnxruntime's
+        slower first run is done too. The worker's own stream is left untouched."""
+        stream = FeatureStream(self.features.max_frames)
+        resampler = StreamResampler(self.stage.sample_rate, FEATURE_CONTRACT["sample_rate"],
+                                    self._buf.shape[0], release_gil=True)
+        stream.push(resampler.process(np.zeros(min(self.stage.sample_rate // 2, self._buf.shape[0]), np.float32)))
+        for model in self.models.values():
+            model.infer(stream)
+
     def stop(self) -> None:
         self._stop.set()
         self.stage.marked.set()

@@ -27,24 +27,25 @@ def run(args) -> int:
     from ...sources import SynthSource
     from ...spec import StreamSpec
     from ...visual.live import demo_without_display
-    from ..runloop import run_engine
+    from ..runloop import StartupNotice, run_engine
     from .run import announce_targets, make_controls, start_control, start_panel, window_args
 
     spec = StreamSpec()
     targets = options.osc_targets(args, default=[DEMO_OSC])
     options.control_address(args)
-    models, inference = options.inference_setup(args)
-    source = SynthSource("", spec.sample_rate, spec.block_size, realtime=True, loop=True)
-    window = window_args(args)
-    if not args.quiet:
-        print("sonolux demo: built-in 120 BPM track (Ctrl-C to stop)", file=sys.stderr)
-    engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
-    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):
-        engine.add_output(out)  # DMX, MIDI, OS2L, Link
-    announce_targets(engine, args)
-    controls = make_controls(engine, args)
-    servers = [start_control(engine, args, controls), start_panel(engine, args, controls)]
-    if window is None:
-        demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
-    return run_engine(engine, duration=args.duration or None, quiet=args.quiet, window_args=window,
-                      servers=[s for s in servers if s is not None])
+    with StartupNotice(quiet=args.quiet) as notice:
+        models, inference = options.inference_setup(args)
+        source = SynthSource("", spec.sample_rate, spec.block_size, realtime=True, loop=True)
+        window = window_args(args)
+        if not args.quiet:
+            print("sonolux demo: built-in 120 BPM track (Ctrl-C to stop)", file=sys.stderr)
+        engine = Engine(spec, source, osc_targets=targets, models=models, inference=inference)
+        for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):
+            engine.add_output(out)  # DMX, MIDI, OS2L, Link
+        announce_targets(engine, args)
+        controls = make_controls(engine, args)
+        servers = [start_control(engine, args, controls), start_panel(engine, args, controls)]
+        if window is None:
+            demo_without_display(args)  # renders a short clip to ./sonolux-demo.mp4 and says so
+        return run_engine(engine, duration=args.duration or None, quiet=args.quiet, window_args=window,
+                          servers=[s for s in servers if s is not None], notice=notice)

@@ -126,7 +126,7 @@ def announce_targets(engine, args) -> None:
 def run(args) -> int:
     from ...engine import Engine
     from ...imagery.cli import setup_live
-    from ..runloop import run_engine
+    from ..runloop import StartupNotice, run_engine
 
     spec = options.stream_spec(args)
     config = options.analysis_config(args)
@@ -134,18 +134,19 @@ def run(args) -> int:
     control = options.control_address(args)  # checked before the device opens
     window = window_args(args)
     source = open_input(args, spec)
-    models, inference = options.inference_setup(args)  # after the input: a typo in a device name fails fast
-    engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
-                    record_dir=args.record, record_audio=args.record_audio)
-    for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):  # DMX, MIDI, OS2L, Link
-        engine.add_output(out)
-    announce_targets(engine, args)
-    controls = make_controls(engine, args)
-    options.apply_knobs(controls, args)
-    servers = [start_control(engine, args, controls) if control else None, start_panel(engine, args, controls)]
-    setup_live(engine, args)  # --images DIR: the image bank's folder
-    return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window,
-                      servers=[s for s in servers if s is not None])
+    with StartupNotice(quiet=args.quiet) as notice:  # after the input: not while waiting for a device
+        models, inference = options.inference_setup(args)  # after the input: a typo in a device name fails fast
+        engine = Engine(spec, source, osc_targets=targets, config=config, models=models, inference=inference,
+                        record_dir=args.record, record_audio=args.record_audio)
+        for out in build_rig_outputs(args, engine.mailbox, set_bpm_range=engine.analyzer.set_bpm_range):  # DMX, MIDI, OS2L, Link
+            engine.add_output(out)
+        announce_targets(engine, args)
+        controls = make_controls(engine, args)
+        options.apply_knobs(controls, args)
+        servers = [start_control(engine, args, controls) if control else None, start_panel(engine, args, controls)]
+        setup_live(engine, args)  # --images DIR: the image bank's folder
+        return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window,
+                          servers=[s for s in servers if s is not None], notice=notice)
 
 
 def start_panel(engine, args, controls):
