@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -162,12 +163,15 @@ def ray_env():
 @pytest.fixture(scope="module")
 def local_batch(ray_env, tmp_path_factory):
     """One embedded-Ray batch with 2 workers over generated tracks, a corrupt file, an empty
-    file and a track whose worker dies on every try (os._exit: as under the OOM killer)."""
+    file, a track whose worker dies on every try (os._exit: as under the OOM killer) and one
+    whose analysis never ends (as on a stalled network mount)."""
 
     class DiesOnCrashTracks(AnalysisWorker):  # defined here: Ray ships it to the workers by value
         def analyze(self, path):
             if Path(path).name.startswith("crash"):
                 os._exit(3)
+            if Path(path).name.startswith("hang"):
+                threading.Event().wait()  # forever: only --track-timeout ends it
             return super().analyze(path)
 
     folder = tmp_path_factory.mktemp("music")
@@ -175,9 +179,11 @@ def local_batch(ray_env, tmp_path_factory):
     (folder / "empty.wav").write_bytes(b"")
     (folder / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(64)))
     sf.write(folder / "crash.wav", demo_track(SR, bars=1, bpm=120), SR)
+    sf.write(folder / "hang.wav", demo_track(SR, bars=1, bpm=120), SR)
     (folder / "notes.txt").write_text("not audio: folders contribute audio files only")
     out = tmp_path_factory.mktemp("catalogue")
-    settings = BatchSettings([folder], str(out), workers=2, retries=1, batch_size=2, progress=False)
+    settings = BatchSettings([folder], str(out), workers=2, retries=1, batch_size=2, progress=False,
+                             track_timeout_s=45.0)  # the good tracks take a few seconds
     report = run_batch(settings, worker_class=DiesOnCrashTracks)
     # the embedded Ray (started in this process by the batch) is gone again
     wait_until(lambda: not [p for p in descendants(os.getpid())
@@ -191,8 +197,9 @@ def test_one_row_per_track_and_bad_input_recorded(local_batch):
     b = local_batch
     rows = b["rows"]
     raw = read_rows(b["out"])
-    assert len(raw) == len(rows) == 8  # 5 tracks + empty + corrupt + crash; notes.txt is no track
-    assert {Path(p).name for p in rows} == {p.name for p in b["good"]} | {"empty.wav", "corrupt.wav", "crash.wav"}
+    assert len(raw) == len(rows) == 9  # 5 tracks + empty + corrupt + crash + hang; notes.txt is no track
+    assert {Path(p).name for p in rows} == {p.name for p in b["good"]} | {"empty.wav", "corrupt.wav",
+                                                                          "crash.wav", "hang.wav"}
     for p in b["good"]:
         r = rows[str(p)]
         assert r["status"] == "ok" and r["error"] is None, r["error"]
@@ -202,7 +209,10 @@ def test_one_row_per_track_and_bad_input_recorded(local_batch):
     assert empty["status"] == "failed" and "empty file" in empty["error"]
     assert corrupt["status"] == "failed" and "cannot read audio" in corrupt["error"]
     assert crash["status"] == "failed" and "died 2 times" in crash["error"] and crash["attempts"] == 2
-    assert b["report"].ok == 5 and b["report"].failed == 3
+    hang = rows[str(b["folder"] / "hang.wav")]
+    assert hang["status"] == "failed" and "not finished after 45 s (--track-timeout)" in hang["error"]
+    assert hang["attempts"] == 1  # a hang is not retried
+    assert b["report"].ok == 5 and b["report"].failed == 4
     # every worker ran its pools with the threads it reserved (1): Numba and onnxruntime
     infos = b["report"].worker_info
     assert len(infos) >= 2 and all(i["models"] for i in infos)
@@ -256,7 +266,7 @@ def test_query_and_playlist(local_batch, capsys, tmp_path):
     assert cli.main(["catalogue", "query", str(b["out"]), "status = 'failed'", "--columns", "path,error",
                      "--format", "json"]) == 0
     failed = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
-    assert sorted(Path(f["path"]).name for f in failed) == ["corrupt.wav", "crash.wav", "empty.wav"]
+    assert sorted(Path(f["path"]).name for f in failed) == ["corrupt.wav", "crash.wav", "empty.wav", "hang.wav"]
     assert all(f["error"] for f in failed)
 
 
@@ -366,6 +376,10 @@ def test_find_tracks_and_plan_limits(tmp_path):
     todo, skipped, failed = plan(found, {}, "v", settings)
     assert not todo and not skipped
     assert all("over --max-size" in err for _, err in failed) and len(failed) == 2
+    fifo = tmp_path / "stream.wav"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    todo, skipped, failed = plan([fifo], {}, "v", BatchSettings([tmp_path], str(tmp_path / "out")))
+    assert not todo and not skipped and "not a regular file" in failed[0][1]
 
 
 def test_store_removes_uncommitted_parts(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import sys
 import time
 from collections import deque
@@ -46,6 +47,7 @@ class BatchSettings:
     retries: int = 2  # more tries for a track whose worker died
     batch_size: int = 16  # tracks per Parquet part
     max_size_mb: float = 2048.0
+    track_timeout_s: float = 600.0  # a track still running after this long is stopped (0: never)
     progress: bool = True
 
 
@@ -97,6 +99,9 @@ def plan(paths: list[Path], done: dict, version: str, settings: BatchSettings,
             failed.append((TrackTask(key, 0, 0, None), f"{path}: cannot read ({e.strerror})"))
             continue
         task = TrackTask(key, st.st_size, st.st_mtime_ns, None)
+        if not stat.S_ISREG(st.st_mode):  # reading a FIFO or a device would never end
+            failed.append((task, f"{path}: not a regular file (a pipe, device or socket); not read"))
+            continue
         same_stat = prev is not None and (prev.size, prev.mtime_ns) == (st.st_size, st.st_mtime_ns)
         if st.st_size > max_bytes:
             if not (same_stat and _skip(prev, None, version, settings)):
@@ -195,6 +200,7 @@ class _Pool:
         self.idle: deque = deque()
         self.starting: dict = {}  # ready() ref -> actor
         self.busy: dict = {}  # analyze() ref -> (task, actor)
+        self.since: dict = {}  # analyze() ref -> when it was sent (time.monotonic)
         self.where: dict = {}  # actor -> node id
         self.warnings: set = set()
         self.start_failures = 0
@@ -215,7 +221,19 @@ class _Pool:
 
     def submit(self, task: TrackTask) -> None:
         actor = self.idle.popleft()
-        self.busy[actor.analyze.remote(task.path)] = (task, actor)
+        ref = actor.analyze.remote(task.path)
+        self.busy[ref] = (task, actor)
+        self.since[ref] = time.monotonic()
+
+    def take(self, ref) -> tuple:
+        """(task, actor) of a finished or abandoned ``analyze`` call, no longer in flight."""
+        self.since.pop(ref, None)
+        return self.busy.pop(ref)
+
+    def overdue(self, limit_s: float) -> list:
+        """The ``analyze`` calls in flight for longer than ``limit_s`` (none when it is 0)."""
+        now = time.monotonic()
+        return [ref for ref, t in self.since.items() if limit_s and now - t > limit_s]
 
     def wait(self, timeout: float) -> list:
         refs = list(self.starting) + list(self.busy)
@@ -354,6 +372,9 @@ def _analyse(settings, options, version, todo, buffer, report, worker_class) -> 
                     if _finished(ref, pool, pending, buffer, report, version, settings.retries):
                         bar.update(1)
                         bar.set_postfix(failed=report.failed, refresh=False)
+                for ref in pool.overdue(settings.track_timeout_s):
+                    _timed_out(ref, pool, buffer, report, version, settings.track_timeout_s)
+                    bar.update(1)
                 buffer.flush_if_due()
                 pool.check_progress()
     finally:
@@ -364,11 +385,25 @@ def _analyse(settings, options, version, todo, buffer, report, worker_class) -> 
             ray.shutdown()
 
 
+def _timed_out(ref, pool: _Pool, buffer: BatchBuffer, report: BatchReport, version: str,
+               limit_s: float) -> None:
+    """A track that is still running after ``--track-timeout`` (a stalled network mount, a
+    decoder caught in a loop): stop its worker, start a fresh one, record the track as failed.
+    Not retried: a hang is most often the file's own; ``--retry-failed`` with a longer
+    timeout tries again."""
+    task, actor = pool.take(ref)
+    node = pool.where.get(actor)
+    pool.replace(actor)
+    _record_failure(report, buffer, failed_row(
+        task, version, f"{task.path}: not finished after {limit_s:g} s (--track-timeout); its "
+                       "worker was stopped", node_id=node))
+
+
 def _finished(ref, pool: _Pool, pending: deque, buffer: BatchBuffer, report: BatchReport,
               version: str, retries: int) -> bool:
     """Handle one track's outcome; False when it goes back into the queue for another try."""
     ray = pool.ray
-    task, actor = pool.busy.pop(ref)
+    task, actor = pool.take(ref)
     try:
         result = ray.get(ref)
     except ray.exceptions.RayActorError as e:

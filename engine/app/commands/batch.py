@@ -28,28 +28,26 @@ examples:
                                                            # be readable on every node)"""
 
 
-def _positive(kind, name):
+def _number(kind, name, *, zero_ok: bool = False):
+    """An argparse type: ``kind`` (int or float) above zero, or at least zero with ``zero_ok``."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}={text!r} must be a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name}={text!r} must be positive")
+            raise argparse.ArgumentTypeError(
+                f"{name}={text!r} must be {'a whole number' if kind is int else 'a number'}") from None
+        if value < 0 or (value == 0 and not zero_ok):
+            raise argparse.ArgumentTypeError(f"{name}={text!r} must {'not be negative' if zero_ok else 'be positive'}")
         return value
     return parse
+
+
+def _positive(kind, name):
+    return _number(kind, name)
 
 
 def _count(name):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}={text!r} must be a whole number") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name}={text!r} must not be negative")
-        return value
-    return parse
+    return _number(int, name, zero_ok=True)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -82,6 +80,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="record larger files as failed instead of reading them (default 2048)")
     o.add_argument("--max-duration", type=_positive(float, "--max-duration"), default=3600.0,
                    metavar="SECONDS", help="record longer tracks as failed (default 3600)")
+    o.add_argument("--track-timeout", type=_number(float, "--track-timeout", zero_ok=True), default=600.0,
+                   metavar="SECONDS", help="stop a track still being analysed after this long "
+                                           "(a stalled mount, a decoder in a loop) and record it "
+                                           "as failed; 0 = wait forever (default 600)")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_stream_options(p)
     add_model_options(p)
@@ -125,7 +127,7 @@ def run(args) -> int:
                              workers=args.workers, ray_address=args.ray, force=args.force,
                              retry_failed=args.retry_failed, retries=args.retries,
                              batch_size=args.batch_size, max_size_mb=args.max_size,
-                             progress=not args.quiet)
+                             track_timeout_s=args.track_timeout, progress=not args.quiet)
     report = run_batch(settings)
     for path, error in report.failures[:20]:
         print(f"sonolux: failed: {error}", file=sys.stderr)
