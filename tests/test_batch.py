@@ -185,9 +185,9 @@ def local_batch(ray_env, tmp_path_factory):
     settings = BatchSettings([folder], str(out), workers=2, retries=1, batch_size=2, progress=False,
                              track_timeout_s=45.0)  # the good tracks take a few seconds
     report = run_batch(settings, worker_class=DiesOnCrashTracks)
-    # the embedded Ray (started in this process by the batch) is gone again
+    # the embedded Ray (started in this process by the batch) and its watchdog are gone again
     wait_until(lambda: not [p for p in descendants(os.getpid())
-                            if "ray" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")],
+                            if re.search(r"ray|reaper", Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace"))],
                60, "the embedded Ray's processes to end", poll=0.2)
     return {"folder": folder, "good": good, "out": out, "report": report,
             "rows": {r["path"]: r for r in read_rows(out)}, "timelines": read_rows(out, "timelines")}
@@ -287,8 +287,13 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
         wait_until(two_parts_committed, 180, "two committed parts", poll=0.2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        # Ray's agents outlive a killed driver: the batch's watchdog ends them (grace 10 s)
+        wait_until(lambda: not session_pids(proc.pid), 60,
+                   lambda: "the watchdog to end the killed batch's Ray; left: " + ", ".join(
+                       Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:80]
+                       for p in session_pids(proc.pid)), poll=0.2)
     finally:
-        end_sessions(proc.pid)  # what the killed driver's embedded Ray left behind
+        end_sessions(proc.pid)  # a safety net: the watchdog left nothing
     before = {r["path"]: r for r in read_rows(out)}
     assert 2 <= len(before) < len(tracks), (tmp_path / "first.log").read_text()
 

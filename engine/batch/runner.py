@@ -153,6 +153,18 @@ def start_ray(settings: BatchSettings, workers: int):
     return True
 
 
+def start_ray_with_reaper(settings: BatchSettings, workers: int):
+    """:func:`start_ray`, plus for an embedded Ray the watchdog that ends what it would leave
+    if this process were killed (see :mod:`.reaper`). Returns (started Ray, the watchdog or None)."""
+    from .reaper import start_reaper
+
+    if not start_ray(settings, workers):
+        return False, None
+    if settings.ray_address:
+        return True, None  # joined a cluster: its nodes are not ours to end
+    return True, start_reaper()
+
+
 @contextmanager
 def _keep_sigterm_handler():
     """ray.init installs a SIGTERM handler that exits at once; keep the caller's (the CLI's
@@ -345,7 +357,7 @@ def _analyse(settings, options, version, todo, buffer, report, worker_class) -> 
     from tqdm import tqdm
 
     wanted = settings.workers or max(1, (os.cpu_count() or 1) // options.threads)
-    started_ray = start_ray(settings, wanted)
+    started_ray, reaper = start_ray_with_reaper(settings, wanted)
     import ray
 
     pool = None
@@ -383,6 +395,9 @@ def _analyse(settings, options, version, todo, buffer, report, worker_class) -> 
             pool.close()
         if started_ray:
             ray.shutdown()
+        if reaper is not None:
+            reaper.terminate()  # a normal end: Ray stopped its own processes
+            reaper.wait()
 
 
 def _timed_out(ref, pool: _Pool, buffer: BatchBuffer, report: BatchReport, version: str,
