@@ -272,9 +272,9 @@ class RegionStage(Processor):
         — the step at ``t_step`` over ``region_step_window_s`` is at least
         ``HARD_STEP_RATIO`` of the whole change — keeps ``t_step`` (accurate to a few ms).
         Causal: runs when the cut is decided, over hops already heard (the decision comes
-        ``region_future_s`` after ``t``). One Numba call over the stage's buffers.
-
-        >>> # see tests/test_region_placement.py: a 1.5 s crossfade is cut within 0.2 s of its middle
+        ``region_future_s`` after ``t``). One Numba call over the stage's buffers
+        (:func:`fade_cut`; examples on a constructed ramp and on crossfaded noise in
+        ``tests/test_region_placement.py``).
         """
         if self.fade_radius_s <= 0 or not self._mel_hist.shape[1]:
             return t_step
