@@ -24,7 +24,8 @@ frames are cached, see ``_regionsdata.py``):
    times at block resolution, before localisation and hop refinement). The chosen point
    maximises dev boundary F with dev clip false cuts ≤ ``DEV_FALSE_CUTS_MAX`` (0.15 / min:
    one standard error under the 0.2 target). Then the radius of the equal-window
-   localisation and of the hop refinement are tried with the live stage on the dev medleys,
+   localisation, of the ramp that places a gradual join (``region_fade_radius_s``; 0: the
+   sharpest step) and of the hop refinement are tried with the live stage on the dev medleys,
    and the live dev numbers of the default, the default without the restart and the
    previous default are recorded (the dev/reporting gap). The ``region_*`` defaults of
    ``AnalysisConfig`` are that point; the reporting numbers use the defaults.
@@ -101,6 +102,7 @@ SWEEP_MIN_REGION_S = (6.0, 8.0, 10.0)  # tried at the best point
 DEV_FALSE_CUTS_MAX = 0.15
 SWEEP_REFINE_S = (0.0, 0.15, 0.3)  # how far a cue cut may move to the sharpest step (live stage)
 SWEEP_LOCALISE_RADIUS_S = (0.0, 0.5, 1.0)  # how far the equal-window localisation may move a cut
+SWEEP_FADE_RADIUS_S = (0.0, 1.0, 1.5)  # the ramp fitted to place a gradual join (0: the sharpest step)
 
 
 # ---- replay ------------------------------------------------------------------------------
@@ -243,6 +245,7 @@ class Tally:
         self.tp = self.pred = self.true = 0
         self.tp_loose = 0  # matched within LOOSE_S: a join seen but placed more than TOLERANCE_S off
         self.errors, self.delays = [], []
+        self.errors_by_join = {"hard": [], "crossfade": []}
         self.conf = np.zeros((4, 5))
         self.minutes = 0.0
         self.by_join = {"hard": [0, 0], "crossfade": [0, 0]}  # [found, true] per kind of join
@@ -254,12 +257,14 @@ class Tally:
         self.tp += len(m)
         self.pred += len(pred)
         self.true += len(rec.bounds)
-        join = self.by_join["crossfade" if any(rec.meta["crossfade_s"]) else "hard"]
+        kind = "crossfade" if any(rec.meta["crossfade_s"]) else "hard"
+        join = self.by_join[kind]
         join[0] += len(m)
         join[1] += len(rec.bounds)
         decided = dict(decisions)
         for i, j in m:
             self.errors.append(abs(pred[j] - rec.bounds[i]))
+            self.errors_by_join[kind].append(abs(pred[j] - rec.bounds[i]))
             if pred[j] in decided:
                 self.delays.append(decided[pred[j]] - rec.bounds[i])
         self.conf += label_overlap(regions, rec.spans, rec.quadrants)
@@ -293,6 +298,8 @@ class Tally:
                 "false_cuts_per_min": round((self.pred - self.tp) / self.minutes, 3),
                 "error_ms": {"min": round(float(err.min()), 1), "median": round(float(np.median(err)), 1),
                              "max": round(float(err.max()), 1)} if err.size else None,
+                "median_error_ms_by_join": {k: round(float(np.median(e)) * 1e3, 1) if e else None
+                                            for k, e in self.errors_by_join.items()},
                 "decision_delay_s": {"median": round(float(np.median(d)), 2),
                                      "p90": round(float(np.percentile(d, 90)), 2)} if d.size else None,
                 "regions": per_label}
@@ -474,7 +481,7 @@ def main(argv=None):
                 tal.add_medley(rec, regions, decisions)
             b = tal.boundary()
             return {k: b[k] for k in ("precision", "recall", "f", "recall_by_join", f"recall_within_{LOOSE_S}_s",
-                                      "false_cuts_per_min", "error_ms")}
+                                      "false_cuts_per_min", "error_ms", "median_error_ms_by_join")}
 
         result["development"]["live"] = {DEFAULT: live_dev(), NO_RESTART: live_dev(restart=False),
                                          PREVIOUS: live_dev(**PREVIOUS_OPTS)}
@@ -482,6 +489,8 @@ def main(argv=None):
         result["development"]["localise_sweep"] = {str(r): live_dev(region_localise_radius_s=r)
                                                    for r in SWEEP_LOCALISE_RADIUS_S
                                                    if r != AnalysisConfig().region_localise_radius_s}
+        result["development"]["fade_sweep"] = {str(r): live_dev(region_fade_radius_s=r) for r in SWEEP_FADE_RADIUS_S
+                                               if r != AnalysisConfig().region_fade_radius_s}
         result["development"]["refine_sweep"] = {str(r): live_dev(region_refine_s=r) for r in SWEEP_REFINE_S
                                                  if r != AnalysisConfig().region_refine_s}
         no_mood = max([r for r in ok if r["w_mood"] == 0] or ok, key=lambda r: (r["f"], r["precision"]))

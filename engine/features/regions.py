@@ -39,6 +39,15 @@ from .regioncues import RegionCues
 REGION_METHODS = ("cues", "seed")
 CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_mood_cue", "region_contrast_cue",
               "region_score", "region_threshold")
+# placing a gradual join (see RegionStage.place_fade): the sound before and after a cue cut is
+# judged FADE_GAP_S away from it over FADE_WINDOW_S; ramps up to FADE_MAX_S long are fitted; a
+# step over region_step_window_s at least HARD_STEP_RATIO of the whole change is a hard join
+FADE_GAP_S = 1.5
+FADE_WINDOW_S = 3.0
+FADE_MAX_S = 2.5
+HARD_STEP_RATIO = 1.0
+FADE_SMOOTH_S = 0.05  # the ramp is fitted to the hops' position between the songs, averaged over this ...
+FADE_STRIDE = 4  # ... every this many hops
 
 
 class RegionStage(Processor):
@@ -68,6 +77,7 @@ class RegionStage(Processor):
             raise ParameterError(f"region_method={config.region_method!r} must be one of {list(REGION_METHODS)}")
         self.config = config
         self.cue_refine_s = finite("region_refine_s", config.region_refine_s, minimum=0.0)
+        self.fade_radius_s = finite("region_fade_radius_s", config.region_fade_radius_s, minimum=0.0)
         self._given_cues = cues
         self.cues = cues
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
@@ -105,8 +115,9 @@ class RegionStage(Processor):
         # the hops a cut may be refined over: four energy segments, or — with the cues — the
         # cues' decision delay plus how far localisation and refinement may move a cut
         c = self.config
+        fade_s = self.fade_radius_s + FADE_GAP_S + FADE_WINDOW_S if self.fade_radius_s > 0 else 0.0
         cue_s = (c.region_future_s + c.region_hold_s + c.region_localise_radius_s + self.cue_refine_s
-                 + self.step_window_s + 1.0) if c.region_method == "cues" else 0.0
+                 + self.step_window_s + fade_s + 1.0) if c.region_method == "cues" else 0.0
         n = int(max(4 * self.energy_segment_s, cue_s) * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
         self._level_db = np.zeros(n)
@@ -121,6 +132,9 @@ class RegionStage(Processor):
         self._refine_buffers = (np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n),
                                 np.zeros((n + 1, n_mels)), np.zeros((n + 1, 1)),
                                 np.zeros(max(n_mels, 1)))
+        self._fade_buffers = (np.zeros((4, n)), np.zeros((4, max(n_mels, 1))))
+        self._fade_rows = max(1, int(0.5 * FADE_WINDOW_S * spec.frame_rate))  # the fewest hops a side is judged on
+        self._fade_smooth = max(1, int(round(FADE_SMOOTH_S * spec.frame_rate)))
         self._layout, self._scratch = layout, None
         self._no_mel = np.zeros((1, 1), dtype=np.float32)
         self._no_acc = np.zeros(1)  # the bulk kernel's cue accumulators when there are no cues
@@ -146,6 +160,7 @@ class RegionStage(Processor):
         # load the Numba kernels of segment boundaries and cuts now, not 2 s into the show
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
+        self.place_fade(0.0, 0.0)
 
     blockwise = True
 
@@ -246,6 +261,30 @@ class RegionStage(Processor):
             self.n_fft / self.sr if has_mel else self.energy_segment_s,
             *self._refine_buffers))
 
+    def place_fade(self, t: float, t_step: float) -> float:
+        """Where a join the cues cut at ``t`` really lies, when it is gradual (a crossfade: its
+        truth is the fade's midpoint; the sharpest step, ``t_step``, lies at either end of it
+        and the unequal cue windows place its peak late). The mean log-mel spectra of the
+        sound ``FADE_GAP_S`` before and after ``t`` (over ``FADE_WINDOW_S``) are the two songs;
+        every hop within ``region_fade_radius_s`` of ``t`` gets its position between them (0
+        before, 1 after: the projection on the line between the means); a ramp (0, a linear
+        rise, 1) is fitted to the positions and the cut goes to the ramp's middle. A hard join
+        — the step at ``t_step`` over ``region_step_window_s`` is at least
+        ``HARD_STEP_RATIO`` of the whole change — keeps ``t_step`` (accurate to a few ms).
+        Causal: runs when the cut is decided, over hops already heard (the decision comes
+        ``region_future_s`` after ``t``). One Numba call over the stage's buffers
+        (:func:`fade_cut`; examples on a constructed ramp and on crossfaded noise in
+        ``tests/test_region_placement.py``).
+        """
+        if self.fade_radius_s <= 0 or not self._mel_hist.shape[1]:
+            return t_step
+        order, ts = self._refine_buffers[0], self._refine_buffers[1]
+        rows, means = self._fade_buffers
+        return float(fade_cut(self._level_t, self._mel_hist, self._level_pos, t, t_step, self._mel_shift_s,
+                              self.fade_radius_s, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S, self.step_window_s,
+                              HARD_STEP_RATIO, self._fade_rows, self._fade_smooth, FADE_STRIDE,
+                              order, ts, rows, means))
+
     def reset(self):
         self._mel_sum[:] = 0.0
         self._mel_n = 0
@@ -303,9 +342,8 @@ class RegionStage(Processor):
         v[i["region_threshold"]] = cues.fusion.threshold
         if t != t:  # NaN: no cut
             return None
-        if self.cue_refine_s > 0:
-            t = self.refine(t, self.cue_refine_s)
-        return self.segmenter.cut(t)
+        t_step = self.refine(t, self.cue_refine_s) if self.cue_refine_s > 0 else t
+        return self.segmenter.cut(self.place_fade(t, t_step))
 
     def finish(self, t_end: float) -> list[dict]:
         """Hand over the last mood piece, close the last region, return all regions."""
@@ -460,14 +498,114 @@ def _largest_step(ts, feats, order, n, t, radius, w, c, sq):
 
 
 @njit(cache=True)
+def _ring_order(level_t, level_pos, order, ts):
+    """The ring's rows in time order (what argsort of the times gives) into ``order`` and
+    their times into ``ts``; returns how many rows are filled."""
+    size = level_t.shape[0]
+    n = level_pos if level_pos < size else size
+    for k in range(n):
+        order[k] = (level_pos - n + k) % size
+        ts[k] = level_t[order[k]]
+    return n
+
+
+@njit(cache=True)
+def _window_mean(ts, feats, order, n, lo, hi, out):
+    """Mean of the rows ``feats[order[k]]`` with ``lo <= ts[k] < hi`` into ``out``; returns
+    how many there were (``out`` is zero when none)."""
+    out[:] = 0.0
+    count = 0
+    for k in range(n):
+        if lo <= ts[k] < hi:
+            row = order[k]
+            for b in range(out.shape[0]):
+                out[b] += feats[row, b]
+            count += 1
+    if count:
+        for b in range(out.shape[0]):
+            out[b] /= count
+    return count
+
+
+@njit(cache=True)
+def _ramp_middle(a, t, p, max_len):
+    """The middle of the ramp (0 before ``s``, rising linearly to 1 at ``e``, 1 after; ``e - s``
+    at most ``max_len`` points) that fits ``a[:p]`` (times ``t[:p]``) best in least squares;
+    ``t[s]`` for a step (``e == s``)."""
+    best, best_t = np.inf, t[0]
+    for s in range(p):
+        for e in range(s, min(p, s + max_len)):
+            sse = 0.0
+            for j in range(p):
+                if j < s:
+                    r = 0.0
+                elif j < e:
+                    r = (j - s + 0.5) / (e - s)
+                else:
+                    r = 1.0
+                sse += (a[j] - r) * (a[j] - r)
+            if sse < best:
+                best = sse
+                best_t = 0.5 * (t[s] + t[e]) if e > s else t[s]
+    return best_t
+
+
+@njit(cache=True)
+def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, gap, window, max_fade, step_s,
+             hard_ratio, min_rows, smooth, stride, order, ts, rows, means):
+    """``RegionStage.place_fade`` without allocating: ``order``/``ts`` (ring length) and
+    ``rows`` (4, ring length), ``means`` (4, n_mels) are the stage's buffers. Returns
+    ``t_step`` when the ring does not hold ``min_rows`` hops on either side, when the two
+    sides do not differ, or when the join is hard."""
+    n = _ring_order(level_t, level_pos, order, ts)
+    for k in range(n):  # mel windows are centred half an FFT before the hop's end
+        ts[k] += mel_shift_s[0] - mel_shift_s[1]
+    before, after, step_a, step_b = means[0], means[1], means[2], means[3]
+    if (_window_mean(ts, mel_hist, order, n, t - gap - window, t - gap, before) < min_rows
+            or _window_mean(ts, mel_hist, order, n, t + gap, t + gap + window, after) < min_rows):
+        return t_step
+    change = 0.0
+    for b in range(after.shape[0]):
+        after[b] -= before[b]  # from here on: the direction from the song before to the song after
+        change += after[b] * after[b]
+    if not change > 0.0:
+        return t_step
+    _window_mean(ts, mel_hist, order, n, t_step - step_s, t_step, step_a)
+    _window_mean(ts, mel_hist, order, n, t_step, t_step + step_s, step_b)
+    step = 0.0
+    for b in range(step_a.shape[0]):
+        step += (step_b[b] - step_a[b]) * (step_b[b] - step_a[b])
+    if step >= hard_ratio * hard_ratio * change:
+        return t_step
+    pos, pos_t, a, a_t = rows[0], rows[1], rows[2], rows[3]
+    m = 0
+    for k in range(n):  # each hop's position between the songs
+        if t - radius <= ts[k] < t + radius:
+            row = order[k]
+            x = 0.0
+            for b in range(after.shape[0]):
+                x += (mel_hist[row, b] - before[b]) * after[b]
+            pos[m], pos_t[m] = x / change, ts[k]
+            m += 1
+    if m < 2:
+        return t_step
+    half, p = smooth // 2, 0
+    for j in range(0, m, stride):  # smoothed over ``smooth`` hops, every ``stride``-th hop
+        lo, hi = max(0, j - half), min(m, j + half + 1)
+        acc = 0.0
+        for i in range(lo, hi):
+            acc += pos[i]
+        a[p], a_t[p] = acc / (hi - lo), pos_t[j]
+        p += 1
+    hop_s = (pos_t[m - 1] - pos_t[0]) / (m - 1)
+    return _ramp_middle(a, a_t, p, max(1, int(max_fade / (hop_s * stride))))
+
+
+@njit(cache=True)
 def refine_cut(level_t, level_db, mel_hist, level_pos, t, w, mel_shift_s, mel_radius,
                level_radius, order, ts, centre, c_mel, c_lvl, sq):
     """``RegionStage.refine`` without allocating (all arrays are the stage's buffers)."""
-    size = level_t.shape[0]
-    n = level_pos if level_pos < size else size
-    for k in range(n):  # the ring in time order (what argsort of the times gives)
-        order[k] = (level_pos - n + k) % size
-        ts[k] = level_t[order[k]]
+    n = _ring_order(level_t, level_pos, order, ts)
     if n < 2 * w + 1:
         return t
     has_mel = mel_hist.shape[1] > 0
