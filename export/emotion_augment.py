@@ -4,6 +4,7 @@ augmentation for the emotion head, issue #16 lever 1).
     python -m export.emotion_augment embed --folds 0,1,2 [--transforms pitch-1,...] [--jobs 2]
     python -m export.emotion_augment embed --folds 3,4
     python -m export.emotion_augment dev          # score on dev folds 0-2 -> export/results/
+    python -m export.emotion_augment sensitivity  # how far each transform moves the windows
 
 Each transform is one a listener would not hear as a change of quadrant: ±1 semitone pitch
 shift, ±8 % tempo (librosa's phase vocoder, pitch kept), and mild level / spectral tilt /
@@ -42,8 +43,9 @@ POOL, STRIDE = 105, 128  # the shipped model's pool and the evaluation windows
 TRANSFORMS = ("pitch-1", "pitch+1", "tempo0.92", "tempo1.08", "tilt_noise")
 
 
-def transform(y: np.ndarray, name: str, seed: int) -> np.ndarray:
-    """``y`` (16 kHz mono) changed by transform ``name``; a random ±3 dB gain on top."""
+def transform(y: np.ndarray, name: str, seed: int, gain: bool = True) -> np.ndarray:
+    """``y`` (16 kHz mono) changed by transform ``name``; a random ±3 dB gain on top unless
+    ``gain`` is False. ``identity`` and ``gain±N`` (N dB) serve the sensitivity check."""
     import librosa
     from scipy.signal import butter, lfilter
 
@@ -52,6 +54,10 @@ def transform(y: np.ndarray, name: str, seed: int) -> np.ndarray:
         y = librosa.effects.pitch_shift(y, sr=16000, n_steps=float(name[5:]))
     elif name.startswith("tempo"):
         y = librosa.effects.time_stretch(y, rate=float(name[5:]))
+    elif name == "identity":
+        pass
+    elif name.startswith("gain"):
+        y = y * 10 ** (float(name[4:]) / 20)
     elif name == "tilt_noise":
         b, a = butter(1, 1000, fs=16000)  # complementary split at 1 kHz: low + high == y
         low = lfilter(b, a, y)
@@ -61,7 +67,7 @@ def transform(y: np.ndarray, name: str, seed: int) -> np.ndarray:
         y = y + rng.standard_normal(len(y)) * rms * 10 ** (-rng.uniform(25, 40) / 20)  # SNR 25-40 dB
     else:
         raise ValueError(f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
-    return (y * 10 ** (rng.uniform(-3, 3) / 20)).astype(np.float32)
+    return (y * (10 ** (rng.uniform(-3, 3) / 20) if gain else 1.0)).astype(np.float32)
 
 
 _worker: dict = {}
@@ -82,16 +88,18 @@ def _init_worker() -> None:
     _worker["head"] = _PoolHead(Musicnn.from_npz(WEIGHTS / "MSD_musicnn.npz")).eval()
 
 
-def _embed_one(job: tuple[str, np.ndarray, str]) -> tuple[np.ndarray, np.ndarray]:
-    """(penultimate (n, 200), window ends) of one transformed clip."""
+def _embed_one(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(penultimate (n, 200), window ends) of one transformed clip; job = (song, audio,
+    transform name[, random gain on top])."""
     import torch
 
     from sonolux import modelinput as mi
 
     from .musicnn_embed import POOLS, clip_centres, pooled_windows, span, window_ends
 
-    song, audio, name = job
-    mel = mi.clip_features(transform(audio, name, zlib.crc32(f"{song}/{name}".encode())))["mel"]
+    song, audio, name, *gain = job
+    y = transform(audio, name, zlib.crc32(f"{song}/{name}".encode()), *gain)
+    mel = mi.clip_features(y)["mel"]
     pad = span(max(POOLS))  # the same silence lead-in as export.musicnn_embed
     centres = clip_centres(_worker["session"], mel, pad)
     ends = window_ends(len(mel), POOL, STRIDE)
@@ -182,6 +190,53 @@ def pooled_preds(res: dict) -> tuple[np.ndarray, np.ndarray]:
             np.concatenate([decide(res[f][1], "signs") for f in sorted(res)]))
 
 
+def copies_scored(emb: dict, X: np.ndarray, aug: dict) -> dict:
+    """Does the transform keep the quadrant in the head's eyes? The shipped-C head trained on
+    the originals of two dev folds scores the third fold's originals and its transformed
+    copies (clip macro-F1, signs rule, mean over the dev folds)."""
+    out = {"originals": [], "copies": []}
+    for f in DEV_FOLDS:
+        tr = np.isin(emb["fold"], [g for g in DEV_FOLDS if g != f])
+        head = Head(0.003).fit(X[tr], emb["q"][tr])
+        for key, src, Z in (("originals", emb, X[emb["fold"] == f]),
+                            ("copies", aug, aug["penultimate"][aug["fold"] == f].astype(np.float64))):
+            m = src["fold"] == f
+            songs, cp = clip_mean(src["song"][m], head.proba(Z))
+            cq = np.array([src["q"][m][src["song"][m] == s][0] for s in songs])
+            out[key].append(macro_f1(cq, decide(cp, "signs")))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+SENSITIVITY = ("identity", "gain+3", "gain-3", "pitch+1", "pitch-1", "tilt_noise")
+
+
+def sensitivity(root: Path, n_clips: int) -> dict:
+    """How far do the length-keeping transforms move the frozen trunk's windows? For every
+    5th clip of fold 0 (``n_clips`` of them), each transform without the random gain:
+    relative change of the window penultimates and the share of window decisions (signs
+    rule, shipped-C head trained on the originals of folds 1-2) that stay the same.
+    ``identity`` measures the pipeline itself (16-bit cached audio, re-analysed)."""
+    clips = D.load_clips(root)
+    emb = load_embeddings("MSD_musicnn", STRIDE, POOL)
+    X = features(emb, "penultimate")
+    head = Head(0.003).fit(X[np.isin(emb["fold"], [1, 2])], emb["q"][np.isin(emb["fold"], [1, 2])])
+    fc = [c for c in clips if c["fold"] == 0][::5][:n_clips]
+    audio = D.load_cache(D.emotion4q_cache(root, clips), [c["song"] for c in fc])
+    _init_worker()
+    out = {}
+    for name in SENSITIVITY:
+        agree, rel = [], []
+        for c in fc:
+            pen, _ = _embed_one((c["song"], audio[c["song"]]["audio"], name, False))
+            orig = X[emb["song"] == c["song"]]
+            agree.append(np.mean(decide(head.proba(orig), "signs") == decide(head.proba(pen.astype(np.float64)), "signs")))
+            rel.append(np.linalg.norm(pen - orig) / np.linalg.norm(orig))
+        out[name] = {"window_decisions_kept": float(np.mean(agree)), "relative_embedding_change": float(np.mean(rel)),
+                     "clips": len(fc)}
+        print(name, out[name], flush=True)
+    return out
+
+
 SETS = {"pitch": ("pitch-1", "pitch+1"), "tempo": ("tempo0.92", "tempo1.08"), "tilt_noise": ("tilt_noise",),
         "pitch+tempo": ("pitch-1", "pitch+1", "tempo0.92", "tempo1.08"), "all": TRANSFORMS}
 C_GRID = (0.001, 0.003, 0.01)
@@ -199,9 +254,10 @@ def dev(sets: list[str]) -> dict:
            "baseline": {f"C={C}": {"dev_clip_macro_f1": float(np.mean(list(fold_f1(r).values()))),
                                    "per_fold": fold_f1(r)} for C, r in base.items()}}
     yb, pb = pooled_preds(base[0.003])
+    X = features(emb, "penultimate")
     for name in sets:
         aug = load_aug(SETS[name], dev_folds)
-        rep[name] = {}
+        rep[name] = {"copies_scored_by_the_original_head": copies_scored(emb, X, aug)}
         for C in C_GRID:
             r = score_folds(emb, aug, C, dev_folds, others)
             y, p = pooled_preds(r)
@@ -220,14 +276,16 @@ def main(argv=None) -> None:
     e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
     e.add_argument("--transforms", default=",".join(TRANSFORMS), help="comma list of transforms")
     e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    s = sub.add_parser("sensitivity", help="how far each transform moves the trunk's windows")
+    s.add_argument("--clips", type=int, default=24, help="clips of fold 0 (every 5th)")
     d = sub.add_parser("dev", help="score the transform sets on the dev folds 0-2")
     d.add_argument("--sets", default=",".join(SETS), help=f"comma list of {', '.join(SETS)}")
     a = p.parse_args(argv)
     root = D.data_root(a.data)
     if a.cmd == "embed":
         embed(root, [int(f) for f in a.folds.split(",")], a.transforms.split(","), a.jobs)
-    elif a.cmd == "dev":
-        rep = dev(a.sets.split(","))
+    else:
+        rep = dev(a.sets.split(",")) if a.cmd == "dev" else {"sensitivity": sensitivity(root, a.clips)}
         RESULTS.mkdir(exist_ok=True)
         path = RESULTS / "emotion_augment_dev.json"
         old = json.loads(path.read_text()) if path.is_file() else {}
