@@ -283,6 +283,9 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     root = D.data_root(a.data)
     if a.cmd == "embed":
+        unknown = set(a.transforms.split(",")) - set(TRANSFORMS) - set(SENSITIVITY)
+        if unknown:
+            p.error(f"--transforms: unknown {', '.join(sorted(unknown))}; known: {', '.join(TRANSFORMS)}")
         embed(root, [int(f) for f in a.folds.split(",")], a.transforms.split(","), a.jobs)
     else:
         rep = dev(a.sets.split(",")) if a.cmd == "dev" else {"sensitivity": sensitivity(root, a.clips)}
