@@ -82,6 +82,12 @@ def quadrant_metrics(q: np.ndarray, pred_q: np.ndarray, va: np.ndarray) -> dict:
             "arousal_sign_acc": float(np.mean(np.sign(va[:, 1]) == sign[:, 1])), "n": int(len(q))}
 
 
+def quadrant_of_signs(va: np.ndarray) -> np.ndarray:
+    """Quadrant index 0..3 of the signs of (valence, arousal); zero counts as positive."""
+    v, a = va[:, 0] >= 0, va[:, 1] >= 0
+    return np.where(a, np.where(v, 0, 1), np.where(v, 3, 2))
+
+
 def mean_folds(per_fold: list[dict]) -> dict:
     keys = [k for k in per_fold[0] if k != "n"]
     out = {k: float(np.mean([f[k] for f in per_fold])) for k in keys}
@@ -198,6 +204,8 @@ def vgmidi_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
     dur = np.array([len(feats[i]["mel"]) * mi.HOP / mi.SR for i in ids])
     return {"window": quadrant_metrics(q[owner], qp.argmax(1), va),
             "clip": quadrant_metrics(q, cqp.argmax(1), cva),
+            # what the v2 engine publishes: the quadrant of the signs of V/A
+            "clip_signs_rule": quadrant_metrics(q, quadrant_of_signs(cva), cva),
             "n_phrases": len(rows), "median_duration_s": float(np.median(dur)),
             "class_counts": {f"Q{c + 1}": int(np.sum(q == c)) for c in range(4)},
             "clip_pred_counts": {f"Q{c + 1}": int(np.sum(cqp.argmax(1) == c)) for c in range(4)}}
