@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,20 +24,17 @@ def _need():
     pytest.importorskip("onnx", reason="the export extra (onnx) is not installed")
 
 
-def _run(*args, timeout=170):
+def _run(*args, timeout=900):  # a hang guard, not a speed limit (speed: benchmarks/)
     return subprocess.run([sys.executable, "-m", *args, "--data", str(DATA), "--smoke"], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def test_export_smoke_pipeline():
     _need()
-    t0 = time.time()
     res = _run("export.train_all")
     assert res.returncode == 0, res.stderr[-3000:]
     res = _run("export.evaluate")
     assert res.returncode == 0, res.stderr[-3000:]
-    wall = time.time() - t0
-    assert wall < 180, f"smoke pipeline took {wall:.0f} s (budget 180 s)"
 
     import onnx
 
