@@ -17,9 +17,10 @@ from .status import StatusLine, run_summary
 
 class StartupNotice:
     """Says, once, why a start takes long — on a fresh install or after an upgrade the first
-    run compiles the analysis kernels (about a minute), and a silent terminal for that long
-    looks like a hang. Shown only if start-up is still going after ``after_s``; ``done()``
-    then says how long it took. Quiet runs and fast (cached) starts print nothing.
+    run compiles the analysis kernels (35 s on an idle two-core machine), and a terminal
+    silent that long looks like a hang. Shown only if start-up is still going after
+    ``after_s``; ``done()`` then says how long it took. Quiet runs and fast (cached) starts
+    print nothing.
 
     >>> with StartupNotice(after_s=3.0) as notice:
     ...     notice.done()   # started within 3 s: nothing was printed
@@ -42,7 +43,7 @@ class StartupNotice:
                 return
             self.shown = True
         print("sonolux: starting … the first run after installing or upgrading compiles the "
-              "analysis kernels (about a minute on two cores); later runs start in seconds",
+              "analysis kernels (half a minute or more); later runs start in seconds",
               file=self.out, flush=True)
 
     def __enter__(self) -> "StartupNotice":
