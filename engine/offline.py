@@ -160,13 +160,15 @@ def _source_chunks(source, sample_rate: int | None, spec: StreamSpec, chunk_s: f
 
 def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | None = None,
                  config: AnalysisConfig | None = None, models: dict | None = None, inference=None,
-                 segmenter: Segmenter | None = None, progress=None,
+                 segmenter: Segmenter | None = None, progress=None, on_first_block=None,
                  chunk_s: float = CHUNK_S) -> Analysis:
     """:func:`analyze`, returning the decimated frames, the waveform envelope and the
     segmenter too (for plots).
 
     ``progress``: None (quiet), True (a tqdm bar on stderr for inputs longer than
     ``PROGRESS_MIN_S``) or a callable ``progress(samples_done, samples_total)``.
+    ``on_first_block()``: called once, when the first block is analysed — start-up (loading,
+    on a first run compiling, the kernels) is over then; the CLI ends its start-up notice there.
     """
     from .analysis import Analyzer
     from .inference.runtime import InferenceConfig, make_inference
@@ -193,7 +195,7 @@ def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | N
         if worker.poll():
             results.take(worker)
 
-    with _progress_bar(progress, n_samples, spec.sample_rate) as tick:
+    with _progress_bar(progress, n_samples, spec.sample_rate, on_first_block) as tick:
         analyzer.analyze_stream(read(), summary, progress=tick,
                                 after_hop=after_hop if worker else None)
     doc = document(summary, file=name, sample_rate=spec.sample_rate,
@@ -232,27 +234,37 @@ def analyze_file(path, **kw) -> dict:
 
 
 class _progress_bar:
-    """Context manager giving ``tick(samples)`` for :func:`analyze`'s ``progress`` option."""
+    """Context manager giving ``tick(samples)`` for :func:`analyze`'s ``progress`` option.
+    The bar appears at the first block, once start-up is over, so its time and estimate are
+    the analysis's own (a first run compiles the kernels before that block)."""
 
-    def __init__(self, progress, total: int, sample_rate: int):
+    def __init__(self, progress, total: int, sample_rate: int, on_first_block=None):
         self.progress, self.total, self.sr = progress, total, sample_rate
+        self.first = on_first_block
         self.done, self.bar = 0, None
+        self.want_bar = progress is True and total / sample_rate > PROGRESS_MIN_S
 
     def __enter__(self):
-        if self.progress is True and self.total / self.sr > PROGRESS_MIN_S:
-            import sys
+        return self.tick if (self.want_bar or callable(self.progress) or self.first) else None
 
-            from tqdm import tqdm
+    def _open_bar(self):
+        import sys
 
-            self.bar = tqdm(total=round(self.total / self.sr, 1), unit="s", unit_scale=False,
-                            desc="analyze", file=sys.stderr, leave=False,
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
-                                       "[{elapsed}<{remaining}]")
-        return self.tick if (self.bar is not None or callable(self.progress)) else None
+        from tqdm import tqdm
+
+        return tqdm(total=round(self.total / self.sr, 1), unit="s", unit_scale=False,
+                    desc="analyze", file=sys.stderr, leave=False,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                               "[{elapsed}<{remaining}]")
 
     def tick(self, samples: int) -> None:
+        if self.first is not None:
+            first, self.first = self.first, None
+            first()
         self.done += samples
-        if self.bar is not None:
+        if self.want_bar:
+            if self.bar is None:
+                self.bar = self._open_bar()
             self.bar.n = round(min(self.done, self.total) / self.sr, 1)
             self.bar.refresh()
         elif callable(self.progress):

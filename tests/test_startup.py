@@ -80,7 +80,7 @@ def test_a_slow_start_says_why_and_then_how_long_it_took():
     import io
 
     from conftest import wait_until
-    from sonolux.app.runloop import StartupNotice
+    from sonolux.app.startup import StartupNotice
 
     out = io.StringIO()
     with StartupNotice(after_s=0.05, out=out) as notice:
@@ -95,7 +95,7 @@ def test_a_slow_start_says_why_and_then_how_long_it_took():
 def test_a_fast_or_failed_start_prints_nothing():
     import io
 
-    from sonolux.app.runloop import StartupNotice
+    from sonolux.app.startup import StartupNotice
 
     out = io.StringIO()
     with StartupNotice(after_s=0.2, out=out) as fast:
@@ -108,3 +108,16 @@ def test_a_fast_or_failed_start_prints_nothing():
         assert notice._timer is None and not notice.shown  # cancelled: it can never fire
     quiet.done()
     assert out.getvalue() == "" and not quiet.shown
+
+
+def test_analysis_says_once_when_its_first_block_is_done():
+    """``analyze`` ends its start-up notice when the first block has been analysed (the
+    kernels are loaded by then): the hook runs exactly once, whatever the progress option."""
+    from sonolux.offline import run_analysis
+
+    t = np.arange(12 * SR) / SR
+    signal = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    for progress in (None, True, lambda done, total: None):
+        calls = []
+        run_analysis(signal, SR, progress=progress, on_first_block=lambda: calls.append(1))
+        assert calls == [1]

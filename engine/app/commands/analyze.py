@@ -41,11 +41,13 @@ def models_while_kernels_load(args, spec, config):
 
 def run(args) -> int:
     from ...offline import run_analysis, write_document
+    from ..startup import StartupNotice
 
     spec, config = options.stream_spec(args), options.analysis_config(args)
-    models, inference = models_while_kernels_load(args, spec, config)
-    result = run_analysis(args.file, spec=spec, config=config,
-                          models=models, inference=inference, progress=not args.quiet)
+    with StartupNotice(quiet=args.quiet) as notice:  # a first run compiles the kernels: say so
+        models, inference = models_while_kernels_load(args, spec, config)
+        result = run_analysis(args.file, spec=spec, config=config, models=models, inference=inference,
+                              progress=not args.quiet, on_first_block=notice.cancel)
     doc = result.doc
     if args.plot:
         from ..plot import plot_analysis

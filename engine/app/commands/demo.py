@@ -27,7 +27,8 @@ def run(args) -> int:
     from ...sources import SynthSource
     from ...spec import StreamSpec
     from ...visual.live import demo_without_display
-    from ..runloop import StartupNotice, run_engine
+    from ..runloop import run_engine
+    from ..startup import StartupNotice
     from .run import announce_targets, make_controls, start_control, start_panel, window_args
 
     spec = StreamSpec()

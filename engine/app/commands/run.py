@@ -126,7 +126,8 @@ def announce_targets(engine, args) -> None:
 def run(args) -> int:
     from ...engine import Engine
     from ...imagery.cli import setup_live
-    from ..runloop import StartupNotice, run_engine
+    from ..runloop import run_engine
+    from ..startup import StartupNotice
 
     spec = options.stream_spec(args)
     config = options.analysis_config(args)
