@@ -30,13 +30,13 @@ class StartupNotice:
             self._timer.start()
 
     def _show(self) -> None:
-        with self._lock:
+        with self._lock:  # printed under the lock: a ``done()`` racing it comes after the line
             if self._timer is None:
                 return
             self.shown = True
-        print("sonolux: starting … the first run after installing or upgrading compiles the "
-              "analysis kernels (half a minute or more); later runs start in seconds",
-              file=self.out, flush=True)
+            print("sonolux: starting … the first run after installing or upgrading compiles the "
+                  "analysis kernels (half a minute or more); later runs start in seconds",
+                  file=self.out, flush=True)
 
     def __enter__(self) -> "StartupNotice":
         return self

@@ -211,8 +211,7 @@ class _Pool:
         self.report = report
         self.idle: deque = deque()
         self.starting: dict = {}  # ready() ref -> actor
-        self.busy: dict = {}  # analyze() ref -> (task, actor)
-        self.since: dict = {}  # analyze() ref -> when it was sent (time.monotonic)
+        self.busy: dict = {}  # analyze() ref -> (task, actor, when it was sent: time.monotonic)
         self.where: dict = {}  # actor -> node id
         self.warnings: set = set()
         self.start_failures = 0
@@ -233,19 +232,19 @@ class _Pool:
 
     def submit(self, task: TrackTask) -> None:
         actor = self.idle.popleft()
-        ref = actor.analyze.remote(task.path)
-        self.busy[ref] = (task, actor)
-        self.since[ref] = time.monotonic()
+        self.busy[actor.analyze.remote(task.path)] = (task, actor, time.monotonic())
 
     def take(self, ref) -> tuple:
         """(task, actor) of a finished or abandoned ``analyze`` call, no longer in flight."""
-        self.since.pop(ref, None)
-        return self.busy.pop(ref)
+        task, actor, _ = self.busy.pop(ref)
+        return task, actor
 
     def overdue(self, limit_s: float) -> list:
         """The ``analyze`` calls in flight for longer than ``limit_s`` (none when it is 0)."""
+        if not limit_s:
+            return []
         now = time.monotonic()
-        return [ref for ref, t in self.since.items() if limit_s and now - t > limit_s]
+        return [ref for ref, (_, _, sent) in self.busy.items() if now - sent > limit_s]
 
     def wait(self, timeout: float) -> list:
         refs = list(self.starting) + list(self.busy)
@@ -302,7 +301,7 @@ class _Pool:
                                f"{resources.get('CPU', 0):g} free")
 
     def close(self) -> None:
-        for actor in list(self.idle) + [a for _, a in self.busy.values()] + list(self.starting.values()):
+        for actor in list(self.idle) + [a for _, a, _ in self.busy.values()] + list(self.starting.values()):
             try:
                 self.ray.kill(actor, no_restart=True)
             except Exception:

@@ -69,11 +69,15 @@ class InferenceWorker:
         GIL: it stalled the analysis thread and the first run lost audio), and onnxruntime's
         slower first run is done too. The worker's own stream is left untouched."""
         stream = FeatureStream(self.features.max_frames)
-        resampler = StreamResampler(self.stage.sample_rate, FEATURE_CONTRACT["sample_rate"],
-                                    self._buf.shape[0], release_gil=True)
-        stream.push(resampler.process(np.zeros(min(self.stage.sample_rate // 2, self._buf.shape[0]), np.float32)))
+        silence = np.zeros(min(self.stage.sample_rate // 2, self._buf.shape[0]), np.float32)
+        stream.push(self._new_resampler().process(silence))
         for model in self.models.values():
             model.infer(stream)
+
+    def _new_resampler(self) -> StreamResampler:
+        """From the ring's rate to the models' (the stage knows the rate once prepared)."""
+        return StreamResampler(self.stage.sample_rate, FEATURE_CONTRACT["sample_rate"],
+                               self._buf.shape[0], release_gil=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,8 +88,7 @@ class InferenceWorker:
     def _feed_until(self, pos: int) -> None:
         ring = self.stage.ring
         if self.resampler is None:
-            self.resampler = StreamResampler(self.stage.sample_rate, FEATURE_CONTRACT["sample_rate"],
-                                             self._buf.shape[0], release_gil=True)
+            self.resampler = self._new_resampler()
         if ring.lapped():  # we were so late the audio we needed is overwritten
             self.features.reset()
             self.resampler.reset()
