@@ -14,7 +14,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ pytest.importorskip("duckdb")
 sf = pytest.importorskip("soundfile")
 
 from conftest import wait_until  # noqa: E402
+from rig_peers import free_port  # noqa: E402
 from sonolux.app import cli  # noqa: E402
 from sonolux.batch.rows import document_of  # noqa: E402
 from sonolux.batch.runner import BatchSettings, plan, run_batch  # noqa: E402
@@ -98,12 +98,6 @@ def end_sessions(*sids: int, grace: float = 45.0) -> None:
         except ProcessLookupError:
             pass
     wait_until(lambda: not any(session_pids(s) for s in sids), 15, f"sessions {sids} to end", poll=0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_rows(out: Path, table: str = "tracks") -> list[dict]:
@@ -320,10 +314,32 @@ def test_killed_batch_resumes_without_duplicates(ray_env, tmp_path):
 # ------------------------------------------------------------- a two-node cluster on loopback
 
 def _ray_start(args, env, log: Path) -> subprocess.Popen:
+    """`ray start --block` with every port it listens on chosen here (free ones) rather than
+    Ray's fixed defaults and random picks, which can collide with another session on the
+    machine (the minimal Ray has no client server: no port for it)."""
+    ports = [f"--{name}-port={free_port()}" for name in
+             ("node-manager", "object-manager", "metrics-export", "runtime-env-agent",
+              "dashboard-agent-grpc", "dashboard-agent-listen")]
+    if "--head" in args:
+        ports.append(f"--dashboard-port={free_port()}")
     return subprocess.Popen([str(RAY), "start", "--block", "--node-ip-address", "127.0.0.1",
                              "--num-cpus", "1", "--object-store-memory", str(128 * 2**20),
-                             "--disable-usage-stats", *args],
+                             "--disable-usage-stats", *ports, *args],
                             env=env, start_new_session=True, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def _wait_node_up(node: subprocess.Popen, log: Path, what: str) -> None:
+    """Wait for `ray start` to say the node runs; fail at once, with its log, if it exits."""
+    def said():
+        return f"{what} (its log ends: {log.read_text(errors='replace')[-3000:]!r})"
+
+    def up():
+        if "Ray runtime started" in log.read_text(errors="replace"):
+            return True
+        if node.poll() is not None:
+            pytest.fail(f"`ray start` for {said()} exited with {node.returncode}")
+        return False
+    wait_until(up, 120, said, poll=0.2)
 
 
 def _cluster_nodes(address: str, env) -> dict[str, str] | None:
@@ -342,13 +358,11 @@ def test_batch_joins_a_two_node_cluster(ray_env, tmp_path):
     nodes = []
     try:
         nodes.append(_ray_start(["--head", "--port", str(port), "--include-dashboard=false",
-                                 "--dashboard-port", str(free_port()),
-                                 "--dashboard-agent-listen-port", str(free_port()),
                                  "--temp-dir", ray_env["RAY_TMPDIR"]], ray_env, tmp_path / "head.log"))
-        wait_until(lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(), 120, "the head node", poll=0.2)
-        nodes.append(_ray_start(["--address", address, "--resources", '{"second_node": 1}',
-                                 "--dashboard-agent-listen-port", str(free_port())],
+        _wait_node_up(nodes[-1], tmp_path / "head.log", "the head node")
+        nodes.append(_ray_start(["--address", address, "--resources", '{"second_node": 1}'],
                                 ray_env, tmp_path / "second.log"))
+        _wait_node_up(nodes[-1], tmp_path / "second.log", "the second node")
         found = wait_until(lambda: _cluster_nodes(address, ray_env), 120, "two nodes in the cluster", poll=1.0)
         second_id = next(n for n, text in found.items() if "second_node" in text)
         out = tmp_path / "catalogue"

@@ -3,28 +3,19 @@ virtual ports to a python-rtmidi input in the test — the ALSA sequencer is use
 the kernel offers one. Clock: 24 ppqn at the tracked 120 BPM (beat length from a line fitted
 to the received beats, and every beat within 10 %), Song Position + Start, Stop on shutdown.
 Notes on the beat and the kick, CC for the level. Start / stop / continue and an unknown port
-without ports.
-
-Why the rig is built as it is (measured on a loaded 2-core machine, where this test failed
-about 1 run in 3): JACK's default asynchronous mode skips a client that has not finished its
-process cycle in time (an xrun) and MIDI events in that cycle's port buffer are lost, or read
-twice, whichever client was late — sonolux's, the receiver's or both. With a 1.33 ms cycle and
-no realtime scheduling that happened many times a minute. So the dummy server runs in
-synchronous mode (``-S``): it waits for every client each cycle (up to ``-t``), and a starved
-client delays a cycle, which costs a dummy driver nothing, instead of losing its events. And
-the receiver does not run Python inside JACK's process thread (mido's input does, waiting for
-the GIL there): rtmidi's own queue takes the events in C++, with JACK's arrival times, and the
-test drains it."""
+without ports. Why the rig (synchronous JACK, a queue-mode receiver) is built as it is: see
+``jack_rig``."""
 import os
 import re
 import shutil
-import subprocess
 import time
 
 import numpy as np
 import pytest
 
 from conftest import wait_until
+from jack_rig import Receiver, start_jackd, stop_jackd
+from jack_rig import jackd_said as _jackd_said
 from sonolux import Engine, StreamSpec
 from sonolux.analysis import Analyzer
 from sonolux.errors import DeviceError
@@ -40,11 +31,7 @@ JACKD_LOG = []  # the private jackd's log file, for failure messages
 
 
 def jackd_said() -> str:
-    """jackd's log without its routine lines (each late timer wake-up is one), for a failure message."""
-    if not JACKD_LOG:
-        return ""
-    lines = [ln for ln in JACKD_LOG[0].read_text(errors="replace").splitlines() if "Process XRun =" not in ln]
-    return "; jackd said: " + " | ".join(lines[-8:])
+    return _jackd_said(JACKD_LOG[0] if JACKD_LOG else None)
 
 
 @pytest.fixture(scope="module")
@@ -61,68 +48,12 @@ def midi_system(tmp_path_factory):
     server = f"sonolux-test-{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = server
     JACKD_LOG[:] = [tmp_path_factory.mktemp("jackd") / "jackd.log"]
-    log = JACKD_LOG[0].open("w")
-    # -S: synchronous (a late client delays the cycle instead of losing its MIDI; see the module docstring)
-    proc = subprocess.Popen(["jackd", "-n", server, "--no-realtime", "-S", "-t", "10000",
-                             "-d", "dummy", "-r", "48000", "-p", "64"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    mido.set_backend("mido.backends.rtmidi/UNIX_JACK")
-
-    def up():
-        try:
-            mido.open_output("probe", virtual=True).close()
-            return True
-        except Exception:
-            return proc.poll() is not None  # died: fall through to the assert
-    wait_until(up, 10, "jackd")
-    assert proc.poll() is None, f"jackd exited{jackd_said()}"
+    proc = start_jackd(server, JACKD_LOG[0])
     yield "jack"
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:  # jackd sometimes hangs in its shutdown: never leave it behind
-        proc.kill()
-        proc.wait(5)
-    log.close()
+    stop_jackd(proc)
     JACKD_LOG.clear()
     mido.set_backend("mido.backends.rtmidi")
     os.environ.pop("JACK_DEFAULT_SERVER", None)
-
-
-class Receiver:
-    """A python-rtmidi input connected to sonolux's port, in queue mode: rtmidi's process
-    callback queues each event in C++ (no Python, no GIL inside JACK's cycle) with its arrival
-    time in the MIDI system's clock; ``got`` drains the queue into (arrival s, message), the
-    first message at 0."""
-
-    QUEUE = 1 << 16  # events rtmidi holds between two reads (it drops beyond, saying so on stderr)
-
-    def __init__(self, midi_system: str, port_name: str):
-        rtmidi = pytest.importorskip("rtmidi")
-        api = rtmidi.API_UNIX_JACK if midi_system == "jack" else rtmidi.API_LINUX_ALSA
-        self.rt = rtmidi.MidiIn(api, "sonolux-test receiver", self.QUEUE)
-        self.rt.ignore_types(sysex=False, timing=False, active_sense=True)  # keep clock messages
-        name = wait_until(lambda: next((n for n in self.rt.get_ports() if port_name in n), None), 5,
-                          f"port {port_name!r} to appear")
-        self.rt.open_port(self.rt.get_ports().index(name))
-        self._got, self._t = [], 0.0
-
-    @property
-    def got(self) -> list:
-        while self.rt is not None and (event := self.rt.get_message()) is not None:
-            data, delta = event  # delta: seconds since the previous event
-            self._t += delta
-            self._got.append((self._t, mido.Message.from_bytes(data)))
-        return self._got
-
-    def of(self, *types):
-        return [(t, m) for t, m in self.got if m.type in types]
-
-    def close(self):
-        """Read what is queued, then disconnect (``got`` keeps what arrived)."""
-        self.got
-        self.rt.close_port()
-        self.rt = None
 
 
 class SentLog:

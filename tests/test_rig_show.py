@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import sonolux_cmd, wait_until
+from jack_rig import Receiver, start_jackd, stop_jackd
 from rig_peers import in_private_netns
 
 mido = pytest.importorskip("mido")
@@ -52,9 +53,7 @@ def test_one_show_drives_dmx_link_and_midi_clock(tmp_path):
         pytest.skip("no JACK server for the virtual MIDI port (apt-get install jackd2)")
     env = dict(os.environ, JACK_DEFAULT_SERVER=JACK, MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
     os.environ.update(JACK_DEFAULT_SERVER=JACK)
-    jack = subprocess.Popen(["jackd", "-n", JACK, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "64"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    mido.set_backend("mido.backends.rtmidi/UNIX_JACK")
+    jack = start_jackd(JACK, tmp_path / "jackd.log")  # synchronous, see jack_rig
     show = tmp_path / "show.toml"
     show.write_text(SHOW)
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -62,25 +61,16 @@ def test_one_show_drives_dmx_link_and_midi_clock(tmp_path):
     rx.setblocking(False)
     peer = _new_link(90.0)
     peer.enabled = True
-    run = None
+    run = clock = None
     try:
-        def jack_up():
-            assert jack.poll() is None, "jackd exited"
-            try:
-                mido.open_output("probe", virtual=True).close()
-                return True
-            except Exception:  # noqa: BLE001 - not up yet
-                return False
-        wait_until(jack_up, 10, "jackd")
         run = subprocess.Popen(sonolux_cmd("run", "--show", str(show), "--duration", "12"), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        port = wait_until(lambda: next((n for n in mido.get_input_names() if "sonolux-clock" in n), None)
-                          or (run.poll() is not None and pytest.fail(run.stderr.read())), 20,
-                          "sonolux's MIDI clock port")
-        clocks = []
-        with mido.open_input(port, callback=lambda m: clocks.append(m.type)):
-            wait_until(lambda: clocks.count("clock") >= 48, 20, "two beats of MIDI clock")
-            wait_until(lambda: abs(peer.tempo - 120.0) < 1.0, 20, "the Link session at the demo's 120 BPM")
+        wait_until(lambda: any("sonolux-clock" in n for n in mido.get_input_names())
+                   or (run.poll() is not None and pytest.fail(run.stderr.read())), 20,
+                   "sonolux's MIDI clock port")
+        clock = Receiver("jack", "sonolux-clock")
+        wait_until(lambda: len(clock.of("clock")) >= 48, 20, "two beats of MIDI clock")
+        wait_until(lambda: abs(peer.tempo - 120.0) < 1.0, 20, "the Link session at the demo's 120 BPM")
         packets = []
         rx.settimeout(5)  # a blocking read with a deadline: sACN comes at 20 Hz
         while len(packets) < 20:
@@ -91,8 +81,10 @@ def test_one_show_drives_dmx_link_and_midi_clock(tmp_path):
         peer.enabled = False
         if run is not None and run.poll() is None:
             run.kill()
-        jack.terminate()
-        jack.wait(5)
-    assert "start" in clocks  # song position + start once the tracker locked
+        if clock is not None:
+            clock.close()
+        stop_jackd(jack)
+    types = [m.type for _, m in clock.got]
+    assert types[:2] == ["songpos", "start"], types[:10]  # song position + start once the tracker locked
     assert len(packets) >= 20 and {p.universe for p in packets} == {5}
     assert "dmx sacn:5@127.0.0.1" in err and "link" in err.lower() and "midi" in err.lower()
