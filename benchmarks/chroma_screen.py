@@ -48,7 +48,6 @@ from _common import machine, write_result  # noqa: E402
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.contrast import window_contrast  # noqa: E402
-from sonolux.features.cutfusion import CutFusion  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -122,42 +121,20 @@ class ChromaCue:
 
 
 def fuse_with(cap: dict, chroma: ChromaCue | None, kind: str, *, w_chroma: float, offset: float,
-              w_novelty: float, w_mood: float, threshold: float, contrast_min_past_s: float,
-              min_region_s: float) -> list[float]:
+              **fusion) -> list[float]:
     """``segmentation.fuse`` with the chroma cue ``w_chroma · (cue − offset)`` in the energy
     slot; the chroma's past restarts at a cut like the contrast's."""
-    defaults = AnalysisConfig()
-    c = cap["contrast"]
-    rows, vectors = cap["rows"], cap["vectors"]
-    block_s, n_future = cap["block_s"], cap["future_blocks"]
-    n_min = max(2, int(round(contrast_min_past_s / block_s)))
-    f = CutFusion(weights=(w_novelty, w_chroma, w_mood, 1.0), base_threshold=threshold,
-                  hold_s=defaults.region_hold_s, min_region_s=min_region_s)
-    start_block, start_t, cuts = 0, 0.0, []
-    for k, (t, nov, _, mood, con) in enumerate(rows):
-        first = k - n_future + 1
-        before = min(first - start_block, c.past_blocks)
-        if before < n_min:
-            con = ch = math.nan
-        else:
-            if start_block > 0 and before < c.past_blocks:
-                con = window_contrast(vectors, first, before, n_future, c.floor, c.spread_share, c.work)
-            ch = chroma.value(kind, first, before, n_future) - offset if w_chroma else math.nan
-        if t - start_t < cap["past_s"]:
-            nov = mood = math.nan
-        cut = f.push(t, nov, ch, mood, con)
-        if cut == cut:
-            start_block, start_t = first - int(round((t - cut) / block_s)), cut
-            cuts.append(cut)
-    return cuts
+    n_future = cap["future_blocks"]
+
+    def cue(first, before):
+        return chroma.value(kind, first, before, n_future) - offset
+
+    return S.fuse(cap, w_energy=w_chroma, extra=cue if w_chroma else None, **fusion)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"),
-                    help="the shared data folder (emotion4q/)")
-    ap.add_argument("--cache", default="/work/cache/regions", help="analysed frames (frames/) and chroma (chroma/)")
-    ap.add_argument("--dev-medleys", type=int, default=24, help="development medleys (folds 0-1)")
+    D.add_data_args(ap, "analysed frames (frames/) and chroma (chroma/)")
     ap.add_argument("--n-fft", type=int, default=0,
                     help="STFT length for the chroma (default: the engine's, 1024); e.g. 4096 to test resolution")
     ap.add_argument("--floor", type=float, default=1e-3, help="the gauss cue's spread floor (chroma shares²)")
@@ -169,9 +146,7 @@ def main(argv=None):
                          "analysed with the emotion model and cached on first use)")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/chroma_screen.json)")
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "emotion4q" / "clips.csv").exists():
-        sys.exit(f"{data}/emotion4q not found: pass --data")
+    data = D.data_folder(args)
     t0 = time.perf_counter()
     spec = StreamSpec()
     config = AnalysisConfig()

@@ -13,10 +13,17 @@ the development medleys (folds 0–1), records every placement — the step / ch
 level (dB) of the song bodies and of the 0.5 s on either side of the join (a 4Q preview's own
 fade-out or fade-in shows there), and where the step and the ramp would put the cut — matches
 each to the nearest true join within 1.5 s, and reports per kind of join how often each rule
-puts the cut within ±0.5 s: the current rule, other ratios, the step always, the ramp always.
-A rule is then replayed with the live stage (``HARD_STEP_RATIO`` set) to see the whole F.
+puts the cut within ±0.5 s: the current rule, other ratios (also on the spectra without
+their mean over the bands — a fade lowers every band alike), the step always, the ramp
+always; the joins the step placed and the rule did not, with their levels; how many
+placements show a level dip of ``DIP_DB`` or more next to the step (a preview's fade) for
+each kind of join and verdict. A few ratios are then replayed with the live stage
+(``HARD_STEP_RATIO`` set) for the whole development F. ``--seeds 7,8`` adds 24 more medleys
+of the same folds (another seed; analysed with the emotion model on first use) to the 24
+of the benchmark's development set: one development set holds too few lost joins to judge a
+rule by.
 
-Writes ``benchmarks/results/join_rule.json``.
+Writes ``benchmarks/results/join_rule.json`` (the committed run: ``--seeds 7,8``).
 """
 from __future__ import annotations
 
@@ -43,6 +50,7 @@ except ImportError:  # pragma: no cover
     def tqdm(x, **_):
         return x
 
+DIP_DB = 6.0  # a level this far under the song body next to the step counts as a fade
 RATIOS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, math.inf)  # 0: the step always; inf: the ramp always
 
 
@@ -98,20 +106,57 @@ class Recorder:
         R.RegionStage.place_fade = self._orig
 
 
+def summarise(placements: list[dict]) -> dict:
+    """Per kind of join: how each rule places the cuts the cues put within 1.5 s of a join."""
+    def within(p, t):
+        return abs(p[t] - p["join_t"]) <= S.TOLERANCE_S
+
+    summary = {}
+    for kind in ("hard", "crossfade"):
+        ps = [p for p in placements if p["kind"] == kind]
+        judged_gradual = [p for p in ps if p["placed_t"] != p["step_t"]]
+        summary[kind] = {
+            "cuts_within_1.5_s": len(ps),
+            "judged_gradual": len(judged_gradual),
+            "step_within_0.5_s": sum(within(p, "step_t") for p in ps),
+            "ramp_within_0.5_s": sum(within(p, "ramp_t") for p in ps),
+            "placed_within_0.5_s": sum(within(p, "placed_t") for p in ps),
+            "ratio_median": round(float(np.nanmedian([p["ratio"] for p in ps])), 3) if ps else None,
+            "shape_ratio_median": round(float(np.nanmedian([p["shape_ratio"] for p in ps])), 3) if ps else None,
+            "by_rule": {str(r): sum(within(p, "step_t" if p["ratio"] >= r else "ramp_t") for p in ps)
+                        for r in RATIOS},
+            "by_shape_rule": {str(r): sum(within(p, "step_t" if p["shape_ratio"] >= r else "ramp_t") for p in ps)
+                              for r in RATIOS},
+            "judged_gradual_by_shape_rule": {str(r): sum(1 for p in ps if not p["shape_ratio"] >= r)
+                                             for r in RATIOS},
+        }
+        # the level just before / after the step under the song body before / after it: a 4Q
+        # preview's own fade-out or fade-in shows as a dip of several dB
+        for judged, group in (("judged_gradual", judged_gradual), ("judged_hard", [p for p in ps if p not in judged_gradual])):
+            dips = np.array([[p["level_db"][0] - p["level_db"][1], p["level_db"][3] - p["level_db"][2]] for p in group])
+            summary[kind][f"level_dip_db_{judged}"] = {
+                "median_before_after": [round(float(x), 1) for x in np.median(dips, 0)] if len(group) else None,
+                f"dip_at_least_{DIP_DB}_db": int(np.sum(dips.max(1) >= DIP_DB)) if len(group) else 0}
+        summary[kind]["step_right_rule_wrong"] = [
+            {k: p[k] for k in ("key", "join_t", "step_t", "ramp_t", "ratio", "shape_ratio", "level_db")}
+            for p in ps if within(p, "step_t") and not within(p, "placed_t")]
+        summary[kind]["rule_right_step_wrong"] = sum(1 for p in ps if within(p, "placed_t") and not within(p, "step_t"))
+    summary["both_kinds_by_rule"] = {r: summary["hard"]["by_rule"][r] + summary["crossfade"]["by_rule"][r]
+                                     for r in summary["hard"]["by_rule"]}
+    summary["both_kinds_by_shape_rule"] = {r: summary["hard"]["by_shape_rule"][r] + summary["crossfade"]["by_shape_rule"][r]
+                                           for r in summary["hard"]["by_shape_rule"]}
+    return summary
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"),
-                    help="the shared data folder (emotion4q/)")
-    ap.add_argument("--cache", default="/work/cache/regions", help="analysed frames (frames/)")
-    ap.add_argument("--dev-medleys", type=int, default=24, help="development medleys (folds 0-1)")
+    D.add_data_args(ap, "analysed frames (frames/)")
     ap.add_argument("--seeds", default="7",
                     help="medley seeds, comma-separated (7: the benchmark's development medleys; others: more "
                          "medleys of the same folds 0-1, analysed with the emotion model and cached on first use)")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/join_rule.json)")
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "emotion4q" / "clips.csv").exists():
-        sys.exit(f"{data}/emotion4q not found: pass --data")
+    data = D.data_folder(args)
     spec, config = StreamSpec(), AnalysisConfig()
     audio = D.AudioCache(data)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -152,33 +197,7 @@ def main(argv=None):
                                         for k in ("hard", "crossfade")}},
               "placements": placements}
 
-    # 2. per kind of join: how each rule places the cuts the cues put within 1.5 s of a join
-    def within(p, t):
-        return abs(p[t] - p["join_t"]) <= S.TOLERANCE_S
-
-    summary = {}
-    for kind in ("hard", "crossfade"):
-        ps = [p for p in placements if p["kind"] == kind]
-        judged_gradual = [p for p in ps if p["placed_t"] != p["step_t"]]
-        summary[kind] = {
-            "cuts_within_1.5_s": len(ps),
-            "judged_gradual": len(judged_gradual),
-            "step_within_0.5_s": sum(within(p, "step_t") for p in ps),
-            "ramp_within_0.5_s": sum(within(p, "ramp_t") for p in ps),
-            "placed_within_0.5_s": sum(within(p, "placed_t") for p in ps),
-            "ratio_median": round(float(np.nanmedian([p["ratio"] for p in ps])), 3) if ps else None,
-            "shape_ratio_median": round(float(np.nanmedian([p["shape_ratio"] for p in ps])), 3) if ps else None,
-            "by_rule": {str(r): sum(within(p, "step_t" if p["ratio"] >= r else "ramp_t") for p in ps)
-                        for r in RATIOS},
-            "by_shape_rule": {str(r): sum(within(p, "step_t" if p["shape_ratio"] >= r else "ramp_t") for p in ps)
-                              for r in RATIOS},
-            "judged_gradual_by_shape_rule": {str(r): sum(1 for p in ps if not p["shape_ratio"] >= r)
-                                             for r in RATIOS},
-        }
-        # the hard joins sent to the ramp: the levels around them (a preview's fade shows as a dip)
-        if kind == "hard":
-            summary[kind]["sent_to_ramp"] = [
-                {k: p[k] for k in ("key", "join_t", "step_t", "ramp_t", "ratio", "shape_ratio", "level_db")} for p in judged_gradual]
+    summary = summarise(placements)
     result["summary"] = summary
     print(json.dumps(summary, indent=1), file=sys.stderr)
 
