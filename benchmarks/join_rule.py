@@ -121,6 +121,8 @@ def summarise(placements: list[dict]) -> dict:
             "step_within_0.5_s": sum(within(p, "step_t") for p in ps),
             "ramp_within_0.5_s": sum(within(p, "ramp_t") for p in ps),
             "placed_within_0.5_s": sum(within(p, "placed_t") for p in ps),
+            "judged_gradual_placed_within_0.5_s": sum(within(p, "placed_t") for p in judged_gradual),
+            "judged_gradual_step_within_0.5_s": sum(within(p, "step_t") for p in judged_gradual),
             "ratio_median": round(float(np.nanmedian([p["ratio"] for p in ps])), 3) if ps else None,
             "shape_ratio_median": round(float(np.nanmedian([p["shape_ratio"] for p in ps])), 3) if ps else None,
             "by_rule": {str(r): sum(within(p, "step_t" if p["ratio"] >= r else "ramp_t") for p in ps)
