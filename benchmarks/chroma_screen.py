@@ -25,8 +25,16 @@ find them without cutting whole songs:
    thresholds: development boundary P / R / F and false cuts per minute in the development
    clips (admitted: ≤ 0.15 / min, the benchmark's rule).
 
-Writes ``benchmarks/results/chroma_screen.json``; chroma blocks are cached under
-``--cache``/chroma.
+5. **Does the chosen point carry over?** ``--confirm-seed S`` scores it on 24 other
+   development medleys (folds 0–1, medley seed S; analysed with the emotion model on first
+   use); ``--dev-seed`` chooses on other medleys than the benchmark's (seed 7).
+
+Committed runs (``benchmarks/results/``): ``chroma_screen.json`` (the defaults: the engine's
+n_fft 1024), ``chroma_screen_4096.json`` (``--n-fft 4096 --confirm-seed 8``),
+``chroma_screen_4096_fine.json`` (``--n-fft 4096 --cues key --fine --confirm-seed 8``),
+``chroma_screen_4096_swap.json`` (``--n-fft 4096 --dev-seed 8 --confirm-seed 7``). Chroma
+blocks are cached under ``--cache``/chroma (``chroma-4096`` for ``--n-fft 4096``). Needs
+librosa (the ``bench`` / ``dev`` extras).
 """
 from __future__ import annotations
 
@@ -141,18 +149,25 @@ def main(argv=None):
     ap.add_argument("--cues", default=",".join(KINDS), help=f"chroma cues to sweep (of {', '.join(KINDS)})")
     ap.add_argument("--fine", action="store_true",
                     help="a finer grid of weights, offsets and thresholds (around the coarse grid's best)")
+    ap.add_argument("--dev-seed", type=int, default=7,
+                    help="the medleys the grid is chosen on (7: the segmentation benchmark's development medleys)")
     ap.add_argument("--confirm-seed", type=int, default=None,
                     help="also score the chosen point on other development medleys (same folds 0-1, this seed; "
                          "analysed with the emotion model and cached on first use)")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/chroma_screen.json)")
     args = ap.parse_args(argv)
+    kinds = [k for k in args.cues.split(",") if k]
+    if not kinds or any(k not in KINDS for k in kinds):
+        ap.error(f"--cues {args.cues!r}: choose from {', '.join(KINDS)} (comma-separated)")
+    if args.n_fft and (args.n_fft < 256 or args.n_fft & (args.n_fft - 1)):
+        ap.error(f"--n-fft {args.n_fft}: must be a power of two of at least 256 (the hop)")
     data = D.data_folder(args)
     t0 = time.perf_counter()
     spec = StreamSpec()
     config = AnalysisConfig()
     audio = D.AudioCache(data)
     models = {"emotion": None}  # the cached frames were analysed with it (the cache key's "m")
-    if args.confirm_seed is not None:
+    if args.confirm_seed is not None or args.dev_seed != 7:
         from sonolux.inference.runtime import InferenceConfig, load_models
 
         models = {k: v for k, v in load_models(InferenceConfig(device="cpu"))[0].items() if k == "emotion"}
@@ -177,12 +192,12 @@ def main(argv=None):
             out.append((rec, cap, ChromaCue(blocks[:len(cap["rows"])], args.floor)))
         return out
 
-    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7), "dev medleys")
+    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=args.dev_seed), "dev medleys")
     clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
     clip_minutes = [len(cap["rows"]) * cap["block_s"] / 60 for _, cap, _ in clips]
     result = {"benchmark": "chroma_screen", "machine": machine(), "floor": args.floor,
               "n_fft": args.n_fft or spec.n_fft,
-              "development": {"folds": [0, 1], "medleys": len(dev), "clips": len(clips),
+              "development": {"folds": [0, 1], "medleys": len(dev), "seed": args.dev_seed, "clips": len(clips),
                               "clip_minutes": round(sum(clip_minutes), 1)}}
     base = {"w_novelty": config.region_weights[0], "w_mood": config.region_weights[2],
             "threshold": config.region_threshold, "contrast_min_past_s": config.region_contrast_min_past_s,
@@ -238,7 +253,6 @@ def main(argv=None):
     rows = [point("cos", w_chroma=0.0, offset=0.0, **base)]
     print("without chroma:", rows[0], file=sys.stderr)
     grid = []
-    kinds = [k for k in args.cues.split(",") if k]
     if args.fine:
         product = itertools.product((0.75, 1.0, 1.5), (40, 50, 65), (1.15, 1.25, 1.35, 1.5))
     else:

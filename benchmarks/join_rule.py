@@ -161,7 +161,10 @@ def main(argv=None):
     data = D.data_folder(args)
     spec, config = StreamSpec(), AnalysisConfig()
     audio = D.AudioCache(data)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: comma-separated whole numbers, e.g. 7,8")
     models = {"emotion": None}  # the cached frames were analysed with it (the cache key's "m")
     if seeds != [7]:
         from sonolux.inference.runtime import InferenceConfig, load_models
