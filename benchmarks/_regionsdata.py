@@ -55,6 +55,23 @@ class Frames:
         return self.values[:, self.names.index(name)]
 
 
+def add_data_args(ap, cache_help: str) -> None:
+    """The options every region script shares: the data folder, the frame cache, the number
+    of development medleys."""
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"),
+                    help="the shared data folder (emotion4q/)")
+    ap.add_argument("--cache", default="/work/cache/regions", help=cache_help)
+    ap.add_argument("--dev-medleys", type=int, default=24, help="development medleys (folds 0-1)")
+
+
+def data_folder(args) -> Path:
+    """``args.data`` as a Path; exits with a clear message when the 4Q clips are not there."""
+    data = Path(args.data)
+    if not (data / "emotion4q" / "clips.csv").exists():
+        sys.exit(f"{data}/emotion4q not found: pass --data")
+    return data
+
+
 def clips(data: Path, folds) -> list[dict]:
     return [c for c in csv.DictReader(open(data / "emotion4q" / "clips.csv")) if int(c["fold"]) in folds]
 

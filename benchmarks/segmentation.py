@@ -183,12 +183,15 @@ def capture_cues(fr: D.Frames, spec: StreamSpec) -> dict:
 
 
 def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_region_s,
-         w_energy=0.0) -> list[float]:
+         w_energy=0.0, extra=None) -> list[float]:
     """The fusion over captured cue series (dev sweeps; block-resolution cut times, no
     localisation) with the contrast cue at weight 1, as :class:`RegionCues` runs it: after a
     cut the contrast judges a boundary only with the blocks since the cut (at least
     ``contrast_min_past_s`` of them), the novelty and the mood only once their past lies
-    after the cut."""
+    after the cut. ``extra(first, before)``: a cue screened in the energy cue's slot (weight
+    ``w_energy``) instead of the energy, judged like the contrast — the boundary's first
+    block after it and the number of blocks of the current region before it (e.g.
+    ``chroma_screen.py``)."""
     defaults = AnalysisConfig()
     c = cap["contrast"]
     rows, vectors = cap["rows"], cap["vectors"]
@@ -204,6 +207,8 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
             con = math.nan
         elif start_block > 0 and before < c.past_blocks:  # a past cut short by the last cut
             con = window_contrast(vectors, first, before, n_future, c.floor, c.spread_share, c.work)
+        if extra is not None:
+            en = extra(first, before) if before >= n_min else math.nan
         if t - start_t < cap["past_s"]:
             nov = mood = math.nan
         cut = f.push(t, nov, en, mood, con)
