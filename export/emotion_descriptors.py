@@ -4,6 +4,7 @@ Screened on the dev folds only; nothing here is shipped.
 
     python -m export.emotion_descriptors cache     # librosa descriptors of the 600 clips, cached
     python -m export.emotion_descriptors dev       # clip-level heads, dev folds 0-2
+    python -m export.emotion_descriptors five_fold --view tonality   # its frozen dev choice, 5 folds
 
 ``cache`` computes per clip, with librosa on the clip audio the engine decoded (the 16 kHz
 int16 copy in ``export/work/features/emotion4q.npz``; build it with ``python -m export.data``):
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as D
+from .emotion_clip_heads import add_five_fold_args, five_fold, frozen_choice, screen
 from .workspace import WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -156,17 +158,19 @@ def views(clips: list[dict]) -> dict[str, np.ndarray]:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
-    p.add_argument("step", choices=("cache", "dev"))
+    p.add_argument("step", choices=("cache", "dev", "five_fold"))
+    add_five_fold_args(p)
     a = p.parse_args(argv)
     root = D.data_root(a.data)
     clips = D.load_clips(root)
     if a.step == "cache":
         return cache(clips, root)
-    from .emotion_clip_heads import screen
-
     path = RESULTS / "emotion_descriptors.json"
     rep = json.loads(path.read_text()) if path.is_file() else {}
-    rep["dev"] = screen(clips, views(clips))
+    if a.step == "dev":
+        rep["dev"] = screen(clips, views(clips))
+    else:
+        rep.setdefault("five_fold", {})[a.view] = five_fold(clips, views(clips)[a.view], *frozen_choice(rep["dev"], a.view))
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(rep, indent=2, default=float) + "\n")
     print(f"-> {path}")

@@ -5,6 +5,7 @@ shipped MSD-musicnn trunk. Screened on the dev folds only; nothing here is shipp
     python -m export.emotion_second_view patches              # the package's input patches, cached
     /work/venvs/tf/bin/python export/musicnn_tf.py vgg export/work/mood4/vgg_patches.npz
     python -m export.emotion_second_view dev                  # clip-level heads, dev folds 0-2
+    python -m export.emotion_second_view five_fold --view "MSD_vgg pool5"   # frozen dev choice, 5 folds
 
 ``cost`` runs the VGG network of ``musicnn.models.vgg`` (BN input, five 3×3 convolutions of
 128 filters with BN and max-pooling, pool5 = 2×1×128 for a 187-frame patch) on one 3 s patch
@@ -14,7 +15,9 @@ trunk's streaming of new frames only). Weights do not change the cost; random on
 
 ``patches`` reproduces the package's ``extractor.batch_data`` (librosa 16 kHz, n_fft 512,
 hop 256, 96 bands, float16, log10(1 + 10000·power), non-overlapping 187-frame patches, the
-defaults of ``musicnn.extractor.extractor(model='MSD_vgg')``) for the 600 clips, so the
+defaults of ``musicnn.extractor.extractor(model='MSD_vgg')``) for the 600 clips, with one
+fix: the log is taken in float32 (the package's float16 arithmetic turns loud bins into
+inf, and the network's outputs into NaN, for nearly every patch of these clips); so the
 TensorFlow side only runs the package's own graph and checkpoint (``export/musicnn_tf.py
 vgg``), which writes pool5 per patch.
 
@@ -36,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as D
+from .emotion_clip_heads import add_five_fold_args, five_fold, frozen_choice, screen
 from .workspace import WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -122,7 +126,9 @@ def package_patches(path: str) -> np.ndarray:
 
     audio, sr = librosa.load(path, sr=SR)
     rep = librosa.feature.melspectrogram(y=audio, sr=sr, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS).T
-    rep = np.log10(10000 * rep.astype(np.float16) + 1)
+    # the package stores the mel in float16 and takes the log there: 10000·x stays float16 and
+    # overflows to inf for mel power > 6.55 (most patches of loud music); the log in float32
+    rep = np.log10(10000 * rep.astype(np.float16).astype(np.float32) + 1)
     starts = range(0, rep.shape[0] - PATCH + 1, PATCH)
     return np.stack([rep[s:s + PATCH] for s in starts]).astype(np.float32)
 
@@ -133,6 +139,8 @@ def patches(clips: list[dict]) -> None:
     xs, song = [], []
     for c in tqdm(clips, desc="MSD_vgg patches"):
         x = package_patches(c["audio"])
+        if not np.isfinite(x).all():
+            raise ValueError(f"{c['audio']}: non-finite musicnn input")
         xs.append(x)
         song += [c["song"]] * len(x)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -147,10 +155,21 @@ def clip_means(song: np.ndarray, X: np.ndarray, order: list[str]) -> np.ndarray:
     return np.stack([X[song == s].mean(0) for s in order])
 
 
+def views(clips: list[dict]) -> dict[str, np.ndarray]:
+    """Clip means of MSD_vgg's pool5 and MSD taggram, rows in ``clips`` order."""
+    if not VGG_FEATURES.is_file():
+        raise D.DataMissing(f"{VGG_FEATURES} is missing: run the `patches` step and export/musicnn_tf.py vgg first")
+    f = np.load(VGG_FEATURES)
+    order = [c["song"] for c in clips]
+    return {"MSD_vgg pool5": clip_means(f["song"], f["pool5"], order),
+            "MSD_vgg taggram": clip_means(f["song"], f["taggram"], order)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
-    p.add_argument("step", choices=("cost", "patches", "dev"))
+    p.add_argument("step", choices=("cost", "patches", "dev", "five_fold"))
+    add_five_fold_args(p)
     a = p.parse_args(argv)
     path = RESULTS / "emotion_second_view.json"
     rep = json.loads(path.read_text()) if path.is_file() else {}
@@ -159,11 +178,12 @@ def main(argv=None) -> None:
     if a.step == "cost":
         rep["cost"] = cost()
     else:
-        from .emotion_clip_heads import screen
         clips = D.load_clips(D.data_root(a.data))
-        f = np.load(VGG_FEATURES)
-        order = [c["song"] for c in clips]
-        rep["dev"] = screen(clips, {"MSD_vgg pool5": clip_means(f["song"], f["pool5"], order)})
+        if a.step == "dev":
+            rep["dev"] = screen(clips, views(clips))
+        else:
+            rep.setdefault("five_fold", {})[a.view] = five_fold(clips, views(clips)[a.view],
+                                                                *frozen_choice(rep["dev"], a.view))
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(rep, indent=2, default=float) + "\n")
     print(f"-> {path}")

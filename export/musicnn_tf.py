@@ -100,8 +100,11 @@ def vgg_features(path: str, model: str = "MSD_vgg", batch: int = 64) -> None:
             out["pool5"].append(p5)
             out["taggram"].append(tg)
             print(f"{model}: {i + len(p5)} / {len(x)} patches", flush=True)
+    pool5 = np.concatenate(out["pool5"])
+    if not np.isfinite(pool5).all():
+        sys.exit(f"{path}: {int((~np.isfinite(pool5).all(1)).sum())} patches give non-finite pool5 (check the inputs)")
     dst = Path(path).with_suffix(f".{model}.npz")
-    np.savez(dst, pool5=np.concatenate(out["pool5"]), taggram=np.concatenate(out["taggram"]), song=z["song"])
+    np.savez(dst, pool5=pool5, taggram=np.concatenate(out["taggram"]), song=z["song"])
     print(f"{model}: pool5 of {len(x)} patches -> {dst}")
 
 
