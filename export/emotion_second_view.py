@@ -12,6 +12,8 @@ shipped MSD-musicnn trunk. Screened on the dev folds only; nothing here is shipp
 (187 × 96) with onnxruntime and with PyTorch, one thread, batch 1: the cost of one more trunk
 per 0.5 s mark if it ran on the newest 3 s (its max-pooling strides do not allow the musicnn
 trunk's streaming of new frames only). Weights do not change the cost; random ones are used.
+The shipped streaming emotion model's call per 0.5 s mark is timed in the same run, so the
+two figures share the machine's load.
 
 ``patches`` reproduces the package's ``extractor.batch_data`` (librosa 16 kHz, n_fft 512,
 hop 256, 96 bands, float16, log10(1 + 10000·power), non-overlapping 187-frame patches, the
@@ -48,6 +50,8 @@ PATCHES = CACHE / "vgg_patches.npz"
 VGG_FEATURES = CACHE / "vgg_patches.MSD_vgg.npz"
 SR, HOP, N_FFT, N_MELS, PATCH = 16000, 256, 512, 96, 187  # musicnn.configuration; 3 s patches
 N_FILTERS = 128  # models.define_model: MSD_vgg = vgg(x, ..., 128)
+SHIPPED_EMOTION = Path(__file__).resolve().parents[1] / "models_onnx" / "emotion.onnx"
+NEW_FRAMES, MEL_CONTEXT = 31, 127  # frames per 0.5 s mark; the streaming trunk's mel context
 
 
 # ------------------------------------------------------------------------------ cost
@@ -104,6 +108,7 @@ def cost(runs: int = 300) -> dict:
         t0 = time.perf_counter()
         sess.run(None, feed)
         t_ort.append(1e3 * (time.perf_counter() - t0))
+    shipped = shipped_emotion_per_mark(opts, runs)
     macs = 0
     t, f, c = PATCH, N_MELS, 1
     for pool, stride in (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4))):
@@ -113,9 +118,32 @@ def cost(runs: int = 300) -> dict:
     params = sum(p.numel() for p in net.parameters())
     out = {"input": f"1 x 1 x {PATCH} x {N_MELS} (3 s)", "pool5_dim": int(dim), "params": int(params),
            "size_mb_float32": params * 4 / 1e6, "mmac": macs / 1e6, "torch_1_thread": percentiles(t_torch),
-           "onnxruntime_1_thread": percentiles(t_ort)}
+           "onnxruntime_1_thread": percentiles(t_ort),
+           "shipped_emotion_per_mark_onnxruntime_1_thread_same_run": shipped}
     print(json.dumps(out, indent=1))
     return out
+
+
+def shipped_emotion_per_mark(opts, runs: int) -> dict:
+    """ms of the shipped streaming emotion model's call per 0.5 s mark (31 new frames + its
+    127-frame mel context, the state carried in), same session options: the reference for
+    the VGG figure under the same machine load."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(SHIPPED_EMOTION), opts, providers=["CPUExecutionProvider"])
+    dims = {i.name: i.shape for i in sess.get_inputs()}
+    rng = np.random.default_rng(0)
+    feed = {"mel": rng.uniform(-80, 0, (1, NEW_FRAMES + MEL_CONTEXT, N_MELS)).astype(np.float32),
+            "front_past": np.zeros((1, *dims["front_past"][1:]), np.float32),
+            "features_past": np.zeros((1, *dims["features_past"][1:]), np.float32)}
+    for _ in range(10):
+        sess.run(None, feed)
+    ms = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, feed)
+        ms.append(1e3 * (time.perf_counter() - t0))
+    return percentiles(ms)
 
 
 # ------------------------------------------------------------------------------ patches
