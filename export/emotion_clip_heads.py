@@ -200,3 +200,35 @@ def frozen_choice(dev: dict, view: str) -> tuple[str, float, float | None]:
 def add_five_fold_args(p) -> None:
     p.add_argument("--view", help="five_fold: the view whose best dev setting (with musicnn) is frozen and run "
                                   "on all 5 folds")
+
+
+def update_results(path, key: str | tuple[str, str], compute) -> None:
+    """Set ``key`` (or ``(section, key)``) of the results JSON at ``path`` to
+    ``compute(report)``, keeping the other results."""
+    rep = json.loads(path.read_text()) if path.is_file() else {}
+    value = compute(rep)
+    if isinstance(key, tuple):
+        rep.setdefault(key[0], {})[key[1]] = value
+    else:
+        rep[key] = value
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(rep, indent=2, default=float) + "\n")
+    print(f"-> {path}")
+
+
+def lever_step(p, step: str, view: str | None, path, clips: list[dict], views) -> None:
+    """The ``dev`` / ``five_fold`` steps of a lever's CLI; ``views(clips)`` gives the views."""
+    if step == "dev":
+        update_results(path, "dev", lambda rep: screen(clips, views(clips)))
+    else:
+        update_results(path, ("five_fold", view), lambda rep: five_fold_step(p, view, rep, clips, views(clips)))
+
+
+def five_fold_step(p, view: str | None, rep: dict, clips: list[dict], views: dict[str, np.ndarray]) -> dict:
+    """The ``five_fold`` step of a lever's CLI: checks ``--view`` and that the dev step ran
+    (``p.error`` names what is missing), then ``five_fold`` of the frozen dev choice."""
+    if view not in views:
+        p.error(f"five_fold needs --view, one of: {', '.join(repr(v) for v in views)} (got {view!r})")
+    if f"musicnn + {view}" not in rep.get("dev", {}):
+        p.error(f"no dev result for {view!r} in the results JSON: run the dev step first")
+    return five_fold(clips, views[view], *frozen_choice(rep["dev"], view))

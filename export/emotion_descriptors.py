@@ -30,13 +30,12 @@ intervals vs the shipped head and vs the musicnn clip-mean head). Writes
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from . import data as D
-from .emotion_clip_heads import add_five_fold_args, five_fold, frozen_choice, screen
+from .emotion_clip_heads import add_five_fold_args, lever_step
 from .workspace import WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -165,16 +164,11 @@ def main(argv=None) -> None:
     clips = D.load_clips(root)
     if a.step == "cache":
         return cache(clips, root)
-    path = RESULTS / "emotion_descriptors.json"
-    rep = json.loads(path.read_text()) if path.is_file() else {}
-    if a.step == "dev":
-        rep["dev"] = screen(clips, views(clips))
-    else:
-        rep.setdefault("five_fold", {})[a.view] = five_fold(clips, views(clips)[a.view], *frozen_choice(rep["dev"], a.view))
-    RESULTS.mkdir(exist_ok=True)
-    path.write_text(json.dumps(rep, indent=2, default=float) + "\n")
-    print(f"-> {path}")
+    lever_step(p, a.step, a.view, RESULTS / "emotion_descriptors.json", clips, views)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except D.DataMissing as err:  # a missing cache or data folder: say which, no traceback
+        raise SystemExit(f"error: {err}")

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as D
-from .emotion_clip_heads import add_five_fold_args, five_fold, frozen_choice, screen
+from .emotion_clip_heads import add_five_fold_args, lever_step, update_results
 from .workspace import WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -77,6 +77,18 @@ def percentiles(ms: list[float]) -> dict:
             "runs": len(a)}
 
 
+def time_ms(call, runs: int, warm_up: int = 10) -> list[float]:
+    """Wall ms of each of ``runs`` calls after ``warm_up`` untimed ones."""
+    for _ in range(warm_up):
+        call()
+    ms = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        ms.append(1e3 * (time.perf_counter() - t0))
+    return ms
+
+
 def cost(runs: int = 300) -> dict:
     """ms per forward of one 187 × 96 patch, batch 1, one thread (torch and onnxruntime)."""
     import onnxruntime as ort
@@ -87,13 +99,7 @@ def cost(runs: int = 300) -> dict:
     x = torch.randn(1, 1, PATCH, N_MELS)
     with torch.no_grad():
         dim = net(x).shape[1]
-        for _ in range(10):
-            net(x)
-        t_torch = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            net(x)
-            t_torch.append(1e3 * (time.perf_counter() - t0))
+        t_torch = time_ms(lambda: net(x), runs)
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / "MSD_vgg_cost.onnx"
     torch.onnx.export(net, x, str(path), input_names=["x"], output_names=["pool5"], opset_version=17, dynamo=False)
@@ -101,13 +107,7 @@ def cost(runs: int = 300) -> dict:
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     feed = {"x": x.numpy()}
-    for _ in range(10):
-        sess.run(None, feed)
-    t_ort = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        t_ort.append(1e3 * (time.perf_counter() - t0))
+    t_ort = time_ms(lambda: sess.run(None, feed), runs)
     shipped = shipped_emotion_per_mark(opts, runs)
     macs = 0
     t, f, c = PATCH, N_MELS, 1
@@ -136,14 +136,7 @@ def shipped_emotion_per_mark(opts, runs: int) -> dict:
     feed = {"mel": rng.uniform(-80, 0, (1, NEW_FRAMES + MEL_CONTEXT, N_MELS)).astype(np.float32),
             "front_past": np.zeros((1, *dims["front_past"][1:]), np.float32),
             "features_past": np.zeros((1, *dims["features_past"][1:]), np.float32)}
-    for _ in range(10):
-        sess.run(None, feed)
-    ms = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        ms.append(1e3 * (time.perf_counter() - t0))
-    return percentiles(ms)
+    return percentiles(time_ms(lambda: sess.run(None, feed), runs))
 
 
 # ------------------------------------------------------------------------------ patches
@@ -200,22 +193,15 @@ def main(argv=None) -> None:
     add_five_fold_args(p)
     a = p.parse_args(argv)
     path = RESULTS / "emotion_second_view.json"
-    rep = json.loads(path.read_text()) if path.is_file() else {}
-    if a.step == "patches":
-        return patches(D.load_clips(D.data_root(a.data)))
     if a.step == "cost":
-        rep["cost"] = cost()
-    else:
-        clips = D.load_clips(D.data_root(a.data))
-        if a.step == "dev":
-            rep["dev"] = screen(clips, views(clips))
-        else:
-            rep.setdefault("five_fold", {})[a.view] = five_fold(clips, views(clips)[a.view],
-                                                                *frozen_choice(rep["dev"], a.view))
-    RESULTS.mkdir(exist_ok=True)
-    path.write_text(json.dumps(rep, indent=2, default=float) + "\n")
-    print(f"-> {path}")
-
+        return update_results(path, "cost", lambda rep: cost())
+    clips = D.load_clips(D.data_root(a.data))
+    if a.step == "patches":
+        return patches(clips)
+    lever_step(p, a.step, a.view, path, clips, views)
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except D.DataMissing as err:  # a missing cache or data folder: say which, no traceback
+        raise SystemExit(f"error: {err}")
