@@ -58,13 +58,14 @@ def context_features(emb: dict, n: int) -> np.ndarray:
     return out
 
 
-def dev_clip_f1(emb: dict, X: np.ndarray, C: float) -> dict:
-    """Dev-fold clip macro-F1 (mean and per fold) and the pooled clip labels / predictions."""
+def dev_clip_f1(emb: dict, X: np.ndarray, C: float, weights: np.ndarray | None = None) -> dict:
+    """Dev-fold clip macro-F1 (mean and per fold) and the pooled clip labels / predictions
+    (``weights``: per-column weights of the head, see ``Head``)."""
     per, ys, preds = {}, [], []
     for f in DEV_FOLDS:
         tr = np.isin(emb["fold"], [g for g in DEV_FOLDS if g != f])
         te = emb["fold"] == f
-        songs, cp = clip_mean(emb["song"][te], Head(C).fit(X[tr], emb["q"][tr]).proba(X[te]))
+        songs, cp = clip_mean(emb["song"][te], Head(C, weights).fit(X[tr], emb["q"][tr]).proba(X[te]))
         cq = np.array([emb["q"][te][emb["song"][te] == s][0] for s in songs])
         per[f] = macro_f1(cq, decide(cp, "signs"))
         ys.append(cq)

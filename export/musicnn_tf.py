@@ -5,6 +5,7 @@
     /work/venvs/tf/bin/pip install tensorflow-cpu tf-keras && /work/venvs/tf/bin/pip install --no-deps musicnn
     /work/venvs/tf/bin/python export/musicnn_tf.py weights           # checkpoints -> .npz
     /work/venvs/tf/bin/python export/musicnn_tf.py reference IN.npz   # TF outputs for parity
+    /work/venvs/tf/bin/python export/musicnn_tf.py vgg PATCHES.npz     # MSD_vgg pool5 per patch
 
 ``weights`` reads the MTT_musicnn and MSD_musicnn checkpoints shipped in the musicnn package
 (ISC licence) with TensorFlow's checkpoint reader and writes every non-optimiser variable to
@@ -13,7 +14,11 @@ PyTorch from those arrays. ``reference`` runs the package's own TF graph
 (``musicnn.models.define_model``) on the musicnn inputs stored in ``IN.npz`` (key ``x``:
 (batch, frames, 96), log10(1 + 10000·mel power)) and writes taggram, penultimate, mean_pool
 and max_pool next to it (``IN.<model>.tf.npz``), so the PyTorch port can be checked
-layer-exact against TensorFlow. This file imports nothing from sonolux.
+layer-exact against TensorFlow. ``vgg`` runs the package's ``MSD_vgg`` graph and checkpoint
+on the patches in ``PATCHES.npz`` (key ``x``: (patches, 187, 96) musicnn inputs, ``song``)
+and writes the flattened pool5 (256) and the MSD taggram per patch next to it
+(``PATCHES.MSD_vgg.npz``; ``export/emotion_second_view.py`` screens them). This file imports
+nothing from sonolux.
 """
 from __future__ import annotations
 
@@ -73,10 +78,42 @@ def reference(path: str) -> None:
         print(f"{model}: TF outputs of {len(x)} inputs -> {dst}")
 
 
+def vgg_features(path: str, model: str = "MSD_vgg", batch: int = 64) -> None:
+    import tensorflow as tf
+    from musicnn import models
+
+    tf.compat.v1.disable_eager_execution()
+    z = np.load(path)
+    x = z["x"].astype(np.float32)
+    tf.compat.v1.reset_default_graph()
+    with tf.name_scope("model"):
+        inp = tf.compat.v1.placeholder(tf.float32, [None, x.shape[1], x.shape[2]])
+        training = tf.compat.v1.placeholder(tf.bool)
+        logits, *_, pool5 = models.define_model(inp, training, model, 50)
+    pool5 = tf.compat.v1.layers.flatten(pool5)
+    out = {"pool5": [], "taggram": []}
+    with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver().restore(sess, checkpoint_prefix(model))
+        for i in range(0, len(x), batch):
+            p5, tg = sess.run([pool5, tf.nn.sigmoid(logits)], feed_dict={inp: x[i:i + batch], training: False})
+            out["pool5"].append(p5)
+            out["taggram"].append(tg)
+            print(f"{model}: {i + len(p5)} / {len(x)} patches", flush=True)
+    pool5 = np.concatenate(out["pool5"])
+    if not np.isfinite(pool5).all():
+        sys.exit(f"{path}: {int((~np.isfinite(pool5).all(1)).sum())} patches give non-finite pool5 (check the inputs)")
+    dst = Path(path).with_suffix(f".{model}.npz")
+    np.savez(dst, pool5=pool5, taggram=np.concatenate(out["taggram"]), song=z["song"])
+    print(f"{model}: pool5 of {len(x)} patches -> {dst}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "weights":
         dump_weights()
     elif len(sys.argv) == 3 and sys.argv[1] == "reference":
         reference(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "vgg":
+        vgg_features(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -79,16 +79,22 @@ def decide(p: np.ndarray, rule: str) -> np.ndarray:
 
 
 class Head:
-    """Standardisation + multinomial logistic regression on window embeddings."""
+    """Standardisation + multinomial logistic regression on window embeddings. ``weights``
+    (optional, one per column) multiply the standardised columns: a weight w is an L2
+    penalty 1/w² on that column's coefficient (used to screen extra views next to the
+    embedding, ``export.emotion_clip_heads``)."""
 
-    def __init__(self, C: float):
+    def __init__(self, C: float, weights: np.ndarray | None = None):
         self.C = C
+        self.weights = weights
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "Head":
         from sklearn.linear_model import LogisticRegression
 
         self.mean = X.mean(0)
         self.std = X.std(0) + 1e-6
+        if self.weights is not None:
+            self.std = self.std / self.weights
         lr = LogisticRegression(C=self.C, max_iter=1000)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

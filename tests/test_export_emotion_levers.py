@@ -84,3 +84,59 @@ def test_embedding_correction_learns_the_corrections_and_vanishes_under_a_strong
     assert (_softmax(logits + z @ W.T + b).argmax(1) == 3).all()
     W, b = fit_embedding_correction(logits, z, y, l2=1e6)
     assert np.abs(W).max() < 1e-3 and np.abs(b).max() < 1e-3
+
+
+def test_head_column_weights_are_a_lighter_penalty_on_those_columns():
+    from sklearn.linear_model import LogisticRegression
+
+    from export.train_emotion_musicnn import Head
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((200, 6)) * [1, 2, 3, 1, 1, 5] + 1.0
+    y = (X[:, 0] + 0.3 * X[:, 5] + 0.5 * rng.standard_normal(200) > 1).astype(int) + 2 * (X[:, 1] > 1)
+    plain, ones = Head(0.01).fit(X, y), Head(0.01, np.ones(6)).fit(X, y)
+    assert np.allclose(plain.proba(X), ones.proba(X))
+    w = np.array([1, 1, 1, 1, 1, 3.0])
+    weighted = Head(0.01, w).fit(X, y)
+    Z = (X - X.mean(0)) / (X.std(0) + 1e-6) * w  # what the weights mean: scaled standardised columns
+    ref = LogisticRegression(C=0.01, max_iter=1000).fit(Z, y)
+    assert np.allclose(weighted.proba(X), ref.predict_proba(Z), atol=1e-4)
+    assert not np.allclose(weighted.proba(X), plain.proba(X), atol=1e-3)
+
+
+def test_key_profiles_tell_a_major_chord_from_a_minor_one():
+    from export.emotion_descriptors import key_correlations
+
+    c_major, a_minor = np.zeros(12), np.zeros(12)
+    c_major[[0, 4, 7]] = 1.0  # C E G
+    a_minor[[9, 0, 4]] = 1.0  # A C E
+    major, minor = key_correlations(c_major)
+    assert major > minor
+    major, minor = key_correlations(a_minor)
+    assert minor > major
+    assert key_correlations(np.ones(12)) == (0.0, 0.0)  # no pitch content: no key
+
+
+def test_descriptors_of_a_tone_are_named_finite_and_tonal():
+    from export.emotion_descriptors import GROUPS, describe
+
+    d = describe(_tone(seconds=6.0, f=261.63))  # middle C
+    assert sorted(d) == sorted(n for g in GROUPS.values() for n in g)
+    assert all(np.isfinite(v) for v in d.values())
+    assert d["clarity"] > 0.3 and d["low_energy"] < 0.5  # one pitch class; a steady level
+
+
+def test_clip_heads_score_the_dev_folds_in_the_shipped_heads_order():
+    from export.emotion_clip_heads import dev_clip_run
+
+    rng = np.random.default_rng(3)
+    n = 120
+    q = np.tile(np.arange(4), n // 4)
+    fold = np.repeat(np.arange(5), n // 5)
+    song = np.array([f"s{i:03d}" for i in rng.permutation(n)])
+    X = np.eye(4)[q] * 3 + rng.standard_normal((n, 4))  # separable: the head gets them right
+    r = dev_clip_run(X, q, fold, song, C=1.0)
+    assert set(r["per_fold"]) == {0, 1, 2} and r["dev_clip_macro_f1"] > 0.9
+    dev = np.flatnonzero(fold < 3)
+    expected = np.concatenate([q[i][np.argsort(song[i])] for i in (dev[fold[dev] == f] for f in range(3))])
+    assert np.array_equal(r["y"], expected)
