@@ -202,7 +202,9 @@ def vgmidi_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
     q = np.array([r["q"] for r in rows])
     _, (cqp, cva) = clip_aggregate(owner, qp, va)
     dur = np.array([len(feats[i]["mel"]) * mi.HOP / mi.SR for i in ids])
-    return {"window": quadrant_metrics(q[owner], qp.argmax(1), va),
+    contract = read_contract(model_dir / "emotion.onnx")
+    return {"model": f"{contract.get('name', 'emotion')} {contract.get('version', '')}".strip(),
+            "window": quadrant_metrics(q[owner], qp.argmax(1), va),
             "clip": quadrant_metrics(q, cqp.argmax(1), cva),
             # what the v2 engine publishes: the quadrant of the signs of V/A
             "clip_signs_rule": quadrant_metrics(q, quadrant_of_signs(cva), cva),
@@ -403,7 +405,7 @@ def tables(m: dict) -> dict[str, str]:
         f"\n\nvibenet with thresholds tuned on all 600 clips (optimistic, the teachers/README "
         f"reference): macro-F1 {fmt(ref['macro_f1'])}, accuracy {fmt(ref['accuracy'])}.\n\n"
         f"VGMIDI renders (cross-domain, {v['n_phrases']} phrases, median {v['median_duration_s']:.1f} s, "
-        f"shipped model): clip quadrant accuracy {fmt(v['clip']['accuracy'])}, macro-F1 "
+        f"shipped model {v.get('model', '(not recorded)')}): clip quadrant accuracy {fmt(v['clip']['accuracy'])}, macro-F1 "
         f"{fmt(v['clip']['macro_f1'])}, valence sign {fmt(v['clip']['valence_sign_acc'])}, arousal sign "
         f"{fmt(v['clip']['arousal_sign_acc'])}; window accuracy {fmt(v['window']['accuracy'])}.")
     t = m["tags"]
