@@ -26,6 +26,19 @@ def test_bad_input_one_line_error(args, message):
     assert len(errors) == 1 and message in errors[0], res.stderr
 
 
+@pytest.mark.parametrize("flag,value,message", [
+    ("--track-timeout", "nan", "nan must be a finite number"),  # nan compares as never overdue
+    ("--max-duration", "inf", "inf must be a finite number"),
+    ("--workers", "0", "0 must be > 0"),
+    ("--workers", "1.5", "'1.5' must be an integer"),
+    ("--retries", "-1", "-1 is outside 0..inf"),
+])
+def test_batch_flags_are_checked_like_every_flag(flag, value, message):
+    res = run_sonolux("batch", "x", "--out", "y", flag, value, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"{flag}: {message}" in res.stderr, res.stderr
+
+
 def test_unreadable_file(tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")

@@ -14,7 +14,7 @@ from ..errors import ParameterError
 from ..spec import StreamSpec
 
 
-def _flag(name: str, **kw):
+def number_flag(name: str, **kw):
     """An argparse ``type`` checking a number with :func:`sonolux.config.number_text`."""
     def parse(text):
         try:
@@ -25,7 +25,7 @@ def _flag(name: str, **kw):
 
 
 def integer(name: str):
-    return _flag(name, integer=True)
+    return number_flag(name, integer=True)
 
 
 def _channels(text):
@@ -115,17 +115,17 @@ def add_show_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bpm-range", type=_bpm_range, default=None, metavar="LOW..HIGH",
                    help="the beat tracker's tempo range, e.g. 90..160 (default "
                         f"{_DEFAULTS.bpm_range[0]:g}..{_DEFAULTS.bpm_range[1]:g})")
-    g.add_argument("--onset-sensitivity", type=_flag("--onset-sensitivity", lo=0.1, hi=20), default=None,
+    g.add_argument("--onset-sensitivity", type=number_flag("--onset-sensitivity", lo=0.1, hi=20), default=None,
                    metavar="K", help=f"onset threshold k: lower = more onsets (default {_DEFAULTS.onset_k:g})")
-    g.add_argument("--gate", dest="gate_db", type=_flag("--gate", lo=-120, hi=0), default=None,
+    g.add_argument("--gate", dest="gate_db", type=number_flag("--gate", lo=-120, hi=0), default=None,
                    metavar="DBFS", help=f"no onsets below this level (default {_DEFAULTS.onset_gate_db:g})")
-    g.add_argument("--silence-db", type=_flag("--silence-db", lo=-120, hi=0), default=None, metavar="DBFS",
+    g.add_argument("--silence-db", type=number_flag("--silence-db", lo=-120, hi=0), default=None, metavar="DBFS",
                    help="below this level events stop and tempo and mood hold "
                         f"(default {_DEFAULTS.silence_db:g})")
-    g.add_argument("--region-sensitivity", type=_flag("--region-sensitivity", lo=0, hi=1), default=None,
+    g.add_argument("--region-sensitivity", type=number_flag("--region-sensitivity", lo=0, hi=1), default=None,
                    metavar="S", help="how readily emotion regions cut, 0..1 "
                                      f"(default {_DEFAULTS.region_sensitivity:g}: as tuned; higher: more cuts)")
-    g.add_argument("--region-min-s", type=_flag("--region-min-s", lo=0, hi=600), default=None,
+    g.add_argument("--region-min-s", type=number_flag("--region-min-s", lo=0, hi=600), default=None,
                    metavar="SECONDS", help=f"no region shorter than this (default {_DEFAULTS.region_min_s:g})")
     g.add_argument("--region-cues", default=None, metavar="LIST",
                    help="region cues that are on, from contrast,novelty,mood,energy "

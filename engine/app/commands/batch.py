@@ -28,30 +28,8 @@ examples:
                                                            # be readable on every node)"""
 
 
-def _number(kind, name, *, zero_ok: bool = False):
-    """An argparse type: ``kind`` (int or float) above zero, or at least zero with ``zero_ok``."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name}={text!r} must be {'a whole number' if kind is int else 'a number'}") from None
-        if value < 0 or (value == 0 and not zero_ok):
-            raise argparse.ArgumentTypeError(f"{name}={text!r} must {'not be negative' if zero_ok else 'be positive'}")
-        return value
-    return parse
-
-
-def _positive(kind, name):
-    return _number(kind, name)
-
-
-def _count(name):
-    return _number(int, name, zero_ok=True)
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from ..options import add_model_options, add_stream_options
+    from ..options import add_model_options, add_stream_options, number_flag
 
     p = subparsers.add_parser("batch", help="analyse a music library on Ray into a Parquet catalogue",
                               description=DESCRIPTION, epilog=EPILOG,
@@ -60,13 +38,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="audio files, folders (searched recursively) or glob patterns")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="catalogue folder (created when missing)")
     g = p.add_argument_group("Ray")
-    g.add_argument("--workers", "-w", type=_positive(int, "--workers"), default=None, metavar="N",
+    g.add_argument("--workers", "-w", type=number_flag("--workers", integer=True, positive=True), default=None, metavar="N",
                    help="analysis workers, each loading the models once (default: one per CPU of "
                         "this machine, or of the cluster with --ray)")
     g.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="join a running Ray cluster (HOST:PORT of its head, or ray://HOST:10001) "
                         "instead of starting an embedded one on this machine")
-    g.add_argument("--retries", type=_count("--retries"), default=2,
+    g.add_argument("--retries", type=number_flag("--retries", integer=True, lo=0), default=2,
                    help="when a worker dies on a track, try the track this many more times on a "
                         "fresh worker before recording it as failed (default 2)")
     o = p.add_argument_group("catalogue")
@@ -74,13 +52,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="analyse every track again, even when DIR already holds it")
     o.add_argument("--retry-failed", action="store_true",
                    help="analyse again the tracks DIR holds as failed (default: skip them)")
-    o.add_argument("--batch-size", type=_positive(int, "--batch-size"), default=16, metavar="N",
+    o.add_argument("--batch-size", type=number_flag("--batch-size", integer=True, positive=True), default=16, metavar="N",
                    help="tracks per Parquet part; a kill loses at most this many (default 16)")
-    o.add_argument("--max-size", type=_positive(float, "--max-size"), default=2048.0, metavar="MB",
+    o.add_argument("--max-size", type=number_flag("--max-size", positive=True), default=2048.0, metavar="MB",
                    help="record larger files as failed instead of reading them (default 2048)")
-    o.add_argument("--max-duration", type=_positive(float, "--max-duration"), default=3600.0,
+    o.add_argument("--max-duration", type=number_flag("--max-duration", positive=True), default=3600.0,
                    metavar="SECONDS", help="record longer tracks as failed (default 3600)")
-    o.add_argument("--track-timeout", type=_number(float, "--track-timeout", zero_ok=True), default=600.0,
+    o.add_argument("--track-timeout", type=number_flag("--track-timeout", lo=0), default=600.0,
                    metavar="SECONDS", help="stop a track still being analysed after this long "
                                            "(a stalled mount, a decoder in a loop) and record it "
                                            "as failed; 0 = wait forever (default 600)")
