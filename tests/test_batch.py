@@ -33,6 +33,7 @@ from conftest import wait_until  # noqa: E402
 from rig_peers import free_port  # noqa: E402
 from sonolux.app import cli  # noqa: E402
 from sonolux.batch.rows import document_of  # noqa: E402
+from sonolux.batch.reaper import descendants  # noqa: E402
 from sonolux.batch.runner import BatchSettings, plan, run_batch  # noqa: E402
 from sonolux.batch.sources import find_tracks  # noqa: E402
 from sonolux.batch.store import CatalogueStore  # noqa: E402
@@ -66,18 +67,6 @@ def session_pids(sid: int) -> list[int]:
     """The live processes of a session (Ray puts each worker into a process group of its
     own, but they stay in the session of the process that started Ray)."""
     return [pid for pid, st in _live_pids() if st["session"] == sid]
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid, st in _live_pids():
-        children.setdefault(st["ppid"], []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def end_sessions(*sids: int, grace: float = 45.0) -> None:
