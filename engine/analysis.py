@@ -205,7 +205,7 @@ class Analyzer:
         >>> an.analyze_stream([np.zeros(30000), np.zeros(18000)], lambda i, b: None)
         187
         """
-        hop, sr = self.spec.hop, self.spec.sample_rate
+        hop = self.spec.hop
         block = HopBlock(self.spec, self.layout, max(1, int(block_hops)))
         raw = np.zeros((block.samples.shape[0], hop), dtype=np.float32)  # input as it came
         flat = raw.reshape(-1)

@@ -44,14 +44,9 @@ class EmotionField(Preset):
 
     def update(self, dt, params, frame):
         self.phase += dt * params.speed
-        p = self.prog
-        p["u_phase"] = self.phase
-        p["u_hue"] = params.hue
-        p["u_sat"] = params.saturation
-        p["u_bright"] = params.brightness
-        p["u_ripple"] = params.ripple
-        p["u_scale"] = float(self.options.get("scale", 1.6))
-        p["u_aspect"] = self.aspect
+        self.set_uniforms(self.prog, u_phase=self.phase, u_hue=params.hue, u_sat=params.saturation,
+                          u_bright=params.brightness, u_ripple=params.ripple,
+                          u_scale=float(self.options.get("scale", 1.6)))
 
     def draw(self):
         # a soft field: drawn at a fraction of the output resolution and stretched

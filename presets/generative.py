@@ -134,16 +134,12 @@ class Generative(Preset):
             elif t >= self.next_gen_t:  # offline: in lockstep with the audio clock
                 self.next_gen_t = t + 1.0 / self.gen_fps - 1e-9
                 self.tex.set_data(d.run(z, cond))
-        p["u_ok"] = 1.0 if d is not None else 0.0
-        p["u_zoom"] = float(self.options.get("zoom", 1.0)) * (1.0 + params.pulse)
-        p["u_flash"] = params.flash
-        p["u_sat"] = params.saturation
-        p["u_sharpen"] = float(self.options.get("sharpen", 0.6))
-        p["u_mirror"] = 1.0 if self.options.get("mirror", False) else 0.0
-        p["u_grain"] = float(self.options.get("grain", 0.03))
-        p["u_vignette"] = params.vignette
-        p["u_time"] = t
-        p["u_aspect"] = self.aspect
+        opt = self.options
+        self.set_uniforms(p, u_ok=1.0 if d is not None else 0.0,
+                          u_zoom=float(opt.get("zoom", 1.0)) * (1.0 + params.pulse), u_flash=params.flash,
+                          u_sat=params.saturation, u_sharpen=float(opt.get("sharpen", 0.6)),
+                          u_mirror=1.0 if opt.get("mirror", False) else 0.0, u_grain=float(opt.get("grain", 0.03)),
+                          u_vignette=params.vignette, u_time=t)
 
     def draw(self):
         self.prog.draw("triangle_strip")

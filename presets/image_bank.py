@@ -175,18 +175,11 @@ class ImageBank(Preset):
         self.drift_phase += dt * params.drift
         zoom_margin = 1.0 + params.ken_burns
         r = 0.5 * (1.0 - 1.0 / zoom_margin)  # how far the view may drift inside the zoom
-        p = self.prog
-        p["u_mix"] = mix
-        p["u_zoom"] = zoom_margin * (1.0 + params.pulse)
-        p["u_drift"] = (r * np.sin(self.drift_phase), r * np.cos(0.7 * self.drift_phase))
-        p["u_flash"] = params.flash
-        p["u_sat"] = params.saturation
-        p["u_split"] = params.split
-        p["u_vignette"] = params.vignette
-        p["u_placeholder"] = 0.0 if self.has_images and self.current >= 0 else 1.0
-        p["u_hue"] = params.hue
-        p["u_time"] = t
-        p["u_aspect"] = self.aspect
+        self.set_uniforms(self.prog, u_mix=mix, u_zoom=zoom_margin * (1.0 + params.pulse),
+                          u_drift=(r * np.sin(self.drift_phase), r * np.cos(0.7 * self.drift_phase)),
+                          u_flash=params.flash, u_sat=params.saturation, u_split=params.split,
+                          u_vignette=params.vignette, u_hue=params.hue, u_time=t,
+                          u_placeholder=0.0 if self.has_images and self.current >= 0 else 1.0)
 
     def draw(self):
         self.prog.draw("triangle_strip")

@@ -48,14 +48,8 @@ class Kaleidoscope(Preset):
         self.phase += dt * params.flow
         # the symmetry pulse: 1 on the beat, decaying over the beat
         pulse = math.exp(-params.beat_phase * params.pulse_decay) * params.pulse_amount
-        p = self.prog
-        p["u_segments"] = params.segments
-        p["u_rot"] = self.rot
-        p["u_pulse"] = pulse
-        p["u_hue"] = params.hue
-        p["u_detail"] = params.detail
-        p["u_phase"] = self.phase
-        p["u_aspect"] = self.aspect
+        self.set_uniforms(self.prog, u_segments=params.segments, u_rot=self.rot, u_pulse=pulse,
+                          u_hue=params.hue, u_detail=params.detail, u_phase=self.phase)
 
     def draw(self):
         self.prog.draw("triangle_strip")

@@ -39,13 +39,8 @@ class LatentShader(Preset):
 
     def update(self, dt, params, frame):
         self.phase += dt * params.speed
-        p = self.prog
-        for i in range(10):
-            p[f"u_l[{i}]"] = params[f"l{i}"]
-        p["u_phase"] = self.phase
-        p["u_level"] = params.level
-        p["u_flash"] = params.flash
-        p["u_aspect"] = self.aspect
+        latent = {f"u_l[{i}]": params[f"l{i}"] for i in range(10)}
+        self.set_uniforms(self.prog, u_phase=self.phase, u_level=params.level, u_flash=params.flash, **latent)
 
     def draw(self):
         # smooth gradients: drawn at a fraction of the output resolution and stretched

@@ -91,10 +91,7 @@ class Particles(Preset):
             d["a_life"] -= np.float32(dt / params.lifetime) * self.decay
             d["a_life"][~alive] = -1.0
         self.buf.set_data(d)
-        p = self.prog
-        p["u_aspect"] = self.aspect
-        p["u_scale"] = self.size[1] / 720.0
-        p["u_sat"] = params.saturation
+        self.set_uniforms(self.prog, u_scale=self.size[1] / 720.0, u_sat=params.saturation)
 
     def draw(self):
         from vispy import gloo

@@ -94,7 +94,7 @@ class ScopeTunnel(Preset):
         colors[..., :3] = col[:, None, None, :]
         colors[..., 3] = 1.0
         self.buf.set_data(self.data)
-        self.prog["u_aspect"] = self.aspect
+        self.set_uniforms(self.prog)
 
     def draw(self):
         from vispy import gloo

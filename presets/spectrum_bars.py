@@ -65,13 +65,8 @@ class SpectrumBars(Preset):
         self._buf[0, :, 0] = params.bars
         self.tex.set_data(self._buf)
         self.spin = (self.spin + dt * params.spin) % 1.0
-        p = self.prog
-        p["u_gain"] = params.gain
-        p["u_hue"] = params.hue
-        p["u_spread"] = params.spread
-        p["u_pulse"] = params.pulse
-        p["u_spin"] = self.spin
-        p["u_aspect"] = self.aspect
+        self.set_uniforms(self.prog, u_gain=params.gain, u_hue=params.hue, u_spread=params.spread,
+                          u_pulse=params.pulse, u_spin=self.spin)
 
     def draw(self):
         self.prog.draw("triangle_strip")

@@ -305,3 +305,23 @@ def oscdump():
     for d in dumps:
         if d.proc.poll() is None:
             d.proc.kill()
+
+
+def _osmesa() -> bool:
+    from sonolux.visual.gl import osmesa_available
+
+    return osmesa_available()
+
+
+needs_gl = pytest.mark.skipif(not _osmesa(), reason="OSMesa is not installed (apt-get install libosmesa6): "
+                              "headless GL tests need it")
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+                                  reason="ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")
+
+
+def video_frame(path, t: float, size) -> np.ndarray:
+    """The RGB frame a video shows at ``t`` seconds (decoded by ffmpeg), ``size`` = (w, h)."""
+    w, h = size
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{t:.4f}", "-i", str(path), "-frames:v", "1",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3)

@@ -3,7 +3,6 @@ olad, read back through olad's HTTP API (live) and ola_recorder (every frame). C
 follow the synth's level and its beat, the frame rate stays under the cap, blackout zeroes
 every channel. Plus the fixture templates and one clear error per bad map entry."""
 import argparse
-import time
 
 import numpy as np
 import pytest

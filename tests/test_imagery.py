@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +19,10 @@ from sonolux.imagery.colour import VMClassifier, colour_stats, load_rgb, pad_fro
 from sonolux.imagery.index import ImageIndexWarning, build_index, load_index
 from sonolux.imagery.models import load_image_model, load_music_model, model_path
 from sonolux.imagery.periods import Period, boundaries, choose_images, make_periods, period_at
-from sonolux.visual.gl import osmesa_available
 
-from conftest import sonolux_cmd, wait_until
+from conftest import needs_ffmpeg, needs_gl, sonolux_cmd, video_frame, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                                  reason="ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")
-needs_gl = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6)")
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 190, 50), "blue": (30, 40, 220), "yellow": (240, 230, 40),
            "grey": (90, 90, 90), "white": (240, 240, 240), "navy": (10, 10, 60), "pink": (250, 170, 200)}
@@ -288,12 +282,6 @@ def _song(path, sr=22050, seconds=10.0):
     return seconds
 
 
-def _frame(path, t, w, h):
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{t:.4f}", "-i", str(path), "-frames:v", "1",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-
-
 @needs_gl
 @needs_ffmpeg
 def test_render_image_bank_makes_an_mp4_in_sync_with_the_audio(tmp_path):
@@ -330,7 +318,7 @@ def test_render_image_bank_makes_an_mp4_in_sync_with_the_audio(tmp_path):
         k = int(np.ceil(max(p["start"] + 0.7, 0.5 * (p["start"] + p["end"])) * fps))
         if k / fps >= p["end"]:
             continue
-        img = _frame(out, k / fps + 0.25 / fps, w, h)
+        img = video_frame(out, k / fps + 0.25 / fps, (w, h))
         centre = img[h // 3: 2 * h // 3, w // 3: 2 * w // 3].reshape(-1, 3).mean(0)
         want = np.array(solid[p["path"][:-4]], float)
         dists = {n: np.linalg.norm(centre - np.array(c, float)) for n, c in solid.items()}

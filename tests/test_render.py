@@ -1,21 +1,14 @@
 """``sonolux render``: frame-exact video with the audio muxed in (real OSMesa, real ffmpeg)."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from sonolux.visual.gl import osmesa_available
 from sonolux.visual.render import frame_indices, probe, render_file
 
-from conftest import run_sonolux
-
-needs_gl = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6)")
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                                  reason="ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")
+from conftest import needs_ffmpeg, needs_gl, run_sonolux, video_frame
 
 
 def test_frame_k_shows_the_newest_analysis_frame_at_or_before_k_over_fps():
@@ -41,13 +34,6 @@ def _song(path, sr, seconds, silent_until):
     return seconds
 
 
-def _frame_at(path, t, size):
-    w, h = size
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{t}", "-i", str(path), "-frames:v", "1",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-
-
 @needs_gl
 @needs_ffmpeg
 def test_render_duration_matches_audio_and_audio_stream_is_present(tmp_path):
@@ -65,7 +51,7 @@ def test_render_duration_matches_audio_and_audio_stream_is_present(tmp_path):
     assert int(streams["video"]["nb_frames"]) == 71
     assert (int(streams["video"]["width"]), int(streams["video"]["height"])) == size
     # in sync: dark while the audio is silent, bars once it plays
-    before, after = _frame_at(out, 0.5, size), _frame_at(out, 1.6, size)
+    before, after = video_frame(out, 0.5, size), video_frame(out, 1.6, size)
     assert after.mean() > before.mean() + 10
 
 

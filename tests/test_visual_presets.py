@@ -7,20 +7,19 @@ import colorsys
 import json
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sonolux.visual.gl import osmesa_available
 from sonolux.visual.registry import PresetRegistry
 from sonolux.visual.testing import SyntheticFrames
+
+from conftest import needs_gl
 
 W, H = 192, 108
 FPS = 60.0
 
-pytestmark = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed "
-                                "(apt-get install libosmesa6): headless GL tests need it")
+pytestmark = needs_gl
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,13 @@ VisualWindow, app.Timer and mailbox reads, on an OSMesa canvas, with a real-time
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import time
 
-import pytest
 
-from sonolux.visual.gl import osmesa_available
+from conftest import needs_gl
 
-pytestmark = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6)")
+pytestmark = needs_gl
 
 
 def test_window_follows_the_live_engine_and_takes_osc_preset_requests(monkeypatch):

@@ -118,6 +118,14 @@ class Preset:
         gloo.set_viewport(0, 0, *self.size)
         blit.draw("triangle_strip")
 
+    def set_uniforms(self, program, **values) -> None:
+        """Set this frame's uniforms of ``program`` in one call, and its ``u_aspect`` to the
+        output's aspect (a resize changes it between frames), e.g.
+        ``self.set_uniforms(self.prog, u_phase=self.phase, u_hue=params.hue)``."""
+        program["u_aspect"] = self.aspect
+        for name, value in values.items():
+            program[name] = value
+
     def fullscreen_program(self, fragment: str):
         """A gloo Program drawing ``fragment`` over the whole target (draw with
         ``program.draw("triangle_strip")``); sets ``u_aspect``."""
