@@ -252,3 +252,17 @@ def test_playlist_switches_presets_when_the_mood_changes(target, registry):
     assert host.current == "kaleidoscope"  # not yet: the new mood must hold for 1 s
     play(target, host, 0.5, syn=syn, t0=2.3, quadrant=3, every=30)
     assert host.current == "emotion_field"
+
+
+def test_set_uniforms_keeps_the_aspect_in_step_with_a_resize():
+    from types import SimpleNamespace
+
+    from sonolux.visual.preset import Preset
+
+    preset = Preset(SimpleNamespace(options={}, name="glow"), size=(1280, 720))
+    program = {}
+    preset.set_uniforms(program, u_level=0.25)
+    assert program == {"u_aspect": pytest.approx(1280 / 720), "u_level": 0.25}
+    preset.resize(1080, 1080)
+    preset.set_uniforms(program)
+    assert program["u_aspect"] == 1.0 and program["u_level"] == 0.25
