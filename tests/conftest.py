@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sonolux.visual.gl import osmesa_available
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SONOLUX_DATA", ROOT.parent / "shared" / "data"))
 
@@ -307,13 +309,7 @@ def oscdump():
             d.proc.kill()
 
 
-def _osmesa() -> bool:
-    from sonolux.visual.gl import osmesa_available
-
-    return osmesa_available()
-
-
-needs_gl = pytest.mark.skipif(not _osmesa(), reason="OSMesa is not installed (apt-get install libosmesa6): "
+needs_gl = pytest.mark.skipif(not osmesa_available(), reason="OSMesa is not installed (apt-get install libosmesa6): "
                               "headless GL tests need it")
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
                                   reason="ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")

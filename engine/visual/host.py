@@ -18,7 +18,6 @@ import time
 import traceback
 from dataclasses import dataclass
 
-
 from .params import ParamMapper
 from .preset import BLIT_VERT, QUAD
 
