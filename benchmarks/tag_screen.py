@@ -32,10 +32,15 @@ finds the missed joins without cutting whole songs:
    cue reaches inside each whole development clip (the 90th / 95th percentile of those
    per-clip maxima), and the cue at found joins and at every in-song boundary (the
    within-song spread), so a cue that does not separate says by how much.
-4. **Fusion**: the best cues by separation added to the default fusion (in the energy
-   cue's slot) as ``w · (cue − offset)``, replayed block by block with the restart after
-   each cut exactly as ``segmentation.fuse``; development boundary P / R / F and false cuts
-   per minute in the development clips (admitted: ≤ 0.15 / min).
+4. **Fusion**: the best cue by separation for each future window, and the next best,
+   added to the default fusion (in the energy cue's slot), replayed block by block with the
+   restart after each cut exactly as ``segmentation.fuse``, over a grid of weights, offsets
+   (percentiles of the per-clip maxima) and thresholds: development boundary P / R / F and
+   false cuts per minute in the development clips (admitted: ≤ 0.15 / min). Two forms:
+   ``additive`` — ``w · (cue − offset)`` like the other cues; ``bonus`` — at most ``w``,
+   reached ``span`` above the offset: the tag cue is a plateau a prediction window wide
+   around a join (``peak_offset_s``: where its highest value within ±4 s of a join lies),
+   so it cannot place a cut; as a bounded bonus it leaves the placing to the timbre cues' peak.
 5. **Carry-over**: the best admitted point scored on 24 other development medleys (folds
    0–1, medley seed 8; ``--confirm-seed``).
 
@@ -141,8 +146,9 @@ def vname(v) -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--fusion-variants", type=int, default=3,
-                    help="how many cues (best by separation) the fusion grid tries")
+    ap.add_argument("--fusion-variants", type=int, default=5,
+                    help="how many cues the fusion grid tries: the best by separation per future window, "
+                         "then the next best")
     ap.add_argument("--confirm-seed", type=int, default=8,
                     help="score the chosen point on other development medleys (folds 0-1, this seed)")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/tag_screen.json)")
@@ -259,6 +265,22 @@ def main(argv=None):
                             **{f"above_clip_max_p{q}": int(sum(x > lv for x in vals))
                                for q, lv in levels[v].items()}}
         sep[name] = entry
+    # where the cue peaks around a join: its highest value within ±4 s (past capped as above)
+    peak_at = {}
+    for v in vs:
+        offs = []
+        for rec, _, _, _, tc in dev:
+            for i, b in enumerate(rec.bounds):
+                prev = rec.bounds[i - 1] if i else 0.0
+                first = int(round(b / block_s))
+                before = min(first - int(round(prev / block_s)), past)
+                prof = [tc.value(v[0], v[1], first + d, before + d, v[2], v[3]) for d in range(-40, 41)]
+                if any(x == x for x in prof):
+                    offs.append((int(np.nanargmax(prof)) - 40) * block_s)
+        sep[vname(v)]["peak_offset_s"] = {"median": round(float(np.median(offs)), 2),
+                                          "p10": round(float(np.percentile(offs, 10)), 2),
+                                          "p90": round(float(np.percentile(offs, 90)), 2),
+                                          "within_0.5_s": int(sum(abs(o) <= 0.5 for o in offs)), "joins": len(offs)}
     result["separation"] = sep
     result["joins"] = joins
     order = sorted(vs, key=lambda v: (sep[vname(v)]["missed"]["above_clip_max_p98"],
@@ -277,7 +299,9 @@ def main(argv=None):
         def extra_of(tc):
             def cue(first, before):
                 x = tc.value(v[0], v[1], first, before, v[2], v[3]) - offset
-                return x if form == "additive" else min(1.0, x / span)
+                if form == "additive" or x != x:  # NaN (a window not filled yet): no cue
+                    return x
+                return min(1.0, x / span)
             return cue
 
         med, clip = S.Tally(), S.Tally()
@@ -287,19 +311,22 @@ def main(argv=None):
         for minutes, (_, _, cap, _, tc) in zip(clip_minutes, clips):
             clip.add_cuts(S.fuse(cap, w_energy=w_tag, extra=extra_of(tc) if w_tag else None, **opts), [], minutes)
         p, r, f = med.prf()
-        return {"cue": vname(v), "form": form, "w_tag": w_tag, "offset": offset, "span": span, **opts,
+        return {"cue": vname(v), "extra_delay_s": max(0.0, v[2] - config.region_future_s), "form": form, "w_tag": w_tag, "offset": offset, "span": span, **opts,
                 "precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3),
                 "clip_false_cuts_per_min": round(clip.pred / clip.minutes, 3)}
 
     rows = [point(vs[0], form="additive", w_tag=0.0, offset=0.0, **base)]
     print("without the tag cue:", rows[0], file=sys.stderr)
     grid = []
-    for v in order[:args.fusion_variants]:
+    # the best cue by separation for each future window (6 s: no extra delay), then the next best
+    chosen = [next(v for v in order if v[2] == f) for f in sorted({w[0] for w in WINDOWS})]
+    chosen += [v for v in order if v not in chosen][:max(0, args.fusion_variants - len(chosen))]
+    for v in chosen:
         p50 = levels[v][50]
         for w_scale, off_q, thr in itertools.product((0.1, 0.25), (95,), (1.0,)):
             off = float(np.nanpercentile(clip_max[v], off_q))
             grid.append((v, dict(form="additive", w_tag=round(w_scale / p50, 4), offset=round(off, 5), threshold=thr)))
-        for w, off_q, span_q, thr in itertools.product((0.35, 0.5, 0.7, 0.9), (95, 98, 99), (0.25, 1.0),
+        for w, off_q, span_q, thr in itertools.product((0.2, 0.35, 0.5, 0.7, 0.9), (95, 98, 99), (0.25, 1.0),
                                                        (1.0, 1.1, 1.2)):
             off = float(np.nanpercentile(clip_max[v], off_q))
             grid.append((v, dict(form="bonus", w_tag=w, offset=round(off, 5), span=round(span_q * p50, 5),
@@ -308,7 +335,13 @@ def main(argv=None):
         rows.append(point(v, **{**base, **opts}))
     ok = [r for r in rows if r["clip_false_cuts_per_min"] <= S.DEV_FALSE_CUTS_MAX]
     best = max(ok, key=lambda r: (r["f"], r["precision"])) if ok else None
-    result.update({"sweep": rows, "best_admitted": best, "without_tag_cue": rows[0]})
+    per_future = {}
+    for r in ok:
+        key = f"future {r['cue'].split('future')[1].split('-')[0]} s"
+        if r["w_tag"] and (key not in per_future or (r["f"], r["precision"]) > (per_future[key]["f"], per_future[key]["precision"])):
+            per_future[key] = r
+    result.update({"sweep": rows, "best_admitted": best, "best_admitted_per_future": per_future,
+                   "without_tag_cue": rows[0]})
     print("best admitted:", best, file=sys.stderr)
     if args.confirm_seed is not None and best is not None and best["w_tag"]:
         other = [(*x, cue_of(x)) for x in load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1),
