@@ -154,6 +154,20 @@ def medley_truth(rec: Recording, audio: AudioCache) -> None:
     _, rec.bounds, rec.spans = join(parts, rec.meta["crossfade_s"])
 
 
+def analysed(recs, an: "Analysed", audio: AudioCache, what: str):
+    """(recording, frames) for each of ``recs`` — a medley with its truth filled in — with a
+    progress bar named ``what`` on stderr (the region scripts' common loading loop)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        def tqdm(x, **_):
+            return x
+    for rec in tqdm(recs, desc=what, file=sys.stderr):
+        if rec.kind == "medley":
+            medley_truth(rec, audio)
+        yield rec, an.frames(rec)
+
+
 def single_clips(data: Path, audio: AudioCache, folds) -> list[Recording]:
     return [Recording(f"clip-{c['song']}", (lambda c=c: audio.clip(c)), quadrants=[c["quadrant"]], kind="clip",
                       meta={"song": c["song"], "folds": [int(c["fold"])]}) for c in clips(data, folds)]

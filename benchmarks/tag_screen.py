@@ -168,10 +168,7 @@ def main(argv=None):
 
     def load(recs, what):
         out = []
-        for rec in tqdm(recs, desc=what, file=sys.stderr):
-            if rec.kind == "medley":
-                D.medley_truth(rec, audio)
-            fr = an.frames(rec)
+        for rec, fr in D.analysed(recs, an, audio, what):
             marks = tags.of(rec)
             # the sidecar's smoothed probabilities against the cached frames' (same engine code)
             pid = fr.column("prediction_id")
