@@ -154,6 +154,20 @@ def medley_truth(rec: Recording, audio: AudioCache) -> None:
     _, rec.bounds, rec.spans = join(parts, rec.meta["crossfade_s"])
 
 
+def analysed(recs, an: "Analysed", audio: AudioCache, what: str):
+    """(recording, frames) for each of ``recs`` — a medley with its truth filled in — with a
+    progress bar named ``what`` on stderr (the region scripts' common loading loop)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        def tqdm(x, **_):
+            return x
+    for rec in tqdm(recs, desc=what, file=sys.stderr):
+        if rec.kind == "medley":
+            medley_truth(rec, audio)
+        yield rec, an.frames(rec)
+
+
 def single_clips(data: Path, audio: AudioCache, folds) -> list[Recording]:
     return [Recording(f"clip-{c['song']}", (lambda c=c: audio.clip(c)), quadrants=[c["quadrant"]], kind="clip",
                       meta={"song": c["song"], "folds": [int(c["fold"])]}) for c in clips(data, folds)]
@@ -204,3 +218,57 @@ class Analysed:
         tmp.rename(path)
         fr.values = fr.values.astype(np.float32).astype(np.float64)  # same numbers as a cached run
         return fr
+
+
+TAGS_VERSION = 1  # the tag sidecar's own key (the frame cache has no tag vectors)
+
+
+def mark_predictions(signal: np.ndarray, models: dict, spec: StreamSpec) -> dict:
+    """The emotion model's output at every 0.5 s mark of ``signal``, computed by the live
+    engine's own inference stage and worker (``InferenceStage`` marks, ``InferenceWorker``
+    resampling, ``FeatureStream`` and the streaming model, smoothing), hop by hop and in step
+    as ``Analyzer.analyze`` runs them offline — without the rest of the analysis chain. Returns
+    arrays per mark: ``t`` (s), ``raw_tags`` / ``tags`` (raw and smoothed, (n, 50)), ``probs``
+    (smoothed quadrant probabilities, (n, 4)), ``confidence``, ``fill``."""
+    from sonolux.features.base import HopContext
+    from sonolux.frame import FrameLayout
+
+    stage, worker = make_inference(models, InferenceConfig(), keep_results=True)
+    layout = FrameLayout()
+    stage.prepare(spec, layout, None)
+    frame, ctx = layout.new_frame(), HopContext(spec)
+    hop = spec.hop
+    for i in range(signal.shape[0] // hop):
+        stage.ring.write(signal[i * hop:(i + 1) * hop], ctx.samples)
+        ctx.sample_end = (i + 1) * hop
+        stage.process(ctx, frame)
+        worker.poll()
+    res = worker.results
+    out = {"t": np.array([r["t"] for r in res]),
+           "raw_tags": np.array([r["raw"]["tags"]["tags"] for r in res], dtype=np.float32),
+           "tags": np.array([r["prediction"].tags for r in res], dtype=np.float32),
+           "probs": np.array([r["prediction"].probs for r in res]),
+           "confidence": np.array([r["prediction"].confidence for r in res]),
+           "fill": np.array([r["prediction"].fill for r in res])}
+    return out
+
+
+class MarkTags:
+    """The per-mark predictions of a recording (:func:`mark_predictions`), cached as a
+    sidecar ``tags/v{TAGS_VERSION}-{key}.npz`` beside the frame cache."""
+
+    def __init__(self, cache: Path, models: dict, spec: StreamSpec):
+        self.folder = Path(cache) / "tags"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.models, self.spec = models, spec
+
+    def of(self, rec: Recording) -> dict:
+        path = self.folder / f"v{TAGS_VERSION}-{rec.key}.npz"
+        if path.exists():
+            z = np.load(path, allow_pickle=False)
+            return {k: z[k] for k in z.files}
+        out = mark_predictions(rec.make(), self.models, self.spec)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.rename(path)
+        return out

@@ -177,10 +177,7 @@ def main(argv=None):
 
     def load(recs, what):
         out = []
-        for rec in tqdm(recs, desc=what, file=sys.stderr):
-            if rec.kind == "medley":
-                D.medley_truth(rec, audio)
-            fr = an.frames(rec)
+        for rec, fr in D.analysed(recs, an, audio, what):
             cap = S.capture_cues(fr, spec)
             block_hops = int(round(cap["block_s"] / spec.hop_seconds))
             path = chroma_dir / f"{rec.key}.npy"

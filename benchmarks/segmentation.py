@@ -191,7 +191,7 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
     after the cut. ``extra(first, before)``: a cue screened in the energy cue's slot (weight
     ``w_energy``) instead of the energy, judged like the contrast — the boundary's first
     block after it and the number of blocks of the current region before it (e.g.
-    ``chroma_screen.py``)."""
+    ``chroma_screen.py``, ``tag_screen.py``)."""
     defaults = AnalysisConfig()
     c = cap["contrast"]
     rows, vectors = cap["rows"], cap["vectors"]
