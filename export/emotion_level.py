@@ -184,9 +184,13 @@ def test_fold(train: dict, test: dict, f: int, train_folds, C: float) -> dict:
             "window_key": np.stack([test["song"][te], test["end"][te].astype(str)], 1)}
 
 
-def dev_runs(by_gain: dict, C: float) -> dict:
-    """gain → {dev fold → ``test_fold`` result}; the head is always trained at 0 dB."""
-    return {g: {f: test_fold(by_gain[0.0], emb, f, [h for h in DEV_FOLDS if h != f], C) for f in DEV_FOLDS}
+def dev_runs(by_gain: dict, C: float, train_all_gains: bool = False) -> dict:
+    """gain → {dev fold → ``test_fold`` result}; the head is trained on the 0 dB windows, or
+    with ``train_all_gains`` on the windows of every cached gain (gain augmentation)."""
+    train = by_gain[0.0]
+    if train_all_gains:
+        train = {k: np.concatenate([e[k] for e in by_gain.values()]) for k in train}
+    return {g: {f: test_fold(train, emb, f, [h for h in DEV_FOLDS if h != f], C) for f in DEV_FOLDS}
             for g, emb in by_gain.items()}
 
 
@@ -236,21 +240,26 @@ def dev(gains: list[float]) -> dict:
         if 0.0 not in by_gain:
             continue
         rep[variant] = {"tau_s": VARIANTS[variant]}
-        for C in C_GRID:
-            runs = dev_runs(by_gain, C)
+        if variant == "none" and len(by_gain) > 1:  # the head trained on every gain (augmentation)
+            rep["none, head trained at every gain"] = {"gains": sorted(by_gain)}
+        for C, aug in [(C, aug) for aug in (False, True) for C in C_GRID]:
+            if aug and not (variant == "none" and len(by_gain) > 1):
+                continue
+            name = "none, head trained at every gain" if aug else variant
+            runs = dev_runs(by_gain, C, aug)
             y, p = pooled(runs[0.0], "clip_q"), pooled(runs[0.0], "clip")
             assert np.array_equal(y, yb)
             r = {"dev_clip_macro_f1": float(np.mean([macro_f1(x["clip_q"], x["clip"]) for x in runs[0.0].values()])),
                  "per_fold": {f: macro_f1(x["clip_q"], x["clip"]) for f, x in runs[0.0].items()},
                  "vs_shipped_cached": paired_bootstrap(y, p, pb)}
-            if variant == "none":
+            if name == "none":
                 none0[C] = p
-            elif C in none0:
-                r["vs_none_same_path"] = paired_bootstrap(y, p, none0[C])
+            elif SHIPPED_C in none0:  # against the shipped setting through the same 16-bit path
+                r["vs_none_same_path"] = paired_bootstrap(y, p, none0[SHIPPED_C])
             if len(by_gain) > 1:
                 r["gain"] = robustness(runs)
-            rep[variant][f"C={C}"] = r
-            print(variant, C, json.dumps(r, default=float), flush=True)
+            rep[name][f"C={C}"] = r
+            print(name, C, json.dumps(r, default=float), flush=True)
     return rep
 
 
