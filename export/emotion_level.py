@@ -2,10 +2,13 @@
 decisions, and does a causal level normalisation in front of the frozen trunk fix that
 without costing F1?
 
-    python -m export.emotion_level embed --variant none --gains 0,-12,-6,6 --folds 0,1,2
-    python -m export.emotion_level embed --variant ema10 --gains 0 --folds 0,1,2
+    python -m export.emotion_level embed --variant none --gains=0,-12,-6,6 --folds 0,1,2
+    python -m export.emotion_level embed --variant ema3 --gains 0 --folds 0,1,2   # (frame, ema10, ema30 alike)
     python -m export.emotion_level dev                  # every cached variant, dev folds 0-2
-    python -m export.emotion_level five_fold --variant ema10   # the frozen choice, all 5 folds
+    python -m export.emotion_level embed --variant ema3 --gains=-12,-6,6 --folds 0,1,2  # the dev best
+    python -m export.emotion_level embed --variant none --gains 0 --folds 3,4
+    python -m export.emotion_level embed --variant ema3 --gains 0 --folds 3,4
+    python -m export.emotion_level dev && python -m export.emotion_level five_fold --variant ema3
 
 On stage the input gain is whatever the mixer sends. A clip at gain g dB is the 600 clips'
 cached 16 kHz audio times 10^(g/20), through the engine's own log-mel
@@ -55,7 +58,7 @@ OUT = WORK / "mood5"
 RESULTS = Path(__file__).resolve().parent / "results"
 FRAME_RATE = 16000 / 256
 GATE_DB = -80.0  # frames whose mean band power is below this are silence: they do not count
-VARIANTS = {"none": None, "frame": 0.0, "ema1": 1.0, "ema3": 3.0, "ema10": 10.0, "ema30": 30.0}
+VARIANTS = {"none": None, "frame": 0.0, "ema3": 3.0, "ema10": 10.0, "ema30": 30.0}
 C_GRID = (0.001, 0.003, 0.01)
 SHIPPED_C = 0.003
 
@@ -297,20 +300,21 @@ def five_fold(variant: str, C: float) -> dict:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
+    number = lambda s: [float(x) for x in s.split(",")]  # noqa: E731
     sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("embed", help="cache the windows of one normaliser at some gains and folds")
-    e.add_argument("--variant", required=True, choices=list(VARIANTS), help="normaliser (none = shipped input)")
-    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0)")
-    e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
-    e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
-    d = sub.add_parser("dev", help="score every cached variant on the dev folds 0-2")
-    d.add_argument("--gains", default="0,-12,-6,6", help="gains to score where cached")
     f = sub.add_parser("five_fold", help="the frozen variant on all 5 folds (0 dB)")
     f.add_argument("--variant", required=True, choices=list(VARIANTS))
     f.add_argument("--C", type=float, default=SHIPPED_C, help="the head's C chosen on dev")
+    d = sub.add_parser("dev", help="score every cached variant on the dev folds 0-2")
+    d.add_argument("--gains", default="0,-12,-6,6", help="gains to score where cached")
+    e = sub.add_parser("embed", help="cache the windows of one normaliser at some gains and folds")
+    e.add_argument("--variant", required=True, choices=list(VARIANTS), help="normaliser (none = shipped input)")
+    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0); a list "
+                   "starting with a minus needs the = form: --gains=-12,-6")
+    e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
+    e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
     a = p.parse_args(argv)
     root = D.data_root(a.data)
-    number = lambda s: [float(x) for x in s.split(",")]  # noqa: E731
     if a.cmd == "embed":
         embed(root, a.variant, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)
         return
