@@ -256,9 +256,12 @@ def dev(gains: list[float]) -> dict:
                  "per_fold": {f: macro_f1(x["clip_q"], x["clip"]) for f, x in runs[0.0].items()},
                  "vs_shipped_cached": paired_bootstrap(y, p, pb)}
             if name == "none":
-                none0[C] = p
+                none0[C] = {g: pooled(x, "clip") for g, x in runs.items()}
             elif SHIPPED_C in none0:  # against the shipped setting through the same 16-bit path
-                r["vs_none_same_path"] = paired_bootstrap(y, p, none0[SHIPPED_C])
+                r["vs_none_same_path"] = paired_bootstrap(y, p, none0[SHIPPED_C][0.0])
+                r["vs_none_same_path_per_gain"] = {
+                    f"{g:+g} dB": paired_bootstrap(y, pooled(x, "clip"), none0[SHIPPED_C][g])
+                    for g, x in runs.items() if g in none0[SHIPPED_C]}
             if len(by_gain) > 1:
                 r["gain"] = robustness(runs)
             rep[name][f"C={C}"] = r
