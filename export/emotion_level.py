@@ -34,7 +34,9 @@ macro-F1 of the signs rule, clip = mean of the window probabilities (temperature
 bootstrap vs the shipped head on the cached embeddings (the 0.747 of the model card) and vs
 no normalisation through the same 16-bit path; gain robustness = share of window (and clip)
 decisions equal to the 0 dB decision, and the share of windows whose decision is the same at
-every gain. Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
+every gain. Each normaliser is also scored with the context head (N = 6 windows,
+``export.emotion_head_levers``) on its windows, and the head without one also trained on the
+windows of every cached gain (gain augmentation). Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
 ``export/results/emotion_level.json``.
 """
 from __future__ import annotations
@@ -50,6 +52,7 @@ from scipy.signal import lfilter
 
 from . import data as D
 from .emotion_augment import POOL, STRIDE, _init_worker, embed_mel, paired_bootstrap, transform
+from .emotion_head_levers import context_features
 from .evaluate import macro_f1
 from .train_emotion_musicnn import DEV_FOLDS, UNTOUCHED_FOLDS, Head, clip_mean, decide, features, load_embeddings
 from .workspace import WORK
@@ -61,6 +64,7 @@ GATE_DB = -80.0  # frames whose mean band power is below this are silence: they 
 VARIANTS = {"none": None, "frame": 0.0, "ema3": 3.0, "ema10": 10.0, "ema30": 30.0}
 C_GRID = (0.001, 0.003, 0.01)
 SHIPPED_C = 0.003
+CONTEXT_N = 6  # the context head of export.emotion_head_levers (dev 0.758 without a normaliser)
 
 
 def frame_level_db(mel: np.ndarray) -> np.ndarray:
@@ -228,6 +232,26 @@ def shipped_baseline() -> dict:
     return {f: test_fold(emb, emb, f, [h for h in DEV_FOLDS if h != f], SHIPPED_C) for f in DEV_FOLDS}
 
 
+def with_context(emb: dict, n: int = CONTEXT_N) -> dict:
+    """``emb`` with each window's penultimate replaced by the mean over its clip's last ``n``
+    windows (the context head of ``export.emotion_head_levers``)."""
+    return {**emb, "penultimate": context_features(emb, n)[:, :200].astype(np.float32)}
+
+
+def settings(gains: list[float]):
+    """(name, gain → dev windows, head trained at every gain) of every cached variant; for
+    the head without a normaliser also the gain-augmented head; for each normaliser also the
+    context head on its windows."""
+    for variant in VARIANTS:
+        by_gain = {g: e for g in gains if (e := load_level(variant, g, DEV_FOLDS)) is not None}
+        if 0.0 not in by_gain:
+            continue
+        yield variant, by_gain, False
+        if variant == "none" and len(by_gain) > 1:
+            yield "none, head trained at every gain", by_gain, True
+        yield f"{variant} + context N={CONTEXT_N}", {g: with_context(e) for g, e in by_gain.items()}, False
+
+
 def dev(gains: list[float]) -> dict:
     base = shipped_baseline()
     yb, pb = pooled(base, "clip_q"), pooled(base, "clip")
@@ -238,17 +262,9 @@ def dev(gains: list[float]) -> dict:
            "shipped_head_cached_embeddings": float(np.mean([macro_f1(r["clip_q"], r["clip"]) for r in base.values()])),
            "ref_db": json.loads((OUT / "reference_level.json").read_text())["ref_db"], "gate_db": GATE_DB}
     none0 = {}
-    for variant in VARIANTS:
-        by_gain = {g: e for g in gains if (e := load_level(variant, g, DEV_FOLDS)) is not None}
-        if 0.0 not in by_gain:
-            continue
-        rep[variant] = {"tau_s": VARIANTS[variant]}
-        if variant == "none" and len(by_gain) > 1:  # the head trained on every gain (augmentation)
-            rep["none, head trained at every gain"] = {"gains": sorted(by_gain)}
-        for C, aug in [(C, aug) for aug in (False, True) for C in C_GRID]:
-            if aug and not (variant == "none" and len(by_gain) > 1):
-                continue
-            name = "none, head trained at every gain" if aug else variant
+    for name, by_gain, aug in settings(gains):
+        rep[name] = {"tau_s": VARIANTS[name.split()[0].rstrip(",")], "gains": sorted(by_gain)}
+        for C in C_GRID:
             runs = dev_runs(by_gain, C, aug)
             y, p = pooled(runs[0.0], "clip_q"), pooled(runs[0.0], "clip")
             assert np.array_equal(y, yb)
