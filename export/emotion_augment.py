@@ -88,24 +88,30 @@ def _init_worker() -> None:
     _worker["head"] = _PoolHead(Musicnn.from_npz(WEIGHTS / "MSD_musicnn.npz")).eval()
 
 
-def _embed_one(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """(penultimate (n, 200), window ends) of one transformed clip; job = (song, audio,
-    transform name[, random gain on top])."""
+def embed_mel(mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(penultimate (n, 200), window ends) of a clip's engine log-mel through the frozen
+    streaming trunk (silence lead-in of ``export.musicnn_embed``, pool 105, a window every
+    128 frames); needs ``_init_worker()`` in this process."""
     import torch
-
-    from sonolux import modelinput as mi
 
     from .musicnn_embed import POOLS, clip_centres, pooled_windows, span, window_ends
 
-    song, audio, name, *gain = job
-    y = transform(audio, name, zlib.crc32(f"{song}/{name}".encode()), *gain)
-    mel = mi.clip_features(y)["mel"]
     pad = span(max(POOLS))  # the same silence lead-in as export.musicnn_embed
     centres = clip_centres(_worker["session"], mel, pad)
     ends = window_ends(len(mel), POOL, STRIDE)
     with torch.no_grad():
         pen = _worker["head"](torch.from_numpy(pooled_windows(centres, ends, POOL, pad)))[0].numpy()
     return pen.astype(np.float32), ends
+
+
+def _embed_one(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(penultimate (n, 200), window ends) of one transformed clip; job = (song, audio,
+    transform name[, random gain on top])."""
+    from sonolux import modelinput as mi
+
+    song, audio, name, *gain = job
+    y = transform(audio, name, zlib.crc32(f"{song}/{name}".encode()), *gain)
+    return embed_mel(mi.clip_features(y)["mel"])
 
 
 def aug_path(name: str, fold: int) -> Path:

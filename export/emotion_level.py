@@ -1,0 +1,350 @@
+"""Level invariance of the emotion model (issue #16): how much does the input gain move its
+decisions, and does a causal level normalisation in front of the frozen trunk fix that
+without costing F1?
+
+    python -m export.emotion_level embed --variant none --gains=0,-12,-6,6 --folds 0,1,2
+    python -m export.emotion_level embed --variant ema3 --gains 0 --folds 0,1,2   # (frame, ema10, ema30 alike)
+    python -m export.emotion_level dev                  # every cached variant, dev folds 0-2
+    python -m export.emotion_level embed --variant ema3 --gains=-12,-6,6 --folds 0,1,2  # the dev best
+    python -m export.emotion_level embed --variant none --gains 0 --folds 3,4
+    python -m export.emotion_level embed --variant ema3 --gains 0 --folds 3,4
+    python -m export.emotion_level dev && python -m export.emotion_level five_fold --variant ema3
+
+On stage the input gain is whatever the mixer sends. A clip at gain g dB is the 600 clips'
+cached 16 kHz audio times 10^(g/20), through the engine's own log-mel
+(``sonolux.modelinput.clip_features``), an optional level normaliser (below), and the frozen
+streaming trunk exactly as ``export.musicnn_embed`` runs it (``export.emotion_augment.embed_mel``:
+silence lead-in, pool 105, a window every 128 frames) — the windows the live stream would
+give for that audio at that gain.
+
+The normalisers (``VARIANTS``) are causal, so they can run live frame by frame:
+the frame's level is the mean mel power over the 96 bands in dB; the running level is the
+exponentially weighted mean power of the frames heard so far (time constant ``tau`` s; weights
+renormalised, so from the first loud frame it is the mean of what was heard: no start-up
+transient), counting only frames above ``GATE_DB`` (silence does not pull it down). Every
+band of the frame is then shifted by the reference level (``reference_level``: the median clip level of the dev folds) minus the running level: a gain of g dB shifts both the
+frame and the running level by g, so the trunk sees the same input at any gain (exactly, but
+for frames near the gate or the −100 dB floor). ``tau = 0`` normalises each frame by its own
+level (no loudness left at all). Before the first gated frame the shift is 0, so the silence
+that primes the stream is left as it is and the stream's primed state does not change.
+
+``dev``: per variant, the shipped head (standardised logistic regression, C from the grid)
+trained on two dev folds' 0 dB windows, tested on the third fold at every cached gain; clip
+macro-F1 of the signs rule, clip = mean of the window probabilities (temperature 1), paired
+bootstrap vs the shipped head on the cached embeddings (the 0.747 of the model card) and vs
+no normalisation through the same 16-bit path; gain robustness = share of window (and clip)
+decisions equal to the 0 dB decision, and the share of windows whose decision is the same at
+every gain. Each normaliser is also scored with the context head (N = 6 windows,
+``export.emotion_head_levers``) on its windows, and the head without one also trained on the
+windows of every cached gain (gain augmentation). Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
+``export/results/emotion_level.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import lfilter
+
+from . import data as D
+from .emotion_augment import POOL, STRIDE, _init_worker, embed_mel, paired_bootstrap, transform
+from .emotion_head_levers import context_features
+from .evaluate import macro_f1
+from .train_emotion_musicnn import DEV_FOLDS, UNTOUCHED_FOLDS, Head, clip_mean, decide, features, load_embeddings
+from .workspace import WORK
+
+OUT = WORK / "mood5"
+RESULTS = Path(__file__).resolve().parent / "results"
+FRAME_RATE = 16000 / 256
+GATE_DB = -80.0  # frames whose mean band power is below this are silence: they do not count
+VARIANTS = {"none": None, "frame": 0.0, "ema3": 3.0, "ema10": 10.0, "ema30": 30.0}
+C_GRID = (0.001, 0.003, 0.01)
+SHIPPED_C = 0.003
+CONTEXT_N = 6  # the context head of export.emotion_head_levers (dev 0.758 without a normaliser)
+
+
+def frame_level_db(mel: np.ndarray) -> np.ndarray:
+    """Mean power over the mel bands of each frame, in dB (mel: (T, 96) dB)."""
+    return 10 * np.log10(np.maximum(np.mean(10.0 ** (mel / 10), axis=1), 1e-10))
+
+
+def running_level_db(mel: np.ndarray, tau_s: float, gate_db: float = GATE_DB) -> np.ndarray:
+    """Causal running level (dB) at every frame: the exponentially weighted mean power (time
+    constant ``tau_s``) of the gated frames so far; NaN before the first gated frame.
+
+    >>> mel = np.full((200, 96), -30.0); running_level_db(mel, 3.0)[-1]  # doctest: +ELLIPSIS
+    -30.0...
+    """
+    level = frame_level_db(mel)
+    on = level > gate_db
+    if tau_s == 0:
+        return np.where(on, level, np.nan)
+    a = np.exp(-1.0 / (tau_s * FRAME_RATE))
+    num = lfilter([1 - a], [1, -a], np.where(on, 10.0 ** (level / 10), 0.0))
+    den = lfilter([1 - a], [1, -a], on.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.maximum.accumulate(on), 10 * np.log10(num / den), np.nan)
+
+
+def normalise(mel: np.ndarray, tau_s: float | None, ref_db: float) -> np.ndarray:
+    """``mel`` with each frame shifted by ``ref_db`` − the running level (0 before the first
+    gated frame); ``tau_s`` None: unchanged."""
+    if tau_s is None:
+        return mel
+    shift = ref_db - running_level_db(mel, tau_s)
+    return (mel + np.nan_to_num(shift, nan=0.0)[:, None]).astype(np.float32)
+
+
+def reference_level(feats: dict) -> float:
+    """Median over clips of the clip's gated mean band power (dB)."""
+    levels = []
+    for f in feats.values():
+        lv = frame_level_db(f["mel"])
+        on = lv > GATE_DB
+        levels.append(10 * np.log10(np.mean(10.0 ** (lv[on] / 10))))
+    return float(np.median(levels))
+
+
+# ------------------------------------------------------------------------------ embedding
+
+def _embed_job(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(penultimate, window ends) of one clip at gain ``gain_db`` through normaliser ``tau``."""
+    from sonolux import modelinput as mi
+
+    audio, gain_db, tau, ref = job
+    y = transform(audio, f"gain{gain_db:+g}", 0, gain=False) if gain_db else audio
+    return embed_mel(normalise(mi.clip_features(y)["mel"], tau, ref))
+
+
+def cache_path(variant: str, gain: float, fold: int) -> Path:
+    return OUT / f"level_{variant}_g{gain:+g}_f{fold}.npz"
+
+
+def reference(root: Path, clips: list[dict]) -> float:
+    """REF_DB from the dev folds' cached log-mel (computed once, kept in the cache folder)."""
+    path = OUT / "reference_level.json"
+    if path.is_file():
+        return json.loads(path.read_text())["ref_db"]
+    feats = D.load_cache(D.emotion4q_cache(root, clips), [c["song"] for c in clips if c["fold"] in DEV_FOLDS])
+    ref = reference_level(feats)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"ref_db": ref, "gate_db": GATE_DB, "clips": len(feats),
+                                "what": "median over the dev folds' clips of the gated mean band power (dB)"}))
+    return ref
+
+
+def embed(root: Path, variant: str, gains: list[float], folds: list[int], jobs: int) -> None:
+    from tqdm import tqdm
+
+    clips = D.load_clips(root)
+    ref = reference(root, clips)
+    tau = VARIANTS[variant]
+    audio = {s: v["audio"] for s, v in D.load_cache(
+        D.emotion4q_cache(root, clips), [c["song"] for c in clips if c["fold"] in folds]).items()}
+    OUT.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(jobs, initializer=_init_worker) as ex:
+        for gain in gains:
+            for fold in folds:
+                dst = cache_path(variant, gain, fold)
+                if dst.is_file():
+                    continue
+                fc = [c for c in clips if c["fold"] == fold]
+                t0 = time.time()
+                res = list(tqdm(ex.map(_embed_job, [(audio[c["song"]], gain, tau, ref) for c in fc]),
+                                total=len(fc), desc=f"{variant} {gain:+g} dB fold {fold}", unit="clip",
+                                mininterval=10))
+                n = [len(e) for _, e in res]
+                np.savez(dst, penultimate=np.concatenate([p for p, _ in res]), end=np.concatenate([e for _, e in res]),
+                         song=np.repeat([c["song"] for c in fc], n), q=np.repeat([c["q"] for c in fc], n),
+                         fold=np.full(sum(n), fold))
+                print(f"{dst.name}: {sum(n)} windows, {time.time() - t0:.0f} s", flush=True)
+
+
+def load_level(variant: str, gain: float, folds) -> dict | None:
+    """The cached windows of ``variant`` at ``gain`` over ``folds``; None if any is missing."""
+    parts = []
+    for f in folds:
+        p = cache_path(variant, gain, f)
+        if not p.is_file():
+            return None
+        with np.load(p) as z:
+            parts.append({k: z[k] for k in z.files})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+# ------------------------------------------------------------------------------ scoring
+
+def test_fold(train: dict, test: dict, f: int, train_folds, C: float) -> dict:
+    """Head trained on ``train``'s windows of ``train_folds``, applied to ``test``'s fold f:
+    window decisions, clip labels / probabilities (songs in sorted order)."""
+    tr = np.isin(train["fold"], train_folds)
+    head = Head(C).fit(train["penultimate"][tr].astype(np.float64), train["q"][tr])
+    te = test["fold"] == f
+    p = head.proba(test["penultimate"][te].astype(np.float64))
+    songs, cp = clip_mean(test["song"][te], p)
+    cq = np.array([test["q"][te][test["song"][te] == s][0] for s in songs])
+    return {"window": decide(p, "signs"), "clip_q": cq, "clip": decide(cp, "signs"), "songs": songs,
+            "window_key": np.stack([test["song"][te], test["end"][te].astype(str)], 1)}
+
+
+def dev_runs(by_gain: dict, C: float, train_all_gains: bool = False) -> dict:
+    """gain → {dev fold → ``test_fold`` result}; the head is trained on the 0 dB windows, or
+    with ``train_all_gains`` on the windows of every cached gain (gain augmentation)."""
+    train = by_gain[0.0]
+    if train_all_gains:
+        train = {k: np.concatenate([e[k] for e in by_gain.values()]) for k in train}
+    return {g: {f: test_fold(train, emb, f, [h for h in DEV_FOLDS if h != f], C) for f in DEV_FOLDS}
+            for g, emb in by_gain.items()}
+
+
+def pooled(runs: dict, key: str) -> np.ndarray:
+    return np.concatenate([runs[f][key] for f in sorted(runs)])
+
+
+def robustness(runs: dict) -> dict:
+    """Decisions at each gain against 0 dB, and windows / clips the same at every gain."""
+    w0, c0 = pooled(runs[0.0], "window"), pooled(runs[0.0], "clip")
+    same_w, same_c = np.ones(len(w0), bool), np.ones(len(c0), bool)
+    out = {}
+    for g in sorted(runs):
+        w, c = pooled(runs[g], "window"), pooled(runs[g], "clip")
+        assert np.array_equal(pooled(runs[g], "clip_q"), pooled(runs[0.0], "clip_q"))
+        same_w &= w == w0
+        same_c &= c == c0
+        out[f"{g:+g} dB"] = {"dev_clip_macro_f1": float(np.mean([macro_f1(r["clip_q"], r["clip"])
+                                                                 for r in runs[g].values()])),
+                             "window_decisions_kept": float(np.mean(w == w0)),
+                             "clip_decisions_kept": float(np.mean(c == c0))}
+    out["windows_same_at_every_gain"] = float(same_w.mean())
+    out["clips_same_at_every_gain"] = float(same_c.mean())
+    out["windows"], out["clips"] = int(len(w0)), int(len(c0))
+    return out
+
+
+def shipped_baseline() -> dict:
+    """The shipped head's dev-protocol clip decisions on the cached embeddings (0.747)."""
+    emb = load_embeddings("MSD_musicnn", STRIDE, POOL)
+    emb = {**emb, "penultimate": features(emb, "penultimate")}
+    return {f: test_fold(emb, emb, f, [h for h in DEV_FOLDS if h != f], SHIPPED_C) for f in DEV_FOLDS}
+
+
+def with_context(emb: dict, n: int = CONTEXT_N) -> dict:
+    """``emb`` with each window's penultimate replaced by the mean over its clip's last ``n``
+    windows (the context head of ``export.emotion_head_levers``)."""
+    return {**emb, "penultimate": context_features(emb, n)[:, :200].astype(np.float32)}
+
+
+def settings(gains: list[float]):
+    """(name, gain → dev windows, head trained at every gain) of every cached variant; for
+    the head without a normaliser also the gain-augmented head; for each normaliser also the
+    context head on its windows."""
+    for variant in VARIANTS:
+        by_gain = {g: e for g in gains if (e := load_level(variant, g, DEV_FOLDS)) is not None}
+        if 0.0 not in by_gain:
+            continue
+        yield variant, by_gain, False
+        if variant == "none" and len(by_gain) > 1:
+            yield "none, head trained at every gain", by_gain, True
+        yield f"{variant} + context N={CONTEXT_N}", {g: with_context(e) for g, e in by_gain.items()}, False
+
+
+def dev(gains: list[float]) -> dict:
+    base = shipped_baseline()
+    yb, pb = pooled(base, "clip_q"), pooled(base, "clip")
+    rep = {"protocol": "head trained on two dev folds' 0 dB windows, tested on the third at each gain; clip "
+                       "macro-F1 of the signs rule, clip = mean of window probabilities (temperature 1); windows "
+                       "every 128 frames, pool 105; audio = the cached 16-bit clips × gain through the engine's "
+                       "log-mel, the normaliser and the frozen streaming trunk",
+           "shipped_head_cached_embeddings": float(np.mean([macro_f1(r["clip_q"], r["clip"]) for r in base.values()])),
+           "ref_db": json.loads((OUT / "reference_level.json").read_text())["ref_db"], "gate_db": GATE_DB}
+    none0 = {}
+    for name, by_gain, aug in settings(gains):
+        rep[name] = {"tau_s": VARIANTS[name.split()[0].rstrip(",")], "gains": sorted(by_gain)}
+        for C in C_GRID:
+            runs = dev_runs(by_gain, C, aug)
+            y, p = pooled(runs[0.0], "clip_q"), pooled(runs[0.0], "clip")
+            assert np.array_equal(y, yb)
+            r = {"dev_clip_macro_f1": float(np.mean([macro_f1(x["clip_q"], x["clip"]) for x in runs[0.0].values()])),
+                 "per_fold": {f: macro_f1(x["clip_q"], x["clip"]) for f, x in runs[0.0].items()},
+                 "vs_shipped_cached": paired_bootstrap(y, p, pb)}
+            if name == "none":
+                none0[C] = {g: pooled(x, "clip") for g, x in runs.items()}
+            elif SHIPPED_C in none0:  # against the shipped setting through the same 16-bit path
+                r["vs_none_same_path"] = paired_bootstrap(y, p, none0[SHIPPED_C][0.0])
+                r["vs_none_same_path_per_gain"] = {
+                    f"{g:+g} dB": paired_bootstrap(y, pooled(x, "clip"), none0[SHIPPED_C][g])
+                    for g, x in runs.items() if g in none0[SHIPPED_C]}
+            if len(by_gain) > 1:
+                r["gain"] = robustness(runs)
+            rep[name][f"C={C}"] = r
+            print(name, C, json.dumps(r, default=float), flush=True)
+    return rep
+
+
+def five_fold(variant: str, C: float) -> dict:
+    """The frozen choice with the fixed 5-fold split (train on 4 folds, test on the 5th,
+    0 dB), against no normalisation through the same path and the shipped head's cached
+    embeddings: clip macro-F1 all 5 / dev 0-2 / untouched 3-4, paired bootstrap intervals."""
+    out, preds = {}, {}
+    cached = load_embeddings("MSD_musicnn", STRIDE, POOL)
+    cached = {**cached, "penultimate": features(cached, "penultimate")}
+    sets = {"shipped (cached embeddings)": (cached, SHIPPED_C), "none (same 16-bit path)": (load_level("none", 0.0, range(5)), SHIPPED_C),
+            variant: (load_level(variant, 0.0, range(5)), C)}
+    for name, (emb, c) in sets.items():
+        if emb is None:
+            raise D.DataMissing(f"{name}: run `python -m export.emotion_level embed --variant "
+                                f"{name.split()[0]} --gains 0 --folds 0,1,2,3,4` first")
+        runs = {f: test_fold(emb, emb, f, [h for h in range(5) if h != f], c) for f in range(5)}
+        per = {f: macro_f1(r["clip_q"], r["clip"]) for f, r in runs.items()}
+        dev_, unt = np.mean([per[f] for f in DEV_FOLDS]), np.mean([per[f] for f in UNTOUCHED_FOLDS])
+        out[name] = {"all_5": float(np.mean(list(per.values()))), "std_5": float(np.std(list(per.values()))),
+                     "dev_0_2": float(dev_), "untouched_3_4": float(unt), "gap_dev_minus_untouched": float(dev_ - unt),
+                     "per_fold": per}
+        preds[name] = runs
+        print(name, out[name], flush=True)
+    for ref in ("shipped (cached embeddings)", "none (same 16-bit path)"):
+        for label, folds in (("all_5", range(5)), ("untouched_3_4", UNTOUCHED_FOLDS)):
+            a, b = preds[variant], preds[ref]
+            y = np.concatenate([a[f]["clip_q"] for f in folds])
+            out[f"vs {ref}, {label}"] = paired_bootstrap(y, np.concatenate([a[f]["clip"] for f in folds]),
+                                                         np.concatenate([b[f]["clip"] for f in folds]))
+            print(ref, label, out[f"vs {ref}, {label}"], flush=True)
+    return out
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    D.add_data_arg(p)
+    number = lambda s: [float(x) for x in s.split(",")]  # noqa: E731
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("five_fold", help="the frozen variant on all 5 folds (0 dB)")
+    f.add_argument("--variant", required=True, choices=list(VARIANTS))
+    f.add_argument("--C", type=float, default=SHIPPED_C, help="the head's C chosen on dev")
+    d = sub.add_parser("dev", help="score every cached variant on the dev folds 0-2")
+    d.add_argument("--gains", default="0,-12,-6,6", help="gains to score where cached")
+    e = sub.add_parser("embed", help="cache the windows of one normaliser at some gains and folds")
+    e.add_argument("--variant", required=True, choices=list(VARIANTS), help="normaliser (none = shipped input)")
+    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0); a list "
+                   "starting with a minus needs the = form: --gains=-12,-6")
+    e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
+    e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    a = p.parse_args(argv)
+    root = D.data_root(a.data)
+    if a.cmd == "embed":
+        embed(root, a.variant, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)
+        return
+    reference(root, D.load_clips(root))
+    rep = dev(number(a.gains)) if a.cmd == "dev" else {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
+    path = RESULTS / "emotion_level.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps({**old, **({"dev": rep} if a.cmd == "dev" else rep)}, indent=2, default=float) + "\n")
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
