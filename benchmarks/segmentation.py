@@ -183,7 +183,7 @@ def capture_cues(fr: D.Frames, spec: StreamSpec) -> dict:
 
 
 def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_region_s,
-         w_energy=0.0, extra=None) -> list[float]:
+         w_energy=0.0, extra=None, decide=None) -> list[float]:
     """The fusion over captured cue series (dev sweeps; block-resolution cut times, no
     localisation) with the contrast cue at weight 1, as :class:`RegionCues` runs it: after a
     cut the contrast judges a boundary only with the blocks since the cut (at least
@@ -191,7 +191,12 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
     after the cut. ``extra(first, before)``: a cue screened in the energy cue's slot (weight
     ``w_energy``) instead of the energy, judged like the contrast — the boundary's first
     block after it and the number of blocks of the current region before it (e.g.
-    ``chroma_screen.py``, ``tag_screen.py``)."""
+    ``chroma_screen.py``, ``tag_screen.py``). ``decide(cut, k, seen, start_block, start_t,
+    peak)``: a second judge of every cut the fusion decides (``fusion_screen.py``) — called
+    at block ``k`` with the cues seen so far (``seen``: per block novelty, energy, mood,
+    contrast as fused, NaN where withheld), the current region's first block and time and
+    the fused peak; False drops the cut (no restart; the minimum region length still counts
+    from the last kept cut)."""
     defaults = AnalysisConfig()
     c = cap["contrast"]
     rows, vectors = cap["rows"], cap["vectors"]
@@ -200,6 +205,7 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
     f = CutFusion(weights=(w_novelty, w_energy, w_mood, 1.0), base_threshold=threshold,
                   hold_s=defaults.region_hold_s, min_region_s=min_region_s)
     start_block, start_t, cuts = 0, 0.0, []
+    seen = np.full((len(rows), 4), np.nan) if decide is not None else None
     for k, (t, nov, en, mood, con) in enumerate(rows):
         first = k - n_future + 1  # the boundary's first block after it
         before = min(first - start_block, c.past_blocks)
@@ -211,7 +217,12 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
             en = extra(first, before) if before >= n_min else math.nan
         if t - start_t < cap["past_s"]:
             nov = mood = math.nan
+        last_kept = f.last_cut
         cut = f.push(t, nov, en, mood, con)
+        if seen is not None:
+            seen[k] = (nov, en, mood, con)
+            if cut == cut and not decide(cut, k, seen, start_block, start_t, f.peak):
+                f.last_cut, cut = last_kept, math.nan
         if cut == cut:
             start_block, start_t = first - int(round((t - cut) / block_s)), cut
             cuts.append(cut)

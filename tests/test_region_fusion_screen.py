@@ -1,0 +1,75 @@
+"""The dev replay of the region fusion with a second judge (benchmarks/segmentation.fuse's
+``decide``, used by benchmarks/fusion_screen.py): a judge that keeps every cut must give the
+fusion's own cuts, one that drops them must give none and must not restart the cues, and
+what the judge is shown must be the cues as fused."""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from conftest import ROOT
+from sonolux import StreamSpec
+from sonolux.analysis import AnalysisConfig
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _regionsdata as D  # noqa: E402
+import segmentation as S  # noqa: E402
+
+
+def _three_songs(spec: StreamSpec, rng) -> D.Frames:
+    """Analysed frames of 3 × 25 s of different steady log-mel spectra (no model: quadrant 0)."""
+    n_mels, per = 64, int(round(25.0 / spec.hop_seconds))
+    shapes = [np.full(n_mels, -40.0), np.linspace(-70, -10, n_mels), np.linspace(-10, -70, n_mels)]
+    mel = np.vstack([s + rng.normal(0, 2, (per, n_mels)) for s in shapes]).astype(np.float32)
+    names = ["level_db", "quadrant", "prediction_id", "q1", "q2", "q3", "q4"]
+    values = np.zeros((mel.shape[0], len(names)))
+    values[:, 0] = -20.0
+    return D.Frames(names, values, mel)
+
+
+def _base():
+    c = AnalysisConfig()
+    return {"w_novelty": c.region_weights[0], "w_mood": c.region_weights[2], "threshold": c.region_threshold,
+            "contrast_min_past_s": c.region_contrast_min_past_s, "min_region_s": c.region_min_s}
+
+
+def test_a_judge_that_keeps_every_cut_changes_nothing(rng):
+    spec = StreamSpec()
+    cap = S.capture_cues(_three_songs(spec, rng), spec)
+    plain = S.fuse(cap, **_base())
+    assert [round(c) for c in plain] == [25, 50]  # the two joins, at block resolution
+    shown = []
+
+    def keep(cut, k, seen, start_block, start_t, peak):
+        shown.append((cut, k, seen[:k + 1].copy(), start_block, start_t, peak))
+        return True
+
+    assert S.fuse(cap, **_base(), decide=keep) == plain
+    assert [c for c, *_ in shown] == plain
+    # at the second cut the region began at the first one, and the fused peak is the score there
+    cut, k, seen, start_block, start_t, peak = shown[1]
+    assert start_t == plain[0] and start_block == int(round(plain[0] / cap["block_s"]))
+    kp = k - int(round((cap["rows"][k, 0] - cut) / cap["block_s"]))
+    w = np.array([_base()["w_novelty"], 0.0, _base()["w_mood"], 1.0])
+    assert math.isclose(peak, float((np.nan_to_num(np.clip(seen[kp], 0, None)) * w).sum()), rel_tol=1e-9)
+    # after the first cut the contrast waits for 15 s of the new region (withheld: NaN)
+    k1 = shown[0][1]
+    assert np.isfinite(seen[k1 - 10:k1, 3]).all() and np.isnan(seen[k1 + 1:k1 + 100, 3]).all()
+
+
+def test_a_judge_that_drops_cuts_leaves_the_region_going(rng):
+    spec = StreamSpec()
+    cap = S.capture_cues(_three_songs(spec, rng), spec)
+    asked = []
+
+    def drop(cut, k, seen, start_block, start_t, peak):
+        asked.append((cut, start_t))
+        return False
+
+    assert S.fuse(cap, **_base(), decide=drop) == []
+    assert asked and all(start_t == 0.0 for _, start_t in asked)  # nothing restarted the region
+    # dropping only the first join: the second is still cut (the minimum length counts from the start)
+    cuts = S.fuse(cap, **_base(), decide=lambda cut, *_: cut > 40.0)
+    assert [round(c) for c in cuts] == [50]
