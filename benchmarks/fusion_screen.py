@@ -58,13 +58,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, single_thread, write_result  # noqa: E402
+
+# one OpenMP thread: scikit-learn's boosted trees, asked one candidate at a time on a shared
+# machine, are ~50× slower with a thread per core (8 s a fit, 0.2 s a prediction, measured)
+single_thread(("OMP_NUM_THREADS",))
+
+import numpy as np  # noqa: E402
+
 import _regionsdata as D  # noqa: E402
 import segmentation as S  # noqa: E402
 import tag_screen as T  # noqa: E402
-from _common import machine, write_result  # noqa: E402
 from tag_led_screen import step_series  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
