@@ -24,14 +24,13 @@ each moment where the timbre cues *could* cut, does better than the fixed sum:
    side, and their ratio (the live stage's hard / gradual test).
 3. **Learned judge**: scikit-learn logistic regression on standardised features (class
    weights balanced; its fitted weights are a few numbers the engine could apply per
-   block), and a shallow gradient-boosted tree (depth 3) for comparison; and logistic
-   regression without the tag features (what the tags carry). Trained on candidates of the
+   block), and shallow gradient-boosted trees (depth 3, 150 trees; ``--gbt`` other sizes);
+   each also without the tag features (what the tags carry). Trained on candidates of the
    training medleys and training clips, labelled by teacher forcing (a candidate within
    ±0.5 s of a join is kept — it restarts the cues — and is positive; the rest, and every
    candidate inside a single clip, are negative and dropped), plus one round of the
    judge's own candidates (DAgger: the candidates it meets when it decides itself, labelled
-   the same way). Candidate positives are deduplicated by nothing: a join can be positive
-   twice only if two peaks lie within ±0.5 s, which the hold rules out.
+   the same way).
 4. **Decision threshold** on the judge's probability: of a grid, the one that maximises the
    training medleys' boundary F with at most ``DEV_FALSE_CUTS_MAX`` (0.15) false cuts / min
    in the training clips, the decision rule running live (rejected candidates do not
@@ -48,7 +47,8 @@ be in a training medley and a held-out one, or in a held-out clip); the emotion 
 behind the mood and tag cues was trained on all 4Q clips. Cut times are at block resolution
 (no localisation, hop refinement or ramp placement), as in the benchmark's dev sweeps.
 
-Committed run: ``benchmarks/results/fusion_screen.json``.
+Committed runs (``benchmarks/results/``): ``fusion_screen.json`` (the defaults) and
+``fusion_screen_gbt_D_T_R.json`` (``--models gbt,gbt-no-tags --gbt D,T,R``: the trees' size).
 """
 from __future__ import annotations
 
