@@ -2,10 +2,10 @@
 decisions, and does a causal level normalisation in front of the frozen trunk fix that
 without costing F1?
 
-    python -m export.emotion_level embed --variant none --gains=0,-12,-6,6 --folds 0,1,2
+    python -m export.emotion_level embed --variant none --gains 0,-12,-6,6 --folds 0,1,2
     python -m export.emotion_level embed --variant ema3 --gains 0 --folds 0,1,2   # (frame, ema10, ema30 alike)
     python -m export.emotion_level dev                  # every cached variant, dev folds 0-2
-    python -m export.emotion_level embed --variant ema3 --gains=-12,-6,6 --folds 0,1,2  # the dev best
+    python -m export.emotion_level embed --variant ema3 --gains -12,-6,6 --folds 0,1,2  # the dev best
     python -m export.emotion_level embed --variant none --gains 0 --folds 3,4
     python -m export.emotion_level embed --variant ema3 --gains 0 --folds 3,4
     python -m export.emotion_level dev && python -m export.emotion_level five_fold --variant ema3
@@ -17,7 +17,8 @@ streaming trunk exactly as ``export.musicnn_embed`` runs it (``export.emotion_au
 silence lead-in, pool 105, a window every 128 frames) — the windows the live stream would
 give for that audio at that gain.
 
-The normalisers (``VARIANTS``) are causal, so they can run live frame by frame:
+The normalisers (``VARIANTS``) are the engine's (``sonolux.inference.level``, which emotion
+v2.2 ships with tau 3 s: ``export.input_level``); they are causal, so they run live frame by frame:
 the frame's level is the mean mel power over the 96 bands in dB; the running level is the
 exponentially weighted mean power of the frames heard so far (time constant ``tau`` s; weights
 renormalised, so from the first loud frame it is the mean of what was heard: no start-up
@@ -43,70 +44,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
+
+from sonolux.inference.level import normalise_levels
 
 from . import data as D
 from .emotion_augment import POOL, STRIDE, _init_worker, embed_mel, paired_bootstrap, transform
 from .emotion_head_levers import context_features
 from .evaluate import macro_f1
+from .input_level import GATE_DB, reference_db
 from .train_emotion_musicnn import DEV_FOLDS, UNTOUCHED_FOLDS, Head, clip_mean, decide, features, load_embeddings
 from .workspace import WORK
 
 OUT = WORK / "mood5"
 RESULTS = Path(__file__).resolve().parent / "results"
-FRAME_RATE = 16000 / 256
-GATE_DB = -80.0  # frames whose mean band power is below this are silence: they do not count
 VARIANTS = {"none": None, "frame": 0.0, "ema3": 3.0, "ema10": 10.0, "ema30": 30.0}
 C_GRID = (0.001, 0.003, 0.01)
 SHIPPED_C = 0.003
 CONTEXT_N = 6  # the context head of export.emotion_head_levers (dev 0.758 without a normaliser)
 
 
-def frame_level_db(mel: np.ndarray) -> np.ndarray:
-    """Mean power over the mel bands of each frame, in dB (mel: (T, 96) dB)."""
-    return 10 * np.log10(np.maximum(np.mean(10.0 ** (mel / 10), axis=1), 1e-10))
-
-
-def running_level_db(mel: np.ndarray, tau_s: float, gate_db: float = GATE_DB) -> np.ndarray:
-    """Causal running level (dB) at every frame: the exponentially weighted mean power (time
-    constant ``tau_s``) of the gated frames so far; NaN before the first gated frame.
-
-    >>> mel = np.full((200, 96), -30.0); running_level_db(mel, 3.0)[-1]  # doctest: +ELLIPSIS
-    -30.0...
-    """
-    level = frame_level_db(mel)
-    on = level > gate_db
-    if tau_s == 0:
-        return np.where(on, level, np.nan)
-    a = np.exp(-1.0 / (tau_s * FRAME_RATE))
-    num = lfilter([1 - a], [1, -a], np.where(on, 10.0 ** (level / 10), 0.0))
-    den = lfilter([1 - a], [1, -a], on.astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(np.maximum.accumulate(on), 10 * np.log10(num / den), np.nan)
-
-
 def normalise(mel: np.ndarray, tau_s: float | None, ref_db: float) -> np.ndarray:
-    """``mel`` with each frame shifted by ``ref_db`` − the running level (0 before the first
-    gated frame); ``tau_s`` None: unchanged."""
+    """``mel`` through the engine's normaliser with time constant ``tau_s`` (None: unchanged)."""
     if tau_s is None:
         return mel
-    shift = ref_db - running_level_db(mel, tau_s)
-    return (mel + np.nan_to_num(shift, nan=0.0)[:, None]).astype(np.float32)
-
-
-def reference_level(feats: dict) -> float:
-    """Median over clips of the clip's gated mean band power (dB)."""
-    levels = []
-    for f in feats.values():
-        lv = frame_level_db(f["mel"])
-        on = lv > GATE_DB
-        levels.append(10 * np.log10(np.mean(10.0 ** (lv[on] / 10))))
-    return float(np.median(levels))
+    return normalise_levels(mel, tau_s=tau_s, reference_db=ref_db, gate_db=GATE_DB)
 
 
 # ------------------------------------------------------------------------------ embedding
@@ -124,24 +91,11 @@ def cache_path(variant: str, gain: float, fold: int) -> Path:
     return OUT / f"level_{variant}_g{gain:+g}_f{fold}.npz"
 
 
-def reference(root: Path, clips: list[dict]) -> float:
-    """REF_DB from the dev folds' cached log-mel (computed once, kept in the cache folder)."""
-    path = OUT / "reference_level.json"
-    if path.is_file():
-        return json.loads(path.read_text())["ref_db"]
-    feats = D.load_cache(D.emotion4q_cache(root, clips), [c["song"] for c in clips if c["fold"] in DEV_FOLDS])
-    ref = reference_level(feats)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"ref_db": ref, "gate_db": GATE_DB, "clips": len(feats),
-                                "what": "median over the dev folds' clips of the gated mean band power (dB)"}))
-    return ref
-
-
 def embed(root: Path, variant: str, gains: list[float], folds: list[int], jobs: int) -> None:
     from tqdm import tqdm
 
     clips = D.load_clips(root)
-    ref = reference(root, clips)
+    ref = reference_db(root, clips)
     tau = VARIANTS[variant]
     audio = {s: v["audio"] for s, v in D.load_cache(
         D.emotion4q_cache(root, clips), [c["song"] for c in clips if c["fold"] in folds]).items()}
@@ -252,7 +206,7 @@ def settings(gains: list[float]):
         yield f"{variant} + context N={CONTEXT_N}", {g: with_context(e) for g, e in by_gain.items()}, False
 
 
-def dev(gains: list[float]) -> dict:
+def dev(gains: list[float], ref_db: float) -> dict:
     base = shipped_baseline()
     yb, pb = pooled(base, "clip_q"), pooled(base, "clip")
     rep = {"protocol": "head trained on two dev folds' 0 dB windows, tested on the third at each gain; clip "
@@ -260,7 +214,7 @@ def dev(gains: list[float]) -> dict:
                        "every 128 frames, pool 105; audio = the cached 16-bit clips × gain through the engine's "
                        "log-mel, the normaliser and the frozen streaming trunk",
            "shipped_head_cached_embeddings": float(np.mean([macro_f1(r["clip_q"], r["clip"]) for r in base.values()])),
-           "ref_db": json.loads((OUT / "reference_level.json").read_text())["ref_db"], "gate_db": GATE_DB}
+           "ref_db": ref_db, "gate_db": GATE_DB}
     none0 = {}
     for name, by_gain, aug in settings(gains):
         rep[name] = {"tau_s": VARIANTS[name.split()[0].rstrip(",")], "gains": sorted(by_gain)}
@@ -316,6 +270,24 @@ def five_fold(variant: str, C: float) -> dict:
     return out
 
 
+def attach_negative_lists(argv: list[str]) -> list[str]:
+    """``--gains -12,-6`` → ``--gains=-12,-6``: argparse takes a value starting with a minus
+    that is not a plain number for an option, so the natural form would fail.
+
+    >>> attach_negative_lists(["embed", "--gains", "-12,-6", "--folds", "0"])
+    ['embed', '--gains=-12,-6', '--folds', '0']
+    """
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--gains" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"--gains={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
@@ -328,17 +300,16 @@ def main(argv=None) -> None:
     d.add_argument("--gains", default="0,-12,-6,6", help="gains to score where cached")
     e = sub.add_parser("embed", help="cache the windows of one normaliser at some gains and folds")
     e.add_argument("--variant", required=True, choices=list(VARIANTS), help="normaliser (none = shipped input)")
-    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0); a list "
-                   "starting with a minus needs the = form: --gains=-12,-6")
+    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0), e.g. --gains -12,-6,6")
     e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
     e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
-    a = p.parse_args(argv)
+    a = p.parse_args(attach_negative_lists(sys.argv[1:] if argv is None else argv))
     root = D.data_root(a.data)
     if a.cmd == "embed":
         embed(root, a.variant, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)
         return
-    reference(root, D.load_clips(root))
-    rep = dev(number(a.gains)) if a.cmd == "dev" else {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
+    ref = reference_db(root, D.load_clips(root))
+    rep = dev(number(a.gains), ref) if a.cmd == "dev" else {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
     path = RESULTS / "emotion_level.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     RESULTS.mkdir(exist_ok=True)
