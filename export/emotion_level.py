@@ -9,6 +9,7 @@ without costing F1?
     python -m export.emotion_level embed --variant none --gains 0 --folds 3,4
     python -m export.emotion_level embed --variant ema3 --gains 0 --folds 3,4
     python -m export.emotion_level dev && python -m export.emotion_level five_fold --variant ema3
+    python -m export.emotion_level shipped v2.2=models_onnx/emotion.onnx v2.1=OLD.onnx --gains -12,-6,0,6
 
 On stage the input gain is whatever the mixer sends. A clip at gain g dB is the 600 clips'
 cached 16 kHz audio times 10^(g/20), through the engine's own log-mel
@@ -270,6 +271,63 @@ def five_fold(variant: str, C: float) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ shipped models
+
+_models: dict = {}
+
+
+def _init_models(paths: dict) -> None:
+    from sonolux.inference.models import load_model
+
+    for name, path in paths.items():
+        _models[name] = load_model(path, device="cpu", threads=1)
+
+
+def _shipped_job(job: tuple) -> np.ndarray:
+    """Window quadrant probabilities of one clip at ``gain`` dB through a shipped model, the
+    engine's own path (FeatureStream + ``model.infer``, a window every ``STRIDE`` frames)."""
+    from .evaluate import emotion_windows
+
+    name, audio, gain = job
+    y = (audio * 10 ** (gain / 20)).astype(np.float32)
+    return emotion_windows(_models[name], {"clip": {"audio": y}}, ["clip"], STRIDE)[1]
+
+
+def shipped(root: Path, paths: dict, gains: list[float], folds: list[int], jobs: int) -> dict:
+    """Each shipped model file (name → path) on the cached 16-bit clips of ``folds`` at every
+    gain, through the engine: window decisions (the published rule: signs of V/A) kept
+    against 0 dB, windows the same at every gain, clip macro-F1 per gain. The shipped models
+    were trained on all 600 clips, so the F1 here is in-sample: it shows what the gain costs,
+    not how well the model generalises (that is the 5-fold figure of the model card)."""
+    from tqdm import tqdm
+
+    clips = [c for c in D.load_clips(root) if c["fold"] in folds]
+    audio = {s: v["audio"] for s, v in D.load_cache(D.emotion4q_cache(root, D.load_clips(root)),
+                                                    [c["song"] for c in clips]).items()}
+    q = np.array([c["q"] for c in clips])
+    out = {"folds": folds, "clips": len(clips), "stride_frames": STRIDE, "rule": "signs",
+           "f1": "clip macro-F1, in-sample (the shipped models saw these clips)"}
+    gains = sorted(set(gains) | {0.0})
+    with ProcessPoolExecutor(jobs, initializer=_init_models, initargs=(paths,)) as ex:
+        for name in paths:
+            probs = {}
+            for g in gains:
+                probs[g] = list(tqdm(ex.map(_shipped_job, [(name, audio[c["song"]], g) for c in clips]),
+                                     total=len(clips), desc=f"{name} {g:+g} dB", unit="clip", mininterval=10))
+            w0 = decide(np.concatenate(probs[0.0]), "signs")
+            same = np.ones(len(w0), bool)
+            rows = {}
+            for g in gains:
+                w = decide(np.concatenate(probs[g]), "signs")
+                same &= w == w0
+                clip = decide(np.stack([p.mean(0) for p in probs[g]]), "signs")
+                rows[f"{g:+g} dB"] = {"clip_macro_f1": macro_f1(q, clip), "window_decisions_kept": float(np.mean(w == w0))}
+            out[name] = {"path": str(paths[name]), **rows, "windows_same_at_every_gain": float(same.mean()),
+                         "windows": int(len(w0))}
+            print(name, json.dumps(out[name]), flush=True)
+    return out
+
+
 def attach_negative_lists(argv: list[str]) -> list[str]:
     """``--gains -12,-6`` → ``--gains=-12,-6``: argparse takes a value starting with a minus
     that is not a plain number for an option, so the natural form would fail.
@@ -303,17 +361,30 @@ def main(argv=None) -> None:
     e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0), e.g. --gains -12,-6,6")
     e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
     e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    s = sub.add_parser("shipped", help="shipped model files through the engine at every gain (in-sample F1, "
+                                       "decisions kept)")
+    s.add_argument("models", nargs="+", metavar="NAME=FILE", help="model files to compare, e.g. "
+                   "v2.2=models_onnx/emotion.onnx v2.1=export/work/mood6/emotion_v2.1.onnx")
+    s.add_argument("--gains", default="-12,-6,0,6", help="comma list of input gains in dB")
+    s.add_argument("--folds", default="4", help="comma list of folds whose clips to play (default 4)")
+    s.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
     a = p.parse_args(attach_negative_lists(sys.argv[1:] if argv is None else argv))
     root = D.data_root(a.data)
     if a.cmd == "embed":
         embed(root, a.variant, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)
         return
     ref = reference_db(root, D.load_clips(root))
-    rep = dev(number(a.gains), ref) if a.cmd == "dev" else {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
+    if a.cmd == "shipped":
+        paths = dict(m.split("=", 1) for m in a.models)
+        rep = {"shipped_models": shipped(root, paths, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)}
+    elif a.cmd == "dev":
+        rep = {"dev": dev(number(a.gains), ref)}
+    else:
+        rep = {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
     path = RESULTS / "emotion_level.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     RESULTS.mkdir(exist_ok=True)
-    path.write_text(json.dumps({**old, **({"dev": rep} if a.cmd == "dev" else rep)}, indent=2, default=float) + "\n")
+    path.write_text(json.dumps({**old, **rep}, indent=2, default=float) + "\n")
     print(f"-> {path}")
 
 
