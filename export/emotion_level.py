@@ -38,7 +38,10 @@ no normalisation through the same 16-bit path; gain robustness = share of window
 decisions equal to the 0 dB decision, and the share of windows whose decision is the same at
 every gain. Each normaliser is also scored with the context head (N = 6 windows,
 ``export.emotion_head_levers``) on its windows, and the head without one also trained on the
-windows of every cached gain (gain augmentation). Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
+windows of every cached gain (gain augmentation). ``shipped``: whole model files (the
+shipped v2.2 against v2.1) through the engine's own path (FeatureStream + ``model.infer``) on
+one fold's clips at every gain: decisions kept and in-sample clip F1 (the files were trained on
+every clip). Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
 ``export/results/emotion_level.json``.
 """
 from __future__ import annotations
