@@ -123,6 +123,7 @@ def test_the_contract_entry_makes_a_fresh_normaliser_per_stream():
     ({"kind": "running_level", **SETTINGS, "reference_db": "loud"}, "input_normalisation.reference_db='loud'"),
     ({"kind": "running_level", **SETTINGS, "gate_db": float("nan")}, "input_normalisation.gate_db=nan"),
     ({"kind": "running_level", **SETTINGS, "gate_db": True}, "input_normalisation.gate_db=True"),
+    ({"kind": "running_level", **SETTINGS, "gate_db": -100}, "gate_db=-100.0 must be above the log-mel floor"),
 ])
 def test_a_bad_contract_entry_is_a_model_error_naming_file_key_and_value(entry, words):
     with pytest.raises(ModelError) as e:

@@ -41,6 +41,7 @@ from ..errors import ModelError
 from ..modelinput import HOP, SR
 
 FRAME_RATE = SR / HOP  # mel frames per second
+FLOOR_DB = 10 * math.log10(1e-10)  # the engine's log-mel floor (modelinput: max(power, 1e-10))
 KINDS = ("running_level",)
 # sum, weight, seen: the gated power sum, the gated weight sum, 1.0 once a frame passed the gate
 _SUM, _WEIGHT, _SEEN = range(3)
@@ -140,4 +141,7 @@ def input_normalisation(contract: dict, path) -> RunningLevel | None:
     if values["tau_s"] <= 0:
         raise ModelError(f"{path}: contract input_normalisation.tau_s={values['tau_s']!r} must be > 0 "
                          f"(seconds)")
+    if values["gate_db"] <= FLOOR_DB:
+        raise ModelError(f"{path}: contract input_normalisation.gate_db={values['gate_db']!r} must be above "
+                         f"the log-mel floor {FLOOR_DB:g} dB (digital silence must not count as sound)")
     return RunningLevel(**values)
