@@ -10,6 +10,7 @@ without costing F1?
     python -m export.emotion_level embed --variant ema3 --gains 0 --folds 3,4
     python -m export.emotion_level dev && python -m export.emotion_level five_fold --variant ema3
     python -m export.emotion_level shipped v2.2=models_onnx/emotion.onnx v2.1=OLD.onnx --gains -12,-6,0,6
+    python -m export.emotion_level versions v2.2=models_onnx/emotion.onnx v2.1=OLD.onnx
 
 On stage the input gain is whatever the mixer sends. A clip at gain g dB is the 600 clips'
 cached 16 kHz audio times 10^(g/20), through the engine's own log-mel
@@ -331,6 +332,43 @@ def shipped(root: Path, paths: dict, gains: list[float], folds: list[int], jobs:
     return out
 
 
+def versions(files: dict) -> dict:
+    """The shipped model files' settings (name → file; each contract's ``metrics.choice`` and
+    ``input_normalisation``) rerun on the fixed 5 folds from their own cached embeddings, as
+    ``export.train_emotion_musicnn`` scores them (train on 4 folds, signs rule, the file's
+    temperature); clip macro-F1 per fold, and the first against each other one with a paired
+    bootstrap over the pooled clips: all 5 folds and the untouched folds 3-4."""
+    from .onnx_export import read_contract
+    from .train_emotion_musicnn import evaluate_head
+
+    runs, out = {}, {}
+    for name, path in files.items():
+        contract = read_contract(Path(path))
+        ch = contract["metrics"]["choice"]
+        norm = "running_level" if contract.get("input_normalisation") else "none"
+        emb = load_embeddings("MSD_musicnn", STRIDE, int(ch["pool"]), norm)
+        X, q, fold = features(emb, ch["features"]), emb["q"], emb["fold"]
+        runs[name] = {f: evaluate_head(emb, X, f, Head(ch["C"]).fit(X[fold != f], q[fold != f]),
+                                       ch["temperature"], "signs") for f in range(5)}
+        per = {f: macro_f1(r["clip_q"], decide(r["clip_probs"], "signs")) for f, r in runs[name].items()}
+        out[name] = {"file": str(path), "version": contract.get("version"), "input": norm,
+                     "choice": ch, "per_fold": per, "all_5": float(np.mean(list(per.values()))),
+                     "std_5": float(np.std(list(per.values()))),
+                     "untouched_3_4": float(np.mean([per[f] for f in UNTOUCHED_FOLDS]))}
+        print(name, json.dumps(out[name], default=float), flush=True)
+    first, *others = list(files)
+    for other in others:
+        for label, folds in (("all_5", range(5)), ("untouched_3_4", UNTOUCHED_FOLDS)):
+            a, b = runs[first], runs[other]
+            assert all(np.array_equal(a[f]["songs"], b[f]["songs"]) for f in folds)
+            y = np.concatenate([a[f]["clip_q"] for f in folds])
+            out[f"{first} vs {other}, {label}"] = paired_bootstrap(
+                y, np.concatenate([decide(a[f]["clip_probs"], "signs") for f in folds]),
+                np.concatenate([decide(b[f]["clip_probs"], "signs") for f in folds]))
+            print(f"{first} vs {other}, {label}", out[f"{first} vs {other}, {label}"], flush=True)
+    return out
+
+
 def attach_negative_lists(argv: list[str]) -> list[str]:
     """``--gains -12,-6`` → ``--gains=-12,-6``: argparse takes a value starting with a minus
     that is not a plain number for an option, so the natural form would fail.
@@ -371,6 +409,10 @@ def main(argv=None) -> None:
     s.add_argument("--gains", default="-12,-6,0,6", help="comma list of input gains in dB")
     s.add_argument("--folds", default="4", help="comma list of folds whose clips to play (default 4)")
     s.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    v = sub.add_parser("versions", help="model files' settings on the 5 folds, paired bootstrap of the first "
+                                        "against the others")
+    v.add_argument("models", nargs="+", metavar="NAME=FILE", help="e.g. v2.2=models_onnx/emotion.onnx "
+                   "v2.1=export/work/mood6/emotion_v2.1.onnx")
     a = p.parse_args(attach_negative_lists(sys.argv[1:] if argv is None else argv))
     root = D.data_root(a.data)
     if a.cmd == "embed":
@@ -380,6 +422,8 @@ def main(argv=None) -> None:
     if a.cmd == "shipped":
         paths = dict(m.split("=", 1) for m in a.models)
         rep = {"shipped_models": shipped(root, paths, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)}
+    elif a.cmd == "versions":
+        rep = {"versions": versions(dict(m.split("=", 1) for m in a.models))}
     elif a.cmd == "dev":
         rep = {"dev": dev(number(a.gains), ref)}
     else:
