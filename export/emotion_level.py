@@ -402,28 +402,32 @@ def main(argv=None) -> None:
     e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0), e.g. --gains -12,-6,6")
     e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
     e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
-    s = sub.add_parser("shipped", help="shipped model files through the engine at every gain (in-sample F1, "
-                                       "decisions kept)")
-    s.add_argument("models", nargs="+", metavar="NAME=FILE", help="model files to compare, e.g. "
-                   "v2.2=models_onnx/emotion.onnx v2.1=export/work/mood6/emotion_v2.1.onnx")
+    for cmd, what in (("shipped", "shipped model files through the engine at every gain (in-sample F1, "
+                                  "decisions kept)"),
+                      ("versions", "model files' settings on the 5 folds, paired bootstrap of the first "
+                                   "against the others")):
+        s = sub.add_parser(cmd, help=what)
+        s.add_argument("models", nargs="+", metavar="NAME=FILE", help="model files to compare, e.g. "
+                       "v2.2=models_onnx/emotion.onnx v2.1=export/work/mood6/emotion_v2.1.onnx")
+    s = sub.choices["shipped"]
     s.add_argument("--gains", default="-12,-6,0,6", help="comma list of input gains in dB")
     s.add_argument("--folds", default="4", help="comma list of folds whose clips to play (default 4)")
     s.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
-    v = sub.add_parser("versions", help="model files' settings on the 5 folds, paired bootstrap of the first "
-                                        "against the others")
-    v.add_argument("models", nargs="+", metavar="NAME=FILE", help="e.g. v2.2=models_onnx/emotion.onnx "
-                   "v2.1=export/work/mood6/emotion_v2.1.onnx")
     a = p.parse_args(attach_negative_lists(sys.argv[1:] if argv is None else argv))
     root = D.data_root(a.data)
     if a.cmd == "embed":
         embed(root, a.variant, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)
         return
     ref = reference_db(root, D.load_clips(root))
-    if a.cmd == "shipped":
+    if a.cmd in ("shipped", "versions"):
+        bad = [m for m in a.models if "=" not in m or not Path(m.split("=", 1)[1]).is_file()]
+        if bad:
+            p.error(f"{', '.join(bad)}: each model must be NAME=FILE with an existing file")
         paths = dict(m.split("=", 1) for m in a.models)
+    if a.cmd == "shipped":
         rep = {"shipped_models": shipped(root, paths, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)}
     elif a.cmd == "versions":
-        rep = {"versions": versions(dict(m.split("=", 1) for m in a.models))}
+        rep = {"versions": versions(paths)}
     elif a.cmd == "dev":
         rep = {"dev": dev(number(a.gains), ref)}
     else:
