@@ -2,7 +2,7 @@
 way of the live path.
 
     python benchmarks/inference.py [--models DIR] [--seconds 60] [--rounds 6] [--windows 300]
-                                   [--device auto]
+                                   [--device auto] [--compare-emotion OLD.onnx]
 
 1. Per-window latency (the worker's whole step at one 0.5 s mark: the new audio's model
    features, then emotion — a streaming model computes the new frames only — tags, latent),
@@ -13,6 +13,10 @@ way of the live path.
    audio → OSC latency p99 of the level and onset messages (``audio_to_osc``; every address,
    mood and tags included, in ``audio_to_osc_all_addresses``), and the ratio with / without
    (target: ≤ 1.10).
+3. With ``--compare-emotion OLD.onnx``: the shipped emotion model against another emotion
+   model file, call for call in one process (marks alternate which goes first), so a loaded
+   machine weighs on both alike: ``model.infer`` per 0.5 s mark (the level normaliser, the
+   graph on the new frames, the state), p50 / p99 / max.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -68,6 +73,29 @@ def window_latency(models: dict, signal: np.ndarray, spec: StreamSpec, n: int) -
     return {"window": summary_ms(times), **{f"model_{t}": summary_ms(v) for t, v in per_model.items()}}
 
 
+def emotion_ab(files: dict, marks: int) -> dict:
+    """Per-mark ``infer`` time of each emotion model file (name → path), interleaved."""
+    from sonolux.inference.models import load_model
+    from sonolux.modelinput import SR, FeatureStream
+    from sonolux.sources.synth import demo_track
+
+    models = {n: load_model(p, device="cpu", threads=1) for n, p in files.items()}
+    streams = {n: FeatureStream(m.history_frames) for n, m in models.items()}
+    audio = demo_track(SR, bars=32).astype(np.float32)
+    step, warm = SR // 2, 10
+    times = {n: [] for n in models}
+    for i in range(marks + warm):
+        block = audio[(i * step) % (len(audio) - step):][:step]
+        for n in (list(models) if i % 2 else list(models)[::-1]):
+            streams[n].push(block)
+            t0 = time.perf_counter()
+            models[n].infer(streams[n])
+            if i >= warm:
+                times[n].append(time.perf_counter() - t0)
+    return {n: {"file": str(files[n]), "version": models[n].contract.get("version"), **summary_ms(t)}
+            for n, t in times.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=None, help="model folder (default models_onnx/)")
@@ -77,6 +105,8 @@ def main(argv=None):
     ap.add_argument("--windows", type=int, default=300, help="windows timed per thread setting")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--compare-emotion", default=None, metavar="OLD.onnx",
+                    help="also time the shipped emotion model against this one, interleaved (part 3)")
     args = ap.parse_args(argv)
     spec = StreamSpec()
     signal = demo_signal(spec, args.seconds)
@@ -141,6 +171,10 @@ def main(argv=None):
         "audio_to_osc_all_addresses_p99": round(b["audio_to_osc_all_addresses"]["p99_ms"]
                                                 / a["audio_to_osc_all_addresses"]["p99_ms"], 3),
     }
+    if args.compare_emotion:
+        print(f"emotion models call for call, {args.windows} marks …", file=sys.stderr)
+        result["emotion_ab"] = emotion_ab({"shipped": Path(model_dir) / "emotion.onnx",
+                                           "compared": Path(args.compare_emotion)}, args.windows)
     result["load_average_after"] = list(os.getloadavg())
     path = write_result("inference", result, args.out)
     print(json.dumps(result, indent=2))

@@ -272,12 +272,18 @@ class FeatureStream:
         _newest_rows(ring, next_row, out[0])
         return out
 
-    def mel_frames(self, n: int) -> np.ndarray:
+    def mel_frames(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """The ``n`` newest mel frames (1, n, n_mels) float32, silence before the stream start
-        (``n`` at most ``max_frames``): what a streaming model reads."""
+        (``n`` at most ``max_frames``): what a streaming model reads. With ``out`` (a
+        float32 (n, n_mels) array the caller owns) they are copied there instead."""
         if not 0 < n <= self.max_frames:
             raise ParameterError(f"n={n} mel frames: this stream keeps 1..{self.max_frames}")
-        return self._newest(self._mel, int(self.counters[ROW]), n)
+        if out is None:
+            return self._newest(self._mel, int(self.counters[ROW]), n)
+        if out.shape != (n, N_MELS) or out.dtype != np.float32:
+            raise ParameterError(f"out must be a float32 ({n}, {N_MELS}) array, got {out.dtype} {out.shape}")
+        _newest_rows(self._mel, int(self.counters[ROW]), out)
+        return out
 
     def window(self, kind: str) -> dict[str, np.ndarray]:
         """Newest context window for model ``kind`` as float32 arrays with a batch axis."""

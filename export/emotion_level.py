@@ -2,13 +2,15 @@
 decisions, and does a causal level normalisation in front of the frozen trunk fix that
 without costing F1?
 
-    python -m export.emotion_level embed --variant none --gains=0,-12,-6,6 --folds 0,1,2
+    python -m export.emotion_level embed --variant none --gains 0,-12,-6,6 --folds 0,1,2
     python -m export.emotion_level embed --variant ema3 --gains 0 --folds 0,1,2   # (frame, ema10, ema30 alike)
     python -m export.emotion_level dev                  # every cached variant, dev folds 0-2
-    python -m export.emotion_level embed --variant ema3 --gains=-12,-6,6 --folds 0,1,2  # the dev best
+    python -m export.emotion_level embed --variant ema3 --gains -12,-6,6 --folds 0,1,2  # the dev best
     python -m export.emotion_level embed --variant none --gains 0 --folds 3,4
     python -m export.emotion_level embed --variant ema3 --gains 0 --folds 3,4
     python -m export.emotion_level dev && python -m export.emotion_level five_fold --variant ema3
+    python -m export.emotion_level shipped v2.2=models_onnx/emotion.onnx v2.1=OLD.onnx --gains -12,-6,0,6
+    python -m export.emotion_level versions v2.2=models_onnx/emotion.onnx v2.1=OLD.onnx
 
 On stage the input gain is whatever the mixer sends. A clip at gain g dB is the 600 clips'
 cached 16 kHz audio times 10^(g/20), through the engine's own log-mel
@@ -17,7 +19,8 @@ streaming trunk exactly as ``export.musicnn_embed`` runs it (``export.emotion_au
 silence lead-in, pool 105, a window every 128 frames) — the windows the live stream would
 give for that audio at that gain.
 
-The normalisers (``VARIANTS``) are causal, so they can run live frame by frame:
+The normalisers (``VARIANTS``) are the engine's (``sonolux.inference.level``, which emotion
+v2.2 ships with tau 3 s: ``export.input_level``); they are causal, so they run live frame by frame:
 the frame's level is the mean mel power over the 96 bands in dB; the running level is the
 exponentially weighted mean power of the frames heard so far (time constant ``tau`` s; weights
 renormalised, so from the first loud frame it is the mean of what was heard: no start-up
@@ -36,77 +39,46 @@ no normalisation through the same 16-bit path; gain robustness = share of window
 decisions equal to the 0 dB decision, and the share of windows whose decision is the same at
 every gain. Each normaliser is also scored with the context head (N = 6 windows,
 ``export.emotion_head_levers``) on its windows, and the head without one also trained on the
-windows of every cached gain (gain augmentation). Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
+windows of every cached gain (gain augmentation). ``shipped``: whole model files (the
+shipped v2.2 against v2.1) through the engine's own path (FeatureStream + ``model.infer``) on
+one fold's clips at every gain: decisions kept and in-sample clip F1 (the files were trained on
+every clip). Caches ``export/work/mood5/level_<variant>_g<gain>_f<fold>.npz``; results
 ``export/results/emotion_level.json``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
+
+from sonolux.inference.level import normalise_levels
 
 from . import data as D
 from .emotion_augment import POOL, STRIDE, _init_worker, embed_mel, paired_bootstrap, transform
 from .emotion_head_levers import context_features
 from .evaluate import macro_f1
+from .input_level import GATE_DB, reference_db
 from .train_emotion_musicnn import DEV_FOLDS, UNTOUCHED_FOLDS, Head, clip_mean, decide, features, load_embeddings
 from .workspace import WORK
 
 OUT = WORK / "mood5"
 RESULTS = Path(__file__).resolve().parent / "results"
-FRAME_RATE = 16000 / 256
-GATE_DB = -80.0  # frames whose mean band power is below this are silence: they do not count
 VARIANTS = {"none": None, "frame": 0.0, "ema3": 3.0, "ema10": 10.0, "ema30": 30.0}
 C_GRID = (0.001, 0.003, 0.01)
 SHIPPED_C = 0.003
 CONTEXT_N = 6  # the context head of export.emotion_head_levers (dev 0.758 without a normaliser)
 
 
-def frame_level_db(mel: np.ndarray) -> np.ndarray:
-    """Mean power over the mel bands of each frame, in dB (mel: (T, 96) dB)."""
-    return 10 * np.log10(np.maximum(np.mean(10.0 ** (mel / 10), axis=1), 1e-10))
-
-
-def running_level_db(mel: np.ndarray, tau_s: float, gate_db: float = GATE_DB) -> np.ndarray:
-    """Causal running level (dB) at every frame: the exponentially weighted mean power (time
-    constant ``tau_s``) of the gated frames so far; NaN before the first gated frame.
-
-    >>> mel = np.full((200, 96), -30.0); running_level_db(mel, 3.0)[-1]  # doctest: +ELLIPSIS
-    -30.0...
-    """
-    level = frame_level_db(mel)
-    on = level > gate_db
-    if tau_s == 0:
-        return np.where(on, level, np.nan)
-    a = np.exp(-1.0 / (tau_s * FRAME_RATE))
-    num = lfilter([1 - a], [1, -a], np.where(on, 10.0 ** (level / 10), 0.0))
-    den = lfilter([1 - a], [1, -a], on.astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(np.maximum.accumulate(on), 10 * np.log10(num / den), np.nan)
-
-
 def normalise(mel: np.ndarray, tau_s: float | None, ref_db: float) -> np.ndarray:
-    """``mel`` with each frame shifted by ``ref_db`` − the running level (0 before the first
-    gated frame); ``tau_s`` None: unchanged."""
+    """``mel`` through the engine's normaliser with time constant ``tau_s`` (None: unchanged)."""
     if tau_s is None:
         return mel
-    shift = ref_db - running_level_db(mel, tau_s)
-    return (mel + np.nan_to_num(shift, nan=0.0)[:, None]).astype(np.float32)
-
-
-def reference_level(feats: dict) -> float:
-    """Median over clips of the clip's gated mean band power (dB)."""
-    levels = []
-    for f in feats.values():
-        lv = frame_level_db(f["mel"])
-        on = lv > GATE_DB
-        levels.append(10 * np.log10(np.mean(10.0 ** (lv[on] / 10))))
-    return float(np.median(levels))
+    return normalise_levels(mel, tau_s=tau_s, reference_db=ref_db, gate_db=GATE_DB)
 
 
 # ------------------------------------------------------------------------------ embedding
@@ -124,24 +96,11 @@ def cache_path(variant: str, gain: float, fold: int) -> Path:
     return OUT / f"level_{variant}_g{gain:+g}_f{fold}.npz"
 
 
-def reference(root: Path, clips: list[dict]) -> float:
-    """REF_DB from the dev folds' cached log-mel (computed once, kept in the cache folder)."""
-    path = OUT / "reference_level.json"
-    if path.is_file():
-        return json.loads(path.read_text())["ref_db"]
-    feats = D.load_cache(D.emotion4q_cache(root, clips), [c["song"] for c in clips if c["fold"] in DEV_FOLDS])
-    ref = reference_level(feats)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"ref_db": ref, "gate_db": GATE_DB, "clips": len(feats),
-                                "what": "median over the dev folds' clips of the gated mean band power (dB)"}))
-    return ref
-
-
 def embed(root: Path, variant: str, gains: list[float], folds: list[int], jobs: int) -> None:
     from tqdm import tqdm
 
     clips = D.load_clips(root)
-    ref = reference(root, clips)
+    ref = reference_db(root, clips)
     tau = VARIANTS[variant]
     audio = {s: v["audio"] for s, v in D.load_cache(
         D.emotion4q_cache(root, clips), [c["song"] for c in clips if c["fold"] in folds]).items()}
@@ -252,7 +211,7 @@ def settings(gains: list[float]):
         yield f"{variant} + context N={CONTEXT_N}", {g: with_context(e) for g, e in by_gain.items()}, False
 
 
-def dev(gains: list[float]) -> dict:
+def dev(gains: list[float], ref_db: float) -> dict:
     base = shipped_baseline()
     yb, pb = pooled(base, "clip_q"), pooled(base, "clip")
     rep = {"protocol": "head trained on two dev folds' 0 dB windows, tested on the third at each gain; clip "
@@ -260,7 +219,7 @@ def dev(gains: list[float]) -> dict:
                        "every 128 frames, pool 105; audio = the cached 16-bit clips × gain through the engine's "
                        "log-mel, the normaliser and the frozen streaming trunk",
            "shipped_head_cached_embeddings": float(np.mean([macro_f1(r["clip_q"], r["clip"]) for r in base.values()])),
-           "ref_db": json.loads((OUT / "reference_level.json").read_text())["ref_db"], "gate_db": GATE_DB}
+           "ref_db": ref_db, "gate_db": GATE_DB}
     none0 = {}
     for name, by_gain, aug in settings(gains):
         rep[name] = {"tau_s": VARIANTS[name.split()[0].rstrip(",")], "gains": sorted(by_gain)}
@@ -316,6 +275,118 @@ def five_fold(variant: str, C: float) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ shipped models
+
+_models: dict = {}
+
+
+def _init_models(paths: dict) -> None:
+    from sonolux.inference.models import load_model
+
+    for name, path in paths.items():
+        _models[name] = load_model(path, device="cpu", threads=1)
+
+
+def _shipped_job(job: tuple) -> np.ndarray:
+    """Window quadrant probabilities of one clip at ``gain`` dB through a shipped model, the
+    engine's own path (FeatureStream + ``model.infer``, a window every ``STRIDE`` frames)."""
+    from .evaluate import emotion_windows
+
+    name, audio, gain = job
+    y = (audio * 10 ** (gain / 20)).astype(np.float32)
+    return emotion_windows(_models[name], {"clip": {"audio": y}}, ["clip"], STRIDE)[1]
+
+
+def shipped(root: Path, paths: dict, gains: list[float], folds: list[int], jobs: int) -> dict:
+    """Each shipped model file (name → path) on the cached 16-bit clips of ``folds`` at every
+    gain, through the engine: window decisions (the published rule: signs of V/A) kept
+    against 0 dB, windows the same at every gain, clip macro-F1 per gain. The shipped models
+    were trained on all 600 clips, so the F1 here is in-sample: it shows what the gain costs,
+    not how well the model generalises (that is the 5-fold figure of the model card)."""
+    from tqdm import tqdm
+
+    clips = [c for c in D.load_clips(root) if c["fold"] in folds]
+    audio = {s: v["audio"] for s, v in D.load_cache(D.emotion4q_cache(root, D.load_clips(root)),
+                                                    [c["song"] for c in clips]).items()}
+    q = np.array([c["q"] for c in clips])
+    out = {"folds": folds, "clips": len(clips), "stride_frames": STRIDE, "rule": "signs",
+           "f1": "clip macro-F1, in-sample (the shipped models saw these clips)"}
+    gains = sorted(set(gains) | {0.0})
+    with ProcessPoolExecutor(jobs, initializer=_init_models, initargs=(paths,)) as ex:
+        for name in paths:
+            probs = {}
+            for g in gains:
+                probs[g] = list(tqdm(ex.map(_shipped_job, [(name, audio[c["song"]], g) for c in clips]),
+                                     total=len(clips), desc=f"{name} {g:+g} dB", unit="clip", mininterval=10))
+            w0 = decide(np.concatenate(probs[0.0]), "signs")
+            same = np.ones(len(w0), bool)
+            rows = {}
+            for g in gains:
+                w = decide(np.concatenate(probs[g]), "signs")
+                same &= w == w0
+                clip = decide(np.stack([p.mean(0) for p in probs[g]]), "signs")
+                rows[f"{g:+g} dB"] = {"clip_macro_f1": macro_f1(q, clip), "window_decisions_kept": float(np.mean(w == w0))}
+            out[name] = {"path": str(paths[name]), **rows, "windows_same_at_every_gain": float(same.mean()),
+                         "windows": int(len(w0))}
+            print(name, json.dumps(out[name]), flush=True)
+    return out
+
+
+def versions(files: dict) -> dict:
+    """The shipped model files' settings (name → file; each contract's ``metrics.choice`` and
+    ``input_normalisation``) rerun on the fixed 5 folds from their own cached embeddings, as
+    ``export.train_emotion_musicnn`` scores them (train on 4 folds, signs rule, the file's
+    temperature); clip macro-F1 per fold, and the first against each other one with a paired
+    bootstrap over the pooled clips: all 5 folds and the untouched folds 3-4."""
+    from .onnx_export import read_contract
+    from .train_emotion_musicnn import evaluate_head
+
+    runs, out = {}, {}
+    for name, path in files.items():
+        contract = read_contract(Path(path))
+        ch = contract["metrics"]["choice"]
+        norm = "running_level" if contract.get("input_normalisation") else "none"
+        emb = load_embeddings("MSD_musicnn", STRIDE, int(ch["pool"]), norm)
+        X, q, fold = features(emb, ch["features"]), emb["q"], emb["fold"]
+        runs[name] = {f: evaluate_head(emb, X, f, Head(ch["C"]).fit(X[fold != f], q[fold != f]),
+                                       ch["temperature"], "signs") for f in range(5)}
+        per = {f: macro_f1(r["clip_q"], decide(r["clip_probs"], "signs")) for f, r in runs[name].items()}
+        out[name] = {"file": str(path), "version": contract.get("version"), "input": norm,
+                     "choice": ch, "per_fold": per, "all_5": float(np.mean(list(per.values()))),
+                     "std_5": float(np.std(list(per.values()))),
+                     "untouched_3_4": float(np.mean([per[f] for f in UNTOUCHED_FOLDS]))}
+        print(name, json.dumps(out[name], default=float), flush=True)
+    first, *others = list(files)
+    for other in others:
+        for label, folds in (("all_5", range(5)), ("untouched_3_4", UNTOUCHED_FOLDS)):
+            a, b = runs[first], runs[other]
+            assert all(np.array_equal(a[f]["songs"], b[f]["songs"]) for f in folds)
+            y = np.concatenate([a[f]["clip_q"] for f in folds])
+            out[f"{first} vs {other}, {label}"] = paired_bootstrap(
+                y, np.concatenate([decide(a[f]["clip_probs"], "signs") for f in folds]),
+                np.concatenate([decide(b[f]["clip_probs"], "signs") for f in folds]))
+            print(f"{first} vs {other}, {label}", out[f"{first} vs {other}, {label}"], flush=True)
+    return out
+
+
+def attach_negative_lists(argv: list[str]) -> list[str]:
+    """``--gains -12,-6`` → ``--gains=-12,-6``: argparse takes a value starting with a minus
+    that is not a plain number for an option, so the natural form would fail.
+
+    >>> attach_negative_lists(["embed", "--gains", "-12,-6", "--folds", "0"])
+    ['embed', '--gains=-12,-6', '--folds', '0']
+    """
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--gains" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"--gains={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     D.add_data_arg(p)
@@ -328,21 +399,43 @@ def main(argv=None) -> None:
     d.add_argument("--gains", default="0,-12,-6,6", help="gains to score where cached")
     e = sub.add_parser("embed", help="cache the windows of one normaliser at some gains and folds")
     e.add_argument("--variant", required=True, choices=list(VARIANTS), help="normaliser (none = shipped input)")
-    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0); a list "
-                   "starting with a minus needs the = form: --gains=-12,-6")
+    e.add_argument("--gains", default="0", help="comma list of input gains in dB (default 0), e.g. --gains -12,-6,6")
     e.add_argument("--folds", default="0,1,2", help="comma list of folds (default: the dev folds)")
     e.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
-    a = p.parse_args(argv)
+    for cmd, what in (("shipped", "shipped model files through the engine at every gain (in-sample F1, "
+                                  "decisions kept)"),
+                      ("versions", "model files' settings on the 5 folds, paired bootstrap of the first "
+                                   "against the others")):
+        s = sub.add_parser(cmd, help=what)
+        s.add_argument("models", nargs="+", metavar="NAME=FILE", help="model files to compare, e.g. "
+                       "v2.2=models_onnx/emotion.onnx v2.1=export/work/mood6/emotion_v2.1.onnx")
+    s = sub.choices["shipped"]
+    s.add_argument("--gains", default="-12,-6,0,6", help="comma list of input gains in dB")
+    s.add_argument("--folds", default="4", help="comma list of folds whose clips to play (default 4)")
+    s.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    a = p.parse_args(attach_negative_lists(sys.argv[1:] if argv is None else argv))
     root = D.data_root(a.data)
     if a.cmd == "embed":
         embed(root, a.variant, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)
         return
-    reference(root, D.load_clips(root))
-    rep = dev(number(a.gains)) if a.cmd == "dev" else {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
+    ref = reference_db(root, D.load_clips(root))
+    if a.cmd in ("shipped", "versions"):
+        bad = [m for m in a.models if "=" not in m or not Path(m.split("=", 1)[1]).is_file()]
+        if bad:
+            p.error(f"{', '.join(bad)}: each model must be NAME=FILE with an existing file")
+        paths = dict(m.split("=", 1) for m in a.models)
+    if a.cmd == "shipped":
+        rep = {"shipped_models": shipped(root, paths, number(a.gains), [int(x) for x in a.folds.split(",")], a.jobs)}
+    elif a.cmd == "versions":
+        rep = {"versions": versions(paths)}
+    elif a.cmd == "dev":
+        rep = {"dev": dev(number(a.gains), ref)}
+    else:
+        rep = {f"five_fold {a.variant} C={a.C}": five_fold(a.variant, a.C)}
     path = RESULTS / "emotion_level.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     RESULTS.mkdir(exist_ok=True)
-    path.write_text(json.dumps({**old, **({"dev": rep} if a.cmd == "dev" else rep)}, indent=2, default=float) + "\n")
+    path.write_text(json.dumps({**old, **rep}, indent=2, default=float) + "\n")
     print(f"-> {path}")
 
 

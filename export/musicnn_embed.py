@@ -2,6 +2,7 @@
 the live engine's streaming emotion model pools (``sonolux.inference.stream``).
 
     python -m export.musicnn_embed [--data ../shared/data] [--model MSD_musicnn] [--stride 128]
+                                   [--input-normalisation running_level|none]
 
 The trunk runs "valid" in time over the whole clip, preceded by the silence a stream starts
 from (``musicnn_torch.Musicnn.front_valid`` / ``mid_valid``, through onnxruntime): each
@@ -14,6 +15,12 @@ covers ``P + 145`` frames of input. For each pool length in ``POOLS`` this write
 ``end`` (end frame). Windows start once the first span is full and come every ``stride``
 frames. Needs the feature cache of ``export.data`` and the weights of
 ``export/musicnn_tf.py weights``.
+
+``--input-normalisation running_level`` (the default, emotion v2.2) puts the engine's causal
+level normaliser (``sonolux.inference.level``, settings from ``export.input_level``) between
+the log-mel and the trunk, as the live stream does, and writes
+``export/work/mood6/emb_<model>_running_level_p<P>_s<stride>.npz``; ``none`` gives the raw
+log-mel windows of emotion v2.1 (the files above).
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ from tqdm import tqdm
 from sonolux import modelinput as mi
 
 from . import data as D
+from .input_level import CACHE, CHOICES, contract_entry, normalise
 from .musicnn_torch import LOOKAHEAD, LOOKBEHIND, WEIGHTS, Musicnn, db_to_musicnn
 
 KEYS = ("penultimate", "mean_pool", "max_pool", "taggram")
@@ -94,12 +102,15 @@ def pooled_windows(feats: np.ndarray, ends: np.ndarray, pool: int, pad: int) -> 
     return np.stack([feats[:, j - pool + 1:j + 1] for j in last])
 
 
-def embed_clips(session, head: torch.nn.Module, clips: list[dict], feats: dict, stride: int) -> dict:
+def embed_clips(session, head: torch.nn.Module, clips: list[dict], feats: dict, stride: int,
+                level: dict | None = None) -> dict:
+    """Per pool length, the windows of every clip; ``level``: the contract's
+    ``input_normalisation`` entry applied to each clip's log-mel first (None: raw)."""
     pad = span(max(POOLS))
     out = {p: {k: [] for k in KEYS} for p in POOLS}
     meta = {p: {"song": [], "q": [], "fold": [], "end": []} for p in POOLS}
     for c in tqdm(clips, desc="musicnn stream", unit="clip", mininterval=5):
-        mel = feats[c["song"]]["mel"]
+        mel = normalise(feats[c["song"]]["mel"], level)
         centres = clip_centres(session, mel, pad)
         for p in POOLS:
             ends = window_ends(len(mel), p, stride)
@@ -115,8 +126,12 @@ def embed_clips(session, head: torch.nn.Module, clips: list[dict], feats: dict, 
                 **{k: np.array(v) for k, v in meta[p].items()}} for p in POOLS}
 
 
-def embedding_path(model: str, pool: int, stride: int):
-    return WEIGHTS / f"emb_{model}_p{pool}_s{stride}.npz"
+def embedding_path(model: str, pool: int, stride: int, normalisation: str = "none"):
+    """The embedding cache: raw log-mel windows beside the weights, normalised ones in
+    ``export/work/mood6``."""
+    if normalisation == "none":
+        return WEIGHTS / f"emb_{model}_p{pool}_s{stride}.npz"
+    return CACHE / f"emb_{model}_{normalisation}_p{pool}_s{stride}.npz"
 
 
 def main(argv=None) -> None:
@@ -124,15 +139,20 @@ def main(argv=None) -> None:
     D.add_data_arg(p)
     p.add_argument("--model", default="MSD_musicnn", choices=("MSD_musicnn", "MTT_musicnn"))
     p.add_argument("--stride", type=int, default=128, help="frames between window ends")
+    p.add_argument("--input-normalisation", choices=CHOICES, default="running_level",
+                   help="level normaliser in front of the trunk (default running_level: emotion v2.2; "
+                        "none: the raw log-mel of v2.1)")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
     root = D.data_root(a.data)
     clips = D.load_clips(root)
     feats = D.load_cache(D.emotion4q_cache(root, clips), [c["song"] for c in clips])
     net = Musicnn.from_npz(WEIGHTS / f"{a.model}.npz")
-    session = trunk_session(net, WEIGHTS / f"{a.model}_trunk.onnx")
-    for pool, res in embed_clips(session, _PoolHead(net).eval(), clips, feats, a.stride).items():
-        dst = embedding_path(a.model, pool, a.stride)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    session = trunk_session(net, CACHE / f"{a.model}_trunk.onnx")
+    level = contract_entry(root, clips) if a.input_normalisation != "none" else None
+    for pool, res in embed_clips(session, _PoolHead(net).eval(), clips, feats, a.stride, level).items():
+        dst = embedding_path(a.model, pool, a.stride, a.input_normalisation)
         np.savez(dst, **res)
         print(f"pool {pool}: {len(res['song'])} windows -> {dst}")
 

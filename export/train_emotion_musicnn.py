@@ -5,6 +5,12 @@ quadrant and the signs of V/A can never disagree.
     python -m export.musicnn_embed --model MSD_musicnn        # window embeddings (cache)
     python -m export.train_emotion_musicnn [--data ../shared/data] [--no-final]
 
+Both take ``--input-normalisation running_level`` (the default since emotion v2.2) or
+``none`` (v2.1): the engine's causal running-level normaliser (``sonolux.inference.level``,
+settings ``export.input_level``) between the log-mel and the trunk, so the mixer's gain does
+not change the mood. Its settings go into the contract (``input_normalisation``), where the
+engine reads them; the normaliser is not part of the ONNX graph (its state lives per stream).
+
 Honest protocol (issue 16): every choice — which musicnn output to use, the regularisation
 C — is made on the *development folds* 0–2 only (train on two of them, test on the third). With the
 choices frozen, the fixed 5-fold split is run (train on 4 folds, test on the 5th): the mean
@@ -39,6 +45,7 @@ from sonolux import modelinput as mi
 
 from . import data as D
 from .evaluate import fill_readme, macro_f1, mean_folds, vibenet_peer
+from .input_level import CHOICES, contract_entry, normalise
 from .musicnn_embed import CONTEXT, POOLS, embedding_path
 from .musicnn_torch import FRONT_AFTER, FRONT_BEFORE, LOOKAHEAD, MID_SIDE, WEIGHTS, Musicnn, db_to_musicnn
 from .onnx_export import add_metrics, check_parity, export
@@ -111,11 +118,12 @@ class Head:
 
 # ------------------------------------------------------------------------------ data
 
-def load_embeddings(model: str, stride: int, pool: int) -> dict:
-    path = embedding_path(model, pool, stride)
+def load_embeddings(model: str, stride: int, pool: int, normalisation: str = "none") -> dict:
+    """The cached window embeddings (``export.musicnn_embed``) of one pool length."""
+    path = embedding_path(model, pool, stride, normalisation)
     if not path.is_file():
         raise D.DataMissing(f"{path} is missing: run `python -m export.musicnn_embed --model {model} "
-                            f"--stride {stride}` first")
+                            f"--stride {stride} --input-normalisation {normalisation}` first")
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
@@ -342,7 +350,10 @@ def stream_inputs(net: EmotionStream, mel: np.ndarray) -> dict:
             "features_past": np.tile(f, (1, 1, reps))[:, :, :net.pool].astype(np.float32)}
 
 
-def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: dict) -> dict:
+def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: dict,
+                 level: dict | None = None) -> dict:
+    """Fit the head on all 600 clips' windows and write ``emotion.onnx`` with its contract;
+    ``level``: the ``input_normalisation`` entry the embeddings were made with (v2.2)."""
     from .evaluate_trunk_tags import fit_head
 
     X = features(emb, choice["features"])
@@ -354,7 +365,8 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
     pool = int(choice["pool"])
     net = EmotionStream(trunk, head, FEATURE_SETS[choice["features"]], pool, tag_head).eval()
     clip = D.load_clips(root)[0]
-    mel = D.load_cache(D.emotion4q_cache(root, D.load_clips(root)), [clip["song"]])[clip["song"]]["mel"]
+    mel = normalise(D.load_cache(D.emotion4q_cache(root, D.load_clips(root)), [clip["song"]])[clip["song"]]["mel"],
+                    level)
     real = stream_inputs(net, mel[None, :MEL_CONTEXT + 31])
     rng = np.random.default_rng(0)
     rand = stream_inputs(net, rng.normal(-30, 20, (1, 600, mi.N_MELS)).astype(np.float32))
@@ -364,12 +376,13 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
     span = pool + CONTEXT - 1
     export(net, path=path, inputs=real, outputs=["front", "features", "va", "quadrant_probs", "tags"],
            dynamic={"mel": {1: "frames"}}, contract={
-        "name": "sonolux-emotion-musicnn-stream", "version": "2.1.0", "task": "emotion",
+        "name": "sonolux-emotion-musicnn-stream", "version": "2.2.0" if level else "2.1.0", "task": "emotion",
         "window_frames": span, "window_s": span * mi.HOP / mi.SR, "eval_stride_frames": 64,
         "stream": {"mel_context": MEL_CONTEXT, "front_dim": int(real["front_past"].shape[1]),
                    "front_context": 2 * MID_SIDE, "feature_dim": int(real["features_past"].shape[1]),
                    "pool": pool, "lookahead": LOOKAHEAD},
         "decision_delay_frames": LOOKAHEAD,
+        **({"input_normalisation": level} if level else {}),
         "labels": ["Q1", "Q2", "Q3", "Q4"],
         "quadrants": {"Q1": "+V+A happy", "Q2": "-V+A anxious", "Q3": "-V-A sad", "Q4": "+V-A relaxed"},
         "va_labels": ["valence", "arousal"], "va_range": [-1.0, 1.0],
@@ -426,6 +439,11 @@ def table(rep: dict) -> str:
               f"Windows: the streaming trunk's newest {ch['pool']} feature columns ({ch['pool'] + CONTEXT - 1} input frames, "
               f"{(ch['pool'] + CONTEXT - 1) * mi.HOP / mi.SR:.1f} s; pool length chosen on the dev folds), one per "
               f"{rep['stride']} frames; clip = mean of its window probabilities."]
+    lv = rep.get("input_normalisation")
+    lines.append("Input: " + (f"the engine's causal running-level normaliser in front of the trunk (tau "
+                              f"{lv['tau_s']:g} s, reference {lv['reference_db']:.2f} dB = the dev folds' median "
+                              f"clip level, gate {lv['gate_db']:g} dB; the mixer gain is removed)." if lv else
+                              "the raw log-mel (no level normaliser)."))
     rel, sim = cv["confidence_reliability"], cv["calibration_simulation"]
     lines.append(f"Confidence (P of the published quadrant, full window) on held-out clips: expected "
                  f"calibration error {rel['ece']:.3f}; accuracy per confidence bin " + ", ".join(
@@ -458,15 +476,19 @@ def main(argv=None) -> dict:
     p.add_argument("--stride", type=int, default=128, help="frames between embedded windows")
     p.add_argument("--no-final", action="store_true", help="evaluate only; do not export")
     p.add_argument("--out", default=str(REPO / "models_onnx"), help="model folder")
+    p.add_argument("--input-normalisation", choices=CHOICES, default="running_level",
+                   help="train on the windows of this level normaliser (default running_level: emotion "
+                        "v2.2, written into the contract; none: the raw log-mel of v2.1)")
     a = p.parse_args(argv)
     t0 = time.time()
     torch.set_num_threads(2)
     root = D.data_root(a.data)
-    embs = {pool: load_embeddings(a.model, a.stride, pool) for pool in POOLS}
+    embs = {pool: load_embeddings(a.model, a.stride, pool, a.input_normalisation) for pool in POOLS}
+    level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
     choice, grid = select_on_dev(embs)
     print(f"chosen on dev folds: {choice}")
     emb = embs[choice["pool"]]
-    rep = {"model": a.model, "stride": a.stride, "choice": choice, "dev_grid": grid,
+    rep = {"model": a.model, "stride": a.stride, "input_normalisation": level, "choice": choice, "dev_grid": grid,
            "five_fold": five_fold(emb, choice, D.load_clips(root)),
            "vibenet": vibenet_peer(D.load_clips(root), D.load_teachers(root))}
     from .evaluate_trunk_tags import evaluate as evaluate_trunk_tags
@@ -475,7 +497,7 @@ def main(argv=None) -> dict:
     model_dir = Path(a.out)
     if not a.no_final:
         rep["wall_s"] = time.time() - t0
-        export_final(emb, choice, root, model_dir, a.model, rep)
+        export_final(emb, choice, root, model_dir, a.model, rep, level)
     rep["wall_s"] = time.time() - t0
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "emotion_musicnn_metrics.json").write_text(json.dumps(rep, indent=2, default=float) + "\n")

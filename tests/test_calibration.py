@@ -96,5 +96,6 @@ def test_the_operators_override_teaches_the_live_worker(tmp_path):
     assert worker.calibration.bias[wanted - 1] > 0
     worker.calibration.save(path)
     assert json.loads(path.read_text())["examples"][0]["quadrant"] == wanted
+    assert json.loads(path.read_text())["model"] == {"name": "tiny-emotion", "version": "0.0.1"}
     _, again = make_inference(models, InferenceConfig(calibration=path))
     np.testing.assert_allclose(again.calibration.bias, worker.calibration.bias)

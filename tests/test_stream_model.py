@@ -101,6 +101,53 @@ def test_two_streams_on_one_model_do_not_share_a_past(model):
         np.testing.assert_allclose(v, fresh[k], atol=2e-4, err_msg=k)
 
 
+def _one_call(model, mel: np.ndarray) -> dict:
+    """The graph run once over a whole clip's (already normalised) log-mel from the primed
+    silence state, as the export embeds a clip: silence context, then every frame."""
+    from sonolux.modelinput import silence_features
+
+    ctx = model.layout["mel_context"]
+    sil = np.repeat(silence_features()["mel"][None], ctx, 0)
+    front, features, _ = model._primed
+    return model.run({"mel": np.concatenate([sil, mel])[None].astype(np.float32),
+                      "front_past": front, "features_past": features})
+
+
+def test_the_stream_with_its_running_level_equals_one_call_over_the_exports_normalised_clip(model):
+    """Each frame the graph re-reads as context carries the shift it got when it was new:
+    streamed in chunks == the whole clip through the export's normaliser in one call."""
+    from export.input_level import normalise
+    from sonolux.modelinput import clip_features
+
+    entry = model.contract.get("input_normalisation")
+    if entry is None:
+        pytest.skip("the shipped emotion model reads the raw log-mel (older than v2.2)")
+    y = 0.25 * _music(10.0, seed=3)  # 12 dB under the other tests' level: the shift matters
+    mel = clip_features(y)["mel"]
+    whole = _one_call(model, normalise(mel, entry))
+    raw = _one_call(model, mel)
+    for chunk in (31, 7, 200):
+        n, out = _stream_through(model, y, chunk)[-1]
+        assert n == len(mel)
+        for k in ("va", "quadrant_probs", "tags"):
+            np.testing.assert_allclose(out[k], whole[k], atol=2e-4, err_msg=f"{k}, chunks of {chunk}")
+    assert np.abs(raw["quadrant_probs"] - whole["quadrant_probs"]).max() > 1e-3  # the normaliser acts
+
+
+def test_a_model_without_the_level_entry_reads_the_raw_log_mel(model, tmp_path):
+    """Older set-ups (emotion v2.1) keep working, unnormalised."""
+    from sonolux.modelinput import clip_features
+
+    if "input_normalisation" not in model.contract:
+        pytest.skip("the shipped emotion model already reads the raw log-mel")
+    raw_model = load_model(_with_contract(tmp_path, lambda c: c.pop("input_normalisation")), device="cpu")
+    assert raw_model.level is None and model.level is not None
+    y = 0.25 * _music(6.0, seed=4)
+    n, out = _stream_through(raw_model, y, 31)[-1]
+    want = _one_call(raw_model, clip_features(y)["mel"])
+    np.testing.assert_allclose(out["quadrant_probs"], want["quadrant_probs"], atol=2e-4)
+
+
 def _with_contract(tmp_path, edit) -> object:
     import onnx
 
@@ -120,6 +167,9 @@ def _with_contract(tmp_path, edit) -> object:
     (lambda c: c["stream"].update(pool="many"), "stream.pool must be an integer"),
     (lambda c: c["stream"].update(front_dim=7), "fails on a test input"),
     (lambda c: c.update(window_frames=250 if c["window_frames"] != 250 else 251), "window_frames="),
+    (lambda c: c.update(input_normalisation={"kind": "running_level", "tau_s": 0, "reference_db": -2.3,
+                                             "gate_db": -80}), "input_normalisation.tau_s=0.0 must be > 0"),
+    (lambda c: c.update(input_normalisation={"kind": "loudness"}), "input_normalisation.kind='loudness'"),
 ])
 def test_a_broken_stream_table_is_a_clear_load_error(model, tmp_path, edit, words):
     path = _with_contract(tmp_path, edit)

@@ -9,6 +9,12 @@ later window before smoothing. It is saved with the show as JSON and can be rese
 A calibration file that cannot be read is a clear :class:`CalibrationError` naming the file;
 the engine then runs uncalibrated (see ``runtime.load_calibration``).
 
+The bias corrects the probabilities of one model: another model confuses other quadrants
+(emotion v2.2 normalises its input level, so its answers moved). A file therefore records the
+emotion model it was fitted with (``model``: name and version) and is refused
+(:class:`CalibrationModelMismatch`) with any other; a file without that record was saved
+before v2.2 and is accepted only by a model that reads the raw log-mel as those did.
+
 Example::
 
     cal = QuadrantCalibration()
@@ -35,6 +41,10 @@ class CalibrationError(SonoluxError):
     """A calibration file is missing, unreadable or malformed."""
 
 
+class CalibrationModelMismatch(CalibrationError):
+    """A readable calibration file fitted with another emotion model than the loaded one."""
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -48,6 +58,7 @@ class QuadrantCalibration:
         self.bias = np.zeros(4)
         self.probs: list[np.ndarray] = []
         self.labels: list[int] = []
+        self.model: dict | None = None  # {"name", "version"} of the emotion model it corrects
 
     @property
     def n_examples(self) -> int:
@@ -95,7 +106,8 @@ class QuadrantCalibration:
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"version": VERSION, "l2": self.l2, "bias": self.bias.tolist(),
+        return {"version": VERSION, **({"model": self.model} if self.model else {}),
+                "l2": self.l2, "bias": self.bias.tolist(),
                 "examples": [{"probs": p.tolist(), "quadrant": q + 1}
                              for p, q in zip(self.probs, self.labels)]}
 
@@ -109,7 +121,10 @@ class QuadrantCalibration:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path) -> "QuadrantCalibration":
+    def load(cls, path, model: dict | None = None, unstamped_ok: bool = True) -> "QuadrantCalibration":
+        """Read a saved calibration. With ``model`` (``{"name", "version"}`` of the loaded
+        emotion model) a file fitted with another model is refused, and so is a file without
+        a model record unless ``unstamped_ok`` (CalibrationModelMismatch)."""
         path = Path(path)
         try:
             doc = json.loads(path.read_text())
@@ -135,4 +150,22 @@ class QuadrantCalibration:
                 raise CalibrationError(f"{path}: examples[{i}] must be {{'probs': 4 numbers, "
                                        f"'quadrant': 1..4}}, got {ex!r}") from None
         cal.bias = np.asarray(bias, np.float64)
+        if model is not None:
+            _check_model(path, doc.get("model"), model, unstamped_ok)
+            cal.model = dict(model)
         return cal
+
+
+def _check_model(path, stamp, model: dict, unstamped_ok: bool) -> None:
+    """CalibrationModelMismatch unless the file's model record fits the loaded model."""
+    loaded = f"{model.get('name')} {model.get('version')}"
+    redo = "its corrections do not carry over: delete the file (or reset the calibration) and teach it again"
+    if stamp is None:
+        if not unstamped_ok:
+            raise CalibrationModelMismatch(
+                f"{path}: saved without a model record (before emotion v2.2), and the loaded emotion model "
+                f"{loaded} normalises its input level; {redo}")
+    elif not isinstance(stamp, dict) or (stamp.get("name"), stamp.get("version")) != (model.get("name"), model.get("version")):
+        got = f"{stamp.get('name')} {stamp.get('version')}" if isinstance(stamp, dict) else repr(stamp)
+        raise CalibrationModelMismatch(f"{path}: key 'model' = {got}, fitted with another emotion model than "
+                                       f"the loaded {loaded}; {redo}")

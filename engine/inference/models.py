@@ -194,6 +194,9 @@ def load_model(path, *, device: str = "auto", threads: int = 1, expect_task: str
         raise _fail(path, "device=cuda, but the CUDA provider could not start here (CUDA/cuDNN libraries missing?)")
     if task == "emotion" and "stream" in contract:
         return _load_stream_model(path, contract, session)
+    if "input_normalisation" in contract:  # its running level is stream state (inference.stream)
+        raise _fail(path, "contract input_normalisation is only supported for a streaming emotion model "
+                          "(one with a 'stream' table)")
     in_names, out_names = TASKS[task]
     sess_inputs = {i.name: i.shape for i in session.get_inputs()}
     if tuple(sess_inputs) != in_names:

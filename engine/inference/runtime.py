@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from .calibration import CalibrationError, QuadrantCalibration
+from .calibration import CalibrationError, CalibrationModelMismatch, QuadrantCalibration
 from .models import default_model_dir, find_models, load_model
 from .stage import InferenceStage
 from .worker import InferenceWorker
@@ -63,7 +63,22 @@ def load_models(cfg: InferenceConfig, *, skip_broken: bool = False) -> tuple[dic
         model = load(task, path)
         if model is not None:
             models[task] = model
+    if "emotion" in models and cfg.calibration is not None and Path(cfg.calibration).exists():
+        try:  # a readable file fitted with another model (an unreadable one is reported on loading)
+            QuadrantCalibration.load(cfg.calibration, **calibration_model(models["emotion"]))
+        except CalibrationModelMismatch as e:
+            warnings.append(f"{e}; the mood runs uncalibrated")
+        except CalibrationError:
+            pass
     return models, warnings
+
+
+def calibration_model(emotion) -> dict:
+    """``QuadrantCalibration.load`` arguments for the loaded emotion model: its name and
+    version, and whether a file from before model records fits it (only a model that reads
+    the raw log-mel, as those did)."""
+    return {"model": {"name": emotion.name, "version": str(emotion.contract.get("version"))},
+            "unstamped_ok": "input_normalisation" not in emotion.contract}
 
 
 def tag_labels(models: dict) -> list[str]:
@@ -74,15 +89,20 @@ def tag_labels(models: dict) -> list[str]:
     return list(emotion.tag_labels) if emotion is not None else []
 
 
-def load_calibration(path, l2: float = 1.0) -> tuple[QuadrantCalibration, str | None]:
-    """(calibration, warning): a new file starts empty (strength ``l2``); a corrupt one is
-    reported and the model runs uncalibrated (the file is left alone until the next save)."""
+def load_calibration(path, l2: float = 1.0, emotion=None) -> tuple[QuadrantCalibration, str | None]:
+    """(calibration, warning): a new file starts empty (strength ``l2``); a corrupt one, or
+    one fitted with another model than ``emotion`` (the loaded emotion model), is reported
+    and the model runs uncalibrated (the file is left alone until the next save). The
+    calibration returned records ``emotion``, so a save names the model it corrects."""
+    check = calibration_model(emotion) if emotion is not None else {}
+    fresh = QuadrantCalibration(l2=l2)
+    fresh.model = check.get("model")
     if path is None or not Path(path).exists():
-        return QuadrantCalibration(l2=l2), None
+        return fresh, None
     try:
-        return QuadrantCalibration.load(path), None
+        return QuadrantCalibration.load(path, **check), None
     except CalibrationError as e:
-        return QuadrantCalibration(l2=l2), f"{e}; the mood runs uncalibrated"
+        return fresh, f"{e}; the mood runs uncalibrated"
 
 
 def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = False):
@@ -93,7 +113,7 @@ def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = F
     stage = InferenceStage(tasks, every_s=cfg.every_s, tag_labels=labels or None)
     emotion = models.get("emotion")  # its card's simulation chose the calibration strength
     l2 = float(emotion.contract.get("calibration_l2", 1.0)) if emotion is not None else 1.0
-    calibration, warning = load_calibration(cfg.calibration, l2)
+    calibration, warning = load_calibration(cfg.calibration, l2, emotion)
     worker = InferenceWorker(stage, models, smoothing=cfg.smoothing, tau_s=cfg.tau_s,
                              margin=cfg.margin, hold_s=cfg.hold_s, keep_results=keep_results,
                              calibration=calibration)

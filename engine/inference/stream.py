@@ -15,6 +15,14 @@ table gives the sizes. The state starts as the model's own answer to silence, wh
 precedes a stream, so a clip analysed offline (``export/musicnn_embed.py``: silence, then the
 clip, in one call) and the same audio streamed in any chunk sizes give the same windows.
 
+Input level (emotion v2.2): a contract with an ``input_normalisation`` entry asks for the
+causal running-level normaliser of :mod:`sonolux.inference.level` in front of the graph, so
+the mixer's gain does not change the mood. Its running level is stream state, held here next
+to the graph's pasts (not in the graph). The graph re-reads the ``mel_context`` frames before
+the new ones at each call; each must come with the shift it got when it was new, so the state
+also keeps those frames already normalised, and a call normalises only its new frames. A
+model without the entry (v2.1, the tests' tiny models) reads the raw log-mel.
+
 Example::
 
     model = load_model("models_onnx/emotion.onnx")          # a StreamingModel
@@ -31,6 +39,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..modelinput import silence_features
+from .level import input_normalisation
 from .models import SessionModel
 
 STREAM_INPUTS = ("mel", "front_past", "features_past")
@@ -55,15 +64,22 @@ def stream_layout(contract: dict, path) -> dict:
 
 
 class StreamState:
-    """One stream's state of a streaming model: what the next call feeds back."""
+    """One stream's state of a streaming model: what the next call feeds back. With an input
+    normaliser also its running ``level`` and ``mel_in``: (1, max_frames, 96) float32 whose
+    first ``mel_context`` rows are the normalised frames the next call re-reads (silence at
+    the start: the normaliser leaves it as it is); the new frames are written after them."""
 
-    __slots__ = ("front", "features", "last", "frames_done", "generation")
+    __slots__ = ("front", "features", "last", "frames_done", "generation", "level", "mel_in")
 
-    def __init__(self, primed: tuple, generation: int):
+    def __init__(self, primed: tuple, generation: int, level=None, max_frames: int = 0):
         front, features, last = primed
         self.front, self.features, self.last = front.copy(), features.copy(), dict(last)
         self.frames_done = 0
         self.generation = generation
+        self.level = level
+        self.mel_in = None
+        if level is not None:
+            self.mel_in = np.repeat(silence_features()["mel"][None, None, :], max_frames, axis=1).astype(np.float32)
 
 
 @dataclass
@@ -79,6 +95,7 @@ class StreamingModel(SessionModel):
 
     def __post_init__(self):
         self.layout = stream_layout(self.contract, self.path)
+        self.level = input_normalisation(self.contract, self.path)  # None: the raw log-mel (v2.1)
         self._primed = self._prime()
         self._states = weakref.WeakKeyDictionary()  # FeatureStream → StreamState
 
@@ -124,26 +141,42 @@ class StreamingModel(SessionModel):
         """This model's state for ``stream``; new (silence) for a new or reset stream."""
         state = self._states.get(stream)
         if state is None or state.generation != stream.generation:
-            state = self._states[stream] = StreamState(self._primed, stream.generation)
+            level = self.level.fresh() if self.level is not None else None
+            state = self._states[stream] = StreamState(self._primed, stream.generation, level,
+                                                       stream.max_frames)
         return state
 
     def infer(self, stream) -> dict:
         """Outputs (batch axis 1) for the newest frames of ``stream`` (a FeatureStream):
         runs the trunk on the frames since the last call only. Frames beyond the stream's
         history are lost (a gap, as after a lapped ring): the trunk continues from the
-        oldest it still has."""
+        oldest it still has (with a normaliser: after the context of the last frames it saw)."""
         state = self.state_of(stream)
         total = stream.n_frames
         new = total - state.frames_done
         if new > 0:
             ctx = self.layout["mel_context"]
             new = min(new, stream.max_frames - ctx)
-            out = self.run({"mel": stream.mel_frames(new + ctx), "front_past": state.front,
+            out = self.run({"mel": self._mel_input(stream, state, new, ctx), "front_past": state.front,
                             "features_past": state.features})
             state.front, state.features = out["front"], out["features"]
             state.last = self._heads(out)
             state.frames_done = total
+            if state.level is not None:  # the newest ctx normalised frames: the next call's context
+                buf = state.mel_in[0]
+                buf[:ctx] = buf[new:new + ctx]
         return state.last
+
+    def _mel_input(self, stream, state: StreamState, new: int, ctx: int) -> np.ndarray:
+        """The graph's ``mel``: ``ctx`` context frames + ``new`` new ones, (1, ctx + new, 96).
+        Raw, or normalised: the kept normalised context, then the new frames copied from the
+        stream and shifted by the running level (each frame once, when it is new)."""
+        if state.level is None:
+            return stream.mel_frames(new + ctx)
+        fresh = state.mel_in[0, ctx:ctx + new]
+        stream.mel_frames(new, out=fresh)
+        state.level.process(fresh)
+        return state.mel_in[:, :ctx + new]
 
 
 def check_stream_model(model: StreamingModel, path, outputs: list[str], required: tuple) -> None:
