@@ -27,7 +27,7 @@ from sonolux.sources.file import load_audio
 
 SR = 48000
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
-CACHE_VERSION = 3  # 3: mood from the streaming emotion model v2.1 (1: v2.0; 2 was an earlier, abandoned key)
+CACHE_VERSION = 4  # 4: mood from emotion v2.2 (level-normalised input); 3: v2.1; 1: v2.0; 2 was an earlier, abandoned key
 
 
 @dataclass
