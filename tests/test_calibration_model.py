@@ -71,16 +71,19 @@ def test_a_calibration_from_before_model_records_still_works_with_a_raw_input_mo
     np.testing.assert_allclose(back.bias, taught.bias)
 
 
-def test_the_run_warns_once_at_start_when_the_calibration_belongs_to_another_model(tmp_path):
+def test_the_run_warns_once_at_start_when_the_calibration_belongs_to_another_model(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     import tiny_models
-    from sonolux.inference.runtime import InferenceConfig, load_models, make_inference
+    from sonolux.app.options import inference_setup
+    from sonolux.inference.runtime import make_inference
 
     folder = tiny_models.model_dir(tmp_path)
     path = tmp_path / "show.calibration.json"
     _taught(path, {"name": "another-emotion-model", "version": "9.9"})
-    cfg = InferenceConfig(model_dir=folder, device="cpu", calibration=path)
-    models, warnings = load_models(cfg, skip_broken=True)
+    args = SimpleNamespace(models=folder, device="cpu", model_threads=1, inference_every=0.5,
+                           smoothing="ema", mood_calibration=path, no_models=False)
+    models, cfg = inference_setup(args)
+    warnings = capsys.readouterr().err.splitlines()
     assert [w for w in warnings if "another-emotion-model 9.9" in w and str(path) in w]
     _, worker = make_inference(models, cfg)
     assert not worker.calibration.bias.any() and "another-emotion-model" in worker.calibration_warning

@@ -284,7 +284,7 @@ def inference_setup(args):
         return {}, cfg
     models, warnings = load_models(cfg, skip_broken=True)
     if "emotion" in models and cfg.calibration:
-        warnings.append(load_calibration(cfg.calibration)[1])
+        warnings.append(load_calibration(cfg.calibration, emotion=models["emotion"])[1])
     for w in filter(None, warnings):
         print(f"sonolux: warning: {w}", file=sys.stderr)
     return models, cfg

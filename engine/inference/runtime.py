@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from .calibration import CalibrationError, CalibrationModelMismatch, QuadrantCalibration
+from .calibration import CalibrationError, QuadrantCalibration
 from .models import default_model_dir, find_models, load_model
 from .stage import InferenceStage
 from .worker import InferenceWorker
@@ -63,13 +63,6 @@ def load_models(cfg: InferenceConfig, *, skip_broken: bool = False) -> tuple[dic
         model = load(task, path)
         if model is not None:
             models[task] = model
-    if "emotion" in models and cfg.calibration is not None and Path(cfg.calibration).exists():
-        try:  # a readable file fitted with another model (an unreadable one is reported on loading)
-            QuadrantCalibration.load(cfg.calibration, **calibration_model(models["emotion"]))
-        except CalibrationModelMismatch as e:
-            warnings.append(f"{e}; the mood runs uncalibrated")
-        except CalibrationError:
-            pass
     return models, warnings
 
 
