@@ -255,15 +255,19 @@ def mark_predictions(signal: np.ndarray, models: dict, spec: StreamSpec) -> dict
 
 class MarkTags:
     """The per-mark predictions of a recording (:func:`mark_predictions`), cached as a
-    sidecar ``tags/v{TAGS_VERSION}-{key}.npz`` beside the frame cache."""
+    sidecar ``tags/v{TAGS_VERSION}-emotion{version}-{key}.npz`` beside the frame cache: keyed
+    by the emotion model's contract version, so a new model never reads an old one's tags."""
 
     def __init__(self, cache: Path, models: dict, spec: StreamSpec):
         self.folder = Path(cache) / "tags"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.models, self.spec = models, spec
+        if "emotion" not in models:
+            raise SystemExit("per-mark tags need the emotion model (models_onnx/emotion.onnx or $SONOLUX_MODELS)")
+        self.model_key = f"emotion{models['emotion'].contract.get('version')}"
 
     def of(self, rec: Recording) -> dict:
-        path = self.folder / f"v{TAGS_VERSION}-{rec.key}.npz"
+        path = self.folder / f"v{TAGS_VERSION}-{self.model_key}-{rec.key}.npz"
         if path.exists():
             z = np.load(path, allow_pickle=False)
             return {k: z[k] for k in z.files}
