@@ -15,7 +15,10 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   (:mod:`sonolux.features.regioncues`). The frame then also carries the cue values at the
   boundary they judge (``region_cue_t``, the boundary time; ``region_novelty``,
   ``region_energy_cue``, ``region_mood_cue``, ``region_contrast_cue``; ``region_score``, their weighted sum, and
-  ``region_threshold``), so a plot shows why a cut happened.
+  ``region_threshold``), so a plot shows why a cut happened. With ``region_judge`` and an
+  emotion model that gives tags, the fusion arms at a lower threshold and a learned judge
+  keeps or drops each decided peak (:mod:`sonolux.features.cutjudge`; the raw tags of each
+  prediction come from the inference stage by prediction id, ``ChainFacts.tag_source``).
 
 Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
 close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
