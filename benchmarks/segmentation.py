@@ -80,7 +80,8 @@ REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
 PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
 SEED = "seed: energy+tempo z soft cutting alone (M=2 s)"
-DEFAULT = "default: " + " + ".join(AnalysisConfig().region_cues) + " (fused)"
+DEFAULT = "default: " + " + ".join(AnalysisConfig().region_cues) + (
+    " (fused, learned cut judge)" if AnalysisConfig().region_judge else " (fused)")
 NO_MODEL = "contrast + novelty (no model)"
 PREVIOUS = "previous default: weights novelty 0.5 / mood 0.5, contrast past from 6 s, no restart after a cut"
 NO_RESTART = "default without the restart after a cut"
@@ -91,6 +92,7 @@ _judge_default = AnalysisConfig().region_judge
 VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig values, restart)
     DEFAULT: (AnalysisConfig().region_cues, {}),
     (FIXED if _judge_default else JUDGE): (AnalysisConfig().region_cues, {"region_judge": not _judge_default}),
+    # the rows below run the fixed fusion: they get no tags, so no judge
     NO_MODEL: (("contrast", "novelty"), {}),
     "contrast only": (("contrast",), {}),
     NO_RESTART: (AnalysisConfig().region_cues, {"restart": False}),
@@ -181,8 +183,8 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
         if record_cues and i_cue_t is not None and v[i_cue_t] != last_cue_t and v[i_cue_t] == v[i_cue_t]:
             last_cue_t = v[i_cue_t]
             series.append((last_cue_t, v[i_cue_t + 1], v[i_cue_t + 2], v[i_cue_t + 3], v[i_cue_t + 4]))
-    if config_opts.get("region_judge") and (stage.cues is None or not stage.cues.judge_on):
-        raise SystemExit(f"the judge variant runs without its judge: {stage.judge_note}")
+    if cues is not None and tags is not None and config.region_judge and not stage.cues.judge_on:
+        raise SystemExit(f"a judge variant runs without its judge: {stage.judge_note}")
     regions = stage.finish(fr.values.shape[0] * spec.hop_seconds)
     return regions, decisions, (np.array(series) if record_cues else None)
 
@@ -531,20 +533,23 @@ def main(argv=None):
             rows.append(point(caps_m, caps_c, **opts, min_region_s=mr))
         ok = [r for r in rows if r["clip_false_cuts_per_min"] <= DEV_FALSE_CUTS_MAX] or rows
         best = max(ok, key=lambda r: (r["f"], r["precision"]))
-        def live_dev(**opts):  # the live stage (localisation and hop refinement) over dev medleys
+        def live_dev(judge=False, **opts):  # the live stage (localisation and hop refinement) over dev medleys
             tal = Tally()
             for rec, fr in tqdm(dev, desc=f"dev live {opts}", file=sys.stderr):
-                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues, tags=tags_of(rec.key), **opts)
+                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues,
+                                               tags=tags_of(rec.key) if judge else None, **opts)
                 tal.add_medley(rec, regions, decisions)
             b = tal.boundary()
             return {k: b[k] for k in ("precision", "recall", "f", "recall_by_join", f"recall_within_{LOOSE_S}_s",
                                       "false_cuts_per_min", "error_ms", "median_error_ms_by_join")}
 
-        result["development"]["live"] = {DEFAULT: live_dev(), NO_RESTART: live_dev(restart=False),
+        # the judge's rows on the medleys it was trained on (with seed 8's): the dev / reporting gap
+        with_tags = mark_tags is not None
+        result["development"]["live"] = {DEFAULT: live_dev(judge=with_tags), NO_RESTART: live_dev(restart=False),
                                          PREVIOUS: live_dev(**PREVIOUS_OPTS)}
-        if mark_tags is not None:  # the judge on the medleys it was trained on (with seed 8's): the gap
+        if with_tags:
             result["development"]["live"][JUDGE if not _judge_default else FIXED] = live_dev(
-                region_judge=not _judge_default)
+                judge=True, region_judge=not _judge_default)
 
         result["development"]["localise_sweep"] = {str(r): live_dev(region_localise_radius_s=r)
                                                    for r in SWEEP_LOCALISE_RADIUS_S
@@ -581,13 +586,14 @@ def main(argv=None):
         if name in (JUDGE, FIXED) and mark_tags is None:
             continue
         tal = Tally()
+        tags = tags_of if name in (DEFAULT, JUDGE, FIXED) else (lambda key: None)  # no judge in the others
         for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
-            regions, decisions, _ = replay(fr, spec, cues, tags=tags_of(rec.key), **opts)
+            regions, decisions, _ = replay(fr, spec, cues, tags=tags(rec.key), **opts)
             tal.add_medley(rec, regions, decisions)
         entry = {"medleys": tal.boundary()}
         if name in (DEFAULT, NO_MODEL, SEED, PREVIOUS, NO_RESTART, JUDGE, FIXED):
-            entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues, opts, tags_of)
-            entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues, opts, tags_of)
+            entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues, opts, tags)
+            entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues, opts, tags)
         result["reporting"]["variants"][name] = entry
         print(name, json.dumps(entry["medleys"]["f"]), file=sys.stderr)
     result["sections"] = all_sections(spec, pop)

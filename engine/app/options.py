@@ -165,6 +165,19 @@ def apply_knobs(controls, args) -> None:
             raise ParameterError(f"{flag}: {error}")
 
 
+def region_judge_notice(engine, args) -> None:
+    """Say at start when models run but the learned cut judge the configuration asks for
+    cannot (no tags from this emotion model, a corrupt judge file, one trained on another
+    model): the fixed fusion cuts. A ``--region-judge`` flag says it through its knob; with
+    ``--no-models`` the fixed fusion runs as documented, silently."""
+    from ..features.regions import RegionStage
+
+    stage = engine.analyzer.find(RegionStage)
+    if (getattr(args, "region_judge", None) is None and engine.inference_stage is not None and stage is not None
+            and stage.cues is not None and stage.config.region_judge and stage.cues.judge is None):
+        print(f"sonolux: warning: {stage.judge_note}", file=sys.stderr)
+
+
 def offline_threads() -> int:
     """onnxruntime threads for offline work (``analyze``): the cores this process may use, up
     to 4. Offline, the chain waits while a model runs (they take turns, hop by hop), so a

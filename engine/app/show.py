@@ -281,7 +281,7 @@ silence_db = -60.0        # below this level events stop and tempo and mood hold
 region_sensitivity = 0.5  # how readily emotion regions cut, 0..1 (0.5: as tuned)
 region_min_s = 6.0        # no region shorter than this (s)
 region_cues = ["contrast", "novelty", "mood"]  # which region cues are on: contrast, novelty, mood, energy
-region_judge = false      # the learned cut judge keeps or drops each cut (needs the emotion model's tags)
+region_judge = true       # the learned cut judge keeps or drops each cut (needs the emotion model's tags)
 # bands = [250, 4000]     # bass/mid and mid/high crossovers (Hz)
 
 [models]
