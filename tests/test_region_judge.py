@@ -317,3 +317,29 @@ def test_the_judge_allocates_nothing_per_hop(measured_alone):
     growth = call_growths(one_hop, warm=300, n=6000)
     assert live.candidates >= 1, live.candidates  # candidates were judged inside the measured hops
     assert growth.max() < BLOCK_BYTES, (int(growth.max()), int(np.argmax(growth)))
+
+
+def test_a_run_with_models_but_no_usable_judge_says_so_once(tmp_path, capsys):
+    """The tiny tagged model is not the emotion model the shipped judge was trained on: the
+    region stage refuses the judge file (version), the fixed fusion cuts, and the start-up
+    notice names the file and the key."""
+    pytest.importorskip("onnxruntime")
+    import argparse
+
+    import tiny_models
+
+    from sonolux import Engine
+    from sonolux.app.options import region_judge_notice
+    from sonolux.inference.runtime import InferenceConfig, load_models
+    from sonolux.sources import SynthSource
+
+    d = tiny_models.model_dir(tmp_path)
+    tiny_models.emotion_model(d / "emotion.onnx", with_tags=True)
+    models, _ = load_models(InferenceConfig(model_dir=d, device="cpu"))
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), models=models)
+    stage = engine.analyzer.find(RegionStage)
+    assert AnalysisConfig().region_judge and stage.cues.judge is None and not stage.cues.judge_on
+    region_judge_notice(engine, argparse.Namespace(region_judge=None))
+    err = capsys.readouterr().err
+    assert "emotion_model_version" in err and "cut_judge.json" in err and "fixed fusion" in err
+    assert err.count("\n") == 1
