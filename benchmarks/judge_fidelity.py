@@ -29,7 +29,6 @@ import numpy as np  # noqa: E402
 import _regionsdata as D  # noqa: E402
 import fusion_screen as F  # noqa: E402
 import segmentation as S  # noqa: E402
-import tag_screen as T  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
@@ -105,7 +104,8 @@ def main(argv=None):
     result = {"benchmark": "judge_fidelity", "machine": machine(), "medleys": len(recs),
               "features": {"candidates_screen_live": counts, "compared": len(d),
                            "candidates_with_a_tag_cue": with_tags,
-                           "max_abs_diff": {n: float(d[:, i].max()) for i, n in enumerate(FEATURES)} if len(d) else None},
+                           "max_abs_diff": ({n: float(d[:, i].max()) for i, n in enumerate(FEATURES)}
+                                            if len(d) else None)},
               "chain": {"equal": all(c["analyze"] == c["replay"] for c in chains), "medleys": chains},
               "wall_s": round(time.perf_counter() - t0, 1)}
     print(result["features"], "\nchain equal:", result["chain"]["equal"], file=sys.stderr)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from sonolux import ParameterError, StreamSpec
+from sonolux import ParameterError
 from sonolux.analysis import AnalysisConfig, Analyzer
 from sonolux.features.cutjudge import (FEATURES, FORMAT, FORMAT_VERSION, JudgeFileError, check_judge,
                                        load_judge, shipped_judge)
