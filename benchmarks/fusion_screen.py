@@ -74,6 +74,8 @@ from tag_led_screen import step_series  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
+# the features and their windows: the engine's (the live judge computes the same numbers)
+from sonolux.features.cutjudge import BODY_S, FEATURES, STEP_RADIUS_S, TAG_FEATURES, TAG_LOOKBACK_S  # noqa: E402
 from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
 
 try:
@@ -83,16 +85,9 @@ except ImportError:  # pragma: no cover
         return x
 
 TAG_CUES = (("raw", "cos", 6.0, 3.0), ("logit", "gauss", 6.0, 3.0))  # (repr, kind, future s, skip s)
-FEATURES = ("peak_score", "contrast", "contrast_judged", "novelty", "mood",
-            "tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max",
-            "peak_width_s", "log_region_s", "log_step_db", "log_body_db", "log_step_over_body")
-TAG_FEATURES = ("tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max")
 JUDGES = ("lr", "lr-no-tags", "gbt", "gbt-no-tags")
 LOW_THRESHOLDS = (0.3, 0.5, 0.7)
 PROB_GRID = tuple(np.round(np.arange(0.05, 0.99, 0.05), 2))
-TAG_LOOKBACK_S = 2.0  # the tag cue's highest value from this long before the peak up to the decision
-BODY_S = (1.5, 4.5)  # the sound either side of a cut, as RegionStage.place_fade compares
-STEP_RADIUS_S = 0.15  # region_refine_s
 
 
 class Recording:
@@ -215,7 +210,7 @@ def fit(kind: str, X: np.ndarray, y: np.ndarray, columns):
                 known[key] = float(model.predict_proba(x[columns][None])[0, 1])
             return known[key]
 
-        return prob, {"model": "gradient-boosted trees", **GBT}
+        return prob, {"model": "gradient-boosted trees", **GBT, "_model": model}
     scaler = StandardScaler().fit(X)
     lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(scaler.transform(X), y)
     # w · (x − mean) / scale + b, folded into raw-feature weights: what an engine would apply
@@ -359,8 +354,10 @@ def main(argv=None):
                 curve.append({"p": float(q), **{k: t[k] for k in ("precision", "recall", "f", "found",
                                                                    "clip_false_cuts_per_min")}})
             test["held_out_curve"] = curve
+            chosen.pop("_model", None)
             for x in fits:
                 x.pop("_prob", None)
+                x.pop("_model", None)
             fold["judges"][kind] = {"chosen": {k: v for k, v in chosen.items() if k != "train_grid"},
                                     "test": test, "all_fits": fits}
             log(f"  {kind} TEST {test}")

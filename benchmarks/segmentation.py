@@ -80,13 +80,19 @@ REGION_LABELS = ["fierce", "cheerful", "gentle", "low"]
 QUADRANT_OF = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
 PAPER = {"boundary_error_ms": [8, 103], "precision_pct": [74, 98], "recall_pct": [73, 94]}
 SEED = "seed: energy+tempo z soft cutting alone (M=2 s)"
-DEFAULT = "default: " + " + ".join(AnalysisConfig().region_cues) + " (fused)"
+DEFAULT = "default: " + " + ".join(AnalysisConfig().region_cues) + (
+    " (fused, learned cut judge)" if AnalysisConfig().region_judge else " (fused)")
 NO_MODEL = "contrast + novelty (no model)"
 PREVIOUS = "previous default: weights novelty 0.5 / mood 0.5, contrast past from 6 s, no restart after a cut"
 NO_RESTART = "default without the restart after a cut"
 PREVIOUS_OPTS = {"restart": False, "region_weights": (0.5, 0.25, 0.5, 1.0), "region_contrast_min_past_s": 6.0}
+JUDGE = "learned cut judge (region_judge: fusion at the judge's low threshold, trees keep or drop)"
+FIXED = "fixed fusion (region_judge off)"
+_judge_default = AnalysisConfig().region_judge
 VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig values, restart)
     DEFAULT: (AnalysisConfig().region_cues, {}),
+    (FIXED if _judge_default else JUDGE): (AnalysisConfig().region_cues, {"region_judge": not _judge_default}),
+    # the rows below run the fixed fusion: they get no tags, so no judge
     NO_MODEL: (("contrast", "novelty"), {}),
     "contrast only": (("contrast",), {}),
     NO_RESTART: (AnalysisConfig().region_cues, {"restart": False}),
@@ -113,12 +119,35 @@ class CuesWithoutRestart(RegionCues):
         pass
 
 
+class MarkSource:
+    """The raw tags of the predictions a cached recording's frames hold, from the tag sidecar
+    (``_regionsdata.MarkTags``: the engine's own inference stage and worker, in step as
+    ``analyze`` runs them): the mark made after hop h reaches the frame of hop h + 1 (row h),
+    so the row where a new prediction appears names its mark. What the inference stage
+    answers live (``raw_tags_of``); the frame cache holds no tag vectors."""
+
+    def __init__(self, marks: dict, hop_s: float, emotion_version: str | None):
+        self.by_row = {int(round(t / hop_s)): k for k, t in enumerate(marks["t"])}
+        self.raw = marks["raw_tags"]
+        self.emotion_version = emotion_version
+        self.row = 0  # the frame row being replayed (set by replay)
+
+    def raw_tags_of(self, prediction_id: float, out: np.ndarray) -> bool:
+        k = self.by_row.get(self.row)
+        if prediction_id <= 0 or k is None:
+            return False
+        out[:] = self.raw[k]
+        return True
+
+
 def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: bool = False, restart: bool = True,
-           **config_opts):
+           tags: MarkSource | None = None, **config_opts):
     """Run a fresh live RegionStage over a recording's frames: the seed method (``cues``
     None) or the fused cues with ``region_cues=cues`` and other AnalysisConfig values in
-    ``config_opts``; ``restart`` False: a cut does not restart the cues' past. Returns (regions, decisions [(boundary s, decided at s)], cue series
-    (block rows: t, novelty, energy, mood, contrast) or None)."""
+    ``config_opts``; ``restart`` False: a cut does not restart the cues' past; ``tags``: the
+    recording's marks (the learned judge's tag cue; without them the judge is off). Returns
+    (regions, decisions [(boundary s, decided at s)], cue series (block rows: t, novelty,
+    energy, mood, contrast) or None)."""
     layout = FrameLayout()
     for n in fr.names:
         layout.add_scalar(n)
@@ -129,7 +158,8 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
         config = AnalysisConfig(region_method="cues", region_cues=cues, **config_opts)
     given = None if restart or cues is None else CuesWithoutRestart(config, n_mels=fr.mel.shape[1],
                                                                     hop_s=spec.hop_seconds)
-    stage = RegionStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config, cues=given)
+    stage = RegionStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config, cues=given,
+                        tag_source=tags)
     stage.prepare(spec, layout, None)
     frame = layout.new_frame()
     ctx = HopContext(spec)
@@ -144,6 +174,8 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
         frame.values[:n_names] = fr.values[i]
         mel[:] = fr.mel[i]
         ctx.sample_end = (i + 1) * spec.hop
+        if tags is not None:
+            tags.row = i
         stage.process(ctx, frame)
         v = frame.values
         if v[i_change]:
@@ -151,6 +183,8 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
         if record_cues and i_cue_t is not None and v[i_cue_t] != last_cue_t and v[i_cue_t] == v[i_cue_t]:
             last_cue_t = v[i_cue_t]
             series.append((last_cue_t, v[i_cue_t + 1], v[i_cue_t + 2], v[i_cue_t + 3], v[i_cue_t + 4]))
+    if cues is not None and tags is not None and config.region_judge and not stage.cues.judge_on:
+        raise SystemExit(f"a judge variant runs without its judge: {stage.judge_note}")
     regions = stage.finish(fr.values.shape[0] * spec.hop_seconds)
     return regions, decisions, (np.array(series) if record_cues else None)
 
@@ -321,10 +355,10 @@ class Tally:
                 "regions": per_label}
 
 
-def false_cuts(frames_list, spec, cues, opts) -> dict:
+def false_cuts(frames_list, spec, cues, opts, tags_of=lambda key: None) -> dict:
     n_cuts, minutes, worst = 0, 0.0, []
     for key, fr in frames_list:
-        regions, _, _ = replay(fr, spec, cues, **opts)
+        regions, _, _ = replay(fr, spec, cues, tags=tags_of(key), **opts)
         n_cuts += len(regions) - 1
         minutes += fr.values.shape[0] * spec.hop_seconds / 60
         if len(regions) > 1:
@@ -444,16 +478,25 @@ def main(argv=None):
         print("warning:", w, file=sys.stderr)
     audio = D.AudioCache(data)
     an = D.Analysed(Path(args.cache) / "frames", models, spec, AnalysisConfig())
+    # the per-mark raw tags (the judge variant's tag cue), a sidecar beside the frame cache
+    mark_tags = D.MarkTags(Path(args.cache), models, spec) if models.get("emotion") is not None else None
+    version = str(models["emotion"].contract.get("version")) if mark_tags else None
+    marks = {}
 
-    def load(recs, what):
+    def load(recs, what, with_tags=False):
         out = []
         for rec in tqdm(recs, desc=what, file=sys.stderr):
             if rec.kind == "medley":
                 D.medley_truth(rec, audio)
             out.append((rec, an.frames(rec)))
+            if with_tags and mark_tags is not None:
+                marks[rec.key] = mark_tags.of(rec)
         return out
 
-    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7), "dev medleys")
+    def tags_of(key):
+        return MarkSource(marks[key], spec.hop_seconds, version) if key in marks else None
+
+    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7), "dev medleys", True)
     dev_clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
     result = {"benchmark": "segmentation", "machine": machine(), "tolerance_s": TOLERANCE_S, "paper": PAPER,
               "emotion_model": bool(models),
@@ -490,17 +533,23 @@ def main(argv=None):
             rows.append(point(caps_m, caps_c, **opts, min_region_s=mr))
         ok = [r for r in rows if r["clip_false_cuts_per_min"] <= DEV_FALSE_CUTS_MAX] or rows
         best = max(ok, key=lambda r: (r["f"], r["precision"]))
-        def live_dev(**opts):  # the live stage (localisation and hop refinement) over dev medleys
+        def live_dev(judge=False, **opts):  # the live stage (localisation and hop refinement) over dev medleys
             tal = Tally()
             for rec, fr in tqdm(dev, desc=f"dev live {opts}", file=sys.stderr):
-                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues, **opts)
+                regions, decisions, _ = replay(fr, spec, AnalysisConfig().region_cues,
+                                               tags=tags_of(rec.key) if judge else None, **opts)
                 tal.add_medley(rec, regions, decisions)
             b = tal.boundary()
             return {k: b[k] for k in ("precision", "recall", "f", "recall_by_join", f"recall_within_{LOOSE_S}_s",
                                       "false_cuts_per_min", "error_ms", "median_error_ms_by_join")}
 
-        result["development"]["live"] = {DEFAULT: live_dev(), NO_RESTART: live_dev(restart=False),
+        # the judge's rows on the medleys it was trained on (with seed 8's): the dev / reporting gap
+        with_tags = mark_tags is not None
+        result["development"]["live"] = {DEFAULT: live_dev(judge=with_tags), NO_RESTART: live_dev(restart=False),
                                          PREVIOUS: live_dev(**PREVIOUS_OPTS)}
+        if with_tags:
+            result["development"]["live"][JUDGE if not _judge_default else FIXED] = live_dev(
+                judge=True, region_judge=not _judge_default)
 
         result["development"]["localise_sweep"] = {str(r): live_dev(region_localise_radius_s=r)
                                                    for r in SWEEP_LOCALISE_RADIUS_S
@@ -516,23 +565,35 @@ def main(argv=None):
             write_result("segmentation_dev", result, str(Path(args.cache) / "dev.json"))
             return
 
-    report = load(D.medleys(data, audio, args.medleys, folds=(2, 3, 4), seed=2024), "report medleys")
-    rep_clips = load(D.single_clips(data, audio, (2, 3, 4)), "report clips")
-    pop = load(D.pop909_songs(data, Path(args.cache), args.pop909), "POP909 renders")
+    report = load(D.medleys(data, audio, args.medleys, folds=(2, 3, 4), seed=2024), "report medleys", True)
+    rep_clips = load(D.single_clips(data, audio, (2, 3, 4)), "report clips", True)
+    pop = load(D.pop909_songs(data, Path(args.cache), args.pop909), "POP909 renders", True)
+    if mark_tags is not None:
+        from sonolux.features.cutjudge import load_judge
+
+        j = load_judge(AnalysisConfig().region_judge_file or None, emotion_version=version)
+        result["judge"] = {"file": str(j.path), "low_threshold": j.low_threshold,
+                           "probability_threshold": j.probability_threshold, "trees": len(j.roots),
+                           "trained_on": j.doc.get("trained_on"), "dev_scores": j.doc.get("dev_scores"),
+                           "caveat": "trained on the development folds (0-1) only; the emotion model behind "
+                                     "its mood and tag cues was trained on all 4Q clips (optimistic)"}
     result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report),
                            "audio_minutes": round(sum(r.spans[-1][1] for r, _ in report) / 60, 1),
                            "hard_joins": sum(1 for r, _ in report if not any(r.meta["crossfade_s"])),
                            "crossfaded": sum(1 for r, _ in report if any(r.meta["crossfade_s"])),
                            "variants": {}}
     for name, (cues, opts) in VARIANTS.items():
+        if name in (JUDGE, FIXED) and mark_tags is None:
+            continue
         tal = Tally()
+        tags = tags_of if name in (DEFAULT, JUDGE, FIXED) else (lambda key: None)  # no judge in the others
         for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
-            regions, decisions, _ = replay(fr, spec, cues, **opts)
+            regions, decisions, _ = replay(fr, spec, cues, tags=tags(rec.key), **opts)
             tal.add_medley(rec, regions, decisions)
         entry = {"medleys": tal.boundary()}
-        if name in (DEFAULT, NO_MODEL, SEED, PREVIOUS, NO_RESTART):
-            entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues, opts)
-            entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues, opts)
+        if name in (DEFAULT, NO_MODEL, SEED, PREVIOUS, NO_RESTART, JUDGE, FIXED):
+            entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues, opts, tags)
+            entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues, opts, tags)
         result["reporting"]["variants"][name] = entry
         print(name, json.dumps(entry["medleys"]["f"]), file=sys.stderr)
     result["sections"] = all_sections(spec, pop)

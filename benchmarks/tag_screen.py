@@ -67,6 +67,7 @@ from _common import machine, write_result  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
+from sonolux.features.tagcue import SPREAD_SHARE, TAG_FLOOR, tag_distance, tag_representation  # noqa: E402
 from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
 
 try:
@@ -78,16 +79,15 @@ except ImportError:  # pragma: no cover
 REPRS = ("raw", "smooth", "logit")
 KINDS = ("cos", "gauss")
 WINDOWS = ((6.0, 2.0), (6.0, 3.0), (6.0, 4.0), (8.0, 2.0), (8.0, 4.0), (10.0, 4.0))  # (future s, skip s)
-FLOOR = {"raw": 1e-4, "smooth": 1e-4, "logit": 1e-2}
-SHARE = 0.2  # as the timbre contrast
+FLOOR = TAG_FLOOR
+SHARE = SPREAD_SHARE
 QUANTILES = (50, 90, 95, 98, 99)  # of the cue's per-clip maxima
 
 
 def representation(marks: dict, kind: str) -> np.ndarray:
     if kind == "smooth":
         return marks["tags"].astype(np.float64)
-    p = np.clip(marks["raw_tags"].astype(np.float64), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p)) if kind == "logit" else p
+    return tag_representation(marks["raw_tags"], kind)  # the engine's (the cut judge reads it live)
 
 
 class TagCue:
@@ -130,10 +130,7 @@ class TagCue:
         if a is None or b is None:
             return math.nan
         (ma, va), (mb, vb) = a, b
-        if kind == "cos":
-            return 1.0 - float(ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb) + 1e-12))
-        spread = 0.5 * (va + vb)
-        return float(np.mean((mb - ma) ** 2 / (spread + FLOOR[r] + SHARE * spread.mean())))
+        return float(tag_distance(KINDS.index(kind), ma, va, mb, vb, FLOOR[r]))  # the engine's formula
 
 
 def variants(reprs=REPRS, kinds=KINDS, windows=WINDOWS):

@@ -159,14 +159,18 @@ class Analyzer:
         self._beat_tracker().set_bpm_range(lo, hi)
 
     def set_region_controls(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
-                            cues=None) -> None:
+                            cues=None, judge: bool | None = None) -> None:
         """The operator's region knobs, live (validated now, read by the next cue block):
         ``sensitivity`` 0..1, ``min_region_s`` (s), ``cues`` (any of "novelty", "energy",
-        "mood"). Needs ``region_method = "cues"``."""
+        "mood"), ``judge`` (the learned cut judge on/off: a ParameterError saying why when
+        this chain has none — no emotion model with tags, or an unusable judge file; the
+        fixed fusion keeps cutting). Needs ``region_method = "cues"``."""
         stage = self.find(RegionStage)
         if stage is None or stage.cues is None:
             raise ParameterError("region controls need region_method='cues' (this chain cuts by the seed method)")
-        stage.cues.control(sensitivity=sensitivity, min_region_s=min_region_s, cues=cues)
+        if judge and stage.cues.judge is None:
+            raise ParameterError(stage.judge_note or "no region judge in this chain: the fixed fusion cuts")
+        stage.cues.control(sensitivity=sensitivity, min_region_s=min_region_s, cues=cues, judge=judge)
 
     def warm_up(self, hops: int = 8) -> None:
         """Run a few silent hops (loads or compiles the Numba kernels), then reset, so the

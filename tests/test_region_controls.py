@@ -70,3 +70,28 @@ def test_a_run_takes_the_region_flags_and_refuses_bad_ones():
     bad = run_sonolux("run", "--input", "synth", "--duration", "0.5", "--no-models", "--no-window",
                       "--region-cues", "novelty,colour", timeout=120)
     assert bad.returncode == 2 and "colour" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_judge_switch_from_osc_flags_and_show_file(engine, tmp_path):
+    """Without an emotion model there are no tags: turning the judge on is one clean line
+    saying so (the fixed fusion keeps cutting); off always works; flags and the show file
+    reach the same address."""
+    error = Controls(engine_controls(engine)).apply("/sonolux/region/judge", [1], log=False)
+    assert error and "tags" in error and "fixed fusion" in error and "Traceback" not in error
+    assert Controls(engine_controls(engine)).apply("/sonolux/region/judge", [0], log=False) is None
+    assert not engine.analyzer.find(RegionStage).cues.judge_on
+    assert "/sonolux/region/judge" in {a for a, _, _ in CONTROL_ADDRESSES}
+    show = tmp_path / "show.toml"
+    show.write_text('[analysis]\nregion_judge = true\n')
+    parser = cli.build_parser()
+    argv = ["run", "--show", str(show)]
+    assert cli.with_show(parser, parser.parse_args(argv), argv).region_judge is True
+    argv = ["run", "--show", str(show), "--no-region-judge"]
+    assert cli.with_show(parser, parser.parse_args(argv), argv).region_judge is False
+
+
+def test_a_run_with_the_judge_but_no_models_warns_and_runs():
+    ok = run_sonolux("run", "--input", "synth", "--duration", "0.5", "--no-models", "--no-window",
+                     "--region-judge", timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "--region-judge" in ok.stderr and "fixed fusion" in ok.stderr and "Traceback" not in ok.stderr

@@ -130,6 +130,12 @@ def add_show_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region-cues", default=None, metavar="LIST",
                    help="region cues that are on, from contrast,novelty,mood,energy "
                         f"(default {','.join(_DEFAULTS.region_cues)})")
+    g.add_argument("--region-judge", action=argparse.BooleanOptionalAction, default=None,
+                   help="the learned cut judge: the fused cues propose cuts at a low threshold and "
+                        "boosted trees trained on development medleys keep or drop each one, reading the "
+                        "emotion model's 50 tags too (needs the emotion model; without it, or with "
+                        "--no-models, the fixed fusion cuts and a warning says so) "
+                        f"(default {'on' if _DEFAULTS.region_judge else 'off'})")
 
 
 #: the knobs of add_show_options, applied through the control addresses once the engine runs
@@ -140,7 +146,8 @@ KNOBS = (("gain", "/sonolux/gain", "--gain"),
          ("silence_db", "/sonolux/threshold/silence", "--silence-db"),
          ("region_sensitivity", "/sonolux/region/sensitivity", "--region-sensitivity"),
          ("region_min_s", "/sonolux/region/min_s", "--region-min-s"),
-         ("region_cues", "/sonolux/region/cues", "--region-cues"))
+         ("region_cues", "/sonolux/region/cues", "--region-cues"),
+         ("region_judge", "/sonolux/region/judge", "--region-judge"))
 
 
 def apply_knobs(controls, args) -> None:
@@ -149,9 +156,26 @@ def apply_knobs(controls, args) -> None:
         value = getattr(args, dest, None)
         if value is None:
             continue
+        if isinstance(value, bool):
+            value = int(value)
         error = controls.apply(address, list(value) if isinstance(value, (list, tuple)) else [value], log=False)
-        if error:
+        if error and dest == "region_judge":  # no judge here (no tags, a bad file): the fixed fusion cuts
+            print(f"sonolux: warning: {flag}: {error}", file=sys.stderr)
+        elif error:
             raise ParameterError(f"{flag}: {error}")
+
+
+def region_judge_notice(engine, args) -> None:
+    """Say at start when models run but the learned cut judge the configuration asks for
+    cannot (no tags from this emotion model, a corrupt judge file, one trained on another
+    model): the fixed fusion cuts. A ``--region-judge`` flag says it through its knob; with
+    ``--no-models`` the fixed fusion runs as documented, silently."""
+    from ..features.regions import RegionStage
+
+    stage = engine.analyzer.find(RegionStage)
+    if (getattr(args, "region_judge", None) is None and engine.inference_stage is not None and stage is not None
+            and stage.cues is not None and stage.config.region_judge and stage.cues.judge is None):
+        print(f"sonolux: warning: {stage.judge_note}", file=sys.stderr)
 
 
 def offline_threads() -> int:

@@ -52,9 +52,11 @@ class ChainFacts:
 
     ``window``: the analysis window of the spectrum (Spectrum); ``mel_fmin`` / ``mel_fmax``
     (Hz) and ``n_mels``: the mel band edges (MelSpectrum); ``onset_flux``: True once a stage
-    puts the onset flux into ``ctx.onset_flux`` / ``ctx.low_flux`` (FluxOnsets)."""
+    puts the onset flux into ``ctx.onset_flux`` / ``ctx.low_flux`` (FluxOnsets);
+    ``tag_source``: what answers ``raw_tags_of(prediction_id, out)`` for the raw tags of the
+    prediction a frame holds, with ``emotion_version`` (InferenceStage, when tags run)."""
 
-    __slots__ = ("window", "mel_fmin", "mel_fmax", "n_mels", "onset_flux")
+    __slots__ = ("window", "mel_fmin", "mel_fmax", "n_mels", "onset_flux", "tag_source")
 
     def __init__(self):
         self.window: np.ndarray | None = None
@@ -62,6 +64,7 @@ class ChainFacts:
         self.mel_fmax: float | None = None
         self.n_mels = 0
         self.onset_flux = False
+        self.tag_source = None
 
     def require(self, name: str, stage: str, needs: str):
         """The fact ``name``; a ParameterError naming the missing stage when it is not set."""

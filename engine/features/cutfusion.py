@@ -71,6 +71,13 @@ class CutFusion:
         self.release = self.release_ratio * threshold
         self.threshold = threshold
 
+    def set_base_threshold(self, base_threshold: float) -> None:
+        """The threshold at sensitivity 0.5 (the learned judge arms at its own, lower one)."""
+        if not base_threshold > 0:
+            raise ParameterError(f"region_threshold={base_threshold!r} must be positive")
+        self.base_threshold = float(base_threshold)
+        self.set_sensitivity(self.sensitivity)
+
     def set_min_region(self, min_region_s: float) -> None:
         if not min_region_s >= 0:
             raise ParameterError(f"region_min_s={min_region_s!r} must not be negative")

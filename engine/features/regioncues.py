@@ -94,13 +94,35 @@ class RegionCues:
         #: (plus the localisation's radius when it moves a cut earlier)
         self.delay_s = self.future_s + hold_s + self.block_s
         self._probs = np.zeros(4)
+        #: the learned cut judge (:class:`~sonolux.features.cutjudge.LiveJudge`), attached by
+        #: the region stage when an emotion model with tags runs; used while ``judge_on``
+        self.judge = None
+        self.judge_on = False
+        self._threshold = float(c.region_threshold)
         self._warm_kernels()
         self.reset()
 
+    def attach_judge(self, judge, on: bool) -> None:
+        """Give the cues a live judge (or None) and say whether it decides now."""
+        self.judge = judge
+        self.set_judge(on)
+
+    def set_judge(self, on: bool) -> bool:
+        """Judge on: the fusion arms at the judge's low threshold and every decided peak is
+        judged; off: the fixed fusion at ``region_threshold``. Returns whether the judge is
+        on (False when there is none). Any thread: swaps plain numbers."""
+        on = bool(on) and self.judge is not None
+        self.fusion.set_base_threshold(self.judge.judge.low_threshold if on else self._threshold)
+        self.judge_on = on
+        return on
+
     def control(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
-                cues=None) -> None:
+                cues=None, judge: bool | None = None) -> None:
         """The operator's knobs, live (any thread: each swaps plain numbers the next block
-        reads): sensitivity 0..1, minimum region length (s), which cues are on."""
+        reads): sensitivity 0..1, minimum region length (s), which cues are on, the learned
+        judge on/off (on only where one is attached)."""
+        if judge is not None:
+            self.set_judge(judge)
         if sensitivity is not None:
             self.fusion.set_sensitivity(sensitivity)
         if min_region_s is not None:
@@ -126,7 +148,10 @@ class RegionCues:
         self.energy.reset()
         self.mood.reset()
         self.fusion.reset()
+        if self.judge is not None:
+            self.judge.reset()
         self.region_start_t = 0.0  # the last decided cut: the cues' past windows begin there
+        self.region_start_block = 0  # ... and the first block after it
         self._n = 0
         self._power = 0.0
         self._new_pred = False
@@ -161,7 +186,15 @@ class RegionCues:
         v[1] = en if en == en else 0.0
         v[2] = mood if mood == mood else 0.0
         v[3] = con if con == con else 0.0
+        last_kept = self.fusion.last_cut
         cut = self.fusion.push(self.boundary_t, nov, en, mood, con)
+        judge = self.judge
+        if judge is not None:
+            judge.block(nov, mood, con, self.fusion.score)
+            if cut == cut and self.judge_on and not judge.keep(cut, self.boundary_t, self.fusion.peak,
+                                                               self.region_start_block, self.region_start_t):
+                self.fusion.last_cut = last_kept  # dropped: no restart, the minimum region counts on
+                cut = math.nan
         if cut == cut:
             lag = int(round((self.boundary_t - cut) / self.block_s))
             block = self.contrast.boundary_block - lag
@@ -181,6 +214,7 @@ class RegionCues:
         until their whole past lies after ``t``."""
         self.contrast.restart(block)
         self.region_start_t = t
+        self.region_start_block = block
 
     # ---- bulk runs: RegionStage.process_block adds the hops between block ends itself, in one
     # Numba call (each hop's log-mel vector into ``novelty.acc`` and ``contrast.acc``/``sq``, as

@@ -15,7 +15,10 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   (:mod:`sonolux.features.regioncues`). The frame then also carries the cue values at the
   boundary they judge (``region_cue_t``, the boundary time; ``region_novelty``,
   ``region_energy_cue``, ``region_mood_cue``, ``region_contrast_cue``; ``region_score``, their weighted sum, and
-  ``region_threshold``), so a plot shows why a cut happened.
+  ``region_threshold``), so a plot shows why a cut happened. With ``region_judge`` and an
+  emotion model that gives tags, the fusion arms at a lower threshold and a learned judge
+  keeps or drops each decided peak (:mod:`sonolux.features.cutjudge`; the raw tags of each
+  prediction come from the inference stage by prediction id, ``ChainFacts.tag_source``).
 
 Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
 close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
@@ -33,6 +36,7 @@ from ..segment import LABEL_CODES, LABELS, Segmenter
 from .base import HopContext, Processor
 from .checks import finite
 from .contrast import texture_accumulate
+from .cutjudge import N_TAGS, CutJudge, JudgeFileError, LiveJudge, load_judge
 from .novelty import block_accumulate
 from .regioncues import RegionCues
 
@@ -55,7 +59,8 @@ class RegionStage(Processor):
     level steps most (mean dB over ``step_window_s`` before vs. after) within one segment
     either side, so boundary times are accurate to a hop, not to a segment."""
 
-    def __init__(self, segmenter: Segmenter, config, *, cues: RegionCues | None = None):
+    def __init__(self, segmenter: Segmenter, config, *, cues: RegionCues | None = None,
+                 judge: CutJudge | None = None, tag_source=None):
         """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
         ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
         the segment, hops with confidence below ``region_min_confidence`` ignored;
@@ -65,6 +70,15 @@ class RegionStage(Processor):
 
         ``cues``: a ready :class:`RegionCues` (tests, benchmarks); by default it is built from
         ``config`` when ``region_method`` is "cues" (sized in ``prepare``).
+
+        The learned cut judge (:mod:`sonolux.features.cutjudge`) needs the raw tags of each
+        prediction: ``tag_source`` (default: the inference stage, through the chain's facts)
+        answers ``raw_tags_of(prediction_id, out)``. ``judge``: a loaded
+        :class:`~sonolux.features.cutjudge.CutJudge` (default: ``region_judge_file`` or the
+        shipped file, checked against the emotion model's version). Without tags or with a
+        file that cannot be used the stage runs the fixed fusion and ``judge_note`` says why;
+        ``region_judge`` says whether the judge decides at the start (the operator can switch
+        it live).
 
         The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
         operator's override): each piece goes to the segmenter once, weighted by its hops,
@@ -80,6 +94,8 @@ class RegionStage(Processor):
         self.fade_radius_s = finite("region_fade_radius_s", config.region_fade_radius_s, minimum=0.0)
         self._given_cues = cues
         self.cues = cues
+        self._given_judge, self._given_tags = judge, tag_source
+        self.judge_note = None
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
@@ -148,6 +164,7 @@ class RegionStage(Processor):
             self.cues = RegionCues(self.config, n_mels=n_mels, hop_s=spec.hop / spec.sample_rate)
         if self.cues is not None:
             names += CUE_FIELDS
+            self._setup_judge(spec, facts, n_mels)
         self._i = {n: layout.add_scalar(n) for n in names}
         self._i_pub = tuple(self._i[n] for n in names[:6])  # what process publishes every hop
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
@@ -163,6 +180,34 @@ class RegionStage(Processor):
         self.place_fade(0.0, 0.0)
 
     blockwise = True
+
+    def _setup_judge(self, spec, facts, n_mels: int) -> None:
+        """Attach the learned cut judge to the cues when an emotion model with tags runs and
+        the judge file is usable; else the fixed fusion, with ``judge_note`` saying why."""
+        src = self._given_tags if self._given_tags is not None else getattr(facts, "tag_source", None)
+        self._tag_source, self._tag_buf = src, np.zeros(N_TAGS)
+        self.judge_note = None
+        judge = self._given_judge
+        if src is None:
+            self.judge_note = "the region judge needs the emotion model's tags (none run): the fixed fusion cuts"
+        elif judge is None:
+            try:
+                judge = load_judge(self.config.region_judge_file or None,
+                                   emotion_version=getattr(src, "emotion_version", None))
+            except JudgeFileError as e:
+                self.judge_note = f"{e}: the fixed fusion cuts regions"
+        if src is None or judge is None:
+            self.cues.attach_judge(None, False)
+            return
+        c, cues = self.config, self.cues
+        live = LiveJudge(judge, block_s=cues.block_s, future_blocks=cues.contrast.future_blocks,
+                         past_blocks=cues.contrast.past_blocks,
+                         min_past_blocks=max(2, int(round(c.region_contrast_min_past_s / cues.block_s))),
+                         hold_s=c.region_hold_s)
+        live.mel = (self._level_t, self._mel_hist, lambda: self._level_pos, spec.hop / spec.sample_rate,
+                    np.zeros(max(n_mels, 1)), np.zeros(max(n_mels, 1)))
+        live.warm()
+        cues.attach_judge(live, bool(c.region_judge))
 
     def process_block(self, block):
         """The block's hops as ``process`` would do them one by one: the quiet hops (nothing
@@ -331,6 +376,9 @@ class RegionStage(Processor):
             self._cue_pid, self._cue_override = pid, override
             if new:
                 probs = v[self._q]
+                judge = self.cues.judge
+                if judge is not None and self._tag_source.raw_tags_of(pid, self._tag_buf):
+                    judge.tags.mark(self._tag_buf)
         power = 10.0 ** (0.1 * v[self._i_level]) if self._i_level is not None else 0.0
         cues = self.cues
         t = cues.hop(ctx.t, frame.vectors["mel_db"], power, probs, new)

@@ -113,8 +113,10 @@ def make_inference(models: dict, cfg: InferenceConfig, *, keep_results: bool = F
     that cannot be read leaves ``worker.calibration_warning`` set."""
     labels = tag_labels(models)
     tasks = set(models) | ({"tags"} if labels else set())
-    stage = InferenceStage(tasks, every_s=cfg.every_s, tag_labels=labels or None)
-    emotion = models.get("emotion")  # its card's simulation chose the calibration strength
+    emotion = models.get("emotion")
+    stage = InferenceStage(tasks, every_s=cfg.every_s, tag_labels=labels or None,
+                           emotion_version=None if emotion is None else str(emotion.contract.get("version")))
+    # the emotion model's card's simulation chose the calibration strength
     l2 = float(emotion.contract.get("calibration_l2", 1.0)) if emotion is not None else 1.0
     calibration, warning = load_calibration(cfg.calibration, l2, emotion)
     worker = InferenceWorker(stage, models, smoothing=cfg.smoothing, tau_s=cfg.tau_s,

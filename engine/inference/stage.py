@@ -42,18 +42,25 @@ class Prediction:
     confidence: float = 0.0  # P(quadrant) × fill, 0..1
     fill: float = 0.0  # share of the emotion window that held real audio
     tags: np.ndarray | None = None  # (50,) smoothed
+    raw_tags: np.ndarray | None = None  # (50,) as the model gave them (the region judge's tag cue)
     latent: np.ndarray | None = None  # (10,) smoothed 0..1 controls
     compute_ms: float = 0.0
     scalars: np.ndarray | None = None  # the EMOTION_FIELDS values in order, for one store
     id: int = field(default_factory=lambda: next(_prediction_ids))
 
 
+RECENT = 64  # raw tags of this many recent predictions, by id (more than a bulk block's marks)
+
+
 class InferenceStage(Processor):
     def __init__(self, tasks, *, every_s: float = 0.5, tag_labels=None, n_latent: int = 10,
-                 buffer_s: float = 16.0):
+                 buffer_s: float = 16.0, emotion_version: str | None = None):
+        """``emotion_version``: the emotion model's contract version (the region judge checks
+        its file was trained on the same model's tags)."""
         self.tasks = set(tasks)
         self.every_s = float(every_s)
         self.tag_labels = list(tag_labels or [])
+        self.emotion_version = emotion_version
         self.n_latent = n_latent
         self.buffer_s = buffer_s
         self.latest: Prediction | None = None  # written by the worker thread
@@ -81,6 +88,12 @@ class InferenceStage(Processor):
         # which prediction the slot's mood / tags / latent hold: Prediction.id, 0 for none,
         # -1 when the operator's override wrote over them (EmotionOverride)
         self._i_id = layout.add_scalar("prediction_id")
+        # the raw tags of recent predictions by id, for the region stage's cut judge: frames
+        # carry only the smoothed tags (a second per-hop vector would cost every bulk table)
+        self._recent_id = np.zeros(RECENT, dtype=np.int64)
+        self._recent_tags = np.zeros((RECENT, len(self.tag_labels)), dtype=np.float32)
+        if "tags" in self.tasks and facts is not None:
+            facts.tag_source = self
 
     def process(self, ctx, frame):
         self.hops += 1
@@ -92,9 +105,21 @@ class InferenceStage(Processor):
             self.marked.set()  # wakes the worker: it sleeps between marks, off the GIL
         v = frame.values
         p = self.latest
+        if p is not None and p.raw_tags is not None and self._recent_id[p.id % RECENT] != p.id:
+            self._recent_tags[p.id % RECENT] = p.raw_tags
+            self._recent_id[p.id % RECENT] = p.id
         v[self._i_age] = -1.0 if p is None else ctx.t - p.t
         if v[self._i_id] != (0 if p is None else p.id):  # the slot holds another prediction
             self._write(p, frame)
+
+    def raw_tags_of(self, prediction_id: float, out: np.ndarray) -> bool:
+        """The raw tags of the prediction a frame holds (``prediction_id``) into ``out``;
+        False when it has none or is no longer among the recent ones."""
+        i = int(prediction_id)
+        if i <= 0 or self._recent_id[i % RECENT] != i:
+            return False
+        out[:] = self._recent_tags[i % RECENT]
+        return True
 
     def _write(self, p: Prediction | None, frame) -> None:
         v, vectors = frame.values, frame.vectors

@@ -140,6 +140,7 @@ class InferenceWorker:
                       scalars=np.array([va[0], va[1], quadrant, *probs, conf, fill]))
         if "tags" in raw:
             kw["tags"] = self._smooth["tags"](raw["tags"]["tags"], t).astype(np.float32)
+            kw["raw_tags"] = np.asarray(raw["tags"]["tags"], dtype=np.float32)
         if "latent" in raw:
             kw["latent"] = self._smooth["latent"](raw["latent"]["controls"], t).astype(np.float32)
         pred = Prediction(seq=seq, t=t, compute_ms=ms, **kw)

@@ -144,6 +144,7 @@ def run(args) -> int:
         announce_targets(engine, args)
         controls = make_controls(engine, args)
         options.apply_knobs(controls, args)
+        options.region_judge_notice(engine, args)
         servers = [start_control(engine, args, controls) if control else None, start_panel(engine, args, controls)]
         setup_live(engine, args)  # --images DIR: the image bank's folder
         return run_engine(engine, duration=args.duration, quiet=args.quiet, window_args=window,

@@ -1,0 +1,363 @@
+"""The learned cut judge: a few boosted trees that keep or drop each cut the fusion decides.
+
+Why: the fixed fusion (contrast + novelty + 0.25 · mood above one threshold) cannot use
+what tells a join from a change inside a song when the timbre cues alone are ambiguous —
+above all the emotion model's 50 tags (:mod:`sonolux.features.tagcue`). With the judge on,
+the fusion runs at a LOW threshold (the judge file's ``low_threshold``) and every peak it
+decides is a *candidate*; the judge reads 14 causal numbers known at that moment
+(:data:`FEATURES`) and keeps the cut when its probability reaches ``probability_threshold``.
+A dropped candidate does not restart the cues and the minimum region still counts from the
+last kept cut.
+
+The trees were trained by ``benchmarks/train_cut_judge.py`` on the DEVELOPMENT folds only
+(dev medleys of two seeds and the dev clips; teacher forcing plus one DAgger round), with
+scikit-learn's ``HistGradientBoostingClassifier``; the file holds them as flat arrays and
+:func:`judge_raw` evaluates them (Numba, no scikit-learn at run time, no allocation). The
+emotion model behind the mood and tag cues was trained on all 4Q clips, so its cues are
+optimistic on those clips.
+
+Judge file (JSON), format version 1 — the contract :func:`load_judge` checks:
+
+``format`` ("sonolux-cut-judge"), ``format_version`` (1), ``features`` (the names in order,
+equal to :data:`FEATURES`), ``emotion_model_version`` (the emotion model whose tags it was
+trained on: another model's tags mean other numbers), ``low_threshold`` (> 0),
+``probability_threshold`` (0..1), ``baseline`` (the log-odds before the trees),
+``learning_rate`` (recorded; the leaf values already include it), ``tag_centre``
+(``raw`` and ``logit``: 50 numbers each, the dev clips' mean tag vector), ``trees`` (a
+list; each a dict of equal-length lists over its nodes: ``feature`` (index), ``threshold``
+(go left when x <= threshold), ``left``, ``right`` (node indices in the tree), ``value``
+(leaf value), ``leaf`` (0/1), ``missing_left`` (0/1: where NaN goes)). A corrupt or
+mismatched file is a :class:`JudgeFileError` naming the file, key and value; the region
+stage then runs the fixed fusion and says so.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from ..errors import ParameterError
+from .tagcue import TAG_FLOOR, TagHistory
+
+FORMAT = "sonolux-cut-judge"
+FORMAT_VERSION = 1
+FEATURES = ("peak_score", "contrast", "contrast_judged", "novelty", "mood",
+            "tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max",
+            "peak_width_s", "log_region_s", "log_step_db", "log_body_db", "log_step_over_body")
+TAG_FEATURES = ("tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max")
+# the tag cues the judge reads: (representation index in tagcue.TAG_REPRS, kind, future s, skip s)
+TAG_CUES = ((0, 0, 6.0, 3.0), (1, 1, 6.0, 3.0))  # cos on the raw tags, gauss on their logits
+TAG_FLOORS = (TAG_FLOOR["raw"], TAG_FLOOR["logit"])
+TAG_LOOKBACK_S = 2.0  # a tag cue's highest value from this long before the peak up to the decision
+BODY_S = (1.5, 4.5)  # the sound either side of a cut, as RegionStage.place_fade compares
+STEP_RADIUS_S = 0.15  # the sharpest step of the log-mel within this of the cut (region_refine_s)
+STEP_S = 0.25  # ... each step the mean log-mel over this after vs. before a hop
+N_TAGS = 50
+JUDGE_FILE = "cut_judge.json"  # shipped in sonolux.profiles
+
+
+class JudgeFileError(ParameterError):
+    """A judge file that cannot be used (one line: file, key, value)."""
+
+
+def shipped_judge() -> Path:
+    from ..resources import profiles_dir
+
+    return profiles_dir() / JUDGE_FILE
+
+
+class CutJudge:
+    """The trees of a judge file as flat arrays (all trees concatenated; ``roots`` the first
+    node of each) and the thresholds; :meth:`probability` evaluates them."""
+
+    def __init__(self, doc: dict, path: str = "<judge>"):
+        self.path = str(path)
+        self.doc = doc
+        self.low_threshold = float(doc["low_threshold"])
+        self.probability_threshold = float(doc["probability_threshold"])
+        self.baseline = float(doc["baseline"])
+        self.emotion_model_version = str(doc["emotion_model_version"])
+        self.centre = np.array([doc["tag_centre"]["raw"], doc["tag_centre"]["logit"]], dtype=np.float64)
+        trees = doc["trees"]
+        sizes = [len(t["feature"]) for t in trees]
+        self.roots = np.cumsum([0] + sizes[:-1]).astype(np.int64)
+        cat = lambda key, dtype: np.concatenate([np.asarray(t[key], dtype=dtype) for t in trees])  # noqa: E731
+        self.feature = cat("feature", np.int64)
+        self.threshold = cat("threshold", np.float64)
+        self.left = cat("left", np.int64) + np.repeat(self.roots, sizes)
+        self.right = cat("right", np.int64) + np.repeat(self.roots, sizes)
+        self.value = cat("value", np.float64)
+        self.leaf = cat("leaf", np.int64)
+        self.missing_left = cat("missing_left", np.int64)
+
+    def raw(self, x: np.ndarray) -> float:
+        """The log-odds of a feature row (float64, len(FEATURES))."""
+        return float(judge_raw(x, self.baseline, self.roots, self.feature, self.threshold, self.left,
+                               self.right, self.value, self.leaf, self.missing_left))
+
+    def probability(self, x: np.ndarray) -> float:
+        z = self.raw(x)
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
+@njit(cache=True)
+def judge_raw(x, baseline, roots, feature, threshold, left, right, value, leaf, missing_left):
+    """Baseline + the sum of each tree's leaf for ``x`` (scikit-learn's HistGradientBoosting
+    numeric splits: NaN goes where ``missing_left`` says, else left when x <= threshold)."""
+    z = baseline
+    for r in range(roots.shape[0]):
+        node = roots[r]
+        while not leaf[node]:
+            v = x[feature[node]]
+            if v != v:
+                node = left[node] if missing_left[node] else right[node]
+            elif v <= threshold[node]:
+                node = left[node]
+            else:
+                node = right[node]
+        z += value[node]
+    return z
+
+
+def _fail(path, key, value, why) -> JudgeFileError:
+    v = repr(value)
+    return JudgeFileError(f"{path}: {key}={v[:60] + '...' if len(v) > 60 else v} {why}")
+
+
+def check_judge(doc, path="<judge>", emotion_version: str | None = None) -> CutJudge:
+    """Validate a judge file's contents (module doc); a :class:`JudgeFileError` names the
+    first bad key. ``emotion_version``: the running emotion model's contract version."""
+    if not isinstance(doc, dict):
+        raise _fail(path, "<top>", type(doc).__name__, "must be a JSON object")
+    for key in ("format", "format_version", "features", "emotion_model_version", "low_threshold",
+                "probability_threshold", "baseline", "tag_centre", "trees"):
+        if key not in doc:
+            raise JudgeFileError(f"{path}: key {key!r} is missing (a cut judge file, format {FORMAT} "
+                                 f"version {FORMAT_VERSION}, has it)")
+    if doc["format"] != FORMAT:
+        raise _fail(path, "format", doc["format"], f"is not {FORMAT!r}")
+    if doc["format_version"] != FORMAT_VERSION:
+        raise _fail(path, "format_version", doc["format_version"], f"is not {FORMAT_VERSION} (this engine's)")
+    if list(doc["features"]) != list(FEATURES):
+        raise _fail(path, "features", doc["features"], f"are not this engine's {len(FEATURES)} features in order")
+    if emotion_version is not None and str(doc["emotion_model_version"]) != str(emotion_version):
+        raise _fail(path, "emotion_model_version", doc["emotion_model_version"],
+                    f"is not the running emotion model's version {emotion_version!r} (its tags differ)")
+    for key, lo, hi in (("low_threshold", 0.0, math.inf), ("probability_threshold", 0.0, 1.0),
+                        ("baseline", -math.inf, math.inf)):
+        v = doc[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi \
+                or (key == "low_threshold" and v <= 0):
+            raise _fail(path, key, v, f"must be a finite number in [{lo:g}, {hi:g}]")
+    centre = doc["tag_centre"]
+    for k in ("raw", "logit"):
+        c = centre.get(k) if isinstance(centre, dict) else None
+        if not isinstance(c, list) or len(c) != N_TAGS or not all(
+                isinstance(x, (int, float)) and math.isfinite(x) for x in c):
+            raise _fail(path, f"tag_centre.{k}", c, f"must be {N_TAGS} finite numbers")
+    trees = doc["trees"]
+    if not isinstance(trees, list) or not trees:
+        raise _fail(path, "trees", trees, "must be a non-empty list")
+    keys = ("feature", "threshold", "left", "right", "value", "leaf", "missing_left")
+    for i, t in enumerate(trees):
+        if not isinstance(t, dict) or any(k not in t for k in keys):
+            raise _fail(path, f"trees[{i}]", t, f"must have {', '.join(keys)}")
+        n = len(t["feature"])
+        for k in keys:
+            if not isinstance(t[k], list) or len(t[k]) != n or n == 0:
+                raise _fail(path, f"trees[{i}].{k}", t[k], f"must be a list of {n} numbers")
+        try:
+            arr = {k: np.asarray(t[k], dtype=np.float64) for k in keys}
+        except (TypeError, ValueError):
+            raise _fail(path, f"trees[{i}]", t, "holds a value that is not a number") from None
+        inner = arr["leaf"] == 0
+        for k in ("feature", "left", "right"):
+            if not np.all(arr[k] == np.round(arr[k])):
+                raise _fail(path, f"trees[{i}].{k}", t[k], "must be integers")
+        if np.any(inner & ((arr["feature"] < 0) | (arr["feature"] >= len(FEATURES)))):
+            raise _fail(path, f"trees[{i}].feature", t["feature"], f"must be feature indices 0..{len(FEATURES) - 1}")
+        # children point forward (so a walk ends) and inside the tree
+        idx = np.arange(n)
+        for k in ("left", "right"):
+            bad = inner & ((arr[k] <= idx) | (arr[k] >= n))
+            if np.any(bad):
+                raise _fail(path, f"trees[{i}].{k}", t[k], "must point to later nodes of the same tree")
+        if not np.all(np.isfinite(arr["value"])) or not np.all(np.isfinite(arr["threshold"][inner])):
+            raise _fail(path, f"trees[{i}]", "value/threshold", "must be finite numbers")
+    return CutJudge(doc, path)
+
+
+def load_judge(path=None, emotion_version: str | None = None) -> CutJudge:
+    """Read and validate a judge file (default: the shipped one); :class:`JudgeFileError`
+    (one line naming file, key, value) when it cannot be used."""
+    path = Path(path) if path is not None else shipped_judge()
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise JudgeFileError(f"{path}: no such cut judge file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise JudgeFileError(f"{path}: not a readable JSON cut judge file ({e})") from None
+    return check_judge(doc, path, emotion_version)
+
+
+@njit(cache=True)
+def mel_step_body(level_t, mel_hist, level_pos, hop_s, cut, step_w, radius, body0, body1, a, b):
+    """(sharpest step, body change) in dB around ``cut`` from the region stage's ring of hop
+    log-mel rows (``level_t``: each row's hop start): the largest RMS difference of the mean
+    log-mel over ``step_w`` hops after vs. before a hop within ``radius`` hops of the cut,
+    and the RMS difference of the mean log-mel ``body0``..``body1`` s before and after it.
+    ``a``/``b`` are work rows (n_mels); 0 where the ring does not hold the rows."""
+    size = level_t.shape[0]
+    n = level_pos if level_pos < size else size
+    if n == 0:
+        return 0.0, 0.0
+    first = int(round(level_t[(level_pos - n) % size] / hop_s))  # the oldest row's hop index
+    last = first + n  # one past the newest
+    n_mels = mel_hist.shape[1]
+    h0 = int(round(cut / hop_s))
+
+    def mean_rows(lo, hi, out):
+        for j in range(n_mels):
+            out[j] = 0.0
+        for h in range(lo, hi):
+            row = mel_hist[h % size]
+            for j in range(n_mels):
+                out[j] += row[j]
+        for j in range(n_mels):
+            out[j] /= hi - lo
+
+    step = 0.0
+    for h in range(h0 - radius, h0 + radius + 1):
+        if h - step_w < first or h + step_w > last or h - step_w < 0:
+            continue
+        mean_rows(h, h + step_w, a)
+        mean_rows(h - step_w, h, b)
+        acc = 0.0
+        for j in range(n_mels):
+            acc += (a[j] - b[j]) ** 2
+        s = math.sqrt(acc / n_mels)
+        if s > step:
+            step = s
+    body = 0.0
+    lo_a, hi_a = int(round((cut - body1) / hop_s)), int(round((cut - body0) / hop_s))
+    lo_b, hi_b = int(round((cut + body0) / hop_s)), int(round((cut + body1) / hop_s))
+    if lo_a >= first and lo_a >= 0 and hi_b <= last and hi_a > lo_a and hi_b > lo_b:
+        mean_rows(lo_a, hi_a, a)
+        mean_rows(lo_b, hi_b, b)
+        acc = 0.0
+        for j in range(n_mels):
+            acc += (a[j] - b[j]) ** 2
+        body = math.sqrt(acc / n_mels)
+    return step, body
+
+
+class LiveJudge:
+    """The judge inside the region cues: keeps the last blocks' cue values and the marks'
+    tags, computes a candidate's :data:`FEATURES` at the moment the fusion decides it, and
+    says whether to keep it. Everything preallocated (a candidate allocates nothing)."""
+
+    def __init__(self, judge: CutJudge, *, block_s: float, future_blocks: int, past_blocks: int,
+                 min_past_blocks: int, hold_s: float):
+        self.judge = judge
+        self.block_s = block_s
+        self.future = future_blocks
+        self.past = past_blocks  # the contrast's past: the tag cue's longest past
+        self.n_min = min_past_blocks
+        self.lookback = int(round(TAG_LOOKBACK_S / block_s))
+        hold = int(math.ceil(hold_s / block_s)) + 2
+        self.cue_size = self.lookback + hold + 16
+        self.cues = np.zeros((self.cue_size, 4))  # per block: novelty, mood, contrast (NaN: withheld), score
+        self.tags = TagHistory(judge.centre, past_blocks + self.lookback + 2 * future_blocks + hold + 16)
+        self.tag_steps = tuple((int(round(f / block_s)), int(round(s / block_s))) for _, _, f, s in TAG_CUES)
+        self.x = np.zeros(len(FEATURES))  # the candidate's features (preallocated)
+        self.mel = None  # the region stage's hop ring (level_t, mel_hist, position, hop_s, work rows)
+        self.reset()
+
+    def reset(self) -> None:
+        self.tags.reset()
+        self.cues[:] = 0.0
+        self.blocks = 0
+        self.candidates = self.kept = 0
+        self.last_probability = math.nan
+
+    def warm(self) -> None:
+        """Run every code path once (Numba loads its kernels on the first call), then reset:
+        the first candidate of a show allocates nothing."""
+        p = np.full(self.tags.n_tags, 0.5)
+        for _ in range(self.tags.size):
+            self.tags.mark(p)
+            self.block(0.0, 0.0, 0.0, 0.0)
+        self.keep(0.0, 0.0, 1.0, 0, -1.0)
+        self.reset()
+
+    def block(self, nov: float, mood: float, con: float, score: float) -> None:
+        """A cue block closed: its cue values as fused, and the marks that came in it."""
+        row = self.cues[self.blocks % self.cue_size]
+        row[0], row[1], row[2], row[3] = nov, mood, con, score
+        self.tags.close()
+        self.blocks += 1
+
+    def _tag(self, c: int, f: int, start_block: int) -> float:
+        before = min(f - start_block, self.past)
+        if before < self.n_min:
+            return math.nan
+        r, kind, _, _ = TAG_CUES[c]
+        fut, skip = self.tag_steps[c]
+        return self.tags.value(r, kind, TAG_FLOORS[c], f, before, fut, skip)
+
+    def features(self, cut: float, boundary_t: float, peak: float, start_block: int, start_t: float) -> np.ndarray:
+        """The features of a candidate at ``cut`` (the fused peak's boundary) decided in the
+        block just closed (boundary ``boundary_t``), in the region that began at block
+        ``start_block`` / time ``start_t`` (``benchmarks/fusion_screen.py``'s definitions)."""
+        x = self.x
+        k = self.blocks - 1
+        kp = k - int(round((boundary_t - cut) / self.block_s))
+        first = kp - self.future + 1
+        newest = k - self.future + 1
+        lo = max(start_block + self.n_min, first - self.lookback)
+        for c in range(len(TAG_CUES)):
+            at = self._tag(c, first, start_block)
+            best = math.nan
+            for f in range(lo, newest + 1):
+                v = self._tag(c, f, start_block)
+                if v == v and not best >= v:
+                    best = v
+            x[5 + 2 * c] = at if at == at else 0.0
+            x[6 + 2 * c] = best if best == best else 0.0
+        row = self.cues[kp % self.cue_size] if k - kp < self.cue_size else None
+        nov, mood, con = (row[0], row[1], row[2]) if row is not None else (math.nan, math.nan, math.nan)
+        x[0] = peak
+        x[1] = max(con, 0.0) if con == con else 0.0
+        x[2] = 1.0 if con == con else 0.0
+        x[3] = max(nov, 0.0) if nov == nov else 0.0
+        x[4] = max(mood, 0.0) if mood == mood else 0.0
+        w0 = max(0, kp - self.lookback, k - self.cue_size + 1)
+        width = 0
+        for b in range(w0, k + 1):
+            if self.cues[b % self.cue_size, 3] >= 0.5 * peak:
+                width += 1
+        x[9] = width * self.block_s
+        x[10] = math.log(max(cut - start_t, 0.1))
+        step = body = 0.0
+        if self.mel is not None:
+            level_t, mel_hist, level_pos_of, hop_s, a, b = self.mel
+            step, body = mel_step_body(level_t, mel_hist, level_pos_of(), hop_s, cut,
+                                       max(1, int(round(STEP_S / hop_s))), int(round(STEP_RADIUS_S / hop_s)),
+                                       BODY_S[0], BODY_S[1], a, b)
+        x[11] = math.log(step + 0.1)
+        x[12] = math.log(body + 0.1)
+        x[13] = math.log((step + 0.1) / (body + 0.1))
+        return x
+
+    def keep(self, cut: float, boundary_t: float, peak: float, start_block: int, start_t: float) -> bool:
+        """Judge a candidate: True keeps the cut."""
+        x = self.features(cut, boundary_t, peak, start_block, start_t)
+        p = self.judge.probability(x)
+        self.last_probability = p
+        self.candidates += 1
+        ok = p >= self.judge.probability_threshold
+        self.kept += ok
+        return ok
