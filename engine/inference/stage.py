@@ -92,6 +92,7 @@ class InferenceStage(Processor):
         # carry only the smoothed tags (a second per-hop vector would cost every bulk table)
         self._recent_id = np.zeros(RECENT, dtype=np.int64)
         self._recent_tags = np.zeros((RECENT, len(self.tag_labels)), dtype=np.float32)
+        self._stored_id = 0  # the newest prediction whose raw tags are stored
         if "tags" in self.tasks and facts is not None:
             facts.tag_source = self
 
@@ -105,9 +106,11 @@ class InferenceStage(Processor):
             self.marked.set()  # wakes the worker: it sleeps between marks, off the GIL
         v = frame.values
         p = self.latest
-        if p is not None and p.raw_tags is not None and self._recent_id[p.id % RECENT] != p.id:
-            self._recent_tags[p.id % RECENT] = p.raw_tags
-            self._recent_id[p.id % RECENT] = p.id
+        if p is not None and p.id != self._stored_id:  # a new prediction: keep its raw tags
+            self._stored_id = p.id  # (compared as a Python int: reading the array per hop allocates)
+            if p.raw_tags is not None:
+                self._recent_tags[p.id % RECENT] = p.raw_tags
+                self._recent_id[p.id % RECENT] = p.id
         v[self._i_age] = -1.0 if p is None else ctx.t - p.t
         if v[self._i_id] != (0 if p is None else p.id):  # the slot holds another prediction
             self._write(p, frame)
