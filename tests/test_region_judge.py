@@ -155,8 +155,18 @@ def test_live_tag_history_equals_the_whole_recording_formula():
 
 
 # ---- the live stage --------------------------------------------------------------------------
+class NoTagsInStep:
+    """A tag source whose predictions never arrive in step (as with ``run --fast``)."""
+
+    emotion_version = "0.0.1"
+
+    def raw_tags_of(self, prediction_id, out):
+        return False
+
+
 def run_with_judge(table, doc, *, tags=True, **config):
-    """The live region stage over an analysed table with the given judge on."""
+    """The live region stage over an analysed table with the given judge on (``tags``: True
+    for :class:`ConstantTags`, False for none, or a tag source)."""
     from sonolux.features.base import HopContext
     from sonolux.frame import FrameLayout
     from sonolux.segment import Segmenter
@@ -167,12 +177,18 @@ def run_with_judge(table, doc, *, tags=True, **config):
     for n in names:
         layout.add_scalar(n)
     layout.add_vector("mel_db", table.vectors["mel_db"].shape[1])
+    # a prediction every 0.5 s (even quadrant probabilities: no mood cue), as the inference
+    # stage's fields carry them; the tag source answers for its ids
+    mood = [layout.scalars[n] if n in layout.scalars else layout.add_scalar(n)
+            for n in ("q1", "q2", "q3", "q4", "quadrant", "prediction_id")]
     stage = RegionStage(Segmenter(), AnalysisConfig(**{"region_min_s": 4.0, "region_judge": True, **config}),
-                        judge=check_judge(doc), tag_source=ConstantTags() if tags else None)
+                        judge=check_judge(doc),
+                        tag_source=(ConstantTags() if tags else None) if isinstance(tags, bool) else tags)
     stage.prepare(SPEC, layout, None)
     frame, ctx = layout.new_frame(), HopContext(SPEC)
     for i in range(len(table.t)):
         frame.values[:len(names)] = table.values[i, idx]
+        frame.values[mood] = (0.25, 0.25, 0.25, 0.25, 1.0, 1 + (i * SPEC.hop) // (SPEC.sample_rate // 2))
         frame.vectors["mel_db"][:] = table.vectors["mel_db"][i]
         ctx.sample_end = (i + 1) * SPEC.hop
         stage.process(ctx, frame)
@@ -189,6 +205,18 @@ def test_the_judge_keeps_a_change_of_sound_and_can_drop_it(rng):
     regions, stage = run_with_judge(table, DROP_ALL)
     assert len(regions) == 1 and stage.cues.judge.candidates >= 1 and stage.cues.judge.kept == 0
     assert stage.cues.fusion.threshold == pytest.approx(DROP_ALL["low_threshold"])  # the judge's own
+
+
+def test_without_tags_in_step_the_fixed_rule_decides_the_candidates(rng):
+    """A judge that would drop every candidate, but no prediction's tags arrive: the trees do
+    not judge what they never saw; the fixed fusion's threshold decides (the change is cut),
+    and a steady sound still is not."""
+    regions, stage = run_with_judge(frames_of(textures(rng, 20.0, 10.0)), DROP_ALL, tags=NoTagsInStep())
+    judge = stage.cues.judge
+    assert stage.cues.judge_on and judge.candidates >= 1 and judge.blind_candidates == judge.candidates
+    assert [round(r["start"]) for r in regions] == [0, 20], regions
+    regions, stage = run_with_judge(frames_of(textures(rng, 30.0, 0.01)), DROP_ALL, tags=NoTagsInStep())
+    assert len(regions) == 1, regions
 
 
 def test_the_judge_does_not_cut_a_steady_sound(rng):

@@ -280,7 +280,7 @@ class LiveJudge:
         self.tags.reset()
         self.cues[:] = 0.0
         self.blocks = 0
-        self.candidates = self.kept = 0
+        self.candidates = self.kept = self.blind_candidates = 0
         self.last_probability = math.nan
 
     def warm(self) -> None:
@@ -352,12 +352,27 @@ class LiveJudge:
         x[13] = math.log((step + 0.1) / (body + 0.1))
         return x
 
-    def keep(self, cut: float, boundary_t: float, peak: float, start_block: int, start_t: float) -> bool:
-        """Judge a candidate: True keeps the cut."""
-        x = self.features(cut, boundary_t, peak, start_block, start_t)
-        p = self.judge.probability(x)
-        self.last_probability = p
+    def blind(self) -> bool:
+        """No prediction's tags reached the judge over the span its tag cues read (the
+        lookback before the peak up to the decision): the models are not running in step
+        with the audio — a run with ``--fast`` outpaces the model worker, a machine too
+        loaded skips its windows. The trees never saw that case (in training every candidate
+        with a long enough region had its tags), so they do not judge it."""
+        return self.tags.marks_since(self.blocks - self.future - self.lookback) < 1.0
+
+    def keep(self, cut: float, boundary_t: float, peak: float, start_block: int, start_t: float,
+             fixed_threshold: float = math.inf) -> bool:
+        """Judge a candidate: True keeps the cut. Without tag evidence (:meth:`blind`) the
+        fixed fusion's rule decides instead: the fused peak against ``fixed_threshold``."""
         self.candidates += 1
-        ok = p >= self.judge.probability_threshold
+        if self.blind():
+            self.blind_candidates += 1
+            self.last_probability = math.nan
+            ok = peak >= fixed_threshold
+        else:
+            x = self.features(cut, boundary_t, peak, start_block, start_t)
+            p = self.judge.probability(x)
+            self.last_probability = p
+            ok = p >= self.judge.probability_threshold
         self.kept += ok
         return ok

@@ -131,6 +131,15 @@ class TagHistory:
         self.ring[self.blocks % self.size] = self.run
         self.blocks += 1
 
+    def marks_since(self, first: int) -> float:
+        """How many marks came in blocks ``first`` .. the newest closed one (as far back as
+        the ring holds)."""
+        if self.blocks == 0:
+            return 0.0
+        first = max(first, self.blocks - self.size + 1, 0)
+        newest = self.ring[(self.blocks - 1) % self.size, 0]
+        return float(newest - (self.ring[(first - 1) % self.size, 0] if first > 0 else 0.0))
+
     def value(self, repr_index: int, kind: int, floor: float, first: int, before: int, future: int,
               skip: int) -> float:
         """The cue at the boundary before block ``first``: ``before`` blocks before it against
