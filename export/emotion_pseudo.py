@@ -207,6 +207,26 @@ def soft_rows(X: np.ndarray, p: np.ndarray, w: float):
     return np.repeat(X, 4, 0), np.tile(np.arange(4), len(X)), (w * p).ravel()
 
 
+def balance(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weights rescaled so each quadrant holds a quarter of the extra rows' total weight (the
+    extra corpora's pseudo-labels are far from the 4Q set's equal quadrants)."""
+    mass = np.bincount(y, weights=w, minlength=4)
+    return w * (w.sum() / 4) / np.maximum(mass[y], 1e-12)
+
+
+def pseudo_label_shares(emb: dict, extra: dict) -> dict:
+    """Per corpus, the share of its excerpts the shipped head (fit on the dev folds) puts in
+    each quadrant (signs rule) and their mean confidence: what self-training would add."""
+    head = fit_with_extra(*labelled(emb, DEV_FOLDS))
+    out = {}
+    for c, ex in extra.items():
+        songs, cp = clip_mean(ex["song"], head.proba(ex["penultimate"].astype(np.float64)))
+        q = decide(cp, "signs")
+        out[c] = {"excerpts": int(len(songs)), "quadrant_share": np.bincount(q, minlength=4).astype(float) / len(q),
+                  "mean_confidence": float(cp.max(1).mean()), "share_confidence_ge_0.7": float(np.mean(cp.max(1) >= 0.7))}
+    return out
+
+
 def excerpt_probs(head: Head, ex: dict) -> np.ndarray:
     """Per window, its excerpt's mean window probability (temperature 1): the clip teacher."""
     p = head.proba(ex["penultimate"].astype(np.float64))
@@ -255,7 +275,7 @@ def candidates(emb: dict, extra: dict, teach4q: dict, teach_w: dict, root: Path,
     def base(C):
         return lambda f, train, X: fit_with_extra(*labelled(emb, train), C=C).proba(X)
 
-    def self_train(corpora, C, w, thr):
+    def self_train(corpora, C, w, thr, balanced=False):
         def fit(f, train, X):
             t = teacher(train)
             Xe = np.concatenate([extra[c]["penultimate"] for c in corpora]).astype(np.float64)
@@ -265,6 +285,8 @@ def candidates(emb: dict, extra: dict, teach4q: dict, teach_w: dict, root: Path,
             else:
                 keep = p.max(1) >= thr
                 Xs, ys, ws = Xe[keep], decide(p[keep], "signs"), np.full(keep.sum(), w)
+            if balanced:
+                ws = balance(ys, ws)
             return fit_with_extra(*labelled(emb, train), Xs, ys, ws, C).proba(X)
         return fit
 
@@ -295,6 +317,8 @@ def candidates(emb: dict, extra: dict, teach4q: dict, teach_w: dict, root: Path,
                 if not corpora or (cname != "all" and corpora == groups["all"]):
                     continue
                 out[f"self {cname} soft w={w} C={C}"] = self_train(corpora, C, w, None)
+                out[f"self {cname} soft balanced w={w} C={C}"] = self_train(corpora, C, w, None, True)
+                out[f"self {cname} hard>=0.7 balanced w={w} C={C}"] = self_train(corpora, C, w, 0.7, True)
                 for thr in THRESHOLDS:
                     out[f"self {cname} hard>={thr} w={w} C={C}"] = self_train(corpora, C, w, thr)
             out[f"vibenet wesnoth w={w} C={C}"] = vibenet(C, w, False)
@@ -373,6 +397,7 @@ def dev(root: Path, corpora=CORPORA) -> dict:
     rep = {"extra_windows": {c: int(len(extra[c]["song"])) for c in extra},
            "extra_excerpts": {c: int(len(np.unique(extra[c]["song"]))) for c in extra},
            "teacher_coverage_wesnoth": float(np.mean(~np.isnan(tw["ve"][:, 0]))),
+           "pseudo_labels_of_the_dev_head": pseudo_label_shares(emb, extra),
            "candidates": {}}
     for name, fit in cands.items():
         t0 = time.time()

@@ -69,3 +69,13 @@ def test_head_sample_weights_act_like_repeated_rows():
     repeated = Head(0.1).fit(np.concatenate([X, X[:10]]), np.concatenate([y, y[:10]]))
     assert np.allclose(weighted.mean, repeated.mean) and np.allclose(weighted.std, repeated.std)
     assert np.allclose(weighted.proba(X), repeated.proba(X), atol=1e-4)
+
+
+def test_balanced_weights_give_each_quadrant_a_quarter():
+    from export.emotion_pseudo import balance
+
+    y = np.array([0, 0, 0, 1, 2, 3, 3])
+    w = np.array([0.3, 0.3, 0.3, 0.3, 0.1, 0.2, 0.2])
+    b = balance(y, w)
+    assert np.isclose(b.sum(), w.sum())
+    assert np.allclose(np.bincount(y, weights=b), w.sum() / 4)
