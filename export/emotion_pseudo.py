@@ -222,7 +222,7 @@ def pseudo_label_shares(emb: dict, extra: dict) -> dict:
     for c, ex in extra.items():
         songs, cp = clip_mean(ex["song"], head.proba(ex["penultimate"].astype(np.float64)))
         q = decide(cp, "signs")
-        out[c] = {"excerpts": int(len(songs)), "quadrant_share": np.bincount(q, minlength=4).astype(float) / len(q),
+        out[c] = {"excerpts": int(len(songs)), "quadrant_share": (np.bincount(q, minlength=4) / len(q)).tolist(),
                   "mean_confidence": float(cp.max(1).mean()), "share_confidence_ge_0.7": float(np.mean(cp.max(1) >= 0.7))}
     return out
 
