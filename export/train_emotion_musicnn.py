@@ -95,17 +95,19 @@ class Head:
         self.C = C
         self.weights = weights
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Head":
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "Head":
+        """``sample_weight`` (one per row; pseudo-labelled extra windows, ``export.emotion_pseudo``)
+        weighs the rows in the loss and in the standardisation; None: every row counts once."""
         from sklearn.linear_model import LogisticRegression
 
-        self.mean = X.mean(0)
-        self.std = X.std(0) + 1e-6
+        self.mean = np.average(X, axis=0, weights=sample_weight)
+        self.std = np.sqrt(np.average((X - self.mean) ** 2, axis=0, weights=sample_weight)) + 1e-6
         if self.weights is not None:
             self.std = self.std / self.weights
         lr = LogisticRegression(C=self.C, max_iter=1000)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lr.fit((X - self.mean) / self.std, y)
+            lr.fit((X - self.mean) / self.std, y, sample_weight=sample_weight)
         self.coef, self.intercept = lr.coef_, lr.intercept_
         return self
 
