@@ -12,6 +12,9 @@
 # 3. render_egl_1920x1080.json: benchmarks/render.py --gl egl --size 1920x1080 — every
 #    preset's frames per second on the GPU's EGL (draw only, and with the read-back the
 #    `render` command does for each video frame).
+# 4. cuda_options.json: the emotion call per mark under cuDNN / CUDA-provider options and a
+#    fixed input shape, with onnxruntime's profile of the defaults (why CUDA was slower than the
+#    CPU in the first run: added after it, not yet run on a GPU).
 #
 # Needs sonolux's runtime dependencies (onnxruntime-gpu built for CUDA 13, with its CUDA
 # libraries on the loader's path). PYTHON picks the interpreter (default python3); FRAMES the
@@ -51,5 +54,9 @@ tail -n 5 "$OUT/inference.log"
 echo "== render, EGL 1920x1080 (benchmarks/render.py)"
 "$PY" benchmarks/render.py --gl egl --size 1920x1080 --frames "$FRAMES" \
     --out "$OUT/render_egl_1920x1080.json" 2>&1 | tee "$OUT/render.log" || status=1
+
+echo "== the emotion model under CUDA provider options (benchmarks/cuda_options.py)"
+"$PY" benchmarks/cuda_options.py --profile --out "$OUT/cuda_options.json" > "$OUT/cuda_options.log" 2>&1 || status=1
+tail -n 14 "$OUT/cuda_options.log"
 
 exit $status
