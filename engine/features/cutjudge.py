@@ -260,8 +260,10 @@ class LiveJudge:
     says whether to keep it. Everything preallocated (a candidate allocates nothing)."""
 
     def __init__(self, judge: CutJudge, *, block_s: float, future_blocks: int, past_blocks: int,
-                 min_past_blocks: int, hold_s: float):
+                 min_past_blocks: int, hold_s: float, mark_s: float = 0.5):
+        """``mark_s``: the time between the inference stage's marks (a prediction each)."""
         self.judge = judge
+        self.mark_s = float(mark_s)
         self.block_s = block_s
         self.future = future_blocks
         self.past = past_blocks  # the contrast's past: the tag cue's longest past
@@ -353,12 +355,14 @@ class LiveJudge:
         return x
 
     def blind(self) -> bool:
-        """No prediction's tags reached the judge over the span its tag cues read (the
-        lookback before the peak up to the decision): the models are not running in step
-        with the audio — a run with ``--fast`` outpaces the model worker, a machine too
-        loaded skips its windows. The trees never saw that case (in training every candidate
-        with a long enough region had its tags), so they do not judge it."""
-        return self.tags.marks_since(self.blocks - self.future - self.lookback) < 1.0
+        """Fewer than half the predictions a mark every ``mark_s`` gives reached the judge
+        over the span its tag cues read (the lookback before the peak up to the decision):
+        the models are not running in step with the audio — a run with ``--fast`` outpaces
+        the model worker (which then skips to the newest window), a machine too loaded skips
+        windows. The trees never saw that case (in training every mark had its tags), so
+        they do not judge it."""
+        span = self.future + self.lookback
+        return self.tags.marks_since(self.blocks - span) < 0.5 * span * self.block_s / self.mark_s
 
     def keep(self, cut: float, boundary_t: float, peak: float, start_block: int, start_t: float,
              fixed_threshold: float = math.inf) -> bool:

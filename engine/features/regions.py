@@ -203,7 +203,7 @@ class RegionStage(Processor):
         live = LiveJudge(judge, block_s=cues.block_s, future_blocks=cues.contrast.future_blocks,
                          past_blocks=cues.contrast.past_blocks,
                          min_past_blocks=max(2, int(round(c.region_contrast_min_past_s / cues.block_s))),
-                         hold_s=c.region_hold_s)
+                         hold_s=c.region_hold_s, mark_s=getattr(self._tag_source, "every_s", 0.5))
         live.mel = (self._level_t, self._mel_hist, lambda: self._level_pos, spec.hop / spec.sample_rate,
                     np.zeros(max(n_mels, 1)), np.zeros(max(n_mels, 1)))
         live.warm()
