@@ -276,3 +276,16 @@ class MarkTags:
         np.savez(tmp, **out)
         tmp.rename(path)
         return out
+
+
+def emotion_caches(args, spec: StreamSpec, config: AnalysisConfig):
+    """(models, frames, tags) for the region screens: the shipped emotion model alone (on the
+    CPU; the screens need its tags: a clear exit without them), the analysed-frame cache and
+    the per-mark tag sidecar under ``--cache``."""
+    from sonolux.inference.runtime import load_models
+
+    models = {k: m for k, m in load_models(InferenceConfig(device="cpu"))[0].items() if k == "emotion"}
+    if "emotion" not in models or not models["emotion"].tag_labels:
+        sys.exit("the shipped emotion model with tags is needed (models_onnx/emotion.onnx)")
+    cache = Path(args.cache)
+    return models, Analysed(cache / "frames", models, spec, config), MarkTags(cache, models, spec)

@@ -76,7 +76,6 @@ from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 # the features and their windows: the engine's (the live judge computes the same numbers)
 from sonolux.features.cutjudge import BODY_S, FEATURES, STEP_RADIUS_S, TAG_FEATURES, TAG_LOOKBACK_S  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -111,6 +110,13 @@ class Recording:
         n = self.mel_cum.shape[0] - 1
         a, b = (min(max(int(round(t / self.hop_s)), 0), n) for t in (t0, t1))
         return (self.mel_cum[b] - self.mel_cum[a]) / (b - a) if b > a else None
+
+
+def recordings(recs, what: str, an, audio, tags, spec) -> list[Recording]:
+    """Each recording analysed (the frame cache), its cues captured and its marks' tags
+    read (the sidecar), with a progress bar named ``what``."""
+    return [Recording(rec, S.capture_cues(fr, spec), tags.of(rec), fr.mel, spec.hop_seconds)
+            for rec, fr in D.analysed(recs, an, audio, what)]
 
 
 class Judge:
@@ -286,13 +292,10 @@ def main(argv=None):
     spec, config = StreamSpec(), AnalysisConfig()
     hop_s = spec.hop_seconds
     audio = D.AudioCache(data)
-    models = {k: m for k, m in load_models(InferenceConfig(device="cpu"))[0].items() if k == "emotion"}
-    an = D.Analysed(Path(args.cache) / "frames", models, spec, config)
-    tags = D.MarkTags(Path(args.cache), models, spec)
+    models, an, tags = D.emotion_caches(args, spec, config)
 
     def load(recs, what):
-        return [Recording(rec, S.capture_cues(fr, spec), tags.of(rec), fr.mel, hop_s)
-                for rec, fr in D.analysed(recs, an, audio, what)]
+        return recordings(recs, what, an, audio, tags, spec)
 
     medleys = {seed: load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=seed), f"dev medleys {seed}")
                for seed in (7, 8)}

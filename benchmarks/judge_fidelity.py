@@ -34,7 +34,7 @@ from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
 from sonolux.features.cutjudge import FEATURES, LiveJudge, load_judge  # noqa: E402
 from sonolux.features.regions import RegionStage  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models, make_inference  # noqa: E402
+from sonolux.inference.runtime import InferenceConfig, make_inference  # noqa: E402
 
 
 def recording_judge(out: list):
@@ -66,10 +66,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     spec, config = StreamSpec(), AnalysisConfig()
     audio = D.AudioCache(data)
-    models = {k: m for k, m in load_models(InferenceConfig(device="cpu"))[0].items() if k == "emotion"}
+    models, an, tags = D.emotion_caches(args, spec, config)
     version = str(models["emotion"].contract.get("version"))
-    an = D.Analysed(Path(args.cache) / "frames", models, spec, config)
-    tags = D.MarkTags(Path(args.cache), models, spec)
     shipped = load_judge(emotion_version=version)
     centre = {"raw": shipped.centre[0], "logit": shipped.centre[1]}
     recs = list(D.analysed(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7)[:args.medleys],

@@ -35,7 +35,6 @@ from _common import machine, write_result  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
 
 CUES = (("logit", "gauss", 10.0, 4.0), ("logit", "cos", 6.0, 3.0), ("raw", "cos", 6.0, 2.0))
 OFFSET_Q = (98, 99, 100)
@@ -96,9 +95,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     spec, config = StreamSpec(), AnalysisConfig()
     audio = D.AudioCache(data)
-    models = {k: m for k, m in load_models(InferenceConfig(device="cpu"))[0].items() if k == "emotion"}
-    an = D.Analysed(Path(args.cache) / "frames", models, spec, config)
-    tags = D.MarkTags(Path(args.cache), models, spec)
+    models, an, tags = D.emotion_caches(args, spec, config)
     hop_s = spec.hop_seconds
 
     def load(recs, what):

@@ -68,7 +68,6 @@ from _common import machine, write_result  # noqa: E402
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.tagcue import SPREAD_SHARE, TAG_FLOOR, tag_distance, tag_representation  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -159,12 +158,7 @@ def main(argv=None):
     spec = StreamSpec()
     config = AnalysisConfig()
     audio = D.AudioCache(data)
-    models, _ = load_models(InferenceConfig(device="cpu"))
-    models = {k: v for k, v in models.items() if k == "emotion"}
-    if "emotion" not in models or not models["emotion"].tag_labels:
-        sys.exit("the shipped emotion model with tags is needed (models_onnx/emotion.onnx)")
-    an = D.Analysed(Path(args.cache) / "frames", models, spec, config)
-    tags = D.MarkTags(Path(args.cache), models, spec)
+    models, an, tags = D.emotion_caches(args, spec, config)
     fidelity = []
 
     def load(recs, what):

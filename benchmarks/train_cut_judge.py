@@ -48,7 +48,6 @@ import tag_screen as T  # noqa: E402
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutjudge import FEATURES, FORMAT, FORMAT_VERSION, check_judge  # noqa: E402
-from sonolux.inference.runtime import InferenceConfig, load_models  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "engine" / "profiles" / "cut_judge.json"
 
@@ -128,16 +127,11 @@ def main(argv=None):
     spec, config = StreamSpec(), AnalysisConfig()
     hop_s = spec.hop_seconds
     audio = D.AudioCache(data)
-    models = {k: m for k, m in load_models(InferenceConfig(device="cpu"))[0].items() if k == "emotion"}
-    if "emotion" not in models or not models["emotion"].tag_labels:
-        sys.exit("the shipped emotion model with tags is needed (models_onnx/emotion.onnx)")
+    models, an, tags = D.emotion_caches(args, spec, config)
     version = str(models["emotion"].contract.get("version"))
-    an = D.Analysed(Path(args.cache) / "frames", models, spec, config)
-    tags = D.MarkTags(Path(args.cache), models, spec)
 
     def load(recs, what):
-        return [F.Recording(rec, S.capture_cues(fr, spec), tags.of(rec), fr.mel, hop_s)
-                for rec, fr in D.analysed(recs, an, audio, what)]
+        return F.recordings(recs, what, an, audio, tags, spec)
 
     medleys = []
     for seed in (7, 8):
@@ -201,7 +195,7 @@ def main(argv=None):
     doc["trained_on"]["evaluator_max_abs_diff"] = gap
     doc["trained_on"]["wall_s"] = round(time.perf_counter() - t0, 1)
     Path(args.out).write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n")
-    log(f"wrote {args.out}: low {chosen['low']} p {chosen['train_best']['p']} dev {chosen['train_best']} "
+    log(f"wrote {args.out}: low {chosen['low']} p {p_final}; on its training candidates {chosen['train_best']} "
         f"(fixed fusion dev {defaults})")
 
 

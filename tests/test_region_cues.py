@@ -35,15 +35,22 @@ def frames_of(signal):
     return an.analyze(signal)
 
 
-def run_region_stage(table, **config):
-    """The live RegionStage with fused cues over an analysed table's other fields:
-    (regions, decisions [(boundary, decided at)])."""
+def stage_layout(table):
+    """(names, their columns in ``table``, a layout of them + ``mel_db``): the frames a region
+    stage replayed over an analysed table sees (its own ``region_*`` fields left out)."""
     names = [n for n in table.layout.scalars if not n.startswith("region_")]
     idx = [table.layout.scalars[n] for n in names]
     layout = FrameLayout()
     for n in names:
         layout.add_scalar(n)
     layout.add_vector("mel_db", table.vectors["mel_db"].shape[1])
+    return names, idx, layout
+
+
+def run_region_stage(table, **config):
+    """The live RegionStage with fused cues over an analysed table's other fields:
+    (regions, decisions [(boundary, decided at)])."""
+    names, idx, layout = stage_layout(table)
     stage = RegionStage(Segmenter(), AnalysisConfig(**{"region_min_s": 4.0, **config}))
     stage.prepare(SPEC, layout, None)
     frame, ctx = layout.new_frame(), HopContext(SPEC)

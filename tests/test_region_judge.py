@@ -15,7 +15,7 @@ from sonolux.features.cutjudge import (FEATURES, FORMAT, FORMAT_VERSION, JudgeFi
 from sonolux.features.regions import RegionStage
 from sonolux.features.tagcue import TagHistory, tag_distance, tag_representation
 
-from test_region_cues import SPEC, frames_of, textures  # noqa: E402
+from test_region_cues import SPEC, frames_of, stage_layout, textures  # noqa: E402
 
 BODY = FEATURES.index("log_body_db")
 
@@ -168,15 +168,9 @@ def run_with_judge(table, doc, *, tags=True, **config):
     """The live region stage over an analysed table with the given judge on (``tags``: True
     for :class:`ConstantTags`, False for none, or a tag source)."""
     from sonolux.features.base import HopContext
-    from sonolux.frame import FrameLayout
     from sonolux.segment import Segmenter
 
-    names = [n for n in table.layout.scalars if not n.startswith("region_")]
-    idx = [table.layout.scalars[n] for n in names]
-    layout = FrameLayout()
-    for n in names:
-        layout.add_scalar(n)
-    layout.add_vector("mel_db", table.vectors["mel_db"].shape[1])
+    names, idx, layout = stage_layout(table)
     # a prediction every 0.5 s (even quadrant probabilities: no mood cue), as the inference
     # stage's fields carry them; the tag source answers for its ids
     mood = [layout.scalars[n] if n in layout.scalars else layout.add_scalar(n)

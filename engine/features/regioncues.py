@@ -191,14 +191,14 @@ class RegionCues:
         judge = self.judge
         if judge is not None:
             judge.block(nov, mood, con, self.fusion.score)
-            # the fixed fusion's threshold at the same sensitivity: what decides a candidate
-            # the judge cannot judge (no tags in step with the audio, LiveJudge.blind)
-            fixed = self.fusion.threshold * self._threshold / self.fusion.base_threshold
-            if cut == cut and self.judge_on and not judge.keep(cut, self.boundary_t, self.fusion.peak,
-                                                               self.region_start_block, self.region_start_t,
-                                                               fixed):
-                self.fusion.last_cut = last_kept  # dropped: no restart, the minimum region counts on
-                cut = math.nan
+            if cut == cut and self.judge_on:
+                # the fixed fusion's threshold at the same sensitivity: what decides a candidate
+                # the judge cannot judge (no tags in step with the audio, LiveJudge.blind)
+                fixed = self.fusion.threshold * self._threshold / self.fusion.base_threshold
+                if not judge.keep(cut, self.boundary_t, self.fusion.peak, self.region_start_block,
+                                  self.region_start_t, fixed):
+                    self.fusion.last_cut = last_kept  # dropped: no restart, the minimum region counts on
+                    cut = math.nan
         if cut == cut:
             lag = int(round((self.boundary_t - cut) / self.block_s))
             block = self.contrast.boundary_block - lag
