@@ -17,6 +17,7 @@ Result: ``benchmarks/results/judge_fidelity.json``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ def recording_judge(out: list):
     real = R.LiveJudge
 
     class Recorded(LiveJudge):
-        def keep(self, cut, boundary_t, peak, start_block, start_t):
+        def keep(self, cut, boundary_t, peak, start_block, start_t, fixed_threshold=math.inf):
             out.append(self.features(cut, boundary_t, peak, start_block, start_t).copy())
             return False
 
