@@ -112,3 +112,77 @@ def test_bad_silence_parameters_name_the_value(field, value, message):
 
     with pytest.raises(ParameterError, match=message):
         Analyzer(SPEC, AnalysisConfig(**{field: value}))
+
+
+def test_tags_and_confidence_hold_with_the_mood_then_go_neutral():
+    """The models tag silence too (and are sure of it): the frame keeps the last music's tags
+    and confidence while the mood holds, then publishes no tag and no confidence."""
+    gate = SilenceGate(AnalysisConfig(silence_enter_s=0.5, silence_mood_hold_s=2.0))
+    layout = FrameLayout()
+    for name in ("level_db", "valence", "arousal", "quadrant", "q1", "q2", "q3", "q4", "emotion_confidence",
+                 "emotion_fill", "prediction_id"):
+        layout.add_scalar(name)
+    layout.add_vector("tags", 3, ["rock", "piano", "quiet"])
+    gate.prepare(StreamSpec(hop=256, n_fft=1024), layout, ChainFacts())
+    s, hop_s = layout.scalars, SPEC.hop / SR
+    rock, quiet = np.array([0.9, 0.1, 0.0], np.float32), np.array([0.0, 0.2, 0.95], np.float32)
+
+    def run(frames, level_db, tags, confidence):
+        """``frames`` hops through the hop path and the same through the block path."""
+        f = layout.new_frame()
+        out = []
+        for _ in range(frames):
+            f.values[s["level_db"]], f.values[s["emotion_confidence"]] = level_db, confidence
+            f.values[s["prediction_id"]] = 7.0
+            f.vectors["tags"][:] = tags
+            gate.process(None, f)
+            out.append((f.vectors["tags"].copy(), f.values[s["emotion_confidence"]], f.values[s["prediction_id"]]))
+        return out
+
+    run(3, -20.0, rock, 0.8)
+    held = run(int(2.2 / hop_s), -120.0, quiet, 0.99)
+    silent_held = held[int(0.6 / hop_s):int(2.4 / hop_s)]
+    assert all(np.array_equal(t, rock) and c == pytest.approx(0.8) and pid == -1 for t, c, pid in silent_held)
+    later = run(int(0.5 / hop_s), -120.0, quiet, 0.99)
+    assert not later[-1][0].any() and later[-1][1] == 0.0  # neutral: no tag, no confidence
+    back = run(1, -20.0, quiet, 0.7)[-1]
+    assert np.array_equal(back[0], quiet) and back[1] == pytest.approx(0.7) and back[2] == 7.0
+
+
+def test_block_path_holds_tags_like_the_hop_path():
+    """The bulk path (a row per hop) and the hop path give the same frames."""
+    from sonolux.features.base import HopBlock
+
+    def chain():
+        gate = SilenceGate(AnalysisConfig(silence_enter_s=0.2, silence_mood_hold_s=0.5))
+        layout = FrameLayout()
+        for name in ("level_db", "quadrant", "emotion_confidence", "prediction_id"):
+            layout.add_scalar(name)
+        layout.add_vector("tags", 2, ["a", "b"])
+        gate.prepare(StreamSpec(hop=256, n_fft=1024), layout, ChainFacts())
+        return gate, layout
+
+    rng = np.random.default_rng(3)
+    n = 400
+    level = np.where((np.arange(n) > 50) & (np.arange(n) < 300), -120.0, -20.0)
+    tags = rng.random((n, 2)).astype(np.float32)
+    gate, layout = chain()
+    s = layout.scalars
+    f = layout.new_frame()
+    hop_out = []
+    for i in range(n):
+        f.values[:] = 0.0
+        f.values[s["level_db"]], f.values[s["emotion_confidence"]], f.values[s["quadrant"]] = level[i], 0.5, 2
+        f.vectors["tags"][:] = tags[i]
+        gate.process(None, f)
+        hop_out.append(f.vectors["tags"].copy())
+    gate, layout = chain()
+    block = HopBlock(StreamSpec(hop=256, n_fft=1024), layout, n)
+    block.n = n
+    block.values[:n] = 0.0
+    block.values[:n, s["level_db"]], block.values[:n, s["emotion_confidence"]] = level, 0.5
+    block.values[:n, s["quadrant"]] = 2
+    block.vectors["tags"][:n] = tags
+    gate.process_block(block)
+    assert np.array_equal(np.array(hop_out), block.vectors["tags"][:n])
+    assert not block.vectors["tags"][299].any() and np.array_equal(block.vectors["tags"][100], tags[50])

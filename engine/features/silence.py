@@ -11,8 +11,9 @@ runs after the features and the inference results, before the operator's overrid
   event once the level is back (counters stay monotonic: they resume where they stopped);
 * ``bpm`` and ``bpm_confidence`` hold their last values heard with sound and ``beat_phase``
   keeps turning at that tempo, ready for re-entry;
-* the mood (valence, arousal, quadrant, q1..q4) holds its last value heard with sound (the
-  models would call silence "sad") for ``mood_hold_s``, then goes neutral (0, 0, quadrant 0);
+* the mood (valence, arousal, quadrant, q1..q4, its confidence and fill) and the tags hold
+  their last values heard with sound (the models would call silence "sad" and tag it) for
+  ``mood_hold_s``, then go neutral (0, 0, quadrant 0, confidence 0, every tag 0);
   ``prediction_id`` reads -1 meanwhile (the frame's mood is not a prediction's, as under the
   operator's override), so the first hop with sound gets the newest prediction back.
 
@@ -27,7 +28,7 @@ from numba import njit
 from .base import Processor
 from .checks import finite
 
-MOOD_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4")
+MOOD_FIELDS = ("valence", "arousal", "quadrant", "q1", "q2", "q3", "q4", "emotion_confidence", "emotion_fill")
 HELD_FIELDS = ("bpm", "bpm_confidence")
 NOT_GATED = ("region_change",)  # region changes are about the music's shape, silence included
 
@@ -38,8 +39,9 @@ QUIET_S, SILENT, PHASE = 0, 1, 2
 @njit(cache=True)
 def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase, i_silence,
                  i_silence_s, i_prediction, counts, offsets, last_raw, flags, held, held_values, mood,
-                 mood_values, st):
-    """One hop of the gate on the frame's values ``v`` (indices -1: the field is absent)."""
+                 mood_values, tags, tag_values, st):
+    """One hop of the gate on the frame's values ``v`` and tags ``tags`` (indices -1: the
+    field is absent; no tags: an empty vector)."""
     quiet = v[i_level] < threshold_db
     st[QUIET_S] = st[QUIET_S] + hop_s if quiet else 0.0
     silent = st[QUIET_S] >= enter_s
@@ -48,6 +50,8 @@ def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i
             held_values[k] = v[held[k]]
         for k in range(mood.shape[0]):
             mood_values[k] = v[mood[k]]
+        for k in range(tags.shape[0]):
+            tag_values[k] = tags[k]
     elif silent and st[SILENT] == 0.0 and i_phase >= 0:
         st[PHASE] = v[i_phase]
     st[SILENT] = 1.0 if silent else 0.0
@@ -71,7 +75,9 @@ def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i
     neutral = st[QUIET_S] - enter_s >= mood_hold_s
     for k in range(mood.shape[0]):
         v[mood[k]] = 0.0 if neutral else mood_values[k]
-    if mood.shape[0] and i_prediction >= 0:
+    for k in range(tags.shape[0]):
+        tags[k] = 0.0 if neutral else tag_values[k]
+    if (mood.shape[0] or tags.shape[0]) and i_prediction >= 0:
         # the inference stage rewrites a frame whose id is not its newest prediction's: live
         # (one frame for all hops) and in bulk (a row per hop) alike, sound brings it back
         v[i_prediction] = -1.0
@@ -80,12 +86,12 @@ def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i
 @njit(cache=True)
 def silence_block(values, n, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
                   i_silence, i_silence_s, i_prediction, counts, offsets, last_raw, flags, held,
-                  held_values, mood, mood_values, st):
-    """``silence_step`` over the first ``n`` rows (consecutive hops) of ``values``."""
+                  held_values, mood, mood_values, tags, tag_values, st):
+    """``silence_step`` over the first ``n`` rows (consecutive hops) of ``values`` and ``tags``."""
     for i in range(n):
         silence_step(values[i], threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
                      i_silence, i_silence_s, i_prediction, counts, offsets, last_raw, flags, held, held_values,
-                     mood, mood_values, st)
+                     mood, mood_values, tags[i], tag_values, st)
 
 
 class SilenceGate(Processor):
@@ -118,6 +124,10 @@ class SilenceGate(Processor):
         self._last_raw = np.zeros(self._counts.shape[0])
         self._held_values = np.zeros(self._held.shape[0])
         self._mood_values = np.zeros(self._mood.shape[0])
+        self._n_tags = layout.vectors.get("tags", 0)
+        self._tag_values = np.zeros(self._n_tags, dtype=np.float32)
+        self._no_tags = np.zeros(0, dtype=np.float32)
+        self._no_tag_rows = np.zeros((1 << 20, 0), dtype=np.float32)  # rows of nothing (no bytes)
         self._st = np.zeros(3)
         self.reset()
 
@@ -132,12 +142,14 @@ class SilenceGate(Processor):
     blockwise = True
 
     def process_block(self, block):
+        tags = block.vectors["tags"] if self._n_tags else self._no_tag_rows
         silence_block(block.values, block.n, self.threshold_db, self.enter_s, self.mood_hold_s,
                       self.hop_s, *self._idx, self._counts, self._offsets, self._last_raw,
                       self._flags, self._held, self._held_values, self._mood, self._mood_values,
-                      self._st)
+                      tags, self._tag_values, self._st)
 
     def process(self, ctx, frame):
+        tags = frame.vectors["tags"] if self._n_tags else self._no_tags
         silence_step(frame.values, self.threshold_db, self.enter_s, self.mood_hold_s, self.hop_s,
                      *self._idx, self._counts, self._offsets, self._last_raw, self._flags, self._held,
-                     self._held_values, self._mood, self._mood_values, self._st)
+                     self._held_values, self._mood, self._mood_values, tags, self._tag_values, self._st)
