@@ -203,10 +203,23 @@ def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | N
     if worker is not None:
         results.take(worker)
         doc.update(results.summary())
-    doc["regions"] = analyzer.find(RegionStage).finish(doc["duration_s"])
+    regions = analyzer.find(RegionStage)
+    doc["regions"] = regions.finish(doc["duration_s"])
+    doc["region_settings"] = region_settings(regions)
     sections = analyzer.find(SectionStage)
     doc["sections"] = list(sections.events) if sections is not None else []
     return Analysis(doc, summary.table(), envelope.values(), envelope.step, segmenter)
+
+
+def region_settings(stage) -> dict:
+    """How the document's regions were cut, so a reader can tell a judged cut from a fixed
+    one: the method, the operator's knobs, whether the learned judge decided and, when it
+    was asked for but could not (no tags, a bad judge file), why."""
+    c = stage.config
+    judged = stage.cues is not None and stage.cues.judge_on
+    return {"method": c.region_method, "sensitivity": c.region_sensitivity, "min_s": c.region_min_s,
+            "cues": list(c.region_cues), "judge": bool(judged),
+            "judge_note": stage.judge_note if c.region_judge and not judged else None}
 
 
 def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:
@@ -392,6 +405,7 @@ def document(summary: Summary, *, file: str, sample_rate: int, duration_s: float
         "tags": {},
         "timeline": [],
         "regions": [],
+        "region_settings": None,
         "sections": [],
         "frames": summary.n,
         "name": Path(file).name,

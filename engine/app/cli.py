@@ -12,7 +12,7 @@ import signal
 import sys
 
 from .. import __version__
-from ..errors import SonoluxError
+from ..errors import ParameterError, SonoluxError
 
 #: the commands, in the order ``sonolux --help`` lists them
 COMMANDS = ("devices", "run", "show", "analyze", "models", "replay", "osc", "dmx", "midi", "demo", "render",
@@ -49,6 +49,9 @@ def with_show(parser, args, argv):
     from .show import load_show, new_show
 
     command = parser.command_parsers[args.command]
+    if not Path(args.show_file).exists() and getattr(args, "show_must_exist", False):
+        raise ParameterError(f"--show {args.show_file}: no such show file "
+                             "(`sonolux show init FILE` writes one)")
     if not Path(args.show_file).exists():
         args.show_doc = new_show(args.show_file, args, command.parse_args([]))
         print(f"sonolux: {args.show_file} does not exist yet: Save (the panel, /sonolux/show/save) "

@@ -104,14 +104,31 @@ def _bpm_range(text):
 _DEFAULTS = AnalysisConfig()  # help texts show the one set of defaults
 
 
-def add_show_options(p: argparse.ArgumentParser) -> None:
-    """The show file and the analysis knobs it (and the panel, and OSC control) can set."""
-    p.add_argument("--show", dest="show_file", default=None, metavar="FILE.toml",
-                   help="run the set-up in this show file (`sonolux show init FILE` writes one); "
-                        "options given here win over the file")
-    g = p.add_argument_group("analysis knobs (also live: OSC control, the web panel)")
-    g.add_argument("--gain", default=None, metavar="DB|auto",
-                   help="input gain in dB (-24..24), or auto: follow the input's loudness (default 0)")
+def add_show_options(p: argparse.ArgumentParser, *, live: bool = True) -> None:
+    """The show file and the analysis knobs it (and the panel, and OSC control) can set.
+    ``live`` False (``analyze``): the file must exist and only its analysis and model
+    settings apply; no input gain."""
+    if live:
+        p.add_argument("--show", dest="show_file", default=None, metavar="FILE.toml",
+                       help="run the set-up in this show file (`sonolux show init FILE` writes one); "
+                            "options given here win over the file")
+    else:
+        p.add_argument("--show", dest="show_file", default=None, metavar="FILE.toml",
+                       help="use this show file's analysis and model settings (its [analysis] and "
+                            "[models]), so the file is analysed as the show would hear it; options "
+                            "given here win over the file")
+        p.set_defaults(show_must_exist=True)
+    add_analysis_knobs(p, live=live)
+
+
+def add_analysis_knobs(p: argparse.ArgumentParser, *, live: bool = True) -> None:
+    """The analysis knobs as flags; ``live`` adds the input gain. Offline commands apply
+    them through :func:`analysis_config`, ``run`` through the control addresses."""
+    g = p.add_argument_group("analysis knobs (also live: OSC control, the web panel)" if live
+                             else "analysis knobs (as in a show file's [analysis])")
+    if live:
+        g.add_argument("--gain", default=None, metavar="DB|auto",
+                       help="input gain in dB (-24..24), or auto: follow the input's loudness (default 0)")
     g.add_argument("--bpm-range", type=_bpm_range, default=None, metavar="LOW..HIGH",
                    help="the beat tracker's tempo range, e.g. 90..160 (default "
                         f"{_DEFAULTS.bpm_range[0]:g}..{_DEFAULTS.bpm_range[1]:g})")
@@ -244,12 +261,35 @@ def stream_spec(args) -> StreamSpec:
                       n_fft=args.n_fft, hop=args.hop)
 
 
-def analysis_config(args) -> AnalysisConfig:
-    from ..features.bands import bands_from_edges
+#: analysis knob (argparse dest) → the AnalysisConfig field it sets
+KNOB_FIELDS = {"bpm_range": "bpm_range", "onset_sensitivity": "onset_k", "gate_db": "onset_gate_db",
+               "silence_db": "silence_db", "region_sensitivity": "region_sensitivity",
+               "region_min_s": "region_min_s", "region_cues": "region_cues", "region_judge": "region_judge"}
 
+
+def analysis_config(args) -> AnalysisConfig:
+    """The AnalysisConfig of ``args``: ``--bands`` and the analysis knobs given (flags or a
+    show file); a knob not given keeps its default."""
+    from ..features.bands import bands_from_edges
+    from ..features.regioncues import check_cues
+
+    fields = {}
     if getattr(args, "bands", None):
-        return AnalysisConfig(bands=bands_from_edges(args.bands))
-    return AnalysisConfig()
+        fields["bands"] = bands_from_edges(args.bands)
+    for dest, field in KNOB_FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if dest == "bpm_range":
+            value = tuple(float(v) for v in value)
+        elif dest == "region_cues":  # "contrast,novelty" from a flag, a list from a show file
+            names = config.parse_list(value, "--region-cues") if isinstance(value, str) else list(value)
+            try:
+                value = check_cues(str(n).strip() for n in names if str(n).strip())
+            except ParameterError as e:
+                raise ParameterError(f"--region-cues: {e}") from None
+        fields[field] = value
+    return AnalysisConfig(**fields)
 
 
 def osc_targets(args, default=()) -> list:

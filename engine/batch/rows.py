@@ -33,6 +33,9 @@ def _schemas():
     region = pa.struct([("start", pa.float64()), ("end", pa.float64()),
                         ("label", pa.string()), ("quadrant", pa.string())])
     section = pa.struct([("t", pa.float64()), ("label", pa.string()), ("decided", pa.float64())])
+    region_settings = pa.struct([("method", pa.string()), ("sensitivity", pa.float64()),
+                                 ("min_s", pa.float64()), ("cues", pa.list_(pa.string())),
+                                 ("judge", pa.bool_()), ("judge_note", pa.string())])
     identity = [("path", pa.string()), ("content_hash", pa.string()),
                 ("analysis_version", pa.string()), ("analyzed_at", pa.timestamp("us", tz="UTC"))]
     tracks = pa.schema(identity + [
@@ -49,6 +52,7 @@ def _schemas():
         ("p_q1", pa.float64()), ("p_q2", pa.float64()), ("p_q3", pa.float64()), ("p_q4", pa.float64()),
         ("top_tags", pa.list_(pa.string())), ("tags", tags),
         ("regions", pa.list_(region)), ("n_regions", pa.int32()),
+        ("region_settings", region_settings),
         ("sections", pa.list_(section)), ("n_sections", pa.int32()),
     ])
     timelines = pa.schema(identity + [
@@ -108,6 +112,7 @@ def track_rows(task: TrackTask, version: str, result: dict) -> tuple[dict, list[
                tags=list(doc["tags"].items()),
                top_tags=[k for k, _ in sorted(doc["tags"].items(), key=lambda kv: -kv[1])[:TOP_TAGS]],
                regions=doc["regions"], n_regions=len(doc["regions"]),
+               region_settings=doc.get("region_settings"),
                sections=doc.get("sections", []), n_sections=len(doc.get("sections", [])))
     emotion = doc.get("emotion")
     if emotion:
@@ -149,5 +154,6 @@ def document_of(row: dict, timeline: list[dict]) -> dict:
             "tempo": {"bpm": row["bpm"], "confidence": row["bpm_confidence"]},
             "beats": list(row["beats"]), "onsets": list(row["onsets"]), "emotion": emotion,
             "tags": dict(row["tags"] or []), "timeline": windows, "regions": list(row["regions"]),
+            "region_settings": row.get("region_settings"),
             "sections": list(row["sections"]),
             "frames": row["frames"], "name": row["name"]}

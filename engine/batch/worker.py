@@ -14,6 +14,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from .. import __version__
 from ..analysis import AnalysisConfig
@@ -21,6 +22,7 @@ from ..analysis import AnalysisConfig
 # batch row comes from it; point this line elsewhere when the analysis moves.
 from ..offline import analyze_file as analyze_track
 from ..errors import SonoluxError
+from ..features.cutjudge import shipped_judge
 from ..inference.runtime import InferenceConfig
 from ..spec import StreamSpec
 
@@ -53,6 +55,7 @@ def analysis_version(options: AnalysisOptions) -> str:
     """``<sonolux version>+<digest>`` of everything that changes a track's result: the
     stream and analysis settings, the inference cadence and smoothing, and the model files.
     A rerun skips a track only when its content hash and this version are both in the output.
+    With models and the region judge on, the judge file (it decides the region cuts) counts too.
 
     >>> analysis_version(AnalysisOptions(use_models=False))  # doctest: +SKIP
     '0.1.0+3f9a1c0b2e'
@@ -66,6 +69,10 @@ def analysis_version(options: AnalysisOptions) -> str:
     if options.use_models:
         for task, path in sorted(find_models(inf.model_dir).items()):
             settings["models"][task] = hashlib.sha256(path.read_bytes()).hexdigest()
+        config = options.config or AnalysisConfig()
+        judge = Path(config.region_judge_file) if config.region_judge_file else shipped_judge()
+        if config.region_judge and judge.is_file():
+            settings["region_judge"] = hashlib.sha256(judge.read_bytes()).hexdigest()
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}+{digest[:10]}"
 

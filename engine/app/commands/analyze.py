@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
                    help="draw waveform, energy, z-coefficients with their bands, valence/arousal and "
                         "the labelled emotion regions on one timeline")
     options.add_stream_options(p)
+    options.add_show_options(p, live=False)
     options.add_model_options(p, offline=True)
 
 
@@ -49,6 +50,9 @@ def run(args) -> int:
         result = run_analysis(args.file, spec=spec, config=config, models=models, inference=inference,
                               progress=not args.quiet, on_first_block=notice.cancel)
     doc = result.doc
+    note = doc["region_settings"]["judge_note"]
+    if note and (args.region_judge or (args.region_judge is None and not args.no_models)):
+        print(f"sonolux: warning: {note}", file=sys.stderr)  # --no-models alone: fixed fusion, as documented
     if args.plot:
         from ..plot import plot_analysis
 

@@ -29,7 +29,7 @@ examples:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from ..options import add_model_options, add_stream_options, number_flag
+    from ..options import add_analysis_knobs, add_model_options, add_stream_options, number_flag
 
     p = subparsers.add_parser("batch", help="analyse a music library on Ray into a Parquet catalogue",
                               description=DESCRIPTION, epilog=EPILOG,
@@ -64,6 +64,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                            "as failed; 0 = wait forever (default 600)")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_stream_options(p)
+    add_analysis_knobs(p, live=False)
     add_model_options(p)
     p.set_defaults(run=run)
     return p

@@ -40,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--phrase-beats", type=int, default=16, metavar="N",
                    help="beats per phrase for --periods phrases/both (default 16)")
     options.add_stream_options(p)
+    options.add_analysis_knobs(p, live=False)
     options.add_model_options(p)
 
 
