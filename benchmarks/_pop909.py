@@ -158,7 +158,7 @@ def midi_note_onsets(path: Path) -> np.ndarray:
             if kind in (0xC0, 0xD0):
                 j += 1
                 continue
-            d1, d2 = data[j], data[j + 1]
+            d2 = data[j + 1]  # the velocity (data[j] is the key)
             j += 2
             if kind == 0x90 and d2 > 0:
                 notes.append(tick)

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 import time
@@ -258,7 +257,6 @@ def main(argv=None):
                                for q, lv in levels[v].items()}}
         sep[name] = entry
     # where the cue peaks around a join: its highest value within ±4 s (past capped as above)
-    peak_at = {}
     for v in vs:
         offs = []
         for rec, _, _, _, tc in dev:

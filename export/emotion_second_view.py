@@ -58,7 +58,6 @@ NEW_FRAMES, MEL_CONTEXT = 31, 127  # frames per 0.5 s mark; the streaming trunk'
 
 def vgg_torch():
     """``musicnn.models.vgg`` in PyTorch (inference; BN as affine layers), random weights."""
-    import torch
     from torch import nn
 
     def block(cin, pool, stride):

@@ -43,7 +43,7 @@ from .evaluate import macro_f1
 from .finetune_cache import OUT, load_front
 from .musicnn_embed import span
 from .musicnn_torch import WEIGHTS, Musicnn
-from .train_emotion_musicnn import DEV_FOLDS, SHIPPED_RULE, Head, decide, load_embeddings
+from .train_emotion_musicnn import DEV_FOLDS, Head, decide, load_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POOL = 105  # the shipped model's pool (the features_past state's length): not a choice here
