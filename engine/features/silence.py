@@ -37,11 +37,12 @@ QUIET_S, SILENT, PHASE = 0, 1, 2
 
 
 @njit(cache=True)
-def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase, i_silence,
-                 i_silence_s, i_prediction, counts, offsets, last_raw, flags, held, held_values, mood,
-                 mood_values, tags, tag_values, st):
-    """One hop of the gate on the frame's values ``v`` and tags ``tags`` (indices -1: the
-    field is absent; no tags: an empty vector)."""
+def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, idx, counts, offsets, last_raw, flags,
+                 held, held_values, mood, mood_values, tags, tag_values, st):
+    """One hop of the gate on the frame's values ``v`` and tags ``tags``. ``idx``: the value
+    indices of level_db, bpm, beat_phase, silence, silence_s, prediction_id (-1: absent; one
+    array, not six arguments: the dispatch of each call stays small); no tags: an empty vector."""
+    i_level, i_bpm, i_phase, i_silence, i_silence_s, i_prediction = idx[0], idx[1], idx[2], idx[3], idx[4], idx[5]
     quiet = v[i_level] < threshold_db
     st[QUIET_S] = st[QUIET_S] + hop_s if quiet else 0.0
     silent = st[QUIET_S] >= enter_s
@@ -84,14 +85,12 @@ def silence_step(v, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i
 
 
 @njit(cache=True)
-def silence_block(values, n, threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
-                  i_silence, i_silence_s, i_prediction, counts, offsets, last_raw, flags, held,
-                  held_values, mood, mood_values, tags, tag_values, st):
+def silence_block(values, n, threshold_db, enter_s, mood_hold_s, hop_s, idx, counts, offsets, last_raw,
+                  flags, held, held_values, mood, mood_values, tags, tag_values, st):
     """``silence_step`` over the first ``n`` rows (consecutive hops) of ``values`` and ``tags``."""
     for i in range(n):
-        silence_step(values[i], threshold_db, enter_s, mood_hold_s, hop_s, i_level, i_bpm, i_phase,
-                     i_silence, i_silence_s, i_prediction, counts, offsets, last_raw, flags, held, held_values,
-                     mood, mood_values, tags[i], tag_values, st)
+        silence_step(values[i], threshold_db, enter_s, mood_hold_s, hop_s, idx, counts, offsets, last_raw,
+                     flags, held, held_values, mood, mood_values, tags[i], tag_values, st)
 
 
 class SilenceGate(Processor):
@@ -117,9 +116,9 @@ class SilenceGate(Processor):
         self._flags = index([n[:-len("_count")] for n in counters])
         self._held = index(HELD_FIELDS)
         self._mood = index(MOOD_FIELDS)
-        self._idx = (s["level_db"], s.get("bpm", -1), s.get("beat_phase", -1),
-                     layout.add_scalar("silence"), layout.add_scalar("silence_s"),
-                     s.get("prediction_id", -1))
+        self._idx = np.array([s["level_db"], s.get("bpm", -1), s.get("beat_phase", -1),
+                              layout.add_scalar("silence"), layout.add_scalar("silence_s"),
+                              s.get("prediction_id", -1)], dtype=np.int64)
         self._offsets = np.zeros(self._counts.shape[0])
         self._last_raw = np.zeros(self._counts.shape[0])
         self._held_values = np.zeros(self._held.shape[0])
@@ -144,12 +143,12 @@ class SilenceGate(Processor):
     def process_block(self, block):
         tags = block.vectors["tags"] if self._n_tags else self._no_tag_rows
         silence_block(block.values, block.n, self.threshold_db, self.enter_s, self.mood_hold_s,
-                      self.hop_s, *self._idx, self._counts, self._offsets, self._last_raw,
+                      self.hop_s, self._idx, self._counts, self._offsets, self._last_raw,
                       self._flags, self._held, self._held_values, self._mood, self._mood_values,
                       tags, self._tag_values, self._st)
 
     def process(self, ctx, frame):
         tags = frame.vectors["tags"] if self._n_tags else self._no_tags
         silence_step(frame.values, self.threshold_db, self.enter_s, self.mood_hold_s, self.hop_s,
-                     *self._idx, self._counts, self._offsets, self._last_raw, self._flags, self._held,
+                     self._idx, self._counts, self._offsets, self._last_raw, self._flags, self._held,
                      self._held_values, self._mood, self._mood_values, tags, self._tag_values, self._st)
