@@ -230,7 +230,8 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
     at block ``k`` with the cues seen so far (``seen``: per block novelty, energy, mood,
     contrast as fused, NaN where withheld), the current region's first block and time and
     the fused peak; False drops the cut (no restart; the minimum region length still counts
-    from the last kept cut)."""
+    from the last kept cut; the excursion goes on: a higher score in it is a new candidate,
+    :meth:`CutFusion.reject`)."""
     defaults = AnalysisConfig()
     c = cap["contrast"]
     rows, vectors = cap["rows"], cap["vectors"]
@@ -257,6 +258,7 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
             seen[k] = (nov, en, mood, con)
             if cut == cut and not decide(cut, k, seen, start_block, start_t, f.peak):
                 f.last_cut, cut = last_kept, math.nan
+                f.reject()
         if cut == cut:
             start_block, start_t = first - int(round((t - cut) / block_s)), cut
             cuts.append(cut)

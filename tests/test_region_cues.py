@@ -246,6 +246,36 @@ def test_fusion_cuts_once_per_excursion_at_its_peak():
     assert _cuts(f, wobble) == [5.0]
 
 
+def test_a_dropped_peak_does_not_spend_the_excursion():
+    """The learned judge drops an in-song peak; the join 3 s later, in the same excursion above
+    the release level, is still a candidate (before, the fusion stayed spent and never saw it)."""
+    excursion = [0.0] * 50 + [1.1] + [0.8] * 30 + [2.0, 1.8] + [0.8] * 20 + [0.0] * 30
+
+    def run(judged):
+        f = CutFusion(weights=(1, 0, 0, 0), base_threshold=1.0, hold_s=0.5, min_region_s=2.0)
+        out = []
+        for k, s in enumerate(excursion):
+            c = f.push(0.1 * k, s, 0.0, 0.0, 0.0)
+            if c == c and judged and round(c, 1) == 5.0:
+                f.reject()  # the judge drops the first peak
+                continue
+            if c == c:
+                out.append(round(c, 1))
+        return out
+
+    assert run(judged=False) == [5.0]  # the fixed fusion: one cut, at the first peak
+    assert run(judged=True) == [8.1]  # dropped: the higher peak later in the excursion is judged
+    # below the dropped peak nothing re-arms (a plateau is not judged again and again)
+    f = CutFusion(weights=(1, 0, 0, 0), base_threshold=1.0, hold_s=0.5, min_region_s=2.0)
+    cuts = []
+    for k, s in enumerate([0.0] * 50 + [1.5] + [1.2] * 60 + [0.0] * 10 + [1.3] + [0.0] * 20):
+        c = f.push(0.1 * k, s, 0.0, 0.0, 0.0)
+        if c == c:
+            cuts.append(round(c, 1))
+            f.reject()
+    assert cuts == [5.0, 12.1]  # after the excursion ended (below the release) a new one arms again
+
+
 def test_fusion_min_region_and_sensitivity():
     f = CutFusion(weights=(1, 0, 0, 0), base_threshold=1.0, min_region_s=8.0)
     twice = [0.0] * 100 + [2.0] + [0.0] * 30 + [2.0] + [0.0] * 100  # 3.1 s apart

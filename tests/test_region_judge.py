@@ -201,6 +201,22 @@ def test_the_judge_keeps_a_change_of_sound_and_can_drop_it(rng):
     assert stage.cues.fusion.threshold == pytest.approx(DROP_ALL["low_threshold"])  # the judge's own
 
 
+def test_a_dropped_candidate_re_arms_the_fusion(rng, monkeypatch):
+    """Every candidate the judge drops goes back to the fusion (CutFusion.reject: the rest of
+    its excursion is not spent, a higher score in it is judged); a kept one does not."""
+    from sonolux.features.cutfusion import CutFusion
+
+    calls = []
+    reject = CutFusion.reject
+    monkeypatch.setattr(CutFusion, "reject", lambda self: (calls.append(self.peak), reject(self)))
+    table = frames_of(textures(rng, 20.0, 10.0))
+    regions, stage = run_with_judge(table, DROP_ALL)
+    assert len(regions) == 1 and len(calls) == stage.cues.judge.candidates >= 1
+    calls.clear()
+    regions, stage = run_with_judge(table, KEEP_CHANGES)
+    assert [round(r["start"]) for r in regions] == [0, 20] and len(calls) == stage.cues.judge.candidates - 1
+
+
 def test_without_tags_in_step_the_fixed_rule_decides_the_candidates(rng):
     """A judge that would drop every candidate, but no prediction's tags arrive: the trees do
     not judge what they never saw; the fixed fusion's threshold decides (the change is cut),

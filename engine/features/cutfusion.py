@@ -11,7 +11,10 @@ highest score (and the boundary it belongs to). The peak is *decided* when the s
 below ``release · threshold`` or when no higher score came for ``hold_s``. A decided peak is a
 cut unless it lies less than ``min_region_s`` after the previous cut (then it is counted in
 ``suppressed``). After a decision the detector stays *spent* until the score falls below the
-release level, so a plateau of high novelty (a long crossfade) cuts once.
+release level, so a plateau of high novelty (a long crossfade) cuts once. A decided peak that a
+second judge drops (the learned cut judge, :meth:`CutFusion.reject`) does not leave the detector
+spent: the excursion goes on, and a score above the dropped peak arms a new candidate (the
+dropped peak is the floor until the score falls below the release level).
 
 Decision delay = the cues' centre lag + up to ``hold_s``: stated by :attr:`max_delay_s`.
 
@@ -97,6 +100,17 @@ class CutFusion:
         self.last_cut = self.start_s
         self.suppressed = 0
         self.score = 0.0
+        self.floor = 0.0  # after a dropped peak: what a score must exceed to arm (until the release)
+
+    def reject(self) -> None:
+        """The peak just decided was dropped by a second judge (no cut): the detector is not
+        left spent for the rest of the excursion — a higher score in it arms a new candidate.
+        Before, a join right after a dropped in-song peak (within the same excursion above the
+        release level) was never a candidate: on the development medleys 6 of the 27 joins the
+        judged fusion missed (``benchmarks/region_misses.py``)."""
+        if self.spent:
+            self.spent = False
+            self.floor = self.peak
 
     def score_of(self, novelty: float, energy: float, mood: float, contrast: float) -> float:
         """The weighted sum of the cues (NaN — a cue still filling — counts as 0)."""
@@ -121,7 +135,9 @@ class CutFusion:
                 self.spent = False
             return math.nan
         if not self.armed:
-            if s >= self.threshold:
+            if s < self.release:
+                self.floor = 0.0
+            elif s >= self.threshold and s > self.floor:
                 self.armed = True
                 self.peak, self.peak_t = s, t
             return math.nan

@@ -7,7 +7,8 @@ the fusion runs at a LOW threshold (the judge file's ``low_threshold``) and ever
 decides is a *candidate*; the judge reads 14 causal numbers known at that moment
 (:data:`FEATURES`) and keeps the cut when its probability reaches ``probability_threshold``.
 A dropped candidate does not restart the cues and the minimum region still counts from the
-last kept cut.
+last kept cut; the fusion's excursion goes on (:meth:`CutFusion.reject`): a higher score in it
+is a new candidate.
 
 The trees were trained by ``benchmarks/train_cut_judge.py`` on the DEVELOPMENT folds only
 (dev medleys of two seeds and the dev clips; teacher forcing plus one DAgger round), with

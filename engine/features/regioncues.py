@@ -198,6 +198,7 @@ class RegionCues:
                 if not judge.keep(cut, self.boundary_t, self.fusion.peak, self.region_start_block,
                                   self.region_start_t, fixed):
                     self.fusion.last_cut = last_kept  # dropped: no restart, the minimum region counts on
+                    self.fusion.reject()  # ... and a higher score in the same excursion is a new candidate
                     cut = math.nan
         if cut == cut:
             lag = int(round((self.boundary_t - cut) / self.block_s))
