@@ -20,7 +20,9 @@ is reported the same way everywhere: naming *where* it came from (``--osc``,
 from __future__ import annotations
 
 import difflib
+import json
 import math
+from pathlib import Path
 
 from .errors import ParameterError
 
@@ -184,3 +186,14 @@ def parse_list(text: str, where: str, item=str) -> list:
         except ValueError:
             fail(where, f"{part!r} in {text!r} is not valid")
     return out
+
+
+def read_json_file(path, what: str, error=ParameterError):
+    """The JSON document in ``path``, or ``error`` with one line naming the file and what is
+    wrong (missing, unreadable, not JSON); ``what`` names the kind of file ("cut judge")."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: not a readable JSON {what} file ({e})") from None

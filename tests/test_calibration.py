@@ -46,7 +46,7 @@ def test_save_load_and_reset(tmp_path):
 
 
 @pytest.mark.parametrize("text, match", [
-    ("{not json", "not a readable calibration file"),
+    ("{not json", "not a readable JSON calibration file"),
     ('{"version": 7, "bias": [0, 0, 0, 0]}', "version=7"),
     ('{"version": 1, "bias": [0, 0, "x"]}', "'bias' must be 4 finite numbers"),
     ('{"version": 1, "bias": [0, 0, 0, 0], "examples": [{"probs": [1, 0], "quadrant": 2}]}',

@@ -33,13 +33,13 @@ stage then runs the fixed fusion and says so.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from ..config import read_json_file
 from ..errors import ParameterError
 from .tagcue import TAG_FLOOR, TagHistory
 
@@ -195,13 +195,7 @@ def load_judge(path=None, emotion_version: str | None = None) -> CutJudge:
     """Read and validate a judge file (default: the shipped one); :class:`JudgeFileError`
     (one line naming file, key, value) when it cannot be used."""
     path = Path(path) if path is not None else shipped_judge()
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise JudgeFileError(f"{path}: no such cut judge file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise JudgeFileError(f"{path}: not a readable JSON cut judge file ({e})") from None
-    return check_judge(doc, path, emotion_version)
+    return check_judge(read_json_file(path, "cut judge", JudgeFileError), path, emotion_version)
 
 
 @njit(cache=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import read_json_file
 from ..errors import SonoluxError
 
 VERSION = 1
@@ -126,12 +127,7 @@ class QuadrantCalibration:
         emotion model) a file fitted with another model is refused, and so is a file without
         a model record unless ``unstamped_ok`` (CalibrationModelMismatch)."""
         path = Path(path)
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise CalibrationError(f"{path}: no such calibration file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CalibrationError(f"{path}: not a readable calibration file ({e})") from None
+        doc = read_json_file(path, "calibration", CalibrationError)
         if not isinstance(doc, dict) or doc.get("version") != VERSION:
             raise CalibrationError(f"{path}: version={doc.get('version') if isinstance(doc, dict) else None!r}, "
                                    f"expected {VERSION}")
