@@ -246,7 +246,9 @@ def fuse(cap: dict, *, w_novelty, w_mood, threshold, contrast_min_past_s, min_re
         before = min(first - start_block, c.past_blocks)
         if before < n_min:
             con = math.nan
-        elif start_block > 0 and before < c.past_blocks:  # a past cut short by the last cut
+        elif before < c.past_blocks:  # a past cut short by the last cut, or the stream's start
+            # (the capture ran at the default minimum past, so a shorter one must be recomputed
+            # here at the start of a stream too, not only after a cut)
             con = window_contrast(vectors, first, before, n_future, c.floor, c.spread_share, c.work)
         if extra is not None:
             en = extra(first, before) if before >= n_min else math.nan

@@ -73,3 +73,31 @@ def test_a_judge_that_drops_cuts_leaves_the_region_going(rng):
     # dropping only the first join: the second is still cut (the minimum length counts from the start)
     cuts = S.fuse(cap, **_base(), decide=lambda cut, *_: cut > 40.0)
     assert [round(c) for c in cuts] == [50]
+
+
+def test_a_shorter_contrast_past_sees_the_start_of_a_stream(rng):
+    """The sweep's ``contrast_min_past_s`` below the captured 15 s must judge boundaries in a
+    stream's first 15 s too (before, the shortened past was recomputed only after a cut, and
+    the first join of a recording was blind to it)."""
+    spec = StreamSpec()
+    n_mels, per = 64, int(round(12.0 / spec.hop_seconds))
+    shapes = [np.linspace(-70, -10, n_mels), np.linspace(-10, -70, n_mels)]
+    mel = np.vstack([shapes[0] + rng.normal(0, 2, (per, n_mels)),
+                     shapes[1] + rng.normal(0, 2, (3 * per, n_mels))]).astype(np.float32)
+    names = ["level_db", "quadrant", "prediction_id", "q1", "q2", "q3", "q4"]
+    values = np.zeros((mel.shape[0], len(names)))
+    values[:, 0] = -20.0
+    cap = S.capture_cues(D.Frames(names, values, mel), spec)
+    base = {**_base(), "w_novelty": 0.0, "w_mood": 0.0}  # the contrast alone
+    assert S.fuse(cap, **base) == []  # 15 s of past: the join at 12 s is never judged
+    shown = []
+
+    def keep(cut, k, seen, start_block, start_t, peak):
+        shown.append(seen[:k + 1, 3].copy())
+        return True
+
+    cuts = S.fuse(cap, **{**base, "contrast_min_past_s": 10.0}, decide=keep)
+    assert [round(c) for c in cuts] == [12]
+    # the contrast was judged from 10 s of past on, before any cut
+    t = cap["rows"][:len(shown[0]), 0]
+    assert np.isnan(shown[0][t < 9.5]).all() and np.isfinite(shown[0][(t > 10.5) & (t < 11.5)]).all()
