@@ -3,15 +3,18 @@
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/train_cut_judge.py \
         [--data ../shared/data] [--cache /work/cache/regions] [--out engine/profiles/cut_judge.json]
 
-The recipe is ``fusion_screen.py``'s (read its module doc), on ALL development data at once:
-the dev medleys of both seeds (7 and 8, folds 0–1) and every dev clip (folds 0–1).
+The recipe is ``fusion_screen.py``'s (read its module doc), on the development data at once:
+the dev medleys of ``--seeds`` (default 7–12: 144 random medleys of the dev clips, folds 0–1;
+the first judges saw seeds 7 and 8 only; seeds 13 and 14 stay out, to measure on) and every
+dev clip (folds 0–1).
 Candidates are the fusion's decided peaks at a low threshold; the 14 features of
 :mod:`sonolux.features.cutjudge`; scikit-learn's ``HistGradientBoostingClassifier`` (depth 3,
 150 trees, rate 0.05, balanced classes) trained on teacher-forced candidates plus one DAgger
 round. The low threshold (of 0.3 / 0.5 / 0.7) and the probability threshold (grid 0.05–0.95)
 maximise the dev medleys' boundary F with at most 0.15 false cuts / min in the dev clips,
-``--choose cross`` (default) on held-out development data: each half (seed-7 medleys + clip
-fold 0, seed-8 medleys + clip fold 1) scored by trees trained on the other half, the two
+``--choose cross`` (default) on held-out development data: each half (the medleys of every
+other seed + clip fold 0, the rest + clip fold 1; seeds 7 / 8 for two seeds) scored by trees
+trained on the other half, the two
 halves' tallies pooled; the shipped trees are then trained on all of it at the chosen low
 threshold. ``--choose train`` picks both on the trees' own training candidates (the first
 judge's rule: the trees are overconfident there, so its threshold 0.55 kept too few cuts —
@@ -49,6 +52,8 @@ from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutjudge import FEATURES, FORMAT, FORMAT_VERSION, check_judge  # noqa: E402
 
+SEEDS = (7, 8, 9, 10, 11, 12)  # the development medleys trained on (--seeds; 13 and 14 are kept out:
+# judge_seeds_screen.py and region_misses.py --seeds 13,14 measure on them)
 OUT = Path(__file__).resolve().parents[1] / "engine" / "profiles" / "cut_judge.json"
 
 
@@ -74,13 +79,12 @@ def export_trees(model) -> dict:
 
 def cross_fitted(judge, columns, medleys, clips, log) -> dict:
     """The low and probability thresholds chosen on held-out development data: trees trained
-    on one half (the seed-7 medleys + clip fold 0, or seed 8 + fold 1, as ``fusion_screen``)
+    on one half (the medleys of every other seed + clip fold 0, or the rest + fold 1)
     score the other half at every (low, p); the pooled tallies of both halves pick the point
     with the best F within the clips' false-cut limit. Trees judged on their own training
     candidates are overconfident, so a threshold chosen there keeps too few cuts."""
-    halves = [([r for r in medleys if r.rec.meta.get("seed") == s or r.rec.key in keys],
-               [r for r in clips if r.rec.meta["folds"] == [f]])
-              for s, f, keys in ((7, 0, SEED_KEYS[7]), (8, 1, SEED_KEYS[8]))]
+    halves = [([r for r in medleys if r.rec.key in SEED_KEYS[f]], [r for r in clips if r.rec.meta["folds"] == [f]])
+              for f in (0, 1)]
     pooled = {}
     for a, b in ((0, 1), (1, 0)):
         (tr_m, tr_c), (te_m, te_c) = halves[a], halves[b]
@@ -110,7 +114,7 @@ def cross_fitted(judge, columns, medleys, clips, log) -> dict:
     return {**best, "grid": rows}
 
 
-SEED_KEYS = {7: set(), 8: set()}  # medley keys by seed (filled in main)
+SEED_KEYS = {0: set(), 1: set()}  # medley keys of each half (filled in main: every other seed)
 
 
 def main(argv=None):
@@ -121,7 +125,18 @@ def main(argv=None):
                     help="how the low and probability thresholds are chosen: cross — on each half of the "
                          "development data with trees trained on the other half (default); train — on the "
                          "trees' own training candidates (the first shipped judge's rule)")
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                    help="the development medleys' seeds (folds 0-1, --dev-medleys each; default %(default)s); "
+                         "the cross-fit's halves: every other seed with one fold of the dev clips")
+    ap.add_argument("--gbt", default=None, metavar="DEPTH,TREES,RATE",
+                    help="the trees' size (default %s)" % ",".join(map(str, F.GBT.values())))
     args = ap.parse_args(argv)
+    if args.gbt:
+        try:
+            depth, trees, rate = args.gbt.split(",")
+            F.GBT.update(max_depth=int(depth), max_iter=int(trees), learning_rate=float(rate))
+        except ValueError:
+            ap.error(f"--gbt {args.gbt!r}: give DEPTH,TREES,RATE, e.g. 3,150,0.05")
     data = D.data_folder(args)
     t0 = time.perf_counter()
     spec, config = StreamSpec(), AnalysisConfig()
@@ -133,10 +148,16 @@ def main(argv=None):
     def load(recs, what):
         return F.recordings(recs, what, an, audio, tags, spec)
 
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: give comma-separated integers")
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        ap.error(f"--seeds {args.seeds!r}: give at least two different seeds")
     medleys = []
-    for seed in (7, 8):
+    for i, seed in enumerate(seeds):
         got = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=seed), f"dev medleys {seed}")
-        SEED_KEYS[seed].update(r.rec.key for r in got)
+        SEED_KEYS[i % 2].update(r.rec.key for r in got)
         medleys += got
     clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
     cap0 = clips[0].cap
@@ -169,10 +190,11 @@ def main(argv=None):
            "emotion_model_version": version, "low_threshold": chosen["low"],
            "probability_threshold": p_final, **export_trees(model),
            "tag_centre": {"raw": [float(x) for x in centre["raw"]], "logit": [float(x) for x in centre["logit"]]},
-           "trained_on": {"medleys": {"seeds": [7, 8], "folds": [0, 1], "each_seed": args.dev_medleys},
+           "trained_on": {"medleys": {"seeds": seeds, "folds": [0, 1], "each_seed": args.dev_medleys},
                           "clips": {"folds": [0, 1], "count": len(clips)},
                           "candidates": chosen["training_candidates"], "teacher": chosen["teacher_candidates"],
-                          "gbt": F.GBT, "command": f"python benchmarks/train_cut_judge.py --choose {args.choose}",
+                          "gbt": F.GBT, "command": f"python benchmarks/train_cut_judge.py --choose {args.choose} --seeds {args.seeds}"
+                                     + (f" --gbt {args.gbt}" if args.gbt else ""),
                           "date": machine()["date"]},
            "choice": {"rule": args.choose, "cross_fitted": cross,
                       "training_set_best": chosen["train_best"]},
