@@ -11,7 +11,7 @@ last kept cut; the fusion's excursion goes on (:meth:`CutFusion.reject`): a high
 is a new candidate.
 
 The trees were trained by ``benchmarks/train_cut_judge.py`` on the DEVELOPMENT folds only
-(dev medleys of two seeds and the dev clips; teacher forcing plus one DAgger round), with
+(the dev medleys of six seeds, 7–12, and the dev clips; teacher forcing plus one DAgger round), with
 scikit-learn's ``HistGradientBoostingClassifier``; the file holds them as flat arrays and
 :func:`judge_raw` evaluates them (Numba, no scikit-learn at run time, no allocation). The
 emotion model behind the mood and tag cues was trained on all 4Q clips, so its cues are
