@@ -64,10 +64,8 @@ import segmentation as S  # noqa: E402
 
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
-from sonolux.features.base import HopContext  # noqa: E402
 from sonolux.features.regioncues import RegionCues  # noqa: E402
 from sonolux.features.regions import RegionStage  # noqa: E402
-from sonolux.frame import FrameLayout  # noqa: E402
 from sonolux.segment import Segmenter  # noqa: E402
 
 NEAR_S = 1.5  # a candidate / suppressed peak this close to a join is "its" candidate
@@ -114,10 +112,7 @@ class InstrumentedCues(RegionCues):
 
 def run(fr: D.Frames, spec: StreamSpec, config: AnalysisConfig, tags):
     """The live region stage over one recording's cached frames, instrumented."""
-    layout = FrameLayout()
-    for n in fr.names:
-        layout.add_scalar(n)
-    layout.add_vector("mel_db", fr.mel.shape[1])
+    layout = S.frame_layout(fr)
     cues = InstrumentedCues(config, n_mels=fr.mel.shape[1], hop_s=spec.hop_seconds)
     stage = RegionStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config,
                         cues=cues, tag_source=tags)
@@ -133,16 +128,8 @@ def run(fr: D.Frames, spec: StreamSpec, config: AnalysisConfig, tags):
                 cues.log_candidates.append((cut, cues.fusion.peak, math.nan, True))
             return cut
         cues.fusion.push = logged
-    frame, ctx = layout.new_frame(), HopContext(spec)
-    n_names = len(fr.names)
-    mel = frame.vectors["mel_db"]
-    for i in range(fr.values.shape[0]):
-        frame.values[:n_names] = fr.values[i]
-        mel[:] = fr.mel[i]
-        ctx.sample_end = (i + 1) * spec.hop
-        if tags is not None:
-            tags.row = i
-        stage.process(ctx, frame)
+    for _ in S.hops(stage, spec, layout, fr, tags):
+        pass
     regions = stage.finish(fr.values.shape[0] * spec.hop_seconds)
     return [r["start"] for r in regions[1:]], cues
 
@@ -242,6 +229,9 @@ def parse_set(items) -> dict:
         key, _, value = s.partition("=")
         if not hasattr(AnalysisConfig(), key):
             raise SystemExit(f"--set {s}: AnalysisConfig has no {key!r}")
+        if value.lower() in ("true", "false"):  # "false" as a string would read as true
+            out[key] = value.lower() == "true"
+            continue
         try:
             out[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

@@ -140,6 +140,32 @@ class MarkSource:
         return True
 
 
+def frame_layout(fr: D.Frames) -> FrameLayout:
+    """The layout of a recording's cached frames: its scalars and the log-mel vector."""
+    layout = FrameLayout()
+    for n in fr.names:
+        layout.add_scalar(n)
+    layout.add_vector("mel_db", fr.mel.shape[1])
+    return layout
+
+
+def hops(stage, spec: StreamSpec, layout: FrameLayout, fr: D.Frames, tags: MarkSource | None):
+    """Feed a recording's cached frames to a prepared region ``stage`` hop by hop, as the
+    live chain would (the marks' raw tags follow the row); yields (ctx, frame) after each."""
+    frame = layout.new_frame()
+    ctx = HopContext(spec)
+    n_names = len(fr.names)
+    mel = frame.vectors["mel_db"]
+    for i in range(fr.values.shape[0]):
+        frame.values[:n_names] = fr.values[i]
+        mel[:] = fr.mel[i]
+        ctx.sample_end = (i + 1) * spec.hop
+        if tags is not None:
+            tags.row = i
+        stage.process(ctx, frame)
+        yield ctx, frame
+
+
 def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: bool = False, restart: bool = True,
            tags: MarkSource | None = None, **config_opts):
     """Run a fresh live RegionStage over a recording's frames: the seed method (``cues``
@@ -148,10 +174,7 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
     recording's marks (the learned judge's tag cue; without them the judge is off). Returns
     (regions, decisions [(boundary s, decided at s)], cue series (block rows: t, novelty,
     energy, mood, contrast) or None)."""
-    layout = FrameLayout()
-    for n in fr.names:
-        layout.add_scalar(n)
-    layout.add_vector("mel_db", fr.mel.shape[1])
+    layout = frame_layout(fr)
     if cues is None:
         config = AnalysisConfig(region_method="seed", **config_opts)
     else:
@@ -161,22 +184,12 @@ def replay(fr: D.Frames, spec: StreamSpec, cues: tuple | None, *, record_cues: b
     stage = RegionStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config, cues=given,
                         tag_source=tags)
     stage.prepare(spec, layout, None)
-    frame = layout.new_frame()
-    ctx = HopContext(spec)
-    n_names = len(fr.names)
-    mel = frame.vectors["mel_db"]
     i_change = layout.scalars["region_change"]
     i_boundary = layout.scalars["region_boundary"]
     i_cue_t = layout.scalars.get("region_cue_t")
     decisions, series = [], []
     last_cue_t = None
-    for i in range(fr.values.shape[0]):
-        frame.values[:n_names] = fr.values[i]
-        mel[:] = fr.mel[i]
-        ctx.sample_end = (i + 1) * spec.hop
-        if tags is not None:
-            tags.row = i
-        stage.process(ctx, frame)
+    for ctx, frame in hops(stage, spec, layout, fr, tags):
         v = frame.values
         if v[i_change]:
             decisions.append((float(v[i_boundary]), ctx.t))
@@ -513,7 +526,6 @@ def main(argv=None):
 
     if not args.no_sweep:
         rows = []
-        all_cues = ("novelty", "energy", "mood", "contrast")
 
         def point(caps_m, caps_c, **opts):
             med, clip = Tally(), Tally()

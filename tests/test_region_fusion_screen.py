@@ -101,3 +101,18 @@ def test_a_shorter_contrast_past_sees_the_start_of_a_stream(rng):
     # the contrast was judged from 10 s of past on, before any cut
     t = cap["rows"][:len(shown[0]), 0]
     assert np.isnan(shown[0][t < 9.5]).all() and np.isfinite(shown[0][(t > 10.5) & (t < 11.5)]).all()
+
+
+def test_the_diagnosis_replays_the_benchmarks_stage(rng):
+    """benchmarks/region_misses.py runs the live region stage over cached frames through the
+    benchmark's own hop feeder: on the same recording and settings it cuts where
+    segmentation.replay cuts (both at the two joins of three steady songs)."""
+    import region_misses as M
+
+    spec = StreamSpec()
+    fr = _three_songs(spec, rng)
+    regions, decisions, _ = S.replay(fr, spec, ("contrast", "novelty"))
+    cuts, cues = M.run(fr, spec, AnalysisConfig(region_cues=("contrast", "novelty")), None)
+    assert cuts == [r["start"] for r in regions[1:]] and len(cuts) == 2
+    assert all(abs(c - t) < 0.5 for c, t in zip(cuts, (25.0, 50.0)))
+    assert [round(b, 4) for b, _ in decisions] == [round(c, 4) for c in cuts]
