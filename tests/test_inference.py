@@ -101,17 +101,18 @@ def test_runs_with_a_warning_when_models_are_missing(tmp_path):
     assert quiet.returncode == 0 and "warning" not in quiet.stderr
 
 
-def test_auto_device_runs_the_encoders_on_the_cpu(tiny, monkeypatch):
-    """``--device auto`` asks onnxruntime for the CPU only (the GPU was measured 15x slower
-    for these calls, ``runtime.encoder_device``); ``cuda`` and ``cpu`` pass through."""
+def test_the_device_reaches_the_providers(tiny, monkeypatch):
+    """``--device`` goes to onnxruntime's provider choice as given: ``auto`` asks for the GPU
+    first where there is one (measured faster than the CPU once the streaming model keeps a
+    session per input length, benchmarks/results/gpu/), then the CPU; here, the CPU."""
     import sonolux.inference.models as models_mod
 
     asked = []
     real = models_mod.providers_for
-    monkeypatch.setattr(models_mod, "providers_for", lambda device: asked.append(device) or real("cpu"))
+    monkeypatch.setattr(models_mod, "providers_for", lambda device: asked.append(device) or real(device))
     loaded, _ = load_models(InferenceConfig(model_dir=tiny, device="auto"))
-    assert set(loaded) == {"emotion", "tags", "latent"} and set(asked) == {"cpu"}
-    assert all(m.provider == "CPUExecutionProvider" for m in loaded.values())
+    assert set(loaded) == {"emotion", "tags", "latent"} and set(asked) == {"auto"}
+    assert models_mod.providers_for("auto")[-1] == "CPUExecutionProvider"
     asked.clear()
     load_models(InferenceConfig(model_dir=tiny, device="cpu"))
     assert set(asked) == {"cpu"}

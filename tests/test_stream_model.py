@@ -185,3 +185,31 @@ def test_the_model_folder_copy_with_the_stream_model_loads(model, tmp_path):
     shutil.copy(SHIPPED, tmp_path / "emotion.onnx")
     m = load_model(tmp_path / "emotion.onnx", device="cpu")
     assert m.window_frames == model.window_frames and m.tag_labels == model.tag_labels
+
+
+def test_one_session_per_input_length_gives_the_same_answers(model):
+    """On a GPU the streaming model keeps a session per ``mel`` length (cuDNN's algorithm
+    is cached for the last shape only); forced on here on the CPU: the same outputs, one
+    session per length up to the limit, longer tails on the model's own session."""
+    from sonolux.inference.models import load_model as load
+
+    assert model.shape_sessions == 0  # the CPU provider needs none
+    split = load(SHIPPED, device="cpu")
+    split.shape_sessions, split._by_length = 2, {}
+    y = _music(6.0, seed=3)
+    cuts = [31, 32, 31, 32, 7, 31, 32, 40]  # two lengths in turn, then lengths past the limit
+    models = (model, split)
+    streams = [FeatureStream(m.history_frames) for m in models]
+    outs = ([], [])
+    pos = 0
+    for n in cuts:
+        for m, stream, out in zip(models, streams, outs):
+            stream.push(y[pos * 256:(pos + n) * 256])
+            out.append({k: v.copy() for k, v in m.infer(stream).items()})
+        pos += n
+    for a, b in zip(*outs):
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], atol=1e-5, err_msg=k)
+    ctx = split.layout["mel_context"]
+    assert sorted(split._by_length) == [ctx + 31, ctx + 32]
+    assert len({id(s) for s in split._by_length.values()} | {id(split.session)}) == 3

@@ -210,8 +210,8 @@ def add_model_options(p: argparse.ArgumentParser, *, offline: bool = False) -> N
                    help="run without the ONNX encoders (levels, onsets and beats never need them)")
     g.add_argument("--models", default=None, metavar="DIR", help=MODELS_HELP)
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="inference device: auto = the CPU (measured faster than CUDA for the encoders' "
-                        "small calls per window); cuda = the GPU, an error if it cannot start (default auto)")
+                   help="inference device: auto = the GPU (CUDA) where onnxruntime has one, else the CPU; "
+                        "cuda = the GPU, an error if it cannot start; cpu (default auto)")
     if offline:
         threads = offline_threads()
         g.add_argument("--model-threads", type=integer("model_threads"), default=threads,

@@ -286,7 +286,7 @@ region_judge = true       # the learned cut judge keeps or drops each cut (needs
 
 [models]
 enabled = true            # mood, tags and latent codes (levels, onsets and beats never need them)
-device = "auto"           # auto (the CPU: faster than CUDA for these small calls, measured) | cpu | cuda
+device = "auto"           # auto (the GPU where onnxruntime has one, else the CPU) | cpu | cuda
 every_s = 0.5             # run the models once per this much audio
 smoothing = "ema"         # ema | one-euro | none
 # dir = "/path/to/models" # default: the shipped models

@@ -15,20 +15,10 @@ from .stage import InferenceStage
 from .worker import InferenceWorker
 
 
-def encoder_device(device: str) -> str:
-    """The device the encoders (emotion, tags, latent) run on for ``--device device``: ``auto``
-    is the CPU. Measured on an NVIDIA H200 (``scripts/gpu_check.sh`` →
-    ``benchmarks/results/gpu/inference_gpu.json``): onnxruntime's CUDA provider takes 78.6 /
-    150 ms (p50 / p99) for the streaming emotion model's call per 0.5 s mark — a few dozen new
-    frames, too small a job for a GPU — against 5.2 / 8.5 ms on one CPU thread of the same
-    machine. ``cuda`` still forces the GPU (and fails when it cannot start)."""
-    return "cpu" if device == "auto" else device
-
-
 @dataclass(frozen=True)
 class InferenceConfig:
     model_dir: Path | None = None
-    device: str = "auto"  # auto (= cpu for the encoders, see encoder_device) | cpu | cuda
+    device: str = "auto"  # auto (the GPU where onnxruntime has one, else the CPU) | cpu | cuda
     threads: int = 1  # onnxruntime intra-op threads: 1 leaves a core to the analysis on 2 cores
     every_s: float = 0.5  # one window per this much audio
     smoothing: str = "ema"  # ema | one-euro | none
@@ -55,7 +45,7 @@ def load_models(cfg: InferenceConfig, *, skip_broken: bool = False) -> tuple[dic
 
     def load(task, path):
         try:
-            return load_model(path, device=encoder_device(cfg.device), threads=cfg.threads, expect_task=task)
+            return load_model(path, device=cfg.device, threads=cfg.threads, expect_task=task)
         except ModelError as e:
             if not skip_broken:
                 raise

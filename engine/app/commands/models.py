@@ -11,8 +11,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list installed models, their contract and device", description=__doc__)
     p.add_argument("--models", default=None, metavar="DIR", help="model folder (default: the shipped models)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="auto: the encoders on the CPU (faster than CUDA for their small calls, "
-                        "measured), the imagery models on CUDA when present; cuda forces the GPU")
+                   help="auto: the GPU (CUDA) where onnxruntime has one, else the CPU; cuda forces "
+                        "the GPU (an error if it cannot start); cpu forces the CPU (default auto)")
 
 
 def run(args) -> int:
@@ -20,7 +20,6 @@ def run(args) -> int:
     from ...imagery.models import FILES as IMAGERY_FILES
     from ...imagery.models import load_image_model, load_music_model
     from ...inference.models import default_model_dir, find_models, load_model
-    from ...inference.runtime import encoder_device
 
     model_dir = args.models or default_model_dir()
     found = find_models(model_dir)
@@ -32,7 +31,7 @@ def run(args) -> int:
     bad = 0
     for task, path in found.items():
         try:
-            m = load_model(path, device=encoder_device(args.device), expect_task=task)
+            m = load_model(path, device=args.device, expect_task=task)
         except ModelError as e:
             print(f"{task:<15} ERROR  {e}")
             bad += 1
