@@ -98,6 +98,8 @@ class AnalysisConfig:
     region_localise_radius_s: float = 0.0  # ... within this distance (0: stays at the fused peak)
     region_hold_s: float = 0.5  # a peak is decided when no higher score came for this long
     region_refine_s: float = 0.15  # a cue cut moves to the sharpest step of the sound within this (0: stays)
+    region_refine_wide_s: float = 1.0  # ... or to the sharpest step within this (0: off) when that step is ...
+    region_refine_wide_ratio: float = 3.0  # ... at least this many times the one near the cue's peak (a hard join the peak missed)
     region_fade_radius_s: float = 1.0  # a gradual join (crossfade) is cut at the middle of the ramp fitted within this (0: off)
     region_mood_window_s: float = 4.0  # the emotion model's window (a prediction covers this much audio)
     # the learned cut judge (features/cutjudge.py): with an emotion model that gives tags, the

@@ -91,6 +91,8 @@ class RegionStage(Processor):
             raise ParameterError(f"region_method={config.region_method!r} must be one of {list(REGION_METHODS)}")
         self.config = config
         self.cue_refine_s = finite("region_refine_s", config.region_refine_s, minimum=0.0)
+        self.wide_refine_s = finite("region_refine_wide_s", config.region_refine_wide_s, minimum=0.0)
+        self.wide_refine_ratio = finite("region_refine_wide_ratio", config.region_refine_wide_ratio, minimum=1.0)
         self.fade_radius_s = finite("region_fade_radius_s", config.region_fade_radius_s, minimum=0.0)
         self._given_cues = cues
         self.cues = cues
@@ -132,7 +134,8 @@ class RegionStage(Processor):
         # cues' decision delay plus how far localisation and refinement may move a cut
         c = self.config
         fade_s = self.fade_radius_s + FADE_GAP_S + FADE_WINDOW_S if self.fade_radius_s > 0 else 0.0
-        cue_s = (c.region_future_s + c.region_hold_s + c.region_localise_radius_s + self.cue_refine_s
+        cue_s = (c.region_future_s + c.region_hold_s + c.region_localise_radius_s
+                 + max(self.cue_refine_s, self.wide_refine_s)
                  + self.step_window_s + fade_s + 1.0) if c.region_method == "cues" else 0.0
         n = int(max(4 * self.energy_segment_s, cue_s) * spec.frame_rate) + 8
         self._level_t = np.full(n, -np.inf)
@@ -291,11 +294,14 @@ class RegionStage(Processor):
             return None
         return float(v[self._i_tz]) if self.tempo_source == "onset_rate" else gamma / prev
 
-    def refine(self, t: float, radius: float | None = None) -> float:
+    def refine(self, t: float, radius: float | None = None, wide: float = 0.0, wide_ratio: float = 1.0) -> float:
         """The hop near ``t`` (± ``radius``, default one energy segment) where the sound
         changes most: first the
         largest step of the mean log-mel spectrum (RMS dB, ``step_window_s`` after vs.
-        before; mel windows are centred half an FFT before the hop's end), then, within one
+        before; mel windows are centred half an FFT before the hop's end) — or, with ``wide``
+        > 0, the largest step within ``wide`` of ``t`` when it is at least ``wide_ratio``
+        times the one within ``radius`` (a hard join the cue's peak missed by up to
+        ``wide``; the cues decide seconds after their peak, so those hops are heard) — then, within one
         FFT of it, the hop where the level steps most if it steps by more than 3 dB (hop
         levels are sharper in time than spectra). Runs on the hop a cut is decided, in one
         Numba call over the stage's buffers (no allocation)."""
@@ -303,7 +309,7 @@ class RegionStage(Processor):
         return float(refine_cut(
             self._level_t, self._level_db[:, None], self._mel_hist, self._level_pos, t, self._w,
             self._mel_shift_s, self.energy_segment_s if radius is None else radius,
-            self.n_fft / self.sr if has_mel else self.energy_segment_s,
+            self.n_fft / self.sr if has_mel else self.energy_segment_s, wide, wide_ratio,
             *self._refine_buffers))
 
     def place_fade(self, t: float, t_step: float) -> float:
@@ -390,7 +396,8 @@ class RegionStage(Processor):
         v[i["region_threshold"]] = cues.fusion.threshold
         if t != t:  # NaN: no cut
             return None
-        t_step = self.refine(t, self.cue_refine_s) if self.cue_refine_s > 0 else t
+        t_step = (self.refine(t, self.cue_refine_s, self.wide_refine_s, self.wide_refine_ratio)
+                  if self.cue_refine_s > 0 else t)
         return self.segmenter.cut(self.place_fade(t, t_step))
 
     def finish(self, t_end: float) -> list[dict]:
@@ -651,7 +658,7 @@ def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, gap, 
 
 @njit(cache=True)
 def refine_cut(level_t, level_db, mel_hist, level_pos, t, w, mel_shift_s, mel_radius,
-               level_radius, order, ts, centre, c_mel, c_lvl, sq):
+               level_radius, wide_radius, wide_ratio, order, ts, centre, c_mel, c_lvl, sq):
     """``RegionStage.refine`` without allocating (all arrays are the stage's buffers)."""
     n = _ring_order(level_t, level_pos, order, ts)
     if n < 2 * w + 1:
@@ -660,7 +667,11 @@ def refine_cut(level_t, level_db, mel_hist, level_pos, t, w, mel_shift_s, mel_ra
     if has_mel:
         for k in range(n):
             centre[k] = ts[k] + mel_shift_s[0] - mel_shift_s[1]
-        found, t_mel, _ = _largest_step(centre, mel_hist, order, n, t, mel_radius, w, c_mel, sq)
+        found, t_mel, near = _largest_step(centre, mel_hist, order, n, t, mel_radius, w, c_mel, sq)
+        if wide_radius > mel_radius:
+            found_w, t_wide, far = _largest_step(centre, mel_hist, order, n, t, wide_radius, w, c_mel, sq)
+            if found_w and (not found or far >= wide_ratio * near):
+                found, t_mel = True, t_wide
         if found:
             t = t_mel
     found, t_lvl, step = _largest_step(ts, level_db, order, n, t, level_radius, w, c_lvl, sq)
