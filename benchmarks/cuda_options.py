@@ -1,5 +1,8 @@
-"""Why is the streaming emotion model slow on CUDA? Time it under onnxruntime's CUDA provider
-options, for the next session lent a GPU (issue 16).
+"""Why was the streaming emotion model slow on CUDA? Time it under onnxruntime's CUDA provider
+options (issue 16). Answer on an H200 (benchmarks/results/gpu/cuda_options.json): the input
+length alternating between two shapes — onnxruntime's CUDA convolutions keep the cuDNN
+algorithm of the last shape only — 42.9 / 94.7 ms per call, 1.4 / 1.9 ms with one shape; the
+engine now keeps a session per length on a GPU (``StreamingModel.shape_sessions``).
 
     python benchmarks/cuda_options.py [--marks 200] [--out benchmarks/results/gpu/cuda_options.json]
 

@@ -14,7 +14,8 @@
 #    `render` command does for each video frame).
 # 4. cuda_options.json: the emotion call per mark under cuDNN / CUDA-provider options and a
 #    fixed input shape, with onnxruntime's profile of the defaults (why CUDA was slower than the
-#    CPU in the first run: added after it, not yet run on a GPU).
+#    CPU in the first run: the input length alternating 31 / 32 new frames re-ran cuDNN's
+#    algorithm search every call; the streaming model now keeps a session per length).
 #
 # Needs sonolux's runtime dependencies (onnxruntime-gpu built for CUDA 13, with its CUDA
 # libraries on the loader's path). PYTHON picks the interpreter (default python3); FRAMES the
@@ -46,8 +47,8 @@ for task, model in models.items():
     print(f"{task}: {model.provider}")
 PYEOF
 
-echo "== per-window latency (benchmarks/inference.py --device cuda)"
-"$PY" benchmarks/inference.py --device cuda --seconds 20 --rounds 2 --windows 300 \
+echo "== per-window latency (benchmarks/inference.py --device auto: the GPU)"
+"$PY" benchmarks/inference.py --device auto --seconds 60 --rounds 6 --windows 300 \
     --out "$OUT/inference_gpu.json" > "$OUT/inference.log" 2>&1 || status=1
 tail -n 5 "$OUT/inference.log"
 
