@@ -6,7 +6,7 @@
 # 1. gpu.txt / providers.txt: the GPU, the onnxruntime providers that exist, and the provider
 #    each model's session actually runs on with --device cuda (the engine refuses to fall back
 #    to the CPU silently there: a CUDA provider that cannot start is an error).
-# 2. inference_gpu.json: benchmarks/inference.py --device cuda — per-window latency of all
+# 2. inference_gpu.json: benchmarks/inference.py --device auto (the GPU) — per-window latency of all
 #    encoders on the GPU (p50 / p99 / max) next to the CPU on 1 thread and on all threads, in
 #    the same run, and the live path's hop / audio→OSC ratio with and without the models.
 # 3. render_egl_1920x1080.json: benchmarks/render.py --gl egl --size 1920x1080 — every
