@@ -27,11 +27,8 @@ imagery section of ``models_onnx/README.md``.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from sonolux import modelinput as mi
 from sonolux.imagery.colour import colour_stats, quadrant_from_pad
@@ -40,6 +37,7 @@ from sonolux.resources import models_dir
 from . import data as D
 from . import imagery_data as ID
 from .evaluate import fill_readme
+from .imagery_speed import music_latency, session, speed
 from .onnx_export import add_metrics
 from .training import eval_args, out_dirs, write_json
 from .workspace import REPO
@@ -137,21 +135,13 @@ def eval_retrieval(cv, music, images, lambdas, folds) -> dict:
     return {"mean": mean, "std": std, "folds": info}
 
 
-def _session(path, threads=1, providers=("CPUExecutionProvider",)):
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = threads
-    o.inter_op_num_threads = 1
-    o.log_severity_level = 4
-    return ort.InferenceSession(str(path), o, providers=list(providers))
-
-
 def fold0_conditions(root, clips, model_dir, smoke):
     """Music embeddings (ONNX, end to end from the cached model features) of every window of
     the fold-0 clips."""
     test = [c for c in clips if c["fold"] == 0]
     cache = D.emotion4q_cache(root, clips, name="emotion4q_smoke" if smoke else "emotion4q")
     feats = ID.load_mel_wavelet(cache, [c["song"] for c in test])
-    sess = _session(model_dir / "music_embed.onnx", 2)
+    sess = session(model_dir / "music_embed.onnx", 2)
     sil = mi.silence_features()
     out = []
     for c in test:
@@ -165,8 +155,8 @@ def fold0_conditions(root, clips, model_dir, smoke):
 
 
 def consistency(conds, gen_path, img_path, vm, rng) -> dict:
-    g = _session(gen_path, 2)
-    enc = _session(img_path, 2)
+    g = session(gen_path, 2)
+    enc = session(img_path, 2)
     zdim = g.get_inputs()[0].shape[1]
     rows_vm = np.zeros((4, 4))
     rows_enc = np.zeros((4, 4))
@@ -199,46 +189,6 @@ def consistency(conds, gen_path, img_path, vm, rng) -> dict:
             "diagonal_mean_encoder": float(np.mean(np.diag(np.array(pct(rows_enc)))))}
 
 
-def latency_ms(sess, inputs: dict, n: int = 200, warmup: int = 10) -> np.ndarray:
-    """Wall time of ``n`` single runs of ``sess`` on ``inputs`` (ms), after ``warmup`` runs."""
-    for _ in range(warmup):
-        sess.run(None, inputs)
-    lat = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        sess.run(None, inputs)
-        lat.append((time.perf_counter() - t0) * 1e3)
-    return np.array(lat)
-
-
-def speed(gen_path) -> dict:
-    out = {}
-    zc = lambda n: {"z": np.random.default_rng(0).standard_normal((n, 32)).astype(np.float32),  # noqa: E731
-                    "cond": np.random.default_rng(1).standard_normal((n, 32)).astype(np.float32)}
-    targets = [("cpu_1thread", 1, ("CPUExecutionProvider",)), ("cpu_2threads", 2, ("CPUExecutionProvider",))]
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        targets.append(("cuda", 1, ("CUDAExecutionProvider", "CPUExecutionProvider")))
-    for name, th, prov in targets:
-        s = _session(gen_path, th, prov)
-        lat = latency_ms(s, zc(1))
-        x64 = zc(64)
-        s.run(None, x64)
-        t0 = time.perf_counter()
-        n = 0
-        while time.perf_counter() - t0 < 2.0:
-            s.run(None, x64)
-            n += 64
-        thr = n / (time.perf_counter() - t0)
-        if name == "cuda" and s.get_providers()[0] != "CUDAExecutionProvider":
-            continue  # onnxruntime lists CUDA but could not start it (no GPU / libraries)
-        out[name] = {"batch1_ms_p50": float(np.percentile(lat, 50)), "batch1_ms_p99": float(np.percentile(lat, 99)),
-                     "batch1_images_per_s": float(1000 / np.percentile(lat, 50)),
-                     "batch64_images_per_s": float(thr), "provider": s.get_providers()[0]}
-    if "cuda" not in out:
-        out["cuda"] = "not measured: no GPU on this machine (CUDAExecutionProvider could not start)"
-    return out
-
-
 def sizes(model_dir) -> dict:
     out = {}
     for f in ("music_embed.onnx", "image_embed.onnx", "generator.onnx"):
@@ -248,15 +198,6 @@ def sizes(model_dir) -> dict:
             n = sum(int(np.prod(t.dims)) for t in m.graph.initializer)
             out[f] = {"bytes": p.stat().st_size, "parameters": n}
     return out
-
-
-def music_latency(model_dir) -> dict:
-    s = _session(model_dir / "music_embed.onnx", 1)
-    rng = np.random.default_rng(0)
-    x = {"mel": rng.normal(-40, 15, (1, ID.MUSIC_WIN, 96)).astype(np.float32),
-         "wavelet": rng.normal(-20, 10, (1, ID.MUSIC_WIN, 6)).astype(np.float32)}
-    lat = latency_ms(s, x)
-    return {"ms_p50": float(np.percentile(lat, 50)), "ms_p99": float(np.percentile(lat, 99))}
 
 
 # ------------------------------------------------------------------------------ tables

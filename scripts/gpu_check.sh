@@ -16,6 +16,8 @@
 #    fixed input shape, with onnxruntime's profile of the defaults (why CUDA was slower than the
 #    CPU in the first run: the input length alternating 31 / 32 new frames re-ran cuDNN's
 #    algorithm search every call; the streaming model now keeps a session per length).
+# 5. imagery_speed.json: python -m export.imagery_speed — the imagery generator (batch 1
+#    latency, batch 64 images/s) and the music encoder per window, on CUDA next to the CPU.
 #
 # Needs sonolux's runtime dependencies (onnxruntime-gpu built for CUDA 13, with its CUDA
 # libraries on the loader's path). PYTHON picks the interpreter (default python3); FRAMES the
@@ -59,5 +61,9 @@ echo "== render, EGL 1920x1080 (benchmarks/render.py)"
 echo "== the emotion model under CUDA provider options (benchmarks/cuda_options.py)"
 "$PY" benchmarks/cuda_options.py --profile --out "$OUT/cuda_options.json" > "$OUT/cuda_options.log" 2>&1 || status=1
 tail -n 14 "$OUT/cuda_options.log"
+
+echo "== the imagery models (python -m export.imagery_speed)"
+"$PY" -m export.imagery_speed --out "$OUT/imagery_speed.json" > "$OUT/imagery_speed.log" 2>&1 || status=1
+tail -n 40 "$OUT/imagery_speed.log"
 
 exit $status
