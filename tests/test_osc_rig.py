@@ -333,9 +333,21 @@ def test_fuzz_ten_thousand_packets(live_engine_with_control):
         if i % 200 == 0:
             time.sleep(0.005)  # let the server keep up (kernel buffers would drop the rest)
     tx.close()
-    # still responsive afterwards: a valid message after the fuzz is applied
-    oscsend(ctl.port, "/sonolux/emotion/override", "i", "4")
-    wait_until(lambda: engine.control_state.emotion_override == 4, what="the override after the fuzz")
+    # still responsive afterwards: a valid message after the fuzz is applied. The server may
+    # still be working through the fuzz on a loaded machine, and UDP may drop the message when
+    # the socket's buffer is full, so it is sent again each second until it lands (a deadline
+    # of a minute: a hang guard, not a speed limit)
+    sent_at = [-1.0]
+
+    def override_applied():
+        if engine.control_state.emotion_override == 4:
+            return True
+        if time.monotonic() - sent_at[0] >= 1.0:
+            oscsend(ctl.port, "/sonolux/emotion/override", "i", "4")
+            sent_at[0] = time.monotonic()
+        return False
+
+    wait_until(override_applied, timeout=60.0, what="the override after the fuzz")
     assert ctl._thread.is_alive() and engine.worker.error is None
     c = ctl.counts
     assert c["packets"] > 5000 and c["malformed"] > 1000 and c["unknown"] > 1000, c
