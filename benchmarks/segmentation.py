@@ -100,6 +100,11 @@ VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig
     "mood only": (("mood",), {}),
     SEED: (None, {}),
 }
+# the operator's dial on the default (judge on: it moves the judge's probability threshold,
+# cutjudge.SENSITIVITY_SLOPE): reported, not chosen — the default stays at 0.5
+SENSITIVITY_ROWS = {f"default at region_sensitivity {s:g}": (AnalysisConfig().region_cues, {"region_sensitivity": s})
+                    for s in (0.0, 0.25, 0.75)}
+VARIANTS.update(SENSITIVITY_ROWS)
 SWEEP = {"w_novelty": (0.5, 0.75, 1.0), "w_mood": (0.0, 0.25, 0.5, 0.75, 1.0),
          "threshold": (0.7, 0.8, 0.9, 1.0, 1.1, 1.25), "contrast_min_past_s": (10.0, 12.0, 15.0)}
 SWEEP_MIN_REGION_S = (6.0, 8.0, 10.0)  # tried at the best point
@@ -602,12 +607,13 @@ def main(argv=None):
         if name in (JUDGE, FIXED) and mark_tags is None:
             continue
         tal = Tally()
-        tags = tags_of if name in (DEFAULT, JUDGE, FIXED) else (lambda key: None)  # no judge in the others
+        judged = (DEFAULT, JUDGE, FIXED, *SENSITIVITY_ROWS)
+        tags = tags_of if name in judged else (lambda key: None)  # no judge in the others
         for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
             regions, decisions, _ = replay(fr, spec, cues, tags=tags(rec.key), **opts)
             tal.add_medley(rec, regions, decisions)
         entry = {"medleys": tal.boundary()}
-        if name in (DEFAULT, NO_MODEL, SEED, PREVIOUS, NO_RESTART, JUDGE, FIXED):
+        if name in (NO_MODEL, SEED, PREVIOUS, NO_RESTART, *judged):
             entry["single_4q_clips"] = false_cuts([(r.key, f) for r, f in rep_clips], spec, cues, opts, tags)
             entry["single_pop909"] = false_cuts([(r.key, f) for r, f in pop], spec, cues, opts, tags)
         result["reporting"]["variants"][name] = entry

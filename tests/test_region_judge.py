@@ -201,6 +201,56 @@ def test_the_judge_keeps_a_change_of_sound_and_can_drop_it(rng):
     assert stage.cues.fusion.threshold == pytest.approx(DROP_ALL["low_threshold"])  # the judge's own
 
 
+# a judge that gives every candidate probability 0.4: below its file's 0.5
+HALF_SURE = tree_doc([leaf(math.log(0.4 / 0.6))], p=0.5)
+
+
+@pytest.mark.parametrize("sensitivity, cut", [(0.5, False), (0.25, False), (0.75, True), (1.0, True)])
+def test_sensitivity_moves_the_probability_a_candidate_needs(rng, sensitivity, cut):
+    """With the judge on, the operator's sensitivity moves the judge's probability threshold
+    (0.5: the file's 0.5; 0.75: sigmoid(-1) = 0.27, so a 0.4 candidate is kept), while the
+    fusion keeps arming at the judge's low threshold — the candidates the trees were trained on."""
+    regions, stage = run_with_judge(frames_of(textures(rng, 20.0, 10.0)), HALF_SURE,
+                                    region_sensitivity=sensitivity)
+    cues = stage.cues
+    assert cues.judge_on and cues.judge.candidates >= 1
+    assert cues.fusion.threshold == pytest.approx(HALF_SURE["low_threshold"])
+    assert cues.judge.threshold == pytest.approx(1 / (1 + math.exp(-4.0 * (0.5 - sensitivity))))
+    assert [round(r["start"]) for r in regions] == ([0, 20] if cut else [0]), regions
+
+
+def test_live_sensitivity_reaches_the_judge_and_back_to_the_fusion(rng):
+    """The knob live (OSC, panel): with the judge on it moves the judge's threshold only; with
+    the judge switched off the fusion's threshold follows the same sensitivity."""
+    from sonolux.features.cutjudge import SENSITIVITY_SLOPE
+
+    _, stage = run_with_judge(frames_of(textures(rng, 12.0, 0.01)), HALF_SURE)
+    cues = stage.cues
+    cues.control(sensitivity=0.0)
+    assert cues.judge.threshold == pytest.approx(1 / (1 + math.exp(-SENSITIVITY_SLOPE * 0.5)))
+    assert cues.fusion.threshold == pytest.approx(HALF_SURE["low_threshold"])
+    cues.control(judge=False)
+    assert cues.fusion.threshold == pytest.approx(AnalysisConfig().region_threshold * math.e)
+    cues.control(sensitivity=1.0)
+    assert cues.fusion.threshold == pytest.approx(AnalysisConfig().region_threshold / math.e)
+    cues.control(judge=True)
+    assert cues.fusion.threshold == pytest.approx(HALF_SURE["low_threshold"])
+    assert cues.judge.threshold == pytest.approx(1 / (1 + math.exp(SENSITIVITY_SLOPE * 0.5)))
+    with pytest.raises(ParameterError, match="region_sensitivity=2"):
+        cues.control(sensitivity=2)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_a_judge_threshold_of_0_or_1_ignores_the_sensitivity(p):
+    from sonolux.features.cutjudge import LiveJudge
+
+    judge = LiveJudge(check_judge(tree_doc([leaf(0.0)], p=p)), block_s=0.1, future_blocks=40, past_blocks=80,
+                      min_past_blocks=20, hold_s=0.5)
+    for s in (0.0, 0.5, 1.0):
+        judge.set_sensitivity(s)
+        assert judge.threshold == p
+
+
 def test_a_dropped_candidate_re_arms_the_fusion(rng, monkeypatch):
     """Every candidate the judge drops goes back to the fusion (CutFusion.reject: the rest of
     its excursion is not spent, a higher score in it is judged); a kept one does not."""

@@ -141,7 +141,8 @@ def add_analysis_knobs(p: argparse.ArgumentParser, *, live: bool = True) -> None
                         f"(default {_DEFAULTS.silence_db:g})")
     g.add_argument("--region-sensitivity", type=number_flag("--region-sensitivity", lo=0, hi=1), default=None,
                    metavar="S", help="how readily emotion regions cut, 0..1 "
-                                     f"(default {_DEFAULTS.region_sensitivity:g}: as tuned; higher: more cuts)")
+                                     f"(default {_DEFAULTS.region_sensitivity:g}: as tuned; higher: more cuts, lower: "
+                                     "fewer false cuts; with the learned judge it sets how sure the judge must be)")
     g.add_argument("--region-min-s", type=number_flag("--region-min-s", lo=0, hi=600), default=None,
                    metavar="SECONDS", help=f"no region shorter than this (default {_DEFAULTS.region_min_s:g})")
     g.add_argument("--region-cues", default=None, metavar="LIST",

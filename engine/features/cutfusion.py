@@ -42,6 +42,12 @@ def check_sensitivity(sensitivity: float) -> float:
     return s
 
 
+def threshold_factor(sensitivity: float) -> float:
+    """How the fixed fusion's threshold scales with the operator's sensitivity:
+    ``exp(2 · (0.5 − sensitivity))`` (1 at the tuned 0.5)."""
+    return math.exp(2.0 * (0.5 - check_sensitivity(sensitivity)))
+
+
 class CutFusion:
     """The cut state machine (see the module doc). ``push`` takes floats and allocates nothing."""
 
@@ -69,7 +75,7 @@ class CutFusion:
     # ---- operator control (from another thread: each call swaps plain floats) -------------
     def set_sensitivity(self, sensitivity: float) -> None:
         """0..1; 0.5 = the tuned threshold, higher cuts on less evidence."""
-        threshold = self.base_threshold * math.exp(2.0 * (0.5 - check_sensitivity(sensitivity)))
+        threshold = self.base_threshold * threshold_factor(sensitivity)
         self.sensitivity = float(sensitivity)
         self.release = self.release_ratio * threshold
         self.threshold = threshold

@@ -5,7 +5,8 @@ what tells a join from a change inside a song when the timbre cues alone are amb
 above all the emotion model's 50 tags (:mod:`sonolux.features.tagcue`). With the judge on,
 the fusion runs at a LOW threshold (the judge file's ``low_threshold``) and every peak it
 decides is a *candidate*; the judge reads 14 causal numbers known at that moment
-(:data:`FEATURES`) and keeps the cut when its probability reaches ``probability_threshold``.
+(:data:`FEATURES`) and keeps the cut when its probability reaches ``probability_threshold`` (moved by
+the operator's sensitivity: :meth:`LiveJudge.set_sensitivity`).
 A dropped candidate does not restart the cues and the minimum region still counts from the
 last kept cut; the fusion's excursion goes on (:meth:`CutFusion.reject`): a higher score in it
 is a new candidate.
@@ -41,6 +42,7 @@ from numba import njit
 
 from ..config import read_json_file
 from ..errors import ParameterError
+from .cutfusion import check_sensitivity
 from .tagcue import TAG_FLOOR, TagHistory
 
 FORMAT = "sonolux-cut-judge"
@@ -52,6 +54,10 @@ TAG_FEATURES = ("tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max")
 # the tag cues the judge reads: (representation index in tagcue.TAG_REPRS, kind, future s, skip s)
 TAG_CUES = ((0, 0, 6.0, 3.0), (1, 1, 6.0, 3.0))  # cos on the raw tags, gauss on their logits
 TAG_FLOORS = (TAG_FLOOR["raw"], TAG_FLOOR["logit"])
+#: log-odds per unit of the operator's sensitivity: the probability a candidate needs is
+#: sigmoid(logit(probability_threshold) + SENSITIVITY_SLOPE · (0.5 − sensitivity)) — the
+#: file's threshold at 0.5; with the shipped 0.2, about 0.65 at 0 and 0.03 at 1
+SENSITIVITY_SLOPE = 4.0
 TAG_LOOKBACK_S = 2.0  # a tag cue's highest value from this long before the peak up to the decision
 BODY_S = (1.5, 4.5)  # the sound either side of a cut, as RegionStage.place_fade compares
 STEP_RADIUS_S = 0.15  # the sharpest step of the log-mel within this of the cut (region_refine_s)
@@ -271,7 +277,18 @@ class LiveJudge:
         self.tag_steps = tuple((int(round(f / block_s)), int(round(s / block_s))) for _, _, f, s in TAG_CUES)
         self.x = np.zeros(len(FEATURES))  # the candidate's features (preallocated)
         self.mel = None  # the region stage's hop ring (level_t, mel_hist, position, hop_s, work rows)
+        self.threshold = judge.probability_threshold  # what a candidate's probability must reach
         self.reset()
+
+    def set_sensitivity(self, sensitivity: float) -> None:
+        """The operator's sensitivity (0..1) moves the probability a candidate needs
+        (:data:`SENSITIVITY_SLOPE`); 0.5 keeps the judge file's. Any thread: swaps a float."""
+        s = check_sensitivity(sensitivity)
+        p = self.judge.probability_threshold
+        if 0.0 < p < 1.0:
+            z = math.log(p / (1.0 - p)) + SENSITIVITY_SLOPE * (0.5 - s)
+            p = 1.0 / (1.0 + math.exp(-z))
+        self.threshold = p
 
     def reset(self) -> None:
         self.tags.reset()
@@ -372,6 +389,6 @@ class LiveJudge:
             x = self.features(cut, boundary_t, peak, start_block, start_t)
             p = self.judge.probability(x)
             self.last_probability = p
-            ok = p >= self.judge.probability_threshold
+            ok = p >= self.threshold
         self.kept += ok
         return ok

@@ -35,7 +35,7 @@ from ..errors import ParameterError
 from .cues import EnergyCue, MoodCue
 from .checks import finite
 from .contrast import WindowContrast
-from .cutfusion import CUES, CutFusion
+from .cutfusion import CUES, CutFusion, check_sensitivity, threshold_factor
 from .novelty import FooteNovelty
 
 def check_cues(cues) -> tuple:
@@ -99,6 +99,9 @@ class RegionCues:
         self.judge = None
         self.judge_on = False
         self._threshold = float(c.region_threshold)
+        #: the operator's sensitivity (0..1): the fixed fusion's threshold, or with the judge on
+        #: the judge's probability threshold (:meth:`set_judge`)
+        self.sensitivity = check_sensitivity(c.region_sensitivity)
         self._warm_kernels()
         self.reset()
 
@@ -110,11 +113,27 @@ class RegionCues:
     def set_judge(self, on: bool) -> bool:
         """Judge on: the fusion arms at the judge's low threshold and every decided peak is
         judged; off: the fixed fusion at ``region_threshold``. Returns whether the judge is
-        on (False when there is none). Any thread: swaps plain numbers."""
+        on (False when there is none). Any thread: swaps plain numbers.
+
+        The operator's sensitivity moves what decides: with the judge off, the fusion's
+        threshold; with it on, the judge's probability threshold
+        (:meth:`~sonolux.features.cutjudge.LiveJudge.set_sensitivity`), while the fusion arms at
+        the low threshold the judge's candidates were trained from. Why: on the development
+        medleys the judge's probability is the better dial — at a precision near 0.84 it
+        keeps more joins than a higher arming threshold does (``benchmarks/segmentation.py``'s
+        sensitivity rows report it)."""
         on = bool(on) and self.judge is not None
         self.fusion.set_base_threshold(self.judge.judge.low_threshold if on else self._threshold)
         self.judge_on = on
+        self._apply_sensitivity()
         return on
+
+    def _apply_sensitivity(self) -> None:
+        if self.judge_on:
+            self.fusion.set_sensitivity(0.5)
+            self.judge.set_sensitivity(self.sensitivity)
+        else:
+            self.fusion.set_sensitivity(self.sensitivity)
 
     def control(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
                 cues=None, judge: bool | None = None) -> None:
@@ -124,7 +143,8 @@ class RegionCues:
         if judge is not None:
             self.set_judge(judge)
         if sensitivity is not None:
-            self.fusion.set_sensitivity(sensitivity)
+            self.sensitivity = check_sensitivity(sensitivity)
+            self._apply_sensitivity()
         if min_region_s is not None:
             self.fusion.set_min_region(min_region_s)
         if cues is not None:
@@ -194,7 +214,7 @@ class RegionCues:
             if cut == cut and self.judge_on:
                 # the fixed fusion's threshold at the same sensitivity: what decides a candidate
                 # the judge cannot judge (no tags in step with the audio, LiveJudge.blind)
-                fixed = self.fusion.threshold * self._threshold / self.fusion.base_threshold
+                fixed = self._threshold * threshold_factor(self.sensitivity)
                 if not judge.keep(cut, self.boundary_t, self.fusion.peak, self.region_start_block,
                                   self.region_start_t, fixed):
                     self.fusion.last_cut = last_kept  # dropped: no restart, the minimum region counts on
