@@ -35,10 +35,11 @@ def _ring(times, rows):
     return level_t, np.asarray(rows, dtype=float), len(level_t)
 
 
-def _fade(level_t, mel, pos, t, t_step, radius=1.0):
+def _fade(level_t, mel, pos, t, t_step, radius=1.0, after=None):
     n = level_t.shape[0]
     hop_s = level_t[1] - level_t[0]
-    return fade_cut(level_t, mel, pos, t, t_step, np.array([hop_s, 0.0]), radius, FADE_GAP_S, FADE_WINDOW_S,
+    after = radius if after is None else after
+    return fade_cut(level_t, mel, pos, t, t_step, np.array([hop_s, 0.0]), radius, after, FADE_GAP_S, FADE_WINDOW_S,
                     FADE_MAX_S, 0.25, HARD_STEP_RATIO, int(0.5 * FADE_WINDOW_S / hop_s), 9, 4,
                     np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros((4, n)), np.zeros((4, mel.shape[1])))
 
@@ -107,7 +108,7 @@ def test_fade_cut_allocates_nothing(rng):
     def arguments_only(*args):  # what passing the same arguments counts (one per array)
         return len(args)
 
-    args = (t, mel, n, 6.6, 6.95, np.array([hop_s, 0.0]), 1.0, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S, 0.25,
+    args = (t, mel, n, 6.6, 6.95, np.array([hop_s, 0.0]), 1.0, 0.5, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S, 0.25,
             HARD_STEP_RATIO, int(0.5 * FADE_WINDOW_S / hop_s), 9, 4, *buffers)
     place()  # compiled
     arguments_only(*args)
@@ -124,3 +125,35 @@ def test_fade_cut_allocates_nothing(rng):
         if not enabled:
             nrt.memsys_disable_stats()
     assert abs(placed - 6.2) < 0.1  # the ramp path ran (not an early return)
+
+
+def test_the_ramp_window_reaching_less_after_a_late_cue_fits_the_fade_not_its_end(rng):
+    """A crossfade whose cue peak came late (0.7 s after the middle of a 2 s fade) and whose
+    new song swells after the fade (the log-mel keeps moving toward it for 1.5 s more): the
+    window 1 s either side of the cue fits its ramp to the fade's end and the swell (its
+    middle more than 0.5 s late); from 1 s before to 0.5 s after the cue (the defaults) it
+    fits the fade."""
+    hop_s = SPEC.hop_seconds
+    t = np.arange(int(14.0 / hop_s)) * hop_s
+    middle, fade = 6.0, 2.0
+    r = np.clip((t + hop_s - middle) / fade + 0.5, 0.0, 1.0)
+    swell = np.clip((t + hop_s - (middle + fade / 2)) / 1.5, 0.0, 1.0)  # the new song still rising
+    pos = 0.75 * r + 0.25 * swell
+    a, b = np.zeros(16), np.linspace(-10, 10, 16)
+    mel = (1 - pos)[:, None] * a + pos[:, None] * b + rng.normal(0, 0.5, (len(t), 16))
+    wide = _fade(*_ring(t, mel), t=6.7, t_step=7.0, radius=1.0, after=1.0)
+    narrow = _fade(*_ring(t, mel), t=6.7, t_step=7.0, radius=1.0, after=0.5)
+    assert abs(narrow - middle) < 0.5 < abs(wide - middle), (narrow, wide)
+
+
+def test_the_ramp_window_defaults_and_bad_values():
+    from sonolux.errors import ParameterError
+    from sonolux.features.regions import RegionStage
+    from sonolux.segment import Segmenter
+
+    config = AnalysisConfig()
+    assert (config.region_fade_radius_s, config.region_fade_after_s) == (1.0, 0.5)
+    for key, value in (("region_fade_after_s", -0.1), ("region_fade_after_s", float("nan")),
+                       ("region_fade_after_s", "x")):
+        with pytest.raises(ParameterError, match=key):
+            RegionStage(Segmenter(), AnalysisConfig(**{key: value}))

@@ -100,7 +100,8 @@ class AnalysisConfig:
     region_refine_s: float = 0.15  # a cue cut moves to the sharpest step of the sound within this (0: stays)
     region_refine_wide_s: float = 1.0  # ... or to the sharpest step within this (0: off) when that step is ...
     region_refine_wide_ratio: float = 3.0  # ... at least this many times the one near the cue's peak (a hard join the peak missed)
-    region_fade_radius_s: float = 1.0  # a gradual join (crossfade) is cut at the middle of the ramp fitted within this (0: off)
+    region_fade_radius_s: float = 1.0  # a gradual join (crossfade) is cut at the middle of the ramp fitted from this before the cue's cut (0: off) ...
+    region_fade_after_s: float = 0.5  # ... to this after it (the cue's peak of a crossfade comes late: benchmarks/fade_window_screen.py)
     region_mood_window_s: float = 4.0  # the emotion model's window (a prediction covers this much audio)
     # the learned cut judge (features/cutjudge.py): with an emotion model that gives tags, the
     # fusion arms at the judge's low threshold and boosted trees keep or drop each cut (on:

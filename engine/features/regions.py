@@ -94,6 +94,7 @@ class RegionStage(Processor):
         self.wide_refine_s = finite("region_refine_wide_s", config.region_refine_wide_s, minimum=0.0)
         self.wide_refine_ratio = finite("region_refine_wide_ratio", config.region_refine_wide_ratio, minimum=1.0)
         self.fade_radius_s = finite("region_fade_radius_s", config.region_fade_radius_s, minimum=0.0)
+        self.fade_after_s = finite("region_fade_after_s", config.region_fade_after_s, minimum=0.0)
         self._given_cues = cues
         self.cues = cues
         self._given_judge, self._given_tags = judge, tag_source
@@ -133,7 +134,7 @@ class RegionStage(Processor):
         # the hops a cut may be refined over: four energy segments, or — with the cues — the
         # cues' decision delay plus how far localisation and refinement may move a cut
         c = self.config
-        fade_s = self.fade_radius_s + FADE_GAP_S + FADE_WINDOW_S if self.fade_radius_s > 0 else 0.0
+        fade_s = max(self.fade_radius_s, self.fade_after_s) + FADE_GAP_S + FADE_WINDOW_S if self.fade_radius_s > 0 else 0.0
         cue_s = (c.region_future_s + c.region_hold_s + c.region_localise_radius_s
                  + max(self.cue_refine_s, self.wide_refine_s)
                  + self.step_window_s + fade_s + 1.0) if c.region_method == "cues" else 0.0
@@ -317,7 +318,9 @@ class RegionStage(Processor):
         truth is the fade's midpoint; the sharpest step, ``t_step``, lies at either end of it
         and the unequal cue windows place its peak late). The mean log-mel spectra of the
         sound ``FADE_GAP_S`` before and after ``t`` (over ``FADE_WINDOW_S``) are the two songs;
-        every hop within ``region_fade_radius_s`` of ``t`` gets its position between them (0
+        every hop from ``region_fade_radius_s`` before ``t`` to ``region_fade_after_s`` after it
+        (shorter: the cue's peak of a crossfade comes late, and a window reaching far past it
+        fits the ramp to the fade's end) gets its position between them (0
         before, 1 after: the projection on the line between the means); a ramp (0, a linear
         rise, 1) is fitted to the positions and the cut goes to the ramp's middle. A hard join
         — the step at ``t_step`` over ``region_step_window_s`` is at least
@@ -332,7 +335,8 @@ class RegionStage(Processor):
         order, ts = self._refine_buffers[0], self._refine_buffers[1]
         rows, means = self._fade_buffers
         return float(fade_cut(self._level_t, self._mel_hist, self._level_pos, t, t_step, self._mel_shift_s,
-                              self.fade_radius_s, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S, self.step_window_s,
+                              self.fade_radius_s, self.fade_after_s, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S,
+                              self.step_window_s,
                               HARD_STEP_RATIO, self._fade_rows, self._fade_smooth, FADE_STRIDE,
                               order, ts, rows, means))
 
@@ -606,9 +610,10 @@ def _ramp_middle(a, t, p, max_len):
 
 
 @njit(cache=True)
-def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, gap, window, max_fade, step_s,
+def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, reach, gap, window, max_fade, step_s,
              hard_ratio, min_rows, smooth, stride, order, ts, rows, means):
-    """``RegionStage.place_fade`` without allocating: ``order``/``ts`` (ring length) and
+    """``RegionStage.place_fade`` without allocating (the ramp fitted over the hops from
+    ``radius`` before ``t`` to ``reach`` after it): ``order``/``ts`` (ring length) and
     ``rows`` (4, ring length), ``means`` (4, n_mels) are the stage's buffers. Returns
     ``t_step`` when the ring does not hold ``min_rows`` hops on either side, when the two
     sides do not differ, or when the join is hard."""
@@ -635,7 +640,7 @@ def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, gap, 
     pos, pos_t, a, a_t = rows[0], rows[1], rows[2], rows[3]
     m = 0
     for k in range(n):  # each hop's position between the songs
-        if t - radius <= ts[k] < t + radius:
+        if t - radius <= ts[k] < t + reach:
             row = order[k]
             x = 0.0
             for b in range(after.shape[0]):
