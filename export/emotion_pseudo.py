@@ -237,9 +237,10 @@ def pseudo_label_shares(emb: dict, extra: dict) -> dict:
     return out
 
 
-def excerpt_probs(head: Head, ex: dict) -> np.ndarray:
-    """Per window, its excerpt's mean window probability (temperature 1): the clip teacher."""
-    p = head.proba(ex["penultimate"].astype(np.float64))
+def excerpt_probs(head: Head, ex: dict, X: np.ndarray | None = None) -> np.ndarray:
+    """Per window, its excerpt's mean window probability (temperature 1): the clip teacher
+    (``X``: the head's inputs of ``ex``'s windows; by default the penultimate)."""
+    p = head.proba((ex["penultimate"] if X is None else X).astype(np.float64))
     songs, cp = clip_mean(ex["song"], p)
     return cp[np.searchsorted(songs, ex["song"])]
 

@@ -31,7 +31,12 @@ paired bootstrap over the 360 dev clips):
   plain low-rank head (the control); rank r and L2 strength l2 swept. Full-batch Adam, weight decay; only the quadrant head is scored.
 * ``ctx N``: the context head — inputs the mean of the clip's last N windows' penultimates
   (one window per 128 frames, fewer at the clip's start; ``export.emotion_head_levers``),
-  alone and with the best settings of the word targets.
+  alone and with every setting of the word targets.
+* ``self``: self-training on extra audio (``EXTRA``, embedded by ``python -m
+  export.emotion_pseudo embed --corpora wesnoth``; skipped when not cached) with the context
+  head (``TEACHER``) as teacher instead of the linear head of ``export.emotion_pseudo``, which
+  mostly restated its own boundary; students: the same context head and the shipped window
+  head, soft labels (optionally class-balanced) at weight w per extra window.
 
 ``five_fold`` runs the frozen candidate and the shipped setting on the fixed 5-fold split
 (the word distributions from the four training folds only) → all 5, dev 0–2, untouched 3–4,
@@ -48,8 +53,9 @@ import numpy as np
 from . import data as D
 from .emotion_clip_heads import update_results
 from .emotion_head_levers import context_features
-from .emotion_pseudo import MODEL, POOL, SHIPPED_C, STRIDE, compare_dev, compare_five_fold, soft_rows
-from .train_emotion_musicnn import Head, load_embeddings
+from .emotion_pseudo import (MODEL, POOL, SHIPPED_C, STRIDE, balance, compare_dev, compare_five_fold, excerpt_probs,
+                             fit_with_extra, load_extra, soft_rows)
+from .train_emotion_musicnn import Head, clip_mean, decide, load_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIN_WORD_CLIPS = 3  # a word needs this many (other) training clips to say anything
@@ -62,6 +68,9 @@ AUX_RANKS = (16, 64)
 AUX_MUS = (0.0, 0.3, 1.0, 3.0)
 AUX_L2 = (0.03, 0.1)
 AUX_EPOCHS, AUX_LR = 400, 1e-2
+EXTRA = ("wesnoth",)  # extra audio for self-training (export.emotion_pseudo embed --corpora wesnoth)
+TEACHER = (8, 0.003)  # the context head (N, C) that labels it: the dev-best context head alone
+SELF_WEIGHTS = (0.1, 0.3, 1.0)
 
 
 # ------------------------------------------------------------------------------ the words
@@ -217,10 +226,70 @@ def candidates(emb: dict, clips: list[dict], words: dict, pquad: dict) -> dict:
                 out[f"{prefix}pquad {gamma} C={C}"] = make(X, C, None, gamma)
             for lam in LAMBDAS:
                 out[f"{prefix}soft {lam} + pquad 1.0 C={C}"] = make(X, C, lam, 1.0)
+    out.update(self_training(emb, inputs))
     for rank in AUX_RANKS:
         for l2 in AUX_L2:
             for mu in AUX_MUS:
                 out[f"aux r={rank} l2={l2} mu={mu}"] = aux(rank, mu, l2)
+    return out
+
+
+def self_training(emb: dict, inputs: dict) -> dict:
+    """Self-training with the context head as teacher: the TEACHER head fit on the training
+    folds labels every excerpt of the EXTRA audio (mean of its windows' probabilities); the
+    student — the same context head, or the shipped window head — trains on the training folds
+    plus the extra windows as soft rows of weight w (optionally class-balanced). Empty when the
+    extra embeddings are not cached."""
+    try:
+        extra = load_extra(EXTRA)
+    except D.DataMissing as e:
+        print(f"self-training skipped: {e}")
+        return {}
+    n, C = TEACHER
+    ex = {k: np.concatenate([extra[c][k] for c in EXTRA]) for k in ("penultimate", "song", "end")}
+    Xl, Xe = {"window": inputs[""], f"ctx{n}": inputs[f"ctx{n} "]}, {"window": ex["penultimate"].astype(np.float64)}
+    Xe[f"ctx{n}"] = context_features(ex, n)[:, :ex["penultimate"].shape[1]]
+    teachers: dict = {}
+
+    def teacher(train):
+        key = tuple(train)
+        if key not in teachers:
+            m = np.isin(emb["fold"], list(train))
+            teachers[key] = excerpt_probs(Head(C).fit(Xl[f"ctx{n}"][m], emb["q"][m]), ex, Xe[f"ctx{n}"])
+        return teachers[key]
+
+    def make(student, w, balanced):
+        c = C if student != "window" else SHIPPED_C
+
+        def fit(f, train, Xte):
+            m = np.isin(emb["fold"], list(train))
+            Xs, ys, ws = soft_rows(Xe[student], teacher(train), w)
+            ws = balance(ys, ws) if balanced else ws
+            return fit_with_extra(Xl[student][m], emb["q"][m], Xs, ys, ws, c).proba(Xte)
+        return fit, Xl[student]
+
+    return {f"self ctx{n} teacher -> {s} soft{' balanced' if b else ''} w={w}": make(s, w, b)
+            for s in Xl for b in (False, True) for w in SELF_WEIGHTS}
+
+
+def teacher_shares(emb: dict) -> dict:
+    """The share of the extra excerpts the context teacher (fit on the dev folds) puts in each
+    quadrant (signs rule) and its mean confidence."""
+    try:
+        extra = load_extra(EXTRA)
+    except D.DataMissing:
+        return {}
+    n, C = TEACHER
+    Xc = context_features(emb, n)[:, :emb["penultimate"].shape[1]]
+    m = np.isin(emb["fold"], [0, 1, 2])
+    head = Head(C).fit(Xc[m], emb["q"][m])
+    out = {}
+    for c, ex in extra.items():
+        _, cp = clip_mean(ex["song"], head.proba(context_features(ex, n)[:, :Xc.shape[1]]))
+        q = decide(cp, "signs")
+        out[c] = {"excerpts": len(cp), "windows": len(ex["song"]),
+                  "quadrant_share": (np.bincount(q, minlength=4) / len(q)).tolist(),
+                  "mean_confidence": float(cp.max(1).mean())}
     return out
 
 
@@ -244,7 +313,7 @@ def word_stats(clips: list[dict], words: dict, pquad: dict) -> dict:
 
 def dev(root: Path) -> dict:
     clips, emb, words, pquad = setup(root)
-    rep = {"words": word_stats(clips, words, pquad)}
+    rep = {"words": word_stats(clips, words, pquad), "context_teacher_on_extra_audio": teacher_shares(emb)}
     rep.update(compare_dev(emb, candidates(emb, clips, words, pquad), f"base C={SHIPPED_C}"))
     return rep
 

@@ -117,3 +117,30 @@ def test_shipped_setting_reproduces_the_cards_dev_figure():
     r = score(emb, fit, DEV_FOLDS, lambda f: [g for g in DEV_FOLDS if g != f], X)
     assert round(r["clip_macro_f1"], 3) == 0.734  # models_onnx/README.md, "Tried: more training signal"
     assert len(r["y"]) == 360
+
+
+def test_self_training_teacher_labels_the_extra_excerpts_and_skips_without_them(monkeypatch):
+    from export import data as D
+    from export import emotion_words as E
+    from export.emotion_head_levers import context_features
+
+    rng = np.random.default_rng(0)
+    emb = _toy_emb(rng)
+    n = E.TEACHER[0]
+    inputs = {"": emb["penultimate"], f"ctx{n} ": context_features(emb, n)[:, :5]}
+    extra = {"song": np.repeat(["wesnoth:p:0", "wesnoth:p:1"], 4), "end": np.tile([1, 2, 3, 4], 2),
+             "penultimate": rng.normal(size=(8, 5)) + np.eye(4, 5)[[0] * 4 + [2] * 4] * 2}
+    monkeypatch.setattr(E, "load_extra", lambda corpora: {"wesnoth": extra})
+    cands = E.self_training(emb, inputs)
+    assert len(cands) == 2 * 2 * len(E.SELF_WEIGHTS)
+    fit, X = cands[f"self ctx{n} teacher -> window soft w={E.SELF_WEIGHTS[0]}"]
+    assert X is inputs[""]
+    p = fit(0, [1, 2], X[emb["fold"] == 0])
+    assert p.shape == ((emb["fold"] == 0).sum(), 4) and np.allclose(p.sum(1), 1)
+    shares = E.teacher_shares(emb)["wesnoth"]
+    assert shares["excerpts"] == 2 and np.isclose(sum(shares["quadrant_share"]), 1)
+
+    def missing(corpora):
+        raise D.DataMissing("no extra embeddings")
+    monkeypatch.setattr(E, "load_extra", missing)
+    assert E.self_training(emb, inputs) == {} and E.teacher_shares(emb) == {}
