@@ -237,19 +237,23 @@ def pseudo_label_shares(emb: dict, extra: dict) -> dict:
     return out
 
 
-def excerpt_probs(head: Head, ex: dict) -> np.ndarray:
-    """Per window, its excerpt's mean window probability (temperature 1): the clip teacher."""
-    p = head.proba(ex["penultimate"].astype(np.float64))
+def excerpt_probs(head: Head, ex: dict, X: np.ndarray | None = None) -> np.ndarray:
+    """Per window, its excerpt's mean window probability (temperature 1): the clip teacher
+    (``X``: the head's inputs of ``ex``'s windows; by default the penultimate)."""
+    p = head.proba((ex["penultimate"] if X is None else X).astype(np.float64))
     songs, cp = clip_mean(ex["song"], p)
     return cp[np.searchsorted(songs, ex["song"])]
 
 
-def score(emb: dict, fits: dict, test_folds, train_of) -> dict:
-    """Clip macro-F1 per test fold; ``fits[f]`` returns the window probabilities of fold f."""
+def score(emb: dict, fits, test_folds, train_of, X: np.ndarray | None = None) -> dict:
+    """Clip macro-F1 per test fold; ``fits(f, train folds, X of fold f)`` returns the window
+    probabilities of fold f. ``X``: the window inputs (one row per window of ``emb``; by
+    default the penultimate)."""
+    X = emb["penultimate"] if X is None else X
     per, ys, preds = {}, [], []
     for f in test_folds:
         te = emb["fold"] == f
-        songs, cp = clip_mean(emb["song"][te], fits(f, train_of(f), emb["penultimate"][te].astype(np.float64)))
+        songs, cp = clip_mean(emb["song"][te], fits(f, train_of(f), X[te].astype(np.float64)))
         cq = np.array([emb["q"][te][emb["song"][te] == s][0] for s in songs])
         pred = decide(cp, "signs")
         per[int(f)] = macro_f1(cq, pred)
@@ -397,21 +401,42 @@ def setup(root: Path, corpora):
 def dev(root: Path, corpora=CORPORA) -> dict:
     clips, emb, extra = setup(root, corpora)
     teach4q, teach_w = D.load_teachers(root), D.load_teachers(root, "wesnoth")
-    train_of = lambda f: [g for g in DEV_FOLDS if g != f]
     cands = candidates(emb, extra, teach4q, teach_w, root, clips)
     t4 = teacher_targets(teach4q, emb["song"], emb["end"])
     tw = teacher_targets(teach_w, extra["wesnoth"]["song"], extra["wesnoth"]["end"])
     for lt, lv in MT_LAMBDAS:
         cands[f"multitask h={MT_HIDDEN} tag={lt} va={lv}"] = multitask(emb, t4, extra["wesnoth"], tw, lt, lv)
-    ref = score(emb, cands[f"base C={SHIPPED_C}"], DEV_FOLDS, train_of)
     rep = {"extra_windows": {c: len(extra[c]["song"]) for c in extra},
            "extra_excerpts": {c: len(np.unique(extra[c]["song"])) for c in extra},
            "teacher_coverage_wesnoth": float(np.mean(~np.isnan(tw["ve"][:, 0]))),
-           "pseudo_labels_of_the_dev_head": pseudo_label_shares(emb, extra),
-           "candidates": {}}
-    for name, fit in cands.items():
+           "pseudo_labels_of_the_dev_head": pseudo_label_shares(emb, extra)}
+    rep.update(compare_dev(emb, {k: (fit, None) for k, fit in cands.items()}, f"base C={SHIPPED_C}"))
+    return rep
+
+
+def compare_args(description: str, argv=None):
+    """The command line of a lever scored with :func:`compare_dev` / :func:`compare_five_fold`:
+    ``dev`` or ``five_fold --candidate NAME``, and ``--data``. Returns (args, data root)."""
+    p = argparse.ArgumentParser(description=description)
+    D.add_data_arg(p)
+    p.add_argument("command", choices=("dev", "five_fold"))
+    p.add_argument("--candidate", help="five_fold: the dev candidate's name (frozen)")
+    a = p.parse_args(argv)
+    if a.command == "five_fold" and not a.candidate:
+        p.error("five_fold needs --candidate NAME (a key of the dev step's candidates)")
+    return a, D.data_root(a.data)
+
+
+def compare_dev(emb: dict, cands: dict, ref_name: str) -> dict:
+    """Every candidate (name → (fit, X or None), see ``score``) on the dev folds (train on two,
+    test the third) against ``ref_name`` on the same clips, paired bootstrap over the dev
+    clips; the best candidate other than those named ``base…`` and whether it wins beyond the noise."""
+    train_of = lambda f: [g for g in DEV_FOLDS if g != f]
+    ref = score(emb, cands[ref_name][0], DEV_FOLDS, train_of, cands[ref_name][1])
+    rep = {"candidates": {}}
+    for name, (fit, X) in cands.items():
         t0 = time.time()
-        r = score(emb, fit, DEV_FOLDS, train_of)
+        r = score(emb, fit, DEV_FOLDS, train_of, X)
         r["vs_shipped"] = paired_bootstrap(r["y"], r.pop("pred"), ref["pred"])
         assert np.array_equal(r.pop("y"), ref["y"])
         rep["candidates"][name] = r
@@ -421,7 +446,7 @@ def dev(root: Path, corpora=CORPORA) -> dict:
     best = max((k for k in rep["candidates"] if not k.startswith("base")),
                key=lambda k: rep["candidates"][k]["clip_macro_f1"])
     rep["best"] = best
-    rep["shipped_setting"] = f"base C={SHIPPED_C}"
+    rep["shipped_setting"] = ref_name
     rep["wins_beyond_noise"] = rep["candidates"][best]["vs_shipped"]["ci95"][0] > 0
     return rep
 
@@ -432,10 +457,18 @@ def five_fold(root: Path, name: str, corpora=CORPORA) -> dict:
     clips, emb, extra = setup(root, corpora)
     teach4q, teach_w = D.load_teachers(root), D.load_teachers(root, "wesnoth")
     cands = candidates(emb, extra, teach4q, teach_w, root, clips)
+    return compare_five_fold(emb, clips, {"shipped": (f"base C={SHIPPED_C}", cands[f"base C={SHIPPED_C}"], None),
+                                          "candidate": (name, cands[name], None)})
+
+
+def compare_five_fold(emb: dict, clips: list[dict], runs_of: dict) -> dict:
+    """``runs_of``: {"shipped" | "candidate": (name, fit, X or None)} with the fixed 5-fold
+    split (training folds = the other four): all 5, dev 0-2, untouched 3-4, the gap, and
+    paired bootstraps of candidate − shipped on all 600 clips and on the untouched folds."""
     train_of = lambda f: [g for g in range(5) if g != f]
     out, runs = {}, {}
-    for label, key in (("shipped", f"base C={SHIPPED_C}"), ("candidate", name)):
-        r = score(emb, cands[key], range(5), train_of)
+    for label, (key, fit, X) in runs_of.items():
+        r = score(emb, fit, range(5), train_of, X)
         per = r["per_fold"]
         dv, un = np.mean([per[f] for f in DEV_FOLDS]), np.mean([per[f] for f in UNTOUCHED_FOLDS])
         out[label] = {"name": key, "all_5": float(np.mean(list(per.values()))), "std_5": float(np.std(list(per.values()))),
