@@ -26,7 +26,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_result  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 import _regionsdata as D  # noqa: E402
 import fade_screen as FS  # noqa: E402

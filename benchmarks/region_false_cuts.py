@@ -282,7 +282,6 @@ def cross_fitted(args, data, spec, config, audio, an, mark_tags, log) -> dict:
     """The judge's training seeds, each half judged by trees of the other half (module doc)."""
     import fusion_screen as F
     import tag_screen as T
-    import train_cut_judge as TJ
 
     shipped = load_judge()
     low, p_thr = shipped.low_threshold, shipped.probability_threshold

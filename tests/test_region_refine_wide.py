@@ -1,7 +1,6 @@
 """A cue cut whose peak missed a hard join by up to ``region_refine_wide_s``: the refinement
 takes the sharpest log-mel step within that radius when it is at least
 ``region_refine_wide_ratio`` times the step near the peak (RegionStage.refine, regions.refine_cut)."""
-import numpy as np
 import pytest
 
 from sonolux import ParameterError, StreamSpec
