@@ -73,6 +73,7 @@ from .workspace import WORK
 OUT = WORK / "mood7"
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL, POOL, STRIDE, SHIPPED_C = "MSD_musicnn", 250, 128, 0.001
+SHIPPED_NAME = f"base C={SHIPPED_C}"  # the shipped setting among a lever's candidates
 SR, HOP = 16000, 256
 EXCERPT = 30 * SR // HOP  # 1875 frames: the 4Q clips' length
 POP909_EXCERPTS = 4  # the first 2 min of a song: more excerpts of one song add little
@@ -410,7 +411,7 @@ def dev(root: Path, corpora=CORPORA) -> dict:
            "extra_excerpts": {c: len(np.unique(extra[c]["song"])) for c in extra},
            "teacher_coverage_wesnoth": float(np.mean(~np.isnan(tw["ve"][:, 0]))),
            "pseudo_labels_of_the_dev_head": pseudo_label_shares(emb, extra)}
-    rep.update(compare_dev(emb, {k: (fit, None) for k, fit in cands.items()}, f"base C={SHIPPED_C}"))
+    rep.update(compare_dev(emb, {k: (fit, None) for k, fit in cands.items()}, SHIPPED_NAME))
     return rep
 
 
@@ -457,8 +458,7 @@ def five_fold(root: Path, name: str, corpora=CORPORA) -> dict:
     clips, emb, extra = setup(root, corpora)
     teach4q, teach_w = D.load_teachers(root), D.load_teachers(root, "wesnoth")
     cands = candidates(emb, extra, teach4q, teach_w, root, clips)
-    return compare_five_fold(emb, clips, {"shipped": (f"base C={SHIPPED_C}", cands[f"base C={SHIPPED_C}"], None),
-                                          "candidate": (name, cands[name], None)})
+    return compare_frozen(emb, clips, {k: (fit, None) for k, fit in cands.items()}, name)
 
 
 def compare_five_fold(emb: dict, clips: list[dict], runs_of: dict) -> dict:
@@ -482,6 +482,34 @@ def compare_five_fold(emb: dict, clips: list[dict], runs_of: dict) -> dict:
     out["paired_bootstrap_untouched_3_4"] = paired_bootstrap(y[n_dev:], a[n_dev:], b[n_dev:])
     print(out["paired_bootstrap_all_5"], out["paired_bootstrap_untouched_3_4"])
     return out
+
+
+def compare_frozen(emb: dict, clips: list[dict], cands: dict, name: str) -> dict:
+    """The candidate ``name`` (``cands``: name → (fit, X or None)) frozen, against the shipped
+    setting (:data:`SHIPPED_NAME`), with the fixed 5-fold split (:func:`compare_five_fold`)."""
+    return compare_five_fold(emb, clips, {"shipped": (SHIPPED_NAME, *cands[SHIPPED_NAME]),
+                                          "candidate": (name, *cands[name])})
+
+
+def lever_main(description: str, argv, path: Path, dev_step, five_fold_step) -> None:
+    """The command line of a lever (:func:`compare_args`): runs ``dev_step(root)`` or
+    ``five_fold_step(root, candidate)`` with BLAS on one thread (the cores are shared: BLAS
+    threads fighting over them made each logistic fit ~30-50x slower) and stores the report
+    with its wall time under ``dev`` / ``five_fold.<candidate>`` of the results JSON at ``path``."""
+    from threadpoolctl import threadpool_limits
+
+    from .emotion_clip_heads import update_results
+
+    a, root = compare_args(description, argv)
+    t0 = time.time()
+
+    def run(rep: dict) -> dict:
+        with threadpool_limits(1):
+            out = dev_step(root) if a.command == "dev" else five_fold_step(root, a.candidate)
+        out["wall_s"] = time.time() - t0
+        return out
+
+    update_results(path, "dev" if a.command == "dev" else ("five_fold", a.candidate), run)
 
 
 def main(argv=None) -> None:

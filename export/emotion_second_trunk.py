@@ -18,14 +18,12 @@ twice the emotion call — is only worth measuring for a candidate that passes. 
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from . import data as D
-from .emotion_clip_heads import update_results
-from .emotion_pseudo import MODEL, POOL, SHIPPED_C, STRIDE, compare_args, compare_dev, compare_five_fold
+from .emotion_pseudo import MODEL, POOL, SHIPPED_NAME, STRIDE, compare_dev, compare_frozen, lever_main
 from .train_emotion_musicnn import Head, load_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,27 +61,19 @@ def candidates(emb: dict, other: dict) -> dict:
     return {f"{name} C={C}": make(X, C, w) for name, (X, w) in views.items() for C in C_GRID}
 
 
+def dev(root: Path) -> dict:
+    _, emb, other = setup(root)
+    return compare_dev(emb, candidates(emb, other), SHIPPED_NAME)
+
+
+def five_fold(root: Path, name: str) -> dict:
+    """The frozen candidate and the shipped setting with the fixed 5-fold split."""
+    clips, emb, other = setup(root)
+    return compare_frozen(emb, clips, candidates(emb, other), name)
+
+
 def main(argv=None) -> None:
-    a, root = compare_args(__doc__.splitlines()[0], argv)
-    t0 = time.time()
-
-    def run(rep: dict) -> dict:
-        from threadpoolctl import threadpool_limits
-
-        clips, emb, other = setup(root)
-        cands = candidates(emb, other)
-        ref = f"base C={SHIPPED_C}"
-        with threadpool_limits(1):  # the cores are shared: BLAS threads fighting over them cost ~50x
-            if a.command == "dev":
-                out = compare_dev(emb, cands, ref)
-            else:
-                out = compare_five_fold(emb, clips, {"shipped": (ref, *cands[ref]),
-                                                     "candidate": (a.candidate, *cands[a.candidate])})
-        out["wall_s"] = time.time() - t0
-        return out
-
-    update_results(RESULTS / "emotion_second_trunk.json", "dev" if a.command == "dev" else ("five_fold", a.candidate),
-                   run)
+    lever_main(__doc__.splitlines()[0], argv, RESULTS / "emotion_second_trunk.json", dev, five_fold)
 
 
 if __name__ == "__main__":

@@ -44,16 +44,14 @@ the gap (key ``five_fold`` → candidate name). Writes ``export/results/emotion_
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from . import data as D
-from .emotion_clip_heads import update_results
 from .emotion_head_levers import context_features
-from .emotion_pseudo import (MODEL, POOL, SHIPPED_C, STRIDE, balance, compare_args, compare_dev, compare_five_fold,
-                             excerpt_probs, fit_with_extra, load_extra, soft_rows)
+from .emotion_pseudo import (MODEL, POOL, SHIPPED_C, SHIPPED_NAME, STRIDE, balance, compare_dev, compare_frozen,
+                             excerpt_probs, fit_with_extra, lever_main, load_extra, soft_rows)
 from .train_emotion_musicnn import Head, clip_mean, decide, load_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -313,31 +311,18 @@ def word_stats(clips: list[dict], words: dict, pquad: dict) -> dict:
 def dev(root: Path) -> dict:
     clips, emb, words, pquad = setup(root)
     rep = {"words": word_stats(clips, words, pquad), "context_teacher_on_extra_audio": teacher_shares(emb)}
-    rep.update(compare_dev(emb, candidates(emb, clips, words, pquad), f"base C={SHIPPED_C}"))
+    rep.update(compare_dev(emb, candidates(emb, clips, words, pquad), SHIPPED_NAME))
     return rep
 
 
 def five_fold(root: Path, name: str) -> dict:
     """The frozen candidate and the shipped setting with the fixed 5-fold split."""
     clips, emb, words, pquad = setup(root)
-    cands = candidates(emb, clips, words, pquad)
-    ref = f"base C={SHIPPED_C}"
-    return compare_five_fold(emb, clips, {"shipped": (ref, *cands[ref]), "candidate": (name, *cands[name])})
+    return compare_frozen(emb, clips, candidates(emb, clips, words, pquad), name)
 
 
 def main(argv=None) -> None:
-    a, root = compare_args(__doc__.splitlines()[0], argv)
-    t0 = time.time()
-
-    def run(rep: dict) -> dict:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):  # the cores are shared: BLAS threads fighting over them cost ~50x
-            out = dev(root) if a.command == "dev" else five_fold(root, a.candidate)
-        out["wall_s"] = time.time() - t0
-        return out
-
-    update_results(RESULTS / "emotion_words.json", "dev" if a.command == "dev" else ("five_fold", a.candidate), run)
+    lever_main(__doc__.splitlines()[0], argv, RESULTS / "emotion_words.json", dev, five_fold)
 
 
 if __name__ == "__main__":
