@@ -109,12 +109,13 @@ class Placer:
         self.smooth = max(1, int(round(R.FADE_SMOOTH_S / hop_s)))
         self.stride = R.FADE_STRIDE
 
-    def positions(self, c, radius, mode, centre):
+    def positions(self, c, radius, mode, centre, after=None):
+        """Each hop's position between the two songs, over [centre − radius, centre + after)
+        (``after`` None: ``radius``)."""
         ts, mel = c["ts"], c["mel"]
         bm = (ts >= centre - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < centre - R.FADE_GAP_S)
         am = (ts >= centre + R.FADE_GAP_S) & (ts < centre + R.FADE_GAP_S + R.FADE_WINDOW_S)
-        w = (ts >= c["t"] - radius) & (ts < c["t"] + radius) if centre == c["t"] else \
-            (ts >= centre - radius) & (ts < centre + radius)
+        w = (ts >= centre - radius) & (ts < centre + (radius if after is None else after))
         if bm.sum() < 10 or am.sum() < 10 or w.sum() < 2:
             return None
         if mode == "db":
@@ -141,8 +142,8 @@ class Placer:
         sb = mel[(ts >= ts_) & (ts < ts_ + c["step_s"])].mean(0)
         return float(np.sqrt(((sb - sa) ** 2).sum() / ((after - before) ** 2).sum()))
 
-    def fit(self, c, radius=1.0, mode="db", centre=None, length=False):
-        got = self.positions(c, radius, mode, c["t"] if centre is None else centre)
+    def fit(self, c, radius=1.0, mode="db", centre=None, length=False, after=None):
+        got = self.positions(c, radius, mode, c["t"] if centre is None else centre, after)
         if got is None:
             return (c["t_step"], 0.0) if length else c["t_step"]
         a, at = smoothed(*got, self.smooth, self.stride)

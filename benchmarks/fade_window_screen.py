@@ -40,20 +40,7 @@ AFTER_S = (0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
 
 def place(pl: FS.Placer, c: dict, before: float, after: float) -> float:
     """The live placement (``regions.fade_cut``) with the ramp window [t - before, t + after)."""
-    if c["_ratio"] >= R.HARD_STEP_RATIO:
-        return c["t_step"]
-    ts, mel, t = c["ts"], c["mel"], c["t"]
-    bm = (ts >= t - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < t - R.FADE_GAP_S)
-    am = (ts >= t + R.FADE_GAP_S) & (ts < t + R.FADE_GAP_S + R.FADE_WINDOW_S)
-    w = (ts >= t - before) & (ts < t + after)
-    if bm.sum() < 10 or am.sum() < 10 or w.sum() < 2:
-        return c["t_step"]
-    a_mean, b_mean = mel[bm].mean(0), mel[am].mean(0)
-    d = b_mean - a_mean
-    pos, pt = (mel[w] - a_mean) @ d / (d @ d), ts[w]
-    a, at = FS.smoothed(pos, pt, pl.smooth, pl.stride)
-    hop = (pt[-1] - pt[0]) / (len(pt) - 1)
-    return float(R._ramp_middle(a, at, len(a), max(1, int(R.FADE_MAX_S / (hop * pl.stride)))))
+    return c["t_step"] if c["_ratio"] >= R.HARD_STEP_RATIO else pl.fit(c, before, after=after)
 
 
 def main(argv=None):
