@@ -56,13 +56,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sonolux.inference.level import normalise_levels
-
 from . import data as D
 from .emotion_augment import POOL, STRIDE, _init_worker, embed_mel, paired_bootstrap, transform
 from .emotion_head_levers import context_features
 from .evaluate import macro_f1
 from .input_level import GATE_DB, reference_db
+from .input_level import normalise as normalise_entry
 from .train_emotion_musicnn import DEV_FOLDS, UNTOUCHED_FOLDS, Head, clip_mean, decide, features, load_embeddings
 from .workspace import WORK
 
@@ -75,10 +74,10 @@ CONTEXT_N = 6  # the context head of export.emotion_head_levers (dev 0.758 witho
 
 
 def normalise(mel: np.ndarray, tau_s: float | None, ref_db: float) -> np.ndarray:
-    """``mel`` through the engine's normaliser with time constant ``tau_s`` (None: unchanged)."""
-    if tau_s is None:
-        return mel
-    return normalise_levels(mel, tau_s=tau_s, reference_db=ref_db, gate_db=GATE_DB)
+    """``mel`` through the engine's normaliser with time constant ``tau_s`` (None: unchanged):
+    :func:`export.input_level.normalise` with a contract entry made of the variant's settings."""
+    entry = None if tau_s is None else {"tau_s": tau_s, "reference_db": ref_db, "gate_db": GATE_DB}
+    return normalise_entry(mel, entry)
 
 
 # ------------------------------------------------------------------------------ embedding
