@@ -191,7 +191,9 @@ def shipped_emotion(model_dir: Path, threads: int):
     return load_model(model_dir / "emotion.onnx", device="cpu", threads=threads)
 
 
-def vgmidi_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
+def vgmidi_windows(root: Path, model_dir: Path, smoke: bool) -> dict:
+    """The shipped emotion model's windows over the VGMIDI renders: ``q`` (phrase quadrant
+    0..3), ``va`` / ``qp`` / ``owner`` per window (one per 64 frames), ``duration_s`` per phrase."""
     rows = D.load_vgmidi(root)
     if smoke:
         rows = rows[:8]
@@ -199,16 +201,23 @@ def vgmidi_eval(root: Path, model_dir: Path, smoke: bool) -> dict:
     ids = [r["id"] for r in rows]
     feats = D.load_cache(cache, ids)
     va, qp, owner = emotion_windows(shipped_emotion(model_dir, os.cpu_count()), feats, ids, stride=64)
-    q = np.array([r["q"] for r in rows])
+    return {"q": np.array([r["q"] for r in rows]), "va": va, "qp": qp, "owner": owner,
+            "duration_s": np.array([len(feats[i]["mel"]) * mi.HOP / mi.SR for i in ids])}
+
+
+def vgmidi_eval(root: Path, model_dir: Path, smoke: bool, windows: dict | None = None) -> dict:
+    """Window and clip metrics on the VGMIDI renders (``windows``: :func:`vgmidi_windows`'s,
+    computed here when not given)."""
+    w = windows or vgmidi_windows(root, model_dir, smoke)
+    q, va, qp, owner, dur = w["q"], w["va"], w["qp"], w["owner"], w["duration_s"]
     _, (cqp, cva) = clip_aggregate(owner, qp, va)
-    dur = np.array([len(feats[i]["mel"]) * mi.HOP / mi.SR for i in ids])
     contract = read_contract(model_dir / "emotion.onnx")
     return {"model": f"{contract.get('name', 'emotion')} {contract.get('version', '')}".strip(),
             "window": quadrant_metrics(q[owner], qp.argmax(1), va),
             "clip": quadrant_metrics(q, cqp.argmax(1), cva),
             # what the v2 engine publishes: the quadrant of the signs of V/A
             "clip_signs_rule": quadrant_metrics(q, quadrant_of_signs(cva), cva),
-            "n_phrases": len(rows), "median_duration_s": float(np.median(dur)),
+            "n_phrases": len(q), "median_duration_s": float(np.median(dur)),
             "class_counts": {f"Q{c + 1}": int(np.sum(q == c)) for c in range(4)},
             "clip_pred_counts": {f"Q{c + 1}": int(np.sum(cqp.argmax(1) == c)) for c in range(4)}}
 
