@@ -12,11 +12,14 @@ the region stage without decoding or analysing audio again.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -289,3 +292,46 @@ def emotion_caches(args, spec: StreamSpec, config: AnalysisConfig):
         sys.exit("the shipped emotion model with tags is needed (models_onnx/emotion.onnx)")
     cache = Path(args.cache)
     return models, Analysed(cache / "frames", models, spec, config), MarkTags(cache, models, spec)
+
+
+FRAMES_AND_TAGS = "analysed frames (frames/) and the per-mark tags (tags/)"
+
+
+def screen_parser(doc: str, name: str | None = None) -> argparse.ArgumentParser:
+    """The command line a region screen starts from: its docstring as the help, the data
+    arguments (:func:`add_data_args`, the cache holding frames and tags) and, with ``name``,
+    ``--out`` (default ``benchmarks/results/NAME.json``)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_args(ap, FRAMES_AND_TAGS)
+    if name:
+        ap.add_argument("--out", default=None, help=f"result JSON (default benchmarks/results/{name}.json)")
+    return ap
+
+
+class Bench(NamedTuple):
+    """What a region screen starts from (:func:`setup`); unpack it in one line."""
+    data: Path
+    spec: StreamSpec
+    config: AnalysisConfig
+    audio: AudioCache
+    models: dict
+    frames: Analysed
+    tags: MarkTags
+    t0: float
+
+
+def setup(args) -> Bench:
+    """The data folder of ``args`` (:func:`add_data_args`), the default StreamSpec and
+    AnalysisConfig, the audio cache and the emotion caches (:func:`emotion_caches`); the
+    wall clock (``t0``) starts here."""
+    data = data_folder(args)
+    t0 = time.perf_counter()
+    spec, config = StreamSpec(), AnalysisConfig()
+    audio = AudioCache(data)
+    models, frames, tags = emotion_caches(args, spec, config)
+    return Bench(data, spec, config, audio, models, frames, tags, t0)
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr (stdout and the JSON carry the results)."""
+    print(msg, file=sys.stderr, flush=True)

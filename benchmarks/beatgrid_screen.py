@@ -28,7 +28,6 @@ reporting folds (2–4) is read.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -48,8 +47,6 @@ import segmentation as S  # noqa: E402
 import tag_screen as T  # noqa: E402
 import train_cut_judge as TJ  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutjudge import FEATURES  # noqa: E402
 
 NEW = ("bpm_ratio", "grid_after", "grid_ratio", "bpm_confidence_after")
@@ -95,18 +92,11 @@ def load(recs, what, an, audio, tags, spec):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/beatgrid_screen.json)")
+    ap = D.screen_parser(__doc__, "beatgrid_screen")
     args = ap.parse_args(argv)
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    audio = D.AudioCache(data)
-    _, an, tags = D.emotion_caches(args, spec, config)
+    data, spec, config, audio, _, an, tags, t0 = D.setup(args)
 
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
+    log = D.log
 
     train, held = [], []
     for i, seed in enumerate(TJ.SEEDS):

@@ -52,7 +52,6 @@ Committed runs (``benchmarks/results/``): ``fusion_screen.json`` (the defaults) 
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -72,7 +71,6 @@ import segmentation as S  # noqa: E402
 import tag_screen as T  # noqa: E402
 from tag_led_screen import step_series  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 # the features and their windows: the engine's (the live judge computes the same numbers)
 from sonolux.features.cutjudge import BODY_S, FEATURES, STEP_RADIUS_S, TAG_FEATURES, TAG_LOOKBACK_S  # noqa: E402
@@ -270,13 +268,11 @@ def train_and_choose(judge: Judge, kind: str, columns, medleys, clips, low: floa
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__, "fusion_screen")
     ap.add_argument("--models", default=",".join(JUDGES),
                     help=f"judges to screen, comma-separated (of {', '.join(JUDGES)}; -no-tags: without the tag features)")
     ap.add_argument("--gbt", default=None, metavar="DEPTH,TREES,RATE",
                     help="the gradient-boosted judge's size (default %s)" % ",".join(map(str, GBT.values())))
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/fusion_screen.json)")
     args = ap.parse_args(argv)
     if args.gbt:
         try:
@@ -287,12 +283,8 @@ def main(argv=None):
     kinds = [k for k in args.models.split(",") if k]
     if not kinds or any(k not in JUDGES for k in kinds):
         ap.error(f"--models {args.models!r}: choose from {', '.join(JUDGES)}")
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
+    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
     hop_s = spec.hop_seconds
-    audio = D.AudioCache(data)
-    models, an, tags = D.emotion_caches(args, spec, config)
 
     def load(recs, what):
         return recordings(recs, what, an, audio, tags, spec)
@@ -311,8 +303,7 @@ def main(argv=None):
                               "clips_by_fold": {f: len(v) for f, v in clip_folds.items()}},
               "folds": []}
 
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
+    log = D.log
 
     for train_seed, test_seed, train_fold, test_fold in ((7, 8, 0, 1), (8, 7, 1, 0)):
         tr_m, te_m = medleys[train_seed], medleys[test_seed]

@@ -16,7 +16,6 @@ Result: ``benchmarks/results/judge_fidelity.json``.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -31,8 +30,7 @@ import _regionsdata as D  # noqa: E402
 import fusion_screen as F  # noqa: E402
 import segmentation as S  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig, Analyzer  # noqa: E402
+from sonolux.analysis import Analyzer  # noqa: E402
 from sonolux.features.cutjudge import FEATURES, LiveJudge, load_judge  # noqa: E402
 from sonolux.features.regions import RegionStage  # noqa: E402
 from sonolux.inference.runtime import InferenceConfig, make_inference  # noqa: E402
@@ -59,15 +57,10 @@ def recording_judge(out: list):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__)
     ap.add_argument("--medleys", type=int, default=8, help="development medleys checked (seed 7)")
     args = ap.parse_args(argv)
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    audio = D.AudioCache(data)
-    models, an, tags = D.emotion_caches(args, spec, config)
+    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
     version = str(models["emotion"].contract.get("version"))
     shipped = load_judge(emotion_version=version)
     centre = {"raw": shipped.centre[0], "logit": shipped.centre[1]}

@@ -18,7 +18,6 @@ itself would choose. Nothing of the reporting folds (2–4) is read.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -35,8 +34,6 @@ import fusion_screen as F  # noqa: E402
 import segmentation as S  # noqa: E402
 import tag_screen as T  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutjudge import FEATURES  # noqa: E402
 
 
@@ -56,15 +53,13 @@ def pooled_row(tallies) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__, "judge_seeds_screen")
     ap.add_argument("--train-seeds", default="7,8,9,10,11,12")
     ap.add_argument("--small-seeds", type=int, default=2, help="the small training set: the first N training seeds (0: none, only the full set)")
     ap.add_argument("--test-seeds", default="13,14")
     ap.add_argument("--gbt", action="append", default=None, metavar="DEPTH,TREES,RATE",
                     help="tree sizes (repeatable; default the shipped 3,150,0.05)")
     ap.add_argument("--lows", default=",".join(map(str, F.LOW_THRESHOLDS)))
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/judge_seeds_screen.json)")
     args = ap.parse_args(argv)
     train_seeds, test_seeds = seeds(args.train_seeds), seeds(args.test_seeds)
     if set(train_seeds) & set(test_seeds):
@@ -74,11 +69,7 @@ def main(argv=None):
         d, n, r = g.split(",")
         sizes.append({"max_depth": int(d), "max_iter": int(n), "learning_rate": float(r)})
     lows = [float(x) for x in args.lows.split(",")]
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    audio = D.AudioCache(data)
-    models, an, tags = D.emotion_caches(args, spec, config)
+    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
 
     def load(recs, what):
         return F.recordings(recs, what, an, audio, tags, spec)
@@ -91,8 +82,7 @@ def main(argv=None):
     judge = F.Judge(config, cap0)
     block_hops = int(round(cap0["block_s"] / spec.hop_seconds))
 
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
+    log = D.log
 
     sets = {"small": train_seeds[:args.small_seeds], "large": train_seeds}
     if args.small_seeds <= 0 or args.small_seeds >= len(train_seeds):

@@ -18,7 +18,6 @@ Committed run: ``benchmarks/results/tag_led_screen.json``.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import sys
@@ -33,8 +32,6 @@ import segmentation as S  # noqa: E402
 import tag_screen as T  # noqa: E402
 from _common import machine, write_result  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 
 CUES = (("logit", "gauss", 10.0, 4.0), ("logit", "cos", 6.0, 3.0), ("raw", "cos", 6.0, 2.0))
 OFFSET_Q = (98, 99, 100)
@@ -87,15 +84,9 @@ def led_cuts(cap, tc, steps, hop_s, v, offset, radius_s, *, base, past, n_min, m
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/tag_led_screen.json)")
+    ap = D.screen_parser(__doc__, "tag_led_screen")
     args = ap.parse_args(argv)
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    audio = D.AudioCache(data)
-    models, an, tags = D.emotion_caches(args, spec, config)
+    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
     hop_s = spec.hop_seconds
 
     def load(recs, what):

@@ -50,7 +50,6 @@ on the benchmark's).
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import sys
@@ -64,8 +63,6 @@ import _regionsdata as D  # noqa: E402
 import segmentation as S  # noqa: E402
 from _common import machine, write_result  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.tagcue import SPREAD_SHARE, TAG_FLOOR, tag_distance, tag_representation  # noqa: E402
 
 try:
@@ -141,8 +138,7 @@ def vname(v) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__, "tag_screen")
     ap.add_argument("--fusion-variants", type=int, default=5,
                     help="how many cues the fusion grid tries: the best by separation per future window, "
                          "then the next best")
@@ -150,14 +146,8 @@ def main(argv=None):
                     help="the medleys the grid is chosen on (7: the segmentation benchmark's development medleys)")
     ap.add_argument("--confirm-seed", type=int, default=8,
                     help="score the chosen point on other development medleys (folds 0-1, this seed)")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/tag_screen.json)")
     args = ap.parse_args(argv)
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec = StreamSpec()
-    config = AnalysisConfig()
-    audio = D.AudioCache(data)
-    models, an, tags = D.emotion_caches(args, spec, config)
+    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
     fidelity = []
 
     def load(recs, what):

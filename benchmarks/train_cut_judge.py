@@ -30,7 +30,6 @@ The emotion model behind the mood and tag cues was trained on all 4Q clips (opti
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -48,8 +47,6 @@ import fusion_screen as F  # noqa: E402
 import segmentation as S  # noqa: E402
 import tag_screen as T  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutjudge import FEATURES, FORMAT, FORMAT_VERSION, check_judge  # noqa: E402
 
 SEEDS = (7, 8, 9, 10, 11, 12)  # the development medleys trained on (--seeds; 13 and 14 are kept out:
@@ -118,8 +115,7 @@ SEED_KEYS = {0: set(), 1: set()}  # medley keys of each half (filled in main: ev
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__)
     ap.add_argument("--out", default=str(OUT), help=f"the judge file (default {OUT})")
     ap.add_argument("--choose", choices=("cross", "train"), default="cross",
                     help="how the low and probability thresholds are chosen: cross — on each half of the "
@@ -137,12 +133,8 @@ def main(argv=None):
             F.GBT.update(max_depth=int(depth), max_iter=int(trees), learning_rate=float(rate))
         except ValueError:
             ap.error(f"--gbt {args.gbt!r}: give DEPTH,TREES,RATE, e.g. 3,150,0.05")
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
+    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
     hop_s = spec.hop_seconds
-    audio = D.AudioCache(data)
-    models, an, tags = D.emotion_caches(args, spec, config)
     version = str(models["emotion"].contract.get("version"))
 
     def load(recs, what):
@@ -167,8 +159,7 @@ def main(argv=None):
     for r in medleys + clips:
         r.with_centre(centre, cap0["block_s"], block_hops)
 
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
+    log = D.log
 
     columns = list(range(len(FEATURES)))
     cross = None
