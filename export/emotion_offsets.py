@@ -1,0 +1,114 @@
+"""Do tuned valence / arousal thresholds ship? A pre-registered nested cross-validation (issue #16).
+
+    python -m export.emotion_offsets [--data ../shared/data]     # → export/results/emotion_offsets.json
+
+Why. The engine publishes the quadrant of the signs of valence and arousal, both derived from
+the quadrant probabilities (V = P(Q1) + P(Q4) − P(Q2) − P(Q3), A = P(Q1) + P(Q2) − P(Q3) −
+P(Q4)), with both thresholds at 0. A new user saw Q2 and Q4 clips come out Q1 and Q3 — a
+systematic lean that two thresholds (t_V, t_A) could take out: the quadrant of the signs of
+(V − t_V, A − t_A). The vibenet peer gets such thresholds; the shipped head never had them.
+
+Protocol (fixed before the run, the same nested loop as ``export.emotion_context``):
+
+* The shipped setting: the v2.2 embeddings, ``Head`` with C = 0.001 on the window penultimate,
+  clip = mean of its window probabilities at temperature 1; the rule as published.
+* Outer loop: each of the 5 given folds in turn is the test fold. On the other four only:
+  out-of-fold clip probabilities (each of the four predicted by a head trained on the other
+  three); (t_V, t_A) on the grid {−0.2, −0.15, …, 0.2}² maximising the clip macro-F1 of those
+  240 + 240 clips (ties: the smallest |t_V| + |t_A|, then t_V, then t_A); the head trained on
+  the four folds scores the test fold with those thresholds and with (0, 0).
+* Ship rule: tuned thresholds ship if the procedure beats (0, 0) over the 600 clips by ≥ +0.01
+  with the paired bootstrap's 95 % interval above −0.01, and the same tuning on all five folds'
+  out-of-fold probabilities picks thresholds other than (0, 0). Otherwise nothing ships.
+
+Caveat: the folds 3–4 have been looked at for other levers before (see the model card).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data as D
+from .emotion_augment import paired_bootstrap
+from .emotion_context import MIN_GAIN, MIN_LOWER, MODEL, NORMALISATION, POOL, STRIDE
+from .evaluate import macro_f1
+from .train_emotion_musicnn import QUADRANT_VA, UNTOUCHED_FOLDS, Head, clip_mean, load_embeddings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+C = 0.001
+GRID = np.round(np.arange(-0.2, 0.2001, 0.05), 2)
+
+
+def clip_probs(emb: dict, train_folds, test_fold: int):
+    """(clip quadrants, clip probabilities) of ``test_fold`` from a head on ``train_folds``."""
+    X, fold, q, song = emb["penultimate"].astype(np.float64), emb["fold"], emb["q"], emb["song"]
+    tr, te = np.isin(fold, list(train_folds)), fold == test_fold
+    songs, cp = clip_mean(song[te], Head(C).fit(X[tr], q[tr]).proba(X[te]))
+    return np.array([q[te][song[te] == s][0] for s in songs]), cp
+
+
+def decide(p: np.ndarray, tv: float, ta: float) -> np.ndarray:
+    """Quadrant 0..3 of the signs of (V − t_V, A − t_A); zero counts as positive."""
+    va = p @ QUADRANT_VA
+    v, a = va[:, 0] - tv >= 0, va[:, 1] - ta >= 0
+    return np.where(a, np.where(v, 0, 1), np.where(v, 3, 2))
+
+
+def tune(q: np.ndarray, p: np.ndarray) -> tuple[tuple, float]:
+    """The grid's best (t_V, t_A) on clips ``q`` / ``p`` and its macro-F1 (ties as documented)."""
+    scores = {(tv, ta): macro_f1(q, decide(p, tv, ta)) for tv in GRID for ta in GRID}
+    best = max(scores, key=lambda k: (round(scores[k], 12), -(abs(k[0]) + abs(k[1])), -k[0], -k[1]))
+    return (float(best[0]), float(best[1])), scores[best]
+
+
+def out_of_fold(emb: dict, folds) -> tuple[np.ndarray, np.ndarray]:
+    """Clip quadrants and probabilities of every clip of ``folds``, each fold predicted by a
+    head trained on the others of ``folds``."""
+    parts = [clip_probs(emb, [g for g in folds if g != f], f) for f in folds]
+    return np.concatenate([x[0] for x in parts]), np.concatenate([x[1] for x in parts])
+
+
+def main(argv=None) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    D.add_data_arg(p)
+    p.parse_args(argv)
+    t0 = time.time()
+    emb = load_embeddings(MODEL, STRIDE, POOL, NORMALISATION)
+    outer, ys, tuned, zero = {}, [], [], []
+    with threadpool_limits(1):
+        for f in range(5):
+            inner = [g for g in range(5) if g != f]
+            (tv, ta), inner_f1 = tune(*out_of_fold(emb, inner))
+            q, cp = clip_probs(emb, inner, f)
+            a, b = decide(cp, tv, ta), decide(cp, 0.0, 0.0)
+            outer[f] = {"chosen": [tv, ta], "inner_score": inner_f1, "outer_score": macro_f1(q, a),
+                        "zero_outer_score": macro_f1(q, b)}
+            print(f"outer fold {f}: t_V {tv:+.2f} t_A {ta:+.2f} inner {inner_f1:.3f} outer {outer[f]['outer_score']:.3f}"
+                  f" (zero {outer[f]['zero_outer_score']:.3f})", flush=True)
+            ys.append(q), tuned.append(a), zero.append(b)
+        final, final_f1 = tune(*out_of_fold(emb, range(5)))
+    y, a, b = np.concatenate(ys), np.concatenate(tuned), np.concatenate(zero)
+    n_un = len(np.unique(emb["song"][np.isin(emb["fold"], UNTOUCHED_FOLDS)]))  # the last clips pooled
+    rep = {"per_outer_fold": outer, "procedure_pooled_600": macro_f1(y, a), "zero_pooled_600": macro_f1(y, b),
+           "inner_minus_outer_gap": float(np.mean([o["inner_score"] - o["outer_score"] for o in outer.values()])),
+           "paired_bootstrap_all_5": paired_bootstrap(y, a, b),
+           "paired_bootstrap_folds_3_4": paired_bootstrap(y[-n_un:], a[-n_un:], b[-n_un:]),
+           "final_choice": {"t_V": final[0], "t_A": final[1], "out_of_fold_score": final_f1}}
+    gain, lower = rep["paired_bootstrap_all_5"]["diff"], rep["paired_bootstrap_all_5"]["ci95"][0]
+    rep["ship"] = bool(gain >= MIN_GAIN and lower > MIN_LOWER and final != (0.0, 0.0))
+    rep["wall_s"] = time.time() - t0
+    print(f"procedure {rep['procedure_pooled_600']:.3f} vs zero {rep['zero_pooled_600']:.3f}: "
+          f"{rep['paired_bootstrap_all_5']}; final {final}; ship: {rep['ship']}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "emotion_offsets.json").write_text(json.dumps(rep, indent=2, default=float) + "\n")
+    return rep
+
+
+if __name__ == "__main__":
+    main()
