@@ -5,5 +5,6 @@ periods. See docs/imagery.md.
 Modules: ``colour`` (image loading, colour statistics, the Valdez & Mehrabian emotion rule),
 ``models`` (the ONNX encoders and generator with their contracts), ``index`` (``sonolux images
 index DIR``), ``matcher`` (ranking off the GUI thread), ``periods`` (the music-video cut list),
-``context`` (what ``run`` / ``render --images DIR`` hand to the presets).
+``context`` (what ``run`` / ``render --images DIR`` hand to the presets), ``level`` (the music
+window's level normalisation: the mixer's gain does not change the picture).
 """

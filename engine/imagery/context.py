@@ -6,7 +6,9 @@ Presets only receive FeatureFrames; the image folder, its index, the music encod
 set up with :func:`configure` before the presets start (and :func:`clear` after).
 
 Music queries: the music encoder (``music_embed.onnx``) runs on the emotion window of the
-engine's model features (16 kHz log-mel + wavelet energies, ``sonolux.modelinput``):
+engine's model features (16 kHz log-mel + wavelet energies, ``sonolux.modelinput``), each
+window shifted to a reference level first (``sonolux.imagery.level.normalise_window``: a
+stateless rule, so the mixer's gain does not change the picture and live == offline):
 
 * offline (render): :func:`music_timeline` computes the features of the whole file through the
   engine's resampler and kernels and embeds one window per ``every_s``, as a live run would;
@@ -29,6 +31,7 @@ import numpy as np
 
 from .. import modelinput as mi
 from ..errors import ModelError
+from .level import normalise_window
 
 log = logging.getLogger("sonolux.imagery")
 
@@ -67,7 +70,8 @@ class ImageryContext:
                 i = 0
             return self.timeline.embedding[i], self.timeline.probs[i]
         if self.feature_source is not None and self.music_model is not None:
-            win = self.feature_source.window("emotion")
+            win = self.feature_source.window("emotion")  # a fresh copy: normalised in place
+            normalise_window(win["mel"], win["wavelet"])
             out = self.music_model.run(win)
             return out["embedding"][0], out["quadrant_probs"][0]
         return None
@@ -114,7 +118,8 @@ def model_features(signal: np.ndarray, sample_rate: int) -> dict:
 
 def music_timeline(signal, sample_rate, model, *, every_s: float = 0.5, batch: int = 32) -> MusicTimeline:
     """Embeddings of the emotion windows ending every ``every_s`` seconds (the first ones
-    left-padded with silence features, as a live stream starts)."""
+    left-padded with silence features, as a live stream starts), each level-normalised as
+    the live query is (``normalise_window``)."""
     f = model_features(signal, sample_rate)
     win = mi.FEATURE_CONTRACT["emotion_frames"]
     stride = max(1, int(round(every_s * mi.SR / mi.HOP)))
@@ -125,7 +130,9 @@ def music_timeline(signal, sample_rate, model, *, every_s: float = 0.5, batch: i
     for i in range(0, len(ends), batch):
         mel = np.stack([mi.window_at(f["mel"], int(e), win, sil["mel"]) for e in ends[i:i + batch]])
         wl = np.stack([mi.window_at(f["wavelet"], int(e), win, sil["wavelet"]) for e in ends[i:i + batch]])
-        out = model.run({"mel": mel.astype(np.float32), "wavelet": wl.astype(np.float32)})
+        mel, wl = mel.astype(np.float32), wl.astype(np.float32)
+        normalise_window(mel, wl)
+        out = model.run({"mel": mel, "wavelet": wl})
         embs.append(out["embedding"]), probs.append(out["quadrant_probs"])
     return MusicTimeline(ends * mi.HOP / mi.SR, np.concatenate(embs), np.concatenate(probs))
 
