@@ -285,6 +285,31 @@ def test_playlist_switches_on_quadrant_after_hold_and_on_region_change():
     assert [n for n in names if n] == ["sad"]
 
 
+def test_playlist_quadrant_waits_for_a_confident_model():
+    """Below ``min_confidence`` a frame's quadrant does not count and restarts the hold: the
+    first seconds of a stream (window not full) and unsure music do not switch the visuals."""
+    pl = parse_playlist({"trigger": "quadrant", "min_hold_s": 2.0, "min_confidence": 0.5,
+                         "quadrants": {"Q1": ["a"], "Q3": ["c"]}})
+    assert pl.min_confidence == 0.5 and parse_playlist({}).min_confidence == 0.4
+    fol = PlaylistFollower(pl)
+    syn = SyntheticFrames()
+    got = []
+    for i in range(int(12 * 20)):
+        t = i / 20
+        f = syn.frame(t, quadrant=1 if t < 6 else 3)
+        # unsure for the first 3 s, and for 1 s in the middle of the Q3 part
+        conf = 0.3 if t < 3 or 8 <= t < 9 else 0.7
+        f.values[f.layout.scalars["emotion_confidence"]] = conf
+        name = fol.update(f, t)
+        if name:
+            got.append((round(t, 2), name))
+    # Q1 switches 2 s after the model is sure (t = 3 + 2); Q3 from t = 6 would switch at 8,
+    # but the unsure second restarts its hold: 9 + 2
+    assert got == [(5.0, "a"), (11.0, "c")]
+    with pytest.raises(ConfigError, match=r"min_confidence: 1.5 must be within 0..1"):
+        parse_playlist({"min_confidence": 1.5})
+
+
 def test_playlist_errors_name_file_and_key(tmp_path):
     p = tmp_path / "pl.json"
     p.write_text(json.dumps({"quadrants": {"Q5": ["a"]}}))
