@@ -109,6 +109,31 @@ tilt = [0.4, 0.6]
     assert min(pans) <= int(0.2 * 255) + 1 and max(pans) >= int(0.8 * 255) - 1
 
 
+def test_mood_colour_fades_in_with_the_models_window(tmp_path, layout):
+    """In a stream's first seconds (the emotion model's window part silence) the wash shows
+    the ``none`` colour faded towards the mood by ``emotion_fill``; the override shows at once."""
+    from sonolux.frame import FrameLayout
+
+    lay = FrameLayout()
+    for name in layout.scalars:
+        lay.add_scalar(name)
+    lay.add_scalar("emotion_fill")
+    fmap = load_map(write_map(tmp_path, '[[fixture]]\ntemplate = "rgb"\naddress = 1\n'
+                                        'palette = { q3 = [0, 0, 255], none = [255, 255, 255] }\n'))
+    b = DmxFrameBuilder(fmap, lay)
+    f = lay.new_frame()
+    v, s = f.values, lay.scalars
+    v[s["level"]], v[s["q3"]] = 1.0, 1.0  # sad: blue
+    rgb = {}
+    for fill in (0.0, 0.5, 1.0):
+        v[s["emotion_fill"]] = fill
+        rgb[fill] = tuple(b.build(f, 0.0)[1][:3])
+    assert rgb[0.0] == (255, 255, 255) and rgb[1.0] == (0, 0, 255)
+    assert rgb[0.5][2] == 255 and 120 <= rgb[0.5][0] <= 135  # half way
+    v[s["emotion_fill"]], v[s["emotion_override"]] = 0.2, 3  # the operator says: sad
+    assert tuple(b.build(f, 0.0)[1][:3]) == (0, 0, 255)
+
+
 @pytest.mark.parametrize("text, where", [
     ('[[channel]]\naddress = 1\nfield = "bass"\n', "channel[0].field: 'bass' is not a frame field"),
     ('[[channel]]\naddress = 513\nfield = "level"\n', "channel[0].address: 513 is outside 1..512"),

@@ -108,6 +108,9 @@ class _FixtureWriter:
             if missing:
                 raise ConfigError(f"{where}.template: {f.template!r} needs the mood fields {', '.join(missing)}")
             self.q = [layout.scalars[q] for q in QUADRANTS]
+            # with a model: the share of its window that held real audio, and the override
+            self.i_fill = layout.scalars.get("emotion_fill")
+            self.i_override = layout.scalars.get("emotion_override")
         if f.template == "pan_tilt":
             if "beat_count" not in layout.scalars or "beat_phase" not in layout.scalars:
                 raise ConfigError(f"{where}.template: 'pan_tilt' needs the beat tracker (beat_count, beat_phase)")
@@ -118,13 +121,20 @@ class _FixtureWriter:
         return apply_curve(f.curve, _normalise(self.reader.read(frame), *f.range))
 
     def colour(self, frame) -> tuple[float, float, float]:
-        """The mood palette blended by the quadrant probabilities (white-ish when unknown)."""
+        """The mood palette blended by the quadrant probabilities (white-ish when unknown),
+        faded from ``none`` by the share of the model's window that held real audio: in a
+        stream's first seconds the mood is a guess from a few seconds of sound, and a wash
+        should not flash a mood's colour on it (the operator's override shows at once)."""
         pal = self.f.palette
-        w = [max(float(frame.values[i]), 0.0) for i in self.q]
+        v = frame.values
+        w = [max(float(v[i]), 0.0) for i in self.q]
         total = sum(w)
         if total < 1e-6:
             return pal["none"]
-        return tuple(sum(w[k] * pal[q][c] for k, q in enumerate(QUADRANTS)) / total for c in range(3))
+        mood = [sum(w[k] * pal[q][c] for k, q in enumerate(QUADRANTS)) / total for c in range(3)]
+        sure = self.i_fill is None or (self.i_override is not None and v[self.i_override] > 0)
+        fill = 1.0 if sure else min(max(float(v[self.i_fill]), 0.0), 1.0)
+        return tuple(fill * m + (1.0 - fill) * n for m, n in zip(mood, pal["none"]))
 
     def write(self, buf, frame, now) -> None:
         f, a = self.f, self.f.address

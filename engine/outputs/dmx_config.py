@@ -10,7 +10,9 @@ Templates (``template = ...``), each from ``address`` on, in this order:
 
 * ``dimmer``   1 channel: intensity ← ``field`` (default ``level``)
 * ``rgb``      3 channels, ``rgbw`` 4: the colour of the mood (``palette``: one colour per
-  quadrant, blended by the quadrant probabilities q1..q4) times the intensity of ``field``
+  quadrant, blended by the quadrant probabilities q1..q4; faded from ``none`` while the
+  emotion model's window is not yet full of real audio, ``emotion_fill``) times the
+  intensity of ``field``
 * ``strobe``   1 channel: ``on`` for ``hold_ms`` after each event of ``field`` (``beat``)
 * ``pan_tilt`` 2 channels (or 4 with ``bits = 16``): a figure-of-eight sweep locked to the
   beat phase, one pan cycle per ``cycle_beats`` beats, within ``pan`` / ``tilt`` (0..1)
