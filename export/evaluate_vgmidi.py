@@ -16,8 +16,9 @@ log-probabilities, ``sonolux.inference.calibration.QuadrantCalibration`` with th
 the model's contract) learns that from a few corrections. Fixed before the run: for k = 1, 3,
 5, 10 and 50 random draws each (seed 0), the operator corrects k phrases drawn from those the
 model gets wrong (the quadrant of the V/A signs, what the engine shows); every window of a
-corrected phrase becomes an example with its true quadrant, twice (a live run keeps one per
-0.5 s mark, windows here come every 1.02 s). Scored on the phrases not corrected: clip
+corrected phrase becomes an example with its true quadrant, weighing the 1.024 s it stands for
+as the live worker's examples do (``sonolux.inference.calibration.example_weight``: the
+strength was chosen with one example per 2.048 s). Scored on the phrases not corrected: clip
 macro-F1 and accuracy of the signs rule with the calibrated windows (clip = mean of them)
 against the same phrases uncalibrated; mean, std and 5th / 95th percentiles over the draws.
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sonolux.inference.calibration import QuadrantCalibration
+from sonolux.inference.calibration import QuadrantCalibration, example_weight
 
 from . import data as D
 from .evaluate import clip_aggregate, macro_f1, quadrant_of_signs, vgmidi_eval, vgmidi_windows
@@ -40,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 CORRECTIONS = (1, 3, 5, 10)
 DRAWS = 50
-EXAMPLES_PER_WINDOW = 2  # live marks come every 0.5 s, these windows every 1.02 s
+WINDOW_S = 64 * 256 / 16000  # vgmidi_windows: one window per 64 frames
 
 
 def calibrated(qp: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -73,8 +74,7 @@ def simulate_calibration(w: dict, l2: float, corrections=CORRECTIONS, draws: int
             cal = QuadrantCalibration(l2=l2, max_examples=10 ** 6)
             for i in fixed:
                 for p in qp[owner == i]:
-                    for _ in range(EXAMPLES_PER_WINDOW):
-                        cal.add(p, int(q[i]) + 1)
+                    cal.add(p, int(q[i]) + 1, example_weight(WINDOW_S))
             after = clip_signs(owner, calibrated(qp, cal.fit()))
             rest = np.setdiff1d(np.arange(q.size), fixed)
             f1_b.append(macro_f1(q[rest], before[rest])), f1_a.append(macro_f1(q[rest], after[rest]))

@@ -45,12 +45,40 @@ def test_save_load_and_reset(tmp_path):
     np.testing.assert_allclose(back.apply(p), p)
 
 
+def test_an_example_weighs_the_seconds_it_stands_for(tmp_path):
+    """The strength was chosen with one example per 2.048 s: four examples a quarter of that
+    each pull as hard as one full one, so the rate of the marks does not change the
+    calibration; weights survive a save, and a file saved before them counts each once."""
+    from sonolux.inference.calibration import example_weight
+
+    p = np.array([0.5, 0.1, 0.1, 0.3])
+    one, four = QuadrantCalibration(l2=10.0), QuadrantCalibration(l2=10.0)
+    one.add(p, 4)
+    for _ in range(4):
+        four.add(p, 4, example_weight(0.512))
+    np.testing.assert_allclose(four.fit(), one.fit(), atol=1e-9)
+    unweighted = QuadrantCalibration(l2=10.0)
+    for _ in range(4):
+        unweighted.add(p, 4)
+    assert unweighted.fit()[3] > one.bias[3] > 0  # as before the weights: four times the pull
+    path = tmp_path / "cal.json"
+    four.save(path)
+    np.testing.assert_allclose(QuadrantCalibration.load(path).fit(), one.bias, atol=1e-9)
+    path.write_text(json.dumps({"version": 1, "bias": [0, 0, 0, 0],
+                                "examples": [{"probs": p.tolist(), "quadrant": 4}]}))
+    assert QuadrantCalibration.load(path).weights == [1.0]
+    with pytest.raises(ValueError, match="weight=0"):
+        one.add(p, 4, 0)
+
+
 @pytest.mark.parametrize("text, match", [
     ("{not json", "not a readable JSON calibration file"),
     ('{"version": 7, "bias": [0, 0, 0, 0]}', "version=7"),
     ('{"version": 1, "bias": [0, 0, "x"]}', "'bias' must be 4 finite numbers"),
     ('{"version": 1, "bias": [0, 0, 0, 0], "examples": [{"probs": [1, 0], "quadrant": 2}]}',
      r"examples\[0\]"),
+    ('{"version": 1, "bias": [0, 0, 0, 0], "examples": [{"probs": [1, 0, 0, 0], "quadrant": 2, "weight": -1}]}',
+     r"examples\[0\] must be .*'weight': a positive number"),
 ])
 def test_a_corrupt_file_is_a_clear_error_and_the_engine_runs_uncalibrated(tmp_path, text, match):
     from sonolux.inference.runtime import load_calibration
@@ -94,8 +122,11 @@ def test_the_operators_override_teaches_the_live_worker(tmp_path):
     wanted = 1 + first % 4
     assert worker.calibration.n_examples > 3 and set(worker.calibration.labels) == {wanted - 1}
     assert worker.calibration.bias[wanted - 1] > 0
+    # one example per mark, each weighing the seconds it stands for (0.5 s of 2.048 s)
+    assert worker.calibration.weights == [pytest.approx(0.5 / 2.048)] * worker.calibration.n_examples
     worker.calibration.save(path)
     assert json.loads(path.read_text())["examples"][0]["quadrant"] == wanted
+    assert json.loads(path.read_text())["examples"][0]["weight"] == pytest.approx(0.5 / 2.048)
     assert json.loads(path.read_text())["model"] == {"name": "tiny-emotion", "version": "0.0.1"}
     _, again = make_inference(models, InferenceConfig(calibration=path))
     np.testing.assert_allclose(again.calibration.bias, worker.calibration.bias)

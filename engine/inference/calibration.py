@@ -6,6 +6,14 @@ log-probabilities, ``p' ∝ p · exp(b)``, is fitted to those examples (maximum 
 an L2 pull towards 0, so three corrections nudge and thirty decide) and applied to every
 later window before smoothing. It is saved with the show as JSON and can be reset.
 
+The pull's strength ``l2`` (the emotion model's contract ``calibration_l2``) was chosen in a
+simulation with one example per ``EXAMPLE_S`` (2.048 s: the 128-frame stride of the model's
+evaluation windows). The live worker keeps an example per mark (``--inference-every``, 0.5 s
+by default), so each example weighs ``every_s / EXAMPLE_S`` (:func:`example_weight`): the
+same seconds of corrected music pull as hard as in the simulation, whatever the rate —
+before, an example counted once per mark, so the live pull was four times the chosen one
+and doubled again at ``--inference-every 0.25``.
+
 A calibration file that cannot be read is a clear :class:`CalibrationError` naming the file;
 the engine then runs uncalibrated (see ``runtime.load_calibration``).
 
@@ -36,6 +44,14 @@ from ..errors import SonoluxError
 
 VERSION = 1
 _EPS = 1e-6
+#: seconds of music one example stands for in the simulation that chose ``l2``
+#: (export.train_emotion_musicnn: a window every 128 frames of 256 samples at 16 kHz)
+EXAMPLE_S = 128 * 256 / 16000
+
+
+def example_weight(every_s: float) -> float:
+    """The weight of one example when the worker keeps one every ``every_s`` seconds."""
+    return float(every_s) / EXAMPLE_S
 
 
 class CalibrationError(SonoluxError):
@@ -59,20 +75,25 @@ class QuadrantCalibration:
         self.bias = np.zeros(4)
         self.probs: list[np.ndarray] = []
         self.labels: list[int] = []
+        self.weights: list[float] = []
         self.model: dict | None = None  # {"name", "version"} of the emotion model it corrects
 
     @property
     def n_examples(self) -> int:
         return len(self.labels)
 
-    def add(self, probs: np.ndarray, quadrant: int) -> None:
-        """Keep one window's raw probabilities with the operator's quadrant (1..4)."""
+    def add(self, probs: np.ndarray, quadrant: int, weight: float = 1.0) -> None:
+        """Keep one window's raw probabilities with the operator's quadrant (1..4); ``weight``:
+        the seconds of music it stands for over ``EXAMPLE_S`` (:func:`example_weight`)."""
         if quadrant not in (1, 2, 3, 4):
             raise ValueError(f"quadrant={quadrant!r} must be 1..4")
+        if not weight > 0:
+            raise ValueError(f"weight={weight!r} must be positive")
         self.probs.append(np.asarray(probs, np.float64).copy())
         self.labels.append(int(quadrant) - 1)
+        self.weights.append(float(weight))
         if len(self.labels) > self.max_examples:
-            del self.probs[0], self.labels[0]
+            del self.probs[0], self.labels[0], self.weights[0]
 
     def fit(self, steps: int = 50) -> np.ndarray:
         """Newton steps on the penalised log-likelihood of the examples; returns the bias."""
@@ -81,11 +102,12 @@ class QuadrantCalibration:
             return self.bias
         logp = np.log(np.stack(self.probs) + _EPS)
         y = np.eye(4)[self.labels]
+        w = np.asarray(self.weights)[:, None]
         b = np.zeros(4)
         for _ in range(steps):
             q = _softmax(logp + b)
-            grad = (q - y).sum(0) + self.l2 * b
-            hess = np.diag(q.sum(0)) - q.T @ q + self.l2 * np.eye(4)
+            grad = (w * (q - y)).sum(0) + self.l2 * b
+            hess = np.diag((w * q).sum(0)) - (w * q).T @ q + self.l2 * np.eye(4)
             step = np.linalg.solve(hess, grad)
             b -= step
             if np.abs(step).max() < 1e-8:
@@ -104,13 +126,14 @@ class QuadrantCalibration:
         self.bias = np.zeros(4)
         self.probs.clear()
         self.labels.clear()
+        self.weights.clear()
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"version": VERSION, **({"model": self.model} if self.model else {}),
                 "l2": self.l2, "bias": self.bias.tolist(),
-                "examples": [{"probs": p.tolist(), "quadrant": q + 1}
-                             for p, q in zip(self.probs, self.labels)]}
+                "examples": [{"probs": p.tolist(), "quadrant": q + 1, "weight": w}
+                             for p, q, w in zip(self.probs, self.labels, self.weights)]}
 
     def save(self, path) -> None:
         """Write atomically (temporary file + rename); the previous file is kept as ``.bak``."""
@@ -137,14 +160,16 @@ class QuadrantCalibration:
                 and np.all(np.isfinite(bias))):
             raise CalibrationError(f"{path}: key 'bias' must be 4 finite numbers, got {bias!r}")
         for i, ex in enumerate(doc.get("examples", [])):
-            try:
+            try:  # a file saved before the weights: every example counted once
                 probs, q = np.asarray(ex["probs"], np.float64), int(ex["quadrant"])
-                if probs.shape != (4,) or not np.all(np.isfinite(probs)):
+                weight = ex.get("weight", 1.0)
+                if probs.shape != (4,) or not np.all(np.isfinite(probs)) or isinstance(weight, bool) \
+                        or not isinstance(weight, (int, float)) or not np.isfinite(weight):
                     raise ValueError
-                cal.add(probs, q)
-            except (KeyError, TypeError, ValueError):
+                cal.add(probs, q, float(weight))
+            except (KeyError, TypeError, ValueError, AttributeError):
                 raise CalibrationError(f"{path}: examples[{i}] must be {{'probs': 4 numbers, "
-                                       f"'quadrant': 1..4}}, got {ex!r}") from None
+                                       f"'quadrant': 1..4, 'weight': a positive number}}, got {ex!r}") from None
         cal.bias = np.asarray(bias, np.float64)
         if model is not None:
             _check_model(path, doc.get("model"), model, unstamped_ok)

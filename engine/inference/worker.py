@@ -17,7 +17,7 @@ import numpy as np
 
 from ..features.resample import StreamResampler
 from ..modelinput import FEATURE_CONTRACT, FeatureStream
-from .calibration import QuadrantCalibration
+from .calibration import QuadrantCalibration, example_weight
 from .mood import AxisHysteresis, confidence, quadrant_of, va_from_probs
 from .smoothing import make_smoother
 from .stage import MARKS, InferenceStage, Prediction
@@ -127,8 +127,8 @@ class InferenceWorker:
         if "emotion" in raw:  # one answer: V/A from the probabilities, quadrant from their signs
             raw_probs = raw["emotion"]["quadrant_probs"]
             forced = self.override()
-            if forced:  # the operator corrects the mood: learn from this window
-                self.calibration.add(raw_probs, forced)
+            if forced:  # the operator corrects the mood: learn from this window (one per mark)
+                self.calibration.add(raw_probs, forced, example_weight(self.stage.every_s))
                 self.calibration.fit()
             probs = self._smooth["probs"](self.calibration.apply(raw_probs), t)
             va = self._axes(va_from_probs(probs), t)
