@@ -45,6 +45,10 @@ splice — puts a click there. Per kind of join: how many bands are empty, and t
 empty bands and of the sounding ones that change by more than 1 dB at the broadband hop, and
 the live step measure at the join on all bands over the same on the sounding bands (the
 bands' count alone makes it about 0.9: sqrt(53 / 64) with 11 empty bands that do not move).
+
+Committed runs (``benchmarks/results/``): ``hard_join_placement.json`` (the defaults: seeds
+7–14, chosen on 7–12) and ``hard_join_placement_seeds15_20.json`` (``--seeds
+15,16,17,18,19,20 --choose ""``: 144 more dev medleys, first analysed for this run).
 """
 from __future__ import annotations
 
