@@ -66,7 +66,8 @@ def capture(args, data, spec, config):
         if n > 100 and cur:
             cases.append({**cur, "t": t, "t_step": t_step, "placed": placed,
                           "ts": ts[:n] + self._mel_shift_s[0] - self._mel_shift_s[1],
-                          "mel": self._mel_hist[order[:n]].astype(np.float64), "step_s": self.step_window_s})
+                          "mel": self._mel_hist[order[:n]].astype(np.float64), "step_s": self.step_window_s,
+                          "level_db": self._level_db[order[:n]].copy(), "key": cur.get("key")})
         return placed
 
     R.RegionStage.place_fade = recording
@@ -75,12 +76,33 @@ def capture(args, data, spec, config):
             for rec, fr in D.analysed(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=s), an, audio,
                                       f"dev medleys {s}"):
                 cur.clear()
-                cur.update(seed=s, bounds=list(rec.bounds), xf=list(rec.meta["crossfade_s"]))
+                cur.update(seed=s, bounds=list(rec.bounds), xf=list(rec.meta["crossfade_s"]), key=rec.key)
                 S.replay(fr, spec, config.region_cues, tags=S.MarkSource(mt.of(rec), spec.hop_seconds, version))
                 cur.clear()
     finally:
         R.RegionStage.place_fade = orig
     return cases
+
+
+def seed_screen_args(argv, doc: str, name: str, choose_help: str):
+    """The command line of the screens over dev medley seeds that choose on some and hold the
+    rest out (``fade_window_screen``, ``hard_join_placement``): (args — ``args.seeds`` a list —,
+    the set of seeds chosen on)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap.add_argument("--seeds", default="7,8,9,10,11,12,13,14", help="dev medley seeds (folds 0-1)")
+    ap.add_argument("--choose", default="7,8,9,10,11,12", help=choose_help)
+    ap.add_argument("--out", default=None, help=f"result JSON (default benchmarks/results/{name}.json)")
+    args = ap.parse_args(argv)
+    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    return args, {int(s) for s in args.choose.split(",") if s.strip()}
+
+
+def capture_defaults(args):
+    """(spec, config, captured cuts, a :class:`Placer`): the live stage with its defaults over
+    ``args.seeds`` (:func:`capture`)."""
+    spec, config = StreamSpec(), AnalysisConfig()
+    return spec, config, capture(args, D.data_folder(args), spec, config), Placer(spec.hop_seconds)
 
 
 def smoothed(pos, pt, smooth, stride):
@@ -165,14 +187,16 @@ class Placer:
         return self.fit(c, 1.0, mode, centre=first)
 
 
-def score(cases, fn) -> dict:
+def score(cases, fn, near: float = S.LOOSE_S) -> dict:
+    """Per kind of join: the cuts whose cue time lies within ``near`` of a join, how many
+    ``fn`` places within ±0.5 s of it, the median and p90 error."""
     errs = {"hard": [], "crossfade": []}
     for c in cases:
         b = np.array(c["bounds"])
         if not len(b):
             continue
         i = int(np.argmin(abs(b - c["t"])))
-        if abs(b[i] - c["t"]) > S.LOOSE_S:
+        if abs(b[i] - c["t"]) > near:
             continue
         errs["crossfade" if any(c["xf"]) else "hard"].append(abs(fn(c) - b[i]))
     out = {}

@@ -18,7 +18,6 @@ median / p90 error; for the seeds that choose (7–12, ``--choose``) and the hel
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -27,11 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_result  # noqa: E402
 
 
-import _regionsdata as D  # noqa: E402
 import fade_screen as FS  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features import regions as R  # noqa: E402
 
 BEFORE_S = (0.75, 1.0, 1.25, 1.5, 2.0)
@@ -44,18 +40,9 @@ def place(pl: FS.Placer, c: dict, before: float, after: float) -> float:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--seeds", default="7,8,9,10,11,12,13,14", help="dev medley seeds (folds 0-1)")
-    ap.add_argument("--choose", default="7,8,9,10,11,12", help="the seeds the window is chosen on")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/fade_window_screen.json)")
-    args = ap.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    choose = {int(s) for s in args.choose.split(",") if s.strip()}
+    args, choose = FS.seed_screen_args(argv, __doc__, "fade_window_screen", "the seeds the window is chosen on")
     t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    cases = FS.capture(args, D.data_folder(args), spec, config)
-    pl = FS.Placer(spec.hop_seconds)
+    spec, config, cases, pl = FS.capture_defaults(args)
     for c in cases:
         c["_ratio"] = pl.ratio(c)
     result = {"benchmark": "fade_window_screen", "machine": machine(), "seeds": args.seeds,
