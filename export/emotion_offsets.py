@@ -26,19 +26,15 @@ Caveat: the folds 3–4 have been looked at for other levers before (see the mod
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 from . import data as D
-from .emotion_augment import paired_bootstrap
-from .emotion_context import MIN_GAIN, MIN_LOWER, MODEL, NORMALISATION, POOL, STRIDE
+from .emotion_context import MODEL, NORMALISATION, POOL, STRIDE, passes, pooled_comparison, write_result
 from .evaluate import macro_f1
-from .train_emotion_musicnn import QUADRANT_VA, UNTOUCHED_FOLDS, Head, clip_mean, load_embeddings
+from .train_emotion_musicnn import QUADRANT_VA, Head, clip_mean, load_embeddings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 C = 0.001
 GRID = np.round(np.arange(-0.2, 0.2001, 0.05), 2)
 
@@ -93,21 +89,12 @@ def main(argv=None) -> dict:
                   f" (zero {outer[f]['zero_outer_score']:.3f})", flush=True)
             ys.append(q), tuned.append(a), zero.append(b)
         final, final_f1 = tune(*out_of_fold(emb, range(5)))
-    y, a, b = np.concatenate(ys), np.concatenate(tuned), np.concatenate(zero)
-    n_un = len(np.unique(emb["song"][np.isin(emb["fold"], UNTOUCHED_FOLDS)]))  # the last clips pooled
-    rep = {"per_outer_fold": outer, "procedure_pooled_600": macro_f1(y, a), "zero_pooled_600": macro_f1(y, b),
-           "inner_minus_outer_gap": float(np.mean([o["inner_score"] - o["outer_score"] for o in outer.values()])),
-           "paired_bootstrap_all_5": paired_bootstrap(y, a, b),
-           "paired_bootstrap_folds_3_4": paired_bootstrap(y[-n_un:], a[-n_un:], b[-n_un:]),
+    rep = {"per_outer_fold": outer, **pooled_comparison(emb, outer, ys, tuned, zero, "zero"),
            "final_choice": {"t_V": final[0], "t_A": final[1], "out_of_fold_score": final_f1}}
-    gain, lower = rep["paired_bootstrap_all_5"]["diff"], rep["paired_bootstrap_all_5"]["ci95"][0]
-    rep["ship"] = bool(gain >= MIN_GAIN and lower > MIN_LOWER and final != (0.0, 0.0))
-    rep["wall_s"] = time.time() - t0
+    rep["ship"] = passes(rep) and final != (0.0, 0.0)
     print(f"procedure {rep['procedure_pooled_600']:.3f} vs zero {rep['zero_pooled_600']:.3f}: "
           f"{rep['paired_bootstrap_all_5']}; final {final}; ship: {rep['ship']}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "emotion_offsets.json").write_text(json.dumps(rep, indent=2, default=float) + "\n")
-    return rep
+    return write_result("emotion_offsets", rep, t0)
 
 
 if __name__ == "__main__":
