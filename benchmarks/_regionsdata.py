@@ -297,12 +297,24 @@ def emotion_caches(args, spec: StreamSpec, config: AnalysisConfig):
 FRAMES_AND_TAGS = "analysed frames (frames/) and the per-mark tags (tags/)"
 
 
-def screen_parser(doc: str, name: str | None = None) -> argparse.ArgumentParser:
+def seed_list(text: str) -> list[int]:
+    """``--seeds 7,8,9`` → [7, 8, 9] (an argparse ``type``)."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated integers") from None
+
+
+def screen_parser(doc: str, name: str | None = None, seeds: str | None = None,
+                  seeds_help: str = "dev medley seeds (folds 0-1)") -> argparse.ArgumentParser:
     """The command line a region screen starts from: its docstring as the help, the data
-    arguments (:func:`add_data_args`, the cache holding frames and tags) and, with ``name``,
-    ``--out`` (default ``benchmarks/results/NAME.json``)."""
+    arguments (:func:`add_data_args`, the cache holding frames and tags), with ``seeds`` a
+    ``--seeds`` list (that default) and, with ``name``, ``--out`` (default
+    ``benchmarks/results/NAME.json``)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap, FRAMES_AND_TAGS)
+    if seeds is not None:
+        ap.add_argument("--seeds", type=seed_list, default=seeds, help=seeds_help)
     if name:
         ap.add_argument("--out", default=None, help=f"result JSON (default benchmarks/results/{name}.json)")
     return ap

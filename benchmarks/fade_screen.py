@@ -33,7 +33,6 @@ The truth of a crossfade is the fade's midpoint.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -88,14 +87,10 @@ def seed_screen_args(argv, doc: str, name: str, choose_help: str):
     """The command line of the screens over dev medley seeds that choose on some and hold the
     rest out (``fade_window_screen``, ``hard_join_placement``): (args — ``args.seeds`` a list —,
     the set of seeds chosen on)."""
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--seeds", default="7,8,9,10,11,12,13,14", help="dev medley seeds (folds 0-1)")
-    ap.add_argument("--choose", default="7,8,9,10,11,12", help=choose_help)
-    ap.add_argument("--out", default=None, help=f"result JSON (default benchmarks/results/{name}.json)")
+    ap = D.screen_parser(doc, name, seeds="7,8,9,10,11,12,13,14")
+    ap.add_argument("--choose", type=D.seed_list, default="7,8,9,10,11,12", help=choose_help)
     args = ap.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    return args, {int(s) for s in args.choose.split(",") if s.strip()}
+    return args, set(args.choose)
 
 
 def capture_defaults(args):
@@ -209,16 +204,9 @@ def score(cases, fn, near: float = S.LOOSE_S) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--seeds", default="7,8,9,10", help="dev medley seeds (folds 0-1)")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/fade_screen.json)")
-    args = ap.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    args = D.screen_parser(__doc__, "fade_screen", seeds="7,8,9,10").parse_args(argv)
     t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    cases = capture(args, D.data_folder(args), spec, config)
-    pl = Placer(spec.hop_seconds)
+    spec, config, cases, pl = capture_defaults(args)
     for c in cases:
         c["_ramp"] = pl.fit(c, length=True)
         c["_ratio"] = pl.ratio(c)

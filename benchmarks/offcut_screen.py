@@ -15,7 +15,6 @@ and ramp fit then run as live).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -29,8 +28,6 @@ import _regionsdata as D  # noqa: E402
 import fade_screen as F  # noqa: E402
 import segmentation as S  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 
 
 def steps(c, w):
@@ -57,16 +54,9 @@ def nearest(c):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
-    ap.add_argument("--seeds", default="7,8,9,10,11,12,13,14", help="dev medley seeds (folds 0-1)")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/offcut_screen.json)")
-    args = ap.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    args = D.screen_parser(__doc__, "offcut_screen", seeds="7,8,9,10,11,12,13,14").parse_args(argv)
     t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    cases = F.capture(args, D.data_folder(args), spec, config)
-    pl = F.Placer(spec.hop_seconds)
+    spec, config, cases, pl = F.capture_defaults(args)
     w = max(1, int(round(config.region_step_window_s * spec.frame_rate)))
     near, diag = [], []
     for c in cases:

@@ -43,7 +43,6 @@ here a join 0.5–1.5 s off at block resolution) with its probability and featur
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -61,8 +60,6 @@ import _regionsdata as D  # noqa: E402
 import region_misses as M  # noqa: E402
 import segmentation as S  # noqa: E402
 
-from sonolux import StreamSpec  # noqa: E402
-from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutjudge import FEATURES, load_judge  # noqa: E402
 
 FAR_S = 6.0  # a false cut within this of a join no cut found: that join's cue, decided far off
@@ -351,21 +348,13 @@ def cross_fitted(args, data, spec, config, audio, an, mark_tags, log) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__, "region_false_cuts")
     ap.add_argument("--seeds", default="13,14", help="held-out development medley seeds (live stage)")
     ap.add_argument("--cross", default="7,8,9,10,11,12", help="the judge's training seeds, cross-fitted ('' skips)")
-    ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/region_false_cuts.json)")
     args = ap.parse_args(argv)
-    data = D.data_folder(args)
-    t0 = time.perf_counter()
-    spec, config = StreamSpec(), AnalysisConfig()
-    audio = D.AudioCache(data)
-    models, an, mark_tags = D.emotion_caches(args, spec, config)
+    data, spec, config, audio, models, an, mark_tags, t0 = D.setup(args)
     version = str(models["emotion"].contract.get("version"))
-
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
+    log = D.log
 
     result = {"benchmark": "region_false_cuts", "machine": machine(), "folds": [0, 1],
               "tolerance_s": S.TOLERANCE_S, "loose_s": S.LOOSE_S, "change_s": CHANGE_S, "gap_s": GAP_S}

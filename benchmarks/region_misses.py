@@ -44,7 +44,6 @@ held-out development estimate.
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import math
@@ -240,8 +239,7 @@ def parse_set(items) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    D.add_data_args(ap, "analysed frames (frames/) and the per-mark tags (tags/)")
+    ap = D.screen_parser(__doc__)
     ap.add_argument("--seeds", default="7", help="development medley seeds, comma-separated (7: the benchmark's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an AnalysisConfig value")
     ap.add_argument("--no-rearm", action="store_true",
