@@ -134,14 +134,19 @@ def write_result(name: str, rep: dict, t0: float) -> dict:
     return rep
 
 
+def start(doc: str, argv) -> tuple[dict, float]:
+    """The command line of a nested-CV lever (``--data`` for the usual interface; the
+    embeddings come from the export cache): (the shipped setting's window embeddings, t0)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    D.add_data_arg(p)
+    p.parse_args(argv)
+    return load_embeddings(MODEL, STRIDE, POOL, NORMALISATION), time.time()
+
+
 def main(argv=None) -> dict:
     from threadpoolctl import threadpool_limits
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    D.add_data_arg(p)
-    p.parse_args(argv)
-    t0 = time.time()
-    emb = load_embeddings(MODEL, STRIDE, POOL, NORMALISATION)
+    emb, t0 = start(__doc__, argv)
     inputs = candidate_inputs(emb)
     with threadpool_limits(1):
         rep = nested(emb, inputs)

@@ -25,15 +25,12 @@ Caveat: the folds 3–4 have been looked at for other levers before (see the mod
 """
 from __future__ import annotations
 
-import argparse
-import time
 
 import numpy as np
 
-from . import data as D
-from .emotion_context import MODEL, NORMALISATION, POOL, STRIDE, passes, pooled_comparison, write_result
+from .emotion_context import passes, pooled_comparison, start, write_result
 from .evaluate import macro_f1
-from .train_emotion_musicnn import QUADRANT_VA, Head, clip_mean, load_embeddings
+from .train_emotion_musicnn import QUADRANT_VA, Head, clip_mean
 
 C = 0.001
 GRID = np.round(np.arange(-0.2, 0.2001, 0.05), 2)
@@ -71,11 +68,7 @@ def out_of_fold(emb: dict, folds) -> tuple[np.ndarray, np.ndarray]:
 def main(argv=None) -> dict:
     from threadpoolctl import threadpool_limits
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    D.add_data_arg(p)
-    p.parse_args(argv)
-    t0 = time.time()
-    emb = load_embeddings(MODEL, STRIDE, POOL, NORMALISATION)
+    emb, t0 = start(__doc__, argv)
     outer, ys, tuned, zero = {}, [], [], []
     with threadpool_limits(1):
         for f in range(5):
