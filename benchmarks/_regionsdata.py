@@ -90,13 +90,19 @@ class AudioCache:
         return self._y[c["song"]]
 
 
-def join(parts, xfade_s: list[float]):
+def join(parts, xfade_s: list[float], splice_s: float = 0.0):
     """Concatenate parts; ``xfade_s[i]`` > 0 crossfades part i+1 in linearly. Returns the
-    signal, the boundaries (a crossfade's midpoint) and each part's (start, end)."""
+    signal, the boundaries (a crossfade's midpoint) and each part's (start, end).
+
+    ``splice_s`` > 0: a hard join (``xfade_s[i]`` = 0) becomes a micro-crossfade that long, as
+    a DAW or a DJ mixer makes a cut. A plain splice of two excerpts is a step in the waveform:
+    a click that fills every band for a moment — in the 4Q clips, 16 kHz recordings, also the
+    mel bands above 8 kHz that hold nothing else, a tell no full-band recording gives
+    (``benchmarks/hard_join_placement.py``, "The clips' bandwidth")."""
     signal = parts[0].astype(np.float32)
     ends = []
     for p, xf in zip(parts[1:], xfade_s):
-        n = int(xf * SR)
+        n = int((xf or splice_s) * SR)
         if n == 0:
             ends.append(len(signal) / SR)
             signal = np.concatenate([signal, p])
@@ -110,7 +116,10 @@ def join(parts, xfade_s: list[float]):
     return signal.astype(np.float32), ends[:-1], list(zip(starts, ends))
 
 
-def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int) -> list[Recording]:
+def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int, splice_s: float = 0.0) -> list[Recording]:
+    """``n`` medleys of 3–5 excerpts (15–30 s) of the clips of ``folds``, every other one with
+    1–2 s crossfades; ``splice_s``: the hard joins' micro-crossfade (:func:`join`; 0: a plain
+    splice, as every committed result but ``segmentation_splice_fade.json``)."""
     pool = clips(data, folds)
     by_q = {q: [c for c in pool if c["quadrant"] == q] for q in QUADRANTS}
     rng = np.random.default_rng(seed)
@@ -127,7 +136,8 @@ def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int) -> list[
             picked.append((c, float(rng.uniform(15, 30)), float(rng.uniform(0, 1))))
             prev_q = q
         xf = [0.0 if m % 2 == 0 else round(float(rng.uniform(1, 2)), 2) for _ in range(k - 1)]
-        desc = repr([(c["song"], round(d, 3), round(s, 3)) for c, d, s in picked] + xf)
+        desc = repr([(c["song"], round(d, 3), round(s, 3)) for c, d, s in picked] + xf
+                    + ([f"splice {splice_s:g} s"] if splice_s > 0 else []))
         key = "medley-" + hashlib.sha1(desc.encode()).hexdigest()[:16]
 
         def make(picked=picked, xf=xf):
@@ -137,11 +147,11 @@ def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int) -> list[
                 n_s = min(len(y), int(dur * SR))
                 start = int(pos * (len(y) - n_s))
                 parts.append(y[start:start + n_s])
-            return join(parts, xf)[0]
+            return join(parts, xf, splice_s)[0]
 
         # the truth needs the real lengths: computed from the clip lengths without decoding twice
         rec = Recording(key, make, quadrants=[c["quadrant"] for c, _, _ in picked], kind="medley",
-                        meta={"songs": [c["song"] for c, _, _ in picked], "crossfade_s": xf,
+                        meta={"songs": [c["song"] for c, _, _ in picked], "crossfade_s": xf, "splice_s": splice_s,
                               "folds": sorted({int(c["fold"]) for c, _, _ in picked})})
         rec.meta["_picked"] = picked
         out.append(rec)
@@ -154,7 +164,7 @@ def medley_truth(rec: Recording, audio: AudioCache) -> None:
     for c, dur, _ in rec.meta["_picked"]:
         lengths.append(min(len(audio.clip(c)), int(dur * SR)))
     parts = [np.zeros(n, dtype=np.float32) for n in lengths]
-    _, rec.bounds, rec.spans = join(parts, rec.meta["crossfade_s"])
+    _, rec.bounds, rec.spans = join(parts, rec.meta["crossfade_s"], rec.meta.get("splice_s", 0.0))
 
 
 def analysed(recs, an: "Analysed", audio: AudioCache, what: str):

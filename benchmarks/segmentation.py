@@ -477,6 +477,10 @@ def main(argv=None):
     ap.add_argument("--sweep-only", action="store_true", help="stop after the development sweep")
     ap.add_argument("--sections-only", action="store_true",
                     help="rerun only the section part and replace it in the existing result JSON")
+    ap.add_argument("--splice-fade-ms", type=float, default=0.0, metavar="MS",
+                    help="the reporting medleys' hard joins as micro-crossfades this long instead of plain "
+                         "splices (a plain splice clicks in the 4Q clips' empty bands above 8 kHz; "
+                         "benchmarks/_regionsdata.join). Default 0: as the committed segmentation.json")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/segmentation.json)")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -586,7 +590,8 @@ def main(argv=None):
             write_result("segmentation_dev", result, str(Path(args.cache) / "dev.json"))
             return
 
-    report = load(D.medleys(data, audio, args.medleys, folds=(2, 3, 4), seed=2024), "report medleys", True)
+    report = load(D.medleys(data, audio, args.medleys, folds=(2, 3, 4), seed=2024, splice_s=args.splice_fade_ms / 1000),
+                  "report medleys", True)
     rep_clips = load(D.single_clips(data, audio, (2, 3, 4)), "report clips", True)
     pop = load(D.pop909_songs(data, Path(args.cache), args.pop909), "POP909 renders", True)
     if mark_tags is not None:
@@ -598,7 +603,7 @@ def main(argv=None):
                            "trained_on": j.doc.get("trained_on"), "dev_scores": j.doc.get("dev_scores"),
                            "caveat": "trained on the development folds (0-1) only; the emotion model behind "
                                      "its mood and tag cues was trained on all 4Q clips (optimistic)"}
-    result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report),
+    result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report), "splice_fade_ms": args.splice_fade_ms,
                            "audio_minutes": round(sum(r.spans[-1][1] for r, _ in report) / 60, 1),
                            "hard_joins": sum(1 for r, _ in report if not any(r.meta["crossfade_s"])),
                            "crossfaded": sum(1 for r, _ in report if any(r.meta["crossfade_s"])),
