@@ -77,6 +77,7 @@ class Engine:
             self.inference_stage, self.inference = make_inference(models, self.inference_config)
             # the operator's override teaches the per-show calibration
             self.inference.override = lambda: self.control_state.emotion_override
+            self.inference.calibration_resets = lambda: self.control_state.calibration_resets
         self.analyzer = Analyzer(spec, config, override_state=self.control_state,
                                  inference_stage=self.inference_stage)
         self.preset_handler = None  # set by a visual host: called with a preset name
@@ -212,8 +213,8 @@ class Engine:
                 if self.inference.error is None:
                     self.inference.poll()  # the window the analysis marked last, if still pending
                 path = self.inference_config.calibration
-                if path is not None and self.inference.calibration.n_examples:
-                    self.inference.calibration.save(path)  # kept with the show
+                if path is not None and (self.inference.calibration.n_examples or self.inference.calibration_was_reset):
+                    self.inference.calibration.save(path)  # kept with the show (a reset one: empty)
             if self.osc:
                 self.osc.stop()  # after its thread ends, it sends the last frame's changes
             for out in self.extra_outputs:

@@ -13,5 +13,6 @@ class ControlState:
 
     def __init__(self):
         self.emotion_override = 0  # 0 = the models decide; 1..4 = forced quadrant
+        self.calibration_resets = 0  # how often the operator reset the per-show mood calibration
         self.blackout = False
         self.preset_request = None

@@ -130,3 +130,52 @@ def test_the_operators_override_teaches_the_live_worker(tmp_path):
     assert json.loads(path.read_text())["model"] == {"name": "tiny-emotion", "version": "0.0.1"}
     _, again = make_inference(models, InferenceConfig(calibration=path))
     np.testing.assert_allclose(again.calibration.bias, worker.calibration.bias)
+    # the operator resets it: at the next window the model's own answer again
+    control.emotion_override = 0
+    control.calibration_resets += 1
+    worker.calibration_resets = lambda: control.calibration_resets
+    n = len(sig) // hop
+    for i in range(n, n + 2 * stage.every):
+        analyzer.process_hop(sig[(i % n) * hop:(i % n + 1) * hop], frame)
+        worker.poll()
+    assert worker.calibration.n_examples == 0 and not worker.calibration.bias.any()
+    assert worker.calibration_was_reset
+
+
+def test_a_reset_calibration_is_saved_empty_at_stop(tmp_path):
+    """``/sonolux/emotion/calibration/reset`` on a running engine: the worker forgets what the
+    overrides taught and the show's file holds an empty calibration after the stop (before, a
+    reset that left no examples would not have been saved and the old file came back); with no
+    model the address is a clear error."""
+    pytest.importorskip("onnxruntime")
+    import tiny_models
+    from conftest import wait_until
+    from sonolux import Engine, StreamSpec
+    from sonolux.app.control import Controls, engine_controls
+    from sonolux.app.panel import Panel
+    from sonolux.inference.runtime import InferenceConfig, calibration_model, load_models
+    from sonolux.sources import SynthSource
+
+    spec = StreamSpec()
+    models, _ = load_models(InferenceConfig(model_dir=tiny_models.model_dir(tmp_path), device="cpu"))
+    path = tmp_path / "show.calibration.json"
+    taught = QuadrantCalibration(l2=1.0)
+    taught.model = calibration_model(models["emotion"])["model"]
+    for _ in range(5):
+        taught.add(np.array([0.5, 0.1, 0.1, 0.3]), 4)
+    taught.fit()
+    taught.save(path)
+    engine = Engine(spec, SynthSource("clicks:120", spec.sample_rate, spec.block_size), models=models,
+                    inference=InferenceConfig(calibration=path))
+    controls = Controls(engine_controls(engine))
+    panel = Panel(engine, controls)  # its state only (not started): what the page shows
+    with engine:
+        assert engine.inference.calibration.n_examples == 5
+        assert panel.state()["engine"]["calibration_s"] == pytest.approx(5 * 2.048, abs=0.05)
+        assert controls.apply("/sonolux/emotion/calibration/reset", []) is None
+        wait_until(lambda: engine.inference.calibration_was_reset, 30, "the worker applied the reset")
+        assert panel.state()["engine"]["calibration_s"] == 0
+    doc = json.loads(path.read_text())
+    assert doc["examples"] == [] and doc["bias"] == [0.0, 0.0, 0.0, 0.0]
+    plain = Engine(spec, SynthSource("clicks:120", spec.sample_rate, spec.block_size))
+    assert "no emotion model runs" in Controls(engine_controls(plain)).apply("/sonolux/emotion/calibration/reset", [])

@@ -101,6 +101,7 @@ def test_panel_in_chromium(browser, oscdump, tmp_path):
         dump.wait_for(lambda m: [3, "sad"] in [v for _, a, _, v in m if a == "/sonolux/emotion/quadrant"],
                       20, "the overridden quadrant at oscdump")
         wait_until(lambda: page.is_visible("#override-badge"), 10, "the override badge")
+        assert not page.is_visible("#calibration-row")  # --no-models: no calibration to reset
 
         # a bad value answers in one clean line on the page
         page.fill("#bpm-lo", "200")

@@ -195,6 +195,7 @@ CONTROL_TABLE = """
 /sonolux/phase/nudge       | f -0.5-0.5                 | move the beat phase by this much of a beat (positive: later)
 /sonolux/bpm/range         | f low, f high              | the beat tracker's tempo range (high >= 1.5 x low)
 /sonolux/emotion/override  | i 0-4 or s Q1-Q4/mood/auto | force the mood quadrant (0/auto: the models)
+/sonolux/emotion/calibration/reset |                   | forget what the overrides taught: the model's own mood again (saved at stop)
 /sonolux/blackout          | [i 0/1]                    | outputs to rest, visuals dark; no argument toggles
 /sonolux/threshold/onset   | f 0.1-20                   | onset sensitivity k (lower: more onsets)
 /sonolux/threshold/gate    | f -120-0                   | no onsets below this level (dBFS)
@@ -276,6 +277,11 @@ def engine_controls(engine) -> dict:
     def override(q=0, *rest):
         engine.control_state.emotion_override = parse_quadrant(q)
 
+    def calibration_reset(*_):
+        if engine.inference is None or "emotion" not in engine.inference.models:
+            raise ParameterError("no emotion model runs (--no-models?): there is no mood calibration to reset")
+        engine.control_state.calibration_resets += 1
+
     def blackout(on=None, *rest):
         state = engine.control_state
         engine.set_blackout((not state.blackout) if on is None
@@ -307,7 +313,8 @@ def engine_controls(engine) -> dict:
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
                 "/sonolux/region/sensitivity": region_sensitivity, "/sonolux/region/min_s": region_min_s,
                 "/sonolux/region/cues": region_cues, "/sonolux/region/judge": region_judge,
-                "/sonolux/emotion/override": override, "/sonolux/blackout": blackout,
+                "/sonolux/emotion/override": override, "/sonolux/emotion/calibration/reset": calibration_reset,
+                "/sonolux/blackout": blackout,
                 "/sonolux/gain": gain, "/sonolux/tap/release": release_tap, "/sonolux/phase/nudge": nudge}
     for name, setter in thresholds(engine).items():
         handlers[f"/sonolux/threshold/{name}"] = setter

@@ -227,7 +227,8 @@ def add_model_options(p: argparse.ArgumentParser, *, offline: bool = False) -> N
                    help="smoothing of the predictions for live use (default ema, 2 s)")
     g.add_argument("--mood-calibration", default=None, metavar="FILE",
                    help="per-show mood calibration (JSON): loaded at start, taught by the operator's "
-                        "/sonolux/emotion/override, saved at stop; delete the file to reset")
+                        "/sonolux/emotion/override, saved at stop; /sonolux/emotion/calibration/reset "
+                        "(or the panel) resets it")
 
 
 def add_visual_options(p: argparse.ArgumentParser) -> None:

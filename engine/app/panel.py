@@ -154,7 +154,8 @@ class Panel:
                             "error": h.last_error, "messages": h.messages, "errors": h.errors,
                             "rate": round(h.rate_hz, 1)} for h in e.output_health()],
                "engine": {"dropped": stats.dropped_blocks, "late": stats.late_hops,
-                          "input_lost": stats.input_lost, "models": e.inference is not None},
+                          "input_lost": stats.input_lost, "models": e.inference is not None,
+                          "calibration_s": self._calibration_s()},
                "show": str(self.show_path) if self.show_path else None,
                "controls": sorted(self.controls.handlers)}
         f = self.frame
@@ -169,9 +170,22 @@ class Panel:
             "onsets": g("onset_count"), "beats": g("beat_count"), "phase": g("beat_phase"),
             "bpm": g("bpm"), "bpm_confidence": g("bpm_confidence"),
             "valence": g("valence"), "arousal": g("arousal"), "quadrant": int(g("quadrant")),
-            "mood_confidence": max(q), "region": REGION_LABELS[region] if 0 <= region < 5 else "",
+            # the published confidence (P of the quadrant × the share of the window that held
+            # audio); a chain without it shows the largest quadrant probability
+            "mood_confidence": g("emotion_confidence", max(q)),
+            "region": REGION_LABELS[region] if 0 <= region < 5 else "",
             "silence": bool(g("silence")), "tags": self._top_tags(f)}
         return out
+
+    def _calibration_s(self) -> float | None:
+        """Seconds of music the operator's overrides have taught the per-show calibration (None:
+        no emotion model). Read off the worker's list while it may grow: a display only."""
+        inference = self.engine.inference
+        if inference is None or "emotion" not in inference.models:
+            return None
+        from ..inference.calibration import EXAMPLE_S
+
+        return round(sum(list(inference.calibration.weights)) * EXAMPLE_S, 1)
 
     @staticmethod
     def _top_tags(f) -> list:

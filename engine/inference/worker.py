@@ -41,6 +41,12 @@ class InferenceWorker:
         # 0 for none; set by the Engine) says so; applied to every window before smoothing
         self.calibration = calibration or QuadrantCalibration()
         self.override = lambda: 0
+        # the operator's resets (a counter, set by the Engine): a new count empties the
+        # calibration at the next window; ``calibration_was_reset`` tells the Engine to save
+        # the empty calibration over the show's file at stop
+        self.calibration_resets = lambda: 0
+        self._resets_seen = 0
+        self.calibration_was_reset = False
         self.models = models  # task → OnnxModel
         # a streaming model reads the newest frames since its last call: keep enough of them
         self.features = FeatureStream(max([256, *(getattr(m, "history_frames", 0) for m in models.values())]))
@@ -126,6 +132,11 @@ class InferenceWorker:
         kw = {}
         if "emotion" in raw:  # one answer: V/A from the probabilities, quadrant from their signs
             raw_probs = raw["emotion"]["quadrant_probs"]
+            resets = self.calibration_resets()
+            if resets != self._resets_seen:  # the operator reset it: the model's own answer again
+                self._resets_seen = resets
+                self.calibration.reset()
+                self.calibration_was_reset = True
             forced = self.override()
             if forced:  # the operator corrects the mood: learn from this window (one per mark)
                 self.calibration.add(raw_probs, forced, example_weight(self.stage.every_s))
