@@ -49,7 +49,7 @@ from . import data as D
 from .emotion_augment import paired_bootstrap
 from .emotion_head_levers import context_features
 from .evaluate import macro_f1
-from .train_emotion_musicnn import UNTOUCHED_FOLDS, Head, clip_mean, decide, load_embeddings
+from .train_emotion_musicnn import UNTOUCHED_FOLDS, decide, load_embeddings, run_fold
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL, POOL, STRIDE, NORMALISATION = "MSD_musicnn", 250, 128, "running_level"
@@ -65,12 +65,16 @@ def candidate_inputs(emb: dict) -> dict:
     return {n: context_features(emb, n)[:, :dim] for n in CONTEXTS}
 
 
+def clip_probs(emb: dict, X: np.ndarray, C: float, train_folds, test_fold: int):
+    """(clip quadrants, clip probabilities at temperature 1) of ``test_fold`` from a head on
+    ``X`` trained on ``train_folds`` (``train_emotion_musicnn.run_fold``)."""
+    r = run_fold(emb, X, test_fold, train_folds, C, "signs")
+    return r["clip_q"], r["clip_probs"]
+
+
 def clip_predictions(emb: dict, X: np.ndarray, C: float, train_folds, test_fold: int):
-    """(clip quadrants, clip predictions) of ``test_fold`` from a head trained on ``train_folds``."""
-    fold, q, song = emb["fold"], emb["q"], emb["song"]
-    tr, te = np.isin(fold, list(train_folds)), fold == test_fold
-    songs, cp = clip_mean(song[te], Head(C).fit(X[tr], q[tr]).proba(X[te]))
-    cq = np.array([q[te][song[te] == s][0] for s in songs])
+    """(clip quadrants, clip predictions: the published signs rule) of ``test_fold``."""
+    cq, cp = clip_probs(emb, X, C, train_folds, test_fold)
     return cq, decide(cp, "signs")
 
 

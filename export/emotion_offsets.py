@@ -28,27 +28,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .emotion_context import passes, pooled_comparison, start, write_result
-from .evaluate import macro_f1
-from .train_emotion_musicnn import QUADRANT_VA, Head, clip_mean
+from .emotion_context import clip_probs, passes, pooled_comparison, start, write_result
+from .evaluate import macro_f1, quadrant_of_signs
+from .train_emotion_musicnn import QUADRANT_VA, features
 
 C = 0.001
 GRID = np.round(np.arange(-0.2, 0.2001, 0.05), 2)
 
 
-def clip_probs(emb: dict, train_folds, test_fold: int):
-    """(clip quadrants, clip probabilities) of ``test_fold`` from a head on ``train_folds``."""
-    X, fold, q, song = emb["penultimate"].astype(np.float64), emb["fold"], emb["q"], emb["song"]
-    tr, te = np.isin(fold, list(train_folds)), fold == test_fold
-    songs, cp = clip_mean(song[te], Head(C).fit(X[tr], q[tr]).proba(X[te]))
-    return np.array([q[te][song[te] == s][0] for s in songs]), cp
-
-
 def decide(p: np.ndarray, tv: float, ta: float) -> np.ndarray:
     """Quadrant 0..3 of the signs of (V − t_V, A − t_A); zero counts as positive."""
-    va = p @ QUADRANT_VA
-    v, a = va[:, 0] - tv >= 0, va[:, 1] - ta >= 0
-    return np.where(a, np.where(v, 0, 1), np.where(v, 3, 2))
+    return quadrant_of_signs(p @ QUADRANT_VA - np.array([tv, ta]))
 
 
 def tune(q: np.ndarray, p: np.ndarray) -> tuple[tuple, float]:
@@ -58,10 +48,10 @@ def tune(q: np.ndarray, p: np.ndarray) -> tuple[tuple, float]:
     return (float(best[0]), float(best[1])), scores[best]
 
 
-def out_of_fold(emb: dict, folds) -> tuple[np.ndarray, np.ndarray]:
+def out_of_fold(emb: dict, X: np.ndarray, folds) -> tuple[np.ndarray, np.ndarray]:
     """Clip quadrants and probabilities of every clip of ``folds``, each fold predicted by a
-    head trained on the others of ``folds``."""
-    parts = [clip_probs(emb, [g for g in folds if g != f], f) for f in folds]
+    head on ``X`` trained on the others of ``folds``."""
+    parts = [clip_probs(emb, X, C, [g for g in folds if g != f], f) for f in folds]
     return np.concatenate([x[0] for x in parts]), np.concatenate([x[1] for x in parts])
 
 
@@ -69,19 +59,20 @@ def main(argv=None) -> dict:
     from threadpoolctl import threadpool_limits
 
     emb, t0 = start(__doc__, argv)
+    X = features(emb, "penultimate")
     outer, ys, tuned, zero = {}, [], [], []
     with threadpool_limits(1):
         for f in range(5):
             inner = [g for g in range(5) if g != f]
-            (tv, ta), inner_f1 = tune(*out_of_fold(emb, inner))
-            q, cp = clip_probs(emb, inner, f)
+            (tv, ta), inner_f1 = tune(*out_of_fold(emb, X, inner))
+            q, cp = clip_probs(emb, X, C, inner, f)
             a, b = decide(cp, tv, ta), decide(cp, 0.0, 0.0)
             outer[f] = {"chosen": [tv, ta], "inner_score": inner_f1, "outer_score": macro_f1(q, a),
                         "zero_outer_score": macro_f1(q, b)}
             print(f"outer fold {f}: t_V {tv:+.2f} t_A {ta:+.2f} inner {inner_f1:.3f} outer {outer[f]['outer_score']:.3f}"
                   f" (zero {outer[f]['zero_outer_score']:.3f})", flush=True)
             ys.append(q), tuned.append(a), zero.append(b)
-        final, final_f1 = tune(*out_of_fold(emb, range(5)))
+        final, final_f1 = tune(*out_of_fold(emb, X, range(5)))
     rep = {"per_outer_fold": outer, **pooled_comparison(emb, outer, ys, tuned, zero, "zero"),
            "final_choice": {"t_V": final[0], "t_A": final[1], "out_of_fold_score": final_f1}}
     rep["ship"] = passes(rep) and final != (0.0, 0.0)

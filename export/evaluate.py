@@ -191,6 +191,9 @@ def shipped_emotion(model_dir: Path, threads: int):
     return load_model(model_dir / "emotion.onnx", device="cpu", threads=threads)
 
 
+VGMIDI_STRIDE = 64  # frames between the windows scored on the VGMIDI renders (1.024 s)
+
+
 def vgmidi_windows(root: Path, model_dir: Path, smoke: bool) -> dict:
     """The shipped emotion model's windows over the VGMIDI renders: ``q`` (phrase quadrant
     0..3), ``va`` / ``qp`` / ``owner`` per window (one per 64 frames), ``duration_s`` per phrase."""
@@ -200,7 +203,7 @@ def vgmidi_windows(root: Path, model_dir: Path, smoke: bool) -> dict:
     cache = D.vgmidi_cache(root, rows, name="vgmidi_smoke" if smoke else "vgmidi")
     ids = [r["id"] for r in rows]
     feats = D.load_cache(cache, ids)
-    va, qp, owner = emotion_windows(shipped_emotion(model_dir, os.cpu_count()), feats, ids, stride=64)
+    va, qp, owner = emotion_windows(shipped_emotion(model_dir, os.cpu_count()), feats, ids, stride=VGMIDI_STRIDE)
     return {"q": np.array([r["q"] for r in rows]), "va": va, "qp": qp, "owner": owner,
             "duration_s": np.array([len(feats[i]["mel"]) * mi.HOP / mi.SR for i in ids])}
 

@@ -31,25 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
+from sonolux import modelinput as mi
 from sonolux.inference.calibration import QuadrantCalibration, example_weight
 
 from . import data as D
-from .evaluate import clip_aggregate, macro_f1, quadrant_of_signs, vgmidi_eval, vgmidi_windows
+from .evaluate import VGMIDI_STRIDE, clip_aggregate, macro_f1, quadrant_of_signs, vgmidi_eval, vgmidi_windows
 from .onnx_export import read_contract
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 CORRECTIONS = (1, 3, 5, 10)
 DRAWS = 50
-WINDOW_S = 64 * 256 / 16000  # vgmidi_windows: one window per 64 frames
-
-
-def calibrated(qp: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """``QuadrantCalibration.apply`` over many windows at once."""
-    z = np.log(qp.astype(np.float64) + 1e-6) + bias
-    z -= z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
+WINDOW_S = VGMIDI_STRIDE * mi.HOP / mi.SR  # vgmidi_windows' window spacing (1.024 s)
 
 
 def clip_signs(owner: np.ndarray, qp: np.ndarray) -> np.ndarray:
@@ -75,7 +68,8 @@ def simulate_calibration(w: dict, l2: float, corrections=CORRECTIONS, draws: int
             for i in fixed:
                 for p in qp[owner == i]:
                     cal.add(p, int(q[i]) + 1, example_weight(WINDOW_S))
-            after = clip_signs(owner, calibrated(qp, cal.fit()))
+            cal.fit()
+            after = clip_signs(owner, cal.apply(qp))
             rest = np.setdiff1d(np.arange(q.size), fixed)
             f1_b.append(macro_f1(q[rest], before[rest])), f1_a.append(macro_f1(q[rest], after[rest]))
             acc_b.append(np.mean(before[rest] == q[rest])), acc_a.append(np.mean(after[rest] == q[rest]))

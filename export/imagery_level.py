@@ -57,10 +57,10 @@ from . import data as D
 from . import imagery_data as ID
 from .evaluate_imagery import pair_gallery, retrieval
 from .imagery_speed import session
+from .input_level import TAU_S  # the emotion contract's running-level time constant
 
 RESULTS = Path(__file__).resolve().parent / "results" / "imagery_level.json"
 GAINS = (-12.0, -6.0, 0.0, 6.0)
-TAU_S = 3.0  # the emotion contract's running-level time constant
 VARIANTS = ("raw", "running_level", "window_level", "window_level_no_floor")
 FOLD = 0
 N_BOOT = 2000

@@ -27,6 +27,14 @@ def test_fit_moves_the_confused_quadrant_towards_the_operators_label():
     assert 0 < one.apply(confused)[3] - confused[3] < out[3] - confused[3]
 
 
+def test_apply_takes_a_batch_of_windows():
+    """``apply`` on (n, 4) equals it window by window (the VGMIDI simulation calls it so)."""
+    cal = QuadrantCalibration()
+    cal.bias = np.array([0.7, -0.2, 0.1, -0.6])
+    p = np.random.default_rng(1).dirichlet(np.ones(4), 6)
+    np.testing.assert_allclose(cal.apply(p), np.stack([cal.apply(x) for x in p]))
+
+
 def test_save_load_and_reset(tmp_path):
     cal = QuadrantCalibration()
     for p, q in ((np.array([0.6, 0.2, 0.1, 0.1]), 2), (np.array([0.3, 0.3, 0.2, 0.2]), 2)):

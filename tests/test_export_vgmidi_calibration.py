@@ -40,13 +40,3 @@ def test_corrections_move_the_misread_quadrant_and_score_the_rest():
     # the corrections (all "happy, not calm") move phrases to Q1; five move more than one
     assert five["predicted_counts_after"]["Q1"] > one["predicted_counts_after"]["Q1"] >= 0
     assert five["predicted_counts_after"]["Q1"] > 0 and five["f1_change"] != 0.0
-
-
-def test_calibrated_is_the_engines_apply():
-    from export.evaluate_vgmidi import calibrated
-    from sonolux.inference.calibration import QuadrantCalibration
-
-    cal = QuadrantCalibration()
-    cal.bias = np.array([0.7, -0.2, 0.1, -0.6])
-    p = np.random.default_rng(1).dirichlet(np.ones(4), 6)
-    assert np.allclose(calibrated(p, cal.bias), np.stack([cal.apply(x) for x in p]))

@@ -41,12 +41,13 @@ import numpy as np
 
 from ..config import read_json_file
 from ..errors import SonoluxError
+from ..modelinput import HOP, SR
 
 VERSION = 1
 _EPS = 1e-6
 #: seconds of music one example stands for in the simulation that chose ``l2``
-#: (export.train_emotion_musicnn: a window every 128 frames of 256 samples at 16 kHz)
-EXAMPLE_S = 128 * 256 / 16000
+#: (export.train_emotion_musicnn: a window every 128 model-feature frames)
+EXAMPLE_S = 128 * HOP / SR
 
 
 def example_weight(every_s: float) -> float:
@@ -116,7 +117,7 @@ class QuadrantCalibration:
         return self.bias
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities (unchanged while the bias is 0)."""
+        """Calibrated probabilities, (4,) or (..., 4) (unchanged while the bias is 0)."""
         if not self.bias.any():
             return np.asarray(probs, np.float64)
         return _softmax(np.log(np.asarray(probs, np.float64) + _EPS) + self.bias)
