@@ -121,6 +121,13 @@ def ramp_fit(a, t, max_len):
     return best[1], best[2]
 
 
+def song_masks(ts: np.ndarray, centre: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hops of the song before and of the song after ``centre``: 1.5–4.5 s either side
+    (``FADE_GAP_S``, ``FADE_WINDOW_S``), as ``RegionStage.place_fade`` takes them."""
+    return ((ts >= centre - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < centre - R.FADE_GAP_S),
+            (ts >= centre + R.FADE_GAP_S) & (ts < centre + R.FADE_GAP_S + R.FADE_WINDOW_S))
+
+
 class Placer:
     def __init__(self, hop_s):
         self.smooth = max(1, int(round(R.FADE_SMOOTH_S / hop_s)))
@@ -130,8 +137,7 @@ class Placer:
         """Each hop's position between the two songs, over [centre − radius, centre + after)
         (``after`` None: ``radius``)."""
         ts, mel = c["ts"], c["mel"]
-        bm = (ts >= centre - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < centre - R.FADE_GAP_S)
-        am = (ts >= centre + R.FADE_GAP_S) & (ts < centre + R.FADE_GAP_S + R.FADE_WINDOW_S)
+        bm, am = song_masks(ts, centre)
         w = (ts >= centre - radius) & (ts < centre + (radius if after is None else after))
         if bm.sum() < 10 or am.sum() < 10 or w.sum() < 2:
             return None
@@ -153,8 +159,8 @@ class Placer:
 
     def ratio(self, c):
         ts, mel, t, ts_ = c["ts"], c["mel"], c["t"], c["t_step"]
-        before = mel[(ts >= t - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < t - R.FADE_GAP_S)].mean(0)
-        after = mel[(ts >= t + R.FADE_GAP_S) & (ts < t + R.FADE_GAP_S + R.FADE_WINDOW_S)].mean(0)
+        bm, am = song_masks(ts, t)
+        before, after = mel[bm].mean(0), mel[am].mean(0)
         sa = mel[(ts >= ts_ - c["step_s"]) & (ts < ts_)].mean(0)
         sb = mel[(ts >= ts_) & (ts < ts_ + c["step_s"])].mean(0)
         return float(np.sqrt(((sb - sa) ** 2).sum() / ((after - before) ** 2).sum()))

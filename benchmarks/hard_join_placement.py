@@ -109,12 +109,10 @@ def prepare(c: dict, pl: FS.Placer, hop_s: float) -> None:
     c["broad_empty"] = db[:, ~c["sounding"]].mean(1) if (~c["sounding"]).any() else np.zeros(len(mel))
     c["ratio"] = pl.ratio(c)
     c["ramp"] = pl.fit(c, 1.0, after=0.5)  # the live window (region_fade_radius_s, region_fade_after_s)
-    # each hop's position between the two songs (the ramp's projection), for the change-point variant
-    ts, t = c["ts"], c["t"]
-    before = mel[(ts >= t - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < t - R.FADE_GAP_S)].mean(0)
-    after = mel[(ts >= t + R.FADE_GAP_S) & (ts < t + R.FADE_GAP_S + R.FADE_WINDOW_S)].mean(0)
-    d = after - before
-    pos = (mel - before) @ d / max(float(d @ d), 1e-12)
+    # each hop's position between the two songs (the ramp's projection, over the whole ring),
+    # for the change-point variant; NaN where the ring does not hold both songs
+    got = pl.positions(c, np.inf, "db", c["t"])
+    pos = got[0] if got is not None else np.full(len(mel), np.nan)
     c["pos_step"] = np.abs(band_steps(pos[:, None], max(1, int(round(c["step_s"] / hop_s))))[:, 0])
 
 
@@ -152,8 +150,8 @@ def crossfade_model(c: dict, before: float = 1.0, after: float = 0.5, lengths=(1
     if c["ratio"] >= R.HARD_STEP_RATIO:
         return c["t_step"]
     ts, mel, t = c["ts"], c["mel"][:, c["sounding"]], c["t"]
-    a = mel[(ts >= t - R.FADE_GAP_S - R.FADE_WINDOW_S) & (ts < t - R.FADE_GAP_S)].mean(0)
-    b = mel[(ts >= t + R.FADE_GAP_S) & (ts < t + R.FADE_GAP_S + R.FADE_WINDOW_S)].mean(0)
+    bm, am = FS.song_masks(ts, t)
+    a, b = mel[bm].mean(0), mel[am].mean(0)
     w = (ts >= t - before) & (ts < t + after)
     kernel = np.ones(smooth) / smooth
     x = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 0, mel[w])[::stride]
