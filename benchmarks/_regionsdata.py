@@ -30,6 +30,9 @@ from sonolux.sources.file import load_audio
 
 SR = 48000
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
+#: hard joins are micro-crossfades this long (ms), as a DAW or a DJ mixer makes a cut: a plain splice
+#: clicks in the 4Q clips' empty bands above 8 kHz, a tell no full-band recording gives (:func:`join`)
+SPLICE_MS = 5.0
 CACHE_VERSION = 4  # 4: mood from emotion v2.2 (level-normalised input); 3: v2.1; 1: v2.0; 2 was an earlier, abandoned key
 
 
@@ -116,10 +119,12 @@ def join(parts, xfade_s: list[float], splice_s: float = 0.0):
     return signal.astype(np.float32), ends[:-1], list(zip(starts, ends))
 
 
-def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int, splice_s: float = 0.0) -> list[Recording]:
+def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int,
+            splice_s: float = SPLICE_MS / 1000) -> list[Recording]:
     """``n`` medleys of 3–5 excerpts (15–30 s) of the clips of ``folds``, every other one with
     1–2 s crossfades; ``splice_s``: the hard joins' micro-crossfade (:func:`join`; 0: a plain
-    splice, as every committed result but ``segmentation_splice_fade.json``)."""
+    splice, as every result committed before the judge of 2026-12-04's evening — the region
+    screens' JSONs — and ``segmentation.py --splice-fade-ms 0``)."""
     pool = clips(data, folds)
     by_q = {q: [c for c in pool if c["quadrant"] == q] for q in QUADRANTS}
     rng = np.random.default_rng(seed)

@@ -477,10 +477,10 @@ def main(argv=None):
     ap.add_argument("--sweep-only", action="store_true", help="stop after the development sweep")
     ap.add_argument("--sections-only", action="store_true",
                     help="rerun only the section part and replace it in the existing result JSON")
-    ap.add_argument("--splice-fade-ms", type=float, default=0.0, metavar="MS",
-                    help="the reporting medleys' hard joins as micro-crossfades this long instead of plain "
-                         "splices (a plain splice clicks in the 4Q clips' empty bands above 8 kHz; "
-                         "benchmarks/_regionsdata.join). Default 0: as the committed segmentation.json")
+    ap.add_argument("--splice-fade-ms", type=float, default=D.SPLICE_MS, metavar="MS",
+                    help="the medleys' hard joins as micro-crossfades this long, as a DAW or DJ mixer cuts "
+                         f"(default {D.SPLICE_MS:g}); 0: plain splices, which click in the 4Q clips' empty bands "
+                         "above 8 kHz (benchmarks/_regionsdata.join), as results before 2026-12-04's evening")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/segmentation.json)")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -522,7 +522,8 @@ def main(argv=None):
     def tags_of(key):
         return MarkSource(marks[key], spec.hop_seconds, version) if key in marks else None
 
-    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7), "dev medleys", True)
+    dev = load(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=7, splice_s=args.splice_fade_ms / 1000),
+               "dev medleys", True)
     dev_clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
     result = {"benchmark": "segmentation", "machine": machine(), "tolerance_s": TOLERANCE_S, "paper": PAPER,
               "emotion_model": bool(models),

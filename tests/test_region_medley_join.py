@@ -41,11 +41,14 @@ def test_medley_keys_change_only_with_a_micro_crossfade(tmp_path):
     clips = [{"song": f"s{i}", "quadrant": q, "fold": 0, "path": ""} for i, q in enumerate(D.QUADRANTS * 4)]
     D_clips, D.clips = D.clips, lambda data, folds: clips
     try:
-        plain = D.medleys(tmp_path, Audio(), 4, folds=(0,), seed=7)
-        again = D.medleys(tmp_path, Audio(), 4, folds=(0,), seed=7)
+        plain = D.medleys(tmp_path, Audio(), 4, folds=(0,), seed=7, splice_s=0.0)
+        again = D.medleys(tmp_path, Audio(), 4, folds=(0,), seed=7, splice_s=0.0)
         faded = D.medleys(tmp_path, Audio(), 4, folds=(0,), seed=7, splice_s=0.005)
+        default = D.medleys(tmp_path, Audio(), 4, folds=(0,), seed=7)
     finally:
         D.clips = D_clips
+    # plain splices keep the keys of the results cached before the micro-fade became the default
     assert [r.key for r in plain] == [r.key for r in again]
+    assert D.SPLICE_MS == 5.0 and [r.key for r in default] == [r.key for r in faded]
     assert not {r.key for r in plain} & {r.key for r in faded}
     assert [r.meta["crossfade_s"] for r in plain] == [r.meta["crossfade_s"] for r in faded]
