@@ -191,8 +191,11 @@ def single_clips(data: Path, audio: AudioCache, folds) -> list[Recording]:
                       meta={"song": c["song"], "folds": [int(c["fold"])]}) for c in clips(data, folds)]
 
 
-def pop909_songs(data: Path, cache: Path, n: int) -> list[Recording]:
-    """The first ``n`` songs of the POP909 benchmark subset, rendered (cached) when played."""
+def pop909_songs(data: Path, cache: Path, n: int, start: int = 1) -> list[Recording]:
+    """The first ``n`` songs of the POP909 subset from id ``start`` (every 16th id:
+    ``_pop909.subset``; 1 — 001, 017, … — is the beat benchmarks' set and the reporting songs
+    here; the cut judge's development songs start at :data:`POP909_DEV_START`), rendered
+    (cached) when played; [] (after saying why) when POP909 cannot be rendered here."""
     import os
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -206,7 +209,12 @@ def pop909_songs(data: Path, cache: Path, n: int) -> list[Recording]:
         print("POP909:", _pop909.available(), file=sys.stderr)
         return []
     return [Recording(f"pop909-{s}", (lambda s=s: _pop909.render(s, SR)), kind="pop909", meta={"song": s})
-            for s in _pop909.subset(limit=n)]
+            for s in _pop909.subset(start=start, limit=n)]
+
+
+#: the first POP909 id of the cut judge's development songs (009, 025, 041, …): none of them is
+#: in the beat benchmarks' subset or the reporting songs (both from 001)
+POP909_DEV_START = 9
 
 
 class Analysed:

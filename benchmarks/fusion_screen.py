@@ -185,13 +185,28 @@ def tally(judge: Judge, medleys, clips, cuts_of) -> dict:
         cuts = cuts_of(r)
         med.add_cuts(cuts, r.bounds, r.minutes)
         found |= {(r.rec.key, i) for i, _ in S.match(cuts, r.bounds)}
+    songs = {}  # kind of recording played alone (4Q clip, POP909 song) → [cuts, minutes]
     for r in clips:
-        clip.add_cuts(cuts_of(r), [], r.minutes)
+        cuts = cuts_of(r)
+        clip.add_cuts(cuts, [], r.minutes)
+        acc = songs.setdefault(r.rec.kind, [0, 0.0])
+        acc[0] += len(cuts)
+        acc[1] += r.minutes
     p, rc, f = med.prf()
     return {"precision": round(p, 3), "recall": round(rc, 3), "f": round(f, 3), "found": med.tp, "joins": med.true,
             "cuts": med.pred,
             "clip_false_cuts_per_min": round(clip.pred / clip.minutes, 3) if clip.minutes else None,
-            "clip_cuts": clip.pred, "clip_minutes": round(clip.minutes, 1), "_found": found}
+            "clip_cuts": clip.pred, "clip_minutes": round(clip.minutes, 1),
+            **song_false_cuts(songs), "_found": found}
+
+
+def song_false_cuts(songs: dict) -> dict:
+    """Per kind of whole recording played alone ({kind: [cuts, minutes]}): its cuts, minutes
+    and false cuts per minute, and the worst kind's rate — what the dev limit holds, as the
+    target holds for each kind (without recordings played alone: 0)."""
+    by_kind = {k: {"cuts": c, "minutes": m, "per_min": round(c / m, 3)} for k, (c, m) in songs.items() if m}
+    return {"false_cuts_by_kind": by_kind,
+            "worst_false_cuts_per_min": max((v["per_min"] for v in by_kind.values()), default=0.0)}
 
 
 GBT = {"max_depth": 3, "max_iter": 150, "learning_rate": 0.05}  # the tree's size (``--gbt``)
@@ -246,7 +261,7 @@ def train_and_choose(judge: Judge, kind: str, columns, medleys, clips, low: floa
             t = tally(judge, medleys, clips, lambda r: judge.run(r, low, lambda x: prob(x) >= p))
             t.pop("_found")
             rows.append({"p": float(p), **t})
-            if t["clip_false_cuts_per_min"] <= S.DEV_FALSE_CUTS_MAX and (
+            if t["worst_false_cuts_per_min"] <= S.DEV_FALSE_CUTS_MAX and (
                     best is None or (t["f"], t["precision"]) > (best["f"], best["precision"])):
                 best = rows[-1]
         return best, rows

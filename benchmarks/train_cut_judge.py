@@ -1,9 +1,9 @@
 """Train the region stage's learned cut judge on the development folds and write the judge file.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/train_cut_judge.py --song-disjoint \
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/train_cut_judge.py --song-disjoint --pop909-dev 12 \
         [--data ../shared/data] [--cache /work/cache/regions] [--out engine/profiles/cut_judge.json]
 
-(the shipped judge's command; about 20 min with an empty cache, 4 min warm).
+(the shipped judge's command; about 25 min with an empty cache, 5 min warm).
 
 The recipe is ``fusion_screen.py``'s (read its module doc), on the development data at once:
 the dev medleys of ``--seeds`` (default 7–12: 144 random medleys of the dev clips, folds 0–1,
@@ -14,7 +14,8 @@ Candidates are the fusion's decided peaks at a low threshold; the 14 features of
 :mod:`sonolux.features.cutjudge`; scikit-learn's ``HistGradientBoostingClassifier`` (depth 3,
 150 trees, rate 0.05, balanced classes) trained on teacher-forced candidates plus one DAgger
 round. The low threshold (of 0.3 / 0.5 / 0.7) and the probability threshold (grid 0.05–0.95)
-maximise the dev medleys' boundary F with at most 0.15 false cuts / min in the dev clips,
+maximise the dev medleys' boundary F with at most 0.15 false cuts / min in the dev clips (and,
+with ``--pop909-dev``, in the dev POP909 songs: the limit holds for each kind of whole recording),
 ``--choose cross`` (default) on held-out development data: each half (the medleys of every
 other seed + clip fold 0, the rest + clip fold 1; seeds 7 / 8 for two seeds) scored by trees
 trained on the other half, the two
@@ -97,20 +98,25 @@ def cross_fitted(judge, columns, medleys, clips, log) -> dict:
             prob = fit["_prob"]
             for p in F.PROB_GRID:
                 t = F.tally(judge, te_m, te_c, lambda r: judge.run(r, low, lambda x: prob(x) >= p))
-                acc = pooled.setdefault((low, float(p)), [0, 0, 0, 0, 0.0])
+                acc = pooled.setdefault((low, float(p)), [0, 0, 0, 0, 0.0, {}])
                 acc[0] += t["found"]
                 acc[1] += t["cuts"]
                 acc[2] += t["joins"]
                 acc[3] += t["clip_cuts"]
                 acc[4] += t["clip_minutes"]
+                for kind, v in t["false_cuts_by_kind"].items():
+                    k = acc[5].setdefault(kind, [0, 0.0])
+                    k[0] += v["cuts"]
+                    k[1] += v["minutes"]
     rows = []
-    for (low, p), (tp, pred, true, clip_cuts, minutes) in sorted(pooled.items()):
+    for (low, p), (tp, pred, true, clip_cuts, minutes, songs) in sorted(pooled.items()):
         prec, rec = tp / pred if pred else 0.0, tp / true if true else 0.0
         rows.append({"low": low, "p": p, "precision": round(prec, 3), "recall": round(rec, 3),
                      "f": round(2 * prec * rec / (prec + rec), 3) if prec + rec else 0.0, "found": tp, "joins": true,
-                     "clip_false_cuts_per_min": round(clip_cuts / minutes, 3) if minutes else None})
+                     "clip_false_cuts_per_min": round(clip_cuts / minutes, 3) if minutes else None,
+                     **F.song_false_cuts(songs)})
     ok = [r for r in rows if r["clip_false_cuts_per_min"] is not None
-          and r["clip_false_cuts_per_min"] <= S.DEV_FALSE_CUTS_MAX]
+          and r["worst_false_cuts_per_min"] <= S.DEV_FALSE_CUTS_MAX]
     if not ok:
         sys.exit("no cross-fitted point keeps the dev clips' false cuts within the limit: no judge written")
     best = max(ok, key=lambda r: (r["f"], r["precision"], -r["p"]))
@@ -135,6 +141,11 @@ def main(argv=None):
                     help="each seed's medleys from one dev fold's clips (seeds in order: fold 0, 1, 0, …), so "
                          "the cross-fit's halves share no song: the thresholds are chosen on songs the trees "
                          "never saw, as the reporting folds are (default: medleys of both folds' clips)")
+    ap.add_argument("--pop909-dev", type=int, default=0, metavar="N",
+                    help="also N whole POP909 songs rendered by FluidSynth (ids 009, 025, …: none of the "
+                         "reporting or beat benchmark songs), played alone like the dev clips: their in-song "
+                         "candidates train the trees and the false-cut limit holds for them on their own "
+                         "(the cross-fit's halves take every other song; default 0)")
     ap.add_argument("--gbt", default=None, metavar="DEPTH,TREES,RATE",
                     help="the trees' size (default %s)" % ",".join(map(str, F.GBT.values())))
     args = ap.parse_args(argv)
@@ -169,6 +180,13 @@ def main(argv=None):
     judge = F.Judge(config, cap0)
     block_hops = int(round(cap0["block_s"] / hop_s))
     centre = {r: np.concatenate([T.representation(x.marks, r) for x in clips]).mean(0) for r in T.REPRS}
+    if args.pop909_dev > 0:
+        songs = D.pop909_songs(data, Path(args.cache), args.pop909_dev, start=D.POP909_DEV_START)
+        if not songs:
+            sys.exit("--pop909-dev: POP909 cannot be rendered on this machine (the line above says why)")
+        for i, song in enumerate(songs):
+            song.meta["folds"] = [i % 2]  # the cross-fit's halves
+        clips += load(songs, "dev POP909 songs")
     for r in medleys + clips:
         r.with_centre(centre, cap0["block_s"], block_hops)
 
@@ -197,10 +215,12 @@ def main(argv=None):
            "trained_on": {"medleys": {"seeds": seeds, "folds": [0, 1], "each_seed": args.dev_medleys,
                                       "song_disjoint_halves": args.song_disjoint,
                                       "hard_join_splice_ms": D.SPLICE_MS},
-                          "clips": {"folds": [0, 1], "count": len(clips)},
+                          "clips": {"folds": [0, 1], "count": sum(r.rec.kind == "clip" for r in clips)},
+                          "pop909_songs": [r.rec.meta["song"] for r in clips if r.rec.kind == "pop909"],
                           "candidates": chosen["training_candidates"], "teacher": chosen["teacher_candidates"],
                           "gbt": F.GBT, "command": f"python benchmarks/train_cut_judge.py --choose {args.choose} --seeds {args.seeds}"
                                      + (" --song-disjoint" if args.song_disjoint else "")
+                                     + (f" --pop909-dev {args.pop909_dev}" if args.pop909_dev else "")
                                      + (f" --gbt {args.gbt}" if args.gbt else ""),
                           "date": machine()["date"]},
            "choice": {"rule": args.choose, "cross_fitted": cross,

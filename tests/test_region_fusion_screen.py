@@ -116,3 +116,22 @@ def test_the_diagnosis_replays_the_benchmarks_stage(rng):
     assert cuts == [r["start"] for r in regions[1:]] and len(cuts) == 2
     assert all(abs(c - t) < 0.5 for c, t in zip(cuts, (25.0, 50.0)))
     assert [round(b, 4) for b, _ in decisions] == [round(c, 4) for c in cuts]
+
+
+def test_the_dev_false_cut_limit_holds_for_each_kind_of_song():
+    """The judge's threshold choice admits a point only when every kind of recording played
+    alone stays within the limit (the whole-song target is per kind): 3 cuts in 10 min of
+    POP909 songs are 0.3 / min however clean 100 min of 4Q clips are."""
+    import fusion_screen as F
+
+    class Rec:
+        def __init__(self, kind, minutes, cuts):
+            self.rec, self.minutes, self.cuts, self.bounds = D.Recording(kind, None, kind=kind), minutes, cuts, []
+
+    clips = [Rec("clip", 100.0, [5.0, 9.0]), Rec("pop909", 6.0, [3.0, 50.0]), Rec("pop909", 4.0, [7.0])]
+    t = F.tally(None, [], clips, lambda r: r.cuts)
+    assert t["clip_false_cuts_per_min"] == round(5 / 110, 3)  # pooled, as before
+    assert t["false_cuts_by_kind"]["clip"]["per_min"] == 0.02
+    assert t["false_cuts_by_kind"]["pop909"] == {"cuts": 3, "minutes": 10.0, "per_min": 0.3}
+    assert t["worst_false_cuts_per_min"] == 0.3
+    assert F.tally(None, [], [], lambda r: r.cuts)["worst_false_cuts_per_min"] == 0.0

@@ -11,10 +11,11 @@ A dropped candidate does not restart the cues and the minimum region still count
 last kept cut; the fusion's excursion goes on (:meth:`CutFusion.reject`): a higher score in it
 is a new candidate.
 
-The trees were trained by ``benchmarks/train_cut_judge.py --song-disjoint`` on the DEVELOPMENT
-folds only (the dev medleys of six seeds, 7–12, each of one dev fold's clips, hard joins as 5 ms
-micro-crossfades, and the dev clips; teacher forcing plus one DAgger round; the thresholds
-chosen on songs the trees never saw), with
+The trees were trained by ``benchmarks/train_cut_judge.py --song-disjoint --pop909-dev 12`` on
+DEVELOPMENT data only (the dev medleys of six seeds, 7–12, each of one dev fold's clips, hard
+joins as 5 ms micro-crossfades; the dev clips, folds 0–1; 12 whole POP909 songs none of the
+benchmarks report on; teacher forcing plus one DAgger round; the thresholds chosen on songs the
+trees never saw, with at most 0.15 false cuts / min in each kind of whole recording), with
 scikit-learn's ``HistGradientBoostingClassifier``; the file holds them as flat arrays and
 :func:`judge_raw` evaluates them (Numba, no scikit-learn at run time, no allocation). The
 emotion model behind the mood and tag cues was trained on all 4Q clips, so its cues are
