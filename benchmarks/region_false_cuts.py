@@ -1,7 +1,7 @@
 """Why the region stage cuts where there is no join: every false cut on development medleys (issue 17).
 
     nice -n 5 python benchmarks/region_false_cuts.py [--data ../shared/data] [--cache /work/cache/regions] \
-        [--seeds 13,14] [--cross 7,8,9,10,11,12] [--out benchmarks/results/region_false_cuts.json]
+        [--seeds 13,14] [--cross shipped] [--out benchmarks/results/region_false_cuts.json]
 
 Development folds only (0–1); nothing of the reporting folds (2–4) is read.
 
@@ -33,9 +33,10 @@ the carried grid's beats after the cut against its mean over all hops there
 median for correct cuts / false cuts away from any join (``in_song`` and ``far_off``) and the
 area under the ROC curve (1: every false cut below every correct one).
 
-**Cross-fitted** (``--cross``, default the judge's training seeds 7–12; ``--cross ''``
-skips it): ``train_cut_judge.py``'s halves (every other seed + one fold of the dev clips)
-— trees trained on one half (``fusion_screen.train_and_choose``, the same recipe) judge the
+**Cross-fitted** (``--cross``, default ``shipped``: the shipped judge's training data as its
+file's ``trained_on`` records it — seeds, song-disjoint halves, POP909 dev songs —; a seed
+list keeps the rest of that recipe; ``--cross ''`` skips it): ``train_cut_judge.py``'s halves
+(``train_cut_judge.development_data``) — trees trained on one half (``fusion_screen.train_and_choose``, the same recipe) judge the
 other half's candidates at the shipped judge's low and probability thresholds, on the
 captured cue series (block resolution, no placement: the judge's decision, not the live
 stage's cut times). Each kept false candidate is classified the same way (``placed_off`` is
@@ -275,32 +276,21 @@ def summarise(rows) -> dict:
     return out
 
 
-def cross_fitted(args, data, spec, config, audio, an, mark_tags, log) -> dict:
+def cross_fitted(args, bench: D.Bench, log) -> dict:
     """The judge's training seeds, each half judged by trees of the other half (module doc)."""
     import fusion_screen as F
-    import tag_screen as T
+    import train_cut_judge as J
 
     shipped = load_judge()
     low, p_thr = shipped.low_threshold, shipped.probability_threshold
-    seeds = [int(s) for s in args.cross.split(",") if s]
-    keys = {0: set(), 1: set()}
-    medleys = []
-    for i, seed in enumerate(seeds):
-        got = F.recordings(D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=seed),
-                           f"dev medleys {seed}", an, audio, mark_tags, spec)
-        keys[i % 2].update(r.rec.key for r in got)
-        medleys += got
-    clips = F.recordings(D.single_clips(data, audio, (0, 1)), "dev clips", an, audio, mark_tags, spec)
-    cap0 = clips[0].cap
-    judge = F.Judge(config, cap0)
-    block_hops = int(round(cap0["block_s"] / spec.hop_seconds))
-    centre = {r: np.concatenate([T.representation(x.marks, r) for x in clips]).mean(0) for r in T.REPRS}
-    for r in medleys + clips:
-        r.with_centre(centre, cap0["block_s"], block_hops)
-    halves = [([r for r in medleys if r.rec.key in keys[f]], [r for r in clips if r.rec.meta["folds"] == [f]])
-              for f in (0, 1)]
+    recipe = shipped.doc.get("trained_on", {})
+    seeds = (recipe.get("medleys", {}).get("seeds", list(J.SEEDS)) if args.cross == "shipped"
+             else [int(s) for s in args.cross.split(",") if s])
+    judge, halves = J.development_data(
+        bench, args.dev_medleys, seeds, song_disjoint=bool(recipe.get("medleys", {}).get("song_disjoint_halves")),
+        pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache)[2:4]
     columns = list(range(len(FEATURES)))
-    rows, tally, clip_cuts, clip_min = [], S.Tally(), 0, 0.0
+    rows, tally, clip_cuts, clip_min, alone = [], S.Tally(), 0, 0.0, {}
     for a, b in ((0, 1), (1, 0)):
         fit = F.train_and_choose(judge, "gbt", columns, *halves[a], low, log)
         prob = fit["_prob"]
@@ -330,14 +320,21 @@ def cross_fitted(args, data, spec, config, audio, an, mark_tags, log) -> dict:
                     row.update(excerpt_of(r.rec, c))
                 rows.append(row)
         for r in halves[b][1]:
-            clip_cuts += len(judge.run(r, low, lambda x: prob(x) >= p_thr))
+            n = len(judge.run(r, low, lambda x: prob(x) >= p_thr))
+            clip_cuts += n
             clip_min += r.minutes
+            acc = alone.setdefault(r.rec.kind, [0, 0.0])
+            acc[0] += n
+            acc[1] += r.minutes
     pr, rc, f = tally.prf()
     out = {"seeds": seeds, "low": low, "probability_threshold": p_thr,
            "medleys": {"precision": round(pr, 3), "recall": round(rc, 3), "f": round(f, 3), "found": tally.tp,
                        "joins": tally.true, "cuts": tally.pred, "false_cuts": tally.pred - tally.tp},
            "dev_clips": {"cuts": clip_cuts, "minutes": round(clip_min, 1),
-                         "false_cuts_per_min": round(clip_cuts / clip_min, 3) if clip_min else None},
+                         "false_cuts_per_min": round(clip_cuts / clip_min, 3) if clip_min else None,
+                         **F.song_false_cuts(alone)},
+           "recipe": {"song_disjoint_halves": bool(recipe.get("medleys", {}).get("song_disjoint_halves")),
+                      "pop909_songs": recipe.get("pop909_songs", [])},
            "false_by_kind": count(rows)}
     probs = [x["probability"] for x in rows if "probability" in x]
     out["false_probability_median"] = round(float(np.median(probs)), 3) if probs else None
@@ -350,9 +347,12 @@ def cross_fitted(args, data, spec, config, audio, an, mark_tags, log) -> dict:
 def main(argv=None):
     ap = D.screen_parser(__doc__, "region_false_cuts")
     ap.add_argument("--seeds", default="13,14", help="held-out development medley seeds (live stage)")
-    ap.add_argument("--cross", default="7,8,9,10,11,12", help="the judge's training seeds, cross-fitted ('' skips)")
+    ap.add_argument("--cross", default="shipped",
+                    help="cross-fit the judge's training data: 'shipped' (default: the recipe its file records), "
+                         "comma-separated seeds (that recipe on other seeds) or '' (skip)")
     args = ap.parse_args(argv)
-    data, spec, config, audio, models, an, mark_tags, t0 = D.setup(args)
+    bench = D.setup(args)
+    data, spec, config, audio, models, an, mark_tags, t0 = bench
     version = str(models["emotion"].contract.get("version"))
     log = D.log
 
@@ -360,7 +360,7 @@ def main(argv=None):
               "tolerance_s": S.TOLERANCE_S, "loose_s": S.LOOSE_S, "change_s": CHANGE_S, "gap_s": GAP_S}
     result["held_out"] = held_out(args, data, spec, config, audio, an, mark_tags, version, log)
     if args.cross:
-        result["cross_fitted"] = cross_fitted(args, data, spec, config, audio, an, mark_tags, log)
+        result["cross_fitted"] = cross_fitted(args, bench, log)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     brief = {k: v for k, v in result["held_out"].items() if k != "cuts"}
     print(json.dumps(brief, indent=1))

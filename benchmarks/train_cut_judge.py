@@ -41,6 +41,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, single_thread  # noqa: E402
@@ -81,15 +82,13 @@ def export_trees(model) -> dict:
             "trees": trees}
 
 
-def cross_fitted(judge, columns, medleys, clips, log) -> dict:
+def cross_fitted(judge, columns, halves, log) -> dict:
     """The low and probability thresholds chosen on held-out development data: trees trained
     on one half (the medleys of every other seed + clip fold 0, or the rest + fold 1; with
     ``--song-disjoint`` those seeds' medleys are of fold 0's or fold 1's clips alone, so the
     halves share no song) score the other half at every (low, p); the pooled tallies of both halves pick the point
     with the best F within the clips' false-cut limit. Trees judged on their own training
     candidates are overconfident, so a threshold chosen there keeps too few cuts."""
-    halves = [([r for r in medleys if r.rec.key in SEED_KEYS[f]], [r for r in clips if r.rec.meta["folds"] == [f]])
-              for f in (0, 1)]
     pooled = {}
     for a, b in ((0, 1), (1, 0)):
         (tr_m, tr_c), (te_m, te_c) = halves[a], halves[b]
@@ -124,7 +123,54 @@ def cross_fitted(judge, columns, medleys, clips, log) -> dict:
     return {**best, "grid": rows}
 
 
-SEED_KEYS = {0: set(), 1: set()}  # medley keys of each half (filled in main: every other seed)
+class DevData(NamedTuple):
+    """The judge's development recordings (:func:`development_data`)."""
+    medleys: list  # fusion_screen.Recording, every seed's
+    clips: list  # recordings played alone: the dev 4Q clips, then any dev POP909 songs
+    judge: "F.Judge"
+    halves: list  # the cross-fit's two halves, each (medleys, recordings played alone); no song in both
+    # when song_disjoint
+    centre: dict  # the dev clips' mean tag vector per representation (the judge file's tag_centre)
+
+
+def development_data(bench: D.Bench, dev_medleys: int, seeds, *, song_disjoint: bool = False,
+                     pop909_dev: int = 0, cache: str | None = None) -> DevData:
+    """Load (analysing what the cache lacks) the judge's development data: ``dev_medleys``
+    medleys per seed (``song_disjoint``: seed i's of dev fold i % 2's clips only, else of both
+    folds'), the 240 dev clips and ``pop909_dev`` whole POP909 songs from
+    ``_regionsdata.POP909_DEV_START``; every recording with the dev clips' tag centre. Halves:
+    every other seed's medleys with one fold's clips and every other POP909 song. Used by
+    this script and by ``region_false_cuts.py`` (which rebuilds the shipped judge's recipe from
+    its file's ``trained_on``)."""
+    data, spec, config, audio, _, an, tags, _ = bench
+
+    def load(recs, what):
+        return F.recordings(recs, what, an, audio, tags, spec)
+
+    medleys, keys = [], (set(), set())
+    for i, seed in enumerate(seeds):
+        folds = (i % 2,) if song_disjoint else (0, 1)
+        got = load(D.medleys(data, audio, dev_medleys, folds=folds, seed=seed),
+                   f"dev medleys {seed} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})")
+        keys[i % 2].update(r.rec.key for r in got)
+        medleys += got
+    clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
+    cap0 = clips[0].cap
+    judge = F.Judge(config, cap0)
+    block_hops = int(round(cap0["block_s"] / spec.hop_seconds))
+    centre = {r: np.concatenate([T.representation(x.marks, r) for x in clips]).mean(0) for r in T.REPRS}
+    if pop909_dev > 0:
+        songs = D.pop909_songs(data, Path(cache), pop909_dev, start=D.POP909_DEV_START)
+        if not songs:
+            sys.exit("--pop909-dev: POP909 cannot be rendered on this machine (the line above says why)")
+        for i, song in enumerate(songs):
+            song.meta["folds"] = [i % 2]  # the cross-fit's halves
+        clips += load(songs, "dev POP909 songs")
+    for r in medleys + clips:
+        r.with_centre(centre, cap0["block_s"], block_hops)
+    halves = [([r for r in medleys if r.rec.key in keys[f]], [r for r in clips if r.rec.meta["folds"] == [f]])
+              for f in (0, 1)]
+    return DevData(medleys, clips, judge, halves, centre)
 
 
 def main(argv=None):
@@ -155,47 +201,23 @@ def main(argv=None):
             F.GBT.update(max_depth=int(depth), max_iter=int(trees), learning_rate=float(rate))
         except ValueError:
             ap.error(f"--gbt {args.gbt!r}: give DEPTH,TREES,RATE, e.g. 3,150,0.05")
-    data, spec, config, audio, models, an, tags, t0 = D.setup(args)
-    hop_s = spec.hop_seconds
+    bench = D.setup(args)
+    data, spec, config, audio, models, an, tags, t0 = bench
     version = str(models["emotion"].contract.get("version"))
-
-    def load(recs, what):
-        return F.recordings(recs, what, an, audio, tags, spec)
-
     try:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
         ap.error(f"--seeds {args.seeds!r}: give comma-separated integers")
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         ap.error(f"--seeds {args.seeds!r}: give at least two different seeds")
-    medleys = []
-    for i, seed in enumerate(seeds):
-        folds = (i % 2,) if args.song_disjoint else (0, 1)
-        got = load(D.medleys(data, audio, args.dev_medleys, folds=folds, seed=seed),
-                   f"dev medleys {seed} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})")
-        SEED_KEYS[i % 2].update(r.rec.key for r in got)
-        medleys += got
-    clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
-    cap0 = clips[0].cap
-    judge = F.Judge(config, cap0)
-    block_hops = int(round(cap0["block_s"] / hop_s))
-    centre = {r: np.concatenate([T.representation(x.marks, r) for x in clips]).mean(0) for r in T.REPRS}
-    if args.pop909_dev > 0:
-        songs = D.pop909_songs(data, Path(args.cache), args.pop909_dev, start=D.POP909_DEV_START)
-        if not songs:
-            sys.exit("--pop909-dev: POP909 cannot be rendered on this machine (the line above says why)")
-        for i, song in enumerate(songs):
-            song.meta["folds"] = [i % 2]  # the cross-fit's halves
-        clips += load(songs, "dev POP909 songs")
-    for r in medleys + clips:
-        r.with_centre(centre, cap0["block_s"], block_hops)
-
+    medleys, clips, judge, halves, centre = development_data(bench, args.dev_medleys, seeds, song_disjoint=args.song_disjoint,
+                                                     pop909_dev=args.pop909_dev, cache=args.cache)
     log = D.log
 
     columns = list(range(len(FEATURES)))
     cross = None
     if args.choose == "cross":
-        cross = cross_fitted(judge, columns, medleys, clips, log)
+        cross = cross_fitted(judge, columns, halves, log)
         lows = (cross["low"],)
     else:
         lows = F.LOW_THRESHOLDS
