@@ -1,11 +1,12 @@
 """Why the region stage cuts where there is no join: every false cut on development medleys (issue 17).
 
     nice -n 5 python benchmarks/region_false_cuts.py [--data ../shared/data] [--cache /work/cache/regions] \
-        [--seeds 13,14] [--cross shipped] [--out benchmarks/results/region_false_cuts.json]
+        [--seeds 19,20] [--cross shipped] [--out benchmarks/results/region_false_cuts.json]
 
 Development folds only (0–1); nothing of the reporting folds (2–4) is read.
 
-**Held out, live** (``--seeds``, default 13,14: never trained on by the shipped judge): each
+**Held out, live** (``--seeds``, default 19,20: never trained on by the shipped judge; 13,14 for the
+judges before 2026-12-04's evening): each
 medley runs through the live region stage with the judge exactly as ``region_misses.py`` runs
 it (``region_misses.run``: cached frames, the per-mark raw tags replayed), the judge's 14
 features recorded at each candidate. Each published cut not matched to a join within ±0.5 s
@@ -346,7 +347,8 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
 
 def main(argv=None):
     ap = D.screen_parser(__doc__, "region_false_cuts")
-    ap.add_argument("--seeds", default="13,14", help="held-out development medley seeds (live stage)")
+    ap.add_argument("--seeds", default="19,20",
+                    help="held-out development medley seeds (live stage; the shipped judge trained on 7-18)")
     ap.add_argument("--cross", default="shipped",
                     help="cross-fit the judge's training data: 'shipped' (default: the recipe its file records), "
                          "comma-separated seeds (that recipe on other seeds) or '' (skip)")

@@ -6,9 +6,10 @@
 (the shipped judge's command; about 25 min with an empty cache, 5 min warm).
 
 The recipe is ``fusion_screen.py``'s (read its module doc), on the development data at once:
-the dev medleys of ``--seeds`` (default 7–12: 144 random medleys of the dev clips, folds 0–1,
+the dev medleys of ``--seeds`` (default 7–18: 288 random medleys of the dev clips, folds 0–1,
 hard joins as 5 ms micro-crossfades, ``_regionsdata.SPLICE_MS``;
-the first judges saw seeds 7 and 8 only; seeds 13 and 14 stay out, to measure on) and every
+the first judges saw seeds 7 and 8 only, those of 2026-12-04 seeds 7–12; seeds 19 and 20 stay
+out, to measure on) and every
 dev clip (folds 0–1).
 Candidates are the fusion's decided peaks at a low threshold; the 14 features of
 :mod:`sonolux.features.cutjudge`; scikit-learn's ``HistGradientBoostingClassifier`` (depth 3,
@@ -57,8 +58,9 @@ import tag_screen as T  # noqa: E402
 
 from sonolux.features.cutjudge import FEATURES, FORMAT, FORMAT_VERSION, check_judge  # noqa: E402
 
-SEEDS = (7, 8, 9, 10, 11, 12)  # the development medleys trained on (--seeds; 13 and 14 are kept out:
-# judge_seeds_screen.py and region_misses.py --seeds 13,14 measure on them)
+SEEDS = tuple(range(7, 19))  # the development medleys trained on (--seeds; 19 and 20 are kept out:
+# region_misses.py / region_false_cuts.py --seeds 19,20 measure on them; the judges before 2026-12-04's
+# evening trained on 7-12 and were measured on 13-14)
 OUT = Path(__file__).resolve().parents[1] / "engine" / "profiles" / "cut_judge.json"
 
 

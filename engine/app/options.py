@@ -143,8 +143,8 @@ def add_analysis_knobs(p: argparse.ArgumentParser, *, live: bool = True) -> None
                    metavar="S", help="how readily emotion regions cut, 0..1 "
                                      f"(default {_DEFAULTS.region_sensitivity:g}: as tuned; higher: more cuts, lower: "
                                      "fewer false cuts; with the learned judge it sets how sure the judge must be; "
-                                     "firing console cues on region changes: try 0.25, about a third of the cuts "
-                                     "inside songs for nearly the same joins found)")
+                                     "firing console cues on region changes: try 0.25, less than half the cuts "
+                                     "inside songs for about a tenth fewer joins found)")
     g.add_argument("--region-min-s", type=number_flag("--region-min-s", lo=0, hi=600), default=None,
                    metavar="SECONDS", help=f"no region shorter than this (default {_DEFAULTS.region_min_s:g})")
     g.add_argument("--region-cues", default=None, metavar="LIST",
