@@ -189,15 +189,21 @@ def tally(judge: Judge, medleys, clips, cuts_of) -> dict:
     for r in clips:
         cuts = cuts_of(r)
         clip.add_cuts(cuts, [], r.minutes)
-        acc = songs.setdefault(r.rec.kind, [0, 0.0])
-        acc[0] += len(cuts)
-        acc[1] += r.minutes
+        add_song_cuts(songs, r.rec.kind, len(cuts), r.minutes)
     p, rc, f = med.prf()
     return {"precision": round(p, 3), "recall": round(rc, 3), "f": round(f, 3), "found": med.tp, "joins": med.true,
             "cuts": med.pred,
             "clip_false_cuts_per_min": round(clip.pred / clip.minutes, 3) if clip.minutes else None,
             "clip_cuts": clip.pred, "clip_minutes": round(clip.minutes, 1),
             **song_false_cuts(songs), "_found": found}
+
+
+def add_song_cuts(songs: dict, kind: str, cuts: int, minutes: float) -> None:
+    """Count ``cuts`` in ``minutes`` of a ``kind`` of recording played alone into ``songs``
+    ({kind: [cuts, minutes]}, what :func:`song_false_cuts` reads)."""
+    acc = songs.setdefault(kind, [0, 0.0])
+    acc[0] += cuts
+    acc[1] += minutes
 
 
 def song_false_cuts(songs: dict) -> dict:

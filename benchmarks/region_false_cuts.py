@@ -202,7 +202,7 @@ def held_out(args, data, spec, config, audio, an, mark_tags, version, log) -> di
     M.InstrumentedCues = FeatureCues  # region_misses.run builds the cues by this name
     rows, tally = [], S.Tally()
     hop_s = spec.hop_seconds
-    for seed in [int(s) for s in args.seeds.split(",") if s]:
+    for seed in args.seeds:
         recs = D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=seed)
         for rec, fr in D.analysed(recs, an, audio, f"dev medleys {seed}"):
             tags = S.MarkSource(mark_tags.of(rec), spec.hop_seconds, version)
@@ -285,13 +285,13 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
     shipped = load_judge()
     low, p_thr = shipped.low_threshold, shipped.probability_threshold
     recipe = shipped.doc.get("trained_on", {})
-    seeds = (recipe.get("medleys", {}).get("seeds", list(J.SEEDS)) if args.cross == "shipped"
-             else [int(s) for s in args.cross.split(",") if s])
-    judge, halves = J.development_data(
+    seeds = recipe.get("medleys", {}).get("seeds", list(J.SEEDS)) if args.cross == "shipped" else args.cross
+    dev = J.development_data(
         bench, args.dev_medleys, seeds, song_disjoint=bool(recipe.get("medleys", {}).get("song_disjoint_halves")),
-        pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache)[2:4]
+        pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache)
+    judge, halves = dev.judge, dev.halves
     columns = list(range(len(FEATURES)))
-    rows, tally, clip_cuts, clip_min, alone = [], S.Tally(), 0, 0.0, {}
+    rows, tally, alone = [], S.Tally(), {}
     for a, b in ((0, 1), (1, 0)):
         fit = F.train_and_choose(judge, "gbt", columns, *halves[a], low, log)
         prob = fit["_prob"]
@@ -321,13 +321,9 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
                     row.update(excerpt_of(r.rec, c))
                 rows.append(row)
         for r in halves[b][1]:
-            n = len(judge.run(r, low, lambda x: prob(x) >= p_thr))
-            clip_cuts += n
-            clip_min += r.minutes
-            acc = alone.setdefault(r.rec.kind, [0, 0.0])
-            acc[0] += n
-            acc[1] += r.minutes
+            F.add_song_cuts(alone, r.rec.kind, len(judge.run(r, low, lambda x: prob(x) >= p_thr)), r.minutes)
     pr, rc, f = tally.prf()
+    clip_cuts, clip_min = sum(c for c, _ in alone.values()), sum(m for _, m in alone.values())
     out = {"seeds": seeds, "low": low, "probability_threshold": p_thr,
            "medleys": {"precision": round(pr, 3), "recall": round(rc, 3), "f": round(f, 3), "found": tally.tp,
                        "joins": tally.true, "cuts": tally.pred, "false_cuts": tally.pred - tally.tp},
@@ -346,10 +342,9 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
 
 
 def main(argv=None):
-    ap = D.screen_parser(__doc__, "region_false_cuts")
-    ap.add_argument("--seeds", default="19,20",
-                    help="held-out development medley seeds (live stage; the shipped judge trained on 7-18)")
-    ap.add_argument("--cross", default="shipped",
+    ap = D.screen_parser(__doc__, "region_false_cuts", seeds="19,20",
+                         seeds_help="held-out development medley seeds (live stage; the shipped judge trained on 7-18)")
+    ap.add_argument("--cross", default="shipped", type=lambda t: t if t in ("shipped", "") else D.seed_list(t),
                     help="cross-fit the judge's training data: 'shipped' (default: the recipe its file records), "
                          "comma-separated seeds (that recipe on other seeds) or '' (skip)")
     args = ap.parse_args(argv)

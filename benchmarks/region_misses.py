@@ -239,8 +239,7 @@ def parse_set(items) -> dict:
 
 
 def main(argv=None):
-    ap = D.screen_parser(__doc__)
-    ap.add_argument("--seeds", default="7", help="development medley seeds, comma-separated (7: the benchmark's)")
+    ap = D.screen_parser(__doc__, seeds="7", seeds_help="development medley seeds, comma-separated (7: the benchmark's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an AnalysisConfig value")
     ap.add_argument("--no-rearm", action="store_true",
                     help="a peak the judge drops leaves the fusion spent for the rest of its excursion "
@@ -260,7 +259,7 @@ def main(argv=None):
     audio = D.AudioCache(data)
     models, an, mark_tags = D.emotion_caches(args, spec, AnalysisConfig())
     version = str(models["emotion"].contract.get("version"))
-    seeds = [int(s) for s in args.seeds.split(",") if s]
+    seeds = args.seeds
     rows, tally = [], S.Tally()
     result = {"benchmark": "region_misses", "machine": machine(), "config": opts, "rearm": not args.no_rearm,
               "judge_file": config.region_judge_file or "shipped", "seeds": seeds,

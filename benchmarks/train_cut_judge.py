@@ -106,9 +106,7 @@ def cross_fitted(judge, columns, halves, log) -> dict:
                 acc[3] += t["clip_cuts"]
                 acc[4] += t["clip_minutes"]
                 for kind, v in t["false_cuts_by_kind"].items():
-                    k = acc[5].setdefault(kind, [0, 0.0])
-                    k[0] += v["cuts"]
-                    k[1] += v["minutes"]
+                    F.add_song_cuts(acc[5], kind, v["cuts"], v["minutes"])
     rows = []
     for (low, p), (tp, pred, true, clip_cuts, minutes, songs) in sorted(pooled.items()):
         prec, rec = tp / pred if pred else 0.0, tp / true if true else 0.0
@@ -176,15 +174,14 @@ def development_data(bench: D.Bench, dev_medleys: int, seeds, *, song_disjoint: 
 
 
 def main(argv=None):
-    ap = D.screen_parser(__doc__)
+    ap = D.screen_parser(__doc__, seeds=",".join(map(str, SEEDS)),
+                         seeds_help="the development medleys' seeds (folds 0-1, --dev-medleys each; default "
+                                    "%(default)s); the cross-fit's halves: every other seed with one fold of the dev clips")
     ap.add_argument("--out", default=str(OUT), help=f"the judge file (default {OUT})")
     ap.add_argument("--choose", choices=("cross", "train"), default="cross",
                     help="how the low and probability thresholds are chosen: cross — on each half of the "
                          "development data with trees trained on the other half (default); train — on the "
                          "trees' own training candidates (the first shipped judge's rule)")
-    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)),
-                    help="the development medleys' seeds (folds 0-1, --dev-medleys each; default %(default)s); "
-                         "the cross-fit's halves: every other seed with one fold of the dev clips")
     ap.add_argument("--song-disjoint", action="store_true",
                     help="each seed's medleys from one dev fold's clips (seeds in order: fold 0, 1, 0, …), so "
                          "the cross-fit's halves share no song: the thresholds are chosen on songs the trees "
@@ -206,12 +203,9 @@ def main(argv=None):
     bench = D.setup(args)
     data, spec, config, audio, models, an, tags, t0 = bench
     version = str(models["emotion"].contract.get("version"))
-    try:
-        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-    except ValueError:
-        ap.error(f"--seeds {args.seeds!r}: give comma-separated integers")
+    seeds = args.seeds
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        ap.error(f"--seeds {args.seeds!r}: give at least two different seeds")
+        ap.error(f"--seeds {','.join(map(str, seeds))}: give at least two different seeds")
     medleys, clips, judge, halves, centre = development_data(bench, args.dev_medleys, seeds, song_disjoint=args.song_disjoint,
                                                      pop909_dev=args.pop909_dev, cache=args.cache)
     log = D.log
@@ -242,7 +236,7 @@ def main(argv=None):
                           "clips": {"folds": [0, 1], "count": sum(r.rec.kind == "clip" for r in clips)},
                           "pop909_songs": [r.rec.meta["song"] for r in clips if r.rec.kind == "pop909"],
                           "candidates": chosen["training_candidates"], "teacher": chosen["teacher_candidates"],
-                          "gbt": F.GBT, "command": f"python benchmarks/train_cut_judge.py --choose {args.choose} --seeds {args.seeds}"
+                          "gbt": F.GBT, "command": f"python benchmarks/train_cut_judge.py --choose {args.choose} --seeds {','.join(map(str, seeds))}"
                                      + (" --song-disjoint" if args.song_disjoint else "")
                                      + (f" --pop909-dev {args.pop909_dev}" if args.pop909_dev else "")
                                      + (f" --gbt {args.gbt}" if args.gbt else ""),
