@@ -48,6 +48,7 @@ import segmentation as S  # noqa: E402
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features import regions as R  # noqa: E402
+from sonolux.features.hopring import ring_order  # noqa: E402
 
 
 def capture(args, data, spec, config):
@@ -61,7 +62,7 @@ def capture(args, data, spec, config):
         placed = orig(self, t, t_step)
         order = np.empty(self._level_t.shape[0], np.int64)
         ts = np.empty(self._level_t.shape[0])
-        n = R._ring_order(self._level_t, self._level_pos, order, ts)
+        n = ring_order(self._level_t, self._level_pos, order, ts)
         if n > 100 and cur:
             cases.append({**cur, "t": t, "t_step": t_step, "placed": placed,
                           "ts": ts[:n] + self._mel_shift_s[0] - self._mel_shift_s[1],

@@ -85,13 +85,16 @@ DEFAULT = "default: " + " + ".join(AnalysisConfig().region_cues) + (
 NO_MODEL = "contrast + novelty (no model)"
 PREVIOUS = "previous default: weights novelty 0.5 / mood 0.5, contrast past from 6 s, no restart after a cut"
 NO_RESTART = "default without the restart after a cut"
-PREVIOUS_OPTS = {"restart": False, "region_weights": (0.5, 0.25, 0.5, 1.0), "region_contrast_min_past_s": 6.0}
+PREVIOUS_OPTS = {"restart": False, "region_weights": (0.5, 0.25, 0.5, 1.0), "region_contrast_min_past_s": 6.0,
+                 "region_placer": False}
 JUDGE = "learned cut judge (region_judge: fusion at the judge's low threshold, trees keep or drop)"
+NO_PLACER = "default without the learned cut placer (region_placer off: cuts where the ramp fit puts them)"
 FIXED = "fixed fusion (region_judge off)"
 _judge_default = AnalysisConfig().region_judge
 VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig values, restart)
     DEFAULT: (AnalysisConfig().region_cues, {}),
     (FIXED if _judge_default else JUDGE): (AnalysisConfig().region_cues, {"region_judge": not _judge_default}),
+    NO_PLACER: (AnalysisConfig().region_cues, {"region_placer": False}),
     # the rows below run the fixed fusion: they get no tags, so no judge
     NO_MODEL: (("contrast", "novelty"), {}),
     "contrast only": (("contrast",), {}),
@@ -333,12 +336,13 @@ class Tally:
         join = self.by_join[kind]
         join[0] += len(m)
         join[1] += len(rec.bounds)
-        decided = dict(decisions)
         for i, j in m:
             self.errors.append(abs(pred[j] - rec.bounds[i]))
             self.errors_by_join[kind].append(abs(pred[j] - rec.bounds[i]))
-            if pred[j] in decided:
-                self.delays.append(decided[pred[j]] - rec.bounds[i])
+            # the hop the cut was decided on (a region's start is rounded to 0.1 ms, the frame's boundary is not)
+            at = [d for b, d in decisions if abs(b - pred[j]) <= 1e-4]
+            if at:
+                self.delays.append(at[0] - rec.bounds[i])
         self.conf += label_overlap(regions, rec.spans, rec.quadrants)
         self.minutes += rec.spans[-1][1] / 60
 
@@ -600,10 +604,17 @@ def main(argv=None):
 
         j = load_judge(AnalysisConfig().region_judge_file or None, emotion_version=version)
         result["judge"] = {"file": str(j.path), "low_threshold": j.low_threshold,
-                           "probability_threshold": j.probability_threshold, "trees": len(j.roots),
+                           "probability_threshold": j.probability_threshold, "trees": len(j.trees.roots),
                            "trained_on": j.doc.get("trained_on"), "dev_scores": j.doc.get("dev_scores"),
                            "caveat": "trained on the development folds (0-1) only; the emotion model behind "
                                      "its mood and tag cues was trained on all 4Q clips (optimistic)"}
+    if AnalysisConfig().region_placer:
+        from sonolux.features.cutplacer import load_placer
+
+        pl = load_placer(AnalysisConfig().region_placer_file or None)
+        result["placer"] = {"file": str(pl.path), "max_shift_s": pl.max_shift_s, "trees": len(pl.trees.roots),
+                            "trained_on": pl.doc.get("trained_on"), "cross_fitted": pl.doc.get("cross_fitted"),
+                            "held_out": pl.doc.get("held_out")}
     result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report), "splice_fade_ms": args.splice_fade_ms,
                            "audio_minutes": round(sum(r.spans[-1][1] for r, _ in report) / 60, 1),
                            "hard_joins": sum(1 for r, _ in report if not any(r.meta["crossfade_s"])),
@@ -613,7 +624,7 @@ def main(argv=None):
         if name in (JUDGE, FIXED) and mark_tags is None:
             continue
         tal = Tally()
-        judged = (DEFAULT, JUDGE, FIXED, *SENSITIVITY_ROWS)
+        judged = (DEFAULT, JUDGE, FIXED, NO_PLACER, *SENSITIVITY_ROWS)
         tags = tags_of if name in judged else (lambda key: None)  # no judge in the others
         for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
             regions, decisions, _ = replay(fr, spec, cues, tags=tags(rec.key), **opts)

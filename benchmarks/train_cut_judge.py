@@ -65,14 +65,15 @@ OUT = Path(__file__).resolve().parents[1] / "engine" / "profiles" / "cut_judge.j
 
 
 def export_trees(model) -> dict:
-    """A fitted binary HistGradientBoostingClassifier as the judge file's flat arrays."""
+    """A fitted binary HistGradientBoostingClassifier (the judge) or HistGradientBoostingRegressor
+    (the placer) as a tree file's flat arrays (``sonolux/features/trees.py``)."""
     if model.n_trees_per_iteration_ != 1:
-        raise SystemExit("a binary classifier is needed (one tree per iteration)")
+        raise SystemExit("a binary classifier or a regressor is needed (one tree per iteration)")
     trees, big = [], float(np.finfo(np.float64).max)
     for (pred,) in model._predictors:
         nodes = pred.nodes
         if np.any(nodes["is_categorical"]):
-            raise SystemExit("categorical splits are not part of the judge file's contract")
+            raise SystemExit("categorical splits are not part of the tree files' contract")
         trees.append({"feature": nodes["feature_idx"].astype(int).tolist(),
                       # a split of NaN against all numbers has threshold inf: the largest float
                       # compares the same with every finite x and keeps the file plain JSON

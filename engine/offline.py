@@ -214,12 +214,14 @@ def run_analysis(source, sample_rate: int | None = None, *, spec: StreamSpec | N
 def region_settings(stage) -> dict:
     """How the document's regions were cut, so a reader can tell a judged cut from a fixed
     one: the method, the operator's knobs, whether the learned judge decided and, when it
-    was asked for but could not (no tags, a bad judge file), why."""
+    was asked for but could not (no tags, a bad judge file), why; whether the learned placer
+    moved the cuts and, when its file could not be used, why."""
     c = stage.config
     judged = stage.cues is not None and stage.cues.judge_on
     return {"method": c.region_method, "sensitivity": c.region_sensitivity, "min_s": c.region_min_s,
             "cues": list(c.region_cues), "judge": bool(judged),
-            "judge_note": stage.judge_note if c.region_judge and not judged else None}
+            "judge_note": stage.judge_note if c.region_judge and not judged else None,
+            "placer": stage.placer is not None, "placer_note": stage.placer_note}
 
 
 def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:

@@ -188,6 +188,33 @@ def call_growths(fn, *, setup=None, warm: int = 200, n: int = 2000) -> np.ndarra
     return growth
 
 
+def numba_allocations(kernel, *args):
+    """(arrays Numba's allocator counts for calling ``kernel(*args)``, what passing the same
+    arguments to an empty compiled function counts — one per array) after a first, compiling
+    call: a kernel that allocates nothing of its own counts the same as the arguments."""
+    from numba import njit
+    from numba.core.runtime import _nrt_python as nrt
+
+    @njit
+    def arguments_only(*a):
+        return len(a)
+
+    kernel(*args)
+    arguments_only(*args)
+    enabled = nrt.memsys_stats_enabled()
+    nrt.memsys_enable_stats()
+    try:
+        before = nrt.memsys_get_stats_alloc()
+        arguments_only(*args)
+        passing = nrt.memsys_get_stats_alloc() - before
+        before = nrt.memsys_get_stats_alloc()
+        kernel(*args)
+        return nrt.memsys_get_stats_alloc() - before, passing
+    finally:
+        if not enabled:
+            nrt.memsys_disable_stats()
+
+
 @pytest.fixture
 def measured_alone(monkeypatch):
     """No other Python thread runs while a test measures allocations: tracemalloc counts every

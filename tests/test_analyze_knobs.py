@@ -58,6 +58,7 @@ def test_analyze_cuts_with_the_flags_and_the_show_file(tmp_path):
     cuts, settings = regions()
     assert len(cuts) == 1 and abs(cuts[0] - 20.0) < 0.5
     assert settings["judge"] is False and "tags" in settings["judge_note"]  # --no-models: the fixed fusion
+    assert settings["placer"] is True and settings["placer_note"] is None  # the placer needs no models
     cuts, settings = regions("--region-min-s", "30")  # the change lies 20 s after the start
     assert cuts == [] and settings["min_s"] == 30.0
 
@@ -91,3 +92,20 @@ def test_batch_version_follows_the_knobs_and_the_judge_file(tmp_path):
     with_judge = analysis_version(AnalysisOptions(config=AnalysisConfig(region_judge_file=str(judge))))
     judge.write_bytes(shipped_judge().read_bytes() + b"\n")
     assert analysis_version(AnalysisOptions(config=AnalysisConfig(region_judge_file=str(judge)))) != with_judge
+
+
+def test_batch_version_follows_the_placer_file_with_or_without_models(tmp_path):
+    """The learned placer moves region cuts even with --no-models: its file is in the version."""
+    pytest.importorskip("pyarrow")
+    from sonolux.analysis import AnalysisConfig
+    from sonolux.batch.worker import AnalysisOptions, analysis_version
+    from sonolux.features.cutplacer import shipped_placer
+
+    placer = tmp_path / "placer.json"
+    placer.write_bytes(shipped_placer().read_bytes())
+    first = analysis_version(AnalysisOptions(config=AnalysisConfig(region_placer_file=str(placer)), use_models=False))
+    placer.write_bytes(shipped_placer().read_bytes() + b"\n")
+    again = analysis_version(AnalysisOptions(config=AnalysisConfig(region_placer_file=str(placer)), use_models=False))
+    assert again != first
+    off = analysis_version(AnalysisOptions(config=AnalysisConfig(region_placer=False), use_models=False))
+    assert off not in (first, again)

@@ -100,7 +100,7 @@ def test_evaluator_allocates_nothing_per_call():
 def test_the_shipped_judge_file_loads():
     judge = load_judge()
     assert judge.path == str(shipped_judge())
-    assert 0 < judge.probability_threshold < 1 and judge.low_threshold > 0 and len(judge.roots) > 10
+    assert 0 < judge.probability_threshold < 1 and judge.low_threshold > 0 and len(judge.trees.roots) > 10
     assert judge.doc["trained_on"]["clips"]["folds"] == [0, 1]  # development data only
 
 

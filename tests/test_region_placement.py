@@ -2,7 +2,6 @@
 a hard join keeps the sharpest step (RegionStage.place_fade, regions.fade_cut)."""
 import numpy as np
 import pytest
-from numba import njit
 
 from sonolux import StreamSpec
 from sonolux.analysis import AnalysisConfig
@@ -92,7 +91,7 @@ def test_a_hard_join_stays_on_its_step(rng):
 def test_fade_cut_allocates_nothing(rng):
     """The placement runs on the analysis thread when a cut is decided: the whole ramp fit
     works in the stage's buffers (Numba's allocator counts no new array)."""
-    from numba.core.runtime import _nrt_python as nrt
+    from conftest import numba_allocations
 
     hop_s = SPEC.hop_seconds
     t = np.arange(int(12.0 / hop_s)) * hop_s
@@ -100,31 +99,11 @@ def test_fade_cut_allocates_nothing(rng):
     mel = (1 - r) * np.zeros(16) + r * np.linspace(-10, 10, 16) + rng.normal(0, 1, (len(t), 16))
     n = len(t)
     buffers = (np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros((4, n)), np.zeros((4, 16)))
-
-    def place():
-        return fade_cut(*args)
-
-    @njit
-    def arguments_only(*args):  # what passing the same arguments counts (one per array)
-        return len(args)
-
     args = (t, mel, n, 6.6, 6.95, np.array([hop_s, 0.0]), 1.0, 0.5, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S, 0.25,
             HARD_STEP_RATIO, int(0.5 * FADE_WINDOW_S / hop_s), 9, 4, *buffers)
-    place()  # compiled
-    arguments_only(*args)
-    enabled = nrt.memsys_stats_enabled()
-    nrt.memsys_enable_stats()
-    try:
-        before = nrt.memsys_get_stats_alloc()
-        arguments_only(*args)
-        passing = nrt.memsys_get_stats_alloc() - before
-        before = nrt.memsys_get_stats_alloc()
-        placed = place()
-        assert nrt.memsys_get_stats_alloc() - before == passing == 7
-    finally:
-        if not enabled:
-            nrt.memsys_disable_stats()
-    assert abs(placed - 6.2) < 0.1  # the ramp path ran (not an early return)
+    calling, passing = numba_allocations(fade_cut, *args)
+    assert calling == passing == 7
+    assert abs(fade_cut(*args) - 6.2) < 0.1  # the ramp path ran (not an early return)
 
 
 def test_the_ramp_window_reaching_less_after_a_late_cue_fits_the_fade_not_its_end(rng):

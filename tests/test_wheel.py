@@ -62,6 +62,7 @@ def test_wheel_holds_presets_models_and_profiles(wheel):
     for profile in (ROOT / "engine" / "profiles").glob("*.toml"):
         assert f"sonolux/profiles/{profile.name}" in names
     assert "sonolux/profiles/cut_judge.json" in names  # the region stage's learned cut judge
+    assert "sonolux/profiles/cut_placer.json" in names  # ... and its learned cut placer
     dmx_maps = list((ROOT / "engine" / "profiles" / "dmx").glob("*.toml"))
     assert dmx_maps and all(f"sonolux/profiles/dmx/{m.name}" in names for m in dmx_maps)  # the DMX fixture maps
     assert not any(n.startswith("engine/") for n in names), "the import name is sonolux, not engine"

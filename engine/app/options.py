@@ -189,13 +189,16 @@ def region_judge_notice(engine, args) -> None:
     """Say at start when models run but the learned cut judge the configuration asks for
     cannot (no tags from this emotion model, a corrupt judge file, one trained on another
     model): the fixed fusion cuts. A ``--region-judge`` flag says it through its knob; with
-    ``--no-models`` the fixed fusion runs as documented, silently."""
+    ``--no-models`` the fixed fusion runs as documented, silently. Likewise a learned cut
+    placer whose file cannot be used (the cuts stay where the ramp fit puts them)."""
     from ..features.regions import RegionStage
 
     stage = engine.analyzer.find(RegionStage)
     if (getattr(args, "region_judge", None) is None and engine.inference_stage is not None and stage is not None
             and stage.cues is not None and stage.config.region_judge and stage.cues.judge is None):
         print(f"sonolux: warning: {stage.judge_note}", file=sys.stderr)
+    if stage is not None and stage.placer_note:
+        print(f"sonolux: warning: {stage.placer_note}", file=sys.stderr)
 
 
 def offline_threads() -> int:

@@ -23,6 +23,7 @@ from ..analysis import AnalysisConfig
 from ..offline import analyze_file as analyze_track
 from ..errors import SonoluxError
 from ..features.cutjudge import shipped_judge
+from ..features.cutplacer import shipped_placer
 from ..inference.runtime import InferenceConfig
 from ..spec import StreamSpec
 
@@ -55,7 +56,8 @@ def analysis_version(options: AnalysisOptions) -> str:
     """``<sonolux version>+<digest>`` of everything that changes a track's result: the
     stream and analysis settings, the inference cadence and smoothing, and the model files.
     A rerun skips a track only when its content hash and this version are both in the output.
-    With models and the region judge on, the judge file (it decides the region cuts) counts too.
+    With models and the region judge on, the judge file (it decides the region cuts) counts too;
+    with the region placer on, the placer file (it moves them).
 
     >>> analysis_version(AnalysisOptions(use_models=False))  # doctest: +SKIP
     '0.1.0+3f9a1c0b2e'
@@ -73,6 +75,10 @@ def analysis_version(options: AnalysisOptions) -> str:
         judge = Path(config.region_judge_file) if config.region_judge_file else shipped_judge()
         if config.region_judge and judge.is_file():
             settings["region_judge"] = hashlib.sha256(judge.read_bytes()).hexdigest()
+    config = options.config or AnalysisConfig()
+    placer = Path(config.region_placer_file) if config.region_placer_file else shipped_placer()
+    if config.region_placer and placer.is_file():  # the placer moves cuts with or without models
+        settings["region_placer"] = hashlib.sha256(placer.read_bytes()).hexdigest()
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}+{digest[:10]}"
 

@@ -109,6 +109,10 @@ class AnalysisConfig:
     # without tags the fixed fusion cuts)
     region_judge: bool = True
     region_judge_file: str = ""  # a judge file ("": the shipped profiles/cut_judge.json)
+    # the learned cut placer (features/cutplacer.py): boosted trees move each placed cut by the
+    # correction they predict (at most the file's max_shift_s; mel and level only, no models)
+    region_placer: bool = True
+    region_placer_file: str = ""  # a placer file ("": the shipped profiles/cut_placer.json)
     # sections inside a song (features/sections.py): build / drop / breakdown events
     sections: bool = True
     section_breakdown_db: float = 6.0  # slow level this far below the full level: breakdown

@@ -17,7 +17,7 @@ joins as 5 ms micro-crossfades; the dev clips, folds 0–1; 12 whole POP909 song
 benchmarks report on; teacher forcing plus one DAgger round; the thresholds chosen on songs the
 trees never saw, with at most 0.15 false cuts / min in each kind of whole recording), with
 scikit-learn's ``HistGradientBoostingClassifier``; the file holds them as flat arrays and
-:func:`judge_raw` evaluates them (Numba, no scikit-learn at run time, no allocation). The
+:func:`~sonolux.features.trees.trees_raw` evaluates them (Numba, no scikit-learn at run time, no allocation). The
 emotion model behind the mood and tag cues was trained on all 4Q clips, so its cues are
 optimistic on those clips.
 
@@ -47,6 +47,7 @@ from ..config import read_json_file
 from ..errors import ParameterError
 from .cutfusion import check_sensitivity
 from .tagcue import TAG_FLOOR, TagHistory
+from .trees import TreeEnsemble, bad_value, check_finite, check_trees
 
 FORMAT = "sonolux-cut-judge"
 FORMAT_VERSION = 1
@@ -80,61 +81,29 @@ def shipped_judge() -> Path:
 
 
 class CutJudge:
-    """The trees of a judge file as flat arrays (all trees concatenated; ``roots`` the first
-    node of each) and the thresholds; :meth:`probability` evaluates them."""
+    """The trees of a judge file (:class:`~sonolux.features.trees.TreeEnsemble`, the log-odds)
+    and the thresholds; :meth:`probability` evaluates them."""
 
     def __init__(self, doc: dict, path: str = "<judge>"):
         self.path = str(path)
         self.doc = doc
         self.low_threshold = float(doc["low_threshold"])
         self.probability_threshold = float(doc["probability_threshold"])
-        self.baseline = float(doc["baseline"])
         self.emotion_model_version = str(doc["emotion_model_version"])
         self.centre = np.array([doc["tag_centre"]["raw"], doc["tag_centre"]["logit"]], dtype=np.float64)
-        trees = doc["trees"]
-        sizes = [len(t["feature"]) for t in trees]
-        self.roots = np.cumsum([0] + sizes[:-1]).astype(np.int64)
-        cat = lambda key, dtype: np.concatenate([np.asarray(t[key], dtype=dtype) for t in trees])  # noqa: E731
-        self.feature = cat("feature", np.int64)
-        self.threshold = cat("threshold", np.float64)
-        self.left = cat("left", np.int64) + np.repeat(self.roots, sizes)
-        self.right = cat("right", np.int64) + np.repeat(self.roots, sizes)
-        self.value = cat("value", np.float64)
-        self.leaf = cat("leaf", np.int64)
-        self.missing_left = cat("missing_left", np.int64)
+        self.trees = TreeEnsemble(doc["trees"], doc["baseline"])
 
     def raw(self, x: np.ndarray) -> float:
         """The log-odds of a feature row (float64, len(FEATURES))."""
-        return float(judge_raw(x, self.baseline, self.roots, self.feature, self.threshold, self.left,
-                               self.right, self.value, self.leaf, self.missing_left))
+        return self.trees.raw(x)
 
     def probability(self, x: np.ndarray) -> float:
         z = self.raw(x)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
-@njit(cache=True)
-def judge_raw(x, baseline, roots, feature, threshold, left, right, value, leaf, missing_left):
-    """Baseline + the sum of each tree's leaf for ``x`` (scikit-learn's HistGradientBoosting
-    numeric splits: NaN goes where ``missing_left`` says, else left when x <= threshold)."""
-    z = baseline
-    for r in range(roots.shape[0]):
-        node = roots[r]
-        while not leaf[node]:
-            v = x[feature[node]]
-            if v != v:
-                node = left[node] if missing_left[node] else right[node]
-            elif v <= threshold[node]:
-                node = left[node]
-            else:
-                node = right[node]
-        z += value[node]
-    return z
-
-
 def _fail(path, key, value, why) -> JudgeFileError:
-    v = repr(value)
-    return JudgeFileError(f"{path}: {key}={v[:60] + '...' if len(v) > 60 else v} {why}")
+    return bad_value(JudgeFileError, path, key, value, why)
 
 
 def check_judge(doc, path="<judge>", emotion_version: str | None = None) -> CutJudge:
@@ -156,47 +125,17 @@ def check_judge(doc, path="<judge>", emotion_version: str | None = None) -> CutJ
     if emotion_version is not None and str(doc["emotion_model_version"]) != str(emotion_version):
         raise _fail(path, "emotion_model_version", doc["emotion_model_version"],
                     f"is not the running emotion model's version {emotion_version!r} (its tags differ)")
-    for key, lo, hi in (("low_threshold", 0.0, math.inf), ("probability_threshold", 0.0, 1.0),
-                        ("baseline", -math.inf, math.inf)):
-        v = doc[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi \
-                or (key == "low_threshold" and v <= 0):
-            raise _fail(path, key, v, f"must be a finite number in [{lo:g}, {hi:g}]")
+    check_finite(doc, path, JudgeFileError, (("low_threshold", 0.0, math.inf), ("probability_threshold", 0.0, 1.0),
+                                             ("baseline", -math.inf, math.inf)))
+    if doc["low_threshold"] <= 0:
+        raise _fail(path, "low_threshold", doc["low_threshold"], "must be above 0")
     centre = doc["tag_centre"]
     for k in ("raw", "logit"):
         c = centre.get(k) if isinstance(centre, dict) else None
         if not isinstance(c, list) or len(c) != N_TAGS or not all(
                 isinstance(x, (int, float)) and math.isfinite(x) for x in c):
             raise _fail(path, f"tag_centre.{k}", c, f"must be {N_TAGS} finite numbers")
-    trees = doc["trees"]
-    if not isinstance(trees, list) or not trees:
-        raise _fail(path, "trees", trees, "must be a non-empty list")
-    keys = ("feature", "threshold", "left", "right", "value", "leaf", "missing_left")
-    for i, t in enumerate(trees):
-        if not isinstance(t, dict) or any(k not in t for k in keys):
-            raise _fail(path, f"trees[{i}]", t, f"must have {', '.join(keys)}")
-        n = len(t["feature"])
-        for k in keys:
-            if not isinstance(t[k], list) or len(t[k]) != n or n == 0:
-                raise _fail(path, f"trees[{i}].{k}", t[k], f"must be a list of {n} numbers")
-        try:
-            arr = {k: np.asarray(t[k], dtype=np.float64) for k in keys}
-        except (TypeError, ValueError):
-            raise _fail(path, f"trees[{i}]", t, "holds a value that is not a number") from None
-        inner = arr["leaf"] == 0
-        for k in ("feature", "left", "right"):
-            if not np.all(arr[k] == np.round(arr[k])):
-                raise _fail(path, f"trees[{i}].{k}", t[k], "must be integers")
-        if np.any(inner & ((arr["feature"] < 0) | (arr["feature"] >= len(FEATURES)))):
-            raise _fail(path, f"trees[{i}].feature", t["feature"], f"must be feature indices 0..{len(FEATURES) - 1}")
-        # children point forward (so a walk ends) and inside the tree
-        idx = np.arange(n)
-        for k in ("left", "right"):
-            bad = inner & ((arr[k] <= idx) | (arr[k] >= n))
-            if np.any(bad):
-                raise _fail(path, f"trees[{i}].{k}", t[k], "must point to later nodes of the same tree")
-        if not np.all(np.isfinite(arr["value"])) or not np.all(np.isfinite(arr["threshold"][inner])):
-            raise _fail(path, f"trees[{i}]", "value/threshold", "must be finite numbers")
+    check_trees(doc["trees"], len(FEATURES), path, JudgeFileError)
     return CutJudge(doc, path)
 
 

@@ -19,6 +19,9 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   emotion model that gives tags, the fusion arms at a lower threshold and a learned judge
   keeps or drops each decided peak (:mod:`sonolux.features.cutjudge`; the raw tags of each
   prediction come from the inference stage by prediction id, ``ChainFacts.tag_source``).
+  Each cue cut is placed on the sharpest step, or on the middle of a fitted ramp when the
+  join is gradual (``place_fade``), then moved by the learned placer's correction
+  (``region_placer``, :mod:`sonolux.features.cutplacer`; mel and level only, no models).
 
 Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
 close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
@@ -37,6 +40,8 @@ from .base import HopContext, Processor
 from .checks import finite
 from .contrast import texture_accumulate
 from .cutjudge import N_TAGS, CutJudge, JudgeFileError, LiveJudge, load_judge
+from .cutplacer import FEATURES as PLACER_FEATURES, PlacerFileError, load_placer, placement_features
+from .hopring import mel_order, ring_order, song_direction, window_mean
 from .novelty import block_accumulate
 from .regioncues import RegionCues
 
@@ -60,7 +65,7 @@ class RegionStage(Processor):
     either side, so boundary times are accurate to a hop, not to a segment."""
 
     def __init__(self, segmenter: Segmenter, config, *, cues: RegionCues | None = None,
-                 judge: CutJudge | None = None, tag_source=None):
+                 judge: CutJudge | None = None, tag_source=None, placer=None):
         """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
         ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
         the segment, hops with confidence below ``region_min_confidence`` ignored;
@@ -79,6 +84,12 @@ class RegionStage(Processor):
         file that cannot be used the stage runs the fixed fusion and ``judge_note`` says why;
         ``region_judge`` says whether the judge decides at the start (the operator can switch
         it live).
+
+        The learned cut placer (:mod:`sonolux.features.cutplacer`, with ``region_placer``)
+        moves each cue cut after :meth:`place_fade`; ``placer``: a loaded
+        :class:`~sonolux.features.cutplacer.CutPlacer` (default: ``region_placer_file`` or the
+        shipped file). A file that cannot be used leaves the cuts where the fit put them and
+        ``placer_note`` says why.
 
         The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
         operator's override): each piece goes to the segmenter once, weighted by its hops,
@@ -99,6 +110,7 @@ class RegionStage(Processor):
         self.cues = cues
         self._given_judge, self._given_tags = judge, tag_source
         self.judge_note = None
+        self._given_placer, self.placer, self.placer_note = placer, None, None
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
@@ -169,6 +181,7 @@ class RegionStage(Processor):
         if self.cues is not None:
             names += CUE_FIELDS
             self._setup_judge(spec, facts, n_mels)
+        self._setup_placer(n, n_mels)
         self._i = {n: layout.add_scalar(n) for n in names}
         self._i_pub = tuple(self._i[n] for n in names[:6])  # what process publishes every hop
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
@@ -181,9 +194,23 @@ class RegionStage(Processor):
         # load the Numba kernels of segment boundaries and cuts now, not 2 s into the show
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
-        self.place_fade(0.0, 0.0)
+        self.place_cut(0.0, 0.0)
 
     blockwise = True
+
+    def _setup_placer(self, ring: int, n_mels: int) -> None:
+        """Load the learned cut placer (cue cuts with the mel stage and ``region_placer``
+        only) and its preallocated buffers; a file that cannot be used: ``placer_note``."""
+        self.placer, self.placer_note = None, None
+        if self.cues is None or not n_mels or not self.config.region_placer:
+            return
+        try:
+            self.placer = self._given_placer or load_placer(self.config.region_placer_file or None)
+        except PlacerFileError as e:
+            self.placer_note = f"{e}: cuts are placed without the learned placer"
+            return
+        self._placer_buffers = (np.zeros(ring), np.zeros(ring), np.zeros((5, n_mels)), np.zeros((2, 1)))
+        self.placer_x = np.zeros(len(PLACER_FEATURES))
 
     def _setup_judge(self, spec, facts, n_mels: int) -> None:
         """Attach the learned cut judge to the cues when an emotion model with tags runs and
@@ -340,6 +367,24 @@ class RegionStage(Processor):
                               HARD_STEP_RATIO, self._fade_rows, self._fade_smooth, FADE_STRIDE,
                               order, ts, rows, means))
 
+    def place_cut(self, t: float, t_step: float) -> float:
+        """Where a cue cut at ``t`` (sharpest step ``t_step``) is published: :meth:`place_fade`'s
+        time, moved by the learned placer's correction when it runs (its features computed
+        over the stage's ring into ``placer_x``, no allocation)."""
+        placed = self.place_fade(t, t_step)
+        if self.placer is None or not self.placer_features(t, t_step, placed):
+            return placed
+        return placed + self.placer.offset(self.placer_x)
+
+    def placer_features(self, t: float, t_step: float, placed: float) -> bool:
+        """The placer's features of a cut into ``placer_x`` (False: the ring does not hold
+        both songs); what ``benchmarks/train_cut_placer.py`` records to train on."""
+        mel_ts, lvl_ts, rows, lvl = self._placer_buffers
+        return bool(placement_features(self._level_t, self._level_pos, self._mel_shift_s, self._mel_hist,
+                                       self._level_db[:, None], t, t_step, placed, self._fade_rows,
+                                       self._refine_buffers[0],
+                                       mel_ts, lvl_ts, rows, lvl, self.placer_x))
+
     def reset(self):
         self._mel_sum[:] = 0.0
         self._mel_n = 0
@@ -402,7 +447,7 @@ class RegionStage(Processor):
             return None
         t_step = (self.refine(t, self.cue_refine_s, self.wide_refine_s, self.wide_refine_ratio)
                   if self.cue_refine_s > 0 else t)
-        return self.segmenter.cut(self.place_fade(t, t_step))
+        return self.segmenter.cut(self.place_cut(t, t_step))
 
     def finish(self, t_end: float) -> list[dict]:
         """Hand over the last mood piece, close the last region, return all regions."""
@@ -557,36 +602,6 @@ def _largest_step(ts, feats, order, n, t, radius, w, c, sq):
 
 
 @njit(cache=True)
-def _ring_order(level_t, level_pos, order, ts):
-    """The ring's rows in time order (what argsort of the times gives) into ``order`` and
-    their times into ``ts``; returns how many rows are filled."""
-    size = level_t.shape[0]
-    n = level_pos if level_pos < size else size
-    for k in range(n):
-        order[k] = (level_pos - n + k) % size
-        ts[k] = level_t[order[k]]
-    return n
-
-
-@njit(cache=True)
-def _window_mean(ts, feats, order, n, lo, hi, out):
-    """Mean of the rows ``feats[order[k]]`` with ``lo <= ts[k] < hi`` into ``out``; returns
-    how many there were (``out`` is zero when none)."""
-    out[:] = 0.0
-    count = 0
-    for k in range(n):
-        if lo <= ts[k] < hi:
-            row = order[k]
-            for b in range(out.shape[0]):
-                out[b] += feats[row, b]
-            count += 1
-    if count:
-        for b in range(out.shape[0]):
-            out[b] /= count
-    return count
-
-
-@njit(cache=True)
 def _ramp_middle(a, t, p, max_len):
     """The middle of the ramp (0 before ``s``, rising linearly to 1 at ``e``, 1 after; ``e - s``
     at most ``max_len`` points) that fits ``a[:p]`` (times ``t[:p]``) best in least squares;
@@ -617,21 +632,13 @@ def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, reach
     ``rows`` (4, ring length), ``means`` (4, n_mels) are the stage's buffers. Returns
     ``t_step`` when the ring does not hold ``min_rows`` hops on either side, when the two
     sides do not differ, or when the join is hard."""
-    n = _ring_order(level_t, level_pos, order, ts)
-    for k in range(n):  # mel windows are centred half an FFT before the hop's end
-        ts[k] += mel_shift_s[0] - mel_shift_s[1]
+    n = mel_order(level_t, level_pos, mel_shift_s, order, ts)
     before, after, step_a, step_b = means[0], means[1], means[2], means[3]
-    if (_window_mean(ts, mel_hist, order, n, t - gap - window, t - gap, before) < min_rows
-            or _window_mean(ts, mel_hist, order, n, t + gap, t + gap + window, after) < min_rows):
+    change = song_direction(ts, mel_hist, order, n, t, gap, window, min_rows, before, after)
+    if not change > 0.0:  # too little of either song heard, or they do not differ
         return t_step
-    change = 0.0
-    for b in range(after.shape[0]):
-        after[b] -= before[b]  # from here on: the direction from the song before to the song after
-        change += after[b] * after[b]
-    if not change > 0.0:
-        return t_step
-    _window_mean(ts, mel_hist, order, n, t_step - step_s, t_step, step_a)
-    _window_mean(ts, mel_hist, order, n, t_step, t_step + step_s, step_b)
+    window_mean(ts, mel_hist, order, n, t_step - step_s, t_step, step_a)
+    window_mean(ts, mel_hist, order, n, t_step, t_step + step_s, step_b)
     step = 0.0
     for b in range(step_a.shape[0]):
         step += (step_b[b] - step_a[b]) * (step_b[b] - step_a[b])
@@ -665,7 +672,7 @@ def fade_cut(level_t, mel_hist, level_pos, t, t_step, mel_shift_s, radius, reach
 def refine_cut(level_t, level_db, mel_hist, level_pos, t, w, mel_shift_s, mel_radius,
                level_radius, wide_radius, wide_ratio, order, ts, centre, c_mel, c_lvl, sq):
     """``RegionStage.refine`` without allocating (all arrays are the stage's buffers)."""
-    n = _ring_order(level_t, level_pos, order, ts)
+    n = ring_order(level_t, level_pos, order, ts)
     if n < 2 * w + 1:
         return t
     has_mel = mel_hist.shape[1] > 0

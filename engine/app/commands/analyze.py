@@ -53,6 +53,8 @@ def run(args) -> int:
     note = doc["region_settings"]["judge_note"]
     if note and (args.region_judge or (args.region_judge is None and not args.no_models)):
         print(f"sonolux: warning: {note}", file=sys.stderr)  # --no-models alone: fixed fusion, as documented
+    if doc["region_settings"]["placer_note"]:
+        print(f"sonolux: warning: {doc['region_settings']['placer_note']}", file=sys.stderr)
     if args.plot:
         from ..plot import plot_analysis
 
