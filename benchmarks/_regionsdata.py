@@ -34,6 +34,9 @@ QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 #: clicks in the 4Q clips' empty bands above 8 kHz, a tell no full-band recording gives (:func:`join`)
 SPLICE_MS = 5.0
 CACHE_VERSION = 4  # 4: mood from emotion v2.2 (level-normalised input); 3: v2.1; 1: v2.0; 2 was an earlier, abandoned key
+# the emotion model whose mood the frames of CACHE_VERSION hold: a run with another model stops
+# (Analysed) instead of reading its frames — bump both together when the shipped model changes
+CACHE_EMOTION_VERSION = "2.2.0"
 
 
 @dataclass
@@ -221,6 +224,12 @@ class Analysed:
     """Runs recordings through the live chain (with the emotion model) or loads the cache."""
 
     def __init__(self, cache: Path, models: dict, spec: StreamSpec, config: AnalysisConfig):
+        emotion = models.get("emotion") if models else None
+        version = str(emotion.contract.get("version")) if emotion is not None else None
+        if version is not None and version != CACHE_EMOTION_VERSION:
+            sys.exit(f"the frame cache's key v{CACHE_VERSION} holds the mood of emotion model {CACHE_EMOTION_VERSION}; "
+                     f"the shipped model is {version}: bump CACHE_VERSION and CACHE_EMOTION_VERSION in "
+                     f"benchmarks/_regionsdata.py (the old frames stay, under their own key)")
         self.cache = cache
         self.cache.mkdir(parents=True, exist_ok=True)
         self.models, self.spec, self.config = models, spec, config

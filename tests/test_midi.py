@@ -113,12 +113,6 @@ def test_clock_follows_the_tracked_tempo(midi_system):
     assert [m.type for m in got[:3]] == ["songpos", "start", "clock"] and got[0].pos == 0
     # every message the engine sent arrived, in order, once (Song Position on is all of them)
     assert [m.bytes() for m in got] == [m.bytes() for _, m in port.sent]
-    # the tempo of the engine's own ticks: a line through the beats (every 24th tick) after the
-    # phase has settled — not the mean of the intervals, which only the two end beats decide
-    beats = np.array([t for t, m in port.sent if m.type == "clock"])[SETTLE * PPQN::PPQN][:STEADY + 1]
-    assert len(beats) == STEADY + 1
-    bpm = 60.0 / np.polyfit(np.arange(beats.size), beats, 1)[0]
-    assert bpm == pytest.approx(120.0, abs=1.0), bpm
     # per beat, what the clock scheduled (each tick's send time minus its lateness): correcting
     # the phase by at most 8 % keeps a beat within 0.5 s / (1 ± 0.08). A tick sent more than
     # 0.1 s late re-anchors the schedule (a cycle starved by the machine's load, not the
@@ -134,6 +128,10 @@ def test_clock_follows_the_tracked_tempo(midi_system):
     assert stalled.sum() <= STEADY // 4, (per_beat, late.max())
     kept = per_beat[~stalled]
     assert np.all((kept > 0.5 / 1.08 - 1e-3) & (kept < 0.5 / 0.92 + 1e-3)), per_beat
+    # the tempo the clock followed: the median scheduled beat after the phase settled (the
+    # send times would carry the machine's stalls — a loaded run once moved a line through
+    # them by more than 1 BPM — and the mean of the intervals only the two end beats decide)
+    assert 60.0 / np.median(kept) == pytest.approx(120.0, abs=1.0), per_beat
     # at the receiver, the median beat (a starved rig cycle delays a beat or two, not the most)
     arrived = np.array([t for t, m in rx.of("clock")])[SETTLE * PPQN::PPQN][:STEADY + 1]
     assert 60.0 / np.median(np.diff(arrived)) == pytest.approx(120.0, abs=1.0), np.diff(arrived)

@@ -52,3 +52,19 @@ def test_medley_keys_change_only_with_a_micro_crossfade(tmp_path):
     assert D.SPLICE_MS == 5.0 and [r.key for r in default] == [r.key for r in faded]
     assert not {r.key for r in plain} & {r.key for r in faded}
     assert [r.meta["crossfade_s"] for r in plain] == [r.meta["crossfade_s"] for r in faded]
+
+
+def test_the_frame_cache_refuses_a_model_it_was_not_made_with(tmp_path):
+    """The cached frames hold the shipped emotion model's mood: another model stops the
+    screens with what to bump, instead of mixing two models' frames."""
+    from sonolux import StreamSpec
+    from sonolux.analysis import AnalysisConfig
+
+    class Model:
+        def __init__(self, version):
+            self.contract = {"version": version}
+
+    D.Analysed(tmp_path, {"emotion": Model(D.CACHE_EMOTION_VERSION)}, StreamSpec(), AnalysisConfig())
+    D.Analysed(tmp_path, {}, StreamSpec(), AnalysisConfig())  # no model: frames without mood
+    with pytest.raises(SystemExit, match="bump CACHE_VERSION and CACHE_EMOTION_VERSION"):
+        D.Analysed(tmp_path, {"emotion": Model("9.9.9")}, StreamSpec(), AnalysisConfig())
