@@ -179,3 +179,21 @@ def test_a_copy_of_the_shipped_file_with_its_trees_removed_is_refused(tmp_path):
     doc["trees"] = []
     with pytest.raises(PlacerFileError, match="trees=.* must be a non-empty list"):
         load_placer(write(tmp_path, doc))
+
+
+def test_a_run_whose_placer_file_is_corrupt_says_so_once_at_start(tmp_path, capsys):
+    """`run` prints the stage's placer note once at start (no models needed: the placer runs without them)."""
+    import argparse
+
+    from sonolux import Engine
+    from sonolux.app.options import region_judge_notice
+    from sonolux.sources import SynthSource
+
+    path = write(tmp_path, {"format": FORMAT})
+    engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size),
+                    config=AnalysisConfig(region_placer_file=str(path)))
+    assert engine.analyzer.find(RegionStage).placer is None
+    region_judge_notice(engine, argparse.Namespace(region_judge=None))
+    err = capsys.readouterr().err
+    assert str(path) in err and "key 'format_version' is missing" in err and "without the learned placer" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
