@@ -43,7 +43,7 @@ from _common import machine, write_result  # noqa: E402
 from sonolux import StreamSpec  # noqa: E402
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features import regions as R  # noqa: E402
-from sonolux.features.hopring import ring_order, window_mean  # noqa: E402
+from sonolux.features.hopring import mel_order, ring_order, window_mean  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -58,8 +58,10 @@ RATIOS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, math.inf)  # 0: the step alway
 def _mean(stage, feats, lo, hi):
     """Mean of the stage's ring rows (``feats``: its mel history or level) with times in [lo, hi)."""
     order, ts = np.zeros_like(stage._refine_buffers[0]), np.zeros_like(stage._refine_buffers[1])
-    n = ring_order(stage._level_t, stage._level_pos, order, ts)
-    ts += stage._mel_shift_s[0] - stage._mel_shift_s[1] if feats is stage._mel_hist else 0.0
+    if feats is stage._mel_hist:  # a log-mel row's time is its window's centre
+        n = mel_order(stage._level_t, stage._level_pos, stage._mel_shift_s, order, ts)
+    else:
+        n = ring_order(stage._level_t, stage._level_pos, order, ts)
     out = np.zeros(feats.shape[1])
     return out if window_mean(ts, feats, order, n, lo, hi, out) else out * np.nan
 

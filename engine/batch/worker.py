@@ -65,22 +65,27 @@ def analysis_version(options: AnalysisOptions) -> str:
     from ..inference.models import find_models
 
     inf = options.inference
-    settings = {"spec": asdict(options.spec), "config": repr(options.config or AnalysisConfig()),
+    config = options.config or AnalysisConfig()
+    settings = {"spec": asdict(options.spec), "config": repr(config),
                 "every_s": inf.every_s, "smoothing": inf.smoothing, "tau_s": inf.tau_s,
                 "margin": inf.margin, "hold_s": inf.hold_s, "models": {}}
     if options.use_models:
         for task, path in sorted(find_models(inf.model_dir).items()):
             settings["models"][task] = hashlib.sha256(path.read_bytes()).hexdigest()
-        config = options.config or AnalysisConfig()
-        judge = Path(config.region_judge_file) if config.region_judge_file else shipped_judge()
-        if config.region_judge and judge.is_file():
-            settings["region_judge"] = hashlib.sha256(judge.read_bytes()).hexdigest()
-    config = options.config or AnalysisConfig()
-    placer = Path(config.region_placer_file) if config.region_placer_file else shipped_placer()
-    if config.region_placer and placer.is_file():  # the placer moves cuts with or without models
-        settings["region_placer"] = hashlib.sha256(placer.read_bytes()).hexdigest()
+        judge = _file_sha256(config.region_judge_file, shipped_judge())
+        if config.region_judge and judge:
+            settings["region_judge"] = judge
+    placer = _file_sha256(config.region_placer_file, shipped_placer())
+    if config.region_placer and placer:  # the placer moves cuts with or without models
+        settings["region_placer"] = placer
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}+{digest[:10]}"
+
+
+def _file_sha256(given: str, shipped: Path) -> str | None:
+    """The SHA-256 of the file a setting names (``given``; "" means ``shipped``), None when it is not there."""
+    path = Path(given) if given else shipped
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def thread_env(threads: int) -> dict[str, str]:

@@ -44,7 +44,10 @@ from .trees import TreeEnsemble, bad_value, check_finite, check_trees
 FORMAT = "sonolux-cut-placer"
 FORMAT_VERSION = 1
 PLACER_FILE = "cut_placer.json"  # shipped in sonolux.profiles
-GAP_S, WINDOW_S = 1.5, 3.0  # the songs either side of the cue's cut (as RegionStage.place_fade judges them)
+# the windows the features are measured over. Fixed here, not read from the stage's settings
+# (regions.FADE_GAP_S / FADE_WINDOW_S, region_step_window_s have today the same values): the
+# trees were trained on these, and a change of the stage's settings must not change what they read
+GAP_S, WINDOW_S = 1.5, 3.0  # the songs either side of the cue's cut
 HARD_S = 0.25  # the sharpest step's sharpness: mean log-mel this long after vs. before it
 WIDTHS_S = (0.25, 1.0)  # the steps at the placed cut and at the sharpest step
 ANCHORS = ("placed", "step")
