@@ -159,18 +159,34 @@ class Analyzer:
         self._beat_tracker().set_bpm_range(lo, hi)
 
     def set_region_controls(self, *, sensitivity: float | None = None, min_region_s: float | None = None,
-                            cues=None, judge: bool | None = None) -> None:
+                            cues=None, judge: bool | None = None, placer: bool | None = None) -> None:
         """The operator's region knobs, live (validated now, read by the next cue block):
         ``sensitivity`` 0..1, ``min_region_s`` (s), ``cues`` (any of "novelty", "energy",
         "mood"), ``judge`` (the learned cut judge on/off: a ParameterError saying why when
         this chain has none — no emotion model with tags, or an unusable judge file; the
-        fixed fusion keeps cutting). Needs ``region_method = "cues"``."""
+        fixed fusion keeps cutting), ``placer`` (the learned cut placer on/off; likewise).
+        Needs ``region_method = "cues"``."""
         stage = self.find(RegionStage)
         if stage is None or stage.cues is None:
             raise ParameterError("region controls need region_method='cues' (this chain cuts by the seed method)")
         if judge and stage.cues.judge is None:
             raise ParameterError(stage.judge_note or "no region judge in this chain: the fixed fusion cuts")
+        if placer is not None:
+            stage.set_placer(placer)
         stage.cues.control(sensitivity=sensitivity, min_region_s=min_region_s, cues=cues, judge=judge)
+
+    def knobs(self) -> dict:
+        """The operator's analysis knobs as they stand now, whoever set them (flags, show
+        file, OSC, the panel) — what the web panel shows: ``bpm_range`` [low, high],
+        ``onset_sensitivity``, ``gate_db``, ``silence_db`` (None where this chain has no such
+        stage) and ``regions`` (:meth:`RegionStage.controls <sonolux.features.regions.RegionStage.controls>`)."""
+        tracker, onsets = self.find(BeatTracker), self.find(FluxOnsets)
+        silence, regions = self.find(SilenceGate), self.find(RegionStage)
+        return {"bpm_range": [float(tracker.bpm_lo), float(tracker.bpm_hi)] if tracker is not None else None,
+                "onset_sensitivity": float(onsets.k) if onsets is not None else None,
+                "gate_db": float(onsets.gate_db) if onsets is not None else None,
+                "silence_db": float(silence.threshold_db) if silence is not None else None,
+                "regions": regions.controls() if regions is not None else None}
 
     def warm_up(self, hops: int = 8) -> None:
         """Run a few silent hops (loads or compiles the Numba kernels), then reset, so the

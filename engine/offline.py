@@ -221,7 +221,7 @@ def region_settings(stage) -> dict:
     return {"method": c.region_method, "sensitivity": c.region_sensitivity, "min_s": c.region_min_s,
             "cues": list(c.region_cues), "judge": bool(judged),
             "judge_note": stage.judge_note if c.region_judge and not judged else None,
-            "placer": stage.placer is not None, "placer_note": stage.placer_note}
+            "placer": bool(stage.placer_on), "placer_note": stage.placer_note if c.region_placer else None}
 
 
 def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:

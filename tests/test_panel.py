@@ -169,3 +169,44 @@ def test_at_most_thirty_updates_a_second():
     finally:
         run.stop()
     assert 10 <= n <= 2 * 30 + 1, n
+
+
+def test_region_knobs_on_the_panel_follow_the_engine(browser, tmp_path):
+    """The Regions card shows the engine's own knobs — the ones a flag set, the ones another
+    browser changed — greys out the judge with its reason when no model gives tags, switches
+    the learned placer, and Save keeps the region knobs in the show file."""
+    show = tmp_path / "show.toml"
+    subprocess.run(sonolux_cmd("show", "init", str(show)), check=True, capture_output=True, timeout=60)
+    run = Sonolux("--show", str(show), "--input", "synth:noise:0.2", "--no-models", "--no-window",
+                  "--gate", "-50", "--panel", "127.0.0.1:0")
+    try:
+        url = run.url()
+        first, second = browser.new_page(), browser.new_page()  # two operators' phones
+        for page in (first, second):
+            assert page.goto(url).status == 200
+            wait_until(lambda page=page: page.inner_text("#conn") == "live", 20, "the WebSocket")
+        # the inputs show what the engine runs with, not the page's defaults
+        wait_until(lambda: second.input_value("#gate") == "-50", 10, "the flag's gate on the page")
+        assert second.input_value("#region-sensitivity") == "0.5" and second.input_value("#region-min") == "6"
+        # no emotion model: the judge cannot run, and the card says why
+        assert first.is_disabled("#region-judge") and "tags" in first.inner_text("#region-notes")
+        wait_until(lambda: second.inner_text("#region-placer") == "Placer on", 10, "the placer shown on")
+
+        first.click("#region-placer")
+        wait_until(lambda: second.inner_text("#region-placer") == "Placer off", 10, "the placer off elsewhere")
+        first.click("#region-cue-firing")
+        wait_until(lambda: second.input_value("#region-sensitivity") == "0.25", 10, "the cue-firing sensitivity")
+        first.uncheck("#region-cues input[value=mood]")
+        wait_until(lambda: not second.is_checked("#region-cues input[value=mood]"), 10, "the mood cue off elsewhere")
+        assert second.is_checked("#region-cues input[value=novelty]")
+        first.fill("#region-min", "-3")
+        first.click("#region-min-apply")
+        wait_until(lambda: "/sonolux/region/min_s" in first.inner_text("#message"), 10, "the refusal")
+        first.click("#save")
+        wait_until(lambda: "region_placer = false" in show.read_text(), 10, "the saved show file")
+        saved = show.read_text()
+        assert "region_sensitivity = 0.25" in saved and 'region_cues = ["contrast", "novelty"]' in saved
+        assert "region_min_s = 6.0" in saved  # the refused value was not applied
+    finally:
+        err = run.stop()
+    assert "Traceback" not in err, err

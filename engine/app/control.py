@@ -206,6 +206,7 @@ CONTROL_TABLE = """
 /sonolux/region/min_s      | f seconds                  | no region shorter than this
 /sonolux/region/cues       | s contrast,novelty,mood,energy | which region cues are on (comma-separated)
 /sonolux/region/judge      | i 0/1                      | the learned cut judge keeps or drops each cut (needs the emotion model's tags)
+/sonolux/region/placer     | i 0/1                      | the learned cut placer moves each cut to where the join lies (no models needed)
 /sonolux/show/save         | [s path]                   | save the show file (with --show; the old one kept as .bak)
 """
 CONTROL_ADDRESSES = tuple(tuple(cell.strip() for cell in line.split("|"))
@@ -305,6 +306,10 @@ def engine_controls(engine) -> dict:
         """1: the learned cut judge decides (where an emotion model with tags runs), 0: the fixed fusion."""
         regions(judge=bool(number(on, "/sonolux/region/judge", lo=0, hi=1)))
 
+    def region_placer(on=1, *rest):
+        """1: the learned cut placer moves each region cut (where its file loaded), 0: the ramp fit places them."""
+        regions(placer=bool(number(on, "/sonolux/region/placer", lo=0, hi=1)))
+
     def region_cues(*names):
         """One comma-separated string or one cue name per argument; none: every cue off."""
         cues = [c for n in names for c in parse_list(str(n), "/sonolux/region/cues")]
@@ -313,6 +318,7 @@ def engine_controls(engine) -> dict:
     handlers = {"/sonolux/preset": preset, "/sonolux/tap": tap, "/sonolux/bpm/range": bpm_range,
                 "/sonolux/region/sensitivity": region_sensitivity, "/sonolux/region/min_s": region_min_s,
                 "/sonolux/region/cues": region_cues, "/sonolux/region/judge": region_judge,
+                "/sonolux/region/placer": region_placer,
                 "/sonolux/emotion/override": override, "/sonolux/emotion/calibration/reset": calibration_reset,
                 "/sonolux/blackout": blackout,
                 "/sonolux/gain": gain, "/sonolux/tap/release": release_tap, "/sonolux/phase/nudge": nudge}

@@ -156,6 +156,10 @@ def add_analysis_knobs(p: argparse.ArgumentParser, *, live: bool = True) -> None
                         "emotion model's 50 tags too (needs the emotion model; without it, or with "
                         "--no-models, the fixed fusion cuts and a warning says so) "
                         f"(default {'on' if _DEFAULTS.region_judge else 'off'})")
+    g.add_argument("--region-placer", action=argparse.BooleanOptionalAction, default=None,
+                   help="the learned cut placer: boosted trees trained on development medleys move each "
+                        "region cut toward where the join really lies (mel and level only, no models needed) "
+                        f"(default {'on' if _DEFAULTS.region_placer else 'off'})")
 
 
 #: the knobs of add_show_options, applied through the control addresses once the engine runs
@@ -167,7 +171,8 @@ KNOBS = (("gain", "/sonolux/gain", "--gain"),
          ("region_sensitivity", "/sonolux/region/sensitivity", "--region-sensitivity"),
          ("region_min_s", "/sonolux/region/min_s", "--region-min-s"),
          ("region_cues", "/sonolux/region/cues", "--region-cues"),
-         ("region_judge", "/sonolux/region/judge", "--region-judge"))
+         ("region_judge", "/sonolux/region/judge", "--region-judge"),
+         ("region_placer", "/sonolux/region/placer", "--region-placer"))
 
 
 def apply_knobs(controls, args) -> None:
@@ -179,7 +184,7 @@ def apply_knobs(controls, args) -> None:
         if isinstance(value, bool):
             value = int(value)
         error = controls.apply(address, list(value) if isinstance(value, (list, tuple)) else [value], log=False)
-        if error and dest == "region_judge":  # no judge here (no tags, a bad file): the fixed fusion cuts
+        if error and dest in ("region_judge", "region_placer"):  # none here (no tags, a bad file): cuts go on
             print(f"sonolux: warning: {flag}: {error}", file=sys.stderr)
         elif error:
             raise ParameterError(f"{flag}: {error}")
@@ -197,7 +202,7 @@ def region_judge_notice(engine, args) -> None:
     if (getattr(args, "region_judge", None) is None and engine.inference_stage is not None and stage is not None
             and stage.cues is not None and stage.config.region_judge and stage.cues.judge is None):
         print(f"sonolux: warning: {stage.judge_note}", file=sys.stderr)
-    if stage is not None and stage.placer_note:
+    if stage is not None and stage.config.region_placer and stage.placer_note and getattr(args, "region_placer", None) is None:
         print(f"sonolux: warning: {stage.placer_note}", file=sys.stderr)
 
 
@@ -271,7 +276,8 @@ def stream_spec(args) -> StreamSpec:
 #: analysis knob (argparse dest) → the AnalysisConfig field it sets
 KNOB_FIELDS = {"bpm_range": "bpm_range", "onset_sensitivity": "onset_k", "gate_db": "onset_gate_db",
                "silence_db": "silence_db", "region_sensitivity": "region_sensitivity",
-               "region_min_s": "region_min_s", "region_cues": "region_cues", "region_judge": "region_judge"}
+               "region_min_s": "region_min_s", "region_cues": "region_cues", "region_judge": "region_judge",
+               "region_placer": "region_placer"}
 
 
 def analysis_config(args) -> AnalysisConfig:

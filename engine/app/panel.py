@@ -1,5 +1,7 @@
 """The web control panel (``sonolux run --panel [HOST:]PORT``): live meters, each output's
-health, the operator's state and controls, in any browser (a phone included).
+health, the operator's state and controls, in any browser (a phone included). The analysis
+knobs it shows are the engine's own values (:meth:`~sonolux.analysis.Analyzer.knobs`), so the
+page tells the truth whoever set them (flags, the show file, OSC, another browser).
 
 Served by aiohttp on its own thread and event loop. The page opens one WebSocket; the panel
 pushes the newest frame's state to every client at most :attr:`Panel.MAX_RATE_HZ` times a
@@ -157,7 +159,8 @@ class Panel:
                           "input_lost": stats.input_lost, "models": e.inference is not None,
                           "calibration_s": self._calibration_s()},
                "show": str(self.show_path) if self.show_path else None,
-               "controls": sorted(self.controls.handlers)}
+               "controls": sorted(self.controls.handlers),
+               "knobs": e.analyzer.knobs()}
         f = self.frame
         if not e.mailbox.read_latest(f):
             return out
@@ -174,6 +177,7 @@ class Panel:
             # audio); a chain without it shows the largest quadrant probability
             "mood_confidence": g("emotion_confidence", max(q)),
             "region": REGION_LABELS[region] if 0 <= region < 5 else "",
+            "region_start": g("region_start"), "region_cuts": int(g("region_change_count")),
             "silence": bool(g("silence")), "tags": self._top_tags(f)}
         return out
 

@@ -98,6 +98,7 @@ SCHEMA: dict[str, dict[str, tuple[str, object]]] = {
         "region_min_s": ("region_min_s", _num(lo=0, hi=600)),
         "region_cues": ("region_cues", _list_of(_str)),
         "region_judge": ("region_judge", _bool),
+        "region_placer": ("region_placer", _bool),
         "bands": ("bands", _pair),
     },
     "models": {
@@ -147,6 +148,7 @@ LIVE_KEYS = {
     "/sonolux/region/min_s": ("analysis", "region_min_s", lambda a: float(a[0])),
     "/sonolux/region/cues": ("analysis", "region_cues", lambda a: [c.strip() for x in a for c in str(x).split(",") if c.strip()]),
     "/sonolux/region/judge": ("analysis", "region_judge", lambda a: bool(float(a[0])) if a else True),
+    "/sonolux/region/placer": ("analysis", "region_placer", lambda a: bool(float(a[0])) if a else True),
 }
 
 
@@ -282,6 +284,7 @@ region_sensitivity = 0.5  # how readily emotion regions cut, 0..1 (0.5: as tuned
 region_min_s = 6.0        # no region shorter than this (s)
 region_cues = ["contrast", "novelty", "mood"]  # which region cues are on: contrast, novelty, mood, energy
 region_judge = true       # the learned cut judge keeps or drops each cut (needs the emotion model's tags)
+region_placer = true      # the learned cut placer moves each cut to where the join lies (no models needed)
 # bands = [250, 4000]     # bass/mid and mid/high crossovers (Hz)
 
 [models]

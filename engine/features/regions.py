@@ -85,8 +85,9 @@ class RegionStage(Processor):
         ``region_judge`` says whether the judge decides at the start (the operator can switch
         it live).
 
-        The learned cut placer (:mod:`sonolux.features.cutplacer`, with ``region_placer``)
-        moves each cue cut after :meth:`place_fade`; ``placer``: a loaded
+        The learned cut placer (:mod:`sonolux.features.cutplacer`) moves each cue cut after
+        :meth:`place_fade` while ``placer_on`` (``region_placer`` at the start; the operator
+        switches it live: :meth:`set_placer`); ``placer``: a loaded
         :class:`~sonolux.features.cutplacer.CutPlacer` (default: ``region_placer_file`` or the
         shipped file). A file that cannot be used leaves the cuts where the fit put them and
         ``placer_note`` says why.
@@ -110,7 +111,7 @@ class RegionStage(Processor):
         self.cues = cues
         self._given_judge, self._given_tags = judge, tag_source
         self.judge_note = None
-        self._given_placer, self.placer, self.placer_note = placer, None, None
+        self._given_placer, self.placer, self.placer_note, self.placer_on = placer, None, None, False
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
@@ -195,14 +196,18 @@ class RegionStage(Processor):
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
         self.place_cut(0.0, 0.0)
+        if self.placer is not None:  # loaded even while off: the operator may switch it on mid-show
+            self.placer_features(0.0, 0.0, 0.0)
 
     blockwise = True
 
     def _setup_placer(self, ring: int, n_mels: int) -> None:
-        """Load the learned cut placer (cue cuts with the mel stage and ``region_placer``
-        only) and its preallocated buffers; a file that cannot be used: ``placer_note``."""
-        self.placer, self.placer_note = None, None
-        if self.cues is None or not n_mels or not self.config.region_placer:
+        """Load the learned cut placer (cue cuts with the mel stage) and its preallocated
+        buffers, on when ``region_placer`` says so — loaded either way, so the operator can
+        switch it on mid-show without a file read or an allocation in the analysis thread; a
+        file that cannot be used: ``placer_note``."""
+        self.placer, self.placer_note, self.placer_on = None, None, False
+        if self.cues is None or not n_mels:
             return
         try:
             self.placer = self._given_placer or load_placer(self.config.region_placer_file or None)
@@ -211,6 +216,28 @@ class RegionStage(Processor):
             return
         self._placer_buffers = (np.zeros(ring), np.zeros(ring), np.zeros((5, n_mels)), np.zeros((2, 1)))
         self.placer_x = np.zeros(len(PLACER_FEATURES))
+        self.placer_on = bool(self.config.region_placer)
+
+    def set_placer(self, on: bool) -> None:
+        """The operator's switch for the learned cut placer (any thread: one flag that the next
+        decided cut reads). On needs a loaded placer: a ParameterError says why there is none."""
+        if on and self.placer is None:
+            raise ParameterError(self.placer_note or "no learned cut placer in this chain: it places the cue "
+                                                     "method's cuts and needs the mel stage")
+        self.placer_on = bool(on)
+
+    def controls(self) -> dict | None:
+        """The operator's region knobs as they stand now (None: the seed method, no knobs):
+        sensitivity, minimum region, the cues on, and the judge and the placer — each on/off,
+        whether this chain has one, and why not. What the web panel shows."""
+        cues = self.cues
+        if cues is None:
+            return None
+        return {"sensitivity": float(cues.sensitivity), "min_region_s": float(cues.fusion.min_region_s),
+                "cues": list(cues.cues), "judge": bool(cues.judge_on), "judge_available": cues.judge is not None,
+                "judge_note": self.judge_note if cues.judge is None else None,
+                "placer": bool(self.placer_on), "placer_available": self.placer is not None,
+                "placer_note": self.placer_note}
 
     def _setup_judge(self, spec, facts, n_mels: int) -> None:
         """Attach the learned cut judge to the cues when an emotion model with tags runs and
@@ -372,7 +399,7 @@ class RegionStage(Processor):
         time, moved by the learned placer's correction when it runs (its features computed
         over the stage's ring into ``placer_x``, no allocation)."""
         placed = self.place_fade(t, t_step)
-        if self.placer is None or not self.placer_features(t, t_step, placed):
+        if not self.placer_on or not self.placer_features(t, t_step, placed):
             return placed
         return placed + self.placer.offset(self.placer_x)
 
