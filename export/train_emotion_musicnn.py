@@ -4,6 +4,7 @@ quadrant and the signs of V/A can never disagree.
 
     python -m export.musicnn_embed --model MSD_musicnn        # window embeddings (cache)
     python -m export.train_emotion_musicnn [--data ../shared/data] [--no-final]
+    python -m export.train_emotion_musicnn --train-folds 0,1 --out DIR   # heads on two folds only
 
 Both take ``--input-normalisation running_level`` (the default since emotion v2.2) or
 ``none`` (v2.1): the engine's causal running-level normaliser (``sonolux.inference.level``,
@@ -353,9 +354,10 @@ def stream_inputs(net: EmotionStream, mel: np.ndarray) -> dict:
 
 
 def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: dict,
-                 level: dict | None = None) -> dict:
+                 level: dict | None = None, folds: tuple | None = None) -> dict:
     """Fit the head on all 600 clips' windows and write ``emotion.onnx`` with its contract;
-    ``level``: the ``input_normalisation`` entry the embeddings were made with (v2.2)."""
+    ``level``: the ``input_normalisation`` entry the embeddings were made with (v2.2);
+    ``folds``: ``emb`` holds only these folds' windows (:func:`export_on_folds`)."""
     from .evaluate_trunk_tags import fit_head
 
     X = features(emb, choice["features"])
@@ -374,6 +376,7 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
     rand = stream_inputs(net, rng.normal(-30, 20, (1, 600, mi.N_MELS)).astype(np.float32))
     rand["mel"] = rand["mel"][:, :MEL_CONTEXT + 7]
     path = model_dir / "emotion.onnx"
+    clips = len(np.unique(emb["song"]))
     n_params = sum(p.numel() for p in net.parameters())
     span = pool + CONTEXT - 1
     export(net, path=path, inputs=real, outputs=["front", "features", "va", "quadrant_probs", "tags"],
@@ -394,20 +397,54 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
         "output_shapes": {"va": [2], "quadrant_probs": [4], "tags": [50]},
         "tag_labels": [str(x) for x in teach["musicnn_labels"]],
         "tags_head": f"ridge (alpha {report['trunk_tags']['alpha']:g}) from penultimate+mean_pool+max_pool "
-                     "to the logits of the musicnn MTT taggram (distillation on the 600 clips' windows)",
+                     f"to the logits of the musicnn MTT taggram (distillation on the {clips} clips' windows)",
         "architecture": f"musicnn {model} trunk (Pons & Serra 2019, ISC; ported from its TF checkpoint) "
                         f"run valid in time over the stream, the newest {pool} feature columns max+mean "
                         f"pooled ({span} input frames, {span * mi.HOP / mi.SR:.1f} s), standardised "
                         f"multinomial logistic regression on {'+'.join(FEATURE_SETS[choice['features']])} "
                         f"(C={choice['C']})",
-        "training_data": "emotion4q: 600 clips of the Panda et al. 4Q set (research use only); "
-                         f"front end: musicnn {model} weights (ISC licence)",
+        "training_data": f"emotion4q: {clips} clips of the Panda et al. 4Q set (research use only"
+                         + (f"; folds {', '.join(map(str, folds))} only" if folds else "")
+                         + f"); front end: musicnn {model} weights (ISC licence)",
         "n_params": int(n_params),
     })
     report["parity"] = check_parity(net, path, rand, real)
     report["n_params"] = int(n_params)
     report["size_bytes"] = path.stat().st_size
     return report
+
+
+def fold_list(text: str) -> tuple:
+    """``--train-folds 0,1`` → (0, 1); a clear exit for anything but folds 0–4."""
+    try:
+        folds = tuple(sorted({int(f) for f in text.split(",") if f.strip()}))
+    except ValueError:
+        folds = ()
+    if not folds or not set(folds) <= {0, 1, 2, 3, 4}:
+        raise SystemExit(f"--train-folds {text!r}: give comma-separated folds out of 0-4 (e.g. 0,1)")
+    return folds
+
+
+def export_on_folds(a, root: Path, level: dict | None) -> dict:
+    """``--train-folds``: the shipped model's recipe — its choices (pool, features, C,
+    temperature) and tag-head strength read from the shipped metrics, not chosen again —
+    with both heads fit on the windows of the given folds only, exported to ``--out``. Why:
+    a model that never heard the other folds, so a benchmark on them (the region medleys of
+    folds 2–4) measures the mood and tag cues on music the model never saw in any way."""
+    folds, model_dir = fold_list(a.train_folds), Path(a.out).resolve()
+    shipped = json.loads((REPO / "models_onnx" / "emotion_musicnn_metrics.json").read_text())
+    choice = shipped["choice"]
+    emb = load_embeddings(a.model, a.stride, int(choice["pool"]), a.input_normalisation)
+    keep = np.isin(emb["fold"], folds)
+    emb = {k: v[keep] for k, v in emb.items()}
+    model_dir.mkdir(parents=True, exist_ok=True)
+    rep = {"train_folds": list(folds), "windows": int(keep.sum()), "clips": int(len(np.unique(emb["song"]))),
+           "choice": choice, "trunk_tags": {"alpha": shipped["trunk_tags"]["alpha"]}}
+    export_final(emb, choice, root, model_dir, a.model, rep, level, folds)
+    (model_dir / "emotion_musicnn_metrics.json").write_text(json.dumps(rep, indent=2, default=float) + "\n")
+    print(f"emotion model on folds {folds} only ({rep['clips']} clips, {rep['windows']} windows) -> "
+          f"{model_dir / 'emotion.onnx'}")
+    return rep
 
 
 # ------------------------------------------------------------------------------ report
@@ -481,10 +518,21 @@ def main(argv=None) -> dict:
     p.add_argument("--input-normalisation", choices=CHOICES, default="running_level",
                    help="train on the windows of this level normaliser (default running_level: emotion "
                         "v2.2, written into the contract; none: the raw log-mel of v2.1)")
+    p.add_argument("--train-folds", default=None, metavar="LIST",
+                   help="only export a model whose heads saw these folds (e.g. 0,1), with the shipped "
+                        "model's choices, into --out (not the shipped folder): for benchmarks on the "
+                        "other folds that must not hear music the model was fit on")
     a = p.parse_args(argv)
+    if a.train_folds:  # checked before any data is read
+        fold_list(a.train_folds)
+        if Path(a.out).resolve() == (REPO / "models_onnx").resolve():
+            raise SystemExit("--train-folds writes a model that must not replace the shipped one: pass --out DIR")
     t0 = time.time()
     torch.set_num_threads(2)
     root = D.data_root(a.data)
+    if a.train_folds:
+        level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
+        return export_on_folds(a, root, level)
     embs = {pool: load_embeddings(a.model, a.stride, pool, a.input_normalisation) for pool in POOLS}
     level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
     choice, grid = select_on_dev(embs)

@@ -196,8 +196,9 @@ class RegionStage(Processor):
         _mean_step_db(np.zeros(1), 1, np.zeros(1), np.zeros(1))
         self.refine(0.0)
         self.place_cut(0.0, 0.0)
-        if self.placer is not None:  # loaded even while off: the operator may switch it on mid-show
-            self.placer_features(0.0, 0.0, 0.0)
+        if self.placer is not None:  # even while off (the operator may switch it on mid-show), and its
+            self.placer_features(0.0, 0.0, 0.0)  # trees too: the empty ring above never reaches them
+            self.placer.offset(self.placer_x)
 
     blockwise = True
 
