@@ -406,6 +406,7 @@ def export_final(emb, choice, root: Path, model_dir: Path, model: str, report: d
         "training_data": f"emotion4q: {clips} clips of the Panda et al. 4Q set (research use only"
                          + (f"; folds {', '.join(map(str, folds))} only" if folds else "")
                          + f"); front end: musicnn {model} weights (ISC licence)",
+        **({"training_folds": list(folds)} if folds else {}),
         "n_params": int(n_params),
     })
     report["parity"] = check_parity(net, path, rand, real)

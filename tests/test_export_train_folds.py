@@ -45,7 +45,7 @@ def test_a_model_on_two_folds_has_seen_only_their_clips(tmp_path):
     assert rep["choice"] == shipped["choice"]  # the recipe is the shipped one, not chosen again
     model = load_model(tmp_path / "emotion.onnx", device="cpu", expect_task="emotion")
     assert model.contract["version"] == "2.2.0" and "folds 0, 1 only" in model.contract["training_data"]
-    assert "240 clips" in model.contract["tags_head"]
+    assert "240 clips" in model.contract["tags_head"] and model.contract["training_folds"] == [0, 1]
 
 
 def test_all_five_folds_rebuild_the_shipped_model_exactly(tmp_path):
@@ -70,3 +70,23 @@ def test_all_five_folds_rebuild_the_shipped_model_exactly(tmp_path):
              for i in shipped.get_inputs()}
     for want, got in zip(shipped.run(None, feeds), rebuilt.run(None, feeds)):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_region_benchmark_says_what_its_emotion_model_heard():
+    """benchmarks/segmentation.py writes which clips the emotion model behind its cues was
+    fit on: the shipped model's reporting-fold mood is in sample, a --train-folds one's is not."""
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from segmentation import emotion_caveat
+
+    from sonolux.inference.models import load_model
+
+    shipped = load_model(ROOT / "models_onnx" / "emotion.onnx", device="cpu", expect_task="emotion")
+    assert "optimistic" in emotion_caveat({"emotion": shipped})
+    part = SimpleNamespace(contract={"training_data": "emotion4q: 240 clips (folds 0, 1 only)",
+                                     "training_folds": [0, 1]})
+    said = emotion_caveat({"emotion": part})
+    assert "out of sample" in said and "folds 0, 1 only" in said and "optimistic" not in said
+    assert "no emotion model" in emotion_caveat({})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -191,6 +192,9 @@ def test_region_knobs_on_the_panel_follow_the_engine(browser, tmp_path):
         # no emotion model: the judge cannot run, and the card says why
         assert first.is_disabled("#region-judge") and "tags" in first.inner_text("#region-notes")
         wait_until(lambda: second.inner_text("#region-placer") == "Placer on", 10, "the placer shown on")
+        # the fused cues' score against the level that cuts, live
+        wait_until(lambda: re.fullmatch(r"\d+\.\d\d / \d+\.\d\d", second.inner_text("#region-score")), 20,
+                   "the cue score shown")
 
         first.click("#region-placer")
         wait_until(lambda: second.inner_text("#region-placer") == "Placer off", 10, "the placer off elsewhere")

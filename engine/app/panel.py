@@ -178,6 +178,8 @@ class Panel:
             "mood_confidence": g("emotion_confidence", max(q)),
             "region": REGION_LABELS[region] if 0 <= region < 5 else "",
             "region_start": g("region_start"), "region_cuts": int(g("region_change_count")),
+            # the fused cues' score against the level that cuts (with the judge on: proposes a cut)
+            "region_score": g("region_score"), "region_threshold": g("region_threshold"),
             "silence": bool(g("silence")), "tags": self._top_tags(f)}
         return out
 
