@@ -214,3 +214,22 @@ def test_region_knobs_on_the_panel_follow_the_engine(browser, tmp_path):
     finally:
         err = run.stop()
     assert "Traceback" not in err, err
+
+
+def test_with_the_models_the_panel_shows_the_judge_and_its_record(browser):
+    """With the emotion model's tags the judge runs: its switch is live and the card says what
+    it has judged (candidates kept of judged, the last probability against what it needs)."""
+    run = Sonolux("--input", "synth:noise:0.2", "--no-window", "--panel", "127.0.0.1:0")
+    try:
+        page = browser.new_page()
+        assert page.goto(run.url()).status == 200
+        wait_until(lambda: page.inner_text("#region-judge") == "Judge on", 30, "the judge shown on")
+        assert not page.is_disabled("#region-judge") and not page.is_visible("#region-notes")
+        wait_until(lambda: re.fullmatch(r"judge kept \d+ of \d+ candidates · last p (–|\d\.\d\d) \(needs \d\.\d\d\)",
+                                        page.inner_text("#region-judged")), 10, "the judge's record")
+        page.click("#region-judge")
+        wait_until(lambda: page.inner_text("#region-judge") == "Judge off", 10, "the judge switched off")
+        assert not page.is_visible("#region-judged")
+    finally:
+        err = run.stop()
+    assert "Traceback" not in err, err

@@ -196,6 +196,10 @@ def test_the_judge_keeps_a_change_of_sound_and_can_drop_it(rng):
     assert stage.cues.judge_on and judge.candidates >= 1 and judge.kept == 1
     assert [round(r["start"]) for r in regions] == [0, 20], regions
     assert judge.x[BODY] > math.log(3.1)  # the features of the kept candidate: the sound changed
+    shown = stage.controls()  # what the panel shows of the judge's record
+    assert (shown["judge_candidates"], shown["judge_kept"]) == (judge.candidates, 1)
+    assert shown["judge_last_probability"] == pytest.approx(judge.last_probability)
+    assert shown["judge_threshold"] == pytest.approx(judge.threshold)
     regions, stage = run_with_judge(table, DROP_ALL)
     assert len(regions) == 1 and stage.cues.judge.candidates >= 1 and stage.cues.judge.kept == 0
     assert stage.cues.fusion.threshold == pytest.approx(DROP_ALL["low_threshold"])  # the judge's own

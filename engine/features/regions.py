@@ -230,15 +230,26 @@ class RegionStage(Processor):
     def controls(self) -> dict | None:
         """The operator's region knobs as they stand now (None: the seed method, no knobs):
         sensitivity, minimum region, the cues on, and the judge and the placer — each on/off,
-        whether this chain has one, and why not. What the web panel shows."""
+        whether this chain has one, and why not; with a judge, its record since the start —
+        candidates judged, kept, the last one's probability (None: none yet, or decided by the
+        fixed rule for want of tags) and the probability a candidate needs now. What the web
+        panel shows: a score that crosses the fusion's mark without a cut is a candidate the
+        judge dropped."""
         cues = self.cues
         if cues is None:
             return None
-        return {"sensitivity": float(cues.sensitivity), "min_region_s": float(cues.fusion.min_region_s),
-                "cues": list(cues.cues), "judge": bool(cues.judge_on), "judge_available": cues.judge is not None,
-                "judge_note": self.judge_note if cues.judge is None else None,
-                "placer": bool(self.placer_on), "placer_available": self.placer is not None,
-                "placer_note": self.placer_note}
+        out = {"sensitivity": float(cues.sensitivity), "min_region_s": float(cues.fusion.min_region_s),
+               "cues": list(cues.cues), "judge": bool(cues.judge_on), "judge_available": cues.judge is not None,
+               "judge_note": self.judge_note if cues.judge is None else None,
+               "placer": bool(self.placer_on), "placer_available": self.placer is not None,
+               "placer_note": self.placer_note}
+        judge = cues.judge
+        if judge is not None:
+            last = judge.last_probability
+            out.update(judge_candidates=int(judge.candidates), judge_kept=int(judge.kept),
+                       judge_last_probability=float(last) if last == last else None,
+                       judge_threshold=float(judge.threshold))
+        return out
 
     def _setup_judge(self, spec, facts, n_mels: int) -> None:
         """Attach the learned cut judge to the cues when an emotion model with tags runs and
