@@ -195,14 +195,16 @@ def region_judge_notice(engine, args) -> None:
     cannot (no tags from this emotion model, a corrupt judge file, one trained on another
     model): the fixed fusion cuts. A ``--region-judge`` flag says it through its knob; with
     ``--no-models`` the fixed fusion runs as documented, silently. Likewise a learned cut
-    placer whose file cannot be used (the cuts stay where the ramp fit puts them)."""
+    placer whose file cannot be used (the cuts stay where the ramp fit puts them), unless it
+    was switched off."""
     from ..features.regions import RegionStage
 
     stage = engine.analyzer.find(RegionStage)
     if (getattr(args, "region_judge", None) is None and engine.inference_stage is not None and stage is not None
             and stage.cues is not None and stage.config.region_judge and stage.cues.judge is None):
         print(f"sonolux: warning: {stage.judge_note}", file=sys.stderr)
-    if stage is not None and stage.config.region_placer and stage.placer_note and getattr(args, "region_placer", None) is None:
+    flagged = getattr(args, "region_placer", None) is not None  # --region-placer said it through its knob
+    if stage is not None and stage.config.region_placer and stage.placer_note and not flagged:
         print(f"sonolux: warning: {stage.placer_note}", file=sys.stderr)
 
 
