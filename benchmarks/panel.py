@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -97,12 +98,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     spec = StreamSpec()
+    load_before = os.getloadavg()  # what else the machine ran: the rounds' spread follows it
     runs = {"off": [], "panel": []}
     for r in range(args.rounds):
         for mode in ("off", "panel"):
             print(f"round {r + 1}/{args.rounds}: {mode} …", file=sys.stderr)
             runs[mode].append(run_once(spec, args.seconds, args.clients if mode == "panel" else 0))
-    result = {"benchmark": "panel", "machine": machine(),
+    result = {"benchmark": "panel",
+              "machine": machine() | {"load_average_before": [round(x, 2) for x in load_before],
+                                      "load_average_after": [round(x, 2) for x in os.getloadavg()]},
               "spec": {"sample_rate": spec.sample_rate, "hop": spec.hop, "seconds": args.seconds,
                        "rounds": args.rounds, "clients": args.clients}}
     for mode, rs in runs.items():
