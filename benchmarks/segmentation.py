@@ -479,7 +479,8 @@ def emotion_caveat(models: dict) -> str:
     heard = str(emotion.contract.get("training_data", ""))
     if len(set(emotion.contract.get("training_folds") or range(5))) < 5:  # written by --train-folds
         return (f"the emotion model's heads were fit on part of the 4Q clips ({heard}): on the reporting "
-                "folds its mood and tags are out of sample; the judge and the placer are the shipped ones")
+                "folds its mood and tags are out of sample (the recipe's settings were chosen on folds 0-2, "
+                "fold 2 included); the judge and the placer are the shipped ones")
     return ("the shipped emotion model was trained on all 600 4Q clips: the mood cue and the region labels "
             "are measured on clips it has seen (optimistic; `benchmarks/results/segmentation_unseen_mood.json` "
             "measures the same with a model that never heard folds 2-4); the 'no model' variant does not use it")

@@ -77,11 +77,19 @@ class RecordingStage(RegionStage):
         return placed
 
 
+class NoMove:
+    """A stand-in placer for :class:`RecordingStage`: the stage keeps its buffers and reads no
+    placer file (what is being trained must not depend on the one shipped); it moves nothing."""
+
+    def offset(self, x) -> float:
+        return 0.0
+
+
 def placements(fr: D.Frames, spec, config: AnalysisConfig, tags) -> list:
     """The placed cuts of one recording's cached frames through the live stage (the judge on)."""
     layout = S.frame_layout(fr)
     stage = RecordingStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config,
-                           tag_source=tags, placer=object())  # a given placer: the stage keeps the buffers, loads no file
+                           tag_source=tags, placer=NoMove())
     stage.log = []
     stage.prepare(spec, layout, None)
     if not stage.cues.judge_on:

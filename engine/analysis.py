@@ -171,9 +171,11 @@ class Analyzer:
             raise ParameterError("region controls need region_method='cues' (this chain cuts by the seed method)")
         if judge and stage.cues.judge is None:
             raise ParameterError(stage.judge_note or "no region judge in this chain: the fixed fusion cuts")
-        if placer is not None:
-            stage.set_placer(placer)
+        if placer and stage.placer is None:
+            stage.set_placer(placer)  # raises, saying why, before anything is changed
         stage.cues.control(sensitivity=sensitivity, min_region_s=min_region_s, cues=cues, judge=judge)
+        if placer is not None:  # after the cues' checks: a refused call leaves the placer as it was
+            stage.set_placer(placer)
 
     def knobs(self) -> dict:
         """The operator's analysis knobs as they stand now, whoever set them (flags, show

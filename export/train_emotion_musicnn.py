@@ -430,8 +430,10 @@ def export_on_folds(a, root: Path, level: dict | None) -> dict:
     """``--train-folds``: the shipped model's recipe — its choices (pool, features, C,
     temperature) and tag-head strength read from the shipped metrics, not chosen again —
     with both heads fit on the windows of the given folds only, exported to ``--out``. Why:
-    a model that never heard the other folds, so a benchmark on them (the region medleys of
-    folds 2–4) measures the mood and tag cues on music the model never saw in any way."""
+    heads never fit on the other folds, so a benchmark on them (the region medleys of folds
+    2–4) measures the mood and tag cues on music the heads never learnt from. Not "never
+    seen in any way": the recipe's choices were made on the dev folds 0–2 and the level
+    reference is their median clip level, so fold 2 took part in choosing (folds 3–4 did not)."""
     folds, model_dir = fold_list(a.train_folds), Path(a.out).resolve()
     shipped = json.loads((REPO / "models_onnx" / "emotion_musicnn_metrics.json").read_text())
     choice = shipped["choice"]
@@ -524,14 +526,14 @@ def main(argv=None) -> dict:
                         "model's choices, into --out (not the shipped folder): for benchmarks on the "
                         "other folds that must not hear music the model was fit on")
     a = p.parse_args(argv)
-    if a.train_folds:  # checked before any data is read
+    if a.train_folds is not None:  # checked before any data is read ("" too: never the full training)
         fold_list(a.train_folds)
         if Path(a.out).resolve() == (REPO / "models_onnx").resolve():
             raise SystemExit("--train-folds writes a model that must not replace the shipped one: pass --out DIR")
     t0 = time.time()
     torch.set_num_threads(2)
     root = D.data_root(a.data)
-    if a.train_folds:
+    if a.train_folds is not None:
         level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
         return export_on_folds(a, root, level)
     embs = {pool: load_embeddings(a.model, a.stride, pool, a.input_normalisation) for pool in POOLS}

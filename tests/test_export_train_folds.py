@@ -21,6 +21,7 @@ pytest.importorskip("torch", reason="torch is the export extra (pip install -e .
     (["--train-folds", "0,1"], "must not replace the shipped one"),  # --out defaults to models_onnx
     (["--train-folds", "0,7", "--out", "/tmp/x"], "out of 0-4"),
     (["--train-folds", "a", "--out", "/tmp/x"], "comma-separated folds"),
+    (["--train-folds", ""], "comma-separated folds"),  # an empty list never means the full training
 ])
 def test_train_folds_refuses_the_shipped_folder_and_bad_folds(argv, said):
     from export.train_emotion_musicnn import main

@@ -179,25 +179,31 @@ def test_region_knobs_on_the_panel_follow_the_engine(browser, tmp_path):
     show = tmp_path / "show.toml"
     subprocess.run(sonolux_cmd("show", "init", str(show)), check=True, capture_output=True, timeout=60)
     run = Sonolux("--show", str(show), "--input", "synth:noise:0.2", "--no-models", "--no-window",
-                  "--gate", "-50", "--panel", "127.0.0.1:0")
+                  "--gate", "-50", "--region-sensitivity", "0.7", "--region-min-s", "8", "--panel", "127.0.0.1:0")
     try:
         url = run.url()
         first, second = browser.new_page(), browser.new_page()  # two operators' phones
         for page in (first, second):
             assert page.goto(url).status == 200
             wait_until(lambda page=page: page.inner_text("#conn") == "live", 20, "the WebSocket")
-        # the inputs show what the engine runs with, not the page's defaults
-        wait_until(lambda: second.input_value("#gate") == "-50", 10, "the flag's gate on the page")
-        assert second.input_value("#region-sensitivity") == "0.5" and second.input_value("#region-min") == "6"
+        # the inputs show what the engine runs with, not the page's defaults (0.5, 6, -60)
+        for page in (first, second):
+            wait_until(lambda page=page: page.input_value("#gate") == "-50", 10, "the flag's gate on the page")
+            assert page.input_value("#region-sensitivity") == "0.7" and page.input_value("#region-min") == "8"
         # no emotion model: the judge cannot run, and the card says why
         assert first.is_disabled("#region-judge") and "tags" in first.inner_text("#region-notes")
-        wait_until(lambda: second.inner_text("#region-placer") == "Placer on", 10, "the placer shown on")
+        # a value typed and not sent stays, marked, until Set sends it
+        wait_until(lambda: first.inner_text("#region-placer") == "Placer on", 10, "the placer shown on")
+        first.fill("#region-min", "12")
+        first.click("#region-placer")  # the field loses focus; updates keep coming
+        wait_until(lambda: second.inner_text("#region-placer") == "Placer off", 10, "the placer off elsewhere")
+        assert first.input_value("#region-min") == "12" and "edited" in first.get_attribute("#region-min", "class")
+        first.click("#region-min-apply")
+        wait_until(lambda: second.input_value("#region-min") == "12", 10, "the sent minimum elsewhere")
+        assert "edited" not in (first.get_attribute("#region-min", "class") or "")
         # the fused cues' score against the level that cuts, live
         wait_until(lambda: re.fullmatch(r"\d+\.\d\d / \d+\.\d\d", second.inner_text("#region-score")), 20,
                    "the cue score shown")
-
-        first.click("#region-placer")
-        wait_until(lambda: second.inner_text("#region-placer") == "Placer off", 10, "the placer off elsewhere")
         first.click("#region-cue-firing")
         wait_until(lambda: second.input_value("#region-sensitivity") == "0.25", 10, "the cue-firing sensitivity")
         first.uncheck("#region-cues input[value=mood]")
@@ -210,7 +216,7 @@ def test_region_knobs_on_the_panel_follow_the_engine(browser, tmp_path):
         wait_until(lambda: "region_placer = false" in show.read_text(), 10, "the saved show file")
         saved = show.read_text()
         assert "region_sensitivity = 0.25" in saved and 'region_cues = ["contrast", "novelty"]' in saved
-        assert "region_min_s = 6.0" in saved  # the refused value was not applied
+        assert "region_min_s = 12.0" in saved  # the refused -3 was not applied
     finally:
         err = run.stop()
     assert "Traceback" not in err, err

@@ -180,3 +180,11 @@ def test_a_corrupt_placer_file_is_said_once_with_or_without_the_flag(tmp_path, c
         err = capsys.readouterr().err
         assert err.count(str(bad)) == 1 and "Traceback" not in err
         assert ("--region-placer" in err) == bool(flag)
+
+
+def test_a_refused_call_changes_no_knob(engine):
+    """Validated before anything changes: a bad sensitivity in the same call leaves the placer as it was."""
+    stage = engine.analyzer.find(RegionStage)
+    with pytest.raises(ParameterError, match="sensitivity"):
+        engine.analyzer.set_region_controls(placer=False, sensitivity=3.0)
+    assert stage.placer_on

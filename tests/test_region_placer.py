@@ -197,3 +197,21 @@ def test_a_run_whose_placer_file_is_corrupt_says_so_once_at_start(tmp_path, caps
     err = capsys.readouterr().err
     assert str(path) in err and "key 'format_version' is missing" in err and "without the learned placer" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_trainer_records_placements_through_the_live_stage():
+    """benchmarks/train_cut_placer.py's recording stage gets a stand-in placer (no file read,
+    nothing moved): the stage must prepare with it (it warms the placer's trees at start)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import train_cut_placer as train
+
+    from sonolux.frame import FrameLayout
+
+    layout = FrameLayout()
+    for name in ("level_db", "quadrant", "prediction_id", "q1", "q2", "q3", "q4"):
+        layout.add_scalar(name)
+    layout.add_vector("mel_db", 64)
+    stage = train.RecordingStage(Segmenter(), AnalysisConfig(), placer=train.NoMove())
+    stage.log = []
+    stage.prepare(SPEC, layout, None)
+    assert stage.placer_on and stage.placer.offset(stage.placer_x) == 0.0 and stage.log == []

@@ -183,7 +183,10 @@ def apply_knobs(controls, args) -> None:
             continue
         if isinstance(value, bool):
             value = int(value)
-        error = controls.apply(address, list(value) if isinstance(value, (list, tuple)) else [value], log=False)
+        given = list(value) if isinstance(value, (list, tuple)) else [value]
+        error = controls.apply(address, given, log=False)
+        if error:  # the flag names it: the control address and its arguments would say it twice
+            error = error.removeprefix(f"{address} {given}: ")
         if error and dest in ("region_judge", "region_placer"):  # none here (no tags, a bad file): cuts go on
             print(f"sonolux: warning: {flag}: {error}", file=sys.stderr)
         elif error:
