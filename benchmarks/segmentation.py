@@ -471,8 +471,9 @@ def all_sections(spec, pop) -> dict:
 def emotion_caveat(models: dict) -> str:
     """What the emotion model behind the mood and tag cues has heard: the shipped one all 600
     4Q clips (the reporting folds' mood is in sample: optimistic); one made by
-    ``export.train_emotion_musicnn --train-folds 0,1`` (run with ``SONOLUX_MODELS``) only the
-    development folds, so the reporting folds are music it never heard."""
+    ``export.train_emotion_musicnn --train-folds 0,1`` (run with ``SONOLUX_MODELS``) has heads
+    fit on the development folds only, so its heads never learnt from the reporting folds (its
+    settings were chosen on folds 0-2)."""
     emotion = models.get("emotion") if models else None
     if emotion is None:
         return "no emotion model: the variants that need one do not run"
@@ -483,7 +484,7 @@ def emotion_caveat(models: dict) -> str:
                 "fold 2 included); the judge and the placer are the shipped ones")
     return ("the shipped emotion model was trained on all 600 4Q clips: the mood cue and the region labels "
             "are measured on clips it has seen (optimistic; `benchmarks/results/segmentation_unseen_mood.json` "
-            "measures the same with a model that never heard folds 2-4); the 'no model' variant does not use it")
+            "measures the same with a model whose heads never learnt from folds 2-4); the 'no model' variant does not use it")
 
 
 # ---- main --------------------------------------------------------------------------------

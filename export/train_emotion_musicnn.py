@@ -533,11 +533,10 @@ def main(argv=None) -> dict:
     t0 = time.time()
     torch.set_num_threads(2)
     root = D.data_root(a.data)
+    level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
     if a.train_folds is not None:
-        level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
         return export_on_folds(a, root, level)
     embs = {pool: load_embeddings(a.model, a.stride, pool, a.input_normalisation) for pool in POOLS}
-    level = contract_entry(root, D.load_clips(root)) if a.input_normalisation != "none" else None
     choice, grid = select_on_dev(embs)
     print(f"chosen on dev folds: {choice}")
     emb = embs[choice["pool"]]
