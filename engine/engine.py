@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .analysis import AnalysisConfig, Analyzer
 from .errors import SonoluxError
 from .frame import Mailbox
+from .features.regions import RegionStage
 from .features.silence import SilenceGate
 from .gain import InputGain
 from .operator_state import ControlState
@@ -280,6 +281,11 @@ class Engine:
         ("s", "the first failing target and its cause, '' when none"),
         ("i", "tap lock: 1 while tapped tempo holds the beat tracker"),
         ("i", "silence: 1 while the input is below the silence threshold"),
+        ("i", "region cut judge: 1 while it decides the region cuts"),
+        ("i", "region cut judge: candidates judged since the start (-1: no judge in this chain)"),
+        ("i", "region cut judge: candidates kept"),
+        ("f", "region cut judge: the last candidate's probability (-1: none yet, or decided without tags)"),
+        ("f", "region cut judge: the probability a candidate needs now (-1: no judge)"),
     )
 
     def status_args(self) -> tuple:
@@ -290,7 +296,11 @@ class Engine:
         return (int(s.dropped_blocks), int(s.late_hops), float(s.skipped_samples / self.spec.sample_rate),
                 float(s.prediction_age_s), int(s.osc_errors), int(s.input_lost), int(s.filled_hops),
                 int(s.blackout), int(s.emotion_override), len(failing), first, int(s.tap_locked),
-                int(s.silent))
+                int(s.silent)) + self._judge_record()
+
+    def _judge_record(self) -> tuple:
+        regions = self.analyzer.find(RegionStage)
+        return regions.judge_record() if regions is not None else (0, -1, -1, -1.0, -1.0)
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

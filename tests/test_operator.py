@@ -151,7 +151,10 @@ def test_osc_addresses_table_lists_every_address_status_field_and_control():
     assert "/sonolux/silence" in out and "/sonolux/status" in out
     assert re.search(rf"^/sonolux/status +{''.join(t for t, _ in Engine.STATUS_FIELDS)} ", out, re.M), out
     engine = Engine(SPEC, SynthSource("", SPEC.sample_rate, SPEC.block_size), osc_targets=build_targets(["127.0.0.1:9"]))
-    assert len(engine.status_args()) == len(Engine.STATUS_FIELDS)
+    status = engine.status_args()
+    assert len(status) == len(Engine.STATUS_FIELDS)
+    assert all(isinstance(v, {"i": int, "f": float, "s": str}[t]) for v, (t, _) in zip(status, Engine.STATUS_FIELDS))
+    assert status[-5:] == (0, -1, -1, -1.0, -1.0)  # no judge in a chain without models
     for address in engine_controls(engine):
         assert address in out, address
     import argparse

@@ -64,6 +64,24 @@ def test_show_file_and_flags_set_the_region_knobs(tmp_path):
     assert args.region_sensitivity == 0.7 and args.region_cues == ["novelty"] and args.region_min_s == 8
 
 
+def test_a_knob_the_engine_refuses_names_where_it_was_given(tmp_path):
+    """The judge switched on by a show file, in a run without models: the warning names the
+    file's key (the operator never typed --region-judge); given as a flag too, the flag."""
+    show = tmp_path / "show.toml"
+    show.write_text("[analysis]\nregion_judge = true\n")
+    base = ("run", "--input", "synth", "--duration", "0.5", "--no-models", "--no-window", "--show", str(show))
+    for extra, named in (((), f"{show}: analysis.region_judge: "), (("--region-judge",), "--region-judge: ")):
+        res = run_sonolux(*base, *extra, timeout=120)
+        assert res.returncode == 0, res.stderr
+        warning = [line for line in res.stderr.splitlines() if "fixed fusion" in line]
+        assert len(warning) == 1 and named in warning[0] and "Traceback" not in res.stderr, res.stderr
+        assert ("--region-judge" in warning[0]) == bool(extra)
+    show.write_text('[analysis]\nregion_cues = ["novelty", "colour"]\n')  # refused: the key is named
+    bad = run_sonolux(*base, timeout=120)
+    assert bad.returncode == 2 and f"{show}: analysis.region_cues: " in bad.stderr and "colour" in bad.stderr
+    assert "--region-cues" not in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_a_run_takes_the_region_flags_and_refuses_bad_ones():
     ok = run_sonolux("run", "--input", "synth", "--duration", "0.5", "--no-models", "--no-window",
                      "--region-sensitivity", "0.9", "--region-cues", "novelty,energy", timeout=120)

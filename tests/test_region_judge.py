@@ -200,6 +200,9 @@ def test_the_judge_keeps_a_change_of_sound_and_can_drop_it(rng):
     assert (shown["judge_candidates"], shown["judge_kept"]) == (judge.candidates, 1)
     assert shown["judge_last_probability"] == pytest.approx(judge.last_probability)
     assert shown["judge_threshold"] == pytest.approx(judge.threshold)
+    on, judged, kept, last, needed = stage.judge_record()  # ... and /sonolux/status carries
+    assert (on, judged, kept) == (1, judge.candidates, 1)
+    assert (last, needed) == (pytest.approx(judge.last_probability), pytest.approx(judge.threshold))
     regions, stage = run_with_judge(table, DROP_ALL)
     assert len(regions) == 1 and stage.cues.judge.candidates >= 1 and stage.cues.judge.kept == 0
     assert stage.cues.fusion.threshold == pytest.approx(DROP_ALL["low_threshold"])  # the judge's own

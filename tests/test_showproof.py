@@ -273,8 +273,9 @@ def test_status_message_once_a_second(oscdump):
     status = [(t, types, v) for t, a, types, v in dump.stop() if a == "/sonolux/status"]
     assert 3 <= len(status) <= 5
     t, types, v = status[-1]
-    assert types == "iiffiiiiiisii" and v[0] == 0 and v[3] == -1.0 and v[5] == 0  # no drops, no models, input fine
+    assert types == "iiffiiiiiisiiiiiff" and v[0] == 0 and v[3] == -1.0 and v[5] == 0  # no drops, no models, input fine
     assert v[7] == 0 and v[8] == 0 and v[9] == 0 and v[10] == ""  # no blackout, no override, no failing target
+    assert v[13:] == [0, -1, -1, -1.0, -1.0]  # no cut judge without models
     assert np.diff([s[0] for s in status]).min() > 0.8
 
 

@@ -59,8 +59,12 @@ def with_show(parser, args, argv):
         return args
     show = load_show(args.show_file)
     command.set_defaults(**show.options)
+    given = args
     args = parser.parse_args(argv)
     args.show_doc = show
+    # where each value the file gave (and the command line did not override) came from: a
+    # knob the engine refuses names the file's key, not a flag nobody typed
+    args.show_where = {dest: key for dest, key in show.where.items() if getattr(given, dest, None) is None}
     if show.rig and hasattr(args, "dmx"):  # a command with the rig outputs (run, demo)
         from ..outputs.rig_options import apply_show_file
 

@@ -176,11 +176,14 @@ KNOBS = (("gain", "/sonolux/gain", "--gain"),
 
 
 def apply_knobs(controls, args) -> None:
-    """Set the analysis knobs given by flags or the show file (the same path as OSC control)."""
+    """Set the analysis knobs given by flags or the show file (the same path as OSC control).
+    A refused value is named by its flag, or by the show file's key when the file gave it."""
+    show_where = getattr(args, "show_where", {})
     for dest, address, flag in KNOBS:
         value = getattr(args, dest, None)
         if value is None:
             continue
+        flag = show_where.get(dest, flag)
         if isinstance(value, bool):
             value = int(value)
         given = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -301,11 +304,12 @@ def analysis_config(args) -> AnalysisConfig:
         if dest == "bpm_range":
             value = tuple(float(v) for v in value)
         elif dest == "region_cues":  # "contrast,novelty" from a flag, a list from a show file
-            names = config.parse_list(value, "--region-cues") if isinstance(value, str) else list(value)
+            where = getattr(args, "show_where", {}).get(dest, "--region-cues")
+            names = config.parse_list(value, where) if isinstance(value, str) else list(value)
             try:
                 value = check_cues(str(n).strip() for n in names if str(n).strip())
             except ParameterError as e:
-                raise ParameterError(f"--region-cues: {e}") from None
+                raise ParameterError(f"{where}: {e}") from None
         fields[field] = value
     return AnalysisConfig(**fields)
 

@@ -169,6 +169,7 @@ class Show:
     path: Path
     doc: tomlkit.TOMLDocument
     options: dict = field(default_factory=dict)  # run option dest → value
+    where: dict = field(default_factory=dict)  # run option dest → "FILE: section.key" (for messages)
     targets: list[OscTarget] = field(default_factory=list)
     rig: dict = field(default_factory=dict)  # [dmx] [midi] [os2l] [link], checked by outputs.rig_options
 
@@ -234,6 +235,7 @@ def load_show(path) -> Show:
                             + f" (known: {', '.join(keys)})", ConfigError)
             dest, check = keys[key]
             show.options[dest] = check(_plain(value), f"{where}.{key}")
+            show.where[dest] = f"{where}.{key}"
     for dest in ("models", "mood_calibration"):  # files named in a show live beside it
         if show.options.get(dest) and not Path(show.options[dest]).is_absolute():
             show.options[dest] = str(p.parent / show.options[dest])

@@ -251,6 +251,19 @@ class RegionStage(Processor):
                        judge_threshold=float(judge.threshold))
         return out
 
+    def judge_record(self) -> tuple[int, int, int, float, float]:
+        """The judge's record for ``/sonolux/status`` (a console sees what the panel shows):
+        (on, candidates judged, kept, the last candidate's probability, the probability a
+        candidate needs now); with no judge in this chain (0, -1, -1, -1.0, -1.0), and a last
+        probability of -1.0 before the first candidate or when the fixed rule decided it for
+        want of tags."""
+        judge = self.cues.judge if self.cues is not None else None
+        if judge is None:
+            return 0, -1, -1, -1.0, -1.0
+        last = judge.last_probability
+        return (int(self.cues.judge_on), int(judge.candidates), int(judge.kept),
+                float(last) if last == last else -1.0, float(judge.threshold))
+
     def _setup_judge(self, spec, facts, n_mels: int) -> None:
         """Attach the learned cut judge to the cues when an emotion model with tags runs and
         the judge file is usable; else the fixed fusion, with ``judge_note`` saying why."""
