@@ -90,11 +90,13 @@ PREVIOUS_OPTS = {"restart": False, "region_weights": (0.5, 0.25, 0.5, 1.0), "reg
 JUDGE = "learned cut judge (region_judge: fusion at the judge's low threshold, trees keep or drop)"
 NO_PLACER = "default without the learned cut placer (region_placer off: cuts where the ramp fit puts them)"
 FIXED = "fixed fusion (region_judge off)"
+NO_JOIN_NET = "default without the join net (region_join_net off: the placer's trees alone)"
 _judge_default = AnalysisConfig().region_judge
 VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig values, restart)
     DEFAULT: (AnalysisConfig().region_cues, {}),
     (FIXED if _judge_default else JUDGE): (AnalysisConfig().region_cues, {"region_judge": not _judge_default}),
     NO_PLACER: (AnalysisConfig().region_cues, {"region_placer": False}),
+    NO_JOIN_NET: (AnalysisConfig().region_cues, {"region_join_net": False}),
     # the rows below run the fixed fusion: they get no tags, so no judge
     NO_MODEL: (("contrast", "novelty"), {}),
     "contrast only": (("contrast",), {}),
@@ -594,7 +596,9 @@ def main(argv=None):
         # the judge's rows on the medleys it was trained on (with seed 8's): the dev / reporting gap
         with_tags = mark_tags is not None
         result["development"]["live"] = {DEFAULT: live_dev(judge=with_tags), NO_RESTART: live_dev(restart=False),
-                                         PREVIOUS: live_dev(**PREVIOUS_OPTS)}
+                                         PREVIOUS: live_dev(**PREVIOUS_OPTS),
+                                         # the join net learnt from these medleys' clips: in-sample
+                                         NO_JOIN_NET: live_dev(judge=with_tags, region_join_net=False)}
         if with_tags:
             result["development"]["live"][JUDGE if not _judge_default else FIXED] = live_dev(
                 judge=True, region_judge=not _judge_default)
@@ -633,6 +637,12 @@ def main(argv=None):
         result["placer"] = {"file": str(pl.path), "max_shift_s": pl.max_shift_s, "trees": len(pl.trees.roots),
                             "trained_on": pl.doc.get("trained_on"), "cross_fitted": pl.doc.get("cross_fitted"),
                             "held_out": pl.doc.get("held_out")}
+        if AnalysisConfig().region_join_net:
+            from sonolux.features.joinnet import load_join_net
+
+            net = load_join_net(AnalysisConfig().region_join_net_file or None)
+            result["join_net"] = {"file": net.where, "dilations": net.doc["dilations"],
+                                  "delay_s": round(net.delay_frames * net.frame_s, 3), "training": net.doc.get("training")}
     result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report), "splice_fade_ms": args.splice_fade_ms,
                            "audio_minutes": round(sum(r.spans[-1][1] for r, _ in report) / 60, 1),
                            "hard_joins": sum(1 for r, _ in report if not any(r.meta["crossfade_s"])),
@@ -642,7 +652,7 @@ def main(argv=None):
         if name in (JUDGE, FIXED) and mark_tags is None:
             continue
         tal = Tally()
-        judged = (DEFAULT, JUDGE, FIXED, NO_PLACER, *SENSITIVITY_ROWS)
+        judged = (DEFAULT, JUDGE, FIXED, NO_PLACER, NO_JOIN_NET, *SENSITIVITY_ROWS)
         tags = tags_of if name in judged else (lambda key: None)  # no judge in the others
         for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
             regions, decisions, _ = replay(fr, spec, cues, tags=tags(rec.key), **opts)

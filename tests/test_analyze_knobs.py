@@ -59,6 +59,7 @@ def test_analyze_cuts_with_the_flags_and_the_show_file(tmp_path):
     assert len(cuts) == 1 and abs(cuts[0] - 20.0) < 0.5
     assert settings["judge"] is False and "tags" in settings["judge_note"]  # --no-models: the fixed fusion
     assert settings["placer"] is True and settings["placer_note"] is None  # the placer needs no models
+    assert settings["join_net"] is True
     cuts, settings = regions("--region-min-s", "30")  # the change lies 20 s after the start
     assert cuts == [] and settings["min_s"] == 30.0
 
@@ -109,3 +110,10 @@ def test_batch_version_follows_the_placer_file_with_or_without_models(tmp_path):
     assert again != first
     off = analysis_version(AnalysisOptions(config=AnalysisConfig(region_placer=False), use_models=False))
     assert off not in (first, again)
+    from sonolux.features.joinnet import shipped_join_net
+
+    net = tmp_path / "net.json"  # the join net moves gradual cuts: its file counts too
+    net.write_bytes(shipped_join_net().read_bytes())
+    with_net = analysis_version(AnalysisOptions(config=AnalysisConfig(region_join_net_file=str(net)), use_models=False))
+    net.write_bytes(shipped_join_net().read_bytes() + b"\n")
+    assert analysis_version(AnalysisOptions(config=AnalysisConfig(region_join_net_file=str(net)), use_models=False)) != with_net

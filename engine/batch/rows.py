@@ -36,7 +36,8 @@ def _schemas():
     region_settings = pa.struct([("method", pa.string()), ("sensitivity", pa.float64()),
                                  ("min_s", pa.float64()), ("cues", pa.list_(pa.string())),
                                  ("judge", pa.bool_()), ("judge_note", pa.string()),
-                                 ("placer", pa.bool_()), ("placer_note", pa.string())])
+                                 ("placer", pa.bool_()), ("placer_note", pa.string()),
+                                 ("join_net", pa.bool_())])
     identity = [("path", pa.string()), ("content_hash", pa.string()),
                 ("analysis_version", pa.string()), ("analyzed_at", pa.timestamp("us", tz="UTC"))]
     tracks = pa.schema(identity + [

@@ -24,6 +24,7 @@ from ..offline import analyze_file as analyze_track
 from ..errors import SonoluxError
 from ..features.cutjudge import shipped_judge
 from ..features.cutplacer import shipped_placer
+from ..features.joinnet import shipped_join_net
 from ..inference.runtime import InferenceConfig
 from ..spec import StreamSpec
 
@@ -57,7 +58,7 @@ def analysis_version(options: AnalysisOptions) -> str:
     stream and analysis settings, the inference cadence and smoothing, and the model files.
     A rerun skips a track only when its content hash and this version are both in the output.
     With models and the region judge on, the judge file (it decides the region cuts) counts too;
-    with the region placer on, the placer file (it moves them).
+    with the region placer on, the placer file and the join-net file (they move them).
 
     >>> analysis_version(AnalysisOptions(use_models=False))  # doctest: +SKIP
     '0.1.0+3f9a1c0b2e'
@@ -78,6 +79,9 @@ def analysis_version(options: AnalysisOptions) -> str:
     placer = _file_sha256(config.region_placer_file, shipped_placer())
     if config.region_placer and placer:  # the placer moves cuts with or without models
         settings["region_placer"] = placer
+    join_net = _file_sha256(config.region_join_net_file, shipped_join_net())
+    if config.region_placer and config.region_join_net and join_net:  # ... and its net
+        settings["region_join_net"] = join_net
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}+{digest[:10]}"
 

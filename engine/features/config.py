@@ -113,6 +113,10 @@ class AnalysisConfig:
     # correction they predict (at most the file's max_shift_s; mel and level only, no models)
     region_placer: bool = True
     region_placer_file: str = ""  # a placer file ("": the shipped profiles/cut_placer.json)
+    # ... and then the join net (features/joinnet.py) moves a cut the stage judges gradual to its
+    # highest output within 1.5 s (part of the learned placer: on and off with region_placer)
+    region_join_net: bool = True
+    region_join_net_file: str = ""  # a join-net file ("": the shipped profiles/join_net.json)
     # sections inside a song (features/sections.py): build / drop / breakdown events
     sections: bool = True
     section_breakdown_db: float = 6.0  # slow level this far below the full level: breakdown

@@ -21,7 +21,8 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   prediction come from the inference stage by prediction id, ``ChainFacts.tag_source``).
   Each cue cut is placed on the sharpest step, or on the middle of a fitted ramp when the
   join is gradual (``place_fade``), then moved by the learned placer's correction
-  (``region_placer``, :mod:`sonolux.features.cutplacer`; mel and level only, no models).
+  (``region_placer``, :mod:`sonolux.features.cutplacer`; mel and level only, no models)
+  and, when gradual, to the join net's highest output near it (:mod:`sonolux.features.joinnet`).
 
 Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
 close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
@@ -42,6 +43,7 @@ from .contrast import texture_accumulate
 from .cutjudge import N_TAGS, CutJudge, JudgeFileError, LiveJudge, load_judge
 from .cutplacer import FEATURES as PLACER_FEATURES, PlacerFileError, load_placer, placement_features
 from .hopring import mel_order, ring_order, song_direction, window_mean
+from .joinnet import MIN_OUTPUT, SEARCH_S, JoinNetFileError, JoinNetStream, load_join_net
 from .novelty import block_accumulate
 from .regioncues import RegionCues
 
@@ -112,6 +114,7 @@ class RegionStage(Processor):
         self._given_judge, self._given_tags = judge, tag_source
         self.judge_note = None
         self._given_placer, self.placer, self.placer_note, self.placer_on = placer, None, None, False
+        self.join_stream = None
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
@@ -218,6 +221,24 @@ class RegionStage(Processor):
         self._placer_buffers = (np.zeros(ring), np.zeros(ring), np.zeros((5, n_mels)), np.zeros((2, 1)))
         self.placer_x = np.zeros(len(PLACER_FEATURES))
         self.placer_on = bool(self.config.region_placer)
+        self._setup_join_net(n_mels)
+
+    def _setup_join_net(self, n_mels: int) -> None:
+        """The join net's stream (part of the learned placer), when ``region_join_net``; a file
+        that cannot be used, or one made for another mel size or hop: ``placer_note``, and the
+        trees place alone."""
+        self.join_stream = None
+        if not self.config.region_join_net:
+            return
+        try:
+            net = load_join_net(self.config.region_join_net_file or None)
+            if net.n_mels != n_mels or abs(net.hop_s - self.hop / self.sr) > 1e-9:
+                raise JoinNetFileError(f"{net.where}: made for {net.n_mels} mel bands and a {net.hop_s * 1e3:.3g} ms "
+                                       f"hop, this chain has {n_mels} and {self.hop / self.sr * 1e3:.3g} ms")
+        except JoinNetFileError as e:
+            self.placer_note = f"{e}: gradual joins are placed without the join net"
+            return
+        self.join_stream = JoinNetStream(net)
 
     def set_placer(self, on: bool) -> None:
         """The operator's switch for the learned cut placer (any thread: one flag that the next
@@ -424,9 +445,26 @@ class RegionStage(Processor):
         time, moved by the learned placer's correction when it runs (its features computed
         over the stage's ring into ``placer_x``, no allocation)."""
         placed = self.place_fade(t, t_step)
-        if not self.placer_on or not self.placer_features(t, t_step, placed):
+        if not self.placer_on:
             return placed
-        return placed + self.placer.offset(self.placer_x)
+        gradual = placed != t_step  # place_fade keeps a hard join's step: the net leaves those alone
+        if self.placer_features(t, t_step, placed):
+            placed += self.placer.offset(self.placer_x)
+        if gradual and self.join_stream is not None:
+            placed = self.join_net_place(placed)
+        return placed
+
+    def join_net_place(self, t: float) -> float:
+        """The time of the join net's highest output within ``SEARCH_S`` of ``t`` (``t`` when
+        it has none there yet, or none reaching ``MIN_OUTPUT``). The net's frames count from
+        the ring's first hop: its time comes from the newest hop's."""
+        stream, pos = self.join_stream, self._level_pos
+        stream.catch_up(self._mel_hist, pos)
+        if pos == 0:
+            return t
+        t0 = self._level_t[(pos - 1) % self._level_t.shape[0]] - (pos - 1) * self.hop / self.sr
+        best = stream.best(t - t0, SEARCH_S, MIN_OUTPUT)
+        return best + t0 if best == best else t
 
     def placer_features(self, t: float, t_step: float, placed: float) -> bool:
         """The placer's features of a cut into ``placer_x`` (False: the ring does not hold
@@ -454,6 +492,8 @@ class RegionStage(Processor):
         self._cue_pid = self._cue_override = None
         if self.cues is not None:
             self.cues.reset()
+        if self.join_stream is not None:
+            self.join_stream.reset()
 
     def _follow_mood(self, t_start: float, v) -> None:
         """Count this hop into the current mood piece; a new prediction or override ends it."""
@@ -487,6 +527,9 @@ class RegionStage(Processor):
                 if judge is not None and self._tag_source.raw_tags_of(pid, self._tag_buf):
                     judge.tags.mark(self._tag_buf)
         power = 10.0 ** (0.1 * v[self._i_level]) if self._i_level is not None else 0.0
+        stream = self.join_stream
+        if stream is not None and self._level_pos - stream.read[0] >= stream.net.pool_hops:
+            stream.catch_up(self._mel_hist, self._level_pos)  # its work spread over the show, not at a cut
         cues = self.cues
         t = cues.hop(ctx.t, frame.vectors["mel_db"], power, probs, new)
         i = self._i

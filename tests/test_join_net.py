@@ -1,0 +1,204 @@
+"""The join net (``sonolux.features.joinnet``): the engine's streaming kernel gives the PyTorch
+model's numbers, allocates nothing per hop, finds a join it has learned, and a bad file is one
+clean line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import numba_allocations
+from sonolux.features.joinnet import (MIN_OUTPUT, SEARCH_S, JoinNet, JoinNetFileError, JoinNetStream, join_net_push,
+                                      load_join_net)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import train_join_net as T  # noqa: E402
+
+HOP_S = 256 / 48000
+
+
+def random_model(torch, seed=0, dilations=(1, 2, 4)):
+    """A model with random weights and batch-norm statistics (eval), so folding is exercised."""
+    torch.manual_seed(seed)
+    model = T.make_model(torch, dilations=dilations, channels=12)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    return model.eval()
+
+
+def test_streaming_kernel_equals_the_pytorch_model(rng):
+    """Hop by hop, each output appears ``delay_frames`` pooled frames after its frame, equal to
+    the offline model's (zero padding at the start included); floored input too."""
+    torch = pytest.importorskip("torch")
+    model = random_model(torch, dilations=(1, 2, 4))
+    mel = rng.normal(-20, 15, size=(90, 64)).astype(np.float32)
+    mel[10:14, :20] = -120.0  # below the floor
+    want = T.outputs(torch, model, mel)
+    doc = T.export_doc(model, HOP_S, dilations=(1, 2, 4))
+    got = T.streaming_outputs(json.loads(json.dumps(doc)), np.repeat(mel, T.POOL_HOPS, axis=0).astype(np.float64))
+    assert len(got) == len(mel) - (2 + 1 + 2 + 4)
+    np.testing.assert_allclose(got, want[:len(got)], atol=2e-5)
+
+
+def test_push_and_catch_up_allocate_nothing(rng):
+    """A completed frame runs every layer in the stream's own arrays (Numba's allocator counts
+    no new array), and the call from Python stays small (few arguments)."""
+    from conftest import call_growths
+
+    torch = pytest.importorskip("torch")
+    stream = JoinNetStream(JoinNet(T.export_doc(random_model(torch), HOP_S, dilations=(1, 2, 4))))
+    stream.state[:] = (40, stream.net.pool_hops - 1)  # the next hop completes a frame: every layer runs
+    allocated, passing = numba_allocations(join_net_push, rng.normal(size=64), stream.ints, stream.floats,
+                                           stream.bufs)
+    assert allocated == passing
+    ring = rng.normal(-20, 5, size=(256, 64))
+    written = [0]
+
+    def eight_hops():
+        written[0] += stream.net.pool_hops
+        stream.catch_up(ring, written[0])
+
+    assert call_growths(eight_hops, warm=20, n=200).max() < 1024
+
+
+def test_best_finds_the_largest_output_near_a_time_and_nothing_outside():
+    stream = JoinNetStream(load_join_net())
+    frame_s = stream.net.frame_s
+    stream.state[0] = 200 + stream.delay_frames  # outputs of frames 0..199 computed
+    stream.out[:] = 0.0
+    stream.out[100], stream.out[99], stream.out[101] = 0.9, 0.5, 0.7  # the peak leans late
+    t = stream.best(100 * frame_s + 0.4, 1.5)
+    assert 100 * frame_s < t < 100.5 * frame_s
+    assert np.isnan(stream.best(500 * frame_s, 1.0))  # not computed yet
+    assert stream.best(50 * frame_s, 1.0) == pytest.approx(50 * frame_s, abs=1.0)  # all equal: within the window
+
+
+@pytest.fixture(scope="module")
+def song_pair(tmp_path_factory):
+    """Two rendered pieces (a fast major one, a slow minor one: ``render_fixtures``)."""
+    from render_fixtures import render_mood_pair
+    from sonolux.sources.file import load_audio
+
+    a, b = render_mood_pair(tmp_path_factory.mktemp("songs"))
+    return load_audio(a, 48000), load_audio(b, 48000)
+
+
+@pytest.mark.parametrize("offset_s", [-0.45, 0.45])
+def test_the_shipped_net_finds_the_join_of_two_songs(song_pair, offset_s):
+    """The shipped net, streaming over the live chain's log-mel, puts a hard join of two
+    rendered songs within 0.05 s when asked from 0.45 s off either way — with the audio a live
+    cut would have heard (6.5 s past the join). (Crossfades of these General-MIDI renders — a
+    loud piece into a soft one — are not what it learnt: there it stays below ``MIN_OUTPUT``
+    or errs; a crossfade of real songs is tested below.)"""
+    from sonolux import Analyzer, StreamSpec
+
+    a, b = song_pair
+    join = len(a) / 48000
+    y = np.concatenate([a, b])[:int((join + 6.5) * 48000)]
+    stream = JoinNetStream(load_join_net())
+    for row in Analyzer(StreamSpec()).analyze(y).vectors["mel_db"]:
+        stream.push(row.astype(np.float64))
+    assert abs(stream.best(join + offset_s, SEARCH_S, MIN_OUTPUT) - join) < 0.05
+
+
+def test_a_corrupt_or_mismatched_file_is_one_clean_line(tmp_path):
+    good = load_join_net().doc
+    bad_json = tmp_path / "net.json"
+    bad_json.write_text("{ nope")
+    with pytest.raises(JoinNetFileError, match=str(bad_json)):
+        load_join_net(bad_json)
+    for key, value, said in (("format", "x", "format"), ("dilations", [0], "dilations"),
+                             ("conv2", [[1.0]], "conv2"), ("head_bias", float("nan"), "head_bias"),
+                             ("n_mels", 60, "n_mels")):
+        doc = dict(good, **{key: value})
+        p = tmp_path / f"{key}.json"
+        p.write_text(json.dumps(doc))
+        with pytest.raises(JoinNetFileError) as e:
+            load_join_net(p)
+        msg = str(e.value)
+        assert str(p) in msg and said in msg and "Traceback" not in msg and "\n" not in msg
+    doc = dict(good)
+    doc["blocks"] = good["blocks"][:1]
+    p = tmp_path / "blocks.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(JoinNetFileError, match="blocks"):
+        load_join_net(p)
+
+
+# ---- in the region stage -------------------------------------------------------------------
+def stage_over(y, **config):
+    """The live region stage (fused cues, defaults) fed every hop of ``y`` (a 48 kHz signal)."""
+    from test_region_cues import SPEC, frames_of, stage_layout
+    from sonolux.analysis import AnalysisConfig
+    from sonolux.features.base import HopContext
+    from sonolux.features.regions import RegionStage
+    from sonolux.segment import Segmenter
+
+    table = frames_of(y)
+    names, idx, layout = stage_layout(table)
+    stage = RegionStage(Segmenter(), AnalysisConfig(**config))
+    stage.prepare(SPEC, layout, None)
+    frame, ctx = layout.new_frame(), HopContext(SPEC)
+    for i in range(len(table.t)):
+        frame.values[:len(names)] = table.values[i, idx]
+        frame.vectors["mel_db"][:] = table.vectors["mel_db"][i]
+        ctx.sample_end = (i + 1) * SPEC.hop
+        stage.process(ctx, frame)
+    return stage
+
+
+def test_the_stage_reads_the_net_on_its_own_clock(song_pair):
+    """The stage's join net runs on the hops its ring holds and answers in the stream's
+    seconds: a hard join of two rendered songs, asked for from 0.4 s after it."""
+    a, b = song_pair
+    join = len(a) / 48000
+    stage = stage_over(np.concatenate([a, b])[:int((join + 6.5) * 48000)])
+    assert stage.join_stream is not None and stage.placer_on
+    assert abs(stage.join_net_place(join + 0.4) - join) < 0.05
+    assert stage.join_net_place(3.0) == 3.0  # no join there: the cut stays
+
+
+def test_the_net_places_a_crossfade_of_two_songs_of_the_4q_set():
+    """A 1.5 s crossfade between two development clips (songs the net learnt from; the
+    benchmark reports music it never heard): from 0.4 s either side of the midpoint, the stage
+    moves the cut nearer to it (on the development medleys the net's peak lies within ±0.35 s
+    of a crossfade's midpoint for four in five)."""
+    import csv
+
+    from conftest import DATA
+    from sonolux.sources.file import load_audio
+
+    table = DATA / "emotion4q" / "clips.csv"
+    if not table.exists():
+        pytest.skip(f"the 4Q clips are not here ({table}): see ../shared/data/README")
+    rows = [r for r in csv.DictReader(open(table)) if r["fold"] == "0"]
+    a_row = next(r for r in rows if r["quadrant"] == "Q1")
+    b_row = next(r for r in rows if r["quadrant"] == "Q3")
+    a = load_audio(DATA / "emotion4q" / a_row["path"], 48000)[:20 * 48000]
+    b = load_audio(DATA / "emotion4q" / b_row["path"], 48000)[:10 * 48000]
+    n = int(1.5 * 48000)
+    ramp = np.linspace(0, 1, n, dtype=np.float32)
+    y = np.concatenate([a[:-n], a[-n:] * (1 - ramp) + b[:n] * ramp, b[n:]])
+    middle = (len(a) - n / 2) / 48000
+    stage = stage_over(y[:int((middle + 6.5) * 48000)])
+    for start in (middle - 0.4, middle + 0.4):
+        assert abs(stage.join_net_place(start) - middle) < 0.3, start
+
+
+def test_a_bad_join_net_file_leaves_the_trees_placing_and_says_so(tmp_path, song_pair):
+    bad = tmp_path / "net.json"
+    bad.write_text('{"format": "sonolux-join-net", "format_version": 1}')
+    a, b = song_pair
+    stage = stage_over(np.concatenate([a[:8 * 48000], b[:4 * 48000]]), region_join_net_file=str(bad))
+    assert stage.join_stream is None and stage.placer is not None and stage.placer_on
+    assert str(bad) in stage.placer_note and "without the join net" in stage.placer_note
+    off = stage_over(np.concatenate([a[:8 * 48000], b[:4 * 48000]]), region_join_net=False)
+    assert off.join_stream is None and off.placer_note is None
