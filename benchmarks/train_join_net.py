@@ -4,7 +4,8 @@ made from the development clips' log-mel, and write the net file (issue 17).
     nice -n 5 python benchmarks/train_join_net.py [--data ../shared/data] [--cache /work/cache/regions] \
         [--folds 0,1] [--steps 1200] [--out engine/profiles/join_net.json]
 
-(the shipped net's command; about 15 minutes on two cores with the frame cache warm —
+(the shipped net's command; about 15 minutes alone on two cores — 40 with other work running —
+with the frame cache warm —
 ``segmentation.py`` fills it; torch from the ``export`` extra).
 
 Data: the log-mel of every clip of ``--folds`` played alone (the region benchmark's cached

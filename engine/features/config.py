@@ -114,7 +114,8 @@ class AnalysisConfig:
     region_placer: bool = True
     region_placer_file: str = ""  # a placer file ("": the shipped profiles/cut_placer.json)
     # ... and then the join net (features/joinnet.py) moves a cut the stage judges gradual to its
-    # highest output within 1.5 s (part of the learned placer: on and off with region_placer)
+    # highest output within 0.5 s (part of the learned placer: on and off with region_placer; it
+    # needs the gradual-join placement, region_fade_radius_s > 0)
     region_join_net: bool = True
     region_join_net_file: str = ""  # a join-net file ("": the shipped profiles/join_net.json)
     # sections inside a song (features/sections.py): build / drop / breakdown events

@@ -211,8 +211,9 @@ class JoinNetStream:
 
     def best(self, t: float, radius: float, min_output: float = 0.0) -> float:
         """The time (s since the stream's start) of the highest output within ``radius`` of
-        ``t`` (between frames by a parabola through its neighbours); NaN when no output there
-        is computed yet (or any more), or the highest is below ``min_output``."""
+        ``t`` (between frames by a parabola through its neighbours when it is a peak: never more
+        than half a frame outside the window); NaN when no output there is computed yet (or any
+        more), or the highest is below ``min_output``."""
         return float(best_output(self.out, self.state[0] - self.delay_frames, t, radius, self.net.frame_s,
                                  min_output))
 
@@ -403,9 +404,12 @@ def best_output(out, n_done, t, radius, frame_s, min_output):
         return math.nan
     d = 0.0
     first = n_done - size if n_done - size > 0 else 0
-    if k - 1 >= first and k + 1 <= n_done - 1:  # a parabola through the neighbours, as computed
+    if k - 1 >= first and k + 1 <= n_done - 1:
         a, b, c = out[(k - 1) % size], out[k % size], out[(k + 1) % size]
         den = a - 2.0 * b + c
-        if den != 0.0:
+        # between frames by a parabola through the neighbours — only at a true peak (at the
+        # window's edge a neighbour outside may be higher: no extrapolation), at most half a frame
+        if b >= a and b >= c and den < 0.0:
             d = 0.5 * (a - c) / den
+            d = -0.5 if d < -0.5 else (0.5 if d > 0.5 else d)
     return (k + d) * frame_s
