@@ -195,14 +195,7 @@ def streaming_outputs(doc: dict, hop_mel: np.ndarray) -> np.ndarray:
     """The engine's streaming kernel over hop log-mel rows: every computed output, by frame."""
     from sonolux.features.joinnet import JoinNet, JoinNetStream
 
-    stream = JoinNetStream(JoinNet(doc))
-    out = []
-    for row in hop_mel:
-        before = stream.frames
-        stream.push(row)
-        if stream.frames > before and stream.frames - 1 - stream.delay_frames >= 0:
-            out.append(stream.out[(stream.frames - 1 - stream.delay_frames) % stream.out.shape[0]])
-    return np.array(out)
+    return JoinNetStream(JoinNet(doc)).outputs(hop_mel)
 
 
 def main(argv=None):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .analysis import AnalysisConfig, Analyzer
 from .errors import SonoluxError
 from .frame import Mailbox
-from .features.regions import RegionStage
+from .features.regions import NO_JUDGE_RECORD, RegionStage
 from .features.silence import SilenceGate
 from .gain import InputGain
 from .operator_state import ControlState
@@ -300,7 +300,7 @@ class Engine:
 
     def _judge_record(self) -> tuple:
         regions = self.analyzer.find(RegionStage)
-        return regions.judge_record() if regions is not None else (0, -1, -1, -1.0, -1.0)
+        return regions.judge_record() if regions is not None else NO_JUDGE_RECORD
 
     def _prediction_age(self) -> float:
         p = self.inference_stage.latest if self.inference_stage else None

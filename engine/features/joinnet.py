@@ -209,12 +209,31 @@ class JoinNetStream:
         skipped (the region stage calls this at least every cue block, far more often)."""
         join_net_catch_up(ring, written, self.ints, self.floats, self.bufs)
 
+    def newest_output(self) -> int:
+        """The frame index of the newest computed output (−1 while none is)."""
+        return int(self.state[0]) - 1 - self.delay_frames
+
+    def outputs(self, hop_mel: np.ndarray) -> np.ndarray:
+        """Offline: reset, stream a whole recording's hop log-mel rows (dB) through the kernel
+        and return every output it computes, by pooled frame (the last ``delay_frames``
+        frames have none: no audio follows them). What the benchmarks score the net by."""
+        self.reset()
+        n_frames = hop_mel.shape[0] // self.net.pool_hops
+        got = np.zeros(max(0, n_frames - self.delay_frames))
+        for row in np.asarray(hop_mel, dtype=np.float64):
+            self.push(row)
+            newest = self.newest_output()
+            if 0 <= newest < got.shape[0]:
+                got[newest] = self.out[newest % self.OUT_FRAMES]
+        self.reset()
+        return got
+
     def best(self, t: float, radius: float, min_output: float = 0.0) -> float:
         """The time (s since the stream's start) of the highest output within ``radius`` of
         ``t`` (between frames by a parabola through its neighbours when it is a peak: never more
         than half a frame outside the window); NaN when no output there is computed yet (or any
         more), or the highest is below ``min_output``."""
-        return float(best_output(self.out, self.state[0] - self.delay_frames, t, radius, self.net.frame_s,
+        return float(best_output(self.out, self.newest_output() + 1, t, radius, self.net.frame_s,
                                  min_output))
 
 

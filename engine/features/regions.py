@@ -53,6 +53,8 @@ CUE_FIELDS = ("region_cue_t", "region_novelty", "region_energy_cue", "region_moo
 # placing a gradual join (see RegionStage.place_fade): the sound before and after a cue cut is
 # judged FADE_GAP_S away from it over FADE_WINDOW_S; ramps up to FADE_MAX_S long are fitted; a
 # step over region_step_window_s at least HARD_STEP_RATIO of the whole change is a hard join
+#: the judge fields of ``/sonolux/status`` when no judge runs: off, -1 judged, -1 kept, -1.0, -1.0
+NO_JUDGE_RECORD = (0, -1, -1, -1.0, -1.0)
 FADE_GAP_S = 1.5
 FADE_WINDOW_S = 3.0
 FADE_MAX_S = 2.5
@@ -275,15 +277,15 @@ class RegionStage(Processor):
     def judge_record(self) -> tuple[int, int, int, float, float]:
         """The judge's record for ``/sonolux/status`` (a console sees what the panel shows):
         (on, candidates judged, kept, the last candidate's probability, the probability a
-        candidate needs now); with no judge in this chain (0, -1, -1, -1.0, -1.0), and a last
+        candidate needs now); with no judge in this chain :data:`NO_JUDGE_RECORD`, and a last
         probability of -1.0 before the first candidate or when the fixed rule decided it for
-        want of tags."""
-        judge = self.cues.judge if self.cues is not None else None
-        if judge is None:
-            return 0, -1, -1, -1.0, -1.0
-        last = judge.last_probability
-        return (int(self.cues.judge_on), int(judge.candidates), int(judge.kept),
-                float(last) if last == last else -1.0, float(judge.threshold))
+        want of tags (the figures :meth:`controls` gives the panel, in OSC's types)."""
+        c = self.controls()
+        if c is None or not c["judge_available"]:
+            return NO_JUDGE_RECORD
+        last = c["judge_last_probability"]
+        return (int(c["judge"]), c["judge_candidates"], c["judge_kept"],
+                -1.0 if last is None else last, c["judge_threshold"])
 
     def _setup_judge(self, spec, facts, n_mels: int) -> None:
         """Attach the learned cut judge to the cues when an emotion model with tags runs and
