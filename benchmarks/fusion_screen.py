@@ -21,7 +21,11 @@ each moment where the timbre cues *could* cut, does better than the fixed sum:
    highest value from 2 s before the peak up to the decision; how wide the fused peak is
    (blocks within 2 s above half the peak); the region's length so far; the sharpest 0.25 s
    log-mel step within 0.15 s of the peak, the change between the sound 1.5–4.5 s either
-   side, and their ratio (the live stage's hard / gradual test).
+   side, and their ratio (the live stage's hard / gradual test); the join net's highest output
+   within 0.5 s of the peak among those computed by the decision (``sonolux.features.joinnet``,
+   2.8 s behind the audio — the net of ``Recording``'s ``join_net``: by default the shipped one,
+   trained on the development clips, so in-sample on them; ``train_cut_judge.py`` gives each
+   cross-fit half a net that never heard its songs).
 3. **Learned judge**: scikit-learn logistic regression on standardised features (class
    weights balanced; its fitted weights are a few numbers the engine could apply per
    block), and shallow gradient-boosted trees (depth 3, 150 trees; ``--gbt`` other sizes);
@@ -73,7 +77,9 @@ from tag_led_screen import step_series  # noqa: E402
 
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 # the features and their windows: the engine's (the live judge computes the same numbers)
-from sonolux.features.cutjudge import BODY_S, FEATURES, STEP_RADIUS_S, TAG_FEATURES, TAG_LOOKBACK_S  # noqa: E402
+from sonolux.features.cutjudge import (BODY_S, FEATURES, JOIN_PEAK_S, STEP_RADIUS_S, TAG_FEATURES,  # noqa: E402
+                                       TAG_LOOKBACK_S)
+from sonolux.features.joinnet import JoinNetStream, load_join_net  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -91,8 +97,11 @@ class Recording:
     """One recording's captured cues, tag cue and hop-level steps: everything a candidate's
     features are computed from."""
 
-    def __init__(self, rec, cap, marks, mel, hop_s):
+    def __init__(self, rec, cap, marks, mel, hop_s, join_net=None):
+        """``join_net``: the join net whose outputs the judge reads (default: the shipped one)."""
         self.rec, self.cap, self.marks, self.hop_s = rec, cap, marks, hop_s
+        self.join_net = join_net or shipped_join_net()
+        self.join = JoinNetStream(self.join_net).outputs(mel)  # every output, by pooled frame
         self.bounds = list(rec.bounds) if rec.kind == "medley" else []
         self.minutes = (rec.spans[-1][1] if rec.kind == "medley" else len(cap["rows"]) * cap["block_s"]) / 60
         self.steps = step_series(mel, hop_s)
@@ -110,10 +119,20 @@ class Recording:
         return (self.mel_cum[b] - self.mel_cum[a]) / (b - a) if b > a else None
 
 
-def recordings(recs, what: str, an, audio, tags, spec) -> list[Recording]:
-    """Each recording analysed (the frame cache), its cues captured and its marks' tags
-    read (the sidecar), with a progress bar named ``what``."""
-    return [Recording(rec, S.capture_cues(fr, spec), tags.of(rec), fr.mel, spec.hop_seconds)
+_SHIPPED_NET = []
+
+
+def shipped_join_net():
+    """The shipped join net, read once."""
+    if not _SHIPPED_NET:
+        _SHIPPED_NET.append(load_join_net())
+    return _SHIPPED_NET[0]
+
+
+def recordings(recs, what: str, an, audio, tags, spec, join_net=None) -> list[Recording]:
+    """Each recording analysed (the frame cache), its cues captured, its marks' tags read
+    (the sidecar) and the join net's outputs computed, with a progress bar named ``what``."""
+    return [Recording(rec, S.capture_cues(fr, spec), tags.of(rec), fr.mel, spec.hop_seconds, join_net)
             for rec, fr in D.analysed(recs, an, audio, what)]
 
 
@@ -156,7 +175,18 @@ class Judge:
         body = float(np.sqrt(((a - b) ** 2).mean())) if a is not None and b is not None else 0.0
         return np.array([peak, con, float(seen[kp, 3] == seen[kp, 3]), nov, mood, *tags, width,
                          math.log(max(cut - start_t, 0.1)), math.log(step + 0.1), math.log(body + 0.1),
-                         math.log((step + 0.1) / (body + 0.1))])
+                         math.log((step + 0.1) / (body + 0.1)), self.join_peak(r, cut, k)])
+
+    def join_peak(self, r: Recording, cut: float, k: int) -> float:
+        """The join net's highest output within ``JOIN_PEAK_S`` of ``cut`` among the outputs
+        computed when the fusion decides in block ``k`` (its boundary + the cues' future);
+        0 when none is — as the live judge."""
+        net = r.join_net
+        heard = r.cap["rows"][k, 0] + self.n_future * self.block_s  # the newest audio at the decision
+        n_done = min(int(math.floor(heard / r.hop_s + 1e-9)) // net.pool_hops - net.delay_frames, len(r.join))
+        lo = max(0, int(math.ceil((cut - JOIN_PEAK_S) / net.frame_s)))
+        hi = min(n_done - 1, int(math.floor((cut + JOIN_PEAK_S) / net.frame_s)))
+        return float(r.join[lo:hi + 1].max()) if hi >= lo else 0.0
 
     def run(self, r: Recording, low: float, accept=None, collect=None) -> list[float]:
         """The cuts of one recording: the fusion at threshold ``low`` with every decided

@@ -90,7 +90,8 @@ PREVIOUS_OPTS = {"restart": False, "region_weights": (0.5, 0.25, 0.5, 1.0), "reg
 JUDGE = "learned cut judge (region_judge: fusion at the judge's low threshold, trees keep or drop)"
 NO_PLACER = "default without the learned cut placer (region_placer off: cuts where the ramp fit puts them)"
 FIXED = "fixed fusion (region_judge off)"
-NO_JOIN_NET = "default without the join net (region_join_net off: the placer's trees alone)"
+NO_JOIN_NET = ("default without the join net's placement (region_join_net off: the placer's trees alone; "
+               "the judge still reads the net)")
 _judge_default = AnalysisConfig().region_judge
 VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig values, restart)
     DEFAULT: (AnalysisConfig().region_cues, {}),

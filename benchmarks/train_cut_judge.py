@@ -3,7 +3,18 @@
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/train_cut_judge.py --song-disjoint --pop909-dev 12 \
         [--data ../shared/data] [--cache /work/cache/regions] [--out engine/profiles/cut_judge.json]
 
-(the shipped judge's command; about 25 min with an empty cache, 5 min warm).
+(the shipped judge's command; about 25 min with an empty cache, 10 min warm — plus, the first
+time, two join nets of ~15 min each: ``--join-nets``).
+
+The judge's ``join_net_peak`` feature (the join net's highest output near a candidate) must not
+come from a net that heard the song: a net is far surer on the songs it was trained on (on
+synthetic joins F 0.92 on its own fold's songs, 0.79 on the other's), and trees trained on such
+outputs would trust the shipped net too much on new music. So each cross-fit half reads a net
+trained by ``train_join_net.py --folds F`` on the OTHER dev fold's clips alone (``--join-nets``,
+default ``CACHE/join_nets/fold{0,1}.json``, trained when missing); the shipped net (both folds)
+is what the engine reads. Screened before it shipped (2026-12-05, ``/work/notes`` plan19, dev
+only): the song-disjoint cross-fitted F of the trees with the feature against without, in the
+same recipe — 0.742 → 0.781 (radius 0.5 s; 1.5 s gave 0.760, both 0.779).
 
 The recipe is ``fusion_screen.py``'s (read its module doc), on the development data at once:
 the dev medleys of ``--seeds`` (default 7–18: 288 random medleys of the dev clips, folds 0–1,
@@ -124,6 +135,30 @@ def cross_fitted(judge, columns, halves, log) -> dict:
     return {**best, "grid": rows}
 
 
+def fold_join_nets(args) -> dict:
+    """{fold: (JoinNet, sha1 of its file)} of the nets trained on one dev fold's clips each,
+    trained now by ``train_join_net.py`` when ``--join-nets`` lacks them."""
+    import hashlib
+
+    from sonolux.features.joinnet import load_join_net
+
+    if not args.song_disjoint:
+        raise SystemExit("--join-nets: the per-fold join nets need --song-disjoint (or give --join-nets shipped)")
+    where = Path(args.join_nets) if args.join_nets else Path(args.cache) / "join_nets"
+    nets = {}
+    for f in (0, 1):
+        path = where / f"fold{f}.json"
+        if not path.exists():
+            import train_join_net
+
+            D.log(f"training the join net of dev fold {f} alone -> {path} (~15 min)")
+            where.mkdir(parents=True, exist_ok=True)
+            train_join_net.main(["--data", str(args.data), "--cache", str(args.cache), "--folds", str(f),
+                                 "--out", str(path)])
+        nets[f] = (load_join_net(path), hashlib.sha1(path.read_bytes()).hexdigest())
+    return nets
+
+
 class DevData(NamedTuple):
     """The judge's development recordings (:func:`development_data`)."""
     medleys: list  # fusion_screen.Recording, every seed's
@@ -135,27 +170,33 @@ class DevData(NamedTuple):
 
 
 def development_data(bench: D.Bench, dev_medleys: int, seeds, *, song_disjoint: bool = False,
-                     pop909_dev: int = 0, cache: str | None = None) -> DevData:
+                     pop909_dev: int = 0, cache: str | None = None, join_nets: dict | None = None) -> DevData:
     """Load (analysing what the cache lacks) the judge's development data: ``dev_medleys``
     medleys per seed (``song_disjoint``: seed i's of dev fold i % 2's clips only, else of both
     folds'), the 240 dev clips and ``pop909_dev`` whole POP909 songs from
     ``_regionsdata.POP909_DEV_START``; every recording with the dev clips' tag centre. Halves:
-    every other seed's medleys with one fold's clips and every other POP909 song. Used by
+    every other seed's medleys with one fold's clips and every other POP909 song.
+    ``join_nets`` ({fold: JoinNet}, needs ``song_disjoint``): each half's recordings get the
+    join net of the OTHER fold's clips, so the judge's ``join_net_peak`` never comes from a net
+    that heard the song (default: the shipped net, trained on both folds — in-sample). Used by
     this script and by ``region_false_cuts.py`` (which rebuilds the shipped judge's recipe from
     its file's ``trained_on``)."""
     data, spec, config, audio, _, an, tags, _ = bench
+    if join_nets is not None and not song_disjoint:
+        raise SystemExit("join nets per half need --song-disjoint (else every half holds both folds' songs)")
 
-    def load(recs, what):
-        return F.recordings(recs, what, an, audio, tags, spec)
+    def load(recs, what, half=None):
+        net = join_nets[1 - half] if join_nets is not None else None
+        return F.recordings(recs, what, an, audio, tags, spec, net)
 
     medleys, keys = [], (set(), set())
     for i, seed in enumerate(seeds):
         folds = (i % 2,) if song_disjoint else (0, 1)
         got = load(D.medleys(data, audio, dev_medleys, folds=folds, seed=seed),
-                   f"dev medleys {seed} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})")
+                   f"dev medleys {seed} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})", i % 2)
         keys[i % 2].update(r.rec.key for r in got)
         medleys += got
-    clips = load(D.single_clips(data, audio, (0, 1)), "dev clips")
+    clips = [r for f in (0, 1) for r in load(D.single_clips(data, audio, (f,)), f"dev clips (fold {f})", f)]
     cap0 = clips[0].cap
     judge = F.Judge(config, cap0)
     block_hops = int(round(cap0["block_s"] / spec.hop_seconds))
@@ -166,7 +207,8 @@ def development_data(bench: D.Bench, dev_medleys: int, seeds, *, song_disjoint: 
             sys.exit("--pop909-dev: POP909 cannot be rendered on this machine (the line above says why)")
         for i, song in enumerate(songs):
             song.meta["folds"] = [i % 2]  # the cross-fit's halves
-        clips += load(songs, "dev POP909 songs")
+        for f in (0, 1):
+            clips += load(songs[f::2], f"dev POP909 songs (half {f})", f)
     for r in medleys + clips:
         r.with_centre(centre, cap0["block_s"], block_hops)
     halves = [([r for r in medleys if r.rec.key in keys[f]], [r for r in clips if r.rec.meta["folds"] == [f]])
@@ -192,6 +234,12 @@ def main(argv=None):
                          "reporting or beat benchmark songs), played alone like the dev clips: their in-song "
                          "candidates train the trees and the false-cut limit holds for them on their own "
                          "(the cross-fit's halves take every other song; default 0)")
+    ap.add_argument("--join-nets", default=None, metavar="DIR",
+                    help="the join nets of each dev fold's clips alone (fold0.json, fold1.json; trained by "
+                         "train_join_net.py --folds F when missing, ~15 min each, torch from the export extra): "
+                         "each cross-fit half reads the net that never heard its songs (needs --song-disjoint; "
+                         "default CACHE/join_nets; 'shipped' reads the shipped net everywhere, in-sample on the "
+                         "dev songs)")
     ap.add_argument("--gbt", default=None, metavar="DEPTH,TREES,RATE",
                     help="the trees' size (default %s)" % ",".join(map(str, F.GBT.values())))
     args = ap.parse_args(argv)
@@ -207,8 +255,10 @@ def main(argv=None):
     seeds = args.seeds
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         ap.error(f"--seeds {','.join(map(str, seeds))}: give at least two different seeds")
+    nets = None if args.join_nets == "shipped" else fold_join_nets(args)
     medleys, clips, judge, halves, centre = development_data(bench, args.dev_medleys, seeds, song_disjoint=args.song_disjoint,
-                                                     pop909_dev=args.pop909_dev, cache=args.cache)
+                                                     pop909_dev=args.pop909_dev, cache=args.cache,
+                                                     join_nets=nets and {f: net for f, (net, _) in nets.items()})
     log = D.log
 
     columns = list(range(len(FEATURES)))
@@ -240,7 +290,11 @@ def main(argv=None):
                           "gbt": F.GBT, "command": f"python benchmarks/train_cut_judge.py --choose {args.choose} --seeds {','.join(map(str, seeds))}"
                                      + (" --song-disjoint" if args.song_disjoint else "")
                                      + (f" --pop909-dev {args.pop909_dev}" if args.pop909_dev else "")
-                                     + (f" --gbt {args.gbt}" if args.gbt else ""),
+                                     + (f" --gbt {args.gbt}" if args.gbt else "")
+                                     + (" --join-nets shipped" if nets is None else ""),
+                          "join_nets": ({f"fold{f}": {"sha1": sha, "heard": f"dev fold {f}'s clips",
+                                                      "read_by": f"the half of fold {1 - f}'s songs"}
+                                         for f, (_, sha) in nets.items()} if nets else "the shipped net (in-sample)"),
                           "date": machine()["date"]},
            "choice": {"rule": args.choose, "cross_fitted": cross,
                       "training_set_best": chosen["train_best"]},

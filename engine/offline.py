@@ -223,7 +223,7 @@ def region_settings(stage) -> dict:
             "cues": list(c.region_cues), "judge": bool(judged),
             "judge_note": stage.judge_note if c.region_judge and not judged else None,
             "placer": bool(stage.placer_on), "placer_note": stage.placer_note if c.region_placer else None,
-            "join_net": bool(stage.placer_on and stage.join_stream is not None and stage.fade_radius_s > 0)}
+            "join_net": bool(stage.placer_on and stage.join_placing and stage.fade_radius_s > 0)}
 
 
 def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:

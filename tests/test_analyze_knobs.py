@@ -117,3 +117,23 @@ def test_batch_version_follows_the_placer_file_with_or_without_models(tmp_path):
     with_net = analysis_version(AnalysisOptions(config=AnalysisConfig(region_join_net_file=str(net)), use_models=False))
     net.write_bytes(shipped_join_net().read_bytes() + b"\n")
     assert analysis_version(AnalysisOptions(config=AnalysisConfig(region_join_net_file=str(net)), use_models=False)) != with_net
+
+
+def test_batch_version_follows_the_join_net_the_judge_reads(tmp_path):
+    """With the placer off, the judge still reads the join net (a feature of each candidate):
+    its file stays in the version when models run, and only then."""
+    pytest.importorskip("pyarrow")
+    from sonolux.analysis import AnalysisConfig
+    from sonolux.batch.worker import AnalysisOptions, analysis_version
+    from sonolux.features.joinnet import shipped_join_net
+
+    net = tmp_path / "net.json"
+    net.write_bytes(shipped_join_net().read_bytes())
+
+    def version(use_models):
+        return analysis_version(AnalysisOptions(config=AnalysisConfig(region_placer=False, region_join_net_file=str(net)),
+                                                use_models=use_models))
+
+    judged, plain = version(True), version(False)
+    net.write_bytes(shipped_join_net().read_bytes() + b"\n")
+    assert version(True) != judged and version(False) == plain

@@ -87,6 +87,35 @@ def test_best_finds_the_largest_output_near_a_time_and_stays_in_its_window():
         assert abs(t - centre * frame_s) <= 0.3 + frame_s / 2, (centre, t / frame_s)
 
 
+def test_peak_is_the_highest_computed_output_near_a_time():
+    """What the cut judge reads: the largest output within the radius, only of frames computed
+    and still held; NaN where there is none."""
+    stream = JoinNetStream(load_join_net())
+    frame_s = stream.net.frame_s
+    stream.state[0] = 400 + stream.delay_frames  # outputs of frames 0..399 computed
+    stream.out[:] = 0.1
+    stream.out[100], stream.out[112] = 0.9, 0.95  # 12 frames (0.5 s) apart
+    assert stream.peak(100 * frame_s, 0.2) == pytest.approx(0.9)
+    assert stream.peak(106 * frame_s, 0.3) == pytest.approx(0.95)
+    assert stream.peak(300 * frame_s, 0.5) == pytest.approx(0.1)
+    assert stream.peak(399 * frame_s + 0.2, 0.5) == pytest.approx(0.1)  # up to the newest computed frame ...
+    assert np.isnan(stream.peak(400 * frame_s + 0.2, 0.1))  # ... not beyond it
+    stream.state[0] = 1000 + stream.delay_frames  # frame 100 has left the ring of outputs
+    assert np.isnan(stream.peak(100 * frame_s, 0.2))
+
+
+def test_outputs_of_a_whole_recording_equal_the_streamed_ones(rng):
+    stream = JoinNetStream(load_join_net())
+    mel = rng.normal(-30, 10, size=(8 * 80 + 3, stream.net.n_mels))
+    got = stream.outputs(mel)
+    assert len(got) == 80 - stream.delay_frames and stream.frames == 0  # reset after
+    for row in mel:
+        stream.push(row)
+    newest = stream.newest_output()
+    assert newest == len(got) - 1
+    np.testing.assert_array_equal(stream.out[:newest + 1], got)
+
+
 @pytest.fixture(scope="module")
 def song_pair(tmp_path_factory):
     """Two rendered pieces (a fast major one, a slow minor one: ``render_fixtures``)."""
@@ -136,6 +165,9 @@ def test_a_corrupt_or_mismatched_file_is_one_clean_line(tmp_path):
     p = tmp_path / "blocks.json"
     p.write_text(json.dumps(doc))
     with pytest.raises(JoinNetFileError, match="blocks"):
+        load_join_net(p)
+    p.write_text("[1, 2]")  # valid JSON, not a net
+    with pytest.raises(JoinNetFileError, match="JSON list"):
         load_join_net(p)
 
 

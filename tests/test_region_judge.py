@@ -316,6 +316,43 @@ def test_a_bad_judge_file_leaves_the_fixed_fusion(tmp_path):
     assert stage.cues.judge is None and str(path) in stage.judge_note and "fixed fusion" in stage.judge_note
 
 
+def test_the_judge_reads_the_join_nets_peak_near_each_candidate(rng, monkeypatch):
+    """The ``join_net_peak`` feature of a live candidate is the highest output of the join
+    net's offline outputs (what the judge was trained on) within ``JOIN_PEAK_S`` of the cut —
+    the stage's clock and the net's frames agree."""
+    from sonolux.features.cutjudge import JOIN_PEAK_S, LiveJudge
+    from sonolux.features.joinnet import JoinNetStream, load_join_net
+
+    table = frames_of(textures(rng, 20.0, 10.0))
+    seen = []
+    features = LiveJudge.features
+
+    def spy(self, cut, *args):
+        x = features(self, cut, *args)
+        if self.join_peak is not None:  # not the warm-up before the stage attached the net
+            seen.append((cut, x[FEATURES.index("join_net_peak")]))
+        return x
+
+    monkeypatch.setattr(LiveJudge, "features", spy)
+    _, stage = run_with_judge(table, KEEP_CHANGES)
+    assert stage.join_stream is not None and seen
+    net = load_join_net()
+    out = JoinNetStream(net).outputs(table.vectors["mel_db"].astype(np.float64))
+    for cut, got in seen:
+        lo, hi = math.ceil((cut - JOIN_PEAK_S) / net.frame_s), math.floor((cut + JOIN_PEAK_S) / net.frame_s)
+        assert got == pytest.approx(out[max(lo, 0):hi + 1].max(), abs=1e-9), cut
+    assert max(v for _, v in seen) > 0.0
+
+
+def test_a_bad_join_net_file_leaves_the_fixed_fusion_and_says_so(tmp_path, rng):
+    bad = tmp_path / "net.json"
+    bad.write_text("[]")
+    regions, stage = run_with_judge(frames_of(textures(rng, 20.0, 10.0)), DROP_ALL, region_join_net_file=str(bad))
+    assert stage.cues.judge is None and stage.join_stream is None
+    assert str(bad) in stage.judge_note and "join net" in stage.judge_note and "fixed fusion" in stage.judge_note
+    assert [round(r["start"]) for r in regions] == [0, 20]  # DROP_ALL would have dropped it
+
+
 # ---- bulk == hop by hop, with the model's tags --------------------------------------------------
 def test_bulk_analysis_equals_hop_by_hop_with_the_judge_on(tmp_path, rng):
     pytest.importorskip("onnxruntime")

@@ -58,7 +58,8 @@ def analysis_version(options: AnalysisOptions) -> str:
     stream and analysis settings, the inference cadence and smoothing, and the model files.
     A rerun skips a track only when its content hash and this version are both in the output.
     With models and the region judge on, the judge file (it decides the region cuts) counts too;
-    with the region placer on, the placer file and the join-net file (they move them).
+    with the region placer on, the placer file and the join-net file (they move them; the judge
+    reads the join net as well).
 
     >>> analysis_version(AnalysisOptions(use_models=False))  # doctest: +SKIP
     '0.1.0+3f9a1c0b2e'
@@ -80,7 +81,8 @@ def analysis_version(options: AnalysisOptions) -> str:
     if config.region_placer and placer:  # the placer moves cuts with or without models
         settings["region_placer"] = placer
     join_net = _file_sha256(config.region_join_net_file, shipped_join_net())
-    if config.region_placer and config.region_join_net and join_net:  # ... and its net
+    judging = options.use_models and config.region_judge  # the judge reads the join net ...
+    if join_net and (judging or (config.region_placer and config.region_join_net)):  # ... the placer too
         settings["region_join_net"] = join_net
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}+{digest[:10]}"

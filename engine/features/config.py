@@ -115,9 +115,10 @@ class AnalysisConfig:
     region_placer_file: str = ""  # a placer file ("": the shipped profiles/cut_placer.json)
     # ... and then the join net (features/joinnet.py) moves a cut the stage judges gradual to its
     # highest output within 0.5 s (part of the learned placer: on and off with region_placer; it
-    # needs the gradual-join placement, region_fade_radius_s > 0)
+    # needs the gradual-join placement, region_fade_radius_s > 0); the cut judge reads the same net
+    # whatever this says (its join_net_peak feature)
     region_join_net: bool = True
-    region_join_net_file: str = ""  # a join-net file ("": the shipped profiles/join_net.json)
+    region_join_net_file: str = ""  # a join-net file for both ("": the shipped profiles/join_net.json)
     # sections inside a song (features/sections.py): build / drop / breakdown events
     sections: bool = True
     section_breakdown_db: float = 6.0  # slow level this far below the full level: breakdown

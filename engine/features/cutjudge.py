@@ -4,8 +4,10 @@ Why: the fixed fusion (contrast + novelty + 0.25 · mood above one threshold) ca
 what tells a join from a change inside a song when the timbre cues alone are ambiguous —
 above all the emotion model's 50 tags (:mod:`sonolux.features.tagcue`). With the judge on,
 the fusion runs at a LOW threshold (the judge file's ``low_threshold``) and every peak it
-decides is a *candidate*; the judge reads 14 causal numbers known at that moment
-(:data:`FEATURES`) and keeps the cut when its probability reaches ``probability_threshold`` (moved by
+decides is a *candidate*; the judge reads 15 causal numbers known at that moment
+(:data:`FEATURES`; the last, ``join_net_peak``, is the join net's highest output within
+:data:`JOIN_PEAK_S` of the candidate — :mod:`sonolux.features.joinnet`, 2.8 s behind the audio,
+so computed well before the fusion decides, 6 s after the boundary) and keeps the cut when its probability reaches ``probability_threshold`` (moved by
 the operator's sensitivity: :meth:`LiveJudge.set_sensitivity`).
 A dropped candidate does not restart the cues and the minimum region still counts from the
 last kept cut; the fusion's excursion goes on (:meth:`CutFusion.reject`): a higher score in it
@@ -15,7 +17,10 @@ The trees were trained by ``benchmarks/train_cut_judge.py --song-disjoint --pop9
 DEVELOPMENT data only (the dev medleys of twelve seeds, 7–18, each of one dev fold's clips, hard
 joins as 5 ms micro-crossfades; the dev clips, folds 0–1; 12 whole POP909 songs none of the
 benchmarks report on; teacher forcing plus one DAgger round; the thresholds chosen on songs the
-trees never saw, with at most 0.15 false cuts / min in each kind of whole recording), with
+trees never saw, with at most 0.15 false cuts / min in each kind of whole recording; the
+``join_net_peak`` of each half's songs from a join net trained on the OTHER dev fold's clips,
+so the trees learnt how much to trust a net on songs it never heard — as the shipped net,
+trained on both dev folds, is on any music a show plays), with
 scikit-learn's ``HistGradientBoostingClassifier``; the file holds them as flat arrays and
 :func:`~sonolux.features.trees.trees_raw` evaluates them (Numba, no scikit-learn at run time, no allocation). The
 emotion model behind the mood and tag cues was trained on all 4Q clips, so its cues are
@@ -53,19 +58,20 @@ FORMAT = "sonolux-cut-judge"
 FORMAT_VERSION = 1
 FEATURES = ("peak_score", "contrast", "contrast_judged", "novelty", "mood",
             "tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max",
-            "peak_width_s", "log_region_s", "log_step_db", "log_body_db", "log_step_over_body")
+            "peak_width_s", "log_region_s", "log_step_db", "log_body_db", "log_step_over_body", "join_net_peak")
 TAG_FEATURES = ("tag_cos", "tag_cos_max", "tag_gauss", "tag_gauss_max")
 # the tag cues the judge reads: (representation index in tagcue.TAG_REPRS, kind, future s, skip s)
 TAG_CUES = ((0, 0, 6.0, 3.0), (1, 1, 6.0, 3.0))  # cos on the raw tags, gauss on their logits
 TAG_FLOORS = (TAG_FLOOR["raw"], TAG_FLOOR["logit"])
 #: log-odds per unit of the operator's sensitivity: the probability a candidate needs is
 #: sigmoid(logit(probability_threshold) + SENSITIVITY_SLOPE · (0.5 − sensitivity)) — the
-#: file's threshold at 0.5; with the shipped 0.4, about 0.83 at 0 and 0.08 at 1
+#: file's threshold at 0.5; with the shipped 0.25, about 0.71 at 0 and 0.04 at 1
 SENSITIVITY_SLOPE = 4.0
 TAG_LOOKBACK_S = 2.0  # a tag cue's highest value from this long before the peak up to the decision
 BODY_S = (1.5, 4.5)  # the sound either side of a cut, as RegionStage.place_fade compares
 STEP_RADIUS_S = 0.15  # the sharpest step of the log-mel within this of the cut (region_refine_s)
 STEP_S = 0.25  # ... each step the mean log-mel over this after vs. before a hop
+JOIN_PEAK_S = 0.5  # the join net's highest output within this of the cut (joinnet.JoinNetStream.peak)
 N_TAGS = 50
 JUDGE_FILE = "cut_judge.json"  # shipped in sonolux.profiles
 
@@ -219,6 +225,7 @@ class LiveJudge:
         self.tag_steps = tuple((int(round(f / block_s)), int(round(s / block_s))) for _, _, f, s in TAG_CUES)
         self.x = np.zeros(len(FEATURES))  # the candidate's features (preallocated)
         self.mel = None  # the region stage's hop ring (level_t, mel_hist, position, hop_s, work rows)
+        self.join_peak = None  # the region stage's join net: join_peak(t, radius) -> its highest output near t
         self.threshold = judge.probability_threshold  # what a candidate's probability must reach
         self.reset()
 
@@ -306,6 +313,8 @@ class LiveJudge:
         x[11] = math.log(step + 0.1)
         x[12] = math.log(body + 0.1)
         x[13] = math.log((step + 0.1) / (body + 0.1))
+        j = self.join_peak(cut, JOIN_PEAK_S) if self.join_peak is not None else math.nan
+        x[14] = j if j == j else 0.0
         return x
 
     def blind(self) -> bool:

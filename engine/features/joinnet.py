@@ -76,6 +76,8 @@ class JoinNet:
         def bad(key, why):
             return JoinNetFileError(f"{where}: {key}: {why}")
 
+        if not isinstance(doc, dict):
+            raise JoinNetFileError(f"{where}: holds a JSON {type(doc).__name__}, not the object of a join-net file")
         if doc.get("format") != FORMAT:
             raise bad("format", f"{doc.get('format')!r} is not {FORMAT!r}")
         if doc.get("format_version") != FORMAT_VERSION:
@@ -192,6 +194,7 @@ class JoinNetStream:
             self.push(self.acc)
         self.catch_up(np.zeros((1, self.acc.shape[0])), 1)
         self.best(0.0, 0.0, MIN_OUTPUT)
+        self.peak(0.0, 0.0)
         self.reset()
 
     @property
@@ -227,6 +230,11 @@ class JoinNetStream:
                 got[newest] = self.out[newest % self.OUT_FRAMES]
         self.reset()
         return got
+
+    def peak(self, t: float, radius: float) -> float:
+        """The highest output within ``radius`` s of ``t`` (s since the stream's start) among
+        those computed; NaN when none is (yet, or any more). What the cut judge reads."""
+        return float(peak_output(self.out, self.newest_output() + 1, t, radius, self.net.frame_s))
 
     def best(self, t: float, radius: float, min_output: float = 0.0) -> float:
         """The time (s since the stream's start) of the highest output within ``radius`` of
@@ -400,10 +408,9 @@ def join_net_catch_up(ring, written, ints, floats, bufs):
 
 
 @njit(cache=True)
-def best_output(out, n_done, t, radius, frame_s, min_output):
-    """Time of the largest output of frames within ``radius`` of ``t`` among those computed
-    (frames < ``n_done``) and still in the ring; NaN when there is none or it is below
-    ``min_output``."""
+def _window_argmax(out, n_done, t, radius, frame_s):
+    """The frame of the largest output within ``radius`` of ``t`` among those computed
+    (frames < ``n_done``) and still in the ring; -1 when there is none."""
     size = out.shape[0]
     lo = int(math.ceil((t - radius) / frame_s))
     hi = int(math.floor((t + radius) / frame_s))
@@ -414,12 +421,29 @@ def best_output(out, n_done, t, radius, frame_s, min_output):
     if hi > n_done - 1:
         hi = n_done - 1
     if hi < lo:
-        return math.nan
+        return -1
     k = lo
     for j in range(lo + 1, hi + 1):
         if out[j % size] > out[k % size]:
             k = j
-    if out[k % size] < min_output:
+    return k
+
+
+@njit(cache=True)
+def peak_output(out, n_done, t, radius, frame_s):
+    """The largest output within ``radius`` of ``t`` among those computed; NaN when none is."""
+    k = _window_argmax(out, n_done, t, radius, frame_s)
+    return out[k % out.shape[0]] if k >= 0 else math.nan
+
+
+@njit(cache=True)
+def best_output(out, n_done, t, radius, frame_s, min_output):
+    """Time of the largest output of frames within ``radius`` of ``t`` among those computed
+    (frames < ``n_done``) and still in the ring; NaN when there is none or it is below
+    ``min_output``."""
+    size = out.shape[0]
+    k = _window_argmax(out, n_done, t, radius, frame_s)
+    if k < 0 or out[k % size] < min_output:
         return math.nan
     d = 0.0
     first = n_done - size if n_done - size > 0 else 0

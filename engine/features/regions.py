@@ -116,7 +116,7 @@ class RegionStage(Processor):
         self._given_judge, self._given_tags = judge, tag_source
         self.judge_note = None
         self._given_placer, self.placer, self.placer_note, self.placer_on = placer, None, None, False
-        self.join_stream = None
+        self.join_stream, self.join_placing = None, False
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
         self.segmenter = segmenter
@@ -188,6 +188,7 @@ class RegionStage(Processor):
             names += CUE_FIELDS
             self._setup_judge(spec, facts, n_mels)
         self._setup_placer(n, n_mels)
+        self._setup_join_net(n_mels)
         self._i = {n: layout.add_scalar(n) for n in names}
         self._i_pub = tuple(self._i[n] for n in names[:6])  # what process publishes every hop
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
@@ -223,14 +224,16 @@ class RegionStage(Processor):
         self._placer_buffers = (np.zeros(ring), np.zeros(ring), np.zeros((5, n_mels)), np.zeros((2, 1)))
         self.placer_x = np.zeros(len(PLACER_FEATURES))
         self.placer_on = bool(self.config.region_placer)
-        self._setup_join_net(n_mels)
 
     def _setup_join_net(self, n_mels: int) -> None:
-        """The join net's stream (part of the learned placer), when ``region_join_net``; a file
-        that cannot be used, or one made for another mel size or hop: ``placer_note``, and the
-        trees place alone."""
-        self.join_stream = None
-        if not self.config.region_join_net:
+        """The join net's stream, which two readers share: the cut judge (a feature of every
+        candidate) and the learned placer (gradual joins, when ``region_join_net``). A file that
+        cannot be used, or one made for another mel size or hop: the judge is not attached (the
+        fixed fusion cuts, ``judge_note``) and the trees place alone (``placer_note``)."""
+        self.join_stream, self.join_placing = None, False
+        live = self.cues.judge if self.cues is not None else None
+        placing = self.placer is not None and self.config.region_join_net
+        if live is None and not placing:
             return
         try:
             net = load_join_net(self.config.region_join_net_file or None)
@@ -238,9 +241,16 @@ class RegionStage(Processor):
                 raise JoinNetFileError(f"{net.where}: made for {net.n_mels} mel bands and a {net.hop_s * 1e3:.3g} ms "
                                        f"hop, this chain has {n_mels} and {self.hop / self.sr * 1e3:.3g} ms")
         except JoinNetFileError as e:
-            self.placer_note = f"{e}: gradual joins are placed without the join net"
+            if placing:
+                self.placer_note = f"{e}: gradual joins are placed without the join net"
+            if live is not None:
+                self.judge_note = f"{e}: the cut judge reads the join net, the fixed fusion cuts regions"
+                self.cues.attach_judge(None, False)
             return
         self.join_stream = JoinNetStream(net)
+        self.join_placing = bool(placing)
+        if live is not None:
+            live.join_peak = self.join_net_peak
 
     def set_placer(self, on: bool) -> None:
         """The operator's switch for the learned cut placer (any thread: one flag that the next
@@ -452,21 +462,31 @@ class RegionStage(Processor):
         gradual = placed != t_step  # place_fade keeps a hard join's step: the net leaves those alone
         if self.placer_features(t, t_step, placed):
             placed += self.placer.offset(self.placer_x)
-        if gradual and self.join_stream is not None:
+        if gradual and self.join_placing:
             placed = self.join_net_place(placed)
         return placed
 
-    def join_net_place(self, t: float) -> float:
-        """The time of the join net's highest output within ``SEARCH_S`` of ``t`` (``t`` when
-        it has none there yet, or none reaching ``MIN_OUTPUT``). The net's frames count from
-        the ring's first hop: its time comes from the newest hop's."""
+    def _join_net_origin(self) -> float:
+        """Catch the join net up with the hop ring and return the time its frames count from
+        (the ring's first hop, from the newest hop's time); NaN before the first hop."""
         stream, pos = self.join_stream, self._level_pos
         stream.catch_up(self._mel_hist, pos)
         if pos == 0:
-            return t
-        t0 = self._level_t[(pos - 1) % self._level_t.shape[0]] - (pos - 1) * self.hop / self.sr
-        best = stream.best(t - t0, SEARCH_S, MIN_OUTPUT)
+            return math.nan
+        return self._level_t[(pos - 1) % self._level_t.shape[0]] - (pos - 1) * self.hop / self.sr
+
+    def join_net_place(self, t: float) -> float:
+        """The time of the join net's highest output within ``SEARCH_S`` of ``t`` (``t`` when
+        it has none there yet, or none reaching ``MIN_OUTPUT``)."""
+        t0 = self._join_net_origin()
+        best = self.join_stream.best(t - t0, SEARCH_S, MIN_OUTPUT) if t0 == t0 else math.nan
         return best + t0 if best == best else t
+
+    def join_net_peak(self, t: float, radius: float) -> float:
+        """The join net's highest output within ``radius`` s of ``t`` (NaN: none computed
+        there): the cut judge's ``join_net_peak`` feature."""
+        t0 = self._join_net_origin()
+        return self.join_stream.peak(t - t0, radius) if t0 == t0 else math.nan
 
     def placer_features(self, t: float, t_step: float, placed: float) -> bool:
         """The placer's features of a cut into ``placer_x`` (False: the ring does not hold
