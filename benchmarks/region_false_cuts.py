@@ -286,9 +286,13 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
     low, p_thr = shipped.low_threshold, shipped.probability_threshold
     recipe = shipped.doc.get("trained_on", {})
     seeds = recipe.get("medleys", {}).get("seeds", list(J.SEEDS)) if args.cross == "shipped" else args.cross
+    # the join-net feature as the shipped judge was trained on it: each half's from a net of the other fold
+    nets = recipe.get("join_nets")
+    nets = ({f: net for f, (net, _) in J.fold_join_nets(None, args.data, args.cache).items()}
+            if isinstance(nets, dict) else None)
     dev = J.development_data(
         bench, args.dev_medleys, seeds, song_disjoint=bool(recipe.get("medleys", {}).get("song_disjoint_halves")),
-        pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache)
+        pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache, join_nets=nets)
     judge, halves = dev.judge, dev.halves
     columns = list(range(len(FEATURES)))
     rows, tally, alone = [], S.Tally(), {}

@@ -135,16 +135,15 @@ def cross_fitted(judge, columns, halves, log) -> dict:
     return {**best, "grid": rows}
 
 
-def fold_join_nets(args) -> dict:
-    """{fold: (JoinNet, sha1 of its file)} of the nets trained on one dev fold's clips each,
-    trained now by ``train_join_net.py`` when ``--join-nets`` lacks them."""
+def fold_join_nets(where, data, cache) -> dict:
+    """{fold: (JoinNet, sha1 of its file)} of the nets trained on one dev fold's clips each
+    (``where``/fold0.json, fold1.json; None: ``cache``/join_nets), trained now by
+    ``train_join_net.py`` when missing."""
     import hashlib
 
     from sonolux.features.joinnet import load_join_net
 
-    if not args.song_disjoint:
-        raise SystemExit("--join-nets: the per-fold join nets need --song-disjoint (or give --join-nets shipped)")
-    where = Path(args.join_nets) if args.join_nets else Path(args.cache) / "join_nets"
+    where = Path(where) if where else Path(cache) / "join_nets"
     nets = {}
     for f in (0, 1):
         path = where / f"fold{f}.json"
@@ -153,7 +152,7 @@ def fold_join_nets(args) -> dict:
 
             D.log(f"training the join net of dev fold {f} alone -> {path} (~15 min)")
             where.mkdir(parents=True, exist_ok=True)
-            train_join_net.main(["--data", str(args.data), "--cache", str(args.cache), "--folds", str(f),
+            train_join_net.main(["--data", str(data), "--cache", str(cache), "--folds", str(f),
                                  "--out", str(path)])
         nets[f] = (load_join_net(path), hashlib.sha1(path.read_bytes()).hexdigest())
     return nets
@@ -255,7 +254,9 @@ def main(argv=None):
     seeds = args.seeds
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         ap.error(f"--seeds {','.join(map(str, seeds))}: give at least two different seeds")
-    nets = None if args.join_nets == "shipped" else fold_join_nets(args)
+    if args.join_nets != "shipped" and not args.song_disjoint:
+        ap.error("the per-fold join nets need --song-disjoint (or give --join-nets shipped)")
+    nets = None if args.join_nets == "shipped" else fold_join_nets(args.join_nets, args.data, args.cache)
     medleys, clips, judge, halves, centre = development_data(bench, args.dev_medleys, seeds, song_disjoint=args.song_disjoint,
                                                      pop909_dev=args.pop909_dev, cache=args.cache,
                                                      join_nets=nets and {f: net for f, (net, _) in nets.items()})
