@@ -79,7 +79,7 @@ from sonolux.analysis import AnalysisConfig  # noqa: E402
 # the features and their windows: the engine's (the live judge computes the same numbers)
 from sonolux.features.cutjudge import (BODY_S, FEATURES, JOIN_PEAK_S, STEP_RADIUS_S, TAG_FEATURES,  # noqa: E402
                                        TAG_LOOKBACK_S)
-from sonolux.features.joinnet import JoinNetStream, load_join_net  # noqa: E402
+from sonolux.features.joinnet import JoinNetStream, load_join_net, peak_output  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -100,7 +100,10 @@ class Recording:
     def __init__(self, rec, cap, marks, mel, hop_s, join_net=None):
         """``join_net``: the join net whose outputs the judge reads (default: the shipped one)."""
         self.rec, self.cap, self.marks, self.hop_s = rec, cap, marks, hop_s
-        self.join_net = join_net or shipped_join_net()
+        self.join_net = join_net or default_join_net()
+        if self.join_net.n_mels != mel.shape[1] or abs(self.join_net.hop_s - hop_s) > 1e-9:
+            raise SystemExit(f"{self.join_net.where}: made for {self.join_net.n_mels} mel bands and a "
+                             f"{self.join_net.hop_s * 1e3:.3g} ms hop, {rec.key} has {mel.shape[1]} and {hop_s * 1e3:.3g} ms")
         self.join = JoinNetStream(self.join_net).outputs(mel)  # every output, by pooled frame
         self.bounds = list(rec.bounds) if rec.kind == "medley" else []
         self.minutes = (rec.spans[-1][1] if rec.kind == "medley" else len(cap["rows"]) * cap["block_s"]) / 60
@@ -122,8 +125,8 @@ class Recording:
 _SHIPPED_NET = []
 
 
-def shipped_join_net():
-    """The shipped join net, read once."""
+def default_join_net():
+    """The shipped join net (a ``JoinNet``), read once."""
     if not _SHIPPED_NET:
         _SHIPPED_NET.append(load_join_net())
     return _SHIPPED_NET[0]
@@ -184,9 +187,8 @@ class Judge:
         net = r.join_net
         heard = r.cap["rows"][k, 0] + self.n_future * self.block_s  # the newest audio at the decision
         n_done = min(int(math.floor(heard / r.hop_s + 1e-9)) // net.pool_hops - net.delay_frames, len(r.join))
-        lo = max(0, int(math.ceil((cut - JOIN_PEAK_S) / net.frame_s)))
-        hi = min(n_done - 1, int(math.floor((cut + JOIN_PEAK_S) / net.frame_s)))
-        return float(r.join[lo:hi + 1].max()) if hi >= lo else 0.0
+        v = peak_output(r.join, n_done, cut, JOIN_PEAK_S, net.frame_s) if len(r.join) else math.nan
+        return float(v) if v == v else 0.0
 
     def run(self, r: Recording, low: float, accept=None, collect=None) -> list[float]:
         """The cuts of one recording: the fusion at threshold ``low`` with every decided

@@ -287,9 +287,15 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
     recipe = shipped.doc.get("trained_on", {})
     seeds = recipe.get("medleys", {}).get("seeds", list(J.SEEDS)) if args.cross == "shipped" else args.cross
     # the join-net feature as the shipped judge was trained on it: each half's from a net of the other fold
-    nets = recipe.get("join_nets")
-    nets = ({f: net for f, (net, _) in J.fold_join_nets(None, args.data, args.cache).items()}
-            if isinstance(nets, dict) else None)
+    want = recipe.get("join_nets")
+    nets = None
+    if isinstance(want, dict):
+        got = J.fold_join_nets(None, args.data, args.cache)
+        for f, (_, sha) in got.items():
+            if want.get(f"fold{f}", {}).get("sha1") != sha:
+                sys.exit(f"{args.cache}/join_nets/fold{f}.json is not the net the shipped judge was trained with "
+                         f"(sha1 {sha[:12]}…, the judge file names {want.get(f'fold{f}', {}).get('sha1', '?')[:12]}…)")
+        nets = {f: net for f, (net, _) in got.items()}
     dev = J.development_data(
         bench, args.dev_medleys, seeds, song_disjoint=bool(recipe.get("medleys", {}).get("song_disjoint_halves")),
         pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache, join_nets=nets)

@@ -22,7 +22,7 @@ hard joins as 5 ms micro-crossfades, ``_regionsdata.SPLICE_MS``;
 the first judges saw seeds 7 and 8 only, those of 2026-12-04 seeds 7–12; seeds 19 and 20 stay
 out, to measure on) and every
 dev clip (folds 0–1).
-Candidates are the fusion's decided peaks at a low threshold; the 14 features of
+Candidates are the fusion's decided peaks at a low threshold; the 15 features of
 :mod:`sonolux.features.cutjudge`; scikit-learn's ``HistGradientBoostingClassifier`` (depth 3,
 150 trees, rate 0.05, balanced classes) trained on teacher-forced candidates plus one DAgger
 round. The low threshold (of 0.3 / 0.5 / 0.7) and the probability threshold (grid 0.05–0.95)
@@ -292,7 +292,7 @@ def main(argv=None):
                                      + (" --song-disjoint" if args.song_disjoint else "")
                                      + (f" --pop909-dev {args.pop909_dev}" if args.pop909_dev else "")
                                      + (f" --gbt {args.gbt}" if args.gbt else "")
-                                     + (" --join-nets shipped" if nets is None else ""),
+                                     + (f" --join-nets {args.join_nets}" if args.join_nets else ""),
                           "join_nets": ({f"fold{f}": {"sha1": sha, "heard": f"dev fold {f}'s clips",
                                                       "read_by": f"the half of fold {1 - f}'s songs"}
                                          for f, (_, sha) in nets.items()} if nets else "the shipped net (in-sample)"),

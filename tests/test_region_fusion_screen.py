@@ -135,3 +135,28 @@ def test_the_dev_false_cut_limit_holds_for_each_kind_of_song():
     assert t["false_cuts_by_kind"]["pop909"] == {"cuts": 3, "minutes": 10.0, "per_min": 0.3}
     assert t["worst_false_cuts_per_min"] == 0.3
     assert F.tally(None, [], [], lambda r: r.cuts)["worst_false_cuts_per_min"] == 0.0
+
+
+def test_the_join_peak_reads_only_outputs_computed_when_the_fusion_decides():
+    """The judge's ``join_net_peak`` in training: the net's highest output within 0.5 s of the
+    cut among the frames whose output exists at the decision (boundary + the cues' future),
+    0 where none does — what the live stage reads from its stream."""
+    import fusion_screen as F
+
+    net = F.default_join_net()
+    judge = object.__new__(F.Judge)
+    judge.n_future, judge.block_s = 60, 0.1  # the decision hears 6 s past the boundary
+
+    class Rec:
+        join_net, hop_s = net, 256 / 48000
+        join = np.full(3000, 0.05)
+        cap = {"rows": np.array([[30.0]])}  # the boundary of block 0: 30 s
+
+    r = Rec()
+    n_done = int(36.0 / r.hop_s) // net.pool_hops - net.delay_frames  # outputs by 36 s
+    assert judge.join_peak(r, 10.0, 0) == 0.05
+    r.join[n_done - 3] = 0.7  # computed in time
+    r.join[n_done + 2] = 0.9  # not yet
+    assert judge.join_peak(r, (n_done - 3) * net.frame_s, 0) == 0.7
+    assert judge.join_peak(r, (n_done + 2) * net.frame_s, 0) == 0.7  # within 0.5 s, only what exists
+    assert judge.join_peak(r, (n_done + 20) * net.frame_s, 0) == 0.0  # nothing computed there

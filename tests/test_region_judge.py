@@ -341,7 +341,17 @@ def test_the_judge_reads_the_join_nets_peak_near_each_candidate(rng, monkeypatch
     for cut, got in seen:
         lo, hi = math.ceil((cut - JOIN_PEAK_S) / net.frame_s), math.floor((cut + JOIN_PEAK_S) / net.frame_s)
         assert got == pytest.approx(out[max(lo, 0):hi + 1].max(), abs=1e-9), cut
-    assert max(v for _, v in seen) > 0.0
+
+
+def test_the_judge_reads_the_join_net_while_the_net_places_nothing(rng):
+    """``region_join_net`` off: the net no longer moves cuts, the judge still reads it — and
+    reading it per candidate allocates nothing that grows."""
+    from conftest import call_growths
+
+    _, stage = run_with_judge(frames_of(textures(rng, 20.0, 10.0)), KEEP_CHANGES, region_join_net=False)
+    assert stage.join_stream is not None and not stage.join_placing and stage.cues.judge.join_peak is not None
+    assert math.isfinite(stage.join_net_peak(20.0, 0.5))
+    assert call_growths(lambda: stage.join_net_peak(20.0, 0.5), warm=20, n=500).max() < 1024
 
 
 def test_a_bad_join_net_file_leaves_the_fixed_fusion_and_says_so(tmp_path, rng):

@@ -114,7 +114,7 @@ class AnalysisConfig:
     region_placer: bool = True
     region_placer_file: str = ""  # a placer file ("": the shipped profiles/cut_placer.json)
     # ... and then the join net (features/joinnet.py) moves a cut the stage judges gradual to its
-    # highest output within 0.5 s (part of the learned placer: on and off with region_placer; it
+    # highest output within 0.5 s (this placement is part of the learned placer: on and off with region_placer; it
     # needs the gradual-join placement, region_fade_radius_s > 0); the cut judge reads the same net
     # whatever this says (its join_net_peak feature)
     region_join_net: bool = True

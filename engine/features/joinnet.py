@@ -1,5 +1,6 @@
 """The join net: a small convolutional network on the log-mel that says, frame by frame, how
-likely a join between two songs lies there — run streaming, read by the learned placer to put a
+likely a join between two songs lies there — run streaming, read by the cut judge (its
+``join_net_peak`` feature: :mod:`sonolux.features.cutjudge`) and by the learned placer, to put a
 decided cut on the frame where the join is.
 
 Why: the cues decide well *that* a join happened (within ±1.5 s for about 85 % of the joins of
@@ -7,8 +8,9 @@ the development medleys) but place a crossfade by a ramp fit that is off by more
 about one crossfade in four — every such join counts as a miss and a false cut. A network that
 has seen thousands of joins (hard and crossfaded, made from the development clips' log-mel by
 ``benchmarks/train_join_net.py``) learns where in a fade the midpoint lies. It does not decide
-cuts (alone, it fires inside songs far more often than the judged cues: the session notes of
-2026-12-05); it only moves a cut the cues decided to its highest output within
+cuts by itself (alone, it fires inside songs far more often than the judged cues: the session
+notes of 2026-12-05): the judge weighs its highest output near a candidate with 14 other numbers,
+and the placer moves a cut the cues decided to its highest output within
 ``SEARCH_S`` when that output reaches ``MIN_OUTPUT`` (``RegionStage.place_cut``; a cut the stage
 judges hard stays on its step).
 
@@ -154,7 +156,9 @@ def load_join_net(path=None) -> JoinNet:
 
 class JoinNetStream:
     """One stream's join net: :meth:`push` the hops' log-mel as they come (or :meth:`catch_up`
-    on a ring of them); :meth:`best` finds the frame of highest output near a time. All state
+    on a ring of them); :meth:`best` finds the time of the highest output near a time (the
+    placer), :meth:`peak` that output (the judge), :meth:`outputs` streams a whole recording
+    (the benchmarks). All state
     and weights live in three flat arrays (``ints``, ``floats``, ``bufs``) the kernels slice:
     a Numba call's cost in Python objects grows with its arguments (~60 B each), and this one
     runs on the analysis thread every few hops."""

@@ -22,7 +22,8 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   Each cue cut is placed on the sharpest step, or on the middle of a fitted ramp when the
   join is gradual (``place_fade``), then moved by the learned placer's correction
   (``region_placer``, :mod:`sonolux.features.cutplacer`; mel and level only, no models)
-  and, when gradual, to the join net's highest output near it (:mod:`sonolux.features.joinnet`).
+  and, when gradual, to the join net's highest output near it (:mod:`sonolux.features.joinnet`;
+  the judge reads the same net: its highest output near a candidate is one of its features).
 
 Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
 close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
