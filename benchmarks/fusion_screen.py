@@ -56,6 +56,7 @@ Committed runs (``benchmarks/results/``): ``fusion_screen.json`` (the defaults) 
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -79,7 +80,7 @@ from sonolux.analysis import AnalysisConfig  # noqa: E402
 # the features and their windows: the engine's (the live judge computes the same numbers)
 from sonolux.features.cutjudge import (BODY_S, FEATURES, JOIN_PEAK_S, STEP_RADIUS_S, TAG_FEATURES,  # noqa: E402
                                        TAG_LOOKBACK_S)
-from sonolux.features.joinnet import JoinNetStream, load_join_net, peak_output  # noqa: E402
+from sonolux.features.joinnet import JoinNetFileError, JoinNetStream, load_join_net, peak_output  # noqa: E402
 
 try:
     from tqdm import tqdm
@@ -101,9 +102,10 @@ class Recording:
         """``join_net``: the join net whose outputs the judge reads (default: the shipped one)."""
         self.rec, self.cap, self.marks, self.hop_s = rec, cap, marks, hop_s
         self.join_net = join_net or default_join_net()
-        if self.join_net.n_mels != mel.shape[1] or abs(self.join_net.hop_s - hop_s) > 1e-9:
-            raise SystemExit(f"{self.join_net.where}: made for {self.join_net.n_mels} mel bands and a "
-                             f"{self.join_net.hop_s * 1e3:.3g} ms hop, {rec.key} has {mel.shape[1]} and {hop_s * 1e3:.3g} ms")
+        try:
+            self.join_net.check_fits(mel.shape[1], hop_s)
+        except JoinNetFileError as e:
+            raise SystemExit(f"{rec.key}: {e}") from None
         self.join = JoinNetStream(self.join_net).outputs(mel)  # every output, by pooled frame
         self.bounds = list(rec.bounds) if rec.kind == "medley" else []
         self.minutes = (rec.spans[-1][1] if rec.kind == "medley" else len(cap["rows"]) * cap["block_s"]) / 60
@@ -122,14 +124,10 @@ class Recording:
         return (self.mel_cum[b] - self.mel_cum[a]) / (b - a) if b > a else None
 
 
-_SHIPPED_NET = []
-
-
+@functools.cache
 def default_join_net():
     """The shipped join net (a ``JoinNet``), read once."""
-    if not _SHIPPED_NET:
-        _SHIPPED_NET.append(load_join_net())
-    return _SHIPPED_NET[0]
+    return load_join_net()
 
 
 def recordings(recs, what: str, an, audio, tags, spec, join_net=None) -> list[Recording]:
@@ -187,7 +185,7 @@ class Judge:
         net = r.join_net
         heard = r.cap["rows"][k, 0] + self.n_future * self.block_s  # the newest audio at the decision
         n_done = min(int(math.floor(heard / r.hop_s + 1e-9)) // net.pool_hops - net.delay_frames, len(r.join))
-        v = peak_output(r.join, n_done, cut, JOIN_PEAK_S, net.frame_s) if len(r.join) else math.nan
+        v = peak_output(r.join, n_done, cut, JOIN_PEAK_S, net.frame_s)
         return float(v) if v == v else 0.0
 
     def run(self, r: Recording, low: float, accept=None, collect=None) -> list[float]:

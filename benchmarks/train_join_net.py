@@ -38,6 +38,8 @@ import numpy as np  # noqa: E402
 import _regionsdata as D  # noqa: E402
 from _common import machine  # noqa: E402
 
+from sonolux.features.joinnet import C1, C2, FORMAT, FORMAT_VERSION, POOL_BANDS, JoinNet, JoinNetStream  # noqa: E402
+
 OUT = Path(__file__).resolve().parents[1] / "engine" / "profiles" / "join_net.json"
 POOL_HOPS = 8
 FLOOR_DB, MEAN_DB, SCALE_DB = -100.0, -10.0, 20.0
@@ -96,9 +98,9 @@ def make_model(torch, dilations=DILATIONS, channels=CHANNELS, n_mels: int = 64):
         def __init__(self):
             super().__init__()
             self.front = nn.Sequential(
-                nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d((4, 1)),
-                nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d((4, 1)))
-            self.proj = nn.Conv1d(32 * (n_mels // 16), channels, 1)
+                nn.Conv2d(1, C1, 3, padding=1), nn.BatchNorm2d(C1), nn.ReLU(), nn.MaxPool2d((POOL_BANDS, 1)),
+                nn.Conv2d(C1, C2, 3, padding=1), nn.BatchNorm2d(C2), nn.ReLU(), nn.MaxPool2d((POOL_BANDS, 1)))
+            self.proj = nn.Conv1d(C2 * (n_mels // POOL_BANDS ** 2), channels, 1)
             self.blocks = nn.ModuleList([nn.Sequential(nn.Conv1d(channels, channels, 3, dilation=d, padding=d),
                                                        nn.BatchNorm1d(channels), nn.ReLU()) for d in dilations])
             self.head = nn.Conv1d(channels, 1, 1)
@@ -134,7 +136,7 @@ def export_doc(model, hop_s: float, n_mels: int = 64, dilations=DILATIONS) -> di
     for blk in model.blocks:
         w, b = _fold(blk[0], blk[1])
         blocks.append({"weight": rnd(w), "bias": rnd(b)})
-    return {"format": "sonolux-join-net", "format_version": 1, "n_mels": n_mels, "pool_hops": POOL_HOPS,
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "n_mels": n_mels, "pool_hops": POOL_HOPS,
             "hop_s": hop_s, "floor_db": FLOOR_DB, "mean_db": MEAN_DB, "scale_db": SCALE_DB,
             "dilations": list(dilations),
             "conv1": rnd(w1.transpose(0, 1, 3, 2)), "conv1_bias": rnd(b1),
@@ -193,8 +195,6 @@ def train(torch, clips, steps: int, frame_s: float, seed: int = 0, log=print):
 
 def streaming_outputs(doc: dict, hop_mel: np.ndarray) -> np.ndarray:
     """The engine's streaming kernel over hop log-mel rows: every computed output, by frame."""
-    from sonolux.features.joinnet import JoinNet, JoinNetStream
-
     return JoinNetStream(JoinNet(doc)).outputs(hop_mel)
 
 

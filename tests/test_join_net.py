@@ -169,6 +169,8 @@ def test_a_corrupt_or_mismatched_file_is_one_clean_line(tmp_path):
     p.write_text("[1, 2]")  # valid JSON, not a net
     with pytest.raises(JoinNetFileError, match="JSON list"):
         load_join_net(p)
+    with pytest.raises(JoinNetFileError, match="5.33 ms hop, this chain has 64 and 10.7 ms"):
+        load_join_net().check_fits(64, 512 / 48000)  # a chain of another hop (the stage and the judge's trainer)
 
 
 # ---- in the region stage -------------------------------------------------------------------

@@ -118,6 +118,13 @@ class JoinNet:
         self.channels = channels
         self.delay_frames = 2 + int(self.dilations.sum())
 
+    def check_fits(self, n_mels: int, hop_s: float) -> None:
+        """A :class:`JoinNetFileError` when the net was made for another mel size or hop than a
+        chain's (its frames and bands would mean other sounds)."""
+        if self.n_mels != n_mels or abs(self.hop_s - hop_s) > 1e-9:
+            raise JoinNetFileError(f"{self.where}: made for {self.n_mels} mel bands and a {self.hop_s * 1e3:.3g} ms "
+                                   f"hop, this chain has {n_mels} and {hop_s * 1e3:.3g} ms")
+
 
 def _positive_int(doc, key, bad) -> int:
     v = doc.get(key)

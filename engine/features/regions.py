@@ -238,9 +238,7 @@ class RegionStage(Processor):
             return
         try:
             net = load_join_net(self.config.region_join_net_file or None)
-            if net.n_mels != n_mels or abs(net.hop_s - self.hop / self.sr) > 1e-9:
-                raise JoinNetFileError(f"{net.where}: made for {net.n_mels} mel bands and a {net.hop_s * 1e3:.3g} ms "
-                                       f"hop, this chain has {n_mels} and {self.hop / self.sr * 1e3:.3g} ms")
+            net.check_fits(n_mels, self.hop / self.sr)
         except JoinNetFileError as e:
             if placing:
                 self.placer_note = f"{e}: gradual joins are placed without the join net"
