@@ -219,6 +219,16 @@ def pop909_songs(data: Path, cache: Path, n: int, start: int = 1) -> list[Record
 #: in the beat benchmarks' subset or the reporting songs (both from 001)
 POP909_DEV_START = 9
 
+#: the first POP909 ids of the join net's extra training songs (005, 021, … and 013, 029, …):
+#: in neither the reporting subset (from 001) nor the cut judge's development songs (from 009)
+POP909_NET_STARTS = (5, 13)
+
+
+def pop909_net_songs(data: Path, cache: Path, n: int) -> list[Recording]:
+    """The join net's extra training songs: the first ``n`` of each of
+    :data:`POP909_NET_STARTS`' subsets (:func:`pop909_songs`)."""
+    return [rec for start in POP909_NET_STARTS for rec in pop909_songs(data, cache, n, start=start)]
+
 
 class Analysed:
     """Runs recordings through the live chain (with the emotion model) or loads the cache."""

@@ -290,12 +290,12 @@ def cross_fitted(args, bench: D.Bench, log) -> dict:
     want = recipe.get("join_nets")
     nets = None
     if isinstance(want, dict):
-        got = J.fold_join_nets(None, args.data, args.cache)
-        for f, (_, sha) in got.items():
+        nets, files = J.fold_join_nets(None, args.data, args.cache)
+        for f, file in files.items():
+            sha = file["sha1"]
             if want.get(f"fold{f}", {}).get("sha1") != sha:
                 sys.exit(f"{args.cache}/join_nets/fold{f}.json is not the net the shipped judge was trained with "
                          f"(sha1 {sha[:12]}…, the judge file names {want.get(f'fold{f}', {}).get('sha1', '?')[:12]}…)")
-        nets = {f: net for f, (net, _) in got.items()}
     dev = J.development_data(
         bench, args.dev_medleys, seeds, song_disjoint=bool(recipe.get("medleys", {}).get("song_disjoint_halves")),
         pop909_dev=len(recipe.get("pop909_songs", [])), cache=args.cache, join_nets=nets)

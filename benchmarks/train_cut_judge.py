@@ -135,16 +135,17 @@ def cross_fitted(judge, columns, halves, log) -> dict:
     return {**best, "grid": rows}
 
 
-def fold_join_nets(where, data, cache) -> dict:
-    """{fold: (JoinNet, sha1 of its file)} of the nets trained on one dev fold's clips each
-    (``where``/fold0.json, fold1.json; None: ``cache``/join_nets), trained now by
-    ``train_join_net.py`` when missing."""
+def fold_join_nets(where, data, cache) -> tuple[dict, dict]:
+    """({fold: JoinNet}, {fold: {"sha1", "heard"}}) of the nets trained on one dev fold's clips
+    each (``where``/fold0.json, fold1.json; None: ``cache``/join_nets), trained now by
+    ``train_join_net.py`` when missing; "heard" names what the net learnt from."""
     import hashlib
+    import json
 
     from sonolux.features.joinnet import load_join_net
 
     where = Path(where) if where else Path(cache) / "join_nets"
-    nets = {}
+    nets, files = {}, {}
     for f in (0, 1):
         path = where / f"fold{f}.json"
         if not path.exists():
@@ -154,8 +155,11 @@ def fold_join_nets(where, data, cache) -> dict:
             where.mkdir(parents=True, exist_ok=True)
             train_join_net.main(["--data", str(data), "--cache", str(cache), "--folds", str(f),
                                  "--out", str(path)])
-        nets[f] = (load_join_net(path), hashlib.sha1(path.read_bytes()).hexdigest())
-    return nets
+        nets[f] = load_join_net(path)
+        songs = json.loads(path.read_text()).get("training", {}).get("songs", [])
+        files[f] = {"sha1": hashlib.sha1(path.read_bytes()).hexdigest(),
+                    "heard": f"dev fold {f}'s clips" + (f" and {len(songs)} other songs" if songs else "")}
+    return nets, files
 
 
 class DevData(NamedTuple):
@@ -256,10 +260,10 @@ def main(argv=None):
         ap.error(f"--seeds {','.join(map(str, seeds))}: give at least two different seeds")
     if args.join_nets != "shipped" and not args.song_disjoint:
         ap.error("the per-fold join nets need --song-disjoint (or give --join-nets shipped)")
-    nets = None if args.join_nets == "shipped" else fold_join_nets(args.join_nets, args.data, args.cache)
+    nets, net_files = (None, None) if args.join_nets == "shipped" else fold_join_nets(args.join_nets, args.data, args.cache)
     medleys, clips, judge, halves, centre = development_data(bench, args.dev_medleys, seeds, song_disjoint=args.song_disjoint,
                                                      pop909_dev=args.pop909_dev, cache=args.cache,
-                                                     join_nets=nets and {f: net for f, (net, _) in nets.items()})
+                                                     join_nets=nets)
     log = D.log
 
     columns = list(range(len(FEATURES)))
@@ -293,9 +297,8 @@ def main(argv=None):
                                      + (f" --pop909-dev {args.pop909_dev}" if args.pop909_dev else "")
                                      + (f" --gbt {args.gbt}" if args.gbt else "")
                                      + (f" --join-nets {args.join_nets}" if args.join_nets else ""),
-                          "join_nets": ({f"fold{f}": {"sha1": sha, "heard": f"dev fold {f}'s clips",
-                                                      "read_by": f"the half of fold {1 - f}'s songs"}
-                                         for f, (_, sha) in nets.items()} if nets else "the shipped net (in-sample)"),
+                          "join_nets": ({f"fold{f}": {**file, "read_by": f"the half of fold {1 - f}'s songs"}
+                                         for f, file in net_files.items()} if nets else "the shipped net (in-sample)"),
                           "date": machine()["date"]},
            "choice": {"rule": args.choose, "cross_fitted": cross,
                       "training_set_best": chosen["train_best"]},

@@ -102,6 +102,21 @@ def test_peak_is_the_highest_computed_output_near_a_time():
     assert np.isnan(stream.peak(400 * frame_s + 0.2, 0.1))  # ... not beyond it
     stream.state[0] = 1000 + stream.delay_frames  # frame 100 has left the ring of outputs
     assert np.isnan(stream.peak(100 * frame_s, 0.2))
+    longer = JoinNetStream(stream.net, keep_hops=stream.net.pool_hops * 2000)  # outputs of 2000 frames kept
+    longer.state[0] = 1000 + longer.delay_frames
+    longer.out[:] = 0.1
+    longer.out[100] = 0.9
+    assert longer.peak(100 * frame_s, 0.2) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("future_s", [None, 30.0])
+def test_the_stage_keeps_an_output_of_the_net_for_every_hop_its_ring_holds(future_s):
+    """However late the cues decide (``region_future_s``), the judge's ``join_net_peak`` of a
+    candidate the hop ring still holds is never cut short by the net's ring of outputs."""
+    stage = stage_over(np.zeros(48000, np.float32), **({"region_future_s": future_s} if future_s else {}))
+    stream = stage.join_stream
+    assert stream is not None
+    assert (stream.out_frames - stream.delay_frames) * stream.net.pool_hops >= stage._mel_hist.shape[0]
 
 
 def test_outputs_of_a_whole_recording_equal_the_streamed_ones(rng):
@@ -114,6 +129,61 @@ def test_outputs_of_a_whole_recording_equal_the_streamed_ones(rng):
     newest = stream.newest_output()
     assert newest == len(got) - 1
     np.testing.assert_array_equal(stream.out[:newest + 1], got)
+
+
+def test_training_medleys_draw_whole_songs_as_one_more_group_never_twice_in_a_row(rng):
+    """The trainer's extra songs join the quadrants' clips as one group: each part of a medley
+    is of another group than the one before, two songs in a row are different songs."""
+    frame_s = T.POOL_HOPS * HOP_S
+    n = int(40 / frame_s)
+    # each part's rows carry their source's number, so the parts can be read back
+    clips = [(q, np.full((n, 4), float(i), np.float32)) for i, q in enumerate(["Q1", "Q2", "Q3", "Q4"] * 2)]
+    songs = [np.full((4 * n, 4), float(100 + i), np.float32) for i in range(3)]
+    seen_song = seen_song_pair = False
+    for _ in range(200):
+        mel, joins = T.synth_medley(clips, rng, frame_s, hard=True, songs=songs)
+        sources = [int(round(mel[int(s), 0])) for s in [0, *joins]]
+        assert (np.abs(np.diff(mel[:, 0])) > 0.5).sum() == len(joins)  # the joins are where the parts meet
+        groups = ["song" if x >= 100 else clips[x][0] for x in sources]
+        assert all(a != b for a, b in zip(groups, groups[1:]) if "song" not in (a, b))
+        assert all(a != b for a, b in zip(sources, sources[1:]))
+        seen_song |= "song" in groups
+        seen_song_pair |= any(a == b == "song" for a, b in zip(groups, groups[1:]))
+    assert seen_song and seen_song_pair
+
+
+def test_a_rendered_songs_silent_lead_in_and_tail_are_trimmed():
+    mel = np.full((100, 4), -60.0)
+    mel[10:90, 2] = -20.0
+    mel[50, :] = -80.0  # a quiet moment inside the song stays
+    got = T.trimmed(mel)
+    assert len(got) == 80 and got[0, 2] == -20.0 and got[-1, 2] == -20.0
+    assert len(T.trimmed(np.full((10, 4), -70.0))) == 0
+
+
+def test_extra_song_folders_give_one_recording_per_song_with_stems_mixed(tmp_path):
+    import soundfile as sf
+
+    sr = 48000
+    t = np.arange(sr) / sr
+    (tmp_path / "album").mkdir()
+    sf.write(tmp_path / "album" / "a.ogg", 0.1 * np.sin(2 * np.pi * 440 * t), sr)
+    sf.write(tmp_path / "album" / "b.wav", 0.1 * np.sin(2 * np.pi * 220 * t), sr)
+    (tmp_path / "album" / "cover.png").write_bytes(b"not audio")
+    band = tmp_path / "fof" / "band song"
+    band.mkdir(parents=True)
+    sf.write(band / "song.ogg", 0.1 * np.sin(2 * np.pi * 330 * t), sr)
+    sf.write(band / "guitar.ogg", 0.1 * np.sin(2 * np.pi * 660 * t[:sr // 2]), sr)
+    sf.write(band / "preview.ogg", 0.1 * np.sin(2 * np.pi * 110 * t), sr)  # not a stem: left out
+    songs = T.folder_songs([tmp_path])
+    assert sorted(tuple(f.name for f in s) for s in songs) == [("a.ogg",), ("b.wav",), ("guitar.ogg", "song.ogg")]
+    rec = T.song_recording(next(s for s in songs if len(s) == 2), sr)
+    mixed = rec.make()
+    alone = T.song_recording((band / "song.ogg",), sr).make()
+    assert len(mixed) == len(alone) == sr
+    assert np.abs(mixed[:sr // 2] - alone[:sr // 2]).max() > 0.05  # the guitar is in the mix ...
+    np.testing.assert_allclose(mixed[sr // 2 + 100:], alone[sr // 2 + 100:], atol=1e-3)  # ... for its half second
+    assert rec.key != T.song_recording((band / "song.ogg",), sr).key
 
 
 @pytest.fixture(scope="module")

@@ -170,28 +170,31 @@ class JoinNetStream:
     a Numba call's cost in Python objects grows with its arguments (~60 B each), and this one
     runs on the analysis thread every few hops."""
 
-    OUT_FRAMES = 512  # outputs kept: 21.8 s at the default hop (a cut is placed ~7 s after it)
+    OUT_FRAMES = 512  # outputs kept at least: 21.8 s at the default hop (a cut is placed ~7 s after it)
 
-    def __init__(self, net: JoinNet):
+    def __init__(self, net: JoinNet, keep_hops: int = 0):
+        """``keep_hops``: keep the outputs of at least this many of the newest hops (the region
+        stage's hop ring: an output is there for every hop the ring still holds)."""
         self.net = net
         self.delay_frames = net.delay_frames
+        self.out_frames = max(self.OUT_FRAMES, -(-int(keep_hops) // net.pool_hops) + net.delay_frames + 2)
         c, n, k = net.channels, net.n_mels, len(net.dilations)
         f1, f2 = n // POOL_BANDS, n // (POOL_BANDS * POOL_BANDS)
         # level l (the projection = 0, block l's output = l) keeps 2·d(l+1) + 1 columns
         sizes = 2 * net.dilations + 1
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.ints = np.concatenate([[0, 0, 0, net.pool_hops, n, c, k, self.OUT_FRAMES],
+        self.ints = np.concatenate([[0, 0, 0, net.pool_hops, n, c, k, self.out_frames],
                                     net.dilations, starts, sizes]).astype(np.int64)
         self.floats = np.concatenate([a.ravel() for a in (
             net.conv1, net.conv1_bias, net.conv2, net.conv2_bias, net.proj, net.proj_bias, net.block_w,
             net.block_b, net.head, np.array([net.head_bias, net.floor_db, net.mean_db, net.scale_db]))])
-        parts = (3 * n, 3 * C1 * f1, int(sizes.sum()) * c, self.OUT_FRAMES, n, C1 * n, C2 * f1, C2 * f2, c, c)
+        parts = (3 * n, 3 * C1 * f1, int(sizes.sum()) * c, self.out_frames, n, C1 * n, C2 * f1, C2 * f2, c, c)
         self.bufs = np.zeros(sum(parts))
         self.read = self.ints[0:1]  # hops of a ring read (catch_up)
         self.state = self.ints[1:3]  # [frames pushed, hops in the open frame]
         o = 3 * n + 3 * C1 * f1 + int(sizes.sum()) * c
-        self.out = self.bufs[o:o + self.OUT_FRAMES]  # output of frame f in out[f % OUT_FRAMES]
-        self.acc = self.bufs[o + self.OUT_FRAMES:o + self.OUT_FRAMES + n]  # the open frame's sum
+        self.out = self.bufs[o:o + self.out_frames]  # output of frame f in out[f % out_frames]
+        self.acc = self.bufs[o + self.out_frames:o + self.out_frames + n]  # the open frame's sum
         self.reset()
         self.warm()
 
@@ -238,7 +241,7 @@ class JoinNetStream:
             self.push(row)
             newest = self.newest_output()
             if 0 <= newest < got.shape[0]:
-                got[newest] = self.out[newest % self.OUT_FRAMES]
+                got[newest] = self.out[newest % self.out_frames]
         self.reset()
         return got
 

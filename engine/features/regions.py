@@ -246,7 +246,7 @@ class RegionStage(Processor):
                 self.judge_note = f"{e}: the cut judge reads the join net, the fixed fusion cuts regions"
                 self.cues.attach_judge(None, False)
             return
-        self.join_stream = JoinNetStream(net)
+        self.join_stream = JoinNetStream(net, keep_hops=self._mel_hist.shape[0])  # an output for every hop held
         self.join_placing = bool(placing)
         if live is not None:
             live.join_peak = self.join_net_peak
