@@ -9,8 +9,8 @@ Each DIR holds ``fold0.json`` and ``fold1.json`` (``train_join_net.py --folds F`
 fold f hears ``--medleys`` synthetic medleys of fold 1-f's clips (``train_join_net.synth_medley``
 from the cached log-mel, every other one joined hard, the rest crossfaded; the same medleys for
 every arm), fed hop by hop through the engine's streaming kernel. A join counts as placed when
-the net's highest output within ±0.5 s of it (the placement's search radius) lies within 0.25 s
-of it. Reported per direction, for hard joins, crossfades and all. Development folds only.
+the time the engine's placement would pick (``joinnet.best_output``: the highest output within
+±0.5 s, the placement's search radius, between frames at a peak) lies within 0.25 s of it. Reported per direction, for hard joins, crossfades and all. Development folds only.
 """
 from __future__ import annotations
 
@@ -26,28 +26,26 @@ import _regionsdata as D  # noqa: E402
 import train_join_net as T  # noqa: E402
 from _common import machine, write_result  # noqa: E402
 
-from sonolux.features.joinnet import SEARCH_S, JoinNetStream, load_join_net  # noqa: E402
+from sonolux.features.joinnet import SEARCH_S, JoinNetStream, best_output, load_join_net  # noqa: E402
 
 PLACED_S = 0.25
 
 
-def placed(outputs: np.ndarray, join: float, radius: int, tolerance: float) -> bool:
-    """Whether the highest output within ``radius`` frames of ``join`` (a frame, fractional for
-    a crossfade's midpoint) lies within ``tolerance`` frames of it."""
-    lo, hi = int(max(0, np.ceil(join - radius))), int(min(len(outputs) - 1, np.floor(join + radius)))
-    return hi >= lo and abs(lo + int(np.argmax(outputs[lo:hi + 1])) - join) <= tolerance
+def placed(outputs: np.ndarray, join_s: float, frame_s: float) -> bool:
+    """Whether the placement's pick near ``join_s`` (every output of a recording, by frame)
+    lies within :data:`PLACED_S` of it."""
+    return abs(best_output(outputs, len(outputs), join_s, SEARCH_S, frame_s, 0.0) - join_s) <= PLACED_S
 
 
 def score(net, clips: list, medleys: int, seed: int, frame_s: float) -> dict:
     """Shares of joins placed by ``net`` over ``medleys`` synthetic medleys of ``clips``."""
     rng, stream = np.random.default_rng(seed), JoinNetStream(net)
-    radius, tolerance = round(SEARCH_S / frame_s), PLACED_S / frame_s
     hits: dict = {"hard": [], "crossfade": []}
     for i in range(medleys):
         kind = "hard" if i % 2 == 0 else "crossfade"
         mel, joins = T.synth_medley(clips, rng, frame_s, hard=kind == "hard")
         out = stream.outputs(np.repeat(mel, T.POOL_HOPS, axis=0).astype(np.float64))
-        hits[kind] += [placed(out, j, radius, tolerance) for j in joins]
+        hits[kind] += [placed(out, j * frame_s, frame_s) for j in joins]
     return {**{k: round(float(np.mean(v)), 4) for k, v in hits.items()},
             "all": round(float(np.mean(hits["hard"] + hits["crossfade"])), 4),
             "joins": len(hits["hard"]) + len(hits["crossfade"])}
@@ -67,9 +65,7 @@ def main(argv=None):
         arms[name] = folder
     bench = D.setup(args)
     frame_s = T.POOL_HOPS * bench.spec.hop_seconds
-    clips = {f: [(rec.quadrants[0], T.pooled(fr.mel)[T.SKIP_FRAMES:]) for rec, fr in
-                 D.analysed(D.single_clips(bench.data, bench.audio, (f,)), bench.frames, bench.audio, f"fold {f} clips")]
-             for f in (0, 1)}
+    clips = {f: T.dev_clips(bench, (f,), f"fold {f} clips") for f in (0, 1)}
     result = {"placed_within_s": PLACED_S, "search_s": SEARCH_S, "medleys": args.medleys, "arms": {},
               "machine": machine(), "load": [round(x, 2) for x in os.getloadavg()]}
     for name, folder in arms.items():

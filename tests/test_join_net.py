@@ -152,6 +152,29 @@ def test_training_medleys_draw_whole_songs_as_one_more_group_never_twice_in_a_ro
     assert seen_song and seen_song_pair
 
 
+def test_without_extra_songs_the_medleys_are_the_shipped_nets_own():
+    """The shipped net's recipe draws the same medleys as before the extra songs existed (the
+    numbers of the trainer at 025b8e5, seed 5): a retrained net reproduces the shipped one."""
+    frame_s = T.POOL_HOPS * HOP_S
+    n = int(40 / frame_s)
+    clips = [(q, np.full((n, 4), float(i), np.float32)) for i, q in enumerate(["Q1", "Q2", "Q3", "Q4"] * 2)]
+    rng = np.random.default_rng(5)
+    got = [T.synth_medley(clips, rng, frame_s) for _ in range(3)]
+    assert [len(m) for m, _ in got] == [2487, 2757, 1560]
+    assert [list(np.round(j, 1)) for _, j in got] == [[532.0, 1018.0, 1386.0, 1820.0],
+                                                       [572.5, 988.0, 1548.5, 2178.0], [597.0, 1031.0]]
+
+
+def test_one_extra_song_never_follows_itself(rng):
+    frame_s = T.POOL_HOPS * HOP_S
+    clips = [(q, np.full((int(40 / frame_s), 4), float(i), np.float32)) for i, q in enumerate(["Q1", "Q2"])]
+    song = np.full((int(120 / frame_s), 4), 100.0, np.float32)
+    for _ in range(100):
+        mel, joins = T.synth_medley(clips, rng, frame_s, hard=True, songs=[song])
+        sources = [int(round(mel[int(s), 0])) for s in [0, *joins]]
+        assert all(a != b for a, b in zip(sources, sources[1:]))
+
+
 def test_a_rendered_songs_silent_lead_in_and_tail_are_trimmed():
     mel = np.full((100, 4), -60.0)
     mel[10:90, 2] = -20.0
