@@ -227,7 +227,13 @@ POP909_NET_STARTS = (5, 13)
 def pop909_net_songs(data: Path, cache: Path, n: int) -> list[Recording]:
     """The join net's extra training songs: the first ``n`` of each of
     :data:`POP909_NET_STARTS`' subsets (:func:`pop909_songs`)."""
-    return [rec for start in POP909_NET_STARTS for rec in pop909_songs(data, cache, n, start=start)]
+    recs = []
+    for start in POP909_NET_STARTS:
+        got = pop909_songs(data, cache, n, start=start)
+        if not got:  # POP909 cannot be rendered here (said once)
+            return []
+        recs += got
+    return recs
 
 
 class Analysed:

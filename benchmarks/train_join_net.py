@@ -312,11 +312,13 @@ def main(argv=None):
         recs += [song_recording(files, D.SR) for files in found]
     songs, heard = [], []
     no_models = D.Analysed(Path(args.cache) / "frames", {}, bench.spec, bench.config)  # the mel needs none
-    for rec, fr in D.analysed(recs, no_models, bench.audio, "extra songs"):
+    for rec, fr in (D.analysed(recs, no_models, bench.audio, "extra songs") if recs else ()):
         mel = trimmed(pooled(fr.mel)[SKIP_FRAMES:])
         if len(mel) * frame_s >= MIN_SONG_S:
             songs.append(mel)
             heard.append(rec.meta["song"])
+    if recs and not songs:
+        sys.exit(f"none of the {len(recs)} extra recordings lasts {MIN_SONG_S:g} s once its silent ends are trimmed")
     model = train(torch, clips, args.steps, frame_s, args.seed, log=D.log, songs=songs)
     doc = export_doc(model, bench.spec.hop_seconds, n_mels=clips[0][1].shape[1])
     # the check: the engine's streaming kernel = the PyTorch model, on a fresh synthetic medley
