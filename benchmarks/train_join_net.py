@@ -102,7 +102,8 @@ def folder_songs(folders) -> list[tuple[Path, ...]]:
 
 
 def song_recording(files: tuple, sample_rate: int):
-    """A recording of ``files`` mixed (the region scripts' Recording, cached by path)."""
+    """A recording of ``files`` mixed (the region scripts' Recording; its frame-cache key hashes
+    each file's path, size and modification time, so audio changed in place is read again)."""
     import hashlib
 
     from sonolux.sources.file import load_audio
@@ -112,7 +113,8 @@ def song_recording(files: tuple, sample_rate: int):
         n = max(len(x) for x in parts)
         return np.sum([np.pad(x, (0, n - len(x))) for x in parts], axis=0, dtype=np.float32)
 
-    tag = hashlib.sha1("|".join(str(Path(f).resolve()) for f in files).encode()).hexdigest()[:10]
+    stamps = (f"{Path(f).resolve()}:{Path(f).stat().st_size}:{Path(f).stat().st_mtime_ns}" for f in files)
+    tag = hashlib.sha1("|".join(stamps).encode()).hexdigest()[:10]
     return D.Recording(f"song-{Path(files[0]).parent.name if len(files) > 1 else Path(files[0]).stem}-{tag}",
                        make, kind="song", meta={"song": " + ".join(str(f) for f in files)})
 

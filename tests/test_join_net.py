@@ -207,6 +207,9 @@ def test_extra_song_folders_give_one_recording_per_song_with_stems_mixed(tmp_pat
     assert np.abs(mixed[:sr // 2] - alone[:sr // 2]).max() > 0.05  # the guitar is in the mix ...
     np.testing.assert_allclose(mixed[sr // 2 + 100:], alone[sr // 2 + 100:], atol=1e-3)  # ... for its half second
     assert rec.key != T.song_recording((band / "song.ogg",), sr).key
+    before = T.song_recording((band / "song.ogg",), sr).key
+    sf.write(band / "song.ogg", 0.1 * np.sin(2 * np.pi * 330 * t[:sr // 2]), sr)  # changed in place
+    assert T.song_recording((band / "song.ogg",), sr).key != before  # the frame cache reads it again
 
 
 @pytest.fixture(scope="module")
