@@ -4,7 +4,7 @@
         [--data ../shared/data] [--cache /work/cache/regions] [--out engine/profiles/cut_judge.json]
 
 (the shipped judge's command; about 25 min with an empty cache, 10 min warm — plus, the first
-time, two join nets of ~15 min each: ``--join-nets``).
+time, two join nets of ~30 min each: ``--join-nets``).
 
 The judge's ``join_net_peak`` feature (the join net's highest output near a candidate) must not
 come from a net that heard the song: a net is far surer on the songs it was trained on (on
@@ -151,7 +151,7 @@ def fold_join_nets(where, data, cache) -> tuple[dict, dict]:
         if not path.exists():
             import train_join_net
 
-            D.log(f"training the join net of dev fold {f} alone -> {path} (~15 min)")
+            D.log(f"training the join net of dev fold {f} alone -> {path} (~30 min)")
             where.mkdir(parents=True, exist_ok=True)
             train_join_net.main(["--data", str(data), "--cache", str(cache), "--folds", str(f),
                                  "--out", str(path)])
@@ -239,7 +239,7 @@ def main(argv=None):
                          "(the cross-fit's halves take every other song; default 0)")
     ap.add_argument("--join-nets", default=None, metavar="DIR",
                     help="the join nets of each dev fold's clips alone (fold0.json, fold1.json; trained by "
-                         "train_join_net.py --folds F when missing, ~15 min each, torch from the export extra): "
+                         "train_join_net.py --folds F when missing, ~30 min each, torch from the export extra): "
                          "each cross-fit half reads the net that never heard its songs (needs --song-disjoint; "
                          "default CACHE/join_nets; 'shipped' reads the shipped net everywhere, in-sample on the "
                          "dev songs)")

@@ -2,9 +2,9 @@
 made from the development clips' log-mel, and write the net file (issue 17).
 
     nice -n 5 python benchmarks/train_join_net.py [--data ../shared/data] [--cache /work/cache/regions] \
-        [--folds 0,1] [--steps 1200] [--pop909-songs N] [--songs DIR ...] [--out engine/profiles/join_net.json]
+        [--folds 0,1] [--steps 2400] [--pop909-songs N] [--songs DIR ...] [--out engine/profiles/join_net.json]
 
-(the shipped net's command; about 15 minutes alone on two cores with the frame cache warm —
+(the shipped net's command; about 30 minutes alone on two cores with the frame cache warm —
 ``segmentation.py`` fills it; torch from the ``export`` extra; two runs side by side want
 ``--threads 1`` each, or both crawl).
 
@@ -278,7 +278,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     D.add_data_args(ap, "analysed frames (frames/)")
     ap.add_argument("--folds", type=D.seed_list, default="0,1", help="the clips' folds to learn from (default 0,1)")
-    ap.add_argument("--steps", type=int, default=1200, help="training steps (default 1200)")
+    ap.add_argument("--steps", type=int, default=2400, help="training steps (default 2400; 1200 before 2026-12-05's "
+                                                           "screen, plan21)")
     ap.add_argument("--pop909-songs", type=int, default=POP909_SONGS, metavar="N",
                     help="also whole POP909 songs rendered by FluidSynth: the first N of each subset from ids "
                          "%s (in neither the reporting nor the cut judge's songs), drawn as one more group "
