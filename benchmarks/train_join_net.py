@@ -113,7 +113,8 @@ def song_recording(files: tuple, sample_rate: int):
         n = max(len(x) for x in parts)
         return np.sum([np.pad(x, (0, n - len(x))) for x in parts], axis=0, dtype=np.float32)
 
-    stamps = (f"{Path(f).resolve()}:{Path(f).stat().st_size}:{Path(f).stat().st_mtime_ns}" for f in files)
+    stats = [(Path(f).resolve(), Path(f).stat()) for f in files]
+    stamps = (f"{path}:{st.st_size}:{st.st_mtime_ns}" for path, st in stats)
     tag = hashlib.sha1("|".join(stamps).encode()).hexdigest()[:10]
     return D.Recording(f"song-{Path(files[0]).parent.name if len(files) > 1 else Path(files[0]).stem}-{tag}",
                        make, kind="song", meta={"song": " + ".join(str(f) for f in files)})
