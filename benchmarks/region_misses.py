@@ -29,18 +29,29 @@ Each join is then one of:
   its release level; ``above the threshold, peak decided elsewhere`` — the excursion's peak
   lay more than 1.5 s from the join; and the time since the region began (a cut, or the start).
 
+``--fold-nets DIR`` diagnoses the live stage as ``join_net_live_screen.py`` runs it: seed i of
+``--seeds`` draws its medleys (and ``--clips`` its clips) from dev fold i % 2 alone, and each
+runs with the join net of the other fold (``DIR/fold{0,1}.json``, ``train_join_net.py --folds
+F``), so the net's placement and the judge's ``join_net_peak`` come from a net that never heard
+the songs (the shipped net heard every dev clip).
+
 ``--set KEY=VALUE`` (repeatable) runs the stage with other ``AnalysisConfig`` values (a fix
 measured the same way); ``--no-rearm``: a peak the judge drops leaves the fusion spent for the
 rest of its excursion, as before :meth:`CutFusion.reject`. ``--clips`` also counts the cuts
 in the 240 development clips (every one false). Nothing of the reporting folds (2–4) is read.
 
-Committed runs (``benchmarks/results/``, both with ``--clips``): ``region_misses_before.json``
+Committed runs (``benchmarks/results/``, with ``--clips``): ``region_misses_before.json``
 (the diagnosis: ``--no-rearm --set region_judge_file=OLD`` with OLD the judge shipped before
 this round, ``git show 51c5422:engine/profiles/cut_judge.json``) and ``region_misses.json``
 (the defaults: the fusion re-armed after a dropped peak, the judge retrained on its candidates).
 The judge was trained on these medleys and clips (with 24 more medleys of seed 8): its figures
 here are training-set figures, optimistic; ``train_cut_judge.py``'s cross-fitted choice is the
 held-out development estimate.
+
+``region_misses_live.json`` (``--seeds 13,14,15,16,17,18,19,20 --clips --fold-nets
+CACHE/join_nets``: the stage as shipped with the 2,400-step join net, 2026-12-05) diagnoses
+``join_net_live_screen.json``'s steps2400 arm (the same medleys, the same cuts). The judge
+trained on other medleys of the songs of seeds 13–18; seeds 19–20 are held out.
 """
 from __future__ import annotations
 
@@ -49,6 +60,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -245,8 +257,16 @@ def main(argv=None):
                     help="a peak the judge drops leaves the fusion spent for the rest of its excursion "
                          "(the behaviour before CutFusion.reject re-armed it)")
     ap.add_argument("--clips", action="store_true", help="also count false cuts in the 240 development clips")
+    ap.add_argument("--fold-nets", default=None, metavar="DIR",
+                    help="song-disjoint join nets (DIR/fold0.json, fold1.json; train_join_net.py --folds F): seed i "
+                         "of the list draws its medleys from dev fold i %% 2 alone and runs with the net of the "
+                         "other fold, as join_net_live_screen.py does (default: medleys of both folds, the shipped "
+                         "net, which heard them)")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/region_misses.json)")
     args = ap.parse_args(argv)
+    nets = Path(args.fold_nets) if args.fold_nets else None
+    if nets and not all((nets / f"fold{f}.json").is_file() for f in (0, 1)):
+        raise SystemExit(f"--fold-nets {nets}: give a folder holding fold0.json and fold1.json")
     data = D.data_folder(args)
     t0 = time.perf_counter()
     spec = StreamSpec()
@@ -264,11 +284,18 @@ def main(argv=None):
     result = {"benchmark": "region_misses", "machine": machine(), "config": opts, "rearm": not args.no_rearm,
               "judge_file": config.region_judge_file or "shipped", "seeds": seeds,
               "folds": [0, 1], "tolerance_s": S.TOLERANCE_S, "near_s": NEAR_S}
-    for seed in seeds:
-        recs = D.medleys(data, audio, args.dev_medleys, folds=(0, 1), seed=seed)
-        for rec, fr in D.analysed(recs, an, audio, f"dev medleys {seed}"):
+    if nets:
+        result["fold_nets"] = str(nets)
+
+    def config_for(folds):  # with --fold-nets: the net of the fold the songs are not of
+        return replace(config, region_join_net_file=str(nets / f"fold{1 - folds[0]}.json")) if nets else config
+
+    for i, seed in enumerate(seeds):
+        folds = (i % 2,) if nets else (0, 1)
+        recs = D.medleys(data, audio, args.dev_medleys, folds=folds, seed=seed)
+        for rec, fr in D.analysed(recs, an, audio, f"dev medleys {seed} (folds {folds})"):
             tags = S.MarkSource(mark_tags.of(rec), spec.hop_seconds, version) if config.region_judge else None
-            cuts, cues = run(fr, spec, config, tags)
+            cuts, cues = run(fr, spec, config_for(folds), tags)
             tally.add_cuts(cuts, rec.bounds, rec.spans[-1][1] / 60)
             for r in diagnose(rec, cuts, cues, config):
                 r["seed"] = seed
@@ -280,11 +307,12 @@ def main(argv=None):
     result["summary"] = summarise(rows)
     if args.clips:
         n, minutes = 0, 0.0
-        for rec, fr in D.analysed(D.single_clips(data, audio, (0, 1)), an, audio, "dev clips"):
-            tags = S.MarkSource(mark_tags.of(rec), spec.hop_seconds, version) if config.region_judge else None
-            cuts, _ = run(fr, spec, config, tags)
-            n += len(cuts)
-            minutes += fr.values.shape[0] * spec.hop_seconds / 60
+        for folds in ([(0,), (1,)] if nets else [(0, 1)]):
+            for rec, fr in D.analysed(D.single_clips(data, audio, folds), an, audio, f"dev clips (folds {folds})"):
+                tags = S.MarkSource(mark_tags.of(rec), spec.hop_seconds, version) if config.region_judge else None
+                cuts, _ = run(fr, spec, config_for(folds), tags)
+                n += len(cuts)
+                minutes += fr.values.shape[0] * spec.hop_seconds / 60
         result["dev_clips"] = {"minutes": round(minutes, 1), "cuts": n, "false_cuts_per_min": round(n / minutes, 3)}
     result["joins"] = rows
     result["wall_s"] = round(time.perf_counter() - t0, 1)
