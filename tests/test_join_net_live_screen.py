@@ -1,10 +1,13 @@
-"""benchmarks/join_net_live_screen.Score matches cuts to joins as benchmarks/segmentation does:
-one-to-one, so one cut between two joins counts once, and a join matched only within
-``segmentation.LOOSE_S`` is placed off, not found."""
+"""benchmarks/join_net_live_screen: its Score matches cuts to joins as benchmarks/segmentation
+does — one-to-one, so one cut between two joins counts once, and a join matched only within
+``segmentation.LOOSE_S`` is placed off, not found — and an ``--arm`` names its nets, judge and
+settings, or is refused in one line."""
 from __future__ import annotations
 
 import sys
 from types import SimpleNamespace
+
+import pytest
 
 from conftest import ROOT
 
@@ -41,3 +44,21 @@ def test_a_kind_without_matches_reports_no_median():
     score = J.Score()
     score.add(_medley([10.0], crossfade=True), [12.0])
     assert score.result()["crossfade"]["matched_median_error_ms"] is None
+
+
+def test_an_arm_names_its_nets_judge_and_settings(tmp_path):
+    nets = tmp_path / "nets"
+    nets.mkdir()
+    for f in (0, 1):
+        (nets / f"fold{f}.json").write_text("{}")
+    judge = tmp_path / "judge.json"
+    judge.write_text("{}")
+    assert J.parse_arm(f"a={nets}") == ("a", nets, "", {})
+    assert J.parse_arm(f"b={nets},{judge},region_fade_after_s=0.75,region_join_net=false") == (
+        "b", nets, str(judge), {"region_fade_after_s": 0.75, "region_join_net": False})
+    assert J.parse_arm(f"c={nets},,region_refine_s=0")[2:] == ("", {"region_refine_s": 0})
+    for bad in (f"d={tmp_path}", f"e={nets},{tmp_path / 'none.json'}", f"f={nets},{judge},{judge}"):
+        with pytest.raises(SystemExit, match="--arm"):
+            J.parse_arm(bad)
+    with pytest.raises(SystemExit, match="no_such_setting"):
+        J.parse_arm(f"g={nets},no_such_setting=1")
