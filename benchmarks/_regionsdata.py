@@ -345,6 +345,17 @@ def emotion_caches(args, spec: StreamSpec, config: AnalysisConfig):
 FRAMES_AND_TAGS = "analysed frames (frames/) and the per-mark tags (tags/)"
 
 
+def holds_fold_nets(folder) -> bool:
+    """Whether ``folder`` holds the join nets of each dev fold's clips alone (``fold0.json``,
+    ``fold1.json``: ``train_join_net.py --folds F``), as the song-disjoint screens read them."""
+    return bool(folder) and all((Path(folder) / f"fold{f}.json").is_file() for f in (0, 1))
+
+
+def net_not_heard(folder, fold: int) -> str:
+    """The join net of ``folder`` (:func:`holds_fold_nets`) that never heard dev fold ``fold``'s songs."""
+    return str(Path(folder) / f"fold{1 - fold}.json")
+
+
 def seed_list(text: str) -> list[int]:
     """``--seeds 7,8,9`` → [7, 8, 9] (an argparse ``type``)."""
     try:

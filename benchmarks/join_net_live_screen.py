@@ -54,7 +54,7 @@ def parse_arm(text: str) -> tuple[str, Path, str, dict]:
     name, _, rest = text.partition("=")
     nets, *more = rest.split(",")
     judges = [m for m in more if m and "=" not in m]
-    if not name or not nets or not all((Path(nets) / f"fold{f}.json").is_file() for f in (0, 1)) or len(judges) > 1:
+    if not name or not D.holds_fold_nets(nets) or len(judges) > 1:
         raise SystemExit(f"--arm {text}: give NAME=DIR[,JUDGE][,KEY=VALUE ...], DIR holding fold0.json and fold1.json")
     judge = judges[0] if judges else ""
     if judge and not Path(judge).is_file():
@@ -113,7 +113,7 @@ def main(argv=None):
     for name, nets, judge, settings in arms:
         groups = {"judge_trained_seeds": Score(), "held_out_seeds": Score(), "all_seeds": Score()}
         for seed, fold, rec, fr in recs:
-            config = AnalysisConfig(**{**settings, "region_join_net_file": str(nets / f"fold{1 - fold}.json"),
+            config = AnalysisConfig(**{**settings, "region_join_net_file": D.net_not_heard(nets, fold),
                                        "region_judge_file": judge})
             cuts, _ = M.run(fr, spec, config, S.MarkSource(mark_tags.of(rec), spec.hop_seconds, version))
             for g in ("judge_trained_seeds" if seed in JUDGE_SEEDS else "held_out_seeds", "all_seeds"):

@@ -60,7 +60,7 @@ def main(argv=None):
     arms = {}
     for arm in args.nets:
         name, _, folder = arm.partition("=")
-        if not folder or not all((Path(folder) / f"fold{f}.json").exists() for f in (0, 1)):
+        if not D.holds_fold_nets(folder):
             ap.error(f"--nets {arm}: give NAME=DIR, DIR holding fold0.json and fold1.json")
         arms[name] = folder
     bench = D.setup(args)

@@ -265,7 +265,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/region_misses.json)")
     args = ap.parse_args(argv)
     nets = Path(args.fold_nets) if args.fold_nets else None
-    if nets and not all((nets / f"fold{f}.json").is_file() for f in (0, 1)):
+    if nets and not D.holds_fold_nets(nets):
         raise SystemExit(f"--fold-nets {nets}: give a folder holding fold0.json and fold1.json")
     data = D.data_folder(args)
     t0 = time.perf_counter()
@@ -288,7 +288,7 @@ def main(argv=None):
         result["fold_nets"] = str(nets)
 
     def config_for(folds):  # with --fold-nets: the net of the fold the songs are not of
-        return replace(config, region_join_net_file=str(nets / f"fold{1 - folds[0]}.json")) if nets else config
+        return replace(config, region_join_net_file=D.net_not_heard(nets, folds[0])) if nets else config
 
     for i, seed in enumerate(seeds):
         folds = (i % 2,) if nets else (0, 1)
