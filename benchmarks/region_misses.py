@@ -49,9 +49,11 @@ here are training-set figures, optimistic; ``train_cut_judge.py``'s cross-fitted
 held-out development estimate.
 
 ``region_misses_live.json`` (``--seeds 13,14,15,16,17,18,19,20 --clips --fold-nets
-CACHE/join_nets``: the stage as shipped with the 2,400-step join net, 2026-12-05) diagnoses
-``join_net_live_screen.json``'s steps2400 arm (the same medleys, the same cuts). The judge
-trained on other medleys of the songs of seeds 13–18; seeds 19–20 are held out.
+CACHE/join_nets``: the stage as shipped with the 2,400-step join net and the learned place
+choice, 2026-12-05). The judge trained on other medleys of the songs of seeds 13–18 (seeds 19–20
+are held out); the place choice trained on these very medleys (``train_place_choice.py``'s
+seeds 7–28), so its share is in-sample here. Before the choice the same command diagnosed
+``join_net_live_screen.json``'s steps2400 arm (96 misses, 44 placed off).
 """
 from __future__ import annotations
 

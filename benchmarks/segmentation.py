@@ -92,12 +92,15 @@ NO_PLACER = "default without the learned cut placer (region_placer off: cuts whe
 FIXED = "fixed fusion (region_judge off)"
 NO_JOIN_NET = ("default without the join net's placement (region_join_net off: the placer's trees alone; "
                "the judge still reads the net)")
+NO_CHOICE = ("default without the learned place choice (region_place_choice off: the hand rule calls each join "
+             "hard or gradual)")
 _judge_default = AnalysisConfig().region_judge
 VARIANTS = {  # name: (region_cues (None: the seed method), other AnalysisConfig values, restart)
     DEFAULT: (AnalysisConfig().region_cues, {}),
     (FIXED if _judge_default else JUDGE): (AnalysisConfig().region_cues, {"region_judge": not _judge_default}),
     NO_PLACER: (AnalysisConfig().region_cues, {"region_placer": False}),
     NO_JOIN_NET: (AnalysisConfig().region_cues, {"region_join_net": False}),
+    NO_CHOICE: (AnalysisConfig().region_cues, {"region_place_choice": False}),
     # the rows below run the fixed fusion: they get no tags, so no judge
     NO_MODEL: (("contrast", "novelty"), {}),
     "contrast only": (("contrast",), {}),
@@ -599,7 +602,9 @@ def main(argv=None):
         result["development"]["live"] = {DEFAULT: live_dev(judge=with_tags), NO_RESTART: live_dev(restart=False),
                                          PREVIOUS: live_dev(**PREVIOUS_OPTS),
                                          # the join net learnt from these medleys' clips: in-sample
-                                         NO_JOIN_NET: live_dev(judge=with_tags, region_join_net=False)}
+                                         NO_JOIN_NET: live_dev(judge=with_tags, region_join_net=False),
+                                         # the place choice trained on these medleys: in-sample
+                                         NO_CHOICE: live_dev(judge=with_tags, region_place_choice=False)}
         if with_tags:
             result["development"]["live"][JUDGE if not _judge_default else FIXED] = live_dev(
                 judge=True, region_judge=not _judge_default)
@@ -644,6 +649,13 @@ def main(argv=None):
             net = load_join_net(AnalysisConfig().region_join_net_file or None)
             result["join_net"] = {"file": net.where, "dilations": net.doc["dilations"],
                                   "delay_s": round(net.delay_frames * net.frame_s, 3), "training": net.doc.get("training")}
+            if AnalysisConfig().region_place_choice:
+                from sonolux.features.placechoice import load_place_choice
+
+                pc = load_place_choice(AnalysisConfig().region_place_choice_file or None)
+                result["place_choice"] = {"file": pc.path, "trees": len(pc.trees.roots),
+                                          "trained_on": pc.doc.get("trained_on"),
+                                          "cross_fitted": pc.doc.get("cross_fitted"), "held_out": pc.doc.get("held_out")}
     result["reporting"] = {"folds": [2, 3, 4], "medleys": len(report), "splice_fade_ms": args.splice_fade_ms,
                            "audio_minutes": round(sum(r.spans[-1][1] for r, _ in report) / 60, 1),
                            "hard_joins": sum(1 for r, _ in report if not any(r.meta["crossfade_s"])),
@@ -653,7 +665,7 @@ def main(argv=None):
         if name in (JUDGE, FIXED) and mark_tags is None:
             continue
         tal = Tally()
-        judged = (DEFAULT, JUDGE, FIXED, NO_PLACER, NO_JOIN_NET, *SENSITIVITY_ROWS)
+        judged = (DEFAULT, JUDGE, FIXED, NO_PLACER, NO_JOIN_NET, NO_CHOICE, *SENSITIVITY_ROWS)
         tags = tags_of if name in judged else (lambda key: None)  # no judge in the others
         for rec, fr in tqdm(report, desc=name[:30], file=sys.stderr):
             regions, decisions, _ = replay(fr, spec, cues, tags=tags(rec.key), **opts)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,7 +50,7 @@ import numpy as np  # noqa: E402
 
 import _regionsdata as D  # noqa: E402
 import segmentation as S  # noqa: E402
-from train_cut_judge import export_trees  # noqa: E402
+from train_cut_judge import export_trees, write_checked  # noqa: E402
 
 from sonolux.analysis import AnalysisConfig  # noqa: E402
 from sonolux.features.cutplacer import FEATURES, FORMAT, FORMAT_VERSION, check_placer  # noqa: E402
@@ -85,11 +84,12 @@ class NoMove:
         return 0.0
 
 
-def placements(fr: D.Frames, spec, config: AnalysisConfig, tags) -> list:
-    """The placed cuts of one recording's cached frames through the live stage (the judge on)."""
+def recorded(stage_class, fr: D.Frames, spec, config: AnalysisConfig, tags, **given) -> list:
+    """What a recording stage (a RegionStage subclass that appends to ``self.log``; ``given``: its
+    stand-ins) logs over one recording's cached frames through the live stage (the judge on)."""
     layout = S.frame_layout(fr)
-    stage = RecordingStage(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config,
-                           tag_source=tags, placer=NoMove())
+    stage = stage_class(Segmenter(energy_band=config.energy_band, tempo_band=config.tempo_band), config,
+                        tag_source=tags, **given)
     stage.log = []
     stage.prepare(spec, layout, None)
     if not stage.cues.judge_on:
@@ -97,6 +97,11 @@ def placements(fr: D.Frames, spec, config: AnalysisConfig, tags) -> list:
     for _ in S.hops(stage, spec, layout, fr, tags):
         pass
     return stage.log
+
+
+def placements(fr: D.Frames, spec, config: AnalysisConfig, tags) -> list:
+    """The placed cuts of one recording's cached frames through the live stage (the judge on)."""
+    return recorded(RecordingStage, fr, spec, config, tags, placer=NoMove())
 
 
 def rows_of(bench: D.Bench, seeds, each: int, folds_of, what: str) -> list[dict]:
@@ -183,12 +188,7 @@ def main(argv=None):
                    "of the dev medleys (one dev fold's songs) placed by trees trained on the other half"}
     placer = check_placer(json.loads(json.dumps(doc)), args.out)
     X = np.array([r["x"] for r in rows])
-    gap = float(np.abs(np.array([placer.trees.raw(x) for x in X]) - model.predict(X)).max(initial=0.0))
-    if not gap <= 1e-9:
-        sys.exit(f"the engine's evaluator differs from scikit-learn by {gap:g}: no placer written")
-    doc["trained_on"]["evaluator_max_abs_diff"] = gap
-    doc["trained_on"]["wall_s"] = round(time.perf_counter() - bench.t0, 1)
-    Path(args.out).write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n")
+    write_checked(doc, placer.trees, X, model.predict(X), args.out, bench.t0, "placer")
     D.log(json.dumps({"cross_fitted": cross, "held_out": held}, indent=1))
     D.log(f"wrote {args.out}: {len(rows)} rows, {len(doc['trees'])} trees")
 

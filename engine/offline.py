@@ -215,15 +215,17 @@ def region_settings(stage) -> dict:
     """How the document's regions were cut, so a reader can tell a judged cut from a fixed
     one: the method, the operator's knobs, whether the learned judge decided and, when it
     was asked for but could not (no tags, a bad judge file), why; whether the learned placer
-    moved the cuts (``join_net``: with its join net, which places gradual joins) and, when its
-    file could not be used, why."""
+    moved the cuts (``join_net``: with its join net, which places gradual joins; ``place_choice``:
+    with the learned choice among each cut's candidate times) and, when its file could not be
+    used, why."""
     c = stage.config
     judged = stage.cues is not None and stage.cues.judge_on
     return {"method": c.region_method, "sensitivity": c.region_sensitivity, "min_s": c.region_min_s,
             "cues": list(c.region_cues), "judge": bool(judged),
             "judge_note": stage.judge_note if c.region_judge and not judged else None,
             "placer": bool(stage.placer_on), "placer_note": stage.placer_note if c.region_placer else None,
-            "join_net": bool(stage.placer_on and stage.join_placing and stage.fade_radius_s > 0)}
+            "join_net": bool(stage.placer_on and stage.join_placing and stage.fade_radius_s > 0),
+            "place_choice": bool(stage.placer_on and stage.choosing)}
 
 
 def analyze(source, sample_rate: int | None = None, *, models="default", **kw) -> dict:

@@ -59,7 +59,7 @@ def test_analyze_cuts_with_the_flags_and_the_show_file(tmp_path):
     assert len(cuts) == 1 and abs(cuts[0] - 20.0) < 0.5
     assert settings["judge"] is False and "tags" in settings["judge_note"]  # --no-models: the fixed fusion
     assert settings["placer"] is True and settings["placer_note"] is None  # the placer needs no models
-    assert settings["join_net"] is True
+    assert settings["join_net"] is True and settings["place_choice"] is True
     cuts, settings = regions("--region-min-s", "30")  # the change lies 20 s after the start
     assert cuts == [] and settings["min_s"] == 30.0
 

@@ -272,9 +272,8 @@ def test_a_corrupt_or_mismatched_file_is_one_clean_line(tmp_path):
 # ---- in the region stage -------------------------------------------------------------------
 def stage_over(y, **config):
     """The live region stage (fused cues, defaults) fed every hop of ``y`` (a 48 kHz signal)."""
-    from test_region_cues import SPEC, frames_of, stage_layout
+    from test_region_cues import SPEC, feed_hops, frames_of, stage_layout
     from sonolux.analysis import AnalysisConfig
-    from sonolux.features.base import HopContext
     from sonolux.features.regions import RegionStage
     from sonolux.segment import Segmenter
 
@@ -282,12 +281,7 @@ def stage_over(y, **config):
     names, idx, layout = stage_layout(table)
     stage = RegionStage(Segmenter(), AnalysisConfig(**config))
     stage.prepare(SPEC, layout, None)
-    frame, ctx = layout.new_frame(), HopContext(SPEC)
-    for i in range(len(table.t)):
-        frame.values[:len(names)] = table.values[i, idx]
-        frame.vectors["mel_db"][:] = table.vectors["mel_db"][i]
-        ctx.sample_end = (i + 1) * SPEC.hop
-        stage.process(ctx, frame)
+    feed_hops(stage, table, names, idx, layout)
     return stage
 
 
@@ -377,11 +371,14 @@ def test_bulk_and_hop_by_hop_runs_cut_alike_with_the_net_moving_cuts():
 
 
 def test_a_hard_cut_stays_on_its_step(song_pair):
-    """The stage moves only cuts it judges gradual: a hard join of two rendered songs is cut on
-    its step with the net on exactly as with it off."""
+    """The hand rule moves only cuts it judges gradual: a hard join of two rendered songs is cut on
+    its step with the net on exactly as with it off (the learned place choice, which picks among
+    candidates instead, off: test_place_choice.py)."""
     a, b = song_pair
     y = np.concatenate([a, b])
-    on = stage_over(y).finish(len(y) / 48000)
+    on = stage_over(y, region_place_choice=False).finish(len(y) / 48000)
     off = stage_over(y, region_join_net=False).finish(len(y) / 48000)
     assert len(on) >= 2 and abs(on[1]["start"] - len(a) / 48000) < 0.05
     assert [r["start"] for r in on] == [r["start"] for r in off]
+    chosen = stage_over(y).finish(len(y) / 48000)  # the default: the shipped choice keeps it on its step
+    assert len(chosen) >= 2 and abs(chosen[1]["start"] - len(a) / 48000) < 0.05, chosen

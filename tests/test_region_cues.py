@@ -47,6 +47,16 @@ def stage_layout(table):
     return names, idx, layout
 
 
+def feed_hops(stage, table, names, idx, layout) -> None:
+    """Feed a prepared region ``stage`` every hop of an analysed table (``stage_layout``'s names, indices, layout)."""
+    frame, ctx = layout.new_frame(), HopContext(SPEC)
+    for i in range(len(table.t)):
+        frame.values[:len(names)] = table.values[i, idx]
+        frame.vectors["mel_db"][:] = table.vectors["mel_db"][i]
+        ctx.sample_end = (i + 1) * SPEC.hop
+        stage.process(ctx, frame)
+
+
 def run_region_stage(table, **config):
     """The live RegionStage with fused cues over an analysed table's other fields:
     (regions, decisions [(boundary, decided at)])."""

@@ -73,8 +73,9 @@ def test_a_crossfade_is_cut_nearer_its_middle_than_its_sharpest_step(rng, fade_s
     the fitted ramp lands within it (late by the same asymmetry, less)."""
     y, middle = crossfaded_textures(rng, fade_s)
     table = frames_of(y)
-    placed, _ = run_region_stage(table, region_cues=("contrast", "novelty"))
-    stepped, _ = run_region_stage(table, region_cues=("contrast", "novelty"), region_fade_radius_s=0.0)
+    hand_rule = {"region_place_choice": False}  # the learned choice among candidates: test_place_choice.py
+    placed, _ = run_region_stage(table, region_cues=("contrast", "novelty"), **hand_rule)
+    stepped, _ = run_region_stage(table, region_cues=("contrast", "novelty"), region_fade_radius_s=0.0, **hand_rule)
     assert len(placed) == len(stepped) == 2, (placed, stepped)
     error, step_error = abs(placed[1]["start"] - middle), abs(stepped[1]["start"] - middle)
     assert error < 0.5 < step_error, (placed[1]["start"], stepped[1]["start"], middle)

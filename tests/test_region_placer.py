@@ -82,7 +82,9 @@ def test_a_stage_that_cannot_use_its_placer_file_places_as_without_one_and_says_
 def test_the_cut_moves_by_the_trees_offset_clipped_to_max_shift(tmp_path, rng, value, max_shift, moved):
     table = frames_of(crossfaded_textures(rng, 1.5)[0])
     path = write(tmp_path, placer_doc([leaf(value)], max_shift_s=max_shift))
-    placed, decided = run_region_stage(table, region_cues=("contrast", "novelty"), region_placer_file=str(path))
+    # the hand rule's path (the learned place choice off: it would pick among candidates instead)
+    placed, decided = run_region_stage(table, region_cues=("contrast", "novelty"), region_placer_file=str(path),
+                                       region_place_choice=False)
     unmoved, decided_off = run_region_stage(table, region_cues=("contrast", "novelty"), region_placer=False)
     assert len(placed) == len(unmoved) == 2
     assert placed[1]["start"] == pytest.approx(unmoved[1]["start"] + moved, abs=1e-9)

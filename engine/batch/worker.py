@@ -25,6 +25,7 @@ from ..errors import SonoluxError
 from ..features.cutjudge import shipped_judge
 from ..features.cutplacer import shipped_placer
 from ..features.joinnet import shipped_join_net
+from ..features.placechoice import shipped_place_choice
 from ..inference.runtime import InferenceConfig
 from ..spec import StreamSpec
 
@@ -84,6 +85,9 @@ def analysis_version(options: AnalysisOptions) -> str:
     judging = options.use_models and config.region_judge  # the judge reads the join net ...
     if join_net and (judging or (config.region_placer and config.region_join_net)):  # ... the placer too
         settings["region_join_net"] = join_net
+    choice = _file_sha256(config.region_place_choice_file, shipped_place_choice())
+    if choice and config.region_placer and config.region_join_net and config.region_place_choice:
+        settings["region_place_choice"] = choice
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return f"{__version__}+{digest[:10]}"
 

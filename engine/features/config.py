@@ -119,6 +119,11 @@ class AnalysisConfig:
     # whatever this says (its join_net_peak feature)
     region_join_net: bool = True
     region_join_net_file: str = ""  # a join-net file for both ("": the shipped profiles/join_net.json)
+    # ... and with the join net, the learned place choice (features/placechoice.py, part of the placer) picks
+    # each cut's time among its candidates (the step, the ramp's middle, the net's peak, ...) instead of the
+    # hand rule's hard/gradual verdict
+    region_place_choice: bool = True
+    region_place_choice_file: str = ""  # a place-choice file ("": the shipped profiles/place_choice.json)
     # sections inside a song (features/sections.py): build / drop / breakdown events
     sections: bool = True
     section_breakdown_db: float = 6.0  # slow level this far below the full level: breakdown

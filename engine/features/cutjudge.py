@@ -52,7 +52,7 @@ from ..config import read_json_file
 from ..errors import ParameterError
 from .cutfusion import check_sensitivity
 from .tagcue import TAG_FLOOR, TagHistory
-from .trees import TreeEnsemble, bad_value, check_finite, check_trees
+from .trees import TreeEnsemble, bad_value, check_finite, check_header, check_trees
 
 FORMAT = "sonolux-cut-judge"
 FORMAT_VERSION = 1
@@ -115,19 +115,9 @@ def _fail(path, key, value, why) -> JudgeFileError:
 def check_judge(doc, path="<judge>", emotion_version: str | None = None) -> CutJudge:
     """Validate a judge file's contents (module doc); a :class:`JudgeFileError` names the
     first bad key. ``emotion_version``: the running emotion model's contract version."""
-    if not isinstance(doc, dict):
-        raise _fail(path, "<top>", type(doc).__name__, "must be a JSON object")
-    for key in ("format", "format_version", "features", "emotion_model_version", "low_threshold",
-                "probability_threshold", "baseline", "tag_centre", "trees"):
-        if key not in doc:
-            raise JudgeFileError(f"{path}: key {key!r} is missing (a cut judge file, format {FORMAT} "
-                                 f"version {FORMAT_VERSION}, has it)")
-    if doc["format"] != FORMAT:
-        raise _fail(path, "format", doc["format"], f"is not {FORMAT!r}")
-    if doc["format_version"] != FORMAT_VERSION:
-        raise _fail(path, "format_version", doc["format_version"], f"is not {FORMAT_VERSION} (this engine's)")
-    if list(doc["features"]) != list(FEATURES):
-        raise _fail(path, "features", doc["features"], f"are not this engine's {len(FEATURES)} features in order")
+    check_header(doc, path, JudgeFileError, "cut judge", FORMAT, FORMAT_VERSION,
+                 ("format", "format_version", "features", "emotion_model_version", "low_threshold",
+                  "probability_threshold", "baseline", "tag_centre", "trees"), FEATURES)
     if emotion_version is not None and str(doc["emotion_model_version"]) != str(emotion_version):
         raise _fail(path, "emotion_model_version", doc["emotion_model_version"],
                     f"is not the running emotion model's version {emotion_version!r} (its tags differ)")

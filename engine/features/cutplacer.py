@@ -39,7 +39,7 @@ from numba import njit
 from ..config import read_json_file
 from ..errors import ParameterError
 from .hopring import mel_order, ring_order, song_direction, window_mean
-from .trees import TreeEnsemble, bad_value, check_finite, check_trees
+from .trees import TreeEnsemble, bad_value, check_finite, check_header, check_trees
 
 FORMAT = "sonolux-cut-placer"
 FORMAT_VERSION = 1
@@ -88,20 +88,8 @@ class CutPlacer:
 
 def check_placer(doc, path="<placer>") -> CutPlacer:
     """Validate a placer file's contents (module doc); a :class:`PlacerFileError` names the first bad key."""
-    if not isinstance(doc, dict):
-        raise bad_value(PlacerFileError, path, "<top>", type(doc).__name__, "must be a JSON object")
-    for key in ("format", "format_version", "features", "baseline", "max_shift_s", "trees"):
-        if key not in doc:
-            raise PlacerFileError(f"{path}: key {key!r} is missing (a cut placer file, format {FORMAT} "
-                                  f"version {FORMAT_VERSION}, has it)")
-    if doc["format"] != FORMAT:
-        raise bad_value(PlacerFileError, path, "format", doc["format"], f"is not {FORMAT!r}")
-    if doc["format_version"] != FORMAT_VERSION:
-        raise bad_value(PlacerFileError, path, "format_version", doc["format_version"],
-                        f"is not {FORMAT_VERSION} (this engine's)")
-    if list(doc["features"]) != list(FEATURES):
-        raise bad_value(PlacerFileError, path, "features", doc["features"],
-                        f"are not this engine's {len(FEATURES)} features in order")
+    check_header(doc, path, PlacerFileError, "cut placer", FORMAT, FORMAT_VERSION,
+                 ("format", "format_version", "features", "baseline", "max_shift_s", "trees"), FEATURES)
     check_finite(doc, path, PlacerFileError, (("baseline", -math.inf, math.inf), ("max_shift_s", 0.0, 10.0)))
     if doc["max_shift_s"] <= 0:
         raise bad_value(PlacerFileError, path, "max_shift_s", doc["max_shift_s"], "must be above 0")

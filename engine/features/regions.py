@@ -24,6 +24,10 @@ Two ways to decide cuts (``AnalysisConfig.region_method``):
   (``region_placer``, :mod:`sonolux.features.cutplacer`; mel and level only, no models)
   and, when gradual, to the join net's highest output near it (:mod:`sonolux.features.joinnet`;
   the judge reads the same net: its highest output near a candidate is one of its features).
+  With the join net, the learned place choice (``region_place_choice``,
+  :mod:`sonolux.features.placechoice`) replaces the hand rule's hard-or-gradual verdict: the
+  cut goes to the best-scored of its candidate times (the cue's, the step, the ramp's middle,
+  both paths above, the net's peak near the step).
 
 Offline (``process_block``) the hops on which nothing is decided — most of them: the cues
 close a block every ``region_block_s`` — run in one Numba call (:func:`regions_quiet_run`);
@@ -46,6 +50,8 @@ from .cutplacer import FEATURES as PLACER_FEATURES, PlacerFileError, load_placer
 from .hopring import mel_order, ring_order, song_direction, window_mean
 from .joinnet import MIN_OUTPUT, SEARCH_S, JoinNetFileError, JoinNetStream, load_join_net
 from .novelty import block_accumulate
+from .placechoice import (CANDIDATES, FEATURES as CHOICE_FEATURES, NET_NEAR_S, NET_RADIUS_S, PlaceChoiceFileError,
+                          candidate_rows, load_place_choice)
 from .regioncues import RegionCues
 
 REGION_METHODS = ("cues", "seed")
@@ -70,7 +76,7 @@ class RegionStage(Processor):
     either side, so boundary times are accurate to a hop, not to a segment."""
 
     def __init__(self, segmenter: Segmenter, config, *, cues: RegionCues | None = None,
-                 judge: CutJudge | None = None, tag_source=None, placer=None):
+                 judge: CutJudge | None = None, tag_source=None, placer=None, place_choice=None):
         """Reads ``energy_segment_s``, ``tempo_segment_s`` and the ``region_*`` parameters of
         ``config``. ``region_tempo_source``: "bpm" — γ is the beat tracker's mean BPM over
         the segment, hops with confidence below ``region_min_confidence`` ignored;
@@ -97,6 +103,12 @@ class RegionStage(Processor):
         shipped file). A file that cannot be used leaves the cuts where the fit put them and
         ``placer_note`` says why.
 
+        With the join net, the learned place choice (:mod:`sonolux.features.placechoice`; part
+        of the placer, on and off with it) picks among each cut's candidate times instead of the
+        hand rule's hard/gradual verdict (:meth:`choose_place`); ``place_choice``: a loaded
+        :class:`~sonolux.features.placechoice.PlaceChoice` (default: ``region_place_choice_file`` or
+        the shipped file). A file that cannot be used: the hand rule places, ``placer_note`` says why.
+
         The mood is piecewise constant (it changes with each prediction, ~2 a second, or the
         operator's override): each piece goes to the segmenter once, weighted by its hops,
         when it ends or an energy segment ends, so a hop only compares two numbers."""
@@ -117,6 +129,7 @@ class RegionStage(Processor):
         self._given_judge, self._given_tags = judge, tag_source
         self.judge_note = None
         self._given_placer, self.placer, self.placer_note, self.placer_on = placer, None, None, False
+        self._given_choice, self.place_choice, self.choosing = place_choice, None, False
         self.join_stream, self.join_placing = None, False
         self.min_confidence = finite("region_min_confidence", config.region_min_confidence, minimum=0.0)
         self.min_onset_rate = finite("region_min_onset_rate", config.region_min_onset_rate, minimum=0.0)
@@ -190,6 +203,7 @@ class RegionStage(Processor):
             self._setup_judge(spec, facts, n_mels)
         self._setup_placer(n, n_mels)
         self._setup_join_net(n_mels)
+        self._setup_place_choice()
         self._i = {n: layout.add_scalar(n) for n in names}
         self._i_pub = tuple(self._i[n] for n in names[:6])  # what process publishes every hop
         opt = [self._i_level, self._i_prediction, self._i_override, self._i_bpm, self._i_conf,
@@ -250,6 +264,23 @@ class RegionStage(Processor):
         self.join_placing = bool(placing)
         if live is not None:
             live.join_peak = self.join_net_peak
+
+    def _setup_place_choice(self) -> None:
+        """Load the learned place choice and its buffers when the placer places with the join net
+        and ``region_place_choice`` asks for it; a file that cannot be used: ``placer_note``."""
+        self.place_choice, self.choosing = None, False
+        if not (self.join_placing and self.config.region_place_choice):
+            return
+        try:
+            self.place_choice = self._given_choice or load_place_choice(self.config.region_place_choice_file or None)
+        except PlaceChoiceFileError as e:
+            self.placer_note = f"{e}: cuts are placed by the hand rule (hard or gradual)"
+            return
+        k = len(CANDIDATES)
+        self.choice_times, self.choice_rows = np.full(k, np.nan), np.zeros((k, len(CHOICE_FEATURES)))
+        self._choice_buffers = (np.zeros((k, len(PLACER_FEATURES))), np.zeros(k), np.zeros(k))
+        self.choosing = True
+        self.choose_place(0.0, 0.0, False)  # load the kernels now, not at the show's first cut
 
     def set_placer(self, on: bool) -> None:
         """The operator's switch for the learned cut placer (any thread: one flag that the next
@@ -424,7 +455,7 @@ class RegionStage(Processor):
             self.n_fft / self.sr if has_mel else self.energy_segment_s, wide, wide_ratio,
             *self._refine_buffers))
 
-    def place_fade(self, t: float, t_step: float) -> float:
+    def place_fade(self, t: float, t_step: float, hard_ratio: float = HARD_STEP_RATIO) -> float:
         """Where a join the cues cut at ``t`` really lies, when it is gradual (a crossfade: its
         truth is the fade's midpoint; the sharpest step, ``t_step``, lies at either end of it
         and the unequal cue windows place its peak late). The mean log-mel spectra of the
@@ -435,7 +466,8 @@ class RegionStage(Processor):
         before, 1 after: the projection on the line between the means); a ramp (0, a linear
         rise, 1) is fitted to the positions and the cut goes to the ramp's middle. A hard join
         — the step at ``t_step`` over ``region_step_window_s`` is at least
-        ``HARD_STEP_RATIO`` of the whole change — keeps ``t_step`` (accurate to a few ms).
+        ``hard_ratio`` (default ``HARD_STEP_RATIO``; ``math.inf``: the ramp's middle always) of
+        the whole change — keeps ``t_step`` (accurate to a few ms).
         Causal: runs when the cut is decided, over hops already heard (the decision comes
         ``region_future_s`` after ``t``). One Numba call over the stage's buffers
         (:func:`fade_cut`; examples on a constructed ramp and on crossfaded noise in
@@ -448,7 +480,7 @@ class RegionStage(Processor):
         return float(fade_cut(self._level_t, self._mel_hist, self._level_pos, t, t_step, self._mel_shift_s,
                               self.fade_radius_s, self.fade_after_s, FADE_GAP_S, FADE_WINDOW_S, FADE_MAX_S,
                               self.step_window_s,
-                              HARD_STEP_RATIO, self._fade_rows, self._fade_smooth, FADE_STRIDE,
+                              hard_ratio, self._fade_rows, self._fade_smooth, FADE_STRIDE,
                               order, ts, rows, means))
 
     def place_cut(self, t: float, t_step: float) -> float:
@@ -459,11 +491,46 @@ class RegionStage(Processor):
         if not self.placer_on:
             return placed
         gradual = placed != t_step  # place_fade keeps a hard join's step: the net leaves those alone
+        if self.choosing:
+            return self.choose_place(t, t_step, gradual)
         if self.placer_features(t, t_step, placed):
             placed += self.placer.offset(self.placer_x)
         if gradual and self.join_placing:
             placed = self.join_net_place(placed)
         return placed
+
+    def place_candidates(self, t: float, t_step: float, rule_gradual: bool) -> None:
+        """Each :data:`~sonolux.features.placechoice.CANDIDATES` time of a cut the cues decided at
+        ``t`` (sharpest step ``t_step``; ``rule_gradual``: the hand rule's verdict) into
+        ``choice_times`` (NaN: none) and its features into ``choice_rows``: what
+        ``benchmarks/train_place_choice.py`` records and :meth:`choose_place` scores."""
+        times, rows = self.choice_times, self.choice_rows
+        placer_rows, net_at, net_near = self._choice_buffers
+        ramp = self.place_fade(t, t_step, math.inf)
+        ok = self.placer_features(t, t_step, ramp)
+        gradual_offset = self.placer.offset(self.placer_x) if ok else 0.0
+        hard_offset = self.placer.offset(self.placer_x) if self.placer_features(t, t_step, t_step) else 0.0
+        t0 = self._join_net_origin()
+        stream, frame_s = self.join_stream, self.join_stream.net.frame_s
+        net_best = stream.best(t_step - t0, NET_RADIUS_S, 0.0) + t0 if t0 == t0 else math.nan
+        times[0], times[1], times[2], times[3] = t, t_step, ramp, t_step + hard_offset
+        times[4], times[5] = self.join_net_place(ramp + gradual_offset), net_best
+        for k in range(times.shape[0]):
+            if times[k] != times[k]:
+                continue
+            if ok and self.placer_features(t, t_step, times[k]):
+                placer_rows[k] = self.placer_x
+            net_at[k] = self.join_net_peak(times[k], 0.5 * frame_s)
+            net_near[k] = self.join_net_peak(times[k], NET_NEAR_S)
+        candidate_rows(times, placer_rows, ok, net_at, net_near, self.join_net_peak(t_step, 0.5 * frame_s),
+                       self.join_net_peak(t_step, NET_RADIUS_S), rule_gradual, rows)
+
+    def choose_place(self, t: float, t_step: float, rule_gradual: bool) -> float:
+        """Where the learned place choice puts a cut: the best-scored of :meth:`place_candidates`
+        (the sharpest step when none has a time)."""
+        self.place_candidates(t, t_step, rule_gradual)
+        k = self.place_choice.best(self.choice_times, self.choice_rows)
+        return float(self.choice_times[k]) if k >= 0 else t_step
 
     def _join_net_origin(self) -> float:
         """Catch the join net up with the hop ring and return the time its frames count from

@@ -83,6 +83,24 @@ def check_finite(doc: dict, path, error, ranges) -> None:
             raise bad_value(error, path, key, v, f"must be a finite number in [{lo:g}, {hi:g}]")
 
 
+def check_header(doc, path, error, what: str, fmt: str, version: int, keys, features) -> None:
+    """What every tree file's check starts with: ``doc`` a JSON object holding every one of
+    ``keys``, of format ``fmt`` and version ``version`` (``what``: the kind of file, for the
+    message), its ``features`` this engine's names in order; ``error`` names the first bad key."""
+    if not isinstance(doc, dict):
+        raise bad_value(error, path, "<top>", type(doc).__name__, "must be a JSON object")
+    for key in keys:
+        if key not in doc:
+            raise error(f"{path}: key {key!r} is missing (a {what} file, format {fmt} version {version}, has it)")
+    if doc["format"] != fmt:
+        raise bad_value(error, path, "format", doc["format"], f"is not {fmt!r}")
+    if doc["format_version"] != version:
+        raise bad_value(error, path, "format_version", doc["format_version"], f"is not {version} (this engine's)")
+    if not isinstance(doc["features"], list) or doc["features"] != list(features):
+        raise bad_value(error, path, "features", doc["features"],
+                        f"are not this engine's {len(features)} features in order")
+
+
 def check_trees(trees, n_features: int, path, error) -> None:
     """Validate a file's ``trees`` (module doc) for rows of ``n_features``: raises
     ``error`` naming the first bad key. Children must point forward inside their tree, so
