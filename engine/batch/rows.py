@@ -37,7 +37,7 @@ def _schemas():
                                  ("min_s", pa.float64()), ("cues", pa.list_(pa.string())),
                                  ("judge", pa.bool_()), ("judge_note", pa.string()),
                                  ("placer", pa.bool_()), ("placer_note", pa.string()),
-                                 ("join_net", pa.bool_())])
+                                 ("join_net", pa.bool_()), ("place_choice", pa.bool_())])
     identity = [("path", pa.string()), ("content_hash", pa.string()),
                 ("analysis_version", pa.string()), ("analyzed_at", pa.timestamp("us", tz="UTC"))]
     tracks = pa.schema(identity + [
