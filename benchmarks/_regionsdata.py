@@ -166,6 +166,16 @@ def medleys(data: Path, audio: AudioCache, n: int, *, folds, seed: int,
     return out
 
 
+def seed_medleys(data: Path, audio: AudioCache, seeds, n: int, song_disjoint: bool = True):
+    """Each seed's ``n`` development medleys, as (seed, half, folds, recordings): seed i of the list
+    is cross-fit half i % 2, and with ``song_disjoint`` its medleys are of dev fold i % 2's clips
+    alone (the halves share no song: what the region trainers' cross-fits and screens need),
+    else of both dev folds."""
+    for i, seed in enumerate(seeds):
+        folds = (i % 2,) if song_disjoint else (0, 1)
+        yield seed, i % 2, folds, medleys(data, audio, n, folds=folds, seed=seed)
+
+
 def medley_truth(rec: Recording, audio: AudioCache) -> None:
     """Fill ``bounds`` and ``spans`` (needs the clips' lengths)."""
     lengths = []

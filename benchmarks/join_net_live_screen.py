@@ -103,10 +103,8 @@ def main(argv=None):
     data, spec, _, audio, models, an, mark_tags, _ = D.setup(args)
     version = str(models["emotion"].contract.get("version"))
     recs = []
-    for i, seed in enumerate(args.seeds):
-        fold = i % 2
-        recs += [(seed, fold, rec, fr) for rec, fr in D.analysed(
-            D.medleys(data, audio, args.dev_medleys, folds=(fold,), seed=seed), an, audio, f"seed {seed} (fold {fold})")]
+    for seed, fold, _, medleys in D.seed_medleys(data, audio, args.seeds, args.dev_medleys):
+        recs += [(seed, fold, rec, fr) for rec, fr in D.analysed(medleys, an, audio, f"seed {seed} (fold {fold})")]
     result = {"seeds": args.seeds, "judge_seeds": f"{JUDGE_SEEDS.start}-{JUDGE_SEEDS.stop - 1}",
               "tolerance_s": S.TOLERANCE_S, "loose_s": S.LOOSE_S, "arms": {}, "machine": machine(),
               "load": [round(x, 2) for x in os.getloadavg()]}

@@ -292,9 +292,7 @@ def main(argv=None):
     def config_for(folds):  # with --fold-nets: the net of the fold the songs are not of
         return replace(config, region_join_net_file=D.net_not_heard(nets, folds[0])) if nets else config
 
-    for i, seed in enumerate(seeds):
-        folds = (i % 2,) if nets else (0, 1)
-        recs = D.medleys(data, audio, args.dev_medleys, folds=folds, seed=seed)
+    for seed, _, folds, recs in D.seed_medleys(data, audio, seeds, args.dev_medleys, song_disjoint=bool(nets)):
         for rec, fr in D.analysed(recs, an, audio, f"dev medleys {seed} (folds {folds})"):
             tags = S.MarkSource(mark_tags.of(rec), spec.hop_seconds, version) if config.region_judge else None
             cuts, cues = run(fr, spec, config_for(folds), tags)

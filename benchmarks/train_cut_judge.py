@@ -205,11 +205,9 @@ def development_data(bench: D.Bench, dev_medleys: int, seeds, *, song_disjoint: 
         return F.recordings(recs, what, an, audio, tags, spec, net)
 
     medleys, keys = [], (set(), set())
-    for i, seed in enumerate(seeds):
-        folds = (i % 2,) if song_disjoint else (0, 1)
-        got = load(D.medleys(data, audio, dev_medleys, folds=folds, seed=seed),
-                   f"dev medleys {seed} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})", i % 2)
-        keys[i % 2].update(r.rec.key for r in got)
+    for seed, half, folds, recs in D.seed_medleys(data, audio, seeds, dev_medleys, song_disjoint):
+        got = load(recs, f"dev medleys {seed} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})", half)
+        keys[half].update(r.rec.key for r in got)
         medleys += got
     clips = [r for f in (0, 1) for r in load(D.single_clips(data, audio, (f,)), f"dev clips (fold {f})", f)]
     cap0 = clips[0].cap

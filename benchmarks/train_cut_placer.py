@@ -104,22 +104,21 @@ def placements(fr: D.Frames, spec, config: AnalysisConfig, tags) -> list:
     return recorded(RecordingStage, fr, spec, config, tags, placer=NoMove())
 
 
-def rows_of(bench: D.Bench, seeds, each: int, folds_of, what: str) -> list[dict]:
-    """Training rows of the ``each`` medleys of each of ``seeds``: each placed cut within NEAR_S of a join."""
+def rows_of(bench: D.Bench, seeds, each: int, song_disjoint: bool, what: str) -> list[dict]:
+    """Training rows of the ``each`` medleys of each of ``seeds`` (:func:`_regionsdata.seed_medleys`):
+    each placed cut within NEAR_S of a join."""
     data, spec, _, audio, models, an, tags, _ = bench
     version = str(models["emotion"].contract.get("version"))
     config = AnalysisConfig()
     rows = []
-    for i, seed in enumerate(seeds):
-        folds = folds_of(i)
-        recs = D.medleys(data, audio, each, folds=folds, seed=seed)
+    for seed, half, folds, recs in D.seed_medleys(data, audio, seeds, each, song_disjoint):
         for rec, fr in D.analysed(recs, an, audio, f"{what} {seed} (folds {', '.join(map(str, folds))})"):
             source = S.MarkSource(tags.of(rec), spec.hop_seconds, version)
             bounds = np.array(rec.bounds)
             for t, placed, x in placements(fr, spec, config, source):
                 j = int(np.argmin(np.abs(bounds - t)))
                 if abs(bounds[j] - t) <= NEAR_S:
-                    rows.append({"half": i % 2, "seed": seed, "x": x, "placed": placed, "truth": float(bounds[j]),
+                    rows.append({"half": half, "seed": seed, "x": x, "placed": placed, "truth": float(bounds[j]),
                                  "kind": "crossfade" if rec.meta["crossfade_s"][j] > 0 else "hard"})
     return rows
 
@@ -164,7 +163,7 @@ def main(argv=None):
     if len(seeds) < 2 or len(set(seeds)) != len(seeds) or set(seeds) & set(args.held_out):
         ap.error(f"--seeds {','.join(map(str, seeds))}: give at least two different seeds, none of --held-out")
     bench = D.setup(args)
-    rows = rows_of(bench, seeds, args.dev_medleys, lambda i: (i % 2,), "dev medleys")
+    rows = rows_of(bench, seeds, args.dev_medleys, True, "dev medleys")
     if len(rows) < 50:
         sys.exit(f"only {len(rows)} placed cuts near a join: too few to train on; no placer written")
     halves = [[r for r in rows if r["half"] == h] for h in (0, 1)]
@@ -174,7 +173,7 @@ def main(argv=None):
     model = fit(rows)
     held = None
     if args.held_out:
-        test = rows_of(bench, args.held_out, args.dev_medleys, lambda i: (0, 1), "held-out medleys")
+        test = rows_of(bench, args.held_out, args.dev_medleys, False, "held-out medleys")
         held = {"seeds": args.held_out, **placed_counts(test, moves(model, test))}
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "features": list(FEATURES),
            **export_trees(model), "max_shift_s": MAX_SHIFT_S,

@@ -100,10 +100,8 @@ def medleys_of(bench: D.Bench, seeds, each: int, nets: str, what: str) -> list[d
     data, spec, _, audio, models, an, tags, _ = bench
     version = str(models["emotion"].contract.get("version"))
     out = []
-    for i, seed in enumerate(seeds):
-        fold = i % 2
+    for seed, fold, _, recs in D.seed_medleys(data, audio, seeds, each):
         config = AnalysisConfig(region_join_net_file=D.net_not_heard(nets, fold))
-        recs = D.medleys(data, audio, each, folds=(fold,), seed=seed)
         for rec, fr in D.analysed(recs, an, audio, f"{what} {seed} (fold {fold})"):
             cuts = candidates(fr, spec, config, S.MarkSource(tags.of(rec), spec.hop_seconds, version))
             out.append({"seed": seed, "fold": fold, "bounds": list(rec.bounds), "cuts": cuts,
