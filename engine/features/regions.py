@@ -486,7 +486,8 @@ class RegionStage(Processor):
     def place_cut(self, t: float, t_step: float) -> float:
         """Where a cue cut at ``t`` (sharpest step ``t_step``) is published: :meth:`place_fade`'s
         time, moved by the learned placer's correction when it runs (its features computed
-        over the stage's ring into ``placer_x``, no allocation)."""
+        over the stage's ring into ``placer_x``, no allocation) and, when gradual, by the join
+        net — or, with the learned place choice, the candidate it scores best (:meth:`choose_place`)."""
         placed = self.place_fade(t, t_step)
         if not self.placer_on:
             return placed
@@ -513,6 +514,7 @@ class RegionStage(Processor):
         t0 = self._join_net_origin()
         stream, frame_s = self.join_stream, self.join_stream.net.frame_s
         net_best = stream.best(t_step - t0, NET_RADIUS_S, 0.0) + t0 if t0 == t0 else math.nan
+        # in CANDIDATES order: cue, step, ramp, hard path, gradual path, the net's peak near the step
         times[0], times[1], times[2], times[3] = t, t_step, ramp, t_step + hard_offset
         times[4], times[5] = self.join_net_place(ramp + gradual_offset), net_best
         for k in range(times.shape[0]):
