@@ -10,8 +10,8 @@
 
 Why: the live stage calls each decided cut's join hard (keep the sharpest step) or gradual (the
 ramp's middle, the placer, the join net) by a hand rule that named the kind right for about three
-dev cuts in four; a wrong call is a cut 0.5–1.5 s off — the largest error left
-(``region_misses_live.json``: 44 of 96 misses, most of the false cuts). For 96–99 % of those cuts
+dev cuts in four; a wrong call is a cut 0.5–1.5 s off — the largest error left before the choice
+(``region_misses.py --fold-nets`` on seeds 13–20: 44 of 96 misses, most of the false cuts). For 95–99 % of those cuts
 one of the candidate times the stage computes (:data:`sonolux.features.placechoice.CANDIDATES`)
 lies within 0.5 s of the join. Screened before it shipped (``/work/notes`` plan23, rules written
 before each look): a learned hard/gradual verdict alone gained on dev seeds 13–20 and not on

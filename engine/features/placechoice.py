@@ -7,8 +7,8 @@ then keeps that step; otherwise it fits a ramp and the learned placer and the jo
 cut from the ramp's middle. On the development medleys the rule named the kind of join right
 for only about three cuts in four (a drum entry at the end of a crossfade makes a step as large
 as the change; a hard join between similar songs fits a ramp), and each wrong call is a cut
-0.5–1.5 s off: a false cut and a missed join at once, the largest kind of error left
-(``benchmarks/results/region_misses_live.json``). Yet for 96–99 % of those cuts one of the
+0.5–1.5 s off: a false cut and a missed join at once, the largest kind of error left before
+the choice (``benchmarks/region_misses.py --fold-nets``: 44 of 96 dev misses). Yet for 95–99 % of those cuts one of the
 times the stage already computes lies within 0.5 s of the join. The trees score each
 :data:`CANDIDATES` time by what the stage can measure there (the placer's
 :data:`~sonolux.features.cutplacer.FEATURES` with the candidate as the placed time, the join
