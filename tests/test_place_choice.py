@@ -238,3 +238,19 @@ def test_the_choice_kernels_allocate_nothing(tmp_path):
     assert 0 <= _best_row(*args) < k - 1  # the net's peak has no time
     calling, passing = numba_allocations(_best_row, *args)
     assert calling == passing
+
+
+def test_the_cost_benchmark_times_both_placements_and_publishes_the_choice():
+    """benchmarks/place_cost.py's stage places every decided cut both ways ``repeat`` times and
+    publishes where the choice puts it, so the show it times is the default one."""
+    cost = bench_module("place_cost")
+    table = frames_of(crossfaded_textures(np.random.default_rng(3), 1.5)[0])
+    names, idx, layout = stage_layout(table)
+    cost.TimedStage.repeat = 3
+    stage = cost.TimedStage(Segmenter(), AnalysisConfig(region_min_s=4.0, region_cues=CUES))
+    stage.log = []
+    stage.prepare(SPEC, layout, None)
+    regions = feed(stage, table, names, idx, layout)
+    default, _ = run_region_stage(table, region_cues=CUES)
+    assert [r["start"] for r in regions] == [r["start"] for r in default] and len(regions) == 2
+    assert sorted(c for c, _ in stage.log) == [False] * 3 + [True] * 3 and all(dt > 0 for _, dt in stage.log)
