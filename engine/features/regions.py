@@ -508,9 +508,14 @@ class RegionStage(Processor):
         times, rows = self.choice_times, self.choice_rows
         placer_rows, net_at, net_near = self._choice_buffers
         ramp = self.place_fade(t, t_step, math.inf)
+        # the placer's features at the ramp's middle and at the step: both paths' offsets, and those
+        # two candidates' rows (False, for every time alike: the ring does not hold both songs)
         ok = self.placer_features(t, t_step, ramp)
-        gradual_offset = self.placer.offset(self.placer_x) if ok else 0.0
-        hard_offset = self.placer.offset(self.placer_x) if self.placer_features(t, t_step, t_step) else 0.0
+        gradual_offset = hard_offset = 0.0
+        if ok:
+            placer_rows[2], gradual_offset = self.placer_x, self.placer.offset(self.placer_x)
+            self.placer_features(t, t_step, t_step)
+            placer_rows[1], hard_offset = self.placer_x, self.placer.offset(self.placer_x)
         t0 = self._join_net_origin()
         stream, frame_s = self.join_stream, self.join_stream.net.frame_s
         net_best = stream.best(t_step - t0, NET_RADIUS_S, 0.0) + t0 if t0 == t0 else math.nan
@@ -520,7 +525,7 @@ class RegionStage(Processor):
         for k in range(times.shape[0]):
             if times[k] != times[k]:
                 continue
-            if ok and self.placer_features(t, t_step, times[k]):
+            if ok and k not in (1, 2) and self.placer_features(t, t_step, times[k]):  # step, ramp: above
                 placer_rows[k] = self.placer_x
             net_at[k] = self.join_net_peak(times[k], 0.5 * frame_s)
             net_near[k] = self.join_net_peak(times[k], NET_NEAR_S)
