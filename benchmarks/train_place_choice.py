@@ -83,11 +83,11 @@ class RecordingStage(RegionStage):
         if not self.choosing:
             raise SystemExit(f"the place choice is not on: {self.placer_note}")
 
-    def choose_place(self, t: float, t_step: float, rule_gradual: bool) -> float:
-        self.place_candidates(t, t_step, rule_gradual)
+    def choose_place(self, t: float, t_step: float, rule_placed: float) -> float:
+        self.place_candidates(t, t_step, rule_placed)
         if t > 0:
             self.log.append((t, self.choice_times.copy(), self.choice_rows.copy()))
-        return float(self.choice_times[GRADUAL_PATH if rule_gradual else HARD_PATH])
+        return float(self.choice_times[GRADUAL_PATH if rule_placed != t_step else HARD_PATH])
 
 
 def candidates(fr: D.Frames, spec, config: AnalysisConfig, tags) -> list:

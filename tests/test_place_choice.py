@@ -105,8 +105,8 @@ def watched_stage(table, **config):
     stage.chosen = []
     original = stage.choose_place
 
-    def watched(t, t_step, rule_gradual):
-        placed = original(t, t_step, rule_gradual)
+    def watched(t, t_step, rule_placed):
+        placed = original(t, t_step, rule_placed)
         stage.chosen.append((placed, stage.choice_times.copy()))
         return placed
     stage.choose_place = watched

@@ -12,7 +12,8 @@ import pytest
 
 from sonolux.analysis import AnalysisConfig
 from sonolux.features.cutplacer import (FEATURES, FORMAT, FORMAT_VERSION, GAP_S, WINDOW_S, PlacerFileError,
-                                        check_placer, load_placer, placement_features, shipped_placer)
+                                        check_placer, cut_context, load_placer, placed_features,
+                                        placement_features, shipped_placer)
 from sonolux.features.regions import RegionStage
 from sonolux.segment import Segmenter
 
@@ -113,7 +114,7 @@ def features_of(t, mel, level, cue, step, placed):
     x = np.full(len(FEATURES), np.nan)
     ok = placement_features(t, n, np.array([0.0, 0.0]), mel, level[:, None], cue, step, placed, MIN_ROWS,
                             np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.zeros((5, n_mels)),
-                            np.zeros((2, 1)), x)
+                            np.zeros((2, 1)), np.zeros(3), x)
     return ok, x
 
 
@@ -149,10 +150,29 @@ def test_placement_features_allocate_nothing(rng):
     t, mel, level = ramp_ring(rng)
     n = len(t)
     args = (t, n, np.array([0.0, 0.0]), mel, level[:, None], 10.3, 10.8, 10.0, MIN_ROWS, np.zeros(n, np.int64),
-            np.zeros(n), np.zeros(n), np.zeros((5, 16)), np.zeros((2, 1)), np.zeros(len(FEATURES)))
+            np.zeros(n), np.zeros(n), np.zeros((5, 16)), np.zeros((2, 1)), np.zeros(3), np.zeros(len(FEATURES)))
     assert placement_features(*args)  # the whole path runs
     calling, passing = numba_allocations(placement_features, *args)
     assert calling == passing
+    # the place choice's per-candidate part, after the cut's context (args[9:] are the buffers)
+    placed_args = (mel, level[:, None], 10.3, 10.0, *args[9:])
+    calling, passing = numba_allocations(placed_features, *placed_args)
+    assert calling == passing
+
+
+def test_one_context_then_each_placed_time_gives_the_whole_features(rng):
+    """The place choice orders the ring and measures the songs once per cut (cut_context), then
+    completes the features for each candidate time (placed_features): bit for bit what
+    placement_features computes for that time alone."""
+    t, mel, level = ramp_ring(rng)
+    n = len(t)
+    buffers = (np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.zeros((5, 16)), np.zeros((2, 1)), np.zeros(3))
+    x = np.zeros(len(FEATURES))
+    assert cut_context(t, n, np.array([0.0, 0.0]), mel, level[:, None], 10.3, 10.8, MIN_ROWS, *buffers, x)
+    for placed in (10.0, 10.8, 9.2, 11.5, 16.9):  # the last: its windows run past the ring's end
+        placed_features(mel, level[:, None], 10.3, placed, *buffers, x)
+        ok, whole = features_of(t, mel, level, cue=10.3, step=10.8, placed=placed)
+        assert ok and list(x) == list(whole)
 
 
 # ---- the evaluator -------------------------------------------------------------------------

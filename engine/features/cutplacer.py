@@ -51,6 +51,7 @@ GAP_S, WINDOW_S = 1.5, 3.0  # the songs either side of the cue's cut
 HARD_S = 0.25  # the sharpest step's sharpness: mean log-mel this long after vs. before it
 WIDTHS_S = (0.25, 1.0)  # the steps at the placed cut and at the sharpest step
 ANCHORS = ("placed", "step")
+ANCHOR_WIDTH = 3 * len(WIDTHS_S) + 1  # each anchor's features: three steps per width, one position
 
 
 def _anchor_features(anchor: str) -> tuple:
@@ -122,25 +123,29 @@ def _along(m, base, d, dd):
 
 
 @njit(cache=True)
-def placement_features(level_t, level_pos, mel_shift_s, mel_hist, level_db, t, t_step, placed, min_rows, order,
-                       mel_ts, lvl_ts, rows, lvl, x):
-    """The :data:`FEATURES` of a cut the cues decided at ``t`` (sharpest step ``t_step``, placed
-    at ``placed``) into ``x``, from the region stage's ring (``level_t``: each row's hop time,
-    ``level_pos``, ``mel_shift_s`` (hop, half an FFT: a log-mel window's centre lies half an
-    FFT before its hop's end), ``mel_hist``, ``level_db`` (ring, 1)). ``order``, ``mel_ts``,
-    ``lvl_ts`` (ring length), ``rows`` (5, n_mels) and ``lvl`` (2, 1) are work buffers.
-    Returns False (``x`` untouched) when the ring holds fewer than ``min_rows`` hops of
-    either song (``RegionStage.place_fade``'s rule) or they do not differ. No allocation."""
+def cut_context(level_t, level_pos, mel_shift_s, mel_hist, level_db, t, t_step, min_rows, order,
+                mel_ts, lvl_ts, rows, lvl, ctx, x):
+    """The part of a cut's :data:`FEATURES` that does not depend on where it is placed — the
+    cue ``t``, the sharpest step ``t_step`` and its anchor block — into ``x`` (all but
+    ``placed_minus_cue`` and the placed anchor's block), and what :func:`placed_features` needs
+    into ``ctx`` (3,): the ring's row count, the songs' squared difference and its rms. The ring
+    (``level_t``, ``level_pos``, ``mel_shift_s`` (hop, half an FFT: a log-mel window's centre
+    lies half an FFT before its hop's end), ``mel_hist``, ``level_db`` (ring, 1)) is ordered
+    once here into the work buffers ``order``, ``mel_ts``, ``lvl_ts`` (ring length), and the
+    songs either side go into ``rows`` (5, n_mels; ``lvl`` (2, 1)): the learned place choice
+    scores six candidate times of one cut, so this runs once per cut, not once per candidate.
+    Returns False (``x`` untouched) when the ring holds fewer than ``min_rows`` hops of either
+    song (``RegionStage.place_fade``'s rule) or they do not differ. No allocation."""
     n = mel_order(level_t, level_pos, mel_shift_s, order, mel_ts)
     ring_order(level_t, level_pos, order, lvl_ts)
-    before, after, a, b, mid = rows[0], rows[1], rows[2], rows[3], rows[4]
+    before, after, a, b = rows[0], rows[1], rows[2], rows[3]
     dd = song_direction(mel_ts, mel_hist, order, n, t, GAP_S, WINDOW_S, min_rows, before, after)
     if not dd > 0.0:  # too little of either song heard, or they do not differ
         return False
     change = math.sqrt(dd / after.shape[0])
     window_mean(lvl_ts, level_db, order, n, t - GAP_S - WINDOW_S, t - GAP_S, lvl[0])
     window_mean(lvl_ts, level_db, order, n, t + GAP_S, t + GAP_S + WINDOW_S, lvl[1])
-    x[0], x[1] = placed - t, t_step - t
+    x[1] = t_step - t
     x[2] = math.log(change + 0.1)
     x[3] = lvl[1, 0] - lvl[0, 0]
     hard = 0.0
@@ -148,26 +153,56 @@ def placement_features(level_t, level_pos, mel_shift_s, mel_hist, level_db, t, t
             and window_mean(mel_ts, mel_hist, order, n, t_step, t_step + HARD_S, b) > 0):
         hard = _rms_diff(b, a) / change
     x[4] = hard
-    k = 5
-    for anchor in (placed, t_step):
-        pos = 0.5  # the sound's position between the songs around the anchor (0.5: not heard)
-        for wi in range(len(WIDTHS_S)):
-            w = WIDTHS_S[wi]
-            got = (window_mean(mel_ts, mel_hist, order, n, anchor - w, anchor, a) > 0
-                   and window_mean(mel_ts, mel_hist, order, n, anchor, anchor + w, b) > 0)
-            if got:
-                window_mean(lvl_ts, level_db, order, n, anchor - w, anchor, lvl[0])
-                window_mean(lvl_ts, level_db, order, n, anchor, anchor + w, lvl[1])
-                x[k] = _rms_diff(b, a) / change
-                x[k + 1] = lvl[1, 0] - lvl[0, 0]
-                x[k + 2] = _along(b, a, after, dd)
-            else:
-                x[k] = x[k + 1] = x[k + 2] = 0.0
-            if wi == 0 and got:
-                for j in range(b.shape[0]):
-                    mid[j] = 0.5 * (a[j] + b[j])
-                pos = _along(mid, before, after, dd)
-            k += 3
-        x[k] = pos
-        k += 1
+    ctx[0], ctx[1], ctx[2] = n, dd, change
+    _anchor_block(mel_hist, level_db, t_step, order, mel_ts, lvl_ts, rows, lvl, ctx, x, 5 + ANCHOR_WIDTH)
+    return True
+
+
+@njit(cache=True)
+def placed_features(mel_hist, level_db, t, placed, order, mel_ts, lvl_ts, rows, lvl, ctx, x):
+    """``placed_minus_cue`` and the placed anchor's block of :data:`FEATURES` into ``x``, for a
+    cut at ``placed`` whose :func:`cut_context` (cue ``t``) filled ``x``, ``ctx`` and the work
+    buffers (untouched since). No allocation."""
+    x[0] = placed - t
+    _anchor_block(mel_hist, level_db, placed, order, mel_ts, lvl_ts, rows, lvl, ctx, x, 5)
+
+
+@njit(cache=True)
+def _anchor_block(mel_hist, level_db, anchor, order, mel_ts, lvl_ts, rows, lvl, ctx, x, k):
+    """One anchor's steps (mel, level, position along the songs' line, over each of
+    :data:`WIDTHS_S`) and its position between the songs, into ``x[k:k + ANCHOR_WIDTH]``."""
+    n, dd, change = int(ctx[0]), ctx[1], ctx[2]
+    before, after, a, b, mid = rows[0], rows[1], rows[2], rows[3], rows[4]
+    pos = 0.5  # the sound's position between the songs around the anchor (0.5: not heard)
+    for wi in range(len(WIDTHS_S)):
+        w = WIDTHS_S[wi]
+        got = (window_mean(mel_ts, mel_hist, order, n, anchor - w, anchor, a) > 0
+               and window_mean(mel_ts, mel_hist, order, n, anchor, anchor + w, b) > 0)
+        if got:
+            window_mean(lvl_ts, level_db, order, n, anchor - w, anchor, lvl[0])
+            window_mean(lvl_ts, level_db, order, n, anchor, anchor + w, lvl[1])
+            x[k] = _rms_diff(b, a) / change
+            x[k + 1] = lvl[1, 0] - lvl[0, 0]
+            x[k + 2] = _along(b, a, after, dd)
+        else:
+            x[k] = x[k + 1] = x[k + 2] = 0.0
+        if wi == 0 and got:
+            for j in range(b.shape[0]):
+                mid[j] = 0.5 * (a[j] + b[j])
+            pos = _along(mid, before, after, dd)
+        k += 3
+    x[k] = pos
+
+
+@njit(cache=True)
+def placement_features(level_t, level_pos, mel_shift_s, mel_hist, level_db, t, t_step, placed, min_rows, order,
+                       mel_ts, lvl_ts, rows, lvl, ctx, x):
+    """The :data:`FEATURES` of a cut the cues decided at ``t`` (sharpest step ``t_step``, placed
+    at ``placed``) into ``x``: :func:`cut_context` then :func:`placed_features` (arguments and
+    buffers as there). Returns False (``x`` untouched) when the ring does not hold both songs
+    or they do not differ. No allocation."""
+    if not cut_context(level_t, level_pos, mel_shift_s, mel_hist, level_db, t, t_step, min_rows, order,
+                       mel_ts, lvl_ts, rows, lvl, ctx, x):
+        return False
+    placed_features(mel_hist, level_db, t, placed, order, mel_ts, lvl_ts, rows, lvl, ctx, x)
     return True

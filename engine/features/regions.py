@@ -46,7 +46,8 @@ from .base import HopContext, Processor
 from .checks import finite
 from .contrast import texture_accumulate
 from .cutjudge import N_TAGS, CutJudge, JudgeFileError, LiveJudge, load_judge
-from .cutplacer import FEATURES as PLACER_FEATURES, PlacerFileError, load_placer, placement_features
+from .cutplacer import (FEATURES as PLACER_FEATURES, PlacerFileError, cut_context, load_placer, placed_features,
+                        placement_features)
 from .hopring import mel_order, ring_order, song_direction, window_mean
 from .joinnet import MIN_OUTPUT, SEARCH_S, JoinNetFileError, JoinNetStream, load_join_net
 from .novelty import block_accumulate
@@ -219,6 +220,7 @@ class RegionStage(Processor):
         self.place_cut(0.0, 0.0)
         if self.placer is not None:  # even while off (the operator may switch it on mid-show), and its
             self.placer_features(0.0, 0.0, 0.0)  # trees too: the empty ring above never reaches them
+            self.placer_placed(0.0, 0.0)  # the place choice's per-candidate entry point
             self.placer.offset(self.placer_x)
 
     blockwise = True
@@ -236,7 +238,7 @@ class RegionStage(Processor):
         except PlacerFileError as e:
             self.placer_note = f"{e}: cuts are placed without the learned placer"
             return
-        self._placer_buffers = (np.zeros(ring), np.zeros(ring), np.zeros((5, n_mels)), np.zeros((2, 1)))
+        self._placer_buffers = (np.zeros(ring), np.zeros(ring), np.zeros((5, n_mels)), np.zeros((2, 1)), np.zeros(3))
         self.placer_x = np.zeros(len(PLACER_FEATURES))
         self.placer_on = bool(self.config.region_placer)
 
@@ -280,7 +282,7 @@ class RegionStage(Processor):
         self.choice_times, self.choice_rows = np.full(k, np.nan), np.zeros((k, len(CHOICE_FEATURES)))
         self._choice_buffers = (np.zeros((k, len(PLACER_FEATURES))), np.zeros(k), np.zeros(k))
         self.choosing = True
-        self.choose_place(0.0, 0.0, False)  # load the kernels now, not at the show's first cut
+        self.choose_place(0.0, 0.0, 0.0)  # load the kernels now, not at the show's first cut
 
     def set_placer(self, on: bool) -> None:
         """The operator's switch for the learned cut placer (any thread: one flag that the next
@@ -493,28 +495,32 @@ class RegionStage(Processor):
             return placed
         gradual = placed != t_step  # place_fade keeps a hard join's step: the net leaves those alone
         if self.choosing:
-            return self.choose_place(t, t_step, gradual)
+            return self.choose_place(t, t_step, placed)
         if self.placer_features(t, t_step, placed):
             placed += self.placer.offset(self.placer_x)
         if gradual and self.join_placing:
             placed = self.join_net_place(placed)
         return placed
 
-    def place_candidates(self, t: float, t_step: float, rule_gradual: bool) -> None:
+    def place_candidates(self, t: float, t_step: float, rule_placed: float) -> None:
         """Each :data:`~sonolux.features.placechoice.CANDIDATES` time of a cut the cues decided at
-        ``t`` (sharpest step ``t_step``; ``rule_gradual``: the hand rule's verdict) into
-        ``choice_times`` (NaN: none) and its features into ``choice_rows``: what
-        ``benchmarks/train_place_choice.py`` records and :meth:`choose_place` scores."""
+        ``t`` (sharpest step ``t_step``; ``rule_placed``: :meth:`place_fade`'s time, the hand
+        rule's verdict — gradual unless it is ``t_step``) into ``choice_times`` (NaN: none) and
+        its features into ``choice_rows``: what ``benchmarks/train_place_choice.py`` records and
+        :meth:`choose_place` scores. The placer's features share one :meth:`placer_context`."""
         times, rows = self.choice_times, self.choice_rows
         placer_rows, net_at, net_near = self._choice_buffers
-        ramp = self.place_fade(t, t_step, math.inf)
+        rule_gradual = rule_placed != t_step
+        # a gradual verdict's time is the ramp's middle already (the same fit, the step test passed)
+        ramp = rule_placed if rule_gradual else self.place_fade(t, t_step, math.inf)
         # the placer's features at the ramp's middle and at the step: both paths' offsets, and those
         # two candidates' rows (False, for every time alike: the ring does not hold both songs)
-        ok = self.placer_features(t, t_step, ramp)
+        ok = self.placer_context(t, t_step)
         gradual_offset = hard_offset = 0.0
         if ok:
+            self.placer_placed(t, ramp)
             placer_rows[2], gradual_offset = self.placer_x, self.placer.offset(self.placer_x)
-            self.placer_features(t, t_step, t_step)
+            self.placer_placed(t, t_step)
             placer_rows[1], hard_offset = self.placer_x, self.placer.offset(self.placer_x)
         t0 = self._join_net_origin()
         stream, frame_s = self.join_stream, self.join_stream.net.frame_s
@@ -525,17 +531,18 @@ class RegionStage(Processor):
         for k in range(times.shape[0]):
             if times[k] != times[k]:
                 continue
-            if ok and k not in (1, 2) and self.placer_features(t, t_step, times[k]):  # step, ramp: above
+            if ok and k not in (1, 2):  # step, ramp: above
+                self.placer_placed(t, times[k])
                 placer_rows[k] = self.placer_x
             net_at[k] = self.join_net_peak(times[k], 0.5 * frame_s)
             net_near[k] = self.join_net_peak(times[k], NET_NEAR_S)
         candidate_rows(times, placer_rows, ok, net_at, net_near, self.join_net_peak(t_step, 0.5 * frame_s),
                        self.join_net_peak(t_step, NET_RADIUS_S), rule_gradual, rows)
 
-    def choose_place(self, t: float, t_step: float, rule_gradual: bool) -> float:
+    def choose_place(self, t: float, t_step: float, rule_placed: float) -> float:
         """Where the learned place choice puts a cut: the best-scored of :meth:`place_candidates`
         (the sharpest step when none has a time)."""
-        self.place_candidates(t, t_step, rule_gradual)
+        self.place_candidates(t, t_step, rule_placed)
         k = self.place_choice.best(self.choice_times, self.choice_rows)
         return float(self.choice_times[k]) if k >= 0 else t_step
 
@@ -564,11 +571,23 @@ class RegionStage(Processor):
     def placer_features(self, t: float, t_step: float, placed: float) -> bool:
         """The placer's features of a cut into ``placer_x`` (False: the ring does not hold
         both songs); what ``benchmarks/train_cut_placer.py`` records to train on."""
-        mel_ts, lvl_ts, rows, lvl = self._placer_buffers
         return bool(placement_features(self._level_t, self._level_pos, self._mel_shift_s, self._mel_hist,
                                        self._level_db[:, None], t, t_step, placed, self._fade_rows,
-                                       self._refine_buffers[0],
-                                       mel_ts, lvl_ts, rows, lvl, self.placer_x))
+                                       self._refine_buffers[0], *self._placer_buffers, self.placer_x))
+
+    def placer_context(self, t: float, t_step: float) -> bool:
+        """The placer's features of a cut that do not depend on where it is placed, into
+        ``placer_x`` (False: the ring does not hold both songs); then :meth:`placer_placed`
+        completes them for each candidate time, with no ring buffer touched in between."""
+        return bool(cut_context(self._level_t, self._level_pos, self._mel_shift_s, self._mel_hist,
+                                self._level_db[:, None], t, t_step, self._fade_rows,
+                                self._refine_buffers[0], *self._placer_buffers, self.placer_x))
+
+    def placer_placed(self, t: float, placed: float) -> None:
+        """Complete ``placer_x`` (after a True :meth:`placer_context` of this cut) for the time ``placed``."""
+        mel_ts, lvl_ts, rows, lvl, ctx = self._placer_buffers
+        placed_features(self._mel_hist, self._level_db[:, None], t, placed, self._refine_buffers[0],
+                        mel_ts, lvl_ts, rows, lvl, ctx, self.placer_x)
 
     def reset(self):
         self._mel_sum[:] = 0.0
