@@ -56,10 +56,11 @@ class EngineStats:
 class Engine:
     """The live engine: a source, the analysis thread, the mailbox and the outputs.
 
-    >>> spec = sonolux.StreamSpec()                                  # doctest: +SKIP
+    >>> import sonolux
+    >>> spec = sonolux.StreamSpec()
     >>> source = sonolux.sources.SynthSource("clicks:120", spec.sample_rate, spec.block_size)
     >>> targets = sonolux.outputs.osc.build_targets(["127.0.0.1:9000"])
-    >>> with sonolux.Engine(spec, source, osc_targets=targets) as engine:
+    >>> with sonolux.Engine(spec, source, osc_targets=targets) as engine:  # doctest: +SKIP
     ...     engine.wait(10)                                           # 10 s of audio, sent as OSC
     """
 

@@ -96,7 +96,8 @@ def silence_block(values, n, threshold_db, enter_s, mood_hold_s, hop_s, idx, cou
 class SilenceGate(Processor):
     """Holds events, tempo and mood while the input is silent (see the module docstring).
 
-    >>> gate = SilenceGate(AnalysisConfig(silence_db=-55.0))   # doctest: +SKIP
+    >>> from sonolux.analysis import AnalysisConfig
+    >>> gate = SilenceGate(AnalysisConfig(silence_db=-55.0))
     >>> gate.threshold_db = -50.0          # from another thread: applies from the next hop
     """
 

@@ -22,8 +22,8 @@ Example
 >>> a, b = np.full(50, 0.1), np.full(50, 0.1)
 >>> b[:5] = 0.9
 >>> ma, mb = tag_representation(a, "raw"), tag_representation(b, "raw")
->>> round(tag_distance(0, ma, np.zeros(50), mb, np.zeros(50), TAG_FLOOR["raw"]), 3)
-0.294
+>>> round(tag_distance(0, ma, np.zeros(50), mb, np.zeros(50), TAG_FLOOR["raw"]), 3)  # 1 - 0.9 / 1.5
+0.4
 """
 from __future__ import annotations
 
