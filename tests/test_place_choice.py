@@ -11,8 +11,8 @@ import pytest
 
 from sonolux.analysis import AnalysisConfig
 from sonolux.features.cutplacer import FEATURES as PLACER_FEATURES
-from sonolux.features.placechoice import (CANDIDATES, FEATURES, FORMAT, FORMAT_VERSION, PlaceChoiceFileError,
-                                          candidate_rows, check_place_choice, load_place_choice,
+from sonolux.features.placechoice import (CANDIDATES, FEATURES, FORMAT, FORMAT_VERSION, HARD_SNAP_S,
+                                          PlaceChoiceFileError, candidate_rows, check_place_choice, load_place_choice,
                                           shipped_place_choice)
 from sonolux.features.regions import RegionStage
 from sonolux.segment import Segmenter
@@ -128,6 +128,27 @@ def test_the_stage_publishes_the_candidate_the_trees_prefer(tmp_path, rng, name)
     placed, times = stage.chosen[0]
     assert placed == times[K[name]]
     assert regions[1]["start"] == pytest.approx(placed, abs=1e-3)
+
+
+@pytest.mark.parametrize("rule_placed, net_peak, published", [
+    (10.0, 10.0 + HARD_SNAP_S, 10.0),         # hard verdict, the pick near the step: the step
+    (10.0, 10.0 - HARD_SNAP_S, 10.0),
+    (10.0, 10.0 + HARD_SNAP_S + 0.05, 10.0 + HARD_SNAP_S + 0.05),  # farther: the pick
+    (9.5, 10.1, 10.1),                        # gradual verdict (the ramp at 9.5): the pick, however near
+])
+def test_a_hard_join_keeps_its_step_when_the_choice_lands_near_it(tmp_path, rule_placed, net_peak, published):
+    """The sharpest step of a join the hand rule calls hard is exact to a few ms; the candidates
+    near it (the placer's nudge, the net's peak) are not: the chosen time goes to the step."""
+    table = frames_of(np.zeros(48000, dtype=np.float32))
+    names, idx, layout = stage_layout(table)
+    stage = RegionStage(Segmenter(), AnalysisConfig(region_place_choice_file=str(write(tmp_path, prefer("net_peak")))))
+    stage.prepare(SPEC, layout, None)
+
+    def candidates(t, t_step, rule):
+        stage.choice_times[:] = [t, t_step, 9.5, t_step, 9.6, net_peak]
+        stage.choice_rows[:, X["candidate"]] = np.arange(len(CANDIDATES))
+    stage.place_candidates = candidates
+    assert stage.choose_place(10.3, 10.0, rule_placed) == pytest.approx(published)
 
 
 def test_a_stage_that_cannot_use_its_choice_file_places_by_the_hand_rule_and_says_why(tmp_path, rng):

@@ -51,8 +51,8 @@ from .cutplacer import (FEATURES as PLACER_FEATURES, PlacerFileError, cut_contex
 from .hopring import mel_order, ring_order, song_direction, window_mean
 from .joinnet import MIN_OUTPUT, SEARCH_S, JoinNetFileError, JoinNetStream, load_join_net
 from .novelty import block_accumulate
-from .placechoice import (CANDIDATES, FEATURES as CHOICE_FEATURES, NET_NEAR_S, NET_RADIUS_S, PlaceChoiceFileError,
-                          candidate_rows, load_place_choice)
+from .placechoice import (CANDIDATES, FEATURES as CHOICE_FEATURES, HARD_SNAP_S, NET_NEAR_S, NET_RADIUS_S,
+                          PlaceChoiceFileError, candidate_rows, load_place_choice)
 from .regioncues import RegionCues
 
 REGION_METHODS = ("cues", "seed")
@@ -541,10 +541,14 @@ class RegionStage(Processor):
 
     def choose_place(self, t: float, t_step: float, rule_placed: float) -> float:
         """Where the learned place choice puts a cut: the best-scored of :meth:`place_candidates`
-        (the sharpest step when none has a time)."""
+        (the sharpest step when none has a time) — or, when the hand rule calls the join hard and
+        the pick lies within ``HARD_SNAP_S`` of the sharpest step, the step itself."""
         self.place_candidates(t, t_step, rule_placed)
         k = self.place_choice.best(self.choice_times, self.choice_rows)
-        return float(self.choice_times[k]) if k >= 0 else t_step
+        placed = float(self.choice_times[k]) if k >= 0 else t_step
+        if rule_placed == t_step and abs(placed - t_step) <= HARD_SNAP_S:
+            return t_step  # a hard join's step is exact to a few ms; the candidates near it are not
+        return placed
 
     def _join_net_origin(self) -> float:
         """Catch the join net up with the hop ring and return the time its frames count from
