@@ -2,6 +2,7 @@
 document says how the regions were cut."""
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,6 +94,31 @@ def test_batch_version_follows_the_knobs_and_the_judge_file(tmp_path):
     with_judge = analysis_version(AnalysisOptions(config=AnalysisConfig(region_judge_file=str(judge))))
     judge.write_bytes(shipped_judge().read_bytes() + b"\n")
     assert analysis_version(AnalysisOptions(config=AnalysisConfig(region_judge_file=str(judge)))) != with_judge
+
+
+def test_batch_version_follows_the_analysis_code_not_the_outputs_code(tmp_path, monkeypatch):
+    """A code change between releases (the version string stays 0.1.0) re-analyses a catalogue's
+    tracks when it touches the analysis, and only then: a copy of the package, edited."""
+    pytest.importorskip("pyarrow")
+    import shutil
+
+    import sonolux
+    from sonolux.batch import worker
+
+    copy = tmp_path / "sonolux"
+    shutil.copytree(Path(sonolux.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    before = worker.code_digest(copy)
+    assert before == worker.code_digest(Path(sonolux.__file__).parent)  # profiles' JSON and caches do not count
+    placing = copy / "features" / "placechoice.py"
+    placing.write_text(placing.read_text().replace("HARD_SNAP_S = 0.25", "HARD_SNAP_S = 0.1"))
+    changed = worker.code_digest(copy)
+    assert changed != before
+    osc = copy / "outputs" / "osc.py"
+    osc.write_text(osc.read_text() + "\n# a comment\n")
+    assert worker.code_digest(copy) == changed  # the live outputs make no row
+    plain = worker.analysis_version(worker.AnalysisOptions(use_models=False))
+    monkeypatch.setattr(worker, "code_digest", lambda root=None: changed)
+    assert worker.analysis_version(worker.AnalysisOptions(use_models=False)) != plain
 
 
 def test_batch_version_follows_the_placer_file_with_or_without_models(tmp_path):

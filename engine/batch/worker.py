@@ -54,9 +54,31 @@ def resolve_model_dir(options: AnalysisOptions) -> AnalysisOptions:
     return replace(options, inference=replace(options.inference, model_dir=os.path.abspath(folder)))
 
 
+# the package's folders that compute nothing of a track's row: the command line, the live
+# outputs, the visuals (everything else — features, inference, decoding, the rows — counts)
+NOT_ANALYSIS = ("app", "outputs", "visual", "imagery")
+
+
+def code_digest(root: Path | None = None) -> str:
+    """SHA-256 of the package's analysis source (every ``.py`` below ``root``, default the
+    installed package, but :data:`NOT_ANALYSIS`), by relative path and bytes. Why: the
+    package's version string stays the same across code changes between releases, and a
+    change of how cuts are placed (say) must not leave the rows made before it in a catalogue
+    that a rerun skips; any edit counts, docstrings too (a needless rerun beats a stale row)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in NOT_ANALYSIS or "__pycache__" in rel.parts:
+            continue
+        h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def analysis_version(options: AnalysisOptions) -> str:
     """``<sonolux version>+<digest>`` of everything that changes a track's result: the
-    stream and analysis settings, the inference cadence and smoothing, and the model files.
+    analysis code (:func:`code_digest`), the stream and analysis settings, the inference
+    cadence and smoothing, and the model files.
     A rerun skips a track only when its content hash and this version are both in the output.
     With models and the region judge on, the judge file (it decides the region cuts) counts too;
     with the region placer on, the placer file and the join-net file (they move them; the judge
@@ -69,7 +91,7 @@ def analysis_version(options: AnalysisOptions) -> str:
 
     inf = options.inference
     config = options.config or AnalysisConfig()
-    settings = {"spec": asdict(options.spec), "config": repr(config),
+    settings = {"code": code_digest(), "spec": asdict(options.spec), "config": repr(config),
                 "every_s": inf.every_s, "smoothing": inf.smoothing, "tau_s": inf.tau_s,
                 "margin": inf.margin, "hold_s": inf.hold_s, "models": {}}
     if options.use_models:
