@@ -8,11 +8,13 @@ A file (default: the built-in demo track) looped and paced in real time at 48 kH
 loopback receiver, and a preset rendered headless (OSMesa / EGL) on the main thread with
 pixel read-back, as a window would. Reports dropped blocks (target 0), late hops, skipped
 audio, hop time p50 / p99 / max over the run, inference windows and skips, rendered frames,
-and resident memory growth after warm-up (target < 5 MB).
+and resident memory growth after warm-up (target < 5 MB), and Python's collector pauses after
+warm-up per generation (count, max, p99, how many over 5 ms: :class:`CollectorPauses`).
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import socket
 import sys
@@ -34,6 +36,35 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class CollectorPauses:
+    """Each run of Python's cyclic collector (``gc.callbacks``): when, which generation, how
+    long. A collection holds the GIL, so no Python thread runs meanwhile — the analysis thread
+    and the audio callback's Python part included — and a full (generation 2) collection of a
+    large heap takes tens of ms; the soak shows whether and when a show meets one."""
+
+    def __init__(self):
+        self.rows = []  # (s since the engine started, generation, ms)
+        self.t0 = self._began = None
+
+    def __call__(self, phase, info):
+        now = time.perf_counter()
+        if phase == "start":
+            self._began = now
+        elif self._began is not None and self.t0 is not None:
+            self.rows.append((now - self.t0, info["generation"], (now - self._began) * 1e3))
+
+    def summary(self, warmup_s: float) -> dict:
+        """Per generation, after the warm-up: count, max and p99 ms, how many took over 5 ms
+        (a few hops); and the collections during the warm-up (start-up's objects)."""
+        out = {"during_warmup": sum(1 for t, _, _ in self.rows if t < warmup_s)}
+        for g in (0, 1, 2):
+            ms = np.array([m for t, gen, m in self.rows if t >= warmup_s and gen == g])
+            out[f"gen{g}"] = ({"n": int(ms.size), "max_ms": round(float(ms.max()), 2),
+                               "p99_ms": round(float(np.percentile(ms, 99)), 2), "over_5_ms": int((ms > 5).sum())}
+                              if ms.size else {"n": 0})
+        return out
 
 
 def main(argv=None):
@@ -102,8 +133,10 @@ def main(argv=None):
     print(f"soak: {args.minutes:g} min, models {sorted(models) or 'none'}, preset {args.preset} "
           f"{target.size[0]}x{target.size[1]} @ {args.fps:g} fps on {target.backend}", file=sys.stderr)
     baseline = None
+    pauses = CollectorPauses()
+    gc.callbacks.append(pauses)
     engine.start()
-    t0 = time.perf_counter()
+    t0 = pauses.t0 = time.perf_counter()
     next_t = t0
     last_report = t0
     try:
@@ -133,6 +166,7 @@ def main(argv=None):
     finally:
         engine.stop()
         done.set()
+        gc.callbacks.remove(pauses)
     end_rss = rss_mb()
     s = engine.stats()
     h = hop_ms[:count[0]].astype(np.float64) / 1e3
@@ -148,6 +182,7 @@ def main(argv=None):
         "osc_messages": s.osc_messages, "osc_errors": s.osc_errors,
         "render": summary_ms(np.array(render_ms) / 1e3), "rendered_frames": host.frames,
         "late_render_ticks": late_renders, "preset_errors": host.errors,
+        "collector_pauses": pauses.summary(args.warmup_s),
         "rss_mb": {"after_warmup": round(baseline or float("nan"), 1), "end": round(end_rss, 1),
                    "growth": round(end_rss - baseline, 2) if baseline else None},
     }
