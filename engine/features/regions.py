@@ -534,10 +534,10 @@ class RegionStage(Processor):
             if ok and k not in (1, 2):  # step, ramp: above
                 self.placer_placed(t, times[k])
                 placer_rows[k] = self.placer_x
-            net_at[k] = self.join_net_peak(times[k], 0.5 * frame_s)
-            net_near[k] = self.join_net_peak(times[k], NET_NEAR_S)
-        candidate_rows(times, placer_rows, ok, net_at, net_near, self.join_net_peak(t_step, 0.5 * frame_s),
-                       self.join_net_peak(t_step, NET_RADIUS_S), rule_gradual, rows)
+            net_at[k] = self._net_peak(t0, times[k], 0.5 * frame_s)
+            net_near[k] = self._net_peak(t0, times[k], NET_NEAR_S)
+        candidate_rows(times, placer_rows, ok, net_at, net_near, self._net_peak(t0, t_step, 0.5 * frame_s),
+                       self._net_peak(t0, t_step, NET_RADIUS_S), rule_gradual, rows)
 
     def choose_place(self, t: float, t_step: float, rule_placed: float) -> float:
         """Where the learned place choice puts a cut: the best-scored of :meth:`place_candidates`
@@ -569,7 +569,11 @@ class RegionStage(Processor):
     def join_net_peak(self, t: float, radius: float) -> float:
         """The join net's highest output within ``radius`` s of ``t`` (NaN: none computed
         there): the cut judge's ``join_net_peak`` feature."""
-        t0 = self._join_net_origin()
+        return self._net_peak(self._join_net_origin(), t, radius)
+
+    def _net_peak(self, t0: float, t: float, radius: float) -> float:
+        """:meth:`join_net_peak` with the net already caught up and its origin ``t0`` taken
+        (a cut's candidates share one: the hop ring does not move while they are placed)."""
         return self.join_stream.peak(t - t0, radius) if t0 == t0 else math.nan
 
     def placer_features(self, t: float, t_step: float, placed: float) -> bool:
